@@ -1,0 +1,31 @@
+// Command kyso signs and verifies documents, keeps them in its document store and runs
+// the PKI chores around them. This file is wiring only.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+// exitError carries a process exit code through cobra's error return.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	root := newRootCmd()
+	if err := root.Execute(); err != nil {
+		code := 2 // usage errors: cobra reports them before any command runs
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		fmt.Fprintln(os.Stderr, "kyso:", err)
+		os.Exit(code)
+	}
+}

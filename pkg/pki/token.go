@@ -102,8 +102,8 @@ type signedData struct {
 		EContentType asn1.ObjectIdentifier
 		EContent     []byte `asn1:"explicit,optional,tag:0"`
 	}
-	Certificates rawElement `asn1:"optional,tag:0"`
-	CRLs         rawElement `asn1:"optional,tag:1"`
+	Certificates rawElement   `asn1:"optional,tag:0"`
+	CRLs         rawElement   `asn1:"optional,tag:1"`
 	SignerInfos  []signerInfo `asn1:"set"`
 }
 

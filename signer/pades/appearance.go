@@ -1,0 +1,382 @@
+package pades
+
+import (
+	"bytes"
+	"compress/zlib"
+	_ "embed"
+	"encoding/binary"
+	"fmt"
+	"image/png"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/image/font/sfnt"
+	"golang.org/x/image/math/fixed"
+
+	"github.com/kyso-vn/kyso/signer/pdf"
+)
+
+// The text font: Liberation Serif 2 (SIL Open Font License 1.1, fonts/LICENSE-*),
+// metric-compatible with Times New Roman, which Decree 30/2020 names, and covering
+// Vietnamese. It is embedded so that the text renders and extracts everywhere.
+//
+//go:embed fonts/LiberationSerif-Regular.ttf
+var serifTTF []byte
+
+var (
+	fontOnce sync.Once
+	fontObj  *sfnt.Font
+	fontErr  error
+)
+
+func serifFont() (*sfnt.Font, error) {
+	fontOnce.Do(func() { fontObj, fontErr = sfnt.Parse(serifTTF) })
+	return fontObj, fontErr
+}
+
+// Appearance is a visible signature laid out as Decree 30/2020 prescribes:
+//   - the leader's signature: Image (the handwritten signature, blue, PNG with a
+//     transparent background) fitted in Rect;
+//   - the organisation's signature: Seal (red, PNG, transparent) at its true size,
+//     laid over about the left third of Image;
+//   - attachments and copies: no image, Lines of text (number/symbol or the copy form
+//     and agency, and the time as ISO 8601 with +07:00) in 10 pt black serif, placed by
+//     default at the top right of page 1.
+type Appearance struct {
+	// Page is 1-based (default 1).
+	Page int
+	// Rect is x1,y1,x2,y2 in the page's default user space. Zero: the top right
+	// corner of the crop box, sized for the text.
+	Rect [4]float64
+	// Image and Seal are PNG files.
+	Image, Seal []byte
+	// SealSize is the seal's true width in points; zero takes it from the PNG's pHYs
+	// resolution, else 36 mm (the common diameter of an agency seal).
+	SealSize float64
+	// Lines are drawn top-down in the text font.
+	Lines []string
+	// FontSize defaults to 10 pt.
+	FontSize float64
+}
+
+// build writes the appearance XObject and its resources into u and returns its
+// reference. rect is updated in place when it was zero.
+func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect [4]float64, o *Options) (pdf.Ref, error) {
+	fs := a.FontSize
+	if fs == 0 {
+		fs = 10
+	}
+	page := rd.Dict(pageRef)
+	if page == nil {
+		return pdf.Ref{}, fmt.Errorf("%w: signature page is not a dictionary", pdf.ErrDamaged)
+	}
+	if rect == ([4]float64{}) {
+		w, h := a.textSize(fs)
+		if w == 0 {
+			w, h = 160, 60
+		}
+		box := pageBox(rd, page)
+		rect = [4]float64{box[2] - 28 - w, box[3] - 28 - h, box[2] - 28, box[3] - 28}
+		a.Rect = rect
+	}
+	if rect[2] < rect[0] {
+		rect[0], rect[2] = rect[2], rect[0]
+	}
+	if rect[3] < rect[1] {
+		rect[1], rect[3] = rect[3], rect[1]
+	}
+	w, h := rect[2]-rect[0], rect[3]-rect[1]
+	if w <= 0 || h <= 0 {
+		return pdf.Ref{}, fmt.Errorf("%w: the appearance rectangle is empty", ErrOptions)
+	}
+	var content bytes.Buffer
+	xobjs := pdf.Dict{}
+	resources := pdf.Dict{"ProcSet": pdf.Array{pdf.Name("PDF"), pdf.Name("Text"), pdf.Name("ImageC")}}
+	if a.Image != nil {
+		ref, iw, ih, err := imageXObject(u, a.Image)
+		if err != nil {
+			return pdf.Ref{}, fmt.Errorf("%w: signature image: %v", ErrOptions, err)
+		}
+		xobjs["Im1"] = ref
+		s := minf(w/iw, h/ih)
+		dw, dh := iw*s, ih*s
+		x, y := (w-dw)/2, (h-dh)/2
+		fmt.Fprintf(&content, "q %s 0 0 %s %s %s cm /Im1 Do Q\n", f2(dw), f2(dh), f2(x), f2(y))
+		if a.Seal != nil {
+			sref, sw, sh, err := imageXObject(u, a.Seal)
+			if err != nil {
+				return pdf.Ref{}, fmt.Errorf("%w: seal image: %v", ErrOptions, err)
+			}
+			xobjs["Im2"] = sref
+			size := a.SealSize
+			if size == 0 {
+				size = sealTrueSize(a.Seal, sw)
+			}
+			ss := size / sw
+			// The seal's right edge lies one third into the signature image.
+			sx := x + dw/3 - sw*ss
+			sy := y + dh/2 - sh*ss/2
+			fmt.Fprintf(&content, "q %s 0 0 %s %s %s cm /Im2 Do Q\n", f2(sw*ss), f2(sh*ss), f2(sx), f2(sy))
+		}
+	} else if a.Seal != nil {
+		return pdf.Ref{}, fmt.Errorf("%w: a seal is laid over the leader's signature image; give the image too", ErrOptions)
+	}
+	if len(a.Lines) > 0 {
+		fontRef, enc, err := fontResource(u, a.Lines)
+		if err != nil {
+			return pdf.Ref{}, err
+		}
+		resources["Font"] = pdf.Dict{"F1": fontRef}
+		lead := fs * 1.2
+		content.WriteString("BT 0 g\n")
+		for i, line := range a.Lines {
+			y := h - float64(i+1)*lead + (lead-fs)/2 + fs*0.2
+			if y < 0 {
+				break
+			}
+			fmt.Fprintf(&content, "/F1 %s Tf 1 0 0 1 2 %s Tm <%s> Tj\n", f2(fs), f2(y), enc(line))
+		}
+		content.WriteString("ET\n")
+	}
+	if len(xobjs) > 0 {
+		resources["XObject"] = xobjs
+	}
+	form := pdf.Dict{
+		"Type":      pdf.Name("XObject"),
+		"Subtype":   pdf.Name("Form"),
+		"BBox":      pdf.Array{0.0, 0.0, w, h},
+		"Resources": resources,
+	}
+	// A rotated page turns the appearance with it; counter-rotate so it reads upright.
+	if rot, _ := rd.Int(rd.Inherited(page, "Rotate")); rot%360 != 0 {
+		switch ((rot % 360) + 360) % 360 {
+		case 90:
+			form["Matrix"] = pdf.Array{0.0, 1.0, -1.0, 0.0, h, 0.0}
+		case 180:
+			form["Matrix"] = pdf.Array{-1.0, 0.0, 0.0, -1.0, w, h}
+		case 270:
+			form["Matrix"] = pdf.Array{0.0, -1.0, 1.0, 0.0, 0.0, w}
+		}
+	}
+	return u.Add(&pdf.Stream{Dict: form, Data: content.Bytes()}), nil
+}
+
+func pageBox(rd *pdf.Reader, page pdf.Dict) [4]float64 {
+	box := [4]float64{0, 0, 595, 842}
+	for _, k := range []pdf.Name{"CropBox", "MediaBox"} {
+		if a := rd.Array(rd.Inherited(page, k)); len(a) == 4 {
+			for i := range box {
+				box[i] = number(a[i])
+			}
+			return box
+		}
+	}
+	return box
+}
+
+func (a *Appearance) textSize(fs float64) (float64, float64) {
+	f, err := serifFont()
+	if err != nil || len(a.Lines) == 0 {
+		return 0, 0
+	}
+	var buf sfnt.Buffer
+	maxW := 0.0
+	for _, l := range a.Lines {
+		w := 0.0
+		for _, r := range l {
+			g, err := f.GlyphIndex(&buf, r)
+			if err != nil {
+				continue
+			}
+			adv, err := f.GlyphAdvance(&buf, g, fixed.I(int(f.UnitsPerEm())), 0)
+			if err == nil {
+				w += float64(adv) / 64 / float64(f.UnitsPerEm()) * fs
+			}
+		}
+		maxW = maxf(maxW, w)
+	}
+	return maxW + 6, float64(len(a.Lines))*fs*1.2 + 4
+}
+
+// fontResource embeds the serif font as a Type0/CIDFontType2 font with Identity-H
+// encoding (two-byte glyph ids), glyph widths and a ToUnicode map, so that pdftotext
+// gives back the exact Vietnamese text. It returns a function encoding a line.
+func fontResource(u *pdf.Update, lines []string) (pdf.Ref, func(string) string, error) {
+	f, err := serifFont()
+	if err != nil {
+		return pdf.Ref{}, nil, fmt.Errorf("pades: font: %w", err)
+	}
+	var buf sfnt.Buffer
+	upem := float64(f.UnitsPerEm())
+	glyphs := map[sfnt.GlyphIndex]rune{}
+	for _, l := range lines {
+		for _, r := range l {
+			g, err := f.GlyphIndex(&buf, r)
+			if err != nil || g == 0 {
+				return pdf.Ref{}, nil, fmt.Errorf("%w: the font has no glyph for %q", ErrOptions, r)
+			}
+			glyphs[g] = r
+		}
+	}
+	ids := make([]int, 0, len(glyphs))
+	for g := range glyphs {
+		ids = append(ids, int(g))
+	}
+	sort.Ints(ids)
+	var widths pdf.Array
+	var cmap strings.Builder
+	cmap.WriteString("/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n/CMapName /Adobe-Identity-UCS def /CMapType 2 def\n1 begincodespacerange <0000> <FFFF> endcodespacerange\n")
+	for i := 0; i < len(ids); i += 100 {
+		end := i + 100
+		if end > len(ids) {
+			end = len(ids)
+		}
+		fmt.Fprintf(&cmap, "%d beginbfchar\n", end-i)
+		for _, g := range ids[i:end] {
+			fmt.Fprintf(&cmap, "<%04X> <%s>\n", g, utf16Hex(glyphs[sfnt.GlyphIndex(g)]))
+		}
+		cmap.WriteString("endbfchar\n")
+	}
+	cmap.WriteString("endcmap CMapName currentdict /CMap defineresource pop end end\n")
+	for _, g := range ids {
+		adv, err := f.GlyphAdvance(&buf, sfnt.GlyphIndex(g), fixed.I(int(upem)), 0)
+		if err != nil {
+			return pdf.Ref{}, nil, err
+		}
+		widths = append(widths, int64(g), pdf.Array{int64(float64(adv) / 64 * 1000 / upem)})
+	}
+	fontFile := u.Add(&pdf.Stream{Dict: pdf.Dict{"Filter": pdf.Name("FlateDecode"), "Length1": int64(len(serifTTF))}, Data: deflate(serifTTF)})
+	desc := u.Add(pdf.Dict{
+		"Type": pdf.Name("FontDescriptor"), "FontName": pdf.Name("LiberationSerif"),
+		"Flags": int64(34), "FontBBox": pdf.Array{int64(-543), int64(-303), int64(1278), int64(981)},
+		"ItalicAngle": int64(0), "Ascent": int64(891), "Descent": int64(-216), "CapHeight": int64(662),
+		"StemV": int64(80), "FontFile2": fontFile,
+	})
+	cid := u.Add(pdf.Dict{
+		"Type": pdf.Name("Font"), "Subtype": pdf.Name("CIDFontType2"), "BaseFont": pdf.Name("LiberationSerif"),
+		"CIDSystemInfo":  pdf.Dict{"Registry": pdf.String("Adobe"), "Ordering": pdf.String("Identity"), "Supplement": int64(0)},
+		"FontDescriptor": desc, "CIDToGIDMap": pdf.Name("Identity"), "W": widths, "DW": int64(1000),
+	})
+	toUni := u.Add(&pdf.Stream{Dict: pdf.Dict{"Filter": pdf.Name("FlateDecode")}, Data: deflate([]byte(cmap.String()))})
+	font := u.Add(pdf.Dict{
+		"Type": pdf.Name("Font"), "Subtype": pdf.Name("Type0"), "BaseFont": pdf.Name("LiberationSerif"),
+		"Encoding": pdf.Name("Identity-H"), "DescendantFonts": pdf.Array{cid}, "ToUnicode": toUni,
+	})
+	enc := func(s string) string {
+		var b strings.Builder
+		for _, r := range s {
+			g, _ := f.GlyphIndex(&buf, r)
+			fmt.Fprintf(&b, "%04X", int(g))
+		}
+		return b.String()
+	}
+	return font, enc, nil
+}
+
+func utf16Hex(r rune) string {
+	if r < 0x10000 {
+		return fmt.Sprintf("%04X", r)
+	}
+	r -= 0x10000
+	return fmt.Sprintf("%04X%04X", 0xD800+(r>>10), 0xDC00+(r&0x3FF))
+}
+
+// imageXObject writes a PNG as an RGB image with its alpha channel as a soft mask.
+func imageXObject(u *pdf.Update, pngData []byte) (pdf.Ref, float64, float64, error) {
+	img, err := png.Decode(bytes.NewReader(pngData))
+	if err != nil {
+		return pdf.Ref{}, 0, 0, err
+	}
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w*h > 25_000_000 {
+		return pdf.Ref{}, 0, 0, fmt.Errorf("image of %dx%d pixels is too large", w, h)
+	}
+	rgb := make([]byte, 0, w*h*3)
+	alpha := make([]byte, 0, w*h)
+	hasAlpha := false
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, a := img.At(x, y).RGBA()
+			// un-premultiply
+			if a > 0 && a < 0xffff {
+				r, g, bl = r*0xffff/a, g*0xffff/a, bl*0xffff/a
+			}
+			rgb = append(rgb, byte(r>>8), byte(g>>8), byte(bl>>8))
+			alpha = append(alpha, byte(a>>8))
+			if a != 0xffff {
+				hasAlpha = true
+			}
+		}
+	}
+	d := pdf.Dict{
+		"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Image"),
+		"Width": int64(w), "Height": int64(h), "ColorSpace": pdf.Name("DeviceRGB"),
+		"BitsPerComponent": int64(8), "Filter": pdf.Name("FlateDecode"),
+	}
+	if hasAlpha {
+		d["SMask"] = u.Add(&pdf.Stream{Dict: pdf.Dict{
+			"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Image"),
+			"Width": int64(w), "Height": int64(h), "ColorSpace": pdf.Name("DeviceGray"),
+			"BitsPerComponent": int64(8), "Filter": pdf.Name("FlateDecode"),
+		}, Data: deflate(alpha)})
+	}
+	return u.Add(&pdf.Stream{Dict: d, Data: deflate(rgb)}), float64(w), float64(h), nil
+}
+
+// sealTrueSize reads the PNG's pHYs resolution to give the seal's width in points.
+func sealTrueSize(pngData []byte, pxWidth float64) float64 {
+	const defaultMM = 36.0
+	i := bytes.Index(pngData, []byte("pHYs"))
+	if i >= 0 && i+4+9 <= len(pngData) {
+		ppu := binary.BigEndian.Uint32(pngData[i+4:])
+		if unit := pngData[i+12]; unit == 1 && ppu > 0 {
+			return pxWidth / float64(ppu) * 1000 / 25.4 * 72
+		}
+	}
+	return defaultMM / 25.4 * 72
+}
+
+func deflate(b []byte) []byte {
+	var out bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&out, zlib.BestSpeed)
+	zw.Write(b)
+	zw.Close()
+	return out.Bytes()
+}
+
+func f2(v float64) string {
+	s := fmt.Sprintf("%.3f", v)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if s == "" || s == "-0" {
+		return "0"
+	}
+	return s
+}
+
+func minf(a, b float64) float64 {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+func maxf(a, b float64) float64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// pdfDate formats t as a PDF date, D:YYYYMMDDHHmmSS+HH'mm'.
+func pdfDate(t time.Time) string {
+	_, off := t.Zone()
+	sign := '+'
+	if off < 0 {
+		sign = '-'
+		off = -off
+	}
+	return fmt.Sprintf("D:%s%c%02d'%02d'", t.Format("20060102150405"), sign, off/3600, off%3600/60)
+}

@@ -1,0 +1,397 @@
+package pades
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kyso-vn/kyso/signer/pdf"
+)
+
+// field is a terminal form field met while walking /AcroForm /Fields.
+type field struct {
+	name string
+	ref  pdf.Ref
+	dict pdf.Dict
+	ft   pdf.Name
+}
+
+// walkFields lists the terminal fields with their full names, bounded against cycles.
+func walkFields(rd *pdf.Reader, acro pdf.Dict) []field {
+	var out []field
+	seen := map[int]bool{}
+	var walk func(o pdf.Object, parent string, ft pdf.Name, depth int)
+	walk = func(o pdf.Object, parent string, ft pdf.Name, depth int) {
+		ref, isRef := o.(pdf.Ref)
+		if depth > 32 || (isRef && seen[ref.Num]) || len(out) > 100000 {
+			return
+		}
+		if isRef {
+			seen[ref.Num] = true
+		}
+		d := rd.Dict(o)
+		if d == nil {
+			return
+		}
+		name := parent
+		if t, ok := d["T"].(pdf.String); ok {
+			if name != "" {
+				name += "."
+			}
+			name += pdf.DecodeText(t)
+		}
+		if f, ok := d["FT"].(pdf.Name); ok {
+			ft = f
+		}
+		kids := rd.Array(d["Kids"])
+		hasFieldKids := false
+		for _, k := range kids {
+			if kd := rd.Dict(k); kd != nil {
+				if _, ok := kd["T"]; ok {
+					hasFieldKids = true
+				}
+			}
+		}
+		if !hasFieldKids {
+			out = append(out, field{name: name, ref: ref, dict: d, ft: ft})
+			return
+		}
+		for _, k := range kids {
+			walk(k, name, ft, depth+1)
+		}
+	}
+	for _, f := range rd.Array(acro["Fields"]) {
+		walk(f, "", "", 0)
+	}
+	return out
+}
+
+func copyDict(d pdf.Dict) pdf.Dict {
+	out := make(pdf.Dict, len(d)+4)
+	for k, v := range d {
+		out[k] = v
+	}
+	return out
+}
+
+// docMDP returns the DocMDP permission in force (0 when the document is not
+// certified).
+func docMDP(rd *pdf.Reader, cat pdf.Dict) int64 {
+	perms := rd.Dict(cat["Perms"])
+	if perms == nil {
+		return 0
+	}
+	sig := rd.Dict(perms["DocMDP"])
+	if sig == nil {
+		return 0
+	}
+	for _, r := range rd.Array(sig["Reference"]) {
+		rd2 := rd.Dict(r)
+		if rd2 == nil || rd2["TransformMethod"] != pdf.Name("DocMDP") {
+			continue
+		}
+		if p, ok := rd.Int(rd.Dict(rd2["TransformParams"])["P"]); ok {
+			return p
+		}
+		return 2
+	}
+	return 2
+}
+
+// lockedBy reports whether a FieldMDP lock of a signed field forbids changing the
+// named field, or a PDF 2.0 /Lock /P 1 forbids any change.
+func lockedBy(rd *pdf.Reader, fields []field, target string) (string, bool) {
+	for _, f := range fields {
+		if f.ft != "Sig" {
+			continue
+		}
+		sig := rd.Dict(f.dict["V"])
+		if sig == nil {
+			continue
+		}
+		var locks []pdf.Dict
+		if l := rd.Dict(f.dict["Lock"]); l != nil {
+			locks = append(locks, l)
+		}
+		for _, r := range rd.Array(sig["Reference"]) {
+			rr := rd.Dict(r)
+			if rr != nil && rr["TransformMethod"] == pdf.Name("FieldMDP") {
+				if tp := rd.Dict(rr["TransformParams"]); tp != nil {
+					locks = append(locks, tp)
+				}
+			}
+		}
+		for _, l := range locks {
+			if p, ok := rd.Int(l["P"]); ok && p == 1 {
+				return f.name, true
+			}
+			names := map[string]bool{}
+			for _, n := range rd.Array(l["Fields"]) {
+				if s, ok := n.(pdf.String); ok {
+					names[pdf.DecodeText(s)] = true
+				}
+			}
+			switch l["Action"] {
+			case pdf.Name("All"):
+				return f.name, true
+			case pdf.Name("Include"):
+				if names[target] {
+					return f.name, true
+				}
+			case pdf.Name("Exclude"):
+				if !names[target] {
+					return f.name, true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+// buildSignatureUpdate lays out the signature dictionary, its field and widget, and
+// the changed page, AcroForm and catalog. It refuses what the permissions forbid.
+func buildSignatureUpdate(rd *pdf.Reader, o *Options) (*pdf.Update, string, error) {
+	cat, catRef, err := rd.Catalog()
+	if err != nil {
+		return nil, "", err
+	}
+	acroObj := cat["AcroForm"]
+	acro := rd.Dict(acroObj)
+	if acro == nil {
+		acro = pdf.Dict{}
+	}
+	fields := walkFields(rd, acro)
+	signed := 0
+	for _, f := range fields {
+		if f.ft == "Sig" && rd.Dict(f.dict["V"]) != nil {
+			signed++
+		}
+	}
+	if p := docMDP(rd, cat); p == 1 {
+		return nil, "", fmt.Errorf("%w: the document is certified with no changes allowed (DocMDP P=1)", ErrNotAllowed)
+	}
+	if o.Certify != CertifyNone && (signed > 0 || rd.Dict(cat["Perms"])["DocMDP"] != nil) {
+		return nil, "", fmt.Errorf("%w: a certification signature must be the document's first signature", ErrNotAllowed)
+	}
+	name := o.Field
+	var target *field
+	if name != "" {
+		for i := range fields {
+			if fields[i].name == name {
+				target = &fields[i]
+				break
+			}
+		}
+		if by, locked := lockedBy(rd, fields, name); locked {
+			return nil, "", fmt.Errorf("%w: field %q is locked by the signature in %q (FieldMDP)", ErrNotAllowed, name, by)
+		}
+	} else {
+		if by := fieldLockP1(rd, fields); by != "" {
+			return nil, "", fmt.Errorf("%w: the signature in %q allows no changes", ErrNotAllowed, by)
+		}
+		used := map[string]bool{}
+		for _, f := range fields {
+			used[f.name] = true
+		}
+		for i := 1; ; i++ {
+			name = fmt.Sprintf("Signature%d", i)
+			if !used[name] {
+				break
+			}
+		}
+	}
+	if target != nil {
+		if target.ft != "Sig" {
+			return nil, "", fmt.Errorf("%w: %q is not a signature field", ErrField, name)
+		}
+		if rd.Dict(target.dict["V"]) != nil {
+			return nil, "", fmt.Errorf("%w: %q is already signed", ErrField, name)
+		}
+		if target.ref.Num == 0 {
+			return nil, "", fmt.Errorf("%w: %q is not an indirect object", ErrField, name)
+		}
+	}
+
+	u := pdf.NewUpdate(rd)
+	sigRef := u.Alloc()
+	sig := pdf.Dict{
+		"Type":      pdf.Name("Sig"),
+		"Filter":    pdf.Name("Adobe.PPKLite"),
+		"SubFilter": pdf.Name("ETSI.CAdES.detached"),
+		"ByteRange": pdf.Raw(byteRangePlaceholder),
+		"Contents":  pdf.Raw("<" + strings.Repeat("0", 2*o.contentsReserve()) + ">"),
+		"M":         pdf.String(pdfDate(o.Time)),
+		"Prop_Build": pdf.Dict{"App": pdf.Dict{"Name": pdf.Name("Kyso")}},
+	}
+	for k, v := range map[pdf.Name]string{"Reason": o.Reason, "Location": o.Location, "ContactInfo": o.ContactInfo, "Name": o.Name} {
+		if v != "" {
+			sig[k] = pdf.TextString(v)
+		}
+	}
+	newCat := copyDict(cat)
+	catChanged := false
+	if o.Certify != CertifyNone {
+		sig["Reference"] = pdf.Array{pdf.Dict{
+			"Type":            pdf.Name("SigRef"),
+			"TransformMethod": pdf.Name("DocMDP"),
+			"TransformParams": pdf.Dict{"Type": pdf.Name("TransformParams"), "P": int64(o.Certify), "V": pdf.Name("1.2")},
+		}}
+		perms := copyDict(rd.Dict(cat["Perms"]))
+		perms["DocMDP"] = sigRef
+		newCat["Perms"] = perms
+		catChanged = true
+	}
+	u.Set(sigRef, sig)
+
+	pages, err := rd.Pages()
+	if err != nil {
+		return nil, "", err
+	}
+	if target != nil {
+		if err := signExistingField(rd, u, target, sigRef, o, pages); err != nil {
+			return nil, "", err
+		}
+	} else {
+		fieldRef, err := addNewField(rd, u, name, sigRef, o, pages)
+		if err != nil {
+			return nil, "", err
+		}
+		newAcro := copyDict(acro)
+		switch fl := acro["Fields"].(type) {
+		case pdf.Ref:
+			arr := append(pdf.Array(nil), rd.Array(fl)...)
+			u.Set(fl, append(arr, fieldRef))
+		default:
+			arr := append(pdf.Array(nil), rd.Array(fl)...)
+			newAcro["Fields"] = append(arr, fieldRef)
+		}
+		newAcro["SigFlags"] = int64(3)
+		if ar, ok := acroObj.(pdf.Ref); ok && rd.Dict(ar) != nil {
+			u.Set(ar, newAcro)
+		} else {
+			newCat["AcroForm"] = newAcro
+			catChanged = true
+		}
+	}
+	if target != nil {
+		// SigFlags 3 (signatures exist, append only) when the form did not say so yet.
+		if f, _ := rd.Int(acro["SigFlags"]); f&3 != 3 {
+			newAcro := copyDict(acro)
+			newAcro["SigFlags"] = f | 3
+			if ar, ok := acroObj.(pdf.Ref); ok {
+				u.Set(ar, newAcro)
+			} else {
+				newCat["AcroForm"] = newAcro
+				catChanged = true
+			}
+		}
+	}
+	if catChanged {
+		u.Set(catRef, newCat)
+	}
+	return u, name, nil
+}
+
+// fieldLockP1 returns the name of a signed field whose /Lock or FieldMDP carries P=1.
+func fieldLockP1(rd *pdf.Reader, fields []field) string {
+	for _, f := range fields {
+		if l := rd.Dict(f.dict["Lock"]); l != nil && f.ft == "Sig" && rd.Dict(f.dict["V"]) != nil {
+			if p, ok := rd.Int(l["P"]); ok && p == 1 {
+				return f.name
+			}
+		}
+	}
+	return ""
+}
+
+func signExistingField(rd *pdf.Reader, u *pdf.Update, f *field, sigRef pdf.Ref, o *Options, pages []pdf.Ref) error {
+	nd := copyDict(f.dict)
+	nd["V"] = sigRef
+	// The widget: the field itself when merged, else its first kid.
+	widgetRef, widget := f.ref, nd
+	if _, merged := nd["Subtype"]; !merged {
+		if kids := rd.Array(nd["Kids"]); len(kids) > 0 {
+			if kr, ok := kids[0].(pdf.Ref); ok {
+				widgetRef, widget = kr, copyDict(rd.Dict(kr))
+			}
+		}
+	}
+	if o.Appearance != nil {
+		rect := o.Appearance.Rect
+		if rect == ([4]float64{}) {
+			r := rd.Array(widget["Rect"])
+			for i := 0; i < 4 && i < len(r); i++ {
+				rect[i] = number(r[i])
+			}
+		}
+		pageRef, _ := widget["P"].(pdf.Ref)
+		if pageRef.Num == 0 && len(pages) > 0 {
+			pageRef = pages[0]
+		}
+		ap, err := o.Appearance.build(rd, u, pageRef, rect, o)
+		if err != nil {
+			return err
+		}
+		widget["AP"] = pdf.Dict{"N": ap}
+	}
+	u.Set(f.ref, nd)
+	if widgetRef != f.ref {
+		u.Set(widgetRef, widget)
+	}
+	return nil
+}
+
+func addNewField(rd *pdf.Reader, u *pdf.Update, name string, sigRef pdf.Ref, o *Options, pages []pdf.Ref) (pdf.Ref, error) {
+	pageNo := 1
+	if o.Appearance != nil && o.Appearance.Page > 0 {
+		pageNo = o.Appearance.Page
+	}
+	if pageNo > len(pages) {
+		return pdf.Ref{}, fmt.Errorf("%w: page %d does not exist (the document has %d)", ErrOptions, pageNo, len(pages))
+	}
+	pageRef := pages[pageNo-1]
+	w := pdf.Dict{
+		"FT":      pdf.Name("Sig"),
+		"T":       pdf.TextString(name),
+		"V":       sigRef,
+		"Type":    pdf.Name("Annot"),
+		"Subtype": pdf.Name("Widget"),
+		"F":       int64(132), // Print | Locked
+		"P":       pageRef,
+		"Rect":    pdf.Array{int64(0), int64(0), int64(0), int64(0)},
+	}
+	fieldRef := u.Alloc()
+	if o.Appearance != nil {
+		ap, err := o.Appearance.build(rd, u, pageRef, o.Appearance.Rect, o)
+		if err != nil {
+			return pdf.Ref{}, err
+		}
+		w["AP"] = pdf.Dict{"N": ap}
+		r := o.Appearance.Rect
+		w["Rect"] = pdf.Array{r[0], r[1], r[2], r[3]}
+	}
+	u.Set(fieldRef, w)
+	page := rd.Dict(pageRef)
+	if page == nil {
+		return pdf.Ref{}, fmt.Errorf("%w: page %d is not a dictionary", pdf.ErrDamaged, pageNo)
+	}
+	if ar, ok := page["Annots"].(pdf.Ref); ok && rd.Array(ar) != nil {
+		arr := append(pdf.Array(nil), rd.Array(ar)...)
+		u.Set(ar, append(arr, fieldRef))
+	} else {
+		np := copyDict(page)
+		arr := append(pdf.Array(nil), rd.Array(page["Annots"])...)
+		np["Annots"] = append(arr, fieldRef)
+		u.Set(pageRef, np)
+	}
+	return fieldRef, nil
+}
+
+func number(o pdf.Object) float64 {
+	switch v := o.(type) {
+	case int64:
+		return float64(v)
+	case float64:
+		return v
+	}
+	return 0
+}

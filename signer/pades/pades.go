@@ -1,0 +1,194 @@
+// Package pades signs PDF documents as PAdES baseline signatures (ETSI EN 319 142-1):
+// B-B, B-T, B-LT and B-LTA, approval and certification signatures, into an existing
+// empty field or a new one, invisible or with a Decree 30/2020 appearance.
+//
+// Every signature is one pipeline: Prepare builds the incremental update with a
+// placeholder and computes the digest the key must sign; the key signs (in process, on
+// the desktop agent, on a phone); Complete embeds the CMS, the timestamp and the
+// validation data. Sign runs the pipeline in one call. The original bytes are a
+// byte-for-byte prefix of the output, they are read once, and never held in memory:
+// the hash state after them is kept, so later revisions (DSS, document timestamp) hash
+// only what they add.
+//
+// The package depends on crypto.Signer, signer/pdf, signer/cms and the standard
+// library; never on HTTP, gorm or PKCS#11.
+package pades
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kyso-vn/kyso/signer/cms"
+)
+
+// Level is a PAdES baseline level.
+type Level int
+
+// The PAdES baseline levels.
+const (
+	LevelBB Level = iota + 1
+	LevelBT
+	LevelBLT
+	LevelBLTA
+)
+
+func (l Level) String() string {
+	switch l {
+	case LevelBB:
+		return "B-B"
+	case LevelBT:
+		return "B-T"
+	case LevelBLT:
+		return "B-LT"
+	case LevelBLTA:
+		return "B-LTA"
+	}
+	return fmt.Sprintf("Level(%d)", int(l))
+}
+
+// ParseLevel reads "B-B", "B-T", "B-LT" or "B-LTA".
+func ParseLevel(s string) (Level, error) {
+	for _, l := range []Level{LevelBB, LevelBT, LevelBLT, LevelBLTA} {
+		if l.String() == s {
+			return l, nil
+		}
+	}
+	return 0, fmt.Errorf("pades: unknown level %q (want B-B, B-T, B-LT or B-LTA)", s)
+}
+
+// Certify is the DocMDP permission of a certification signature; CertifyNone makes an
+// approval signature.
+type Certify int
+
+// DocMDP permissions (ISO 32000-1, 12.8.2.2).
+const (
+	CertifyNone        Certify = 0
+	CertifyNoChanges   Certify = 1
+	CertifyFormFilling Certify = 2
+	CertifyAnnotations Certify = 3
+)
+
+// ParseCertify reads "no-changes", "form-filling" or "annotations" ("" is none).
+func ParseCertify(s string) (Certify, error) {
+	switch s {
+	case "", "none":
+		return CertifyNone, nil
+	case "no-changes":
+		return CertifyNoChanges, nil
+	case "form-filling":
+		return CertifyFormFilling, nil
+	case "annotations":
+		return CertifyAnnotations, nil
+	}
+	return 0, fmt.Errorf("pades: unknown certification mode %q (want no-changes, form-filling or annotations)", s)
+}
+
+// ValidationSource gathers the revocation data of a certificate chain (leaf first) for
+// the DSS of B-LT: DER OCSP responses and CRLs.
+type ValidationSource interface {
+	ValidationData(ctx context.Context, chain []*x509.Certificate) (ocsps, crls [][]byte, err error)
+}
+
+// Options describe one signature.
+type Options struct {
+	Level Level // default B-B
+	// Hash is the digest algorithm: SHA-256 (default), SHA-384 or SHA-512.
+	Hash crypto.Hash
+	// PSS signs with RSA-PSS instead of PKCS#1 v1.5 (RSA keys only).
+	PSS         bool
+	Certificate *x509.Certificate
+	// Chain is the issuer certificates, nearest first; embedded in the CMS.
+	Chain []*x509.Certificate
+	// Field names an existing empty signature field to sign into; when no such field
+	// exists a new one of that name is made. Empty: a new field "SignatureN".
+	Field   string
+	Certify Certify
+	// Reason, Location, ContactInfo and Name go into the signature dictionary.
+	Reason, Location, ContactInfo, Name string
+	// Time is the claimed signing time written as /M (default: now).
+	Time time.Time
+	// Appearance makes the signature visible; nil is invisible.
+	Appearance *Appearance
+	// Timestamper is required from B-T up; it also stamps the document at B-LTA.
+	Timestamper cms.Timestamper
+	// Validation is required from B-LT up.
+	Validation ValidationSource
+	// TimestampReserve is the room kept for the signature timestamp token (default
+	// 16 KiB). A token larger than this fails the signature instead of re-signing.
+	TimestampReserve int
+}
+
+// Errors a caller branches on.
+var (
+	// ErrNotAllowed: the document's permissions forbid this signature (DocMDP P=1, a
+	// FieldMDP lock, a certification on an already signed document).
+	ErrNotAllowed = errors.New("pades: signature not allowed by the document's permissions")
+	// ErrField: the named field cannot be signed (already signed, not a signature field).
+	ErrField = errors.New("pades: signature field")
+	// ErrTooLarge: the CMS does not fit the reserved space. The signer is never asked
+	// again: this fails the signature.
+	ErrTooLarge = errors.New("pades: signature larger than the reserved space")
+	// ErrOptions: the options are inconsistent.
+	ErrOptions = errors.New("pades: invalid options")
+)
+
+func (o *Options) normalize() error {
+	if o.Level == 0 {
+		o.Level = LevelBB
+	}
+	if o.Hash == 0 {
+		o.Hash = crypto.SHA256
+	}
+	switch o.Hash {
+	case crypto.SHA256, crypto.SHA384, crypto.SHA512:
+	default:
+		return fmt.Errorf("%w: digest %v not allowed (SHA-256, SHA-384, SHA-512)", ErrOptions, o.Hash)
+	}
+	if o.Certificate == nil {
+		return fmt.Errorf("%w: no signing certificate", ErrOptions)
+	}
+	if o.Level >= LevelBT && o.Timestamper == nil {
+		return fmt.Errorf("%w: level %v needs a timestamp authority", ErrOptions, o.Level)
+	}
+	if o.Level >= LevelBLT && o.Validation == nil {
+		return fmt.Errorf("%w: level %v needs a revocation data source", ErrOptions, o.Level)
+	}
+	if o.Time.IsZero() {
+		o.Time = time.Now()
+	}
+	if o.TimestampReserve == 0 {
+		o.TimestampReserve = 16 << 10
+	}
+	if o.Certify < CertifyNone || o.Certify > CertifyAnnotations {
+		return fmt.Errorf("%w: certification mode %d", ErrOptions, o.Certify)
+	}
+	return nil
+}
+
+// contentsReserve is an honest upper bound of the CMS size in bytes: the certificates,
+// the signature value, the signed attributes with their fixed overhead, and the
+// timestamp allowance.
+func (o *Options) contentsReserve() int {
+	n := 1024 + len(o.Certificate.Raw) // SignedData, SignerInfo, attributes, OIDs
+	for _, c := range o.Chain {
+		n += len(c.Raw) + 8
+	}
+	switch pub := o.Certificate.PublicKey.(type) {
+	case *rsa.PublicKey:
+		n += pub.Size() + 64 // PSS parameters included
+	case *ecdsa.PublicKey:
+		n += 2*((pub.Curve.Params().BitSize+7)/8) + 16
+	default:
+		n += 1024
+	}
+	if o.Level >= LevelBT {
+		n += o.TimestampReserve
+	}
+	return n
+}

@@ -1,0 +1,293 @@
+package hsm
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/asn1"
+	"fmt"
+	"math/big"
+
+	"github.com/miekg/pkcs11"
+)
+
+// KeyType is a key a token can generate.
+type KeyType string
+
+// The key types Kyso generates (RSA ≥ 2048, ECDSA ≥ P-256).
+const (
+	RSA2048 KeyType = "rsa2048"
+	RSA3072 KeyType = "rsa3072"
+	ECP256  KeyType = "p256"
+	ECP384  KeyType = "p384"
+)
+
+// KeySpec says what GenerateKey makes.
+type KeySpec struct {
+	Type KeyType
+	// AlwaysAuthenticate sets CKA_ALWAYS_AUTHENTICATE: the token then wants the PIN
+	// before every signature, as qualified-signature cards do.
+	AlwaysAuthenticate bool
+}
+
+// GenerateKey makes a key pair on the token uri names, labelled with the URI's object
+// and given its id (8 random bytes when the URI has none), and opens it. The private
+// key is sensitive and not extractable. A key with the same label or id is refused, as
+// it would make the URI ambiguous.
+func GenerateKey(ctx context.Context, uri string, spec KeySpec, opts Options) (*PKCS11Key, error) {
+	u, err := ParsePKCS11URI(uri)
+	if err != nil {
+		return nil, err
+	}
+	if u.Object == "" {
+		return nil, fmt.Errorf("%w: key generation needs object=LABEL", ErrBadURI)
+	}
+	if u.ID == nil {
+		u.ID = make([]byte, 8)
+		_, _ = rand.Read(u.ID)
+	}
+	pubT, privT, mech, err := keyTemplates(spec, u.Object, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := openToken(ctx, u, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer tok.close()
+	m := tok.mod
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	err = func() error {
+		tok.mu.Lock()
+		slot := tok.slot
+		tok.mu.Unlock()
+		// Key generation writes to the token: it needs a read-write session, which the
+		// signing pool does not open (write-protected tokens refuse those).
+		s, err := m.ctx.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+		if err != nil {
+			return fmt.Errorf("hsm: pkcs11: opening a read-write session on token %q: %w", tok.label, err)
+		}
+		defer func() { _ = m.ctx.CloseSession(s) }()
+		for _, dup := range [][2]any{{u.Object, []byte(nil)}, {"", u.ID}} {
+			hs, err := findAll(m.ctx, s, pkcs11.CKO_PRIVATE_KEY, dup[0].(string), dup[1].([]byte), 1)
+			if err != nil {
+				return fmt.Errorf("hsm: pkcs11: searching token %q: %w", tok.label, err)
+			}
+			if len(hs) > 0 {
+				return fmt.Errorf("hsm: pkcs11: token %q already has a private key with %s", tok.label, describe(dup[0].(string), dup[1].([]byte)))
+			}
+		}
+		if _, _, err := m.ctx.GenerateKeyPair(s, []*pkcs11.Mechanism{mech}, pubT, privT); err != nil {
+			return fmt.Errorf("hsm: pkcs11: generating a %s key on token %q: %w", spec.Type, tok.label, err)
+		}
+		return nil
+	}()
+	m.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	u.Type = ""
+	return openPKCS11(ctx, u, opts)
+}
+
+func keyTemplates(spec KeySpec, label string, id []byte) (pub, priv []*pkcs11.Attribute, mech *pkcs11.Mechanism, err error) {
+	common := func(class uint) []*pkcs11.Attribute {
+		return []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+			pkcs11.NewAttribute(pkcs11.CKA_ID, id),
+		}
+	}
+	pub = append(common(pkcs11.CKO_PUBLIC_KEY), pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true), pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false))
+	priv = append(common(pkcs11.CKO_PRIVATE_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+	)
+	if spec.AlwaysAuthenticate {
+		priv = append(priv, pkcs11.NewAttribute(pkcs11.CKA_ALWAYS_AUTHENTICATE, true))
+	}
+	switch spec.Type {
+	case RSA2048, RSA3072:
+		bits := 2048
+		if spec.Type == RSA3072 {
+			bits = 3072
+		}
+		pub = append(pub,
+			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_RSA),
+			pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, bits),
+			pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
+		priv = append(priv, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_RSA))
+		return pub, priv, pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, nil), nil
+	case ECP256, ECP384:
+		oid := oidP256
+		if spec.Type == ECP384 {
+			oid = oidP384
+		}
+		params, err := asn1.Marshal(oid)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC), pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params))
+		priv = append(priv, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC))
+		return pub, priv, pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil), nil
+	}
+	return nil, nil, nil, fmt.Errorf("hsm: key type %q is not one of rsa2048, rsa3072, p256, p384", spec.Type)
+}
+
+// ObjectKind is what an object on a token is.
+type ObjectKind string
+
+// The object kinds ListObjects reports.
+const (
+	KindPrivateKey  ObjectKind = "private key"
+	KindPublicKey   ObjectKind = "public key"
+	KindCertificate ObjectKind = "certificate"
+	KindSecretKey   ObjectKind = "secret key"
+	KindData        ObjectKind = "data"
+	KindOther       ObjectKind = "other"
+)
+
+// ObjectInfo describes one object on a token.
+type ObjectInfo struct {
+	Label   string
+	ID      []byte
+	Kind    ObjectKind
+	KeyType string // "RSA 2048", "EC P-256", …; for a certificate, its key's; else ""
+}
+
+// ListObjects lists the objects on the token uri names that match its object, id and
+// type attributes (all when it has none). Private objects are listed only when the
+// URI gives the PIN.
+func ListObjects(ctx context.Context, uri string, opts Options) ([]ObjectInfo, error) {
+	u, err := ParsePKCS11URI(uri)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := openToken(ctx, u, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer tok.close()
+	s, epoch, err := tok.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := listObjects(tok.mod.ctx, s, u)
+	tok.put(s, epoch, err)
+	if err != nil {
+		return nil, fmt.Errorf("hsm: pkcs11: listing token %q: %w", tok.label, err)
+	}
+	return out, nil
+}
+
+var classes = map[ObjectType]uint{
+	TypePrivate: pkcs11.CKO_PRIVATE_KEY, TypePublic: pkcs11.CKO_PUBLIC_KEY, TypeCert: pkcs11.CKO_CERTIFICATE,
+	TypeSecretKey: pkcs11.CKO_SECRET_KEY, TypeData: pkcs11.CKO_DATA,
+}
+
+func listObjects(ctx *pkcs11.Ctx, s pkcs11.SessionHandle, u *PKCS11URI) ([]ObjectInfo, error) {
+	var tmpl []*pkcs11.Attribute
+	if u.Type != "" {
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_CLASS, classes[u.Type]))
+	}
+	if u.Object != "" {
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_LABEL, u.Object))
+	}
+	if u.ID != nil {
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_ID, u.ID))
+	}
+	hs, err := find(ctx, s, tmpl, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []ObjectInfo
+	for _, h := range hs {
+		a, err := ctx.GetAttributeValue(s, h, []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, nil),
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, nil),
+			pkcs11.NewAttribute(pkcs11.CKA_ID, nil),
+		})
+		if err != nil {
+			return nil, err
+		}
+		info := ObjectInfo{Label: string(a[1].Value), ID: a[2].Value}
+		switch ulong(a[0].Value) {
+		case pkcs11.CKO_PRIVATE_KEY:
+			info.Kind, info.KeyType = KindPrivateKey, keyTypeOf(ctx, s, h)
+		case pkcs11.CKO_PUBLIC_KEY:
+			info.Kind, info.KeyType = KindPublicKey, keyTypeOf(ctx, s, h)
+		case pkcs11.CKO_SECRET_KEY:
+			info.Kind = KindSecretKey
+		case pkcs11.CKO_DATA:
+			info.Kind = KindData
+		case pkcs11.CKO_CERTIFICATE:
+			info.Kind = KindCertificate
+			if c, err := readCert(ctx, s, h); err == nil {
+				info.KeyType = describePublicKey(c.PublicKey)
+			}
+		default:
+			info.Kind = KindOther
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// keyTypeOf describes a key object: RSA with its modulus size, EC with its curve.
+func keyTypeOf(ctx *pkcs11.Ctx, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) string {
+	a, err := ctx.GetAttributeValue(s, h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, nil)})
+	if err != nil {
+		return "unknown"
+	}
+	switch ulong(a[0].Value) {
+	case pkcs11.CKK_RSA:
+		m, err := ctx.GetAttributeValue(s, h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_MODULUS, nil)})
+		if err != nil {
+			return "RSA"
+		}
+		return describePublicKey(&rsa.PublicKey{N: bigFrom(m[0].Value)})
+	case pkcs11.CKK_EC:
+		p, err := ctx.GetAttributeValue(s, h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, nil)})
+		if err != nil {
+			return "EC"
+		}
+		var oid asn1.ObjectIdentifier
+		if _, err := asn1.Unmarshal(p[0].Value, &oid); err != nil {
+			return "EC"
+		}
+		switch {
+		case oid.Equal(oidP256):
+			return "EC P-256"
+		case oid.Equal(oidP384):
+			return "EC P-384"
+		case oid.Equal(oidP521):
+			return "EC P-521"
+		}
+		return "EC " + oid.String()
+	case pkcs11.CKK_AES:
+		return "AES"
+	}
+	return fmt.Sprintf("type 0x%x", ulong(a[0].Value))
+}
+
+func describePublicKey(pub any) string {
+	switch pub := pub.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA %d", pub.N.BitLen())
+	case *ecdsa.PublicKey:
+		return "EC " + pub.Curve.Params().Name
+	case ed25519.PublicKey:
+		return "Ed25519"
+	}
+	return fmt.Sprintf("%T", pub)
+}
+
+func bigFrom(b []byte) *big.Int { return new(big.Int).SetBytes(b) }

@@ -1,0 +1,36 @@
+package hsm
+
+import "context"
+
+var background = context.Background()
+
+// Hooks for the external tests (package hsm_test), which cannot reach unexported names
+// but must, to show what the token saw.
+
+// LoginAttempts counts the C_Login calls made with the user PIN in this process.
+func LoginAttempts() int64 { return loginAttempts.Load() }
+
+// CloseAllSessions closes every session of k's token under the provider, with the
+// module's own handle, as a driver does when a token is pulled.
+func CloseAllSessions(k *PKCS11Key) error {
+	m := k.tok.mod
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	k.tok.mu.Lock()
+	slot := k.tok.slot
+	k.tok.mu.Unlock()
+	return m.ctx.CloseAllSessions(slot)
+}
+
+// Hold lends one session of k's token and returns the function that gives it back,
+// so a test can fill the pool.
+func Hold(k *PKCS11Key) (func(), error) {
+	s, epoch, err := k.tok.acquire(background)
+	if err != nil {
+		return nil, err
+	}
+	return func() { k.tok.put(s, epoch, nil) }, nil
+}
+
+// FormatWithPIN is the URI with its PIN, for the round-trip test.
+func FormatWithPIN(u *PKCS11URI) string { return u.format(true) }

@@ -214,12 +214,12 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options) (*pdf.Update, string, erro
 	u := pdf.NewUpdate(rd)
 	sigRef := u.Alloc()
 	sig := pdf.Dict{
-		"Type":      pdf.Name("Sig"),
-		"Filter":    pdf.Name("Adobe.PPKLite"),
-		"SubFilter": pdf.Name("ETSI.CAdES.detached"),
-		"ByteRange": pdf.Raw(byteRangePlaceholder),
-		"Contents":  pdf.Raw("<" + strings.Repeat("0", 2*o.contentsReserve()) + ">"),
-		"M":         pdf.String(pdfDate(o.Time)),
+		"Type":       pdf.Name("Sig"),
+		"Filter":     pdf.Name("Adobe.PPKLite"),
+		"SubFilter":  pdf.Name("ETSI.CAdES.detached"),
+		"ByteRange":  pdf.Raw(byteRangePlaceholder),
+		"Contents":   pdf.Raw("<" + strings.Repeat("0", 2*o.contentsReserve()) + ">"),
+		"M":          pdf.String(pdfDate(o.Time)),
 		"Prop_Build": pdf.Dict{"App": pdf.Dict{"Name": pdf.Name("Kyso")}},
 	}
 	for k, v := range map[pdf.Name]string{"Reason": o.Reason, "Location": o.Location, "ContactInfo": o.ContactInfo, "Name": o.Name} {

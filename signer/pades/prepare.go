@@ -36,7 +36,7 @@ type Prepared struct {
 }
 
 // SignedAttrsDigest is the digest the key signs; SignatureOpts says how.
-func (p *Prepared) SignedAttrsDigest() []byte          { return p.Pending.SignedAttrsDigest() }
+func (p *Prepared) SignedAttrsDigest() []byte        { return p.Pending.SignedAttrsDigest() }
 func (p *Prepared) SignatureOpts() crypto.SignerOpts { return p.Pending.SignatureOpts() }
 
 const byteRangePlaceholder = "[0 0000000000 0000000000 0000000000]"

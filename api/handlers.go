@@ -1,0 +1,319 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyTimeout bounds the whole readiness probe; a load balancer calls it often and a
+// hung HSM must not hang the probe.
+const readyTimeout = 5 * time.Second
+
+// readyz checks every dependency. Names of failing checks are shown; their causes
+// (driver errors, module paths) only logged.
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
+	defer cancel()
+	status := map[string]string{}
+	var failed []string
+	for _, ch := range s.checks {
+		if err := ch.Ready(ctx); err != nil {
+			status[ch.Name] = "unavailable"
+			failed = append(failed, ch.Name)
+			if ch.Key != "" {
+				s.metrics.keyErrors.WithLabelValues(ch.Key).Inc()
+			}
+			logger(c).Warn("readiness check failed", "check", ch.Name, "error", err.Error())
+			continue
+		}
+		status[ch.Name] = "ok"
+	}
+	if len(failed) > 0 {
+		fail(c, probNotReady, "Unavailable: "+strings.Join(failed, ", ")+".")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": status})
+}
+
+// signQuery names the options POST /v1/sign takes in its query string. They come
+// before the body so that the key grant is checked before a byte is uploaded.
+var signQuery = []string{"key", "format", "level", "reason", "location", "contact", "field", "page", "store", "filename"}
+
+var (
+	signFormats = []string{"", "pades", "cades"}
+	signLevels  = []string{"", "B-B", "B-T", "B-LT", "B-LTA"}
+)
+
+func decodeSignRequest(c *gin.Context) (SignRequest, bool) {
+	q := c.Request.URL.Query()
+	for name := range q {
+		if !slices.Contains(signQuery, name) {
+			fail(c, probInvalidRequest, fmt.Sprintf("Unknown option %q; options are %s.", name, strings.Join(signQuery, ", ")))
+			return SignRequest{}, false
+		}
+		if len(q[name]) > 1 {
+			fail(c, probInvalidRequest, fmt.Sprintf("Option %q is given more than once.", name))
+			return SignRequest{}, false
+		}
+	}
+	req := SignRequest{
+		Key:      q.Get("key"),
+		Format:   q.Get("format"),
+		Level:    q.Get("level"),
+		Reason:   q.Get("reason"),
+		Location: q.Get("location"),
+		Contact:  q.Get("contact"),
+		Field:    q.Get("field"),
+	}
+	var bad string
+	switch {
+	case req.Key == "":
+		bad = "Option \"key\" (the server-side key to sign with) is required."
+	case !slices.Contains(signFormats, req.Format):
+		bad = "Option \"format\" must be pades or cades."
+	case !slices.Contains(signLevels, req.Level):
+		bad = "Option \"level\" must be B-B, B-T, B-LT or B-LTA."
+	}
+	if v := q.Get("page"); v != "" && bad == "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			bad = "Option \"page\" must be a page number (0 for an invisible signature)."
+		}
+		req.Page = n
+	}
+	if v := q.Get("store"); v != "" && bad == "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad = "Option \"store\" must be true or false."
+		}
+		req.Store = b
+	}
+	if bad != "" {
+		fail(c, probInvalidRequest, bad)
+		return SignRequest{}, false
+	}
+	return req, true
+}
+
+// findKey returns the key named name, and whether it exists.
+func (s *Server) findKey(ctx context.Context, name string) (KeyInfo, bool, error) {
+	keys, err := s.keys.Keys(ctx)
+	if err != nil {
+		return KeyInfo{}, false, err
+	}
+	for _, k := range keys {
+		if k.Name == name {
+			return k, true, nil
+		}
+	}
+	return KeyInfo{}, false, nil
+}
+
+// sign is POST /v1/sign: options → key grant → upload → sign into a temporary file →
+// send it back (or its stored id). Signing into a file first means a failure half-way
+// is a clean problem response, not a truncated document.
+func (s *Server) sign(c *gin.Context) {
+	req, ok := decodeSignRequest(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	p, _ := principal(c)
+	key, exists, err := s.findKey(ctx, req.Key)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	// One answer for "no such key" and "not yours": a client learns nothing about keys
+	// it was not given.
+	if !exists || !MayUseKey(p, key) {
+		fail(c, probKeyNotGranted, fmt.Sprintf("You are not granted the key %q, or it does not exist.", req.Key))
+		return
+	}
+	up, err := s.receive(c)
+	if err != nil {
+		s.uploadFail(c, err)
+		return
+	}
+	defer up.Close()
+	out, err := os.CreateTemp(s.tempDir, "signed-*")
+	if err != nil {
+		failErr(c, fmt.Errorf("api: temporary file: %w", err))
+		return
+	}
+	_ = os.Remove(out.Name())
+	defer out.Close()
+
+	res, err := s.signer.SignDocument(ctx, p, req, up, out)
+	if err != nil {
+		if errors.Is(err, ErrKeyUnavailable) {
+			s.metrics.keyErrors.WithLabelValues(key.Name).Inc()
+		}
+		failErr(c, err)
+		return
+	}
+	s.metrics.signatures.WithLabelValues(key.Name).Inc()
+	sum := up.SHA256()
+	logger(c).Info("signed", "key", key.Name, "document_sha256", hex.EncodeToString(sum[:]), "size", up.Size())
+	if res.DocumentID != "" {
+		c.JSON(http.StatusCreated, gin.H{"document_id": res.DocumentID})
+		return
+	}
+	size, err := out.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = out.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		failErr(c, fmt.Errorf("api: signed output: %w", err))
+		return
+	}
+	c.DataFromReader(http.StatusOK, size, res.ContentType, out, map[string]string{
+		"Content-Disposition": mime.FormatMediaType("attachment", map[string]string{"filename": signedName(up.Filename(), req.Format)}),
+	})
+}
+
+func signedName(name, format string) string {
+	if name == "" {
+		name = "document"
+	}
+	if format == "cades" {
+		return name + ".p7s"
+	}
+	base := strings.TrimSuffix(name, ".pdf")
+	return base + ".signed.pdf"
+}
+
+// verify is POST /v1/verify, open to the public within its rate.
+func (s *Server) verify(c *gin.Context) {
+	for name := range c.Request.URL.Query() {
+		if name != "filename" {
+			fail(c, probInvalidRequest, fmt.Sprintf("Unknown option %q.", name))
+			return
+		}
+	}
+	up, err := s.receive(c)
+	if err != nil {
+		s.uploadFail(c, err)
+		return
+	}
+	defer up.Close()
+	rep, err := s.verifier.Verify(c.Request.Context(), up, s.now())
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rep)
+}
+
+type keyView struct {
+	Name        string           `json:"name"`
+	Owner       string           `json:"owner,omitempty"`
+	Demo        bool             `json:"demo"`
+	Allowed     []string         `json:"allowed,omitempty"`
+	Certificate *certificateView `json:"certificate,omitempty"`
+}
+
+type certificateView struct {
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	Serial    string    `json:"serial"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	SHA256    string    `json:"sha256"`
+}
+
+// listKeys is GET /v1/keys: an admin sees every key and its grants; any other client
+// sees only the keys it may sign with.
+func (s *Server) listKeys(c *gin.Context) {
+	p, _ := principal(c)
+	keys, err := s.keys.Keys(c.Request.Context())
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	views := []keyView{}
+	for _, k := range keys {
+		if p.Role != RoleAdmin && !MayUseKey(p, k) {
+			continue
+		}
+		v := keyView{Name: k.Name, Owner: k.Owner, Demo: k.Demo}
+		if p.Role == RoleAdmin {
+			v.Allowed = k.Allowed
+		}
+		if crt := k.Certificate; crt != nil {
+			fp := sha256.Sum256(crt.Raw)
+			v.Certificate = &certificateView{
+				Subject:   crt.Subject.String(),
+				Issuer:    crt.Issuer.String(),
+				Serial:    crt.SerialNumber.Text(16),
+				NotBefore: crt.NotBefore.UTC(),
+				NotAfter:  crt.NotAfter.UTC(),
+				SHA256:    hex.EncodeToString(fp[:]),
+			}
+		}
+		views = append(views, v)
+	}
+	c.JSON(http.StatusOK, gin.H{"keys": views})
+}
+
+type createClientRequest struct {
+	Name string `json:"name"`
+	Role Role   `json:"role"`
+}
+
+var clientName = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$`)
+
+// createClient is POST /v1/clients: the new key is in this response and nowhere else.
+func (s *Server) createClient(c *gin.Context) {
+	var req createClientRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	switch {
+	case !clientName.MatchString(req.Name):
+		fail(c, probInvalidRequest, "Field \"name\" must be 1-64 letters, digits, spaces, '.', '_' or '-'.")
+		return
+	case !req.Role.Valid() || req.Role == RolePublic:
+		fail(c, probInvalidRequest, "Field \"role\" must be admin, system, clerk or leader.")
+		return
+	}
+	key, hash := NewAPIKey()
+	p, err := s.registry.CreateClient(c.Request.Context(), req.Name, req.Role, hash)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	logger(c).LogAttrs(c.Request.Context(), slog.LevelInfo, "client created", slog.String("new_client_id", p.ID), slog.String("new_client_role", string(p.Role)))
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, gin.H{"id": p.ID, "name": p.Name, "role": p.Role, "api_key": key})
+}
+
+// revokeClient is DELETE /v1/clients/{id}.
+func (s *Server) revokeClient(c *gin.Context) {
+	id := c.Param("id")
+	if err := s.registry.RevokeClient(c.Request.Context(), id); err != nil {
+		failErr(c, err)
+		return
+	}
+	logger(c).Info("client revoked", "revoked_client_id", id)
+	c.Status(http.StatusNoContent)
+}

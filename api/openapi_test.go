@@ -1,0 +1,136 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+type openAPIDoc struct {
+	OpenAPI    string                                `json:"openapi"`
+	Paths      map[string]map[string]json.RawMessage `json:"paths"`
+	Components struct {
+		Schemas struct {
+			Problem struct {
+				Properties struct {
+					Type struct {
+						Enum []string `json:"enum"`
+					} `json:"type"`
+				} `json:"properties"`
+			} `json:"Problem"`
+		} `json:"schemas"`
+	} `json:"components"`
+}
+
+type openAPIOperation struct {
+	Roles      []Role                     `json:"x-kyso-roles"`
+	Responses  map[string]json.RawMessage `json:"responses"`
+	Parameters []openAPIParameter         `json:"parameters"`
+}
+
+type openAPIParameter struct {
+	Name string `json:"name"`
+	In   string `json:"in"`
+}
+
+var ginParam = regexp.MustCompile(`:([A-Za-z_]+)`)
+
+// TestOpenAPIMatchesRoutes walks gin's routes and the spec's paths: every route is
+// documented with the roles it admits, every documented operation is routed, and the
+// spec's problem types are exactly the catalogue in problem.go.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	ts := startServer(t, nil)
+	served := readAll(t, ts.do("GET", "/openapi.json", "", "", nil))
+	if !bytes.Equal(served, openAPISpec) {
+		t.Fatal("/openapi.json does not serve the embedded spec")
+	}
+	var doc openAPIDoc
+	dec := json.NewDecoder(bytes.NewReader(openAPISpec))
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if doc.OpenAPI != "3.1.0" {
+		t.Errorf("openapi %q, want 3.1.0", doc.OpenAPI)
+	}
+
+	documented := map[string]openAPIOperation{}
+	for path, item := range doc.Paths {
+		for method, raw := range item {
+			var op openAPIOperation
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			documented[strings.ToUpper(method)+" "+path] = op
+		}
+	}
+	routed := map[string]bool{}
+	for _, r := range ts.srv.engine.Routes() {
+		key := r.Method + " " + ginParam.ReplaceAllString(r.Path, "{$1}")
+		routed[key] = true
+		if _, ok := documented[key]; !ok {
+			t.Errorf("route %s is not in openapi.json", key)
+		}
+	}
+	for key := range documented {
+		if !routed[key] {
+			t.Errorf("openapi.json documents %s, which is not routed", key)
+		}
+	}
+
+	for _, r := range ts.srv.table {
+		key := r.method + " " + ginParam.ReplaceAllString(r.path, "{$1}")
+		op := documented[key]
+		if !slices.Equal(sortedRoles(op.Roles), sortedRoles(r.roles)) {
+			t.Errorf("%s: spec admits %v, route admits %v", key, op.Roles, r.roles)
+		}
+		for _, name := range ginParam.FindAllStringSubmatch(r.path, -1) {
+			if !slices.ContainsFunc(op.Parameters, func(p openAPIParameter) bool { return p.Name == name[1] && p.In == "path" }) &&
+				!strings.Contains(string(openAPISpec), `"#/components/parameters/`+name[1]+`"`) {
+				t.Errorf("%s: path parameter %s undocumented", key, name[1])
+			}
+		}
+		var denials []string
+		if r.roles != nil {
+			denials = append(denials, "401") // a wrong or revoked key, whatever the roles
+		}
+		if r.roles != nil && len(r.roles) < len(Roles) {
+			denials = append(denials, "403")
+		}
+		for _, code := range denials {
+			if _, ok := op.Responses[code]; !ok {
+				t.Errorf("%s: response %s undocumented", key, code)
+			}
+		}
+		if r.handler == nil {
+			if _, ok := op.Responses["501"]; !ok {
+				t.Errorf("%s answers 501 but does not document it", key)
+			}
+		}
+	}
+
+	var catalogue []string
+	for _, k := range []problemKind{
+		probInvalidJSON, probInvalidRequest, probUnauthenticated, probForbidden, probKeyNotGranted,
+		probNotFound, probMethod, probExpired, probUploadTooLarge, probUnsupportedMedia,
+		probInvalidDocument, probRateLimited, probInternal, probNotImplemented,
+		probKeyUnavailable, probNotReady, probTimeout,
+	} {
+		catalogue = append(catalogue, ProblemBase+k.slug)
+	}
+	sort.Strings(catalogue)
+	spec := slices.Clone(doc.Components.Schemas.Problem.Properties.Type.Enum)
+	sort.Strings(spec)
+	if !slices.Equal(catalogue, spec) {
+		t.Errorf("problem types: catalogue %v, spec %v", catalogue, spec)
+	}
+}
+
+func sortedRoles(r []Role) []Role {
+	out := slices.Clone(r)
+	slices.Sort(out)
+	return out
+}

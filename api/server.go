@@ -1,0 +1,224 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kyso-vn/kyso/pkg/config"
+)
+
+// Options wires a Server. Config is required; a nil service leaves its routes
+// answering 501 not-implemented.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger     // nil: slog.Default()
+	Clock  func() time.Time // nil: time.Now; injected for the rate limiter and reports
+	// TempDir receives uploads while a request runs; "" means os.TempDir().
+	TempDir string
+
+	Clients        Clients
+	ClientRegistry ClientRegistry
+	Keys           Keys
+	Signer         Signer
+	Verifier       Verifier
+	Checks         []Check
+}
+
+// Server is the HTTP API.
+type Server struct {
+	log            *slog.Logger
+	clock          func() time.Time
+	tempDir        string
+	maxUpload      int64
+	requestTimeout time.Duration
+	httpCfg        config.Server
+
+	clients  Clients
+	registry ClientRegistry
+	keys     Keys
+	signer   Signer
+	verifier Verifier
+	checks   []Check
+
+	publicLimit *limiter
+	metrics     *metrics
+	engine      *gin.Engine
+	table       []route
+}
+
+// route is one entry of the route table. roles nil means no authentication (health,
+// metrics, the spec); handler nil means the service is not wired: 501.
+type route struct {
+	method  string
+	path    string
+	roles   []Role
+	handler gin.HandlerFunc
+}
+
+// New builds the server and its routes.
+func New(o Options) (*Server, error) {
+	if o.Config == nil {
+		return nil, errors.New("api: Options.Config is required")
+	}
+	cfg := o.Config
+	s := &Server{
+		log:            o.Logger,
+		clock:          o.Clock,
+		tempDir:        o.TempDir,
+		maxUpload:      int64(cfg.Server.MaxUpload),
+		requestTimeout: cfg.Server.WriteTimeout,
+		httpCfg:        cfg.Server,
+		clients:        o.Clients,
+		registry:       o.ClientRegistry,
+		keys:           o.Keys,
+		signer:         o.Signer,
+		verifier:       o.Verifier,
+		checks:         o.Checks,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.tempDir == "" {
+		s.tempDir = os.TempDir()
+	}
+	keyNames := make([]string, len(cfg.Keys))
+	for i, k := range cfg.Keys {
+		keyNames[i] = k.Name
+	}
+	s.metrics = newMetrics(keyNames)
+	s.publicLimit = newLimiter(cfg.RateLimit.PublicVerifyPerMinute, s.clock)
+
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false // one URL per resource; anything else is a 404 problem
+	if err := e.SetTrustedProxies(cfg.Server.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("api: server.trusted_proxies: %w", err)
+	}
+	e.Use(s.withRequestID, s.accessLog, recoverPanic, s.deadline)
+	e.NoRoute(func(c *gin.Context) {
+		fail(c, probNotFound, "There is no endpoint at this path; the API is described at /openapi.json.")
+	})
+	e.NoMethod(func(c *gin.Context) {
+		fail(c, probMethod, "This resource does not answer "+c.Request.Method+"; the Allow header lists what it does.")
+	})
+	s.table = s.routeTable()
+	for _, r := range s.table {
+		h := r.handler
+		if h == nil {
+			h = notImplemented
+		}
+		if r.roles == nil {
+			e.Handle(r.method, r.path, h)
+		} else {
+			e.Handle(r.method, r.path, s.allow(r.roles...), h)
+		}
+	}
+	s.engine = e
+	return s, nil
+}
+
+// routeTable is every endpoint of the API. openapi.json documents exactly these, with
+// the same roles (see TestOpenAPIMatchesRoutes).
+func (s *Server) routeTable() []route {
+	var (
+		signers  = []Role{RoleAdmin, RoleSystem, RoleClerk, RoleLeader}
+		anyone   = []Role{RoleAdmin, RoleSystem, RoleClerk, RoleLeader, RolePublic}
+		clients  = []Role{RoleAdmin, RoleSystem, RoleClerk, RoleLeader}
+		issuers  = []Role{RoleAdmin, RoleSystem, RoleClerk}
+		admin    = []Role{RoleAdmin}
+		managers = []Role{RoleAdmin, RoleLeader}
+	)
+	var sign, verify, keys, createClient, revokeClient gin.HandlerFunc
+	if s.signer != nil && s.keys != nil {
+		sign = s.sign
+	}
+	if s.verifier != nil {
+		verify = s.verify
+	}
+	if s.keys != nil {
+		keys = s.listKeys
+	}
+	if s.registry != nil {
+		createClient, revokeClient = s.createClient, s.revokeClient
+	}
+	return []route{
+		{http.MethodGet, "/healthz", nil, s.healthz},
+		{http.MethodGet, "/readyz", nil, s.readyz},
+		{http.MethodGet, "/metrics", nil, gin.WrapH(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))},
+		{http.MethodGet, "/openapi.json", nil, serveOpenAPI},
+
+		{http.MethodPost, "/v1/sign", signers, sign},
+		{http.MethodPost, "/v1/signatures", signers, nil},
+		{http.MethodGet, "/v1/signatures/:id", signers, nil},
+		{http.MethodPost, "/v1/signatures/:id/complete", signers, nil},
+		{http.MethodPost, "/v1/verify", anyone, verify},
+
+		{http.MethodPost, "/v1/documents", clients, nil},
+		{http.MethodGet, "/v1/documents", clients, nil},
+		{http.MethodGet, "/v1/documents/:id", clients, nil},
+		{http.MethodGet, "/v1/documents/:id/content", clients, nil},
+		{http.MethodPost, "/v1/documents/:id/issue", issuers, nil},
+		{http.MethodPost, "/v1/documents/receive", issuers, nil},
+
+		{http.MethodGet, "/v1/registers", issuers, nil},
+		{http.MethodPost, "/v1/registers", admin, nil},
+		{http.MethodGet, "/v1/agencies", clients, nil},
+		{http.MethodPost, "/v1/agencies", admin, nil},
+		{http.MethodGet, "/v1/keys", clients, keys},
+		{http.MethodGet, "/v1/certificates", clients, nil},
+		{http.MethodGet, "/v1/stats", managers, nil},
+
+		{http.MethodPost, "/v1/clients", admin, createClient},
+		{http.MethodDelete, "/v1/clients/:id", admin, revokeClient},
+	}
+}
+
+// Handler is the API as an http.Handler, for tests and for mounting.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Serve answers on ln until ctx ends, then stops taking connections and lets the
+// requests in flight finish within server.shutdown_grace. It returns nil after a
+// clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.engine,
+		ReadHeaderTimeout: s.httpCfg.ReadHeaderTimeout,
+		ReadTimeout:       s.httpCfg.ReadTimeout,
+		WriteTimeout:      s.httpCfg.WriteTimeout,
+		IdleTimeout:       s.httpCfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	s.log.Info("listening", "address", ln.Addr().String())
+	select {
+	case err := <-served:
+		return fmt.Errorf("api: serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.httpCfg.ShutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.httpCfg.ShutdownGrace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	<-served // http.ErrServerClosed once Shutdown has begun
+	if err != nil {
+		_ = hs.Close()
+		return fmt.Errorf("api: shutdown: requests still running after %s were cut off: %w", s.httpCfg.ShutdownGrace, err)
+	}
+	s.log.Info("stopped")
+	return nil
+}

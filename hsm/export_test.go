@@ -1,6 +1,11 @@
 package hsm
 
-import "context"
+import (
+	"context"
+	"crypto"
+
+	"github.com/miekg/pkcs11"
+)
 
 var background = context.Background()
 
@@ -34,3 +39,26 @@ func Hold(k *PKCS11Key) (func(), error) {
 
 // FormatWithPIN is the URI with its PIN, for the round-trip test.
 func FormatWithPIN(u *PKCS11URI) string { return u.format(true) }
+
+// SignSkippingContextLogin signs as SignContext does but without the
+// CKU_CONTEXT_SPECIFIC login, to show the token enforces CKA_ALWAYS_AUTHENTICATE.
+func SignSkippingContextLogin(k *PKCS11Key, digest []byte) error {
+	mech, err := mechanismFor(k.pub, digest, crypto.SHA256)
+	if err != nil {
+		return err
+	}
+	s, epoch, err := k.tok.acquire(background)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	h := k.handle
+	k.mu.Unlock()
+	ctx := k.tok.mod.ctx
+	err = ctx.SignInit(s, []*pkcs11.Mechanism{mech.p11}, h)
+	if err == nil {
+		_, err = ctx.Sign(s, mech.input)
+	}
+	k.tok.put(s, epoch, err)
+	return err
+}

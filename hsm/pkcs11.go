@@ -240,6 +240,7 @@ type p11Token struct {
 	gen      uint64 // the module generation slot and sessions belong to
 	epoch    uint64 // bumped when the sessions are dropped
 	idle     []pkcs11.SessionHandle
+	anchor   pkcs11.SessionHandle // holds the login: never lent, so closing lent sessions never logs out
 	loggedIn bool
 	verified bool  // the PIN was accepted once in this process
 	broken   error // a PIN error: the token is never logged in to again
@@ -319,14 +320,24 @@ func (t *p11Token) release() {
 	}
 	m.mu.RLock()
 	t.mu.Lock()
-	if t.gen == m.gen {
-		for _, s := range t.idle {
-			_ = m.ctx.CloseSession(s)
-		}
-	}
-	t.idle = nil
+	t.forget()
 	t.mu.Unlock()
 	m.mu.RUnlock()
+}
+
+// forget closes the idle sessions and the login anchor (when they still belong to the
+// module's current generation; a finalised module took them with it) and marks the
+// token logged out. The caller holds t.mu and read-holds t.mod.mu.
+func (t *p11Token) forget() {
+	if t.gen == t.mod.gen {
+		for _, s := range t.idle {
+			_ = t.mod.ctx.CloseSession(s)
+		}
+		if t.anchor != 0 {
+			_ = t.mod.ctx.CloseSession(t.anchor)
+		}
+	}
+	t.idle, t.anchor, t.loggedIn = nil, 0, false
 }
 
 // acquire lends a session, waiting for one while MaxSessions are lent. On success the
@@ -368,15 +379,23 @@ func (t *p11Token) take() (pkcs11.SessionHandle, uint64, error) {
 		t.idle = t.idle[:n-1]
 		return h, t.epoch, nil
 	}
+	if !t.loggedIn && !t.pin.IsZero() {
+		if t.anchor == 0 {
+			a, err := m.ctx.OpenSession(t.slot, pkcs11.CKF_SERIAL_SESSION)
+			if err != nil {
+				return 0, t.epoch, fmt.Errorf("hsm: pkcs11: opening a session on token %q: %w", t.label, err)
+			}
+			t.anchor = a
+		}
+		if err := t.login(t.anchor); err != nil {
+			_ = m.ctx.CloseSession(t.anchor)
+			t.anchor = 0
+			return 0, t.epoch, err
+		}
+	}
 	h, err := m.ctx.OpenSession(t.slot, pkcs11.CKF_SERIAL_SESSION)
 	if err != nil {
 		return 0, t.epoch, fmt.Errorf("hsm: pkcs11: opening a session on token %q: %w", t.label, err)
-	}
-	if !t.loggedIn && !t.pin.IsZero() {
-		if err := t.login(h); err != nil {
-			_ = m.ctx.CloseSession(h)
-			return 0, t.epoch, err
-		}
 	}
 	return h, t.epoch, nil
 }
@@ -420,22 +439,16 @@ func (t *p11Token) put(h pkcs11.SessionHandle, epoch uint64, opErr error) {
 	<-t.sem
 }
 
-// dropSessions forgets every pooled session of epoch (others are closed as they come
-// back) and the login, so that the next take opens and logs in afresh. The caller
-// read-holds t.mod.mu.
+// dropSessions forgets every pooled session of epoch (lent ones are closed as they
+// come back) and the login, so that the next take opens and logs in afresh; it reports
+// false when another caller did so since epoch. The caller read-holds t.mod.mu.
 func (t *p11Token) dropSessions(epoch uint64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.epoch != epoch && t.gen == t.mod.gen {
 		return false
 	}
-	if t.gen == t.mod.gen {
-		for _, s := range t.idle {
-			_ = t.mod.ctx.CloseSession(s)
-		}
-	}
-	t.idle = nil
-	t.loggedIn = false
+	t.forget()
 	t.epoch++
 	return true
 }
@@ -1025,8 +1038,7 @@ func (k *PKCS11Key) relocate() error {
 	}
 	t.mu.Lock()
 	if t.gen != m.gen || t.slot != slot {
-		t.idle = nil // sessions of a finalised module are gone with it
-		t.loggedIn = false
+		t.forget()
 		t.epoch++
 	}
 	t.slot, t.gen = slot, m.gen
@@ -1042,7 +1054,7 @@ func (k *PKCS11Key) relocate() error {
 	} else {
 		_ = m.ctx.CloseSession(h)
 		if recoverable(err) {
-			t.loggedIn = false
+			t.forget()
 		}
 	}
 	t.mu.Unlock()

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"strings"
@@ -218,4 +221,182 @@ func TestPKCS11Recovery(t *testing.T) {
 			t.Fatalf("signed with a different key on the new token, or failed oddly: %v", err)
 		}
 	})
+}
+
+func TestPKCS11WrongPIN(t *testing.T) {
+	h := testenv.NewSoftHSM(t, "wrongpin", testPIN)
+	h.KeyPairGen(t, "EC:prime256v1", "k", "01")
+	wrong := strings.Replace(h.URI("k", "01"), "pin-value="+testPIN, "pin-value=0000-wrong", 1)
+
+	if f := tokenInfo(t, h).Flags; f&(pkcs11.CKF_USER_PIN_COUNT_LOW|pkcs11.CKF_USER_PIN_FINAL_TRY|pkcs11.CKF_USER_PIN_LOCKED) != 0 {
+		t.Fatalf("fresh token has PIN flags 0x%x", f)
+	}
+	before := LoginAttempts()
+	_, err := OpenPKCS11(context.Background(), wrong, Options{})
+	if !errors.Is(err, ErrPINIncorrect) || !strings.Contains(err.Error(), "refused the PIN") {
+		t.Fatalf("err = %v, want ErrPINIncorrect saying the PIN was refused", err)
+	}
+	if n := LoginAttempts() - before; n != 1 {
+		t.Fatalf("%d login attempts for one wrong PIN, want 1", n)
+	}
+	// SoftHSM2 keeps no retry counter: it sets CKF_USER_PIN_COUNT_LOW after a failed
+	// login and clears it after a good one, and never sets FINAL_TRY or LOCKED. That
+	// flag is the counter it has; one failed login sets it.
+	f := tokenInfo(t, h).Flags
+	if f&pkcs11.CKF_USER_PIN_COUNT_LOW == 0 || f&(pkcs11.CKF_USER_PIN_FINAL_TRY|pkcs11.CKF_USER_PIN_LOCKED) != 0 {
+		t.Fatalf("after one wrong PIN token flags are 0x%x, want COUNT_LOW only", f)
+	}
+
+	k := openKey(t, h.URI("k", "01"), Options{})
+	signAndVerify(t, k)
+	if f := tokenInfo(t, h).Flags; f&pkcs11.CKF_USER_PIN_COUNT_LOW != 0 {
+		t.Fatalf("good login left COUNT_LOW set (flags 0x%x)", f)
+	}
+	// With the token logged in, C_Login cannot check a PIN (it answers
+	// CKR_USER_ALREADY_LOGGED_IN): the wrong PIN must still be refused, without a try.
+	before = LoginAttempts()
+	_, err = OpenPKCS11(context.Background(), wrong, Options{})
+	if !errors.Is(err, ErrPINIncorrect) {
+		t.Fatalf("wrong PIN accepted while the token is logged in: %v", err)
+	}
+	if n := LoginAttempts() - before; n != 0 {
+		t.Fatalf("%d login attempts, want none", n)
+	}
+	signAndVerify(t, k)
+}
+
+func TestPKCS11NoPINInLogsErrorsOrStrings(t *testing.T) {
+	const pin, badPIN = "PIN-9f3e71", "PIN-bad-6a2c"
+	h := testenv.NewSoftHSM(t, "nopin", pin)
+	h.KeyPairGen(t, "rsa:2048", "k", "01")
+	var logs logBuffer
+	opts := logs.options()
+	var seen []string
+	note := func(err error) {
+		if err != nil {
+			seen = append(seen, err.Error(), fmt.Sprintf("%+v %#v", err, err))
+		}
+	}
+	bad := strings.Replace(h.URI("k", "01"), pin, badPIN, 1)
+	_, err := OpenPKCS11(context.Background(), bad, opts)
+	note(err)
+	k := openKey(t, h.URI("k", "01"), opts)
+	seen = append(seen, k.String(), fmt.Sprintf("%v %+v %s", k, k, k))
+	_, err = OpenPKCS11(context.Background(), bad, opts)
+	note(err)
+	note(CloseAllSessions(k))
+	signAndVerify(t, k)
+	_, err = k.SignContext(context.Background(), []byte("short"), crypto.SHA256)
+	note(err)
+	u, err := ParsePKCS11URI(h.URI("k", "01"))
+	note(err)
+	seen = append(seen, u.String(), fmt.Sprintf("%v %+v %#v", u, *u, u), logs.String())
+	_, err = ListObjects(context.Background(), bad, opts)
+	note(err)
+	_, err = GenerateKey(context.Background(), strings.Replace(bad, "object=k", "object=new", 1), KeySpec{Type: ECP256}, opts)
+	note(err)
+	if !strings.Contains(logs.String(), "recovering") || !strings.Contains(logs.String(), "refused the PIN") {
+		t.Fatalf("the log lacks the events this test means to cover:\n%s", logs.String())
+	}
+	for _, s := range seen {
+		if strings.Contains(s, pin) || strings.Contains(s, badPIN) {
+			t.Errorf("PIN shown in: %s", s)
+		}
+	}
+	t.Logf("%d strings and %d log bytes checked", len(seen), len(logs.String()))
+}
+
+func TestPKCS11AlwaysAuthenticate(t *testing.T) {
+	h := testenv.NewSoftHSM(t, "alwaysauth", testPIN)
+	for _, kt := range []KeyType{RSA2048, ECP256} {
+		t.Run(string(kt), func(t *testing.T) {
+			k, err := GenerateKey(context.Background(), h.URI("aa-"+string(kt), ""), KeySpec{Type: kt, AlwaysAuthenticate: true}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = k.Close() })
+			if !k.AlwaysAuthenticate() {
+				t.Fatal("CKA_ALWAYS_AUTHENTICATE not set on the generated key")
+			}
+			// The token enforces it: without the context-specific login it refuses.
+			err = SignSkippingContextLogin(k, hsmtest.Digest(t, crypto.SHA256))
+			if !errors.Is(err, pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)) {
+				t.Fatalf("signing without the per-signature login: %v, want CKR_USER_NOT_LOGGED_IN", err)
+			}
+			before := LoginAttempts()
+			for range 3 {
+				signAndVerify(t, k)
+			}
+			if n := LoginAttempts() - before; n != 3 {
+				t.Fatalf("%d logins for 3 signatures, want one context-specific login each", n)
+			}
+			if v, f := hsmtest.SignConcurrently(t, k, 4, 5); v != 20 || f != 0 {
+				t.Fatalf("concurrent: %d verified, %d failed", v, f)
+			}
+		})
+	}
+}
+
+func TestPKCS11WaitForSessionHonoursContext(t *testing.T) {
+	h := testenv.NewSoftHSM(t, "wait", testPIN)
+	h.KeyPairGen(t, "EC:prime256v1", "k", "01")
+	k := openKey(t, h.URI("k", "01"), Options{MaxSessions: 1})
+	give, err := Hold(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = k.SignContext(ctx, hsmtest.Digest(t, crypto.SHA256), crypto.SHA256)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("gave up after %v", d)
+	}
+	give()
+	signAndVerify(t, k)
+}
+
+func TestPKCS11OpenRefusals(t *testing.T) {
+	h := testenv.NewSoftHSM(t, "refusals", testPIN)
+	h.KeyPairGen(t, "EC:prime256v1", "k", "01")
+	h.KeyPairGen(t, "EC:prime256v1", "twin", "02")
+	h.KeyPairGen(t, "EC:prime256v1", "twin", "03")
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ImportCert(t, selfSign(t, other, "not k").Raw, "k", "01")
+	tests := []struct {
+		name    string
+		uri     string
+		opts    Options
+		target  error
+		message string
+	}{
+		{"module not allowed", h.URI("k", "01"), Options{AllowedModules: []string{"/opt/hsm/libvendor.so"}}, ErrModuleNotAllowed, h.Module},
+		{"module allowed", h.URI("nothing", ""), Options{AllowedModules: []string{h.Module}}, ErrKeyNotFound, `object="nothing"`},
+		{"relative module", strings.Replace(h.URI("k", "01"), h.Module, "libsofthsm2.so", 1), Options{}, ErrBadURI, "not absolute"},
+		{"no module", "pkcs11:token=refusals;object=k", Options{}, ErrBadURI, "no module-path"},
+		{"no such token", strings.Replace(h.URI("k", "01"), "token=refusals", "token=absent", 1), Options{}, ErrTokenNotFound, `token="absent"`},
+		{"ambiguous key", h.URI("twin", ""), Options{}, nil, "several objects match"},
+		{"certificate of another key", h.URI("k", "01"), Options{}, nil, "does not match its certificate"},
+		{"certificate type", strings.Replace(h.URI("k", "01"), "object=k", "object=k;type=cert", 1), Options{}, nil, "names no signing key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := OpenPKCS11(context.Background(), tt.uri, tt.opts)
+			if err == nil {
+				k.Close()
+				t.Fatal("opened")
+			}
+			if tt.target != nil && !errors.Is(err, tt.target) || !strings.Contains(err.Error(), tt.message) {
+				t.Fatalf("err = %v, want %v containing %q", err, tt.target, tt.message)
+			}
+		})
+	}
+	// The twins are told apart by id.
+	signAndVerify(t, openKey(t, h.URI("twin", "03"), Options{}))
 }

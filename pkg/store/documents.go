@@ -1,0 +1,536 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/kyso-vn/kyso/pkg/docid"
+	"gorm.io/gorm"
+)
+
+// NewDocument describes a document to store with its first content.
+type NewDocument struct {
+	Direction Direction
+	// Status defaults to draft for outgoing and received for incoming documents. A
+	// received document gets the next arrival number of the holder's incoming register
+	// in the same transaction.
+	Status          Status
+	Type            string
+	Summary         string
+	AgencyCode      docid.AgencyCode   // issuing agency
+	HolderCode      docid.AgencyCode   // keeping agency; defaults to AgencyCode
+	Number          docid.NumberSymbol // known for incoming documents; for drafts only Symbol
+	Identifier      string             // edXML identifier when received with one; else derived
+	IssuedAt        time.Time
+	ReceivedAt      time.Time
+	Urgency         Urgency
+	Confidentiality Confidentiality
+
+	Content        io.Reader
+	Filename       string
+	MediaType      string
+	Signatures     json.RawMessage // signatures summary of Content, from the verifier
+	SignatureCount int
+
+	Actor string
+}
+
+// VersionInput is new content for an existing document.
+type VersionInput struct {
+	Content        io.Reader
+	Filename       string
+	MediaType      string
+	Signatures     json.RawMessage
+	SignatureCount int
+	Actor          string
+	KeyURI         string // the key that signed this version, for the audit trail
+}
+
+// CreateDocument stores content and the document row with its first version and an
+// audit event. The blob is written first and the rows in one transaction after it, so
+// a crash leaves either the whole document or nothing (at worst an unreferenced blob).
+func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, error) {
+	doc, err := s.prepareDocument(&nd)
+	if err != nil {
+		return nil, err
+	}
+	if nd.Content == nil {
+		return nil, fmt.Errorf("%w: store: document content is required", ErrInvalid)
+	}
+	sigs, err := signaturesJSON(nd.Signatures)
+	if err != nil {
+		return nil, err
+	}
+	var out Document
+	err = s.withContent(ctx, nd.Content, func(tx *gorm.DB, sha string, size int64) error {
+		d := *doc
+		now := s.now()
+		d.CreatedAt, d.UpdatedAt = now, now
+		d.CurrentVersion, d.ContentSHA256 = 1, sha
+		action := ActionCreate
+		if d.Status == StatusReceived {
+			action = ActionReceive
+			reg, err := s.registerTx(tx, docid.AgencyCode(d.HolderCode), Incoming, "")
+			if err != nil {
+				return err
+			}
+			year := NumberingYear(*d.ReceivedAt)
+			n, err := nextNumberTx(tx, reg.ID, year)
+			if err != nil {
+				return err
+			}
+			d.RegisterID, d.Year, d.RegNumber = &reg.ID, &year, &n
+		}
+		if err := tx.Create(&d).Error; err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("%w: store: a document with identifier %s is already stored", ErrConflict, deref(d.Identifier))
+			}
+			return fmt.Errorf("store: insert document: %w", err)
+		}
+		v := Version{DocumentID: d.ID, Seq: 1, SHA256: sha, Size: size, Filename: nd.Filename, MediaType: nd.MediaType,
+			Signatures: sigs, SignatureCount: nd.SignatureCount, CreatedBy: nd.Actor, CreatedAt: now}
+		if err := tx.Create(&v).Error; err != nil {
+			return fmt.Errorf("store: insert version: %w", err)
+		}
+		if _, err := s.appendAudit(tx, Event{Actor: nd.Actor, Action: action, DocumentID: d.ID, DocumentHash: sha,
+			Detail: map[string]any{"filename": nd.Filename, "size": size, "identifier": deref(d.Identifier)}}); err != nil {
+			return err
+		}
+		out = d
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (s *Store) prepareDocument(nd *NewDocument) (*Document, error) {
+	bad := func(format string, a ...any) (*Document, error) {
+		return nil, fmt.Errorf("%w: store: "+format, append([]any{ErrInvalid}, a...)...)
+	}
+	if nd.Actor == "" {
+		return bad("an actor is required")
+	}
+	switch nd.Direction {
+	case Outgoing:
+		if nd.Status == "" {
+			nd.Status = StatusDraft
+		}
+		if nd.Status != StatusDraft {
+			return bad("a new outgoing document is a draft (it is numbered and issued later)")
+		}
+	case Incoming:
+		if nd.Status == "" {
+			nd.Status = StatusReceived
+		}
+		if nd.Status != StatusReceived {
+			return bad("an incoming document is stored as received")
+		}
+	default:
+		return bad("direction must be outgoing or incoming, not %q", nd.Direction)
+	}
+	if _, err := docid.ParseAgencyCode(string(nd.AgencyCode)); err != nil {
+		return bad("issuing agency: %v", err)
+	}
+	if nd.HolderCode == "" {
+		nd.HolderCode = nd.AgencyCode
+	}
+	if _, err := docid.ParseAgencyCode(string(nd.HolderCode)); err != nil {
+		return bad("holder agency: %v", err)
+	}
+	if nd.Number.Symbol != "" {
+		if err := docid.ValidateSymbol(nd.Number.Symbol); err != nil {
+			return bad("%v", err)
+		}
+	}
+	if nd.Number.Number < 0 || nd.Number.Number > docid.MaxNumber {
+		return bad("number %d out of range", nd.Number.Number)
+	}
+	if !validUrgency[nd.Urgency] || !validConfidentiality[nd.Confidentiality] {
+		return bad("unknown urgency %q or confidentiality %q", nd.Urgency, nd.Confidentiality)
+	}
+	d := &Document{
+		Direction: nd.Direction, Status: nd.Status, Type: nd.Type, Summary: nd.Summary,
+		AgencyCode: string(nd.AgencyCode), HolderCode: string(nd.HolderCode),
+		Number: nd.Number.Number, LegalYear: nd.Number.Year, Symbol: nd.Number.Symbol,
+		Urgency: nd.Urgency, Confidentiality: nd.Confidentiality,
+	}
+	if !nd.IssuedAt.IsZero() {
+		t := dbTime(nd.IssuedAt)
+		d.IssuedAt = &t
+	}
+	if nd.Direction == Incoming {
+		rt := nd.ReceivedAt
+		if rt.IsZero() {
+			rt = s.cfg.Now()
+		}
+		t := dbTime(rt)
+		d.ReceivedAt = &t
+	}
+	switch {
+	case nd.Identifier != "":
+		id, err := docid.ParseDocumentID(nd.Identifier)
+		if err != nil {
+			return bad("%v", err)
+		}
+		str := id.String()
+		d.Identifier = &str
+		if d.Number == 0 {
+			d.Number, d.LegalYear, d.Symbol = id.Number.Number, id.Number.Year, id.Number.Symbol
+		}
+		if d.IssuedAt == nil {
+			t := dbTime(id.Date)
+			d.IssuedAt = &t
+		}
+	case d.Number > 0 && d.Symbol != "" && d.IssuedAt != nil:
+		str := docid.NewDocumentID(nd.AgencyCode, *d.IssuedAt, nd.Number).String()
+		d.Identifier = &str
+	}
+	return d, nil
+}
+
+var (
+	validUrgency         = map[Urgency]bool{UrgencyNormal: true, UrgencyUrgent: true, UrgencyVeryUrgent: true, UrgencyFlash: true}
+	validConfidentiality = map[Confidentiality]bool{Unclassified: true, Confidential: true, Secret: true, TopSecret: true}
+)
+
+func signaturesJSON(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 {
+		return "[]", nil
+	}
+	if !json.Valid(raw) {
+		return "", fmt.Errorf("%w: store: signatures summary is not JSON", ErrInvalid)
+	}
+	return string(raw), nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// AddVersion stores new content for a document (a signed revision) as its next version.
+func (s *Store) AddVersion(ctx context.Context, documentID int64, in VersionInput) (*Version, error) {
+	return s.addVersion(ctx, documentID, in, ActionVersion, nil)
+}
+
+func (s *Store) addVersion(ctx context.Context, documentID int64, in VersionInput, action string, also func(tx *gorm.DB, d *Document) error) (*Version, error) {
+	if in.Content == nil || in.Actor == "" {
+		return nil, fmt.Errorf("%w: store: a version needs content and an actor", ErrInvalid)
+	}
+	sigs, err := signaturesJSON(in.Signatures)
+	if err != nil {
+		return nil, err
+	}
+	var out Version
+	err = s.withContent(ctx, in.Content, func(tx *gorm.DB, sha string, size int64) error {
+		var d Document
+		if err := tx.Take(&d, documentID).Error; err != nil {
+			return notFound(err, fmt.Sprintf("document %d", documentID))
+		}
+		now := s.now()
+		v := Version{DocumentID: d.ID, Seq: d.CurrentVersion + 1, SHA256: sha, Size: size, Filename: in.Filename,
+			MediaType: in.MediaType, Signatures: sigs, SignatureCount: in.SignatureCount, CreatedBy: in.Actor, CreatedAt: now}
+		if err := tx.Create(&v).Error; err != nil {
+			return fmt.Errorf("store: insert version: %w", err)
+		}
+		d.CurrentVersion, d.ContentSHA256, d.UpdatedAt = v.Seq, sha, now
+		if also != nil {
+			if err := also(tx, &d); err != nil {
+				return err
+			}
+		}
+		if err := tx.Save(&d).Error; err != nil {
+			return fmt.Errorf("store: update document: %w", err)
+		}
+		if _, err := s.appendAudit(tx, Event{Actor: in.Actor, Action: action, DocumentID: d.ID, DocumentHash: sha,
+			KeyURI: in.KeyURI, Detail: map[string]any{"version": v.Seq, "signatures": in.SignatureCount}}); err != nil {
+			return err
+		}
+		out = v
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Approve stores the leader-signed revision of a draft and moves it to approved.
+func (s *Store) Approve(ctx context.Context, documentID int64, in VersionInput) (*Version, error) {
+	return s.addVersion(ctx, documentID, in, ActionApprove, func(tx *gorm.DB, d *Document) error {
+		if d.Status != StatusDraft {
+			return fmt.Errorf("%w: store: document %d is %s, only a draft can be approved", ErrConflict, d.ID, d.Status)
+		}
+		d.Status = StatusApproved
+		return nil
+	})
+}
+
+// AssignNumber gives an approved document the next number of its agency's outgoing
+// register for the numbering year of at, sets its issue time to at and derives its edXML
+// identifier — all in one transaction, so a number is never taken without a document
+// holding it (no gaps). The signing code then writes number and date into the PDF and
+// calls Issue. Calling it again on a numbered document returns the document unchanged.
+func (s *Store) AssignNumber(ctx context.Context, documentID int64, at time.Time, actor string) (*Document, error) {
+	if actor == "" {
+		return nil, fmt.Errorf("%w: store: an actor is required", ErrInvalid)
+	}
+	var out Document
+	err := s.write(ctx, func(tx *gorm.DB) error {
+		var d Document
+		if err := tx.Take(&d, documentID).Error; err != nil {
+			return notFound(err, fmt.Sprintf("document %d", documentID))
+		}
+		if d.Direction != Outgoing || d.Status != StatusApproved {
+			return fmt.Errorf("%w: store: document %d is %s %s; only an approved outgoing document is numbered", ErrConflict, d.ID, d.Direction, d.Status)
+		}
+		if d.RegNumber != nil {
+			out = d
+			return nil
+		}
+		if d.Symbol == "" {
+			return fmt.Errorf("%w: store: document %d has no symbol", ErrInvalid, d.ID)
+		}
+		reg, err := s.registerTx(tx, docid.AgencyCode(d.AgencyCode), Outgoing, "")
+		if err != nil {
+			return err
+		}
+		year := NumberingYear(at)
+		n, err := nextNumberTx(tx, reg.ID, year)
+		if err != nil {
+			return err
+		}
+		issued := dbTime(at)
+		ns := docid.NumberSymbol{Number: n, Year: d.LegalYear, Symbol: d.Symbol}
+		id := docid.NewDocumentID(docid.AgencyCode(d.AgencyCode), at, ns).String()
+		d.RegisterID, d.Year, d.RegNumber, d.Number = &reg.ID, &year, &n, n
+		d.IssuedAt, d.Identifier, d.UpdatedAt = &issued, &id, s.now()
+		if err := tx.Save(&d).Error; err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("%w: store: identifier %s already stored", ErrConflict, id)
+			}
+			return fmt.Errorf("store: number document: %w", err)
+		}
+		if _, err := s.appendAudit(tx, Event{Actor: actor, Action: ActionNumber, DocumentID: d.ID, DocumentHash: d.ContentSHA256,
+			Detail: map[string]any{"number": ns.String(), "identifier": id}}); err != nil {
+			return err
+		}
+		out = d
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Issue stores the organisation-signed revision of a numbered document and marks it
+// issued.
+func (s *Store) Issue(ctx context.Context, documentID int64, in VersionInput) (*Version, error) {
+	return s.addVersion(ctx, documentID, in, ActionIssue, func(tx *gorm.DB, d *Document) error {
+		if d.Status != StatusApproved || d.RegNumber == nil {
+			return fmt.Errorf("%w: store: document %d must be approved and numbered before it is issued", ErrConflict, d.ID)
+		}
+		d.Status = StatusIssued
+		return nil
+	})
+}
+
+// GetDocument reads a document by id.
+func (s *Store) GetDocument(ctx context.Context, id int64) (*Document, error) {
+	var d Document
+	if err := s.db.WithContext(ctx).Take(&d, id).Error; err != nil {
+		return nil, notFound(err, fmt.Sprintf("document %d", id))
+	}
+	return &d, nil
+}
+
+// FindByIdentifier finds a document by its edXML identifier. holder narrows to one
+// keeping agency when the same document is stored by several ("" for any).
+func (s *Store) FindByIdentifier(ctx context.Context, identifier string, holder docid.AgencyCode) (*Document, error) {
+	q := s.db.WithContext(ctx).Where("identifier = ?", identifier)
+	if holder != "" {
+		q = q.Where("holder_code = ?", string(holder))
+	}
+	var d Document
+	if err := q.Order("id").Take(&d).Error; err != nil {
+		return nil, notFound(err, "document "+identifier)
+	}
+	return &d, nil
+}
+
+// FindByNumber finds the document holding a number in a register's year.
+func (s *Store) FindByNumber(ctx context.Context, registerID int64, year, number int) (*Document, error) {
+	var d Document
+	err := s.db.WithContext(ctx).Where("register_id = ? AND year = ? AND reg_number = ?", registerID, year, number).Take(&d).Error
+	if err != nil {
+		return nil, notFound(err, fmt.Sprintf("document number %d/%d in register %d", number, year, registerID))
+	}
+	return &d, nil
+}
+
+// Versions lists a document's versions, oldest first.
+func (s *Store) Versions(ctx context.Context, documentID int64) ([]Version, error) {
+	var vs []Version
+	if err := s.db.WithContext(ctx).Where("document_id = ?", documentID).Order("seq").Find(&vs).Error; err != nil {
+		return nil, fmt.Errorf("store: versions: %w", err)
+	}
+	return vs, nil
+}
+
+// Download opens a document's version (0: current) and records the download.
+func (s *Store) Download(ctx context.Context, documentID int64, seq int, actor string) (io.ReadCloser, *Version, error) {
+	d, err := s.GetDocument(ctx, documentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if seq == 0 {
+		seq = d.CurrentVersion
+	}
+	var v Version
+	if err := s.db.WithContext(ctx).Where("document_id = ? AND seq = ?", documentID, seq).Take(&v).Error; err != nil {
+		return nil, nil, notFound(err, fmt.Sprintf("version %d of document %d", seq, documentID))
+	}
+	rc, err := s.OpenBlob(ctx, v.SHA256)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.Audit(ctx, Event{Actor: actor, Action: ActionDownload, DocumentID: documentID, DocumentHash: v.SHA256,
+		Detail: map[string]any{"version": seq}}); err != nil {
+		rc.Close()
+		return nil, nil, err
+	}
+	return rc, &v, nil
+}
+
+// AddAttachment stores a separate-file attachment of a document.
+func (s *Store) AddAttachment(ctx context.Context, documentID int64, name, mediaType string, content io.Reader, actor string) (*Attachment, error) {
+	if name == "" || content == nil || actor == "" {
+		return nil, fmt.Errorf("%w: store: an attachment needs a name, content and an actor", ErrInvalid)
+	}
+	var out Attachment
+	err := s.withContent(ctx, content, func(tx *gorm.DB, sha string, size int64) error {
+		var n int64
+		if err := tx.Model(&Document{}).Where("id = ?", documentID).Count(&n).Error; err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: document %d", ErrNotFound, documentID)
+		}
+		a := Attachment{DocumentID: documentID, Name: name, SHA256: sha, Size: size, MediaType: mediaType, CreatedAt: s.now()}
+		if err := tx.Create(&a).Error; err != nil {
+			return fmt.Errorf("store: insert attachment: %w", err)
+		}
+		if _, err := s.appendAudit(tx, Event{Actor: actor, Action: ActionVersion, DocumentID: documentID, DocumentHash: sha,
+			Detail: map[string]any{"attachment": name}}); err != nil {
+			return err
+		}
+		out = a
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Attachments lists a document's attachments.
+func (s *Store) Attachments(ctx context.Context, documentID int64) ([]Attachment, error) {
+	var as []Attachment
+	if err := s.db.WithContext(ctx).Where("document_id = ?", documentID).Order("id").Find(&as).Error; err != nil {
+		return nil, fmt.Errorf("store: attachments: %w", err)
+	}
+	return as, nil
+}
+
+// DeleteDocument removes a document, its versions and attachments and records the
+// deletion. Blobs stay (other documents may share them); Check reports unreferenced
+// ones.
+func (s *Store) DeleteDocument(ctx context.Context, documentID int64, actor string, reason string) error {
+	return s.write(ctx, func(tx *gorm.DB) error {
+		var d Document
+		if err := tx.Take(&d, documentID).Error; err != nil {
+			return notFound(err, fmt.Sprintf("document %d", documentID))
+		}
+		for _, q := range []string{"DELETE FROM attachments WHERE document_id = ?", "DELETE FROM document_versions WHERE document_id = ?", "DELETE FROM documents WHERE id = ?"} {
+			if err := tx.Exec(q, documentID).Error; err != nil {
+				return fmt.Errorf("store: delete document: %w", err)
+			}
+		}
+		_, err := s.appendAudit(tx, Event{Actor: actor, Action: ActionDelete, DocumentID: documentID, DocumentHash: d.ContentSHA256,
+			Detail: map[string]any{"identifier": deref(d.Identifier), "reason": reason}})
+		return err
+	})
+}
+
+// Query selects documents; zero fields do not filter.
+type Query struct {
+	Identifier string
+	HolderCode docid.AgencyCode
+	AgencyCode docid.AgencyCode
+	Direction  Direction
+	Status     Status
+	Number     int
+	Symbol     string
+	Year       int // register year
+	RegisterID int64
+	IssuedFrom time.Time // inclusive
+	IssuedTo   time.Time // exclusive
+	Text       string    // in the summary; case-insensitive (for non-ASCII only on PostgreSQL)
+	Limit      int       // default 100, at most 1000
+	Offset     int
+}
+
+// Search finds documents, newest first.
+func (s *Store) Search(ctx context.Context, q Query) ([]Document, error) {
+	db := s.db.WithContext(ctx).Model(&Document{})
+	eq := func(col string, v any, set bool) {
+		if set {
+			db = db.Where(col+" = ?", v)
+		}
+	}
+	eq("identifier", q.Identifier, q.Identifier != "")
+	eq("holder_code", string(q.HolderCode), q.HolderCode != "")
+	eq("agency_code", string(q.AgencyCode), q.AgencyCode != "")
+	eq("direction", q.Direction, q.Direction != "")
+	eq("status", q.Status, q.Status != "")
+	eq("number", q.Number, q.Number != 0)
+	eq("symbol", q.Symbol, q.Symbol != "")
+	eq("year", q.Year, q.Year != 0)
+	eq("register_id", q.RegisterID, q.RegisterID != 0)
+	if !q.IssuedFrom.IsZero() {
+		db = db.Where("issued_at >= ?", dbTime(q.IssuedFrom))
+	}
+	if !q.IssuedTo.IsZero() {
+		db = db.Where("issued_at < ?", dbTime(q.IssuedTo))
+	}
+	if q.Text != "" {
+		like := "LIKE"
+		if !s.sqlite {
+			like = "ILIKE"
+		}
+		db = db.Where("summary "+like+" ? ESCAPE '\\'", "%"+escapeLike(q.Text)+"%")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	var out []Document
+	if err := db.Order("id DESC").Limit(limit).Offset(max(q.Offset, 0)).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	return out, nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

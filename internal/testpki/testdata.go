@@ -442,3 +442,14 @@ func ReadOrgP12(dir string) (crypto.Signer, *x509.Certificate, error) {
 
 // SerialHex is a serial as index.txt and openssl print it.
 func SerialHex(n *big.Int) string { return strings.ToUpper(n.Text(16)) }
+
+// PKI returns a minting PKI over the committed root and sub CA, for tests that need one
+// more certificate of the test hierarchy (for instance one the OCSP responder has never
+// heard of). Its leaves carry the committed OCSP and CRL URLs and last until
+// LeafNotAfter.
+func (p *TestPKI) PKI() *PKI {
+	return &PKI{Root: p.Root, Sub: p.Sub, nextKey: map[KeyType]int{}, opts: Options{
+		NotBefore: LeafNotBefore, NotAfter: LeafNotAfter,
+		OCSPURL: OCSPURL, CRLURL: SubCRLURL, RootCRLURL: RootCRLURL,
+	}}
+}

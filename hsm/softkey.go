@@ -102,7 +102,11 @@ func OpenSoftwareDemoKey(uri string) (*SoftwareDemoKey, error) {
 	if signer == nil {
 		return nil, fmt.Errorf("hsm: softkey: no unencrypted private key in %s", u.Path)
 	}
-	certs = leafFirst(signer.Public(), certs)
+	if len(certs) > 0 {
+		if certs = leafFirst(signer.Public(), certs); certs == nil {
+			return nil, fmt.Errorf("hsm: softkey: none of the certificates given is the key's")
+		}
+	}
 	k, err := NewSoftwareDemoKey(signer, certs...)
 	if err != nil {
 		return nil, err

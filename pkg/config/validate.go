@@ -139,7 +139,16 @@ func (c *Config) validateKeyURI(v *validator, key, uri string) {
 	if _, has := attrs["pin-value"]; has {
 		v.add(key, "pin-value is not allowed in the configuration; use pin-source=file:... so the PIN stays out of files that are copied and logged")
 	}
-	if m, has := attrs["module-path"]; has && scheme == "pkcs11" && !slices.Contains(c.PKCS11.AllowedModules, m) {
+	if scheme != "pkcs11" {
+		return
+	}
+	// The key provider would load any module when its allow-list is empty; here a
+	// pkcs11: key must name a module, and the module must be listed.
+	m, has := attrs["module-path"]
+	switch {
+	case !has || m == "":
+		v.add(key, "a pkcs11: URI must name its module with module-path=, one of pkcs11.allowed_modules")
+	case !slices.ContainsFunc(c.PKCS11.AllowedModules, func(a string) bool { return filepath.Clean(a) == filepath.Clean(m) }):
 		v.add(key, "module-path %q is not in pkcs11.allowed_modules", m)
 	}
 }

@@ -124,7 +124,9 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 func (s *TrustStore) Anchors() []*x509.Certificate { return slices.Clone(s.anchors) }
 
 // IsAnchor reports whether c is one of the anchors.
-func (s *TrustStore) IsAnchor(c *x509.Certificate) bool { return slices.ContainsFunc(s.anchors, c.Equal) }
+func (s *TrustStore) IsAnchor(c *x509.Certificate) bool {
+	return slices.ContainsFunc(s.anchors, c.Equal)
+}
 
 // ChainOptions say what the leaf must be fit for.
 type ChainOptions struct {

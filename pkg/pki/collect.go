@@ -50,7 +50,6 @@ func (c *Collector) ValidationData(ctx context.Context, chain []*x509.Certificat
 			for _, u := range cert.OCSPServer {
 				resp, err := c.OCSP.Query(ctx, mapURL(u), cert, issuer, now)
 				if err != nil {
-					fmt.Println("DEBUG ocsp", u, mapURL(u), err)
 					errs = append(errs, err)
 					continue
 				}

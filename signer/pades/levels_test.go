@@ -1,0 +1,419 @@
+package pades
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
+	"github.com/kyso-vn/kyso/signer/pdf"
+)
+
+func corpusFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.CorpusDir(t), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeTemp(t *testing.T, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startServices runs the test TSA and the real openssl OCSP responder with a CRL
+// server, and returns a timestamper and a revocation collector pointed at them.
+func startServices(t *testing.T) (*pki.TSAClient, *pki.Collector) {
+	p := loadPKI(t)
+	tsa := pkitest.StartTSA(t, p.TSA.Cert, p.TSA.Key, p.TSA.Chain)
+	ocspR := pkitest.StartOCSP(t)
+	subCRL := pkitest.StartCRLServer(t, p.SubCRL)
+	rootCRL := pkitest.StartCRLServer(t, p.RootCRL)
+	col := &pki.Collector{OCSP: &pki.OCSPClient{}, CRLs: &pki.CRLFetcher{}, MapURL: func(u string) string {
+		switch {
+		case strings.Contains(u, "/ocsp"):
+			return ocspR.URL
+		case strings.HasSuffix(u, "sub-ca.crl"):
+			return subCRL.URL
+		case strings.HasSuffix(u, "root-ca.crl"):
+			return strings.TrimSuffix(rootCRL.URL, "sub-ca.crl") + "root-ca.crl"
+		}
+		return u
+	}}
+	return &pki.TSAClient{URLs: []string{tsa.URL}, Timeout: 10 * time.Second}, col
+}
+
+// TestLevels produces every PAdES baseline level and checks what each needs.
+func TestLevels(t *testing.T) {
+	in := corpusFile(t, "plain/lo-writer-trivial.pdf")
+	ts, col := startServices(t)
+	for _, lvl := range []Level{LevelBB, LevelBT, LevelBLT, LevelBLTA} {
+		t.Run(lvl.String(), func(t *testing.T) {
+			opts, key := orgOptions(t)
+			opts.Level, opts.Timestamper, opts.Validation = lvl, ts, col
+			out, err := signBytes(t, in, key, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if key.n != 1 {
+				t.Fatalf("key asked %d times", key.n)
+			}
+			path := writeTemp(t, "signed.pdf", out)
+			res, _ := exec.Command(testenv.Tool(t, "pdfsig", "poppler-utils"), "-nocert", path).CombinedOutput()
+			// poppler 22 validates CAdES signatures but not document timestamps ("unknown"):
+			// those are checked with openssl ts -verify below.
+			if n := strings.Count(string(res), "Signature is Valid."); n != 1 {
+				t.Fatalf("pdfsig:\n%s", res)
+			}
+			sigs := signatureValues(t, out)
+			hasTST := bytes.Contains(sigs[0].contents, oidSignatureTimeStampToken)
+			if hasTST != (lvl >= LevelBT) {
+				t.Errorf("signature timestamp present=%v at %v", hasTST, lvl)
+			}
+			if lvl == LevelBLTA {
+				if len(sigs) != 2 || sigs[1].subFilter != "ETSI.RFC3161" {
+					t.Fatalf("want a document timestamp after the signature, got %d signatures", len(sigs))
+				}
+				opensslTSVerify(t, out, sigs[1])
+			}
+			r := openBytes(t, out)
+			cat, _, _ := r.Catalog()
+			dss := r.Dict(cat["DSS"])
+			if lvl >= LevelBLT {
+				if dss == nil {
+					t.Fatal("no DSS")
+				}
+				for _, k := range []pdf.Name{"Certs", "OCSPs", "CRLs", "VRI"} {
+					if dss[k] == nil {
+						t.Errorf("DSS has no /%s", k)
+					}
+				}
+				// signer chain (org, sub) and TSA chain (tsa, sub): org, sub, tsa at least
+				if n := len(r.Array(dss["Certs"])); n < 3 {
+					t.Errorf("DSS holds %d certificates, want the signer's and the TSA's chains", n)
+				}
+			} else if dss != nil {
+				t.Errorf("DSS at %v", lvl)
+			}
+		})
+	}
+}
+
+// TestTwoPhase: the prepared state survives a JSON round trip (a restart between
+// prepare and complete), and a wrong signature is refused.
+func TestTwoPhase(t *testing.T) {
+	in := corpusFile(t, "plain/google-doc-document.pdf")
+	opts, key := orgOptions(t)
+	p, err := Prepare(context.Background(), bytes.NewReader(in), int64(len(in)), nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q Prepared
+	if err := json.Unmarshal(state, &q); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := SignDigest(context.Background(), key, q.SignedAttrsDigest(), q.SignatureOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte(nil), sig...)
+	bad[10] ^= 0xff
+	if _, err := q.Complete(context.Background(), bytes.NewReader(in), bad, opts); err == nil {
+		t.Fatal("a wrong signature was embedded")
+	}
+	tail, err := q.Complete(context.Background(), bytes.NewReader(in), sig, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := judge(t, writeTemp(t, "two-phase.pdf", append(append([]byte(nil), in...), tail...)))
+	if !j.valid || !j.total {
+		t.Fatalf("pdfsig:\n%s", j.pdfsig)
+	}
+}
+
+// TestCertification: a certified P=1 document refuses a second signature, a P=2 one
+// takes it, and certification on a signed document is refused.
+func TestCertification(t *testing.T) {
+	in := corpusFile(t, "plain/lo-writer-trivial.pdf")
+	opts, key := orgOptions(t)
+	for _, c := range []struct {
+		mode    Certify
+		allowed bool
+	}{{CertifyNoChanges, false}, {CertifyFormFilling, true}, {CertifyAnnotations, true}} {
+		o := opts
+		o.Certify = c.mode
+		certified, err := signBytes(t, in, key, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := openBytes(t, certified)
+		cat, _, _ := r.Catalog()
+		if r.Dict(r.Dict(cat["Perms"])["DocMDP"]) == nil {
+			t.Fatalf("mode %d: no /Perms /DocMDP in the catalog", c.mode)
+		}
+		if j := judge(t, writeTemp(t, "c.pdf", certified)); !j.valid {
+			t.Fatalf("pdfsig:\n%s", j.pdfsig)
+		}
+		_, err = signBytes(t, certified, key, opts)
+		if c.allowed != (err == nil) {
+			t.Errorf("mode %d: second signature err=%v, allowed=%v", c.mode, err, c.allowed)
+		}
+		if !c.allowed && !errors.Is(err, ErrNotAllowed) {
+			t.Errorf("mode %d: error %v is not ErrNotAllowed", c.mode, err)
+		}
+		o2 := opts
+		o2.Certify = CertifyFormFilling
+		if _, err := signBytes(t, certified, key, o2); !errors.Is(err, ErrNotAllowed) {
+			t.Errorf("certifying a signed document: %v", err)
+		}
+	}
+}
+
+// TestExistingFieldAndFieldErrors signs into a named empty field, then refuses to
+// sign it again.
+func TestExistingFieldAndFieldErrors(t *testing.T) {
+	in := corpusFile(t, "forms/pyhanko-two-empty-sig-fields.pdf")
+	name := firstEmptySigField(t, in)
+	if name == "" {
+		t.Fatal("corpus file has no empty signature field")
+	}
+	opts, key := orgOptions(t)
+	opts.Field = name
+	out, err := signBytes(t, in, key, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(fieldNames(t, in))
+	if after := len(fieldNames(t, out)); after != before {
+		t.Errorf("signing into %q changed the field count %d → %d", name, before, after)
+	}
+	if _, err := signBytes(t, out, key, opts); !errors.Is(err, ErrField) {
+		t.Errorf("signing a signed field again: %v", err)
+	}
+}
+
+func sigImage(w, h int, c color.NRGBA, draw func(x, y int) bool) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			if draw(x, y) {
+				img.Set(x, y, c)
+			}
+		}
+	}
+	var b bytes.Buffer
+	_ = png.Encode(&b, img)
+	return b.Bytes()
+}
+
+// testImages draws a blue handwritten-like stroke and a red ring seal.
+func testImages() (signature, seal []byte) {
+	signature = sigImage(300, 100, color.NRGBA{0, 0, 200, 255}, func(x, y int) bool {
+		yy := 50 + 30*math.Sin(float64(x)/20)
+		return math.Abs(float64(y)-yy) < 3
+	})
+	seal = sigImage(200, 200, color.NRGBA{220, 0, 0, 255}, func(x, y int) bool {
+		d := math.Hypot(float64(x-100), float64(y-100))
+		return (d > 85 && d < 97) || (d > 55 && d < 60)
+	})
+	return
+}
+
+// TestLeaderThenClerk: the leader signs with the handwritten image, the clerk adds
+// the organisation's signature with the seal over it; both valid in pdfsig, the text
+// block renders Vietnamese that pdftotext extracts exactly, and the rendered area
+// matches the golden image.
+func TestLeaderThenClerk(t *testing.T) {
+	in := corpusFile(t, "plain/lo-writer-trivial.pdf")
+	p := loadPKI(t)
+	sig, seal := testImages()
+	leaderOpts := Options{Certificate: p.Leader.Cert, Chain: p.Leader.Chain, Reason: "Phê duyệt",
+		Appearance: &Appearance{Page: 1, Rect: [4]float64{300, 100, 480, 160}, Image: sig}}
+	leader, err := signBytes(t, in, p.Leader.Key, leaderOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clerkOpts := Options{Certificate: p.Org.Cert, Chain: p.Org.Chain, Reason: "Phát hành",
+		Appearance: &Appearance{Page: 1, Rect: [4]float64{300, 100, 480, 160}, Image: sig, Seal: seal, SealSize: 60}}
+	issued, err := signBytes(t, leader, p.Org.Key, clerkOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the attachment's text block: number/symbol and ISO 8601 time, top right
+	text := []string{"Ủy ban nhân dân tỉnh Ninh Thuận", "Số: 05/UBND-VP", "2025-03-05T14:30:15+07:00"}
+	attOpts := Options{Certificate: p.Org.Cert, Chain: p.Org.Chain, Appearance: &Appearance{Lines: text}}
+	final, err := signBytes(t, issued, p.Org.Key, attOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "issued.pdf", final)
+	res, _ := exec.Command(testenv.Tool(t, "pdfsig", "poppler-utils"), "-nocert", path).CombinedOutput()
+	if n := strings.Count(string(res), "Signature is Valid."); n != 3 {
+		t.Fatalf("want 3 valid signatures:\n%s", res)
+	}
+	txt, err := exec.Command(testenv.Tool(t, "pdftotext", "poppler-utils"), path, "-").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range text {
+		if !strings.Contains(string(txt), l) {
+			t.Errorf("pdftotext does not find %q in:\n%s", l, txt)
+		}
+	}
+	compareGolden(t, path, "leader-clerk")
+}
+
+// compareGolden renders page 1 with pdftoppm and compares it with a golden PNG
+// (testdata/NAME.png; KYSO_UPDATE_GOLDEN=1 rewrites it). At most 0.5% of the pixels
+// may differ by more than a small tolerance (anti-aliasing differences).
+func compareGolden(t *testing.T, pdfPath, name string) {
+	t.Helper()
+	prefix := filepath.Join(t.TempDir(), "page")
+	if out, err := exec.Command(testenv.Tool(t, "pdftoppm", "poppler-utils"), "-r", "50", "-png", "-f", "1", "-l", "1", "-singlefile", pdfPath, prefix).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v\n%s", err, out)
+	}
+	got, err := os.ReadFile(prefix + ".png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", name+".png")
+	if os.Getenv("KYSO_UPDATE_GOLDEN") == "1" {
+		_ = os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("golden image: %v (run with KYSO_UPDATE_GOLDEN=1 once)", err)
+	}
+	a, err1 := png.Decode(bytes.NewReader(got))
+	b, err2 := png.Decode(bytes.NewReader(want))
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if a.Bounds() != b.Bounds() {
+		t.Fatalf("rendered size %v, golden %v", a.Bounds(), b.Bounds())
+	}
+	diff, total := 0, 0
+	for y := a.Bounds().Min.Y; y < a.Bounds().Max.Y; y++ {
+		for x := a.Bounds().Min.X; x < a.Bounds().Max.X; x++ {
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := b.At(x, y).RGBA()
+			total++
+			if absDiff(r1, r2) > 0x2000 || absDiff(g1, g2) > 0x2000 || absDiff(b1, b2) > 0x2000 {
+				diff++
+			}
+		}
+	}
+	if float64(diff) > 0.005*float64(total) {
+		t.Errorf("rendered page differs from %s in %d of %d pixels", golden, diff, total)
+	}
+}
+
+func absDiff(a, b uint32) uint32 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+// id-aa-signatureTimeStampToken, DER-encoded.
+var oidSignatureTimeStampToken = []byte{0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x02, 0x0e}
+
+type sigValue struct {
+	subFilter string
+	byteRange []int64
+	contents  []byte
+}
+
+// signatureValues lists the signature dictionaries of the fields, in field order.
+func signatureValues(t *testing.T, b []byte) []sigValue {
+	t.Helper()
+	r := openBytes(t, b)
+	cat, _, _ := r.Catalog()
+	var out []sigValue
+	for _, f := range walkFields(r, r.Dict(cat["AcroForm"])) {
+		v := r.Dict(f.dict["V"])
+		if v == nil {
+			continue
+		}
+		sv := sigValue{}
+		sf, _ := v["SubFilter"].(pdf.Name)
+		sv.subFilter = string(sf)
+		c, _ := v["Contents"].(pdf.String)
+		sv.contents = []byte(c)
+		for _, n := range r.Array(v["ByteRange"]) {
+			i, _ := r.Int(n)
+			sv.byteRange = append(sv.byteRange, i)
+		}
+		out = append(out, sv)
+	}
+	return out
+}
+
+// opensslTSVerify checks a document timestamp with openssl ts -verify against the
+// SHA-256 of its byte ranges and the test root.
+func opensslTSVerify(t *testing.T, doc []byte, s sigValue) {
+	t.Helper()
+	if len(s.byteRange) != 4 {
+		t.Fatalf("byte range %v", s.byteRange)
+	}
+	h := sha256.New()
+	h.Write(doc[s.byteRange[0] : s.byteRange[0]+s.byteRange[1]])
+	h.Write(doc[s.byteRange[2] : s.byteRange[2]+s.byteRange[3]])
+	tok := s.contents
+	// the DER length tells where the token ends; trailing zero padding is not part of it
+	tokPath := writeTemp(t, "tst.der", derPrefix(tok))
+	p := loadPKI(t)
+	out, err := exec.Command(testenv.Tool(t, "openssl", "openssl"), "ts", "-verify", "-digest", hex.EncodeToString(h.Sum(nil)),
+		"-in", tokPath, "-token_in", "-CAfile", p.Path("root-ca.pem"), "-untrusted", p.Path("sub-ca.pem")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Verification: OK") {
+		t.Fatalf("openssl ts -verify: %v\n%s", err, out)
+	}
+}
+
+// derPrefix cuts b to the length its outer DER header declares.
+func derPrefix(b []byte) []byte {
+	if len(b) < 2 {
+		return b
+	}
+	l, hdr := int(b[1]), 2
+	if l&0x80 != 0 {
+		n := l & 0x7f
+		l = 0
+		for i := 0; i < n && 2+i < len(b); i++ {
+			l = l<<8 | int(b[2+i])
+		}
+		hdr = 2 + n
+	}
+	if hdr+l <= len(b) {
+		return b[:hdr+l]
+	}
+	return b
+}

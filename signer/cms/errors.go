@@ -32,6 +32,11 @@ var (
 type AlgorithmError struct {
 	Algorithm string // e.g. "Ed448", "SHA-1", "RSA-1024"
 	Reason    string // why it is refused; empty when simply unknown
+	// Verified is set when the algorithm is refused by policy but could still be
+	// computed and the signature (or imprint) is mathematically intact. A broken
+	// weak signature gets ErrDigestMismatch or ErrSignatureInvalid instead, so a
+	// verifier can say TOTAL_FAILED for it and INDETERMINATE for this.
+	Verified bool
 }
 
 func (e *AlgorithmError) Error() string {

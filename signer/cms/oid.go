@@ -38,6 +38,8 @@ var (
 	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
 	oidSHA224 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 4}
 	oidMD5    = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 5}
+	// SHAKE256 is the digest of Ed448 signatures (RFC 8419).
+	oidSHAKE256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 12}
 
 	oidRSAEncryption = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
 	oidMD5WithRSA    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 4}
@@ -63,9 +65,11 @@ var (
 	oidDSAWithSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 2}
 )
 
-// hashFromOID maps a digest algorithm to a hash this package accepts. SHA-1, MD5 and
-// SHA-224 are refused by policy (SHA-1 is broken for signatures; SHA-224 is not among
-// the ETSI TS 119 312 recommended hashes for new signatures).
+// hashFromOID maps a digest algorithm to a hash. SHA-1 and SHA-224 are refused by
+// policy (SHA-1 is broken for signatures; SHA-224 is not among the ETSI TS 119 312
+// hashes for signatures) but can still be computed: for them it returns the hash AND
+// an *AlgorithmError, so a verifier can tell an intact weak signature from a broken
+// one. A zero hash means it cannot be computed at all.
 func hashFromOID(oid asn1.ObjectIdentifier) (crypto.Hash, error) {
 	switch {
 	case oid.Equal(oidSHA256):
@@ -75,11 +79,13 @@ func hashFromOID(oid asn1.ObjectIdentifier) (crypto.Hash, error) {
 	case oid.Equal(oidSHA512):
 		return crypto.SHA512, nil
 	case oid.Equal(oidSHA1):
-		return 0, unsupported("SHA-1", "refused by policy")
+		return crypto.SHA1, unsupported("SHA-1", "refused by policy")
+	case oid.Equal(oidSHA224):
+		return crypto.SHA224, unsupported("SHA-224", "refused by policy")
 	case oid.Equal(oidMD5):
 		return 0, unsupported("MD5", "refused by policy")
-	case oid.Equal(oidSHA224):
-		return 0, unsupported("SHA-224", "refused by policy")
+	case oid.Equal(oidSHAKE256):
+		return 0, unsupported("Ed448 (SHAKE256 digest)", "")
 	}
 	return 0, unsupported("digest "+oid.String(), "")
 }
@@ -121,6 +127,7 @@ func checkSigningKey(pub crypto.PublicKey, pss bool) error {
 	return unsupported(fmt.Sprintf("key %T", pub), "signing needs RSA or ECDSA")
 }
 
+// checkCurve is the signing and verification policy for ECDSA curves.
 func checkCurve(k *ecdsa.PublicKey) error {
 	switch k.Curve {
 	case elliptic.P256(), elliptic.P384(), elliptic.P521():

@@ -87,7 +87,8 @@ type Timestamp struct {
 }
 
 // ParseTimestampToken parses an RFC 3161 token, verifies its signature over the TSTInfo
-// and returns it.
+// and returns it. When the token is intact but uses an algorithm refused by policy
+// (a SHA-1 TSA), the token is returned with an *AlgorithmError whose Verified is set.
 func ParseTimestampToken(der []byte) (*Timestamp, error) {
 	sd, err := Parse(der)
 	if err != nil {
@@ -101,20 +102,23 @@ func ParseTimestampToken(der []byte) (*Timestamp, error) {
 		return nil, err
 	}
 	res, err := sd.VerifyContent(bytes.NewReader(sd.Content))
-	if err != nil {
+	if res == nil {
 		return nil, fmt.Errorf("cms: timestamp token: %w", err)
 	}
-	return &Timestamp{Token: sd, Info: *info, Signer: res}, nil
+	return &Timestamp{Token: sd, Info: *info, Signer: res}, err
 }
 
-// Hash is the hash of the message imprint, to hash the timestamped data with.
+// Hash is the hash of the message imprint, to hash the timestamped data with; like
+// SignerInfo.Hash it may come with a policy error (SHA-1) and still be usable.
 func (t *Timestamp) Hash() (crypto.Hash, error) { return hashFromOID(t.Info.HashAlgorithm) }
 
-// MatchesDigest checks the token's message imprint against digest (under hash).
+// MatchesDigest checks the token's message imprint against digest (under hash). A
+// matching imprint under a hash refused by policy gives an *AlgorithmError with
+// Verified set.
 func (t *Timestamp) MatchesDigest(digest []byte, hash crypto.Hash) error {
-	h, err := t.Hash()
-	if err != nil {
-		return err
+	h, weak := t.Hash()
+	if h == 0 {
+		return weak
 	}
 	if h != hash {
 		return fmt.Errorf("%w: timestamp imprint uses %s, not %s", ErrDigestMismatch, h, hash)
@@ -122,13 +126,16 @@ func (t *Timestamp) MatchesDigest(digest []byte, hash crypto.Hash) error {
 	if !bytes.Equal(t.Info.HashedMessage, digest) {
 		return fmt.Errorf("%w: timestamp imprint", ErrDigestMismatch)
 	}
+	if weak != nil {
+		return verifiedButWeak(weak)
+	}
 	return nil
 }
 
 // Matches checks the token's message imprint against data.
 func (t *Timestamp) Matches(data []byte) error {
 	h, err := t.Hash()
-	if err != nil {
+	if h == 0 {
 		return err
 	}
 	hh := h.New()

@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -46,7 +47,10 @@ func (r *Result) HasSignedAttribute(oid asn1.ObjectIdentifier) bool {
 	return false
 }
 
-// Hash returns the digest algorithm of si, refusing those policy forbids.
+// Hash returns the digest algorithm of si. For one refused by policy but computable
+// (SHA-1, SHA-224) it returns the hash together with an *AlgorithmError, so the caller
+// can still hash the content and let Verify tell intact from broken. A zero hash
+// means the content cannot be hashed at all.
 func (si *SignerInfo) Hash() (crypto.Hash, error) { return hashFromOID(si.DigestAlgorithm.Algorithm) }
 
 // onlySigner returns the single SignerInfo PAdES and CAdES baseline signatures have.
@@ -65,7 +69,7 @@ func (sd *SignedData) VerifyContent(r io.Reader) (*Result, error) {
 		return nil, err
 	}
 	h, err := si.Hash()
-	if err != nil {
+	if h == 0 {
 		return nil, err
 	}
 	hh := h.New()
@@ -88,13 +92,26 @@ func (sd *SignedData) Verify(contentDigest []byte, hash crypto.Hash) (*Result, e
 // VerifySigner checks one signer: the signer certificate is present, the
 // messageDigest matches, the signature verifies, and a signing-certificate(-v2)
 // attribute names that certificate.
+//
+// When everything holds but an algorithm is refused by policy (SHA-1, RSA-1024,
+// P-224), the error is an *AlgorithmError with Verified set and the Result is
+// returned too; it is never a plain success.
 func (sd *SignedData) VerifySigner(si *SignerInfo, contentDigest []byte, hash crypto.Hash) (*Result, error) {
-	h, err := si.Hash()
-	if err != nil {
-		return nil, err
+	h, weak := si.Hash()
+	if h == 0 {
+		return nil, weak
 	}
 	if h != hash {
 		return nil, fmt.Errorf("cms: content digest computed with %s, the signer used %s", hashName(hash), h)
+	}
+	// The SignedData announces its digest algorithms; a signer using one it does not
+	// announce is refused, as OpenSSL and pdfsig do (pdfsig hashes with the announced one).
+	announced := false
+	for _, a := range sd.DigestAlgorithms {
+		announced = announced || a.Algorithm.Equal(si.DigestAlgorithm.Algorithm)
+	}
+	if !announced {
+		return nil, fmt.Errorf("%w: the signer's digest algorithm %s is not among the SignedData's digest algorithms", ErrDigestMismatch, h)
 	}
 	cert, err := sd.SignerCertificate(si)
 	if err != nil {
@@ -110,15 +127,34 @@ func (sd *SignedData) VerifySigner(si *SignerInfo, contentDigest []byte, hash cr
 		hh.Write(si.RawSignedAttrs)
 		signedDigest, message = hh.Sum(nil), si.RawSignedAttrs
 	}
-	if res.SignatureAlgorithm, err = verifySignature(cert.PublicKey, si.SignatureAlgorithm, h, signedDigest, message, si.Signature); err != nil {
+	name, weakSig, err := verifySignature(cert.PublicKey, si.SignatureAlgorithm, h, signedDigest, message, si.Signature)
+	if err != nil {
 		return nil, err
 	}
+	res.SignatureAlgorithm = name
 	if si.RawSignedAttrs != nil {
 		if res.SigningCertificate, err = checkSigningCertificate(si, cert); err != nil {
 			return nil, err
 		}
 	}
+	if weak == nil {
+		weak = weakSig
+	}
+	if weak != nil {
+		return res, verifiedButWeak(weak)
+	}
 	return res, nil
+}
+
+// verifiedButWeak marks a policy refusal as concerning an intact signature.
+func verifiedButWeak(err error) error {
+	var ae *AlgorithmError
+	if errors.As(err, &ae) {
+		c := *ae
+		c.Verified = true
+		return &c
+	}
+	return err
 }
 
 func (sd *SignedData) checkSignedAttrs(si *SignerInfo, contentDigest []byte, res *Result) error {
@@ -232,7 +268,8 @@ func matchESSCertID(v []byte, cert *x509.Certificate, v2 bool) error {
 			if err != nil {
 				return err
 			}
-			if hasher, err = hashFromOID(alg.Algorithm); err != nil {
+			// Any computable hash will do to identify a certificate.
+			if hasher, err = hashFromOID(alg.Algorithm); hasher == 0 {
 				return err
 			}
 		}
@@ -280,171 +317,186 @@ func matchESSCertID(v []byte, cert *x509.Certificate, v2 bool) error {
 
 // verifySignature checks sig with pub under the signature algorithm alg. digest is
 // what RSA and ECDSA verify; message (the signed attributes) is what Ed25519 needs.
-func verifySignature(pub crypto.PublicKey, alg AlgorithmIdentifier, h crypto.Hash, digest, message, sig []byte) (string, error) {
+// weak reports an algorithm refused by policy that was still checked (and held).
+//
+// A signature algorithm that names another hash than the digest algorithm (say
+// sha256WithRSAEncryption over SHA-1) is refused as invalid, as NSS and pdfsig do;
+// OpenSSL would accept it.
+func verifySignature(pub crypto.PublicKey, alg AlgorithmIdentifier, h crypto.Hash, digest, message, sig []byte) (name string, weak, err error) {
 	oid := alg.Algorithm
-	rsaHash := func(want crypto.Hash) error {
+	sameHash := func(want crypto.Hash) error {
 		if want != 0 && want != h {
-			return formatErrorf("signature algorithm %s does not match the digest algorithm %s", oid, h)
+			return fmt.Errorf("%w: the signature algorithm names %s, the digest algorithm is %s", ErrSignatureInvalid, hashName(want), h)
 		}
 		return nil
 	}
-	switch {
-	case oid.Equal(oidRSAEncryption), oid.Equal(oidSHA256WithRSA), oid.Equal(oidSHA384WithRSA), oid.Equal(oidSHA512WithRSA):
-		var want crypto.Hash
-		switch {
-		case oid.Equal(oidSHA256WithRSA):
-			want = crypto.SHA256
-		case oid.Equal(oidSHA384WithRSA):
-			want = crypto.SHA384
-		case oid.Equal(oidSHA512WithRSA):
-			want = crypto.SHA512
+	invalid := func(name string) (string, error, error) {
+		return name, nil, fmt.Errorf("%w (%s)", ErrSignatureInvalid, name)
+	}
+	rsaAlgs := map[string]crypto.Hash{
+		oidRSAEncryption.String(): 0, oidSHA256WithRSA.String(): crypto.SHA256,
+		oidSHA384WithRSA.String(): crypto.SHA384, oidSHA512WithRSA.String(): crypto.SHA512,
+		oidSHA1WithRSA.String(): crypto.SHA1, oidSHA224WithRSA.String(): crypto.SHA224,
+	}
+	ecdsaAlgs := map[string]crypto.Hash{
+		oidECPublicKey.String(): 0, oidECDSAWithSHA256.String(): crypto.SHA256,
+		oidECDSAWithSHA384.String(): crypto.SHA384, oidECDSAWithSHA512.String(): crypto.SHA512,
+		oidECDSAWithSHA1.String(): crypto.SHA1, oidECDSAWithSHA224.String(): crypto.SHA224,
+	}
+	if want, ok := rsaAlgs[oid.String()]; ok {
+		if err := sameHash(want); err != nil {
+			return "", nil, err
 		}
-		if err := rsaHash(want); err != nil {
-			return "", err
-		}
-		k, err := rsaKey(pub)
+		k, weak, err := rsaKey(pub)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		name := h.String() + " with RSA"
 		if rsa.VerifyPKCS1v15(k, h, digest, sig) != nil {
-			return name, fmt.Errorf("%w (%s)", ErrSignatureInvalid, name)
+			return invalid(name)
 		}
-		return name, nil
-	case oid.Equal(oidRSASSAPSS):
-		ph, salt, err := parsePSSParams(alg.Parameters)
-		if err != nil {
-			return "", err
+		return name, weak, nil
+	}
+	if want, ok := ecdsaAlgs[oid.String()]; ok {
+		if err := sameHash(want); err != nil {
+			return "", nil, err
 		}
-		if err := rsaHash(ph); err != nil {
-			return "", err
-		}
-		k, err := rsaKey(pub)
-		if err != nil {
-			return "", err
-		}
-		name := "RSASSA-PSS with " + h.String()
-		if rsa.VerifyPSS(k, h, digest, sig, &rsa.PSSOptions{SaltLength: salt, Hash: h}) != nil {
-			return name, fmt.Errorf("%w (%s)", ErrSignatureInvalid, name)
-		}
-		return name, nil
-	case oid.Equal(oidECPublicKey), oid.Equal(oidECDSAWithSHA256), oid.Equal(oidECDSAWithSHA384), oid.Equal(oidECDSAWithSHA512):
 		k, ok := pub.(*ecdsa.PublicKey)
 		if !ok {
-			return "", formatErrorf("ECDSA signature with a %T key", pub)
-		}
-		if err := checkCurve(k); err != nil {
-			return "", err
+			return "", nil, formatErrorf("ECDSA signature with a %T key", pub)
 		}
 		name := "ECDSA with " + h.String()
 		if !ecdsa.VerifyASN1(k, digest, sig) {
-			return name, fmt.Errorf("%w (%s)", ErrSignatureInvalid, name)
+			return invalid(name)
 		}
-		return name, nil
+		return name, checkCurve(k), nil
+	}
+	switch {
+	case oid.Equal(oidRSASSAPSS):
+		if alg.Parameters == nil {
+			return "", nil, unsupported("RSASSA-PSS", "parameters absent")
+		}
+		ph, salt, weak, err := parsePSSParams(alg.Parameters)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := sameHash(ph); err != nil {
+			return "", nil, err
+		}
+		k, weakKey, err := rsaKey(pub)
+		if err != nil {
+			return "", nil, err
+		}
+		name := "RSASSA-PSS with " + h.String()
+		if rsa.VerifyPSS(k, h, digest, sig, &rsa.PSSOptions{SaltLength: salt, Hash: h}) != nil {
+			return invalid(name)
+		}
+		if weak == nil {
+			weak = weakKey
+		}
+		return name, weak, nil
 	case oid.Equal(oidEd25519):
 		k, ok := pub.(ed25519.PublicKey)
 		if !ok {
-			return "", formatErrorf("Ed25519 signature with a %T key", pub)
+			return "", nil, formatErrorf("Ed25519 signature with a %T key", pub)
 		}
 		if message == nil {
-			return "", unsupported("Ed25519", "without signed attributes the content itself is signed")
+			return "", nil, unsupported("Ed25519", "without signed attributes the content itself is signed")
 		}
 		if !ed25519.Verify(k, message, sig) {
-			return "Ed25519", fmt.Errorf("%w (Ed25519)", ErrSignatureInvalid)
+			return invalid("Ed25519")
 		}
-		return "Ed25519", nil
+		return "Ed25519", nil, nil
 	case oid.Equal(oidEd448):
-		return "", unsupported("Ed448", "")
+		return "", nil, unsupported("Ed448", "")
 	case oid.Equal(oidDSA), oid.Equal(oidDSAWithSHA1), oid.Equal(oidDSAWithSHA256):
-		return "", unsupported("DSA", "refused by policy")
-	case oid.Equal(oidSHA1WithRSA), oid.Equal(oidECDSAWithSHA1):
-		return "", unsupported("SHA-1", "refused by policy")
+		return "", nil, unsupported("DSA", "refused by policy")
 	case oid.Equal(oidMD5WithRSA):
-		return "", unsupported("MD5", "refused by policy")
-	case oid.Equal(oidSHA224WithRSA), oid.Equal(oidECDSAWithSHA224):
-		return "", unsupported("SHA-224", "refused by policy")
+		return "", nil, unsupported("MD5", "refused by policy")
 	}
-	return "", unsupported("signature "+oid.String(), "")
+	return "", nil, unsupported("signature "+oid.String(), "")
 }
 
-func rsaKey(pub crypto.PublicKey) (*rsa.PublicKey, error) {
+// rsaKey returns the RSA key; keys of 1024 to 2047 bits are checked but weak.
+func rsaKey(pub crypto.PublicKey) (*rsa.PublicKey, error, error) {
 	k, ok := pub.(*rsa.PublicKey)
 	if !ok {
-		return nil, formatErrorf("RSA signature with a %T key", pub)
+		return nil, nil, formatErrorf("RSA signature with a %T key", pub)
 	}
-	if k.N.BitLen() < 2048 {
-		return nil, unsupported(fmt.Sprintf("RSA-%d", k.N.BitLen()), "RSA keys need at least 2048 bits")
+	bits := k.N.BitLen()
+	policy := unsupported(fmt.Sprintf("RSA-%d", bits), "RSA keys need at least 2048 bits")
+	if bits < 1024 {
+		return nil, nil, policy
 	}
-	return k, nil
+	if bits < 2048 {
+		return k, policy, nil
+	}
+	return k, nil, nil
 }
 
 // parsePSSParams reads RSASSA-PSS-params (RFC 4055). Absent fields default to SHA-1,
 // which policy refuses, so only explicit SHA-2 parameters with a matching MGF1 pass.
-func parsePSSParams(der []byte) (crypto.Hash, int, error) {
-	if der == nil {
-		return 0, 0, unsupported("RSASSA-PSS with SHA-1", "refused by policy (default parameters)")
+func parsePSSParams(der []byte) (crypto.Hash, int, error, error) {
+	bad := func(what string) (crypto.Hash, int, error, error) {
+		return 0, 0, nil, formatErrorf("RSASSA-PSS %s", what)
 	}
 	s := cryptobyte.String(der)
 	var p cryptobyte.String
 	if !s.ReadASN1(&p, cbasn1.SEQUENCE) || !s.Empty() {
-		return 0, 0, formatErrorf("RSASSA-PSS parameters")
+		return bad("parameters")
 	}
-	h := crypto.SHA1
+	// Absent hash and MGF1 hash default to SHA-1 (RFC 4055).
+	h, weak := crypto.SHA1, unsupported("RSASSA-PSS with SHA-1", "refused by policy")
 	if tag := cbasn1.Tag(0).Constructed().ContextSpecific(); p.PeekASN1Tag(tag) {
 		var e cryptobyte.String
 		p.ReadASN1(&e, tag)
 		a, err := readAlgorithm(&e)
-		if err != nil {
-			return 0, 0, err
+		if err != nil || !e.Empty() {
+			return bad("hash algorithm")
 		}
-		if h, err = hashFromOID(a.Algorithm); err != nil {
-			return 0, 0, err
+		if h, weak = hashFromOID(a.Algorithm); h == 0 {
+			return 0, 0, nil, weak
 		}
-	}
-	if h == crypto.SHA1 {
-		return 0, 0, unsupported("RSASSA-PSS with SHA-1", "refused by policy")
 	}
 	mgf := crypto.SHA1
 	if tag := cbasn1.Tag(1).Constructed().ContextSpecific(); p.PeekASN1Tag(tag) {
 		var e cryptobyte.String
 		p.ReadASN1(&e, tag)
 		a, err := readAlgorithm(&e)
-		if err != nil {
-			return 0, 0, err
+		if err != nil || !e.Empty() {
+			return bad("mask generation")
 		}
 		if !a.Algorithm.Equal(oidMGF1) {
-			return 0, 0, unsupported("RSASSA-PSS mask generation "+a.Algorithm.String(), "")
+			return 0, 0, nil, unsupported("RSASSA-PSS mask generation "+a.Algorithm.String(), "")
 		}
 		ps := cryptobyte.String(a.Parameters)
 		ma, err := readAlgorithm(&ps)
 		if err != nil {
-			return 0, 0, err
+			return bad("MGF1 hash")
 		}
-		if mgf, err = hashFromOID(ma.Algorithm); err != nil {
-			return 0, 0, err
-		}
+		mgf, _ = hashFromOID(ma.Algorithm)
 	}
 	if mgf != h {
-		return 0, 0, unsupported("RSASSA-PSS with MGF1 "+mgf.String()+" and "+h.String(), "mixed hashes")
+		return 0, 0, nil, unsupported("RSASSA-PSS with MGF1 "+hashName(mgf)+" and "+hashName(h), "mixed hashes")
 	}
 	salt := int64(20)
 	if tag := cbasn1.Tag(2).Constructed().ContextSpecific(); p.PeekASN1Tag(tag) {
 		var e cryptobyte.String
 		if !p.ReadASN1(&e, tag) || !e.ReadASN1Int64WithTag(&salt, cbasn1.INTEGER) || !e.Empty() || salt < 0 || salt > 1024 {
-			return 0, 0, formatErrorf("RSASSA-PSS salt length")
+			return bad("salt length")
 		}
 	}
 	if tag := cbasn1.Tag(3).Constructed().ContextSpecific(); p.PeekASN1Tag(tag) {
 		var e cryptobyte.String
 		var trailer int64
 		if !p.ReadASN1(&e, tag) || !e.ReadASN1Int64WithTag(&trailer, cbasn1.INTEGER) || trailer != 1 {
-			return 0, 0, formatErrorf("RSASSA-PSS trailer field")
+			return bad("trailer field")
 		}
 	}
 	if !p.Empty() {
-		return 0, 0, formatErrorf("RSASSA-PSS parameters")
+		return bad("parameters")
 	}
-	return h, int(salt), nil
+	return h, int(salt), weak, nil
 }
 
 // RevocationInfoArchival is the content of Adobe's adbe-revocationInfoArchival attribute.
@@ -489,25 +541,36 @@ func (si *SignerInfo) RevocationInfoArchival() (*RevocationInfoArchival, error) 
 }
 
 // SignatureTimestamps parses the signature timestamp tokens of si, verifies each
-// token's signature and checks its imprint against si's signature value.
+// token's signature and checks its imprint against si's signature value. A token that
+// is intact but uses an algorithm refused by policy is returned, with its
+// *AlgorithmError (Verified set) as the error; a broken one stops the walk.
 func (si *SignerInfo) SignatureTimestamps() ([]*Timestamp, error) {
 	var out []*Timestamp
+	var policy error
 	for _, a := range si.UnsignedAttrs {
 		if !a.Type.Equal(OIDAttrSignatureTimeStampToken) {
 			continue
 		}
 		for _, v := range a.Values {
 			t, err := ParseTimestampToken(v)
-			if err != nil {
+			if t == nil {
 				return out, fmt.Errorf("cms: signature timestamp: %w", err)
 			}
-			if err := t.Matches(si.Signature); err != nil {
+			if err == nil {
+				err = t.Matches(si.Signature)
+			} else if merr := t.Matches(si.Signature); merr != nil && !errors.Is(merr, ErrUnsupportedAlgorithm) {
+				err = merr
+			}
+			if err != nil && !errors.Is(err, ErrUnsupportedAlgorithm) {
 				return out, fmt.Errorf("cms: signature timestamp: %w", err)
+			}
+			if err != nil && policy == nil {
+				policy = err
 			}
 			out = append(out, t)
 		}
 	}
-	return out, nil
+	return out, policy
 }
 
 // AddUnsignedAttributes returns der with attrs appended to the unsigned attributes of

@@ -1,0 +1,396 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/pdf"
+)
+
+func init() { subcommands = append(subcommands, newSignCmd) }
+
+type signFlags struct {
+	key, cert, chain, level, field, rect, image, seal, reason, location, certify, out, outDir, hash string
+	contact, name                                                                                  string
+	tsa, text                                                                                      []string
+	visible, pss, inPlace                                                                          bool
+	page, workers                                                                                  int
+	tsaTimeout                                                                                     time.Duration
+}
+
+func newSignCmd() *cobra.Command {
+	var f signFlags
+	cmd := &cobra.Command{
+		Use:   "sign --key URI [flags] (-o OUT IN | --out-dir DIR IN... | --in-place IN)",
+		Short: "Sign PDF documents as PAdES (other files as CAdES .p7s)",
+		Long: `Sign PDF documents as PAdES baseline signatures (B-B, B-T, B-LT, B-LTA) with a key
+on a PKCS#11 token or HSM (pkcs11: URI, RFC 7512) or a demo key file (softkey: URI).
+The original bytes stay an untouched prefix of the output; nothing is written to OUT
+unless the signed document is complete.
+
+A batch (--out-dir) signs in one process with one login, on all cores, with a
+progress bar on a terminal and a summary at the end.
+
+Exit codes: 0 every document signed, 1 a document could not be signed (the message
+names the file and the reason), 2 usage error.`,
+		Example: `  kyso sign --key 'pkcs11:token=UBND;object=org?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=/etc/kyso/pin' \
+      --level B-T --tsa http://tsa.example.vn -o signed.pdf draft.pdf
+  kyso sign --key softkey:path=certs-testdata/org.key --cert certs-testdata/org.pem \
+      --chain certs-testdata/chain.pem --visible --page 1 --rect 300,100,480,160 \
+      --image leader.png --seal seal.png -o issued.pdf approved.pdf
+  kyso sign --key "$URI" --out-dir signed/ drafts/*.pdf`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, f, args) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.key, "key", "", "key URI: pkcs11:… or softkey:… (required)")
+	fl.StringVar(&f.cert, "cert", "", "signer certificate (PEM/DER); default: the one on the token")
+	fl.StringVar(&f.chain, "chain", "", "issuer certificates (PEM), nearest first; default: those on the token")
+	fl.StringVar(&f.level, "level", "B-B", "PAdES level: B-B, B-T, B-LT or B-LTA")
+	fl.StringArrayVar(&f.tsa, "tsa", nil, "RFC 3161 timestamp authority URL (repeatable, tried in order)")
+	fl.DurationVar(&f.tsaTimeout, "tsa-timeout", 15*time.Second, "timeout of each timestamp request")
+	fl.StringVar(&f.field, "field", "", "sign into this existing empty signature field (or create it)")
+	fl.BoolVar(&f.visible, "visible", false, "make the signature visible")
+	fl.IntVar(&f.page, "page", 1, "page of the visible signature (1-based)")
+	fl.StringVar(&f.rect, "rect", "", "rectangle x1,y1,x2,y2 in points (default: top right for text)")
+	fl.StringVar(&f.image, "image", "", "PNG of the leader's handwritten signature (blue, transparent)")
+	fl.StringVar(&f.seal, "seal", "", "PNG of the organisation's seal (red, transparent), laid over the image")
+	fl.StringArrayVar(&f.text, "text", nil, "a line of the text block (repeatable), e.g. 'Số: 05/UBND-VP'")
+	fl.StringVar(&f.reason, "reason", "", "reason for signing")
+	fl.StringVar(&f.location, "location", "", "where the document was signed")
+	fl.StringVar(&f.contact, "contact", "", "contact information of the signer")
+	fl.StringVar(&f.name, "name", "", "signer name written in the signature dictionary")
+	fl.StringVar(&f.certify, "certify", "", "certification signature: no-changes, form-filling or annotations")
+	fl.StringVar(&f.hash, "hash", "SHA-256", "digest: SHA-256, SHA-384 or SHA-512")
+	fl.BoolVar(&f.pss, "pss", false, "RSA-PSS instead of PKCS#1 v1.5 (RSA keys)")
+	fl.StringVarP(&f.out, "output", "o", "", "output file (one input)")
+	fl.StringVar(&f.outDir, "out-dir", "", "output directory (a batch)")
+	fl.BoolVar(&f.inPlace, "in-place", false, "append the signature to the input file itself")
+	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "documents signed at once in a batch")
+	return cmd
+}
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, a...)}
+}
+
+func runSign(cmd *cobra.Command, f signFlags, inputs []string) error {
+	if f.key == "" {
+		return usageErr("--key is required")
+	}
+	modes := 0
+	for _, on := range []bool{f.out != "", f.outDir != "", f.inPlace} {
+		if on {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return usageErr("give exactly one of -o OUT, --out-dir DIR or --in-place")
+	}
+	if f.out != "" && len(inputs) != 1 {
+		return usageErr("-o takes one input; use --out-dir for several")
+	}
+	opts, err := signOptions(f)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	ctx := cmd.Context()
+	key, err := hsm.Open(ctx, f.key, hsm.Options{})
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	defer closeKey(key)
+	if err := attachCertificates(key, f, &opts); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	jobs := make([]signJob, len(inputs))
+	for i, in := range inputs {
+		jobs[i] = signJob{in: in}
+		switch {
+		case f.out != "":
+			jobs[i].out = f.out
+		case f.outDir != "":
+			jobs[i].out = filepath.Join(f.outDir, filepath.Base(in))
+		}
+	}
+	if f.outDir != "" {
+		if err := os.MkdirAll(f.outDir, 0o755); err != nil {
+			return &exitError{code: 1, err: err}
+		}
+	}
+	return runJobs(ctx, cmd.ErrOrStderr(), key, jobs, opts, f.workers)
+}
+
+type signJob struct {
+	in, out string
+	err     error
+}
+
+func runJobs(ctx context.Context, stderr io.Writer, key hsm.Key, jobs []signJob, opts pades.Options, workers int) error {
+	if workers < 1 {
+		workers = 1
+	}
+	var bar *progressbar.ProgressBar
+	if len(jobs) > 1 && isTerminal(stderr) {
+		bar = progressbar.NewOptions(len(jobs), progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetDescription("signing"), progressbar.OptionShowCount(), progressbar.OptionShowIts())
+	}
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers && w < len(jobs); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(jobs) || ctx.Err() != nil {
+					return
+				}
+				jobs[i].err = signOne(ctx, key, jobs[i], opts)
+				if bar != nil {
+					_ = bar.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	failed := 0
+	for _, j := range jobs {
+		if j.err != nil {
+			failed++
+			fmt.Fprintf(stderr, "kyso: %s: %v\n", j.in, j.err)
+		}
+	}
+	if len(jobs) > 1 {
+		d := time.Since(start)
+		fmt.Fprintf(stderr, "signed %d of %d documents in %v (%.1f/s)\n", len(jobs)-failed, len(jobs), d.Round(time.Millisecond), float64(len(jobs)-failed)/d.Seconds())
+	}
+	if failed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d documents not signed", failed, len(jobs))}
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// signOne signs one PDF. The output appears only complete: a temporary file in the
+// output's directory renamed at the end, or (in place) the new revisions appended in
+// one write after everything succeeded.
+func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) error {
+	in, err := os.Open(j.in)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if j.out == "" { // in place
+		p, err := pades.Prepare(ctx, in, st.Size(), nil, opts)
+		if err != nil {
+			return err
+		}
+		sig, err := pades.SignDigest(ctx, key, p.SignedAttrsDigest(), p.SignatureOpts())
+		if err != nil {
+			return err
+		}
+		tail, err := p.Complete(ctx, in, sig, opts)
+		if err != nil {
+			return err
+		}
+		af, err := os.OpenFile(j.in, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := af.Write(tail); err != nil {
+			af.Close()
+			_ = os.Truncate(j.in, st.Size())
+			return err
+		}
+		if err := af.Sync(); err != nil {
+			af.Close()
+			return err
+		}
+		return af.Close()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(j.out), ".kyso-sign-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := pades.Sign(ctx, key, in, st.Size(), tmp, opts); err != nil {
+		tmp.Close()
+		return explainSignError(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), j.out)
+}
+
+func explainSignError(err error) error {
+	switch {
+	case errors.Is(err, pdf.ErrEncrypted):
+		return fmt.Errorf("%w (decrypt it first: Kyso does not write into encrypted files)", err)
+	case errors.Is(err, pdf.ErrNotPDF):
+		return fmt.Errorf("%w (sign other files as CAdES with a .p7s)", err)
+	}
+	return err
+}
+
+func closeKey(k hsm.Key) {
+	if c, ok := k.(io.Closer); ok {
+		_ = c.Close()
+	}
+}
+
+func signOptions(f signFlags) (pades.Options, error) {
+	var o pades.Options
+	var err error
+	if o.Level, err = pades.ParseLevel(f.level); err != nil {
+		return o, err
+	}
+	if o.Certify, err = pades.ParseCertify(f.certify); err != nil {
+		return o, err
+	}
+	switch strings.ToUpper(strings.ReplaceAll(f.hash, "-", "")) {
+	case "SHA256":
+		o.Hash = crypto.SHA256
+	case "SHA384":
+		o.Hash = crypto.SHA384
+	case "SHA512":
+		o.Hash = crypto.SHA512
+	default:
+		return o, fmt.Errorf("--hash %q: want SHA-256, SHA-384 or SHA-512", f.hash)
+	}
+	o.PSS, o.Field = f.pss, f.field
+	o.Reason, o.Location, o.ContactInfo, o.Name = f.reason, f.location, f.contact, f.name
+	if o.Level >= pades.LevelBT {
+		if len(f.tsa) == 0 {
+			return o, fmt.Errorf("--level %s needs --tsa URL", f.level)
+		}
+		o.Timestamper = &pki.TSAClient{URLs: f.tsa, Timeout: f.tsaTimeout}
+	}
+	if o.Level >= pades.LevelBLT {
+		o.Validation = &pki.Collector{OCSP: &pki.OCSPClient{}, CRLs: &pki.CRLFetcher{}}
+	}
+	if f.visible || f.image != "" || f.seal != "" || len(f.text) > 0 {
+		a := &pades.Appearance{Page: f.page, Lines: f.text}
+		if f.rect != "" {
+			parts := strings.Split(f.rect, ",")
+			if len(parts) != 4 {
+				return o, fmt.Errorf("--rect %q: want x1,y1,x2,y2", f.rect)
+			}
+			for i, p := range parts {
+				v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+				if err != nil {
+					return o, fmt.Errorf("--rect %q: %v", f.rect, err)
+				}
+				a.Rect[i] = v
+			}
+		}
+		for _, img := range []struct {
+			path string
+			dst  *[]byte
+		}{{f.image, &a.Image}, {f.seal, &a.Seal}} {
+			if img.path == "" {
+				continue
+			}
+			b, err := os.ReadFile(img.path)
+			if err != nil {
+				return o, err
+			}
+			*img.dst = b
+		}
+		if a.Image == nil && len(a.Lines) == 0 {
+			return o, errors.New("--visible needs --image or --text")
+		}
+		o.Appearance = a
+	}
+	return o, nil
+}
+
+// attachCertificates takes the signer certificate and chain from the flags, else from
+// the token.
+func attachCertificates(key hsm.Key, f signFlags, o *pades.Options) error {
+	o.Certificate = key.Certificate()
+	o.Chain = key.Chain()
+	if f.cert != "" {
+		certs, err := readCerts(f.cert)
+		if err != nil {
+			return err
+		}
+		o.Certificate = certs[0]
+	}
+	if f.chain != "" {
+		certs, err := readCerts(f.chain)
+		if err != nil {
+			return err
+		}
+		o.Chain = certs
+	}
+	if o.Certificate == nil {
+		return errors.New("no certificate: the key has none on its token; give --cert")
+	}
+	return nil
+}
+
+func readCerts(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		c, err := x509.ParseCertificate(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: no certificate found", path)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

@@ -31,11 +31,11 @@ func init() { subcommands = append(subcommands, newSignCmd) }
 
 type signFlags struct {
 	key, cert, chain, level, field, rect, image, seal, reason, location, certify, out, outDir, hash string
-	contact, name                                                                                  string
-	tsa, text                                                                                      []string
-	visible, pss, inPlace                                                                          bool
-	page, workers                                                                                  int
-	tsaTimeout                                                                                     time.Duration
+	contact, name                                                                                   string
+	tsa, text                                                                                       []string
+	visible, pss, inPlace                                                                           bool
+	page, workers                                                                                   int
+	tsaTimeout                                                                                      time.Duration
 }
 
 func newSignCmd() *cobra.Command {

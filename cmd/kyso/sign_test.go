@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kyso-vn/kyso/internal/testenv"
+)
+
+// kysoExit runs the cobra command tree in process and returns the exit code.
+func kysoExit(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0, out.String()
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code, out.String() + err.Error()
+	}
+	return 2, out.String() + err.Error()
+}
+
+func demoKeyURI() string {
+	d := testenv.TestPKIDir()
+	return "softkey:path=" + filepath.Join(d, "org.key") + ";cert=" + filepath.Join(d, "org.pem")
+}
+
+// TestSignCLI: the exit codes and the batch of the CLI contract; the batch output is
+// judged by pdfsig.
+func TestSignCLI(t *testing.T) {
+	corpus := testenv.CorpusDir(t)
+	pdfsig := testenv.Tool(t, "pdfsig", "poppler-utils")
+	chain := filepath.Join(testenv.TestPKIDir(), "chain.pem")
+	dir := t.TempDir()
+	good := []string{
+		filepath.Join(corpus, "plain/lo-writer-trivial.pdf"),
+		filepath.Join(corpus, "xrefstream/pdftex-objstm.pdf"),
+		filepath.Join(corpus, "forms/field-types.pdf"),
+	}
+	code, out := kysoExit(t, append([]string{"sign", "--key", demoKeyURI(), "--chain", chain, "--out-dir", dir}, good...)...)
+	if code != 0 {
+		t.Fatalf("batch exit %d: %s", code, out)
+	}
+	for _, g := range good {
+		res, _ := exec.Command(pdfsig, "-nocert", filepath.Join(dir, filepath.Base(g))).CombinedOutput()
+		if !strings.Contains(string(res), "Signature is Valid.") {
+			t.Errorf("%s: %s", g, res)
+		}
+	}
+	// a broken input: exit 1, the message names the file, nothing written
+	bad := filepath.Join(corpus, "broken/qpdf-not-a-pdf-5-bytes.pdf")
+	outFile := filepath.Join(dir, "bad.pdf")
+	code, out = kysoExit(t, "sign", "--key", demoKeyURI(), "-o", outFile, bad)
+	if code != 1 || !strings.Contains(out, "qpdf-not-a-pdf-5-bytes.pdf") {
+		t.Errorf("broken input: exit %d, %q", code, out)
+	}
+	if _, err := os.Stat(outFile); !os.IsNotExist(err) {
+		t.Errorf("an output was written for a document that could not be signed")
+	}
+	// usage errors: exit 2
+	for _, args := range [][]string{
+		{"sign", "-o", outFile, good[0]},
+		{"sign", "--key", demoKeyURI(), good[0]},
+		{"sign", "--key", demoKeyURI(), "--level", "B-X", "-o", outFile, good[0]},
+		{"sign", "--key", demoKeyURI(), "--level", "B-T", "-o", outFile, good[0]},
+	} {
+		if code, out := kysoExit(t, args...); code != 2 {
+			t.Errorf("%v: exit %d (%s), want 2", args, code, out)
+		}
+	}
+	// in place: the file grows by the signature only
+	inPlace := filepath.Join(dir, "in-place.pdf")
+	orig, _ := os.ReadFile(good[0])
+	if err := os.WriteFile(inPlace, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := kysoExit(t, "sign", "--key", demoKeyURI(), "--chain", chain, "--in-place", inPlace); code != 0 {
+		t.Fatalf("in place: %d %s", code, out)
+	}
+	got, _ := os.ReadFile(inPlace)
+	if !bytes.HasPrefix(got, orig) || len(got) == len(orig) {
+		t.Fatal("in-place signing did not append to the original")
+	}
+	res, _ := exec.Command(pdfsig, "-nocert", inPlace).CombinedOutput()
+	if !strings.Contains(string(res), "Total document signed") {
+		t.Errorf("in place: %s", res)
+	}
+}

@@ -67,6 +67,14 @@ var (
 	ErrExpired = errors.New("api: expired")
 	// ErrKeyUnavailable: the key provider (HSM, token, remote signer) failed.
 	ErrKeyUnavailable = errors.New("api: key provider unavailable")
+	// ErrUpstreamUnavailable: a timestamp authority, OCSP responder or CRL server
+	// did not give a usable answer.
+	ErrUpstreamUnavailable = errors.New("api: upstream service unavailable")
+	// ErrInvalidRequest: options the service cannot honour as given (a level that
+	// needs a timestamp authority on a server without one).
+	ErrInvalidRequest = errors.New("api: invalid request")
+	// ErrNotImplemented: an option the API defines that this build cannot do yet.
+	ErrNotImplemented = errors.New("api: not implemented")
 )
 
 // UserError wraps one of the errors above with a detail written for the caller, e.g.

@@ -117,7 +117,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		probInvalidJSON, probInvalidRequest, probUnauthenticated, probForbidden, probKeyNotGranted,
 		probNotFound, probMethod, probExpired, probUploadTooLarge, probUnsupportedMedia,
 		probInvalidDocument, probRateLimited, probInternal, probNotImplemented,
-		probKeyUnavailable, probNotReady, probTimeout,
+		probKeyUnavailable, probNotReady, probTimeout, probUpstream,
 	} {
 		catalogue = append(catalogue, ProblemBase+k.slug)
 	}

@@ -49,6 +49,7 @@ var (
 	probKeyUnavailable   = problemKind{"key-unavailable", "The signing key is unavailable", http.StatusServiceUnavailable}
 	probNotReady         = problemKind{"not-ready", "The service is not ready", http.StatusServiceUnavailable}
 	probTimeout          = problemKind{"timeout", "The request took too long", http.StatusServiceUnavailable}
+	probUpstream         = problemKind{"upstream-unavailable", "A service the server depends on did not answer", http.StatusServiceUnavailable}
 )
 
 // fail renders a problem and stops the handler chain. detail is for people and must
@@ -77,26 +78,32 @@ func failErr(c *gin.Context, err error) {
 	if errors.As(err, &ue) {
 		detail = ue.detail
 	}
-	k := probInternal
+	k, level := probInternal, slog.LevelError
 	switch {
 	case errors.Is(err, ErrNotFound):
-		k = probNotFound
+		k, level = probNotFound, slog.LevelInfo
 	case errors.Is(err, ErrInvalidDocument):
-		k = probInvalidDocument
+		k, level = probInvalidDocument, slog.LevelInfo
+	case errors.Is(err, ErrInvalidRequest):
+		k, level = probInvalidRequest, slog.LevelInfo
 	case errors.Is(err, ErrExpired):
-		k = probExpired
+		k, level = probExpired, slog.LevelInfo
+	case errors.Is(err, ErrNotImplemented):
+		k, level = probNotImplemented, slog.LevelInfo
+	case errors.Is(err, ErrUnknownAPIKey):
+		k, level = probUnauthenticated, slog.LevelInfo
 	case errors.Is(err, ErrKeyUnavailable):
 		k = probKeyUnavailable
-	case errors.Is(err, ErrUnknownAPIKey):
-		k = probUnauthenticated
+	case errors.Is(err, ErrUpstreamUnavailable):
+		k = probUpstream
 	case errors.Is(err, context.DeadlineExceeded):
 		k = probTimeout
 	}
-	if k == probInternal || k == probKeyUnavailable || k == probTimeout {
-		logger(c).LogAttrs(c.Request.Context(), slog.LevelError, "request failed", slog.String("error", err.Error()))
-		if detail == "" {
-			detail = "The failure has been logged under this request id; quote it to the operator."
-		}
+	// The cause goes to the log, where the operator finds it by the request id; a
+	// service's error text never reaches the caller unless wrapped in UserError.
+	logger(c).LogAttrs(c.Request.Context(), level, "request failed", slog.String("problem", k.slug), slog.String("error", err.Error()))
+	if detail == "" && level == slog.LevelError {
+		detail = "The failure has been logged under this request id; quote it to the operator."
 	}
 	fail(c, k, detail)
 }

@@ -1,0 +1,442 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/pkg/store"
+)
+
+// lockedBuffer collects output written by the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// runningServer is `kyso serve` running in this process on a loopback port.
+type runningServer struct {
+	base           string
+	stdout, stderr *lockedBuffer
+	stop           func() error
+}
+
+// startServe runs serve with the file at configPath ("" for none) and env, and waits
+// until it listens.
+func startServe(t *testing.T, configPath string, env map[string]string) *runningServer {
+	t.Helper()
+	env["KYSO_LISTEN"] = "127.0.0.1:0"
+	rs := &runningServer{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	addr := make(chan net.Addr, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, serveParams{
+			configPath: configPath,
+			env:        func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+			stdout:     rs.stdout,
+			stderr:     rs.stderr,
+			ready:      func(a net.Addr) { addr <- a },
+		})
+	}()
+	select {
+	case a := <-addr:
+		rs.base = "http://" + a.String()
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve ended before listening: %v\n%s", err, rs.stderr)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("serve did not listen within 30 s")
+	}
+	var once sync.Once
+	var stopErr error
+	rs.stop = func() error {
+		once.Do(func() {
+			cancel()
+			stopErr = <-done
+		})
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := rs.stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return rs
+}
+
+func (rs *runningServer) call(t *testing.T, method, path, key, ctype string, body io.Reader) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, rs.base+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+var adminKeyLine = regexp.MustCompile(`(?m)^Admin API key \(shown once, store it now\): (kyso_[A-Za-z0-9_-]{43})$`)
+
+// TestServeDefaults: with no configuration the server starts on defaults, keeps its
+// data under ./kyso-data, prints an admin key once, stores only its hash, and the key
+// still works after a restart.
+func TestServeDefaults(t *testing.T) {
+	t.Chdir(t.TempDir()) // ./kyso-data lands here; no certs-testdata, so no demo key
+	rs := startServe(t, "", map[string]string{})
+	m := adminKeyLine.FindStringSubmatch(rs.stdout.String())
+	if m == nil {
+		t.Fatalf("no admin key on stdout: %q", rs.stdout)
+	}
+	key := m[1]
+	if _, err := os.Stat(filepath.Join("kyso-data", "kyso.db")); err != nil {
+		t.Errorf("no SQLite store under ./kyso-data: %v", err)
+	}
+	resp, body := rs.call(t, "GET", "/readyz", "", "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"store":"ok"`) {
+		t.Errorf("readyz: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := rs.call(t, "GET", "/v1/keys", key, "", nil); resp.StatusCode != 200 || string(body) != `{"keys":[]}` {
+		t.Errorf("keys as admin: %d %s", resp.StatusCode, body)
+	}
+	if err := rs.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	rs2 := startServe(t, "", map[string]string{})
+	if out := rs2.stdout.String(); out != "" {
+		t.Errorf("second start printed %q; the key is shown once", out)
+	}
+	if resp, _ := rs2.call(t, "GET", "/v1/keys", key, "", nil); resp.StatusCode != 200 {
+		t.Errorf("the admin key stopped working after a restart: %d", resp.StatusCode)
+	}
+	if err := rs2.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Only the hash is stored.
+	st, err := store.Open(context.Background(), store.Config{DSN: filepath.Join("kyso-data", "kyso.db"), BlobDir: filepath.Join("kyso-data", "blobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var clients []store.Client
+	if err := st.DB().Find(&clients).Error; err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(key))
+	if len(clients) != 1 || clients[0].KeyHash != hex.EncodeToString(sum[:]) || clients[0].Principal != "admin" {
+		t.Fatalf("clients = %+v", clients)
+	}
+	raw, err := os.ReadFile(filepath.Join("kyso-data", "kyso.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(key)) {
+		t.Error("the API key itself is in the database file")
+	}
+	for name, logs := range map[string]string{"first": rs.stderr.String(), "second": rs2.stderr.String()} {
+		if strings.Contains(logs, key) {
+			t.Errorf("%s run logged the API key", name)
+		}
+		if !strings.Contains(logs, `"msg":"listening"`) {
+			t.Errorf("%s run: no JSON log (format auto on a non-terminal)", name)
+		}
+	}
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		env        map[string]string
+		want       string
+	}{
+		{"bad yaml key", "server:\n  max_uplod: 1\n", nil, "max_uplod"},
+		{"bad value", "server:\n  max_upload: 0\n", nil, "config: server.max_upload: must be > 0"},
+		{"bad env", "", map[string]string{"KYSO_DB_DRIVER": "oracle"}, "config: store.driver"},
+		{"module not allowed", "keys:\n  - name: k\n    uri: 'pkcs11:token=t?module-path=/tmp/x.so&pin-source=/tmp/pin'\n", nil, "config: keys[0].uri: module-path"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "kyso.yaml")
+			if err := os.WriteFile(path, []byte(c.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			env := c.env
+			if env == nil {
+				env = map[string]string{}
+			}
+			err := serve(context.Background(), serveParams{
+				configPath: path,
+				env:        func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+				stdout:     io.Discard, stderr: io.Discard,
+			})
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want exit 2 mentioning %q", err, c.want)
+			}
+		})
+	}
+}
+
+// serveTestPDF is a one-page PDF with a correct cross-reference table.
+func serveTestPDF(text string) []byte {
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+		"",
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+	}
+	stream := "BT /F1 14 Tf 72 760 Td (" + text + ") Tj ET"
+	objs[3] = fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream)
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	offsets := make([]int, len(objs))
+	for i, o := range objs {
+		offsets[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, off := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return b.Bytes()
+}
+
+// TestServeSignsWithSoftHSM runs the server on a SoftHSM2 token holding the test PKI's
+// organisation key, creates a clerk and a leader through the API, signs a PDF as the
+// clerk and judges the result with poppler's pdfsig and qpdf.
+func TestServeSignsWithSoftHSM(t *testing.T) {
+	pdfsig := testenv.Tool(t, "pdfsig", "poppler-utils")
+	qpdf := testenv.Tool(t, "qpdf", "qpdf")
+	const pin = "Kyso-Test-PIN-93418"
+	h := testenv.NewSoftHSM(t, "kyso-serve", pin)
+	pki := testenv.TestPKIDir()
+	keyPEM, err := os.ReadFile(filepath.Join(pki, "org.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ImportKey(t, keyPEM, "org", "01")
+	dir := t.TempDir()
+	pinFile := filepath.Join(dir, "pin")
+	if err := os.WriteFile(pinFile, []byte(pin+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	uri := strings.Replace(h.URI("org", "01"), "pin-value="+pin, "pin-source="+pinFile, 1)
+	cfgPath := filepath.Join(dir, "kyso.yaml")
+	cfgYAML := fmt.Sprintf(`
+server:
+  max_upload: 2MiB
+store:
+  data_dir: %q
+pkcs11:
+  allowed_modules: [%q]
+keys:
+  - name: org
+    uri: %q
+    certificate: %q
+    chain: [%q]
+    owner: UBND tỉnh Ninh Thuận
+    allowed: ["role:clerk"]
+revocation:
+  offline: true
+log:
+  format: json
+  level: debug
+`, filepath.Join(dir, "data"), h.Module, uri, filepath.Join(pki, "org.pem"), filepath.Join(pki, "chain.pem"))
+	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rs := startServe(t, cfgPath, map[string]string{})
+	admin := adminKeyLine.FindStringSubmatch(rs.stdout.String())[1]
+
+	newClient := func(name, role string) string {
+		resp, body := rs.call(t, "POST", "/v1/clients", admin, "application/json", strings.NewReader(`{"name":"`+name+`","role":"`+role+`"}`))
+		if resp.StatusCode != 201 {
+			t.Fatalf("create %s: %d %s", role, resp.StatusCode, body)
+		}
+		var c struct {
+			APIKey string `json:"api_key"`
+		}
+		if err := json.Unmarshal(body, &c); err != nil {
+			t.Fatal(err)
+		}
+		return c.APIKey
+	}
+	clerk, leader := newClient("van-thu", "clerk"), newClient("chu-tich", "leader")
+
+	if resp, body := rs.call(t, "GET", "/readyz", "", "", nil); resp.StatusCode != 200 || !strings.Contains(string(body), `"key:org":"ok"`) {
+		t.Fatalf("readyz: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := rs.call(t, "GET", "/v1/keys", clerk, "", nil); resp.StatusCode != 200 ||
+		!strings.Contains(string(body), `"name":"org"`) || !strings.Contains(string(body), "Ninh Thuận") {
+		t.Fatalf("keys as clerk: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := rs.call(t, "GET", "/v1/keys", leader, "", nil); string(body) != `{"keys":[]}` {
+		t.Fatalf("keys as leader (not granted): %d %s", resp.StatusCode, body)
+	}
+
+	doc := serveTestPDF("Quyet dinh so 05/QD-UBND")
+	cases := []struct {
+		name, key, query string
+		body             []byte
+		status           int
+		problem          string
+	}{
+		{"leader not granted", leader, "key=org", doc, 403, "key-not-granted"},
+		{"not a pdf", clerk, "key=org", []byte("hello, world"), 422, "invalid-document"},
+		{"broken pdf", clerk, "key=org", doc[:len(doc)/2], 422, "invalid-document"},
+		{"B-T without a TSA", clerk, "key=org&level=B-T", doc, 400, "invalid-request"},
+		{"cades not yet", clerk, "key=org&format=cades", doc, 501, "not-implemented"},
+		{"too large", clerk, "key=org", append(bytes.Clone(doc), make([]byte, 2<<20)...), 413, "upload-too-large"},
+		{"signed", clerk, "key=org&reason=Ph%C3%AA%20duy%E1%BB%87t&location=Phan%20Rang", doc, 200, ""},
+	}
+	var signed []byte
+	for _, c := range cases {
+		resp, body := rs.call(t, "POST", "/v1/sign?"+c.query, c.key, "application/pdf", bytes.NewReader(c.body))
+		if resp.StatusCode != c.status {
+			t.Fatalf("%s: %d %s", c.name, resp.StatusCode, body)
+		}
+		if c.problem != "" && !strings.Contains(string(body), `"type":"https://kyso.vn/problems/`+c.problem+`"`) {
+			t.Errorf("%s: %s", c.name, body)
+		}
+		if c.status == 200 {
+			signed = body
+		}
+	}
+	if !bytes.HasPrefix(signed, doc) {
+		t.Fatal("the signed PDF does not keep the original bytes as its first revision")
+	}
+	out := filepath.Join(dir, "signed.pdf")
+	if err := os.WriteFile(out, signed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := exec.Command(pdfsig, "-nocert", out).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdfsig: %v\n%s", err, sig)
+	}
+	for _, want := range []string{"Signature is Valid", "ETSI.CAdES.detached", "Ninh Thuận", "Total document signed"} {
+		if !strings.Contains(string(sig), want) {
+			t.Errorf("pdfsig output lacks %q:\n%s", want, sig)
+		}
+	}
+	if chk, err := exec.Command(qpdf, "--check", out).CombinedOutput(); err != nil {
+		t.Errorf("qpdf --check: %v\n%s", err, chk)
+	}
+	_, metrics := rs.call(t, "GET", "/metrics", "", "", nil)
+	if !strings.Contains(string(metrics), `kyso_signatures_total{key="org"} 1`) {
+		t.Error("the signature is not counted")
+	}
+	if err := rs.stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := rs.stderr.String()
+	for name, secret := range map[string]string{"PIN": pin, "admin key": admin, "clerk key": clerk, "document text": "Quyet dinh so"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log holds the %s", name)
+		}
+	}
+}
+
+// TestServeSIGTERM runs kyso serve as a real process (this test binary, re-executed)
+// and stops it with SIGTERM: it must shut down cleanly and exit 0. Finishing requests
+// in flight is proven in package api (TestGracefulShutdownFinishesInFlight).
+func TestServeSIGTERM(t *testing.T) {
+	if os.Getenv("KYSO_SERVE_CHILD") == "1" {
+		os.Args = []string{"kyso", "serve"}
+		main()
+		os.Exit(0)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeSIGTERM$")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "KYSO_SERVE_CHILD=1", "KYSO_LISTEN=127.0.0.1:0", "KYSO_LOG_FORMAT=json")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	addr := make(chan string, 1)
+	var logs lockedBuffer
+	go func() {
+		dec := json.NewDecoder(io.TeeReader(stderr, &logs))
+		for {
+			var line map[string]any
+			if err := dec.Decode(&line); err != nil {
+				return
+			}
+			if line["msg"] == "listening" {
+				addr <- line["address"].(string)
+			}
+		}
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the child did not listen:\n%s", logs.String())
+	}
+	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v", err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("kyso serve after SIGTERM: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop logged:\n%s", logs.String())
+	}
+}

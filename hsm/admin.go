@@ -1,3 +1,5 @@
+//go:build cgo
+
 package hsm
 
 import (
@@ -12,25 +14,6 @@ import (
 
 	"github.com/miekg/pkcs11"
 )
-
-// KeyType is a key a token can generate.
-type KeyType string
-
-// The key types Kyso generates (RSA ≥ 2048, ECDSA ≥ P-256).
-const (
-	RSA2048 KeyType = "rsa2048"
-	RSA3072 KeyType = "rsa3072"
-	ECP256  KeyType = "p256"
-	ECP384  KeyType = "p384"
-)
-
-// KeySpec says what GenerateKey makes.
-type KeySpec struct {
-	Type KeyType
-	// AlwaysAuthenticate sets CKA_ALWAYS_AUTHENTICATE: the token then wants the PIN
-	// before every signature, as qualified-signature cards do.
-	AlwaysAuthenticate bool
-}
 
 // GenerateKey makes a key pair on the token uri names, labelled with the URI's object
 // and given its id (8 random bytes when the URI has none), and opens it. The private
@@ -140,27 +123,6 @@ func keyTemplates(spec KeySpec, label string, id []byte) (pub, priv []*pkcs11.At
 		return pub, priv, pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil), nil
 	}
 	return nil, nil, nil, fmt.Errorf("hsm: key type %q is not one of rsa2048, rsa3072, p256, p384", spec.Type)
-}
-
-// ObjectKind is what an object on a token is.
-type ObjectKind string
-
-// The object kinds ListObjects reports.
-const (
-	KindPrivateKey  ObjectKind = "private key"
-	KindPublicKey   ObjectKind = "public key"
-	KindCertificate ObjectKind = "certificate"
-	KindSecretKey   ObjectKind = "secret key"
-	KindData        ObjectKind = "data"
-	KindOther       ObjectKind = "other"
-)
-
-// ObjectInfo describes one object on a token.
-type ObjectInfo struct {
-	Label   string
-	ID      []byte
-	Kind    ObjectKind
-	KeyType string // "RSA 2048", "EC P-256", …; for a certificate, its key's; else ""
 }
 
 // ListObjects lists the objects on the token uri names that match its object, id and

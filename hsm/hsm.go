@@ -2,10 +2,41 @@
 // tokens), in remote signing services (SIM PKI, CSC API) and, for demos only, in
 // software key files.
 //
-// Every key is named by a URI: "pkcs11:" (RFC 7512) or "softkey:" (a demo key file).
-// The small core is Key, a crypto.Signer that also takes a context (a remote signer may
-// wait minutes for a person and must stop when the caller goes away) and carries the
-// certificate the provider holds for it.
+// Every key is named by a URI: "pkcs11:" (RFC 7512, see PKCS11URI) or "softkey:" (a
+// demo key file, see SoftKeyURI); Open dispatches on the scheme. The small core is Key,
+// a crypto.Signer that also takes a context (a remote signer may wait minutes for a
+// person and must stop when the caller goes away) and carries the certificate the
+// provider holds for it. Keys that hold resources implement io.Closer.
+//
+// # PKCS#11
+//
+// The PKCS#11 provider calls github.com/miekg/pkcs11 directly, not crypto11, because
+// crypto11 (v1.6) cannot sign with CKA_ALWAYS_AUTHENTICATE keys, accepts a wrong PIN
+// while another context of the token is logged in, and never finds a token again after
+// it was removed and inserted while a context is open. Here:
+//
+//   - each module path is loaded and initialised once per process and shared, counted
+//     by reference (the last Close finalises it); Options.AllowedModules restricts which
+//     paths a URI may load;
+//   - each token is logged in to once, on an anchor session that is never lent, and
+//     signs on a bounded pool of sessions (Options.MaxSessions) safe for any number of
+//     goroutines; SignContext gives up while waiting for a session when ctx ends;
+//   - a wrong PIN is ErrPINIncorrect and is never tried again by this package (tokens
+//     lock after a few); a second URI with another PIN for a token already logged in
+//     is refused the same way, since C_Login cannot check it then;
+//   - a lost session, a token removed and re-inserted, or deleted and created again is
+//     recovered on the next signature: the sessions are dropped, the token and key are
+//     found again (after C_Finalize/C_Initialize when the token cannot be found, which
+//     SoftHSM2 needs to see a re-created token) and the signature is tried once more;
+//     the key found must have the public key opened before;
+//   - a CKA_ALWAYS_AUTHENTICATE key is logged in with CKU_CONTEXT_SPECIFIC after each
+//     C_SignInit.
+//
+// SoftHSM2 2.6 keeps no PIN retry counter: a failed C_Login sets
+// CKF_USER_PIN_COUNT_LOW, a good one clears it, and it never sets
+// CKF_USER_PIN_FINAL_TRY or CKF_USER_PIN_LOCKED (the tests assert exactly that).
+//
+// The package needs cgo (miekg/pkcs11 loads modules with dlopen).
 //
 // This package must never import signer/, api/, pkg/service or anything HTTP-facing.
 package hsm

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package hsm
 
 import (
@@ -19,7 +21,7 @@ func p521() elliptic.Curve { return elliptic.P521() }
 
 // digestInfoPrefix is the DER DigestInfo header PKCS#1 v1.5 puts before the digest
 // (RFC 8017, section 9.2, note 1). CKM_RSA_PKCS signs what it is given, so the prefix
-// is ours to add; a hash missing here is refused rather than signed bare.
+// is ours to add; checkSignOpts refuses any hash missing here, never signing it bare.
 var digestInfoPrefix = map[crypto.Hash][]byte{
 	crypto.SHA224: {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c},
 	crypto.SHA256: {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20},
@@ -27,9 +29,8 @@ var digestInfoPrefix = map[crypto.Hash][]byte{
 	crypto.SHA512: {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
 }
 
-// pssHash maps a hash to the PKCS#11 hash and MGF1 mechanisms PSS parameters name. Its
-// keys are also the hashes accepted at all: SHA-2 only (SHA-1 and MD5 are refused for
-// every key type).
+// pssHash maps each signature hash to the PKCS#11 hash and MGF1 mechanisms PSS
+// parameters name.
 var pssHash = map[crypto.Hash][2]uint{
 	crypto.SHA224: {pkcs11.CKM_SHA224, pkcs11.CKG_MGF1_SHA224},
 	crypto.SHA256: {pkcs11.CKM_SHA256, pkcs11.CKG_MGF1_SHA256},
@@ -47,56 +48,31 @@ type mechanism struct {
 
 // mechanismFor checks digest and opts against the key before the token is touched.
 func mechanismFor(pub crypto.PublicKey, digest []byte, opts crypto.SignerOpts) (*mechanism, error) {
-	if opts == nil {
-		return nil, fmt.Errorf("%w: no hash given", ErrUnsupported)
-	}
-	h := opts.HashFunc()
-	if _, ok := pssHash[h]; !ok {
-		return nil, fmt.Errorf("%w: hash %v (SHA-224, SHA-256, SHA-384 or SHA-512 only)", ErrUnsupported, h)
-	}
-	if len(digest) != h.Size() {
-		return nil, fmt.Errorf("%w: digest is %d bytes, %v needs %d", ErrUnsupported, len(digest), h, h.Size())
+	h, err := checkSignOpts(pub, digest, opts)
+	if err != nil {
+		return nil, err
 	}
 	switch pub := pub.(type) {
 	case *rsa.PublicKey:
 		if pss, ok := opts.(*rsa.PSSOptions); ok {
-			hm := pssHash[h]
 			salt, err := pssSaltLength(pss, pub, h)
 			if err != nil {
 				return nil, err
 			}
+			hm := pssHash[h]
 			return &mechanism{
 				p11:   pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_PSS, pkcs11.NewPSSParams(hm[0], hm[1], uint(salt))),
 				input: digest,
 			}, nil
 		}
-		prefix, ok := digestInfoPrefix[h]
-		if !ok {
-			return nil, fmt.Errorf("%w: RSA PKCS#1 v1.5 with %v", ErrUnsupported, h)
-		}
 		return &mechanism{
 			p11:   pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil),
-			input: append(append([]byte{}, prefix...), digest...),
+			input: append(append([]byte{}, digestInfoPrefix[h]...), digest...),
 		}, nil
 	case *ecdsa.PublicKey:
-		if _, ok := opts.(*rsa.PSSOptions); ok {
-			return nil, fmt.Errorf("%w: RSA-PSS options for an EC key", ErrUnsupported)
-		}
 		return &mechanism{p11: pkcs11.NewMechanism(pkcs11.CKM_ECDSA, nil), input: digest, ecdsa: true}, nil
 	}
 	return nil, fmt.Errorf("%w: key type %T", ErrUnsupported, pub)
-}
-
-// pssSaltLength follows crypto/rsa: EqualsHash and Auto both mean the hash length
-// here, because PKCS#11 needs a number and the hash length is what verifiers expect.
-func pssSaltLength(o *rsa.PSSOptions, pub *rsa.PublicKey, h crypto.Hash) (int, error) {
-	switch {
-	case o.SaltLength == rsa.PSSSaltLengthEqualsHash || o.SaltLength == rsa.PSSSaltLengthAuto:
-		return h.Size(), nil
-	case o.SaltLength > 0 && o.SaltLength <= (pub.N.BitLen()-1+7)/8-h.Size()-2:
-		return o.SaltLength, nil
-	}
-	return 0, fmt.Errorf("%w: PSS salt length %d", ErrUnsupported, o.SaltLength)
 }
 
 // finish turns the token's output into the form crypto.Signer callers expect.

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package hsm
 
 import (
@@ -22,51 +24,6 @@ import (
 
 	"github.com/miekg/pkcs11"
 )
-
-// Why miekg/pkcs11 directly and not crypto11 (see research/pdfsign.md, section 3):
-// crypto11 cannot sign with CKA_ALWAYS_AUTHENTICATE keys (no CKU_CONTEXT_SPECIFIC
-// login), accepts a wrong PIN while another context of the same token is logged in
-// (it swallows CKR_USER_ALREADY_LOGGED_IN), and never finds a token again after it was
-// removed and inserted while a context is open. Owning the sessions lets this file do
-// all three right.
-
-// Errors a caller branches on. A PIN error is never retried by this package: tokens
-// lock after a few wrong PINs.
-var (
-	ErrPINIncorrect     = errors.New("hsm: PIN incorrect (not retried: tokens lock after a few wrong PINs)")
-	ErrPINLocked        = errors.New("hsm: PIN locked (unlock it with the SO PIN)")
-	ErrTokenNotFound    = errors.New("hsm: no token matches")
-	ErrKeyNotFound      = errors.New("hsm: no key matches")
-	ErrModuleNotAllowed = errors.New("hsm: PKCS#11 module not allowed")
-	ErrUnsupported      = errors.New("hsm: unsupported signature options")
-)
-
-// Options configure how keys are opened.
-type Options struct {
-	// AllowedModules lists the PKCS#11 module paths a URI may name. Empty allows any
-	// module, which suits the CLI; a server must list its modules, because loading a
-	// module runs its code in the process.
-	AllowedModules []string
-	// MaxSessions bounds the sessions open at once on one token (default 16). Callers
-	// beyond it wait, and give up when their context ends.
-	MaxSessions int
-	// Logger receives module, login and recovery events (never a PIN); nil discards.
-	Logger *slog.Logger
-}
-
-func (o Options) logger() *slog.Logger {
-	if o.Logger != nil {
-		return o.Logger
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-func (o Options) maxSessions() int {
-	if o.MaxSessions > 0 {
-		return o.MaxSessions
-	}
-	return 16
-}
 
 // modules holds every loaded PKCS#11 module, one per path, shared by the whole process:
 // a module may be initialised only once per process, and login state is per process
@@ -857,39 +814,6 @@ func certificatesOf(ctx *pkcs11.Ctx, s pkcs11.SessionHandle, id []byte, label st
 		}
 	}
 	return cert, buildChain(cert, pool), nil
-}
-
-// buildChain follows issuers through pool by signature, stopping at a self-signed
-// certificate or a missing issuer.
-func buildChain(leaf *x509.Certificate, pool []*x509.Certificate) []*x509.Certificate {
-	var chain []*x509.Certificate
-	cur := leaf
-	for len(chain) < 8 && !selfSigned(cur) {
-		var next *x509.Certificate
-		for _, c := range pool {
-			if !c.Equal(cur) && cur.CheckSignatureFrom(c) == nil {
-				next = c
-				break
-			}
-		}
-		if next == nil {
-			break
-		}
-		chain = append(chain, next)
-		cur = next
-	}
-	return chain
-}
-
-func selfSigned(c *x509.Certificate) bool {
-	return c.CheckSignatureFrom(c) == nil
-}
-
-type equalKey interface{ Equal(crypto.PublicKey) bool }
-
-func publicKeysEqual(a, b crypto.PublicKey) bool {
-	ea, ok := a.(equalKey)
-	return ok && ea.Equal(b)
 }
 
 func ulong(b []byte) uint {

@@ -191,7 +191,7 @@ func (k *SoftwareDemoKey) SignContext(ctx context.Context, digest []byte, opts c
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := mechanismFor(k.signer.Public(), digest, opts); err != nil {
+	if _, err := checkSignOpts(k.signer.Public(), digest, opts); err != nil {
 		return nil, err
 	}
 	if pss, ok := opts.(*rsa.PSSOptions); ok && pss.SaltLength == rsa.PSSSaltLengthAuto {

@@ -176,3 +176,12 @@ func TestSoftwareDemoKeyRefusals(t *testing.T) {
 		t.Errorf("SHA-1: err = %v, want ErrUnsupported", err)
 	}
 }
+
+func pkcs8PEM(t *testing.T, key crypto.Signer) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}

@@ -1,0 +1,565 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/store"
+)
+
+func init() { subcommands = append(subcommands, newDocsCmd) }
+
+// storeFlags are the flags of every command that opens the document store; their
+// defaults come from the same KYSO_* variables the configuration file reads.
+type storeFlags struct {
+	driver, dsn, dataDir string
+	blobsInDB            bool
+}
+
+func addStoreFlags(cmd *cobra.Command) *storeFlags {
+	f := &storeFlags{}
+	env := func(name, def string) string {
+		if v, ok := os.LookupEnv(name); ok {
+			return v
+		}
+		return def
+	}
+	blobs, _ := strconv.ParseBool(env("KYSO_BLOBS_IN_DB", "false"))
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.driver, "db-driver", env("KYSO_DB_DRIVER", store.DriverSQLite), "store database: sqlite or postgres")
+	pf.StringVar(&f.dsn, "db-dsn", env("KYSO_DB_DSN", ""), "database address (default: DATA-DIR/kyso.db for sqlite)")
+	pf.StringVar(&f.dataDir, "data-dir", env("KYSO_DATA_DIR", "./kyso-data"), "directory for blobs and the SQLite file")
+	pf.BoolVar(&f.blobsInDB, "blobs-in-db", blobs, "keep document content in the database (PostgreSQL replicas without shared disk)")
+	return f
+}
+
+// open opens the store the flags name.
+func (f *storeFlags) open(ctx context.Context) (*store.Store, error) {
+	cfg := store.Config{Driver: f.driver, DSN: f.dsn, BlobsInDB: f.blobsInDB}
+	if !f.blobsInDB {
+		cfg.BlobDir = filepath.Join(f.dataDir, "blobs")
+	}
+	if cfg.DSN == "" && (cfg.Driver == store.DriverSQLite || cfg.Driver == "") {
+		if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
+			return nil, &exitError{code: 1, err: fmt.Errorf("data dir: %w", err)}
+		}
+		cfg.DSN = filepath.Join(f.dataDir, "kyso.db")
+	}
+	s, err := store.Open(ctx, cfg)
+	if err != nil {
+		code := 1
+		if errors.Is(err, store.ErrInvalid) {
+			code = 2
+		}
+		return nil, &exitError{code: code, err: err}
+	}
+	return s, nil
+}
+
+func cliActor() string {
+	if u := os.Getenv("USER"); u != "" {
+		return "cli:" + u
+	}
+	return "cli"
+}
+
+func newDocsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "docs",
+		Short: "Manage the document store: import, list, get, check",
+	}
+	sf := addStoreFlags(cmd)
+	cmd.AddCommand(newDocsImportCmd(sf), newDocsListCmd(sf), newDocsGetCmd(sf), newDocsCheckCmd(sf))
+	return cmd
+}
+
+// importMeta is the metadata of imported files, from flags or one CSV row per file.
+type importMeta struct {
+	file, direction, agency, holder, docType, summary, number, issued, received, identifier string
+	urgency, confidentiality                                                                string
+}
+
+// importCSVHeader names the columns of `docs import --csv`.
+var importCSVHeader = []string{"file", "direction", "agency", "holder", "type", "summary", "number", "issued", "received", "identifier"}
+
+func newDocsImportCmd(sf *storeFlags) *cobra.Command {
+	var (
+		m       importMeta
+		csvPath string
+		actor   string
+	)
+	cmd := &cobra.Command{
+		Use:   "import [FILE...]",
+		Short: "Store files (PDFs or any) as received (incoming) or draft (outgoing) documents",
+		Long: `Store files as documents. Metadata comes from the flags (the same for every file)
+or from a CSV file (--csv) with the columns
+  file,direction,agency,holder,type,summary,number,issued,received,identifier
+where number is like 05/UBND-VP and dates are yyyy-MM-dd (Vietnam). Incoming documents
+get the next arrival number of the holder's incoming register.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var items []importMeta
+			if csvPath != "" {
+				if len(args) > 0 {
+					return &exitError{code: 2, err: errors.New("docs import: give files either as arguments or in --csv, not both")}
+				}
+				var err error
+				if items, err = readImportCSV(csvPath); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+			} else {
+				if len(args) == 0 {
+					return &exitError{code: 2, err: errors.New("docs import: no files given")}
+				}
+				for _, a := range args {
+					it := m
+					it.file = a
+					items = append(items, it)
+				}
+			}
+			docs := make([]store.NewDocument, len(items))
+			var total int64
+			for i, it := range items {
+				nd, err := it.document()
+				if err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("docs import: %s: %w", it.file, err)}
+				}
+				fi, err := os.Stat(it.file)
+				if err != nil {
+					return &exitError{code: 1, err: fmt.Errorf("docs import: %w", err)}
+				}
+				nd.Actor = actor
+				docs[i] = nd
+				total += fi.Size()
+			}
+			s, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			return runImport(cmd, s, items, docs, total)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&csvPath, "csv", "", "CSV file with one row of metadata per file")
+	f.StringVar(&m.direction, "direction", "incoming", "incoming (stored as received) or outgoing (stored as draft)")
+	f.StringVar(&m.agency, "agency", "", "issuing agency code, e.g. 000.00.00.G22")
+	f.StringVar(&m.holder, "holder", "", "agency keeping the document (default: --agency)")
+	f.StringVar(&m.docType, "type", "", "document type: QĐ, CV, TTr, BC, …")
+	f.StringVar(&m.summary, "summary", "", "summary (trích yếu); default: the file name")
+	f.StringVar(&m.number, "number", "", "number and symbol, e.g. 05/UBND-VP (a symbol alone for drafts)")
+	f.StringVar(&m.issued, "issued", "", "issue date yyyy-MM-dd")
+	f.StringVar(&m.received, "received", "", "arrival date yyyy-MM-dd (default: now)")
+	f.StringVar(&m.identifier, "identifier", "", "edXML document identifier OrganId,yyyy/MM/dd,Number/Symbol")
+	f.StringVar(&m.urgency, "urgency", "", "urgent, very_urgent or flash")
+	f.StringVar(&m.confidentiality, "confidentiality", "", "confidential, secret or top_secret")
+	f.StringVar(&actor, "actor", cliActor(), "who is importing, for the audit trail")
+	return cmd
+}
+
+func runImport(cmd *cobra.Command, s *store.Store, items []importMeta, docs []store.NewDocument, total int64) error {
+	stderr := cmd.ErrOrStderr()
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetVisibility(tty),
+		progressbar.OptionSetDescription("importing"),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	start := time.Now()
+	var ok, failed int
+	for i, nd := range docs {
+		f, err := os.Open(items[i].file)
+		if err != nil {
+			failed++
+			fmt.Fprintf(stderr, "%s: %v\n", items[i].file, err)
+			continue
+		}
+		nd.Content = io.TeeReader(f, bar)
+		d, err := s.CreateDocument(cmd.Context(), nd)
+		f.Close()
+		if err != nil {
+			failed++
+			fmt.Fprintf(stderr, "%s: %v\n", items[i].file, err)
+			continue
+		}
+		ok++
+		if !tty {
+			fmt.Fprintf(cmd.OutOrStdout(), "%d\t%s\t%s\n", d.ID, items[i].file, deref(d.Identifier))
+		}
+	}
+	_ = bar.Finish()
+	el := time.Since(start)
+	rate := float64(ok) / max(el.Seconds(), 1e-9)
+	fmt.Fprintf(stderr, "imported %d documents (%.1f MiB) in %s: %.1f documents/s, %.1f MiB/s", ok,
+		float64(total)/(1<<20), el.Round(time.Millisecond), rate, float64(total)/(1<<20)/max(el.Seconds(), 1e-9))
+	if failed > 0 {
+		fmt.Fprintf(stderr, "; %d failed\n", failed)
+		return &exitError{code: 1, err: fmt.Errorf("docs import: %d of %d files failed", failed, len(docs))}
+	}
+	fmt.Fprintln(stderr)
+	return nil
+}
+
+func (m importMeta) document() (store.NewDocument, error) {
+	nd := store.NewDocument{
+		Direction: store.Direction(m.direction), Type: m.docType, Summary: m.summary,
+		AgencyCode: docid.AgencyCode(m.agency), HolderCode: docid.AgencyCode(m.holder), Identifier: m.identifier,
+		Urgency: store.Urgency(m.urgency), Confidentiality: store.Confidentiality(m.confidentiality),
+		Filename: filepath.Base(m.file),
+	}
+	if strings.EqualFold(filepath.Ext(m.file), ".pdf") {
+		nd.MediaType = "application/pdf"
+	}
+	if nd.Summary == "" {
+		nd.Summary = strings.TrimSuffix(filepath.Base(m.file), filepath.Ext(m.file))
+	}
+	if m.agency == "" {
+		if m.identifier == "" {
+			return nd, errors.New("--agency (or an identifier) is required")
+		}
+		id, err := docid.ParseDocumentID(m.identifier)
+		if err != nil {
+			return nd, err
+		}
+		nd.AgencyCode = id.Organ
+	}
+	if m.number != "" {
+		if strings.Contains(m.number, "/") {
+			ns, err := docid.ParseNumberSymbol(m.number)
+			if err != nil {
+				return nd, err
+			}
+			nd.Number = ns
+		} else {
+			nd.Number.Symbol = m.number
+		}
+	}
+	for _, d := range []struct {
+		s   string
+		dst *time.Time
+	}{{m.issued, &nd.IssuedAt}, {m.received, &nd.ReceivedAt}} {
+		if d.s == "" {
+			continue
+		}
+		t, err := time.ParseInLocation(time.DateOnly, d.s, docid.Vietnam)
+		if err != nil {
+			return nd, fmt.Errorf("date %q: want yyyy-MM-dd", d.s)
+		}
+		*d.dst = t
+	}
+	return nd, nil
+}
+
+func readImportCSV(path string) ([]importMeta, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("docs import: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = len(importCSVHeader)
+	var out []importMeta
+	for line := 1; ; line++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("docs import: %s: %w", path, err)
+		}
+		if line == 1 {
+			if strings.Join(rec, ",") != strings.Join(importCSVHeader, ",") {
+				return nil, fmt.Errorf("docs import: %s line 1: header must be %s", path, strings.Join(importCSVHeader, ","))
+			}
+			continue
+		}
+		m := importMeta{file: rec[0], direction: rec[1], agency: rec[2], holder: rec[3], docType: rec[4], summary: rec[5],
+			number: rec[6], issued: rec[7], received: rec[8], identifier: rec[9]}
+		if m.direction == "" {
+			m.direction = string(store.Incoming)
+		}
+		if !filepath.IsAbs(m.file) {
+			m.file = filepath.Join(filepath.Dir(path), m.file)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func newDocsListCmd(sf *storeFlags) *cobra.Command {
+	var (
+		q                        store.Query
+		agency, holder, from, to string
+		dir, status              string
+		asJSON                   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "Find documents by identifier, number, agency, date range or text in the summary",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q.AgencyCode, q.HolderCode = docid.AgencyCode(agency), docid.AgencyCode(holder)
+			q.Direction, q.Status = store.Direction(dir), store.Status(status)
+			for _, d := range []struct {
+				s   string
+				dst *time.Time
+			}{{from, &q.IssuedFrom}, {to, &q.IssuedTo}} {
+				if d.s == "" {
+					continue
+				}
+				t, err := time.ParseInLocation(time.DateOnly, d.s, docid.Vietnam)
+				if err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("docs list: date %q: want yyyy-MM-dd", d.s)}
+				}
+				*d.dst = t
+			}
+			if !q.IssuedTo.IsZero() {
+				q.IssuedTo = q.IssuedTo.AddDate(0, 0, 1) // --to is inclusive
+			}
+			s, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			docs, err := s.Search(cmd.Context(), q)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(docs)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tDIRECTION\tSTATUS\tREG\tNUMBER\tISSUED\tIDENTIFIER\tSUMMARY")
+			for _, d := range docs {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Direction, d.Status, regString(&d),
+					numberString(&d), dateString(d.IssuedAt), deref(d.Identifier), d.Summary)
+			}
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&q.Identifier, "identifier", "", "edXML document identifier")
+	f.IntVar(&q.Number, "number", 0, "the issuing agency's number")
+	f.StringVar(&q.Symbol, "symbol", "", "symbol, e.g. UBND-VP")
+	f.IntVar(&q.Year, "year", 0, "register year")
+	f.StringVar(&agency, "agency", "", "issuing agency code")
+	f.StringVar(&holder, "holder", "", "keeping agency code")
+	f.StringVar(&dir, "direction", "", "incoming or outgoing")
+	f.StringVar(&status, "status", "", "draft, approved, issued or received")
+	f.StringVar(&from, "from", "", "issued on or after yyyy-MM-dd")
+	f.StringVar(&to, "to", "", "issued on or before yyyy-MM-dd")
+	f.StringVar(&q.Text, "text", "", "text in the summary")
+	f.IntVar(&q.Limit, "limit", 100, "at most this many (≤1000)")
+	f.IntVar(&q.Offset, "offset", 0, "skip this many")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func regString(d *store.Document) string {
+	if d.RegNumber == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s/%d", docid.FormatNumber(*d.RegNumber), *d.Year)
+}
+
+func numberString(d *store.Document) string {
+	switch {
+	case d.Number > 0 && d.Symbol != "":
+		return d.NumberSymbol().String()
+	case d.Symbol != "":
+		return "…/" + d.Symbol
+	}
+	return "-"
+}
+
+func dateString(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.In(docid.Vietnam).Format(time.DateOnly)
+}
+
+func newDocsGetCmd(sf *storeFlags) *cobra.Command {
+	var (
+		out     string
+		version int
+		asJSON  bool
+		actor   string
+	)
+	cmd := &cobra.Command{
+		Use:   "get ID|IDENTIFIER",
+		Short: "Show a document with its versions and audit trail, or write its content (--out)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := sf.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			var d *store.Document
+			if id, perr := strconv.ParseInt(args[0], 10, 64); perr == nil {
+				d, err = s.GetDocument(ctx, id)
+			} else {
+				d, err = s.FindByIdentifier(ctx, args[0], "")
+			}
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			if out != "" {
+				return writeContent(cmd, s, d, version, out, actor)
+			}
+			vs, err := s.Versions(ctx, d.ID)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			as, err := s.Attachments(ctx, d.ID)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			events, err := s.AuditEvents(ctx, d.ID, 0)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"document": d, "versions": vs, "attachments": as, "audit": events})
+			}
+			fmt.Fprintf(w, "Document %d (%s, %s)\n", d.ID, d.Direction, d.Status)
+			fmt.Fprintf(w, "  identifier: %s\n  number:     %s\n  register:   %s\n  type:       %s\n  summary:    %s\n",
+				deref(d.Identifier), numberString(d), regString(d), d.Type, d.Summary)
+			fmt.Fprintf(w, "  agency:     %s (kept by %s)\n  issued:     %s\n  received:   %s\n",
+				d.AgencyCode, d.HolderCode, dateString(d.IssuedAt), dateString(d.ReceivedAt))
+			fmt.Fprintln(w, "Versions:")
+			for _, v := range vs {
+				fmt.Fprintf(w, "  %d  %s  %d bytes  %d signatures  %s  by %s\n", v.Seq, v.SHA256, v.Size, v.SignatureCount, v.Filename, v.CreatedBy)
+			}
+			for _, a := range as {
+				fmt.Fprintf(w, "Attachment: %s  %s  %d bytes\n", a.Name, a.SHA256, a.Size)
+			}
+			fmt.Fprintln(w, "Audit:")
+			for _, e := range events {
+				fmt.Fprintf(w, "  #%d  %s  %-8s  %s  %s\n", e.ID, e.At.In(docid.Vietnam).Format(time.RFC3339), e.Action, e.Actor, e.Detail)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "write the content to this file (- for standard output)")
+	f.IntVar(&version, "version", 0, "version to write (default: the current one)")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.StringVar(&actor, "actor", cliActor(), "who is downloading, for the audit trail")
+	return cmd
+}
+
+func writeContent(cmd *cobra.Command, s *store.Store, d *store.Document, version int, out, actor string) error {
+	rc, _, err := s.Download(cmd.Context(), d.ID, version, actor)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	defer rc.Close()
+	var w io.Writer = cmd.OutOrStdout()
+	var f *os.File
+	if out != "-" {
+		// Written beside the target and renamed, so a failed download leaves no partial
+		// file that looks complete.
+		f, err = os.CreateTemp(filepath.Dir(out), ".kyso-get-*")
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		defer os.Remove(f.Name())
+		w = f
+	}
+	if _, err := io.Copy(w, rc); err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return &exitError{code: 1, err: fmt.Errorf("docs get: %w", err)}
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		if err := os.Rename(f.Name(), out); err != nil {
+			return &exitError{code: 1, err: err}
+		}
+	}
+	return nil
+}
+
+func newDocsCheckCmd(sf *storeFlags) *cobra.Command {
+	var removeOrphans bool
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Verify every stored content hash and the whole audit chain (exit 1 on a problem)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			start := time.Now()
+			rep, err := s.Check(cmd.Context())
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "documents: %d, versions: %d, blobs verified: %d, audit events: %d (%s)\n",
+				rep.Documents, rep.Versions, rep.Blobs, rep.AuditEvents, time.Since(start).Round(time.Millisecond))
+			if len(rep.OrphanBlobs) > 0 {
+				fmt.Fprintf(w, "unreferenced blobs or temp files (harmless): %d\n", len(rep.OrphanBlobs))
+				if removeOrphans {
+					n, err := s.RemoveOrphans(cmd.Context())
+					if err != nil {
+						return &exitError{code: 1, err: err}
+					}
+					fmt.Fprintf(w, "removed %d\n", n)
+				}
+			}
+			for _, p := range rep.Problems {
+				fmt.Fprintf(w, "PROBLEM %s\n", p)
+			}
+			if !rep.OK() {
+				if rep.FirstBadAudit != 0 {
+					return &exitError{code: 1, err: fmt.Errorf("docs check: audit trail broken at event %d", rep.FirstBadAudit)}
+				}
+				return &exitError{code: 1, err: fmt.Errorf("docs check: %d problems", len(rep.Problems))}
+			}
+			fmt.Fprintln(w, "OK")
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&removeOrphans, "remove-orphans", false, "delete unreferenced blobs (only while nothing writes to the store)")
+	return cmd
+}

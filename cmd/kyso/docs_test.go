@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/pkg/store"
+)
+
+// runKyso runs the CLI in-process and returns its standard output.
+func runKyso(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+type cliBackend struct {
+	name  string
+	flags func(t *testing.T) []string
+}
+
+var cliBackends = []cliBackend{
+	{"sqlite", func(t *testing.T) []string { return []string{"--data-dir", filepath.Join(t.TempDir(), "data")} }},
+	{"postgres", func(t *testing.T) []string {
+		return []string{"--db-driver", "postgres", "--db-dsn", testenv.StartPostgres(t), "--data-dir", t.TempDir()}
+	}},
+}
+
+func TestDocsImportListGetCheck(t *testing.T) {
+	for _, b := range cliBackends {
+		t.Run(b.name, func(t *testing.T) {
+			db := b.flags(t)
+			dir := t.TempDir()
+			files := map[string]string{"cv-7816.pdf": "%PDF-1.7 văn bản 7816", "b.pdf": "%PDF-1.7 b", "c.txt": "plain"}
+			var paths []string
+			for name, body := range files {
+				p := filepath.Join(dir, name)
+				if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				paths = append(paths, p)
+			}
+			args := append([]string{"docs"}, db...)
+			_, stderr, err := runKyso(t, append(append(args, "import", "--agency", "000.00.00.G22", "--holder", "000.00.00.H43",
+				"--type", "CV", "--summary", "Về việc triển khai chữ ký số", "--received", "2021-03-05"), paths...)...)
+			if err != nil {
+				t.Fatalf("import: %v\n%s", err, stderr)
+			}
+			if !strings.Contains(stderr, "imported 3 documents") || !strings.Contains(stderr, "documents/s") {
+				t.Errorf("no rate summary: %q", stderr)
+			}
+			_, _, err = runKyso(t, append(args, "import", "--identifier", "000.00.00.G22,2015/09/30,7816/VPCP-TTĐT",
+				"--holder", "000.00.00.H43", "--received", "2021-03-06", filepath.Join(dir, "cv-7816.pdf"))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			out, _, err := runKyso(t, append(args, "list", "--json", "--text", "chữ ký")...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var docs []store.Document
+			if err := json.Unmarshal([]byte(out), &docs); err != nil || len(docs) != 3 {
+				t.Fatalf("list --text: %d documents, %v\n%s", len(docs), err, out)
+			}
+			out, _, err = runKyso(t, append(args, "list")...)
+			if err != nil || !strings.Contains(out, "7816/VPCP-TTĐT") || !strings.Contains(out, "04/2021") {
+				t.Errorf("list table:\n%s %v", out, err)
+			}
+
+			target := filepath.Join(t.TempDir(), "out.pdf")
+			if _, _, err := runKyso(t, append(args, "get", "000.00.00.G22,2015/09/30,7816/VPCP-TTĐT", "--out", target)...); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := os.ReadFile(target); string(got) != files["cv-7816.pdf"] {
+				t.Errorf("get --out wrote %q", got)
+			}
+			out, _, err = runKyso(t, append(args, "get", "4")...)
+			if err != nil || !strings.Contains(out, "receive") || !strings.Contains(out, "download") {
+				t.Errorf("get shows no audit trail:\n%s %v", out, err)
+			}
+			if _, _, err := runKyso(t, append(args, "get", "99")...); err == nil {
+				t.Error("get of a missing document succeeded")
+			}
+
+			out, _, err = runKyso(t, append(args, "check")...)
+			if err != nil || !strings.HasSuffix(out, "OK\n") || !strings.Contains(out, "audit events: 5") {
+				t.Fatalf("check: %v\n%s", err, out)
+			}
+
+			// Someone edits audit event 2 in the database by hand.
+			s, err := (&storeFlags{driver: flagValue(db, "--db-driver", "sqlite"), dsn: flagValue(db, "--db-dsn", ""),
+				dataDir: flagValue(db, "--data-dir", "")}).open(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DB().Exec("UPDATE audit_events SET actor = 'nobody' WHERE id = 2").Error; err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			out, _, err = runKyso(t, append(args, "check")...)
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), "event 2") {
+				t.Fatalf("check after tampering: %v\n%s", err, out)
+			}
+			if !strings.Contains(out, "PROBLEM audit_edited 2") {
+				t.Errorf("check output does not name the row:\n%s", out)
+			}
+		})
+	}
+}
+
+func flagValue(args []string, name, def string) string {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == name {
+			return args[i+1]
+		}
+	}
+	return def
+}
+
+func TestDocsImportRefusesBadInput(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a.pdf")
+	os.WriteFile(file, []byte("x"), 0o600)
+	badCSV := filepath.Join(dir, "meta.csv")
+	os.WriteFile(badCSV, []byte("file,agency\na.pdf,000.00.00.G22\n"), 0o600)
+	data := []string{"docs", "--data-dir", filepath.Join(dir, "data")}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no files", []string{"import", "--agency", "000.00.00.G22"}, 2, "no files"},
+		{"no agency", []string{"import", file}, 2, "--agency"},
+		{"bad number", []string{"import", "--agency", "000.00.00.G22", "--number", "5/UBND", file}, 2, "leading zero"},
+		{"bad date", []string{"import", "--agency", "000.00.00.G22", "--issued", "05/03/2021", file}, 2, "yyyy-MM-dd"},
+		{"bad agency", []string{"import", "--agency", "h43", file}, 1, "capital letters"},
+		{"bad csv", []string{"import", "--csv", badCSV}, 2, "wrong number of fields"},
+		{"missing file", []string{"import", "--agency", "000.00.00.G22", filepath.Join(dir, "nope.pdf")}, 1, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, err := runKyso(t, append(data, tt.args...)...)
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != tt.code {
+				t.Fatalf("error %v, want exit code %d", err, tt.code)
+			}
+			if !strings.Contains(err.Error()+stderr, tt.msg) {
+				t.Errorf("%q does not say %q", err.Error()+stderr, tt.msg)
+			}
+		})
+	}
+}
+
+func TestDocsImportCSVAndStats(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a", "b", "c", "d"} {
+		os.WriteFile(filepath.Join(dir, n+".pdf"), []byte("%PDF "+n), 0o600)
+	}
+	csvText := "file,direction,agency,holder,type,summary,number,issued,received,identifier\n" +
+		"a.pdf,incoming,000.00.00.G22,000.00.00.H43,CV,Công văn A,01/VPCP-TTĐT,2020-12-30,2020-12-31,\n" +
+		"b.pdf,incoming,000.00.00.G22,000.00.00.H43,CV,Công văn B,02/VPCP-TTĐT,2021-01-02,2021-01-04,\n" +
+		"c.pdf,,000.00.00.G09,000.00.00.H43,QĐ,Quyết định C,,,2021-02-01,000.00.00.G09,2021/01/20,15/QĐ-BNV\n" +
+		"d.pdf,outgoing,000.00.00.H43,,TTr,Tờ trình D,TTr-UBND,,,\n"
+	// The identifier holds commas: quote it as CSV wants.
+	csvText = strings.Replace(csvText, "000.00.00.G09,2021/01/20,15/QĐ-BNV", `"000.00.00.G09,2021/01/20,15/QĐ-BNV"`, 1)
+	meta := filepath.Join(dir, "meta.csv")
+	os.WriteFile(meta, []byte(csvText), 0o600)
+	data := []string{"--data-dir", filepath.Join(dir, "data")}
+	if _, stderr, err := runKyso(t, append(append([]string{"docs"}, data...), "import", "--csv", meta)...); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	out, _, err := runKyso(t, append(append([]string{"stats"}, data...), "--year", "2021", "--json")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st store.Stats
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Incoming != 2 || st.IncomingPrevYear != 1 || st.Outgoing != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	out, _, err = runKyso(t, append(append([]string{"stats"}, data...), "--year", "2021")...)
+	if err != nil || !strings.Contains(out, "incoming") || !strings.Contains(out, "+1 (+100.0%)") {
+		t.Errorf("stats table:\n%s %v", out, err)
+	}
+	out, _, err = runKyso(t, append(append([]string{"docs"}, data...), "list", "--status", "draft")...)
+	if err != nil || !strings.Contains(out, "…/TTr-UBND") {
+		t.Errorf("the outgoing row became a draft with its symbol:\n%s %v", out, err)
+	}
+}

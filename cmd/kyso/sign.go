@@ -211,17 +211,9 @@ func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) er
 		return err
 	}
 	if j.out == "" { // in place
-		p, err := pades.Prepare(ctx, in, st.Size(), nil, opts)
+		tail, err := signedTail(ctx, key, in, st.Size(), opts)
 		if err != nil {
-			return err
-		}
-		sig, err := pades.SignDigest(ctx, key, p.SignedAttrsDigest(), p.SignatureOpts())
-		if err != nil {
-			return err
-		}
-		tail, err := p.Complete(ctx, in, sig, opts)
-		if err != nil {
-			return err
+			return explainSignError(err)
 		}
 		af, err := os.OpenFile(j.in, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
@@ -243,7 +235,7 @@ func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) er
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := pades.Sign(ctx, key, in, st.Size(), tmp, opts); err != nil {
+	if err := signCopy(ctx, key, in, st.Size(), tmp, opts); err != nil {
 		tmp.Close()
 		return explainSignError(err)
 	}
@@ -255,6 +247,37 @@ func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) er
 		return err
 	}
 	return os.Rename(tmp.Name(), j.out)
+}
+
+// signedTail reads the document once, asks the key once, and returns the new
+// revisions to append.
+func signedTail(ctx context.Context, key hsm.Key, in *os.File, size int64, opts pades.Options) ([]byte, error) {
+	p, err := pades.Prepare(ctx, in, size, nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := pades.SignDigest(ctx, key, p.SignedAttrsDigest(), p.SignatureOpts())
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	return p.Complete(ctx, in, sig, opts)
+}
+
+// signCopy signs, then lets the kernel copy the original to the output
+// (copy_file_range: no second pass through user space) and appends the new revisions.
+func signCopy(ctx context.Context, key hsm.Key, in *os.File, size int64, out *os.File, opts pades.Options) error {
+	tail, err := signedTail(ctx, key, in, size, opts)
+	if err != nil {
+		return err
+	}
+	if _, err := in.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(out, in, size); err != nil {
+		return err
+	}
+	_, err = out.Write(tail)
+	return err
 }
 
 func explainSignError(err error) error {

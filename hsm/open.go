@@ -21,6 +21,9 @@ func Open(ctx context.Context, uri string, opts Options) (Key, error) {
 	case "pkcs11":
 		return OpenPKCS11(ctx, uri, opts)
 	case "softkey":
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		return OpenSoftwareDemoKey(uri)
 	}
 	return nil, fmt.Errorf("%w: scheme %q is not pkcs11: or softkey:", ErrBadURI, scheme)

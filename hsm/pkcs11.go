@@ -42,6 +42,9 @@ type p11Module struct {
 	mu  sync.RWMutex
 	ctx *pkcs11.Ctx
 	gen uint64 // bumped by each re-initialisation
+	// ownInit is false when someone else in the process initialised the module first;
+	// then finalising it is theirs to do.
+	ownInit bool
 
 	recoverMu sync.Mutex // one recovery at a time on this module
 
@@ -64,11 +67,12 @@ func acquireModule(path string, log *slog.Logger) (*p11Module, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("hsm: pkcs11: cannot load module %s", path)
 	}
-	if err := ctx.Initialize(); err != nil && !isP11(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+	err := ctx.Initialize()
+	if err != nil && !isP11(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 		ctx.Destroy()
 		return nil, fmt.Errorf("hsm: pkcs11: initialising module %s: %w", path, err)
 	}
-	m := &p11Module{path: path, refs: 1, ctx: ctx}
+	m := &p11Module{path: path, refs: 1, ctx: ctx, ownInit: err == nil}
 	modules.byPath[path] = m
 	log.Info("pkcs11: module loaded", "module", path)
 	return m, nil
@@ -84,7 +88,9 @@ func (m *p11Module) release() {
 	delete(modules.byPath, m.path)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_ = m.ctx.Finalize()
+	if m.ownInit {
+		_ = m.ctx.Finalize()
+	}
 	m.ctx.Destroy()
 }
 
@@ -102,6 +108,7 @@ func (m *p11Module) reinitialise(gen uint64, log *slog.Logger) error {
 	if err := m.ctx.Initialize(); err != nil && !isP11(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 		return fmt.Errorf("hsm: pkcs11: initialising module %s again: %w", m.path, err)
 	}
+	m.ownInit = true
 	log.Warn("pkcs11: module initialised again", "module", m.path)
 	return nil
 }

@@ -185,3 +185,31 @@ func pkcs8PEM(t *testing.T, key crypto.Signer) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
+
+func TestProviderClosesWhatItOpened(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	demoPKI(t, dir, key)
+	p := NewProvider(Options{})
+	k, err := p.Open(context.Background(), "softkey:path="+filepath.Join(dir, "key.pem")+";cert="+filepath.Join(dir, "chain.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Certificate() == nil {
+		t.Fatal("no certificate")
+	}
+	if _, err := p.Open(context.Background(), "softkey:path="+filepath.Join(dir, "absent")); err == nil {
+		t.Fatal("opened a missing file")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Open(ctx, "softkey:path="+filepath.Join(dir, "key.pem"), Options{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("open with a cancelled context: %v", err)
+	}
+}

@@ -86,14 +86,20 @@ func (s *Store) publishFile(st *staged) error {
 		return nil
 	}
 	dir := filepath.Dir(final)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("store: blob dir: %w", err)
+	// New fan-out directories must reach the disk too; existing ones only need the
+	// new entry in the leaf directory synced.
+	syncs := []string{dir}
+	if _, err := os.Stat(dir); err != nil {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("store: blob dir: %w", err)
+		}
+		syncs = append(syncs, filepath.Dir(dir), s.cfg.BlobDir)
 	}
 	if err := os.Rename(st.path, final); err != nil {
 		return fmt.Errorf("store: publish blob: %w", err)
 	}
 	st.path = ""
-	for _, d := range []string{dir, filepath.Dir(dir), s.cfg.BlobDir} {
+	for _, d := range syncs {
 		if err := syncDir(d); err != nil {
 			return err
 		}

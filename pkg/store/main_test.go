@@ -51,18 +51,18 @@ func (c *fakeClock) Set(t time.Time) {
 // backend names a database setup every store test runs against.
 type backend struct {
 	name string
-	cfg  func(t *testing.T) Config
+	cfg  func(t testing.TB) Config
 }
 
 var backends = []backend{
-	{"sqlite", func(t *testing.T) Config {
+	{"sqlite", func(t testing.TB) Config {
 		dir := t.TempDir()
 		return Config{Driver: DriverSQLite, DSN: filepath.Join(dir, "kyso.db"), BlobDir: filepath.Join(dir, "blobs")}
 	}},
-	{"postgres", func(t *testing.T) Config {
+	{"postgres", func(t testing.TB) Config {
 		return Config{Driver: DriverPostgres, DSN: testenv.StartPostgres(t), BlobDir: filepath.Join(t.TempDir(), "blobs")}
 	}},
-	{"postgres-blobs-in-db", func(t *testing.T) Config {
+	{"postgres-blobs-in-db", func(t testing.TB) Config {
 		return Config{Driver: DriverPostgres, DSN: testenv.StartPostgres(t), BlobsInDB: true}
 	}},
 }

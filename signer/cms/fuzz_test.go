@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/signer/cms"
@@ -43,6 +44,10 @@ func FuzzParse(f *testing.F) {
 		f.Add(toBER(f, der))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// A hang would otherwise stall the fuzzer silently; crashing the worker makes
+		// the engine keep the input as a failure.
+		watchdog := time.AfterFunc(10*time.Second, func() { panic("FuzzParse: one input took over 10 s") })
+		defer watchdog.Stop()
 		if ts, err := cms.ParseTimestampToken(data); ts != nil {
 			_ = ts.Matches(data)
 			_ = err

@@ -107,8 +107,7 @@ func (f *CRLFetcher) Fetch(ctx context.Context, url string, issuer *x509.Certifi
 		err = crl.Current(now)
 	}
 	if err != nil {
-		err.(*Error).URL = url
-		return nil, err
+		return nil, withURL(err, url)
 	}
 	if !crl.List.NextUpdate.IsZero() {
 		f.mu.Lock()

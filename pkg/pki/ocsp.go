@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -70,8 +71,7 @@ func (c *OCSPClient) Query(ctx context.Context, url string, cert, issuer *x509.C
 	}
 	resp, err := VerifyOCSPResponse(raw, cert, issuer, now)
 	if err != nil {
-		err.(*Error).URL = url
-		return nil, err
+		return nil, withURL(err, url)
 	}
 	if !resp.NextUpdate.IsZero() {
 		c.put(key, resp)
@@ -135,4 +135,13 @@ func VerifyOCSPResponse(raw []byte, cert, issuer *x509.Certificate, now time.Tim
 		return nil, newErr("ocsp", "", ErrOCSPInvalid, "stale: nextUpdate %s has passed", resp.NextUpdate.UTC().Format(time.RFC3339))
 	}
 	return resp, nil
+}
+
+// withURL records where a failure came from on this package's *Error.
+func withURL(err error, url string) error {
+	var pe *Error
+	if errors.As(err, &pe) {
+		pe.URL = url
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package pki_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,6 +237,19 @@ func TestCheckerCRLFallbackAndOffline(t *testing.T) {
 			}
 		})
 	}
+	t.Run("sub CA through the root's CRL", func(t *testing.T) {
+		rootCRL := pkitest.ServeCRL(t, p.RootCRL)
+		c := &pki.Checker{RewriteURL: func(u string) string {
+			if u == testpki.RootCRLURL {
+				return rootCRL
+			}
+			return u
+		}}
+		r, err := c.Check(context.Background(), p.Sub.Cert, p.Root.Cert)
+		if err != nil || r.Status != pki.StatusGood || r.Source != "crl" {
+			t.Fatalf("%+v, %v", r, err)
+		}
+	})
 	t.Run("offline with an OCSP response at hand", func(t *testing.T) {
 		responder := pkitest.StartOCSP(t)
 		resp, err := (&pki.OCSPClient{}).Query(context.Background(), responder.URL, p.Revoked.Cert, p.Sub.Cert, time.Now())
@@ -252,4 +266,60 @@ func TestCheckerCRLFallbackAndOffline(t *testing.T) {
 			t.Errorf("leader: err = %v, want ErrOffline", err)
 		}
 	})
+}
+
+// TestCheckerConcurrent shares one Checker (and its OCSP cache) between goroutines
+// asking the real responder; run with -race.
+func TestCheckerConcurrent(t *testing.T) {
+	p := committed(t)
+	responder := pkitest.StartOCSP(t)
+	c := &pki.Checker{RewriteURL: rewrite(responder.URL, "http://127.0.0.1:1/none.crl")}
+	certs := []*testpki.Cert{p.Leader, p.Clerk, p.Org, p.Revoked}
+	errs := make(chan error, 16)
+	for g := 0; g < 16; g++ {
+		go func() {
+			for i := 0; i < 10; i++ {
+				cert := certs[(g+i)%len(certs)]
+				r, err := c.Check(context.Background(), cert.Cert, p.Sub.Cert)
+				if err == nil && (r.Status == pki.StatusRevoked) != (cert == p.Revoked) {
+					err = errors.New("wrong status for " + cert.Cert.Subject.CommonName)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 16; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestOCSPCustomIndex revokes the leader in a copy of index.txt: the responder answers
+// from the index it was given, and the committed one stays untouched.
+func TestOCSPCustomIndex(t *testing.T) {
+	p := committed(t)
+	serial := testpki.SerialHex(p.Leader.Cert.SerialNumber)
+	var index []string
+	for _, line := range strings.Split(string(testpki.IndexTxt(p)), "\n") {
+		if f := strings.Split(line, "\t"); len(f) == 6 && f[3] == serial {
+			f[0], f[2] = "R", "260101000000Z,superseded"
+			line = strings.Join(f, "\t")
+		}
+		index = append(index, line)
+	}
+	responder := pkitest.StartOCSP(t, pkitest.OCSPOptions{Index: []byte(strings.Join(index, "\n")), NextUpdateDays: -1})
+	resp, err := (&pki.OCSPClient{}).Query(context.Background(), responder.URL, p.Leader.Cert, p.Sub.Cert, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if resp.Status != ocsp.Revoked || !resp.RevokedAt.Equal(want) || resp.RevocationReason != ocsp.Superseded || !resp.NextUpdate.IsZero() {
+		t.Errorf("status %d at %v reason %d nextUpdate %v; want revoked at %v, superseded, no nextUpdate",
+			resp.Status, resp.RevokedAt, resp.RevocationReason, resp.NextUpdate, want)
+	}
 }

@@ -129,6 +129,30 @@ func TestTimestampInteropWithOpenSSL(t *testing.T) {
 			}
 		})
 	}
+	t.Run("token without certificates, TSA certificate given", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "ts.cnf"), "[ tsa ]\ndefault_tsa = t\n[ t ]\nserial = "+filepath.Join(dir, "serial")+
+			"\ncrypto_device = builtin\nsigner_digest = sha256\ndefault_policy = 2.999.2.1\ndigests = sha256\ness_cert_id_alg = sha256\n")
+		writeFile(t, filepath.Join(dir, "serial"), "01\n")
+		// No -cert: certReq is false, so the token carries no certificate.
+		run(t, openssl, "ts", "-query", "-digest", hex.EncodeToString(digest[:]), "-sha256", "-out", filepath.Join(dir, "req.tsq"))
+		run(t, openssl, "ts", "-reply", "-config", filepath.Join(dir, "ts.cnf"), "-queryfile", filepath.Join(dir, "req.tsq"),
+			"-signer", p.Path("tsa.pem"), "-inkey", p.Path("tsa.key"), "-token_out", "-out", filepath.Join(dir, "token.der"))
+		token, err := os.ReadFile(filepath.Join(dir, "token.der"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pki.ParseTimestampToken(token); !errors.Is(err, pki.ErrTimestampInvalid) {
+			t.Errorf("without the TSA certificate: err = %v, want ErrTimestampInvalid", err)
+		}
+		if _, err := pki.ParseTimestampToken(token, p.Leader.Cert); !errors.Is(err, pki.ErrTimestampInvalid) {
+			t.Errorf("with the wrong certificate: err = %v, want ErrTimestampInvalid", err)
+		}
+		ti, err := pki.ParseTimestampToken(token, p.Leader.Cert, p.TSA.Cert)
+		if err != nil || !ti.Signer.Equal(p.TSA.Cert) || len(ti.Certificates) != 0 {
+			t.Fatalf("with the TSA certificate given: %v", err)
+		}
+	})
 	t.Run("openssl ts -verify on the test TSA's token", func(t *testing.T) {
 		dir := t.TempDir()
 		token := mintToken(t, p.TSA, crypto.SHA256, digest[:])

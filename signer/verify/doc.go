@@ -1,0 +1,38 @@
+// Package verify decides whether signed documents can be trusted, and says why in a
+// report people can read: PAdES and PDF signatures and document timestamps, and
+// detached CMS/CAdES signatures. Indications follow ETSI EN 319 102-1 as EU DSS spells
+// them (TOTAL_PASSED, TOTAL_FAILED, INDETERMINATE with sub-indications).
+//
+// What it checks, per signature, in revision order:
+//   - integrity: the /ByteRange is two ranges from byte 0 whose gap is exactly the
+//     /Contents hex string of this signature dictionary, ending at a revision's
+//     %%EOF; the CMS digest and signature verify (signer/cms); PAdES attributes;
+//   - modifications: every later revision is compared object by object with the one
+//     before it and classified (signatures/DSS/timestamps, metadata, form filling,
+//     annotations, other); bytes after the last readable revision, and objects a
+//     revision writes but its cross-reference section hides, are changes;
+//   - permissions: the DocMDP permission of a certification signature and FieldMDP
+//     locks. An approval-only document is judged as DocMDP P=2 (form filling and
+//     signing allowed; annotations and anything else not), like Adobe's default for
+//     approval signatures and stricter than pyHanko's, because a comment laid over
+//     signed text is how shadow attacks hide content;
+//   - trust: a chain to the configured anchors only (never to a certificate the file
+//     carries as a root), key usage and extended key usage, validity at the time a
+//     timestamp proves, else at the validation time;
+//   - revocation: the document's DSS and the CMS's revocation archive, then OCSP and
+//     CRL on the network unless offline (pkg/pki).
+//
+// Revocation maps to indications as ETSI EN 319 102-1 does: revoked after the
+// timestamped signing time passes; revoked at or before it is TOTAL_FAILED/REVOKED;
+// revoked with no proof of when the signature was made is INDETERMINATE/REVOKED_NO_POE;
+// unknown status is INDETERMINATE/TRY_LATER. A signature whose integrity fails, or a
+// document changed after signing in a way its permissions do not allow, is TOTAL_FAILED
+// whatever the trust status (sub-indication MODIFIED_AFTER_SIGNING, Kyso's own: ETSI
+// has none for PDF revisions).
+//
+// It never panics on bad input (a recover at the API boundary turns a bug into a
+// FORMAT_FAILURE), reads the file in bounded chunks, and bounds every walk.
+//
+// It imports the standard library, x/crypto, signer/pdf, signer/cms and pkg/pki; never
+// HTTP servers, gorm, PKCS#11 or anything above signer/.
+package verify

@@ -1,0 +1,275 @@
+package verify
+
+import (
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/kyso-vn/kyso/signer/cms"
+	"github.com/kyso-vn/kyso/signer/pdf"
+)
+
+// sigCheck carries one signature through the checks.
+type sigCheck struct {
+	found     *foundSig
+	rep       *SignatureReport
+	dict      pdf.Dict // the signature dictionary as of the signed revision
+	br        []int64
+	signedEnd int64
+	contents  []byte // the DER from the ByteRange gap
+	docTS     bool
+	// p is the DocMDP permission this signature sets (certification), 0 if none.
+	p int
+	// locks are the fields this signature's FieldMDP locks.
+	locks fieldLock
+
+	cms *cmsOutcome
+	// failed is set once the signature is TOTAL_FAILED for integrity or format.
+	integrityErr error
+}
+
+// cmsOutcome is what the CMS step found.
+type cmsOutcome struct {
+	signer      *x509.Certificate
+	certs       []*x509.Certificate
+	hash        crypto.Hash
+	algorithm   string
+	claimedTime time.Time
+	signedAttrs bool
+	signingCert string // "v2", "v1", ""
+	hasSignTime bool
+	sigTS       *tsOutcome
+	ocsps       [][]byte
+	crls        [][]byte
+	err         error
+}
+
+// tsOutcome is a timestamp token checked for integrity (imprint and TSA signature).
+type tsOutcome struct {
+	genTime time.Time
+	signer  *x509.Certificate
+	certs   []*x509.Certificate
+	err     error
+}
+
+// maxContentsHex bounds the /Contents gap: no CMS signature with its chain, timestamp
+// and revocation data comes near 8 MiB of hex.
+const maxContentsHex = 8 << 20
+
+// checkByteRange checks that the signature's ByteRange is sane and that its gap is
+// exactly the /Contents hex string of this signature dictionary in the revision it
+// signs. It fills sc.br, sc.signedEnd, sc.dict and sc.contents.
+func checkByteRange(f io.ReaderAt, size int64, marks []eofMark, final *pdf.Reader, sc *sigCheck) error {
+	br, err := byteRange(final, sc.found.dict)
+	if err != nil {
+		return err
+	}
+	sc.br = br
+	sc.rep.ByteRange = br
+	if br[0] != 0 {
+		return fmt.Errorf("verify: /ByteRange does not start at byte 0")
+	}
+	if br[1] <= 0 || br[2] <= br[1] || br[3] <= 0 {
+		return fmt.Errorf("verify: /ByteRange %v is not two ranges around a gap", br)
+	}
+	end := br[2] + br[3]
+	if end < br[2] || end > size {
+		return fmt.Errorf("verify: /ByteRange %v reaches past the end of the file (%d bytes)", br, size)
+	}
+	if br[2]-br[1] > maxContentsHex {
+		return fmt.Errorf("verify: /ByteRange gap of %d bytes is larger than any signature", br[2]-br[1])
+	}
+	sc.signedEnd = end
+	if !atRevisionEnd(marks, end) {
+		return fmt.Errorf("verify: the signed range ends at byte %d, which is not the end of a revision (%%%%EOF)", end)
+	}
+	if sc.found.dictRef.Num == 0 {
+		return fmt.Errorf("verify: the signature dictionary is not an indirect object")
+	}
+	rev, err := pdf.Open(io.NewSectionReader(f, 0, end), end)
+	if err != nil {
+		return fmt.Errorf("verify: the signed revision cannot be read: %w", err)
+	}
+	off, inStream, ok := rev.ObjectOffset(sc.found.dictRef.Num)
+	if !ok || inStream != 0 {
+		return fmt.Errorf("verify: the signature dictionary (object %d) is not a plain object of the signed revision", sc.found.dictRef.Num)
+	}
+	d := rev.Dict(sc.found.dictRef)
+	if d == nil {
+		return fmt.Errorf("verify: the signature dictionary (object %d) cannot be read in the signed revision", sc.found.dictRef.Num)
+	}
+	sc.dict = d
+	cs, ce, kind, err := contentsExtent(io.NewSectionReader(f, 0, end), end, off)
+	if err != nil {
+		return err
+	}
+	if kind != '<' {
+		return fmt.Errorf("verify: /Contents is not a hex string")
+	}
+	if cs != br[1] || ce != br[2] {
+		return fmt.Errorf("verify: the /ByteRange gap [%d, %d) is not the /Contents string [%d, %d)", br[1], br[2], cs, ce)
+	}
+	raw := make([]byte, ce-cs)
+	if _, err := f.ReadAt(raw, cs); err != nil {
+		return fmt.Errorf("verify: reading /Contents: %w", err)
+	}
+	der, err := unhexContents(raw)
+	if err != nil {
+		return err
+	}
+	if s, ok := d["Contents"].(pdf.String); !ok || string(s) != string(der) {
+		return fmt.Errorf("verify: /Contents of the dictionary differs from the bytes in the gap")
+	}
+	sc.contents = der
+	return nil
+}
+
+// unhexContents decodes "<hex>" allowing white space, refusing anything else.
+func unhexContents(raw []byte) ([]byte, error) {
+	if len(raw) < 2 || raw[0] != '<' || raw[len(raw)-1] != '>' {
+		return nil, fmt.Errorf("verify: /Contents is not a hex string")
+	}
+	out := make([]byte, 0, len(raw)/2)
+	var hi byte
+	half := false
+	for _, c := range raw[1 : len(raw)-1] {
+		var v byte
+		switch {
+		case c >= '0' && c <= '9':
+			v = c - '0'
+		case c >= 'a' && c <= 'f':
+			v = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			v = c - 'A' + 10
+		case isWS(c):
+			continue
+		default:
+			return nil, fmt.Errorf("verify: /Contents holds a non-hex byte 0x%02x", c)
+		}
+		if half {
+			out = append(out, hi<<4|v)
+		} else {
+			hi = v
+		}
+		half = !half
+	}
+	if half {
+		out = append(out, hi<<4)
+	}
+	return out, nil
+}
+
+// rangesReader reads the two signed ranges once, in order.
+func rangesReader(f io.ReaderAt, br []int64) io.Reader {
+	return io.MultiReader(io.NewSectionReader(f, br[0], br[1]), io.NewSectionReader(f, br[2], br[3]))
+}
+
+// checkCMS verifies a signature's CMS over the byte ranges (integrity only).
+func checkCMS(f io.ReaderAt, sc *sigCheck) *cmsOutcome {
+	out := &cmsOutcome{}
+	sd, err := cms.Parse(sc.contents)
+	if err != nil {
+		out.err = err
+		return out
+	}
+	out.certs = sd.Certificates
+	out.crls = sd.CRLs
+	for _, o := range sd.OtherRevocation {
+		if o.Format.Equal(cms.OIDRevocationInfoOCSP) {
+			out.ocsps = append(out.ocsps, o.Info)
+		}
+	}
+	if len(sd.SignerInfos) == 1 {
+		if c, err := sd.SignerCertificate(sd.SignerInfos[0]); err == nil {
+			out.signer = c
+		}
+	}
+	sub, _ := sc.dict["SubFilter"].(pdf.Name)
+	var res *cms.Result
+	if sub == "adbe.pkcs7.sha1" {
+		// The SignedData encapsulates the SHA-1 digest of the ranges: SHA-1, refused.
+		out.err = &cms.AlgorithmError{Algorithm: "SHA-1", Reason: "adbe.pkcs7.sha1 signs a SHA-1 digest of the document"}
+		return out
+	}
+	res, err = sd.VerifyContent(rangesReader(f, sc.br))
+	if err != nil {
+		out.err = err
+		return out
+	}
+	out.signer = res.Certificate
+	out.hash = res.Hash
+	out.algorithm = res.SignatureAlgorithm
+	out.signedAttrs = res.HasSignedAttrs
+	out.signingCert = res.SigningCertificate
+	out.claimedTime = res.SigningTime
+	out.hasSignTime = res.HasSignedAttribute(cms.OIDAttrSigningTime)
+	si := res.SignerInfo
+	if a, ok := si.SignedAttribute(cms.OIDAttrAdbeRevocationInfoArchival); ok {
+		o, c := parseAdbeRevocation(a)
+		out.ocsps = append(out.ocsps, o...)
+		out.crls = append(out.crls, c...)
+	}
+	if a, ok := si.UnsignedAttribute(cms.OIDAttrSignatureTimeStampToken); ok && len(a.Values) > 0 {
+		out.sigTS = checkTimestampToken(a.Values[0], func(h crypto.Hash) []byte {
+			hh := h.New()
+			hh.Write(si.Signature)
+			return hh.Sum(nil)
+		})
+	}
+	return out
+}
+
+// checkTimestampToken parses a token, verifies its signature and compares its imprint
+// with digestOf(the token's hash).
+func checkTimestampToken(der []byte, digestOf func(crypto.Hash) []byte) *tsOutcome {
+	t, err := cms.ParseTimestampToken(der)
+	if err != nil {
+		return &tsOutcome{err: err}
+	}
+	out := &tsOutcome{genTime: t.Info.GenTime, certs: t.Token.Certificates}
+	if t.Signer != nil {
+		out.signer = t.Signer.Certificate
+	}
+	h, err := t.Hash()
+	if err != nil {
+		out.err = err
+		return out
+	}
+	if err := t.MatchesDigest(digestOf(h), h); err != nil {
+		out.err = err
+	}
+	return out
+}
+
+// checkDocTimestamp verifies a document timestamp: the token over the byte ranges.
+func checkDocTimestamp(f io.ReaderAt, sc *sigCheck) (*tsOutcome, error) {
+	var readErr error
+	ts := checkTimestampToken(sc.contents, func(h crypto.Hash) []byte {
+		hh := h.New()
+		if _, err := io.Copy(hh, rangesReader(f, sc.br)); err != nil {
+			readErr = err
+		}
+		return hh.Sum(nil)
+	})
+	return ts, readErr
+}
+
+// integrityFromError maps a CMS error to the integrity verdict and sub-indication.
+func integrityFromError(err error) (string, Indication, SubIndication) {
+	switch {
+	case errors.Is(err, cms.ErrUnsupportedAlgorithm):
+		return IntegrityUnsupported, Indeterminate, CryptoConstraintsFailure
+	case errors.Is(err, cms.ErrDigestMismatch):
+		return IntegrityHashFailure, TotalFailed, HashFailure
+	case errors.Is(err, cms.ErrSignatureInvalid):
+		return IntegritySigFailure, TotalFailed, SigCryptoFailure
+	case errors.Is(err, cms.ErrSignerCertNotFound):
+		return IntegrityFormat, Indeterminate, NoSigningCertificateFound
+	case errors.Is(err, cms.ErrSigningCertificateMismatch):
+		return IntegritySigFailure, TotalFailed, SigCryptoFailure
+	}
+	return IntegrityFormat, TotalFailed, FormatFailure
+}

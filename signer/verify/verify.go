@@ -1,0 +1,388 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/signer/pdf"
+)
+
+// Errors for input that is not a signed document (the CLI's exit status 2). The report
+// is nil with them.
+var (
+	// ErrNotSigned: the document is readable but holds no signature.
+	ErrNotSigned = errors.New("verify: the document holds no signature")
+	// ErrUnreadable: the input cannot be read as a PDF (or as CMS for detached input).
+	ErrUnreadable = errors.New("verify: the input cannot be read as a signed document")
+)
+
+// Options configure a verification.
+type Options struct {
+	// Anchors are the trust anchors. Chains are built to these only, never to a
+	// certificate the document carries.
+	Anchors []*x509.Certificate
+	// At is the validation time; zero means Now().
+	At time.Time
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Offline forbids the network: revocation comes from the document only.
+	Offline bool
+	// Revocation answers online revocation questions (OCSP, then CRL) when not
+	// Offline. Nil makes a pki.Checker per signature with default clients; share a
+	// configured one to share its cache and timeouts.
+	Revocation pki.RevocationChecker
+	// RevocationTimeout bounds each online revocation question (default 10 s).
+	RevocationTimeout time.Duration
+}
+
+func (o *Options) validationTime() time.Time {
+	if !o.At.IsZero() {
+		return o.At
+	}
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// VerifyFile verifies the PDF at path.
+func VerifyFile(ctx context.Context, path string, opts Options) (*Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	return VerifyPDF(ctx, f, st.Size(), path, opts)
+}
+
+// VerifyPDF verifies every signature and document timestamp of the PDF in the first
+// size bytes of r. The error is ErrUnreadable or ErrNotSigned (wrapped) when the input
+// is not a signed PDF; otherwise the report says everything, including a failure
+// inside the verifier itself (a FORMAT_FAILURE with the error).
+func VerifyPDF(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options) (rep *Report, err error) {
+	rep = &Report{Version: ReportVersion, File: name, Size: size, Format: "pdf",
+		ValidationTime: opts.validationTime().UTC(), Signatures: []SignatureReport{}, Errors: []string{}, Warnings: []string{}}
+	defer func() {
+		if p := recover(); p != nil {
+			rep.Errors = append(rep.Errors, fmt.Sprintf("verify: internal error: %v", p))
+			rep.Indication, rep.SubIndication = TotalFailed, FormatFailure
+			for i := range rep.Signatures {
+				rep.Signatures[i].Indication = TotalFailed
+				rep.Signatures[i].SubIndication = FormatFailure
+			}
+			err = nil
+		}
+	}()
+	v := &pdfVerifier{f: r, size: size, opts: opts, rep: rep, at: rep.ValidationTime}
+	if err := v.run(ctx); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+type revState struct {
+	end int64 // offset just past the revision's %%EOF line
+	rd  *pdf.Reader
+}
+
+type pdfVerifier struct {
+	f    io.ReaderAt
+	size int64
+	opts Options
+	rep  *Report
+	at   time.Time
+
+	marks []eofMark
+	revs  []revState
+	final *pdf.Reader
+	// tail is set when bytes after the last readable revision are not a revision.
+	tail string
+	// verdicts caches the judgement of revision i against revision i-1.
+	verdicts map[int]revisionVerdict
+	dss      *dssData
+	checks   []*sigCheck
+}
+
+func (v *pdfVerifier) run(ctx context.Context) error {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(v.f, 0, v.size)); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	v.rep.SHA256 = hex.EncodeToString(h.Sum(nil))
+
+	marks, err := revisionEnds(v.f, v.size)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	v.marks = marks
+	v.readRevisions()
+	if v.final == nil {
+		if _, err := pdf.Open(v.f, v.size); err != nil {
+			return fmt.Errorf("%w: %v", ErrUnreadable, err)
+		}
+		return fmt.Errorf("%w: no readable revision", ErrUnreadable)
+	}
+	v.rep.Revisions = len(v.revs)
+
+	found, warns, err := findSignatures(v.final)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	v.rep.Warnings = append(v.rep.Warnings, warns...)
+	var unreadableSig error
+	if len(found) == 0 && v.tail != "" {
+		// The readable revisions hold no signature, but the bytes after them may
+		// hold one that a lenient viewer shows: a claimed signature Kyso cannot
+		// read is a failed one, never an unsigned document.
+		if ok, _ := contains(v.f, v.revs[len(v.revs)-1].end, v.size, []byte("/ByteRange")); ok {
+			found = append(found, &foundSig{fields: []string{"?"}, dict: pdf.Dict{}})
+			unreadableSig = fmt.Errorf("verify: signature data lies in bytes that are not a readable revision (%s)", v.tail)
+		}
+	}
+	if len(found) == 0 {
+		if v.final.Encrypted() {
+			return fmt.Errorf("%w (the file is encrypted)", ErrNotSigned)
+		}
+		return ErrNotSigned
+	}
+	v.dss = readDSS(v.final)
+
+	checks := make([]*sigCheck, 0, len(found))
+	for _, fs := range found {
+		sc := &sigCheck{found: fs, rep: &SignatureReport{Field: fieldNames(fs), Modifications: []Modification{},
+			Chain: []CertInfo{}, Errors: []string{}, Warnings: []string{}}}
+		if len(fs.fields) > 1 {
+			sc.rep.Warnings = append(sc.rep.Warnings, fmt.Sprintf("one signature is referred to by %d fields", len(fs.fields)))
+		}
+		if unreadableSig != nil {
+			sc.integrityErr = unreadableSig
+		} else if err := checkByteRange(v.f, v.size, v.marks, v.final, sc); err != nil {
+			sc.integrityErr = err
+		}
+		checks = append(checks, sc)
+	}
+	sortByRevision(checks)
+	v.checks = checks
+	v.readPermissions(checks)
+	for _, docTS := range []bool{true, false} {
+		for i, sc := range checks {
+			d := sc.dict
+			if d == nil {
+				d = sc.found.dict
+			}
+			if isDocTimestamp(d) != docTS {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			sc.rep.Index = i + 1
+			v.verifySignature(ctx, sc, checks)
+		}
+	}
+	for _, sc := range checks {
+		v.rep.Signatures = append(v.rep.Signatures, *sc.rep)
+	}
+	for _, sc := range checks {
+		if sc.p > 0 && (v.rep.DocMDP == 0 || sc.p < v.rep.DocMDP) {
+			v.rep.DocMDP = sc.p
+		}
+	}
+	v.rep.summarize()
+	return nil
+}
+
+// readRevisions opens the document as of each %%EOF marker. The last readable state is
+// the document; bytes after it that are more than white space are an unreadable
+// revision, which later counts as a change.
+func (v *pdfVerifier) readRevisions() {
+	var lastEnd int64
+	for i, m := range v.marks {
+		if i >= 10000 {
+			break
+		}
+		end := m.eol
+		rd, err := pdf.Open(io.NewSectionReader(v.f, 0, end), end)
+		if err != nil {
+			continue
+		}
+		if len(v.revs) > 0 && rd.StartXref == v.revs[len(v.revs)-1].rd.StartXref {
+			// a %%EOF inside data (an embedded file, a string) that opens as the same
+			// state as before: not a revision of its own
+			continue
+		}
+		v.revs = append(v.revs, revState{end: end, rd: rd})
+		lastEnd = end
+	}
+	if len(v.revs) == 0 {
+		return
+	}
+	v.final = v.revs[len(v.revs)-1].rd
+	if lastEnd < v.size {
+		tail := make([]byte, min(v.size-lastEnd, 4096))
+		n, _ := v.f.ReadAt(tail, lastEnd)
+		if len(bytes.TrimLeft(tail[:n], " \t\r\n\f\x00")) > 0 || v.size-lastEnd > 4096 {
+			v.tail = fmt.Sprintf("%d bytes after the last readable revision (offset %d) are not a valid revision", v.size-lastEnd, lastEnd)
+		}
+	}
+}
+
+// revisionAt returns the index of the revision ending at end (right after the %%EOF
+// marker or after its end-of-line), or -1.
+func (v *pdfVerifier) revisionAt(end int64) int {
+	for i, rs := range v.revs {
+		if rs.end == end {
+			return i
+		}
+		for _, m := range v.marks {
+			if m.eol == rs.end && m.after == end {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// verdict judges revision i (> 0) against revision i-1, once.
+func (v *pdfVerifier) verdict(i int) revisionVerdict {
+	if v.verdicts == nil {
+		v.verdicts = map[int]revisionVerdict{}
+	}
+	if vd, ok := v.verdicts[i]; ok {
+		return vd
+	}
+	prev, cur := v.revs[i-1], v.revs[i]
+	vd := classifyRevision(prev.rd, cur.rd)
+	v.hiddenObjects(&vd, prev.end, cur)
+	v.verdicts[i] = vd
+	return vd
+}
+
+// hiddenObjects flags objects written in a revision that its cross-reference section
+// does not point to but whose number the document uses: a viewer that repairs the
+// file (ignoring the cross-reference data) would show them instead.
+func (v *pdfVerifier) hiddenObjects(vd *revisionVerdict, from int64, cur revState) {
+	offs, err := objectHeaders(v.f, from, cur.end)
+	if err != nil {
+		vd.note(rankOther, "%v", err)
+		return
+	}
+	maxNum := cur.rd.MaxObjectNumber()
+	for _, off := range offs {
+		s := newRawScanner(v.f, cur.end, off)
+		t, err := s.next()
+		if err != nil || !isInt(t.text) || len(t.text) > 9 {
+			continue
+		}
+		num := 0
+		for _, c := range t.text {
+			num = num*10 + int(c-'0')
+		}
+		if off == cur.rd.StartXref+cur.rd.Shift {
+			continue // the xref stream itself
+		}
+		at, inStream, ok := cur.rd.ObjectOffset(num)
+		if ok && inStream == 0 && at == off {
+			continue
+		}
+		if ok || num <= maxNum {
+			vd.note(rankOther, "object %d at offset %d is not the one the cross-reference section names (hidden object)", num, off)
+		}
+	}
+}
+
+// permission is what the document allows after the signed revision of sc: the lowest
+// DocMDP P of the signatures made so far (0: no certification, approval semantics).
+func permissionAt(checks []*sigCheck, end int64) (p int, locks []fieldLock) {
+	for _, c := range checks {
+		if c.signedEnd <= 0 || c.signedEnd >= end {
+			continue
+		}
+		if c.p > 0 && (p == 0 || c.p < p) {
+			p = c.p
+		}
+		if !c.locks.empty() {
+			locks = append(locks, c.locks)
+		}
+	}
+	return p, locks
+}
+
+// allowed judges a revision verdict under DocMDP permission p (0: approval-only
+// document, treated as P=2) and the FieldMDP locks in force.
+func allowed(vd revisionVerdict, p int, locks []fieldLock) (bool, string) {
+	switch {
+	case vd.rank == rankNone:
+		return true, ""
+	case p == 1:
+		if vd.rank <= rankSignature && !vd.newApproval {
+			return true, ""
+		}
+		return false, "the certification (DocMDP P=1) allows no changes"
+	case p == 3:
+		if vd.rank > rankAnnotation {
+			return false, "not allowed by the certification (DocMDP P=3)"
+		}
+	default:
+		if vd.rank > rankForm {
+			if p == 2 {
+				return false, "not allowed by the certification (DocMDP P=2)"
+			}
+			return false, "not allowed after an approval signature (form filling and signing only)"
+		}
+	}
+	for _, f := range vd.formFields {
+		for _, l := range locks {
+			if l.locked(f) {
+				return false, fmt.Sprintf("field %q is locked by a signature (FieldMDP)", f)
+			}
+		}
+	}
+	return true, ""
+}
+
+// modifications lists what happened after sc's revision and whether it was allowed.
+func (v *pdfVerifier) modifications(sc *sigCheck, checks []*sigCheck) (mods []Modification, bad bool) {
+	k := v.revisionAt(sc.signedEnd)
+	if k < 0 {
+		return []Modification{{Revision: 0, Kind: KindOther, Allowed: false,
+			Detail: "the signed revision is not one of the document's revisions"}}, true
+	}
+	sc.rep.Revision = k + 1
+	for i := k + 1; i < len(v.revs); i++ {
+		vd := v.verdict(i)
+		p, locks := permissionAt(checks, v.revs[i].end)
+		ok, why := allowed(vd, p, locks)
+		detail := strings.Join(vd.details, "; ")
+		if why != "" {
+			detail = why + ": " + detail
+		}
+		if vd.rank == rankNone {
+			detail = "no change to the document"
+		}
+		mods = append(mods, Modification{Revision: i + 1, Kind: rankKind(vd.rank), Allowed: ok, Detail: detail})
+		bad = bad || !ok
+	}
+	if v.tail != "" {
+		mods = append(mods, Modification{Revision: len(v.revs) + 1, Kind: KindOther, Allowed: false, Detail: v.tail})
+		bad = true
+	}
+	if mods == nil {
+		mods = []Modification{}
+	}
+	return mods, bad
+}

@@ -392,3 +392,67 @@ func TestPKCS11OpenRefusals(t *testing.T) {
 	// The twins are told apart by id.
 	signAndVerify(t, openKey(t, h.URI("twin", "03"), Options{}))
 }
+
+func TestPKCS11TokenAndKeySelection(t *testing.T) {
+	h := testenv.NewSoftHSM(t, "first", testPIN)
+	h.KeyPairGen(t, "EC:prime256v1", "k", "01")
+	h.KeyPairGen(t, "EC:prime256v1", "j", "02")
+	h.Util(t, "--init-token", "--free", "--label", "second", "--pin", testPIN, "--so-pin", h.SOPIN)
+	serial := h.Serial(t)
+	slot := tokenSlot(t, h)
+	query := "?module-path=" + h.Module + "&pin-value=" + testPIN
+	tests := []struct {
+		name, uri, wantErr string
+	}{
+		{"label and id", "pkcs11:token=first;object=k;id=%01" + query, ""},
+		{"label only", "pkcs11:token=first;object=k" + query, ""},
+		{"id only", "pkcs11:token=first;id=%02" + query, ""},
+		{"serial", "pkcs11:serial=" + serial + ";object=k" + query, ""},
+		{"slot-id", fmt.Sprintf("pkcs11:slot-id=%d;object=k", slot) + query, ""},
+		{"model and manufacturer", "pkcs11:token=first;manufacturer=SoftHSM%20project;model=SoftHSM%20v2;object=k" + query, ""},
+		{"library", "pkcs11:token=first;library-manufacturer=SoftHSM;object=k" + query, ""},
+		{"wrong library", "pkcs11:token=first;library-manufacturer=Thales;object=k" + query, "not what the URI names"},
+		{"label and other serial", "pkcs11:token=first;serial=0000000000000000;object=k" + query, "no token matches"},
+		{"two tokens", "pkcs11:object=k" + query, "2 tokens match"},
+		{"label and id of two keys", "pkcs11:token=first;object=k;id=%02" + query, "no key matches"},
+		{"two keys", "pkcs11:token=first" + query, "several objects match"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := OpenPKCS11(context.Background(), tt.uri, Options{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer k.Close()
+			signAndVerify(t, k)
+		})
+	}
+}
+
+// tokenSlot finds the token's slot id from outside the provider.
+func tokenSlot(t *testing.T, h *testenv.SoftHSM) uint {
+	t.Helper()
+	p := pkcs11.New(h.Module)
+	defer p.Destroy()
+	if err := p.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Finalize()
+	slots, err := p.GetSlotList(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range slots {
+		if ti, err := p.GetTokenInfo(s); err == nil && ti.Label == h.Label {
+			return s
+		}
+	}
+	t.Fatalf("token %q not found", h.Label)
+	return 0
+}

@@ -45,12 +45,18 @@ func AlgorithmsFor(pub crypto.PublicKey) []Algorithm {
 	return nil
 }
 
-// Verify checks sig over digest with pub, for any Algorithm's options.
+// Verify checks sig over digest with pub, for any Algorithm's options. A PSS
+// signature made with PSSSaltLengthAuto must have a salt as long as the hash: every
+// provider signs so (PKCS#11 needs a number, and it is what verifiers expect).
 func Verify(pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts) error {
 	switch pub := pub.(type) {
 	case *rsa.PublicKey:
 		if pss, ok := opts.(*rsa.PSSOptions); ok {
-			return rsa.VerifyPSS(pub, opts.HashFunc(), digest, sig, &rsa.PSSOptions{SaltLength: pss.SaltLength, Hash: pss.Hash})
+			salt := pss.SaltLength
+			if salt == rsa.PSSSaltLengthAuto {
+				salt = rsa.PSSSaltLengthEqualsHash
+			}
+			return rsa.VerifyPSS(pub, opts.HashFunc(), digest, sig, &rsa.PSSOptions{SaltLength: salt, Hash: pss.Hash})
 		}
 		return rsa.VerifyPKCS1v15(pub, opts.HashFunc(), digest, sig)
 	case *ecdsa.PublicKey:

@@ -136,24 +136,24 @@ func leafSpecs() []leafSpec {
 	sim := personName(SIMName, "001090000004")
 	sim.ExtraNames = append(sim.ExtraNames, pkix.AttributeTypeAndValue{Type: asn1OIDTelephone, Value: SIMPhone})
 	return []leafSpec{
-		{"leader", Spec{Kind: Personal, Subject: personName(LeaderName, "001080000001")}.WithKeyType(RSA2048),
+		{"leader", Spec{Kind: Personal, Subject: personName(LeaderName, "001080000001"), KeyType: RSA2048},
 			func(p *TestPKI, c *Cert) { p.Leader = c }},
-		{"clerk", Spec{Kind: Personal, Subject: personName(ClerkName, "001090000002")}.WithKeyType(RSA2048),
+		{"clerk", Spec{Kind: Personal, Subject: personName(ClerkName, "001090000002"), KeyType: RSA2048},
 			func(p *TestPKI, c *Cert) { p.Clerk = c }},
-		{"personal-ec", Spec{Kind: Personal, Subject: personName(PersonalECName, "001090000003")}.WithKeyType(ECDSAP256),
+		{"personal-ec", Spec{Kind: Personal, Subject: personName(PersonalECName, "001090000003"), KeyType: ECDSAP256},
 			func(p *TestPKI, c *Cert) { p.PersonalEC = c }},
-		{"org", Spec{Kind: Organisation, Subject: org}.WithKeyType(RSA3072),
+		{"org", Spec{Kind: Organisation, Subject: org, KeyType: RSA3072},
 			func(p *TestPKI, c *Cert) { p.Org = c }},
-		{"sim", Spec{Kind: SIM, Subject: sim}.WithKeyType(RSA2048),
+		{"sim", Spec{Kind: SIM, Subject: sim, KeyType: RSA2048},
 			func(p *TestPKI, c *Cert) { p.SIM = c }},
 		{"expired", Spec{Kind: Personal, Subject: personName("Kyso TEST expired — Hoàng Văn E", "001090000005"),
-			NotBefore: ExpiredNotBefore, NotAfter: ExpiredNotAfter}.WithKeyType(RSA2048),
+			NotBefore: ExpiredNotBefore, NotAfter: ExpiredNotAfter, KeyType: RSA2048},
 			func(p *TestPKI, c *Cert) { p.Expired = c }},
-		{"revoked", Spec{Kind: Personal, Subject: personName("Kyso TEST revoked — Vũ Thị F", "001090000006")}.WithKeyType(RSA2048),
+		{"revoked", Spec{Kind: Personal, Subject: personName("Kyso TEST revoked — Vũ Thị F", "001090000006"), KeyType: RSA2048},
 			func(p *TestPKI, c *Cert) { p.Revoked = c }},
-		{"ocsp", Spec{Kind: OCSPResponder, Subject: caName("Kyso TEST OCSP Responder — NOT FOR PRODUCTION")}.WithKeyType(RSA2048),
+		{"ocsp", Spec{Kind: OCSPResponder, Subject: caName("Kyso TEST OCSP Responder — NOT FOR PRODUCTION"), KeyType: RSA2048},
 			func(p *TestPKI, c *Cert) { p.OCSP = c }},
-		{"tsa", Spec{Kind: TSA, Subject: caName("Kyso TEST TSA — NOT FOR PRODUCTION")}.WithKeyType(RSA2048),
+		{"tsa", Spec{Kind: TSA, Subject: caName("Kyso TEST TSA — NOT FOR PRODUCTION"), KeyType: RSA2048},
 			func(p *TestPKI, c *Cert) { p.TSA = c }},
 	}
 }

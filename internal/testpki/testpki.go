@@ -28,8 +28,9 @@ import (
 // KeyType names the key algorithms the project signs with.
 type KeyType int
 
+// The zero KeyType means "the default": RSA 2048 for a PKI, the PKI's for a leaf.
 const (
-	RSA2048 KeyType = iota
+	RSA2048 KeyType = iota + 1
 	RSA3072
 	RSA4096
 	ECDSAP256
@@ -58,7 +59,7 @@ func (k KeyType) String() string {
 // GenerateKey makes a fresh key of type k.
 func GenerateKey(k KeyType) (crypto.Signer, error) {
 	switch k {
-	case RSA2048:
+	case 0, RSA2048:
 		return rsa.GenerateKey(rand.Reader, 2048)
 	case RSA3072:
 		return rsa.GenerateKey(rand.Reader, 3072)
@@ -83,6 +84,9 @@ var keyPool struct {
 // PooledKey returns the i-th key of type k of this process, generating it on first use.
 // The same (k, i) gives the same key for the whole process.
 func PooledKey(k KeyType, i int) (crypto.Signer, error) {
+	if k == 0 {
+		k = RSA2048
+	}
 	keyPool.Lock()
 	defer keyPool.Unlock()
 	if keyPool.keys == nil {
@@ -150,7 +154,7 @@ func (c *Cert) ChainWithLeaf() []*x509.Certificate {
 
 // Options shape a PKI minted by New or NewPKI. The zero value is a sensible default.
 type Options struct {
-	// KeyType of the CAs and of leaves whose Spec leaves KeyType unset (default RSA2048).
+	// KeyType of the CAs and of leaves whose Spec leaves KeyType zero (zero: RSA2048).
 	KeyType KeyType
 	// NotBefore and NotAfter bound every certificate unless a Spec says otherwise
 	// (default: an hour ago to ten years from now).
@@ -182,7 +186,7 @@ type PKI struct {
 type Spec struct {
 	Kind    Kind
 	Subject pkix.Name
-	// KeyType of a generated key (default: the PKI's). Key, when set, is used instead.
+	// KeyType of a generated key (zero: the PKI's). Key, when set, is used instead.
 	KeyType KeyType
 	Key     crypto.Signer
 	// NotBefore and NotAfter default to the PKI's.
@@ -193,15 +197,6 @@ type Spec struct {
 	NoRevocationURLs bool
 	// SerialNumber defaults to a random 128-bit number.
 	SerialNumber *big.Int
-	keyTypeSet   bool
-}
-
-// WithKeyType returns s with its key type set explicitly (RSA2048 is the zero value, so
-// an unset field cannot be told from a chosen RSA2048 otherwise).
-func (s Spec) WithKeyType(k KeyType) Spec {
-	s.KeyType = k
-	s.keyTypeSet = true
-	return s
 }
 
 // New mints a throw-away PKI for a test, failing the test on error.
@@ -287,6 +282,9 @@ func caName(cn string) pkix.Name {
 }
 
 func (p *PKI) key(k KeyType) (crypto.Signer, error) {
+	if k == 0 {
+		k = RSA2048
+	}
 	if p.opts.FreshKeys {
 		return GenerateKey(k)
 	}
@@ -315,9 +313,9 @@ func (p *PKI) IssueLeaf(s Spec) (*Cert, error) {
 	}
 	key := s.Key
 	if key == nil {
-		kt := p.opts.KeyType
-		if s.keyTypeSet {
-			kt = s.KeyType
+		kt := s.KeyType
+		if kt == 0 {
+			kt = p.opts.KeyType
 		}
 		var err error
 		if key, err = p.key(kt); err != nil {

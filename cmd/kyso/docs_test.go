@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
@@ -203,4 +207,73 @@ func TestDocsImportCSVAndStats(t *testing.T) {
 	if err != nil || !strings.Contains(out, "…/TTr-UBND") {
 		t.Errorf("the outgoing row became a draft with its symbol:\n%s %v", out, err)
 	}
+}
+
+// TestCLIHelperProcess is not a test of its own: the tests below re-execute the test
+// binary with KYSO_CLI_HELPER=1 to run kyso as a separate OS process they can kill.
+func TestCLIHelperProcess(t *testing.T) {
+	if os.Getenv("KYSO_CLI_HELPER") != "1" {
+		return
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	root := newRootCmd()
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "kyso:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// TestDocsCheckCleanAfterSIGKILL kills `kyso docs import` of 500 files with SIGKILL in
+// the middle, then `kyso docs check` must report the store clean.
+func TestDocsCheckCleanAfterSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	body := bytes.Repeat([]byte("%PDF-1.7 "), 4<<10)
+	for i := range 500 {
+		p := filepath.Join(dir, fmt.Sprintf("%03d.pdf", i))
+		if err := os.WriteFile(p, append(body, fmt.Sprint(i)...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	data := []string{"docs", "--data-dir", filepath.Join(dir, "data")}
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestCLIHelperProcess$", "--"},
+		append(append(data, "import", "--agency", "000.00.00.G22", "--holder", "000.00.00.H43"), files...)...)...)
+	cmd.Env = append(os.Environ(), "KYSO_CLI_HELPER=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	stored := 0
+	for stored < 60 && sc.Scan() {
+		stored++ // one line per stored document when not on a terminal
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if stored < 60 {
+		t.Fatalf("import ended after %d documents before it was killed", stored)
+	}
+	res, _, err := runKyso(t, append(data, "check")...)
+	if err != nil || !strings.HasSuffix(res, "OK\n") {
+		t.Fatalf("check after SIGKILL: %v\n%s", err, res)
+	}
+	var n int
+	if _, err := fmt.Sscanf(res, "documents: %d", &n); err != nil || n < stored || n >= 500 {
+		t.Fatalf("documents after the kill: %d (%v), %d reported stored\n%s", n, err, stored, res)
+	}
+	t.Logf("killed after %d reported: %s", stored, strings.TrimSpace(res))
 }

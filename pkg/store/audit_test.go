@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -189,5 +191,54 @@ func TestKilledWhileStoring(t *testing.T) {
 		}
 		assertSequence(t, nums, int(rep.Documents))
 		t.Logf("killed after %d reported documents: %d stored, %d orphan blobs/temp files", seen, rep.Documents, len(rep.OrphanBlobs))
+	})
+}
+
+// TestAuditTwoProcesses appends from two OS processes of 8 goroutines each, released
+// together: the trail must be one unbroken chain of 400 events.
+func TestAuditTwoProcesses(t *testing.T) {
+	eachBackend(t, false, func(t *testing.T, cfg Config) {
+		s := openStore(t, cfg, nil)
+		goFile := filepath.Join(t.TempDir(), "go")
+		done := make(chan error, 2)
+		ready := make(chan struct{}, 2)
+		for range 2 {
+			cmd := childCmd(t, "audit", cfg, "KYSO_STORE_GO="+goFile)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			lines := readLines(out)
+			go func() {
+				for l := range lines {
+					if l == "ready" {
+						ready <- struct{}{}
+					}
+				}
+				done <- cmd.Wait()
+			}()
+		}
+		for range 2 {
+			select {
+			case <-ready:
+			case <-time.After(60 * time.Second):
+				t.Fatal("children did not get ready")
+			}
+		}
+		if err := os.WriteFile(goFile, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, err := s.Check(context.Background())
+		if err != nil || !rep.OK() || rep.AuditEvents != 400 {
+			t.Fatalf("check: %+v %v", rep, err)
+		}
 	})
 }

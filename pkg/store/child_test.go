@@ -67,6 +67,33 @@ func runChild(role string) error {
 			time.Sleep(2 * time.Millisecond)
 		}
 		return takeNumbers(ctx, s, reg, count, 16, func(n int) { say("%d", n) })
+	case "audit":
+		goFile := os.Getenv("KYSO_STORE_GO")
+		say("ready")
+		for {
+			if _, err := os.Stat(goFile); err == nil {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range 25 {
+					if _, err := s.Audit(ctx, Event{Actor: fmt.Sprintf("p%d-w%d", os.Getpid(), w), Action: ActionSign,
+						Detail: map[string]any{"j": j}}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		return <-errs
 	case "store500":
 		for i := 1; i <= 500; i++ {
 			content := make([]byte, 32<<10)

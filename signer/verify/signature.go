@@ -335,7 +335,7 @@ func (v *pdfVerifier) timestampReport(ctx context.Context, ts *tsOutcome) (tsRep
 		return fail(Indeterminate, cr.sub, "timestamp authority: "+cr.err.Error())
 	}
 	if len(cr.chain) >= 2 {
-		ro := v.checkRevocation(ctx, cr.chain[0], cr.chain[1], nil, nil, ts.genTime)
+		ro := v.checkRevocation(ctx, cr.chain[0], cr.chain[1], v.dss.ocsps, v.dss.crls, ts.genTime)
 		var sr SignatureReport
 		vd := verdict{ind: TotalPassed}
 		applyRevocation(&sr, &vd, ro, ts.genTime, "")

@@ -1,0 +1,312 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
+	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/pdf"
+)
+
+var (
+	pkiOnce sync.Once
+	testPKI *testpki.TestPKI
+	pkiErr  error
+)
+
+func loadPKI(t testing.TB) *testpki.TestPKI {
+	t.Helper()
+	pkiOnce.Do(func() { testPKI, pkiErr = testpki.Load(testenv.TestPKIDir()) })
+	if pkiErr != nil {
+		t.Fatal(pkiErr)
+	}
+	return testPKI
+}
+
+// formPDF is a one-page document with a text field "so" (the number the clerk fills
+// in after the leader signed).
+func formPDF() []byte {
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /DA (/Helv 0 Tf 0 g) /DR << /Font << /Helv 6 0 R >> >> >> >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 6 0 R >> >> /Annots [5 0 R] >>",
+		"", // content stream, below
+		"<< /Type /Annot /Subtype /Widget /FT /Tx /T (so) /F 4 /Rect [72 760 272 780] /P 3 0 R /DA (/Helv 10 Tf 0 g) >>",
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+	}
+	content := "BT /F1 14 Tf 72 700 Td (QUYET DINH ve viec phe duyet ke hoach nam 2025) Tj ET"
+	objs[3] = fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content)
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	offs := make([]int, len(objs))
+	for i, o := range objs {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return b.Bytes()
+}
+
+// update appends one incremental update built by change.
+func update(t testing.TB, doc []byte, change func(r *pdf.Reader, u *pdf.Update)) []byte {
+	t.Helper()
+	r, err := pdf.Open(bytes.NewReader(doc), int64(len(doc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := pdf.NewUpdate(r)
+	change(r, u)
+	tail, err := u.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(append([]byte{}, doc...), tail...)
+}
+
+// fillNumber is the clerk's form filling: the field's value and its appearance.
+func fillNumber(t testing.TB, doc []byte, number string) []byte {
+	return update(t, doc, func(r *pdf.Reader, u *pdf.Update) {
+		field := r.Dict(pdf.Ref{Num: 5})
+		text := "BT /Helv 10 Tf 2 6 Td (" + number + ") Tj ET"
+		ap := u.Add(&pdf.Stream{Dict: pdf.Dict{"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"),
+			"BBox": pdf.Array{int64(0), int64(0), int64(200), int64(20)},
+			"Resources": pdf.Dict{"Font": pdf.Dict{"Helv": pdf.Ref{Num: 6}}}}, Data: []byte(text)})
+		nf := pdf.Dict{}
+		for k, v := range field {
+			nf[k] = v
+		}
+		nf["V"] = pdf.TextString(number)
+		nf["AP"] = pdf.Dict{"N": ap}
+		u.Set(pdf.Ref{Num: 5}, nf)
+	})
+}
+
+// replacePage is the attack: an incremental update that replaces the page's content.
+func replacePage(t testing.TB, doc []byte) []byte {
+	return update(t, doc, func(r *pdf.Reader, u *pdf.Update) {
+		u.Set(pdf.Ref{Num: 4}, &pdf.Stream{Dict: pdf.Dict{}, Data: []byte("BT /F1 14 Tf 72 700 Td (QUYET DINH huy bo ke hoach) Tj ET")})
+	})
+}
+
+// addComment adds a sticky note to the page after signing.
+func addComment(t testing.TB, doc []byte) []byte {
+	return update(t, doc, func(r *pdf.Reader, u *pdf.Update) {
+		note := u.Add(pdf.Dict{"Type": pdf.Name("Annot"), "Subtype": pdf.Name("Text"),
+			"Rect": pdf.Array{int64(72), int64(690), int64(92), int64(710)}, "Contents": pdf.String("void")})
+		page := r.Dict(pdf.Ref{Num: 3})
+		np := pdf.Dict{}
+		for k, v := range page {
+			np[k] = v
+		}
+		np["Annots"] = pdf.Array{pdf.Ref{Num: 5}, note}
+		u.Set(pdf.Ref{Num: 3}, np)
+	})
+}
+
+type services struct {
+	ts         *pki.TSAClient
+	collector  *pki.Collector
+	revocation *pki.Checker
+}
+
+// startServices runs the test TSA (genTime from clock, nil for now), the real openssl
+// OCSP responder and the CRL servers, on loopback.
+func startServices(t *testing.T, clock func() time.Time) services {
+	t.Helper()
+	p := loadPKI(t)
+	tsa := pkitest.StartTSA(t, p.TSA.Cert, p.TSA.Key, p.TSA.Chain, pkitest.TSAOptions{Clock: clock})
+	ocspR := pkitest.StartOCSP(t)
+	subCRL := pkitest.StartCRLServer(t, p.SubCRL)
+	rootCRL := pkitest.StartCRLServer(t, p.RootCRL)
+	mapURL := func(u string) string {
+		switch {
+		case strings.Contains(u, "/ocsp"):
+			return ocspR.URL
+		case strings.HasSuffix(u, "sub-ca.crl"):
+			return subCRL.URL
+		case strings.HasSuffix(u, "root-ca.crl"):
+			return strings.TrimSuffix(rootCRL.URL, "sub-ca.crl") + "root-ca.crl"
+		}
+		return u
+	}
+	return services{
+		ts:         &pki.TSAClient{URLs: []string{tsa.URL}, Timeout: 10 * time.Second},
+		collector:  &pki.Collector{OCSP: &pki.OCSPClient{}, CRLs: &pki.CRLFetcher{}, MapURL: mapURL},
+		revocation: &pki.Checker{OCSP: &pki.OCSPClient{}, CRL: &pki.CRLFetcher{}, RewriteURL: mapURL},
+	}
+}
+
+func sign(t testing.TB, doc []byte, c *testpki.Cert, opts pades.Options) []byte {
+	t.Helper()
+	opts.Certificate, opts.Chain = c.Cert, c.Chain
+	var out bytes.Buffer
+	if err := pades.Sign(context.Background(), c.Key, bytes.NewReader(doc), int64(len(doc)), &out, opts); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func verifyBytes(t testing.TB, doc []byte, opts Options) *Report {
+	t.Helper()
+	rep, err := VerifyPDF(context.Background(), bytes.NewReader(doc), int64(len(doc)), "doc.pdf", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func describe(rep *Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "document %s/%s\n", rep.Indication, rep.SubIndication)
+	for _, s := range rep.Signatures {
+		fmt.Fprintf(&b, "  #%d %s %s %s/%s integrity=%s level=%s errors=%q warnings=%q\n", s.Index, s.Field, s.Type,
+			s.Indication, s.SubIndication, s.Integrity, s.Level, s.Errors, s.Warnings)
+		for _, m := range s.Modifications {
+			fmt.Fprintf(&b, "     rev %d %s allowed=%v %s\n", m.Revision, m.Kind, m.Allowed, m.Detail)
+		}
+	}
+	return b.String()
+}
+
+// TestKysoSignedLevels: documents Kyso signs verify TOTAL_PASSED at every level, and
+// B-LT and B-LTA do so offline, from the validation data they carry.
+func TestKysoSignedLevels(t *testing.T) {
+	p := loadPKI(t)
+	svc := startServices(t, nil)
+	anchors := []*x509.Certificate{p.Root.Cert}
+	for _, tc := range []struct {
+		level   pades.Level
+		offline bool
+		want    string
+	}{
+		{pades.LevelBB, false, "B-B"},
+		{pades.LevelBT, false, "B-T"},
+		{pades.LevelBLT, true, "B-LT"},
+		{pades.LevelBLTA, true, "B-LTA"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			doc := sign(t, formPDF(), p.Org, pades.Options{Level: tc.level, Timestamper: svc.ts, Validation: svc.collector})
+			opts := Options{Anchors: anchors, Offline: tc.offline}
+			if !tc.offline {
+				opts.Revocation = svc.revocation
+			}
+			rep := verifyBytes(t, doc, opts)
+			if rep.Indication != TotalPassed || rep.ExitCode() != 0 {
+				t.Fatalf("want TOTAL_PASSED:\n%s", describe(rep))
+			}
+			s := rep.Signatures[0]
+			if s.Level != tc.want || !s.CoversWholeDocument && tc.level < pades.LevelBLT {
+				t.Errorf("level %q, covers whole document %v; want %s:\n%s", s.Level, s.CoversWholeDocument, tc.want, describe(rep))
+			}
+			if tc.level >= pades.LevelBT && s.TimeSource != "timestamp" {
+				t.Errorf("time source %q, want timestamp", s.TimeSource)
+			}
+			// without the anchor nothing is trusted: integrity intact, INDETERMINATE
+			untrusted := verifyBytes(t, doc, Options{Offline: true})
+			if untrusted.ExitCode() != 3 || untrusted.Signatures[0].SubIndication != NoCertificateChainFound {
+				t.Errorf("without anchors: %s", describe(untrusted))
+			}
+		})
+	}
+}
+
+// TestLeaderThenClerk: the leader approves, the clerk fills the number in and adds the
+// organisation's signature; both signatures pass. Then the attacks on that document.
+func TestLeaderThenClerk(t *testing.T) {
+	p := loadPKI(t)
+	svc := startServices(t, nil)
+	opts := Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: svc.revocation}
+	leader := sign(t, formPDF(), p.Leader, pades.Options{Reason: "Phê duyệt", Level: pades.LevelBT, Timestamper: svc.ts})
+	filled := fillNumber(t, leader, "05/UBND-VP")
+	issued := sign(t, filled, p.Org, pades.Options{Reason: "Phát hành", Level: pades.LevelBT, Timestamper: svc.ts})
+
+	rep := verifyBytes(t, issued, opts)
+	if rep.ExitCode() != 0 || len(rep.Signatures) != 2 {
+		t.Fatalf("leader-then-clerk must pass:\n%s", describe(rep))
+	}
+	kinds := map[string]bool{}
+	for _, m := range rep.Signatures[0].Modifications {
+		kinds[m.Kind] = m.Allowed
+	}
+	if !kinds[KindFormFilling] || !kinds[KindSignature] {
+		t.Errorf("the leader's signature should see an allowed form filling and an allowed signature:\n%s", describe(rep))
+	}
+
+	flip := bytes.Clone(issued)
+	i := bytes.Index(flip, []byte("phe duyet"))
+	if i < 0 {
+		t.Fatal("page text not found")
+	}
+	flip[i] = 'P'
+	for _, tc := range []struct {
+		name string
+		doc  []byte
+		sub  SubIndication
+	}{
+		{"one byte changed in the page", flip, HashFailure},
+		{"page content replaced by an incremental update", replacePage(t, issued), ModifiedAfterSigning},
+		{"comment added after approval", addComment(t, issued), ModifiedAfterSigning},
+		{"number changed after the organisation signed", fillNumber(t, issued, "06/UBND-VP"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := verifyBytes(t, tc.doc, opts)
+			if tc.sub == "" {
+				// form filling stays allowed (no lock): both signatures pass, and the
+				// report shows the change
+				if rep.ExitCode() != 0 || rep.Signatures[1].Modifications[0].Kind != KindFormFilling {
+					t.Fatalf("form filling after signing:\n%s", describe(rep))
+				}
+				return
+			}
+			if rep.ExitCode() != 1 || rep.SubIndication != tc.sub {
+				t.Fatalf("want exit 1 with %s:\n%s", tc.sub, describe(rep))
+			}
+		})
+	}
+}
+
+// TestRevokedSigner: the revoked certificate of the test PKI. Signed (and timestamped)
+// after the revocation: TOTAL_FAILED/REVOKED. Timestamped before it: passes. Without
+// a timestamp: INDETERMINATE/REVOKED_NO_POE.
+func TestRevokedSigner(t *testing.T) {
+	p := loadPKI(t)
+	for _, tc := range []struct {
+		name  string
+		clock func() time.Time
+		level pades.Level
+		ind   Indication
+		sub   SubIndication
+	}{
+		{"timestamped after revocation", nil, pades.LevelBT, TotalFailed, Revoked},
+		{"timestamped before revocation", func() time.Time { return testpki.RevokedAt.Add(-30 * 24 * time.Hour) }, pades.LevelBT, TotalPassed, ""},
+		{"no timestamp", nil, pades.LevelBB, Indeterminate, RevokedNoPOE},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := startServices(t, tc.clock)
+			doc := sign(t, formPDF(), p.Revoked, pades.Options{Level: tc.level, Timestamper: svc.ts})
+			rep := verifyBytes(t, doc, Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: svc.revocation})
+			s := rep.Signatures[0]
+			if s.Indication != tc.ind || s.SubIndication != tc.sub {
+				t.Fatalf("want %s/%s:\n%s", tc.ind, tc.sub, describe(rep))
+			}
+			if s.Revocation == nil || s.Revocation.Status != "revoked" {
+				t.Errorf("revocation %+v", s.Revocation)
+			}
+		})
+	}
+}

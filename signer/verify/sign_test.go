@@ -84,7 +84,7 @@ func fillNumber(t testing.TB, doc []byte, number string) []byte {
 		field := r.Dict(pdf.Ref{Num: 5})
 		text := "BT /Helv 10 Tf 2 6 Td (" + number + ") Tj ET"
 		ap := u.Add(&pdf.Stream{Dict: pdf.Dict{"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"),
-			"BBox": pdf.Array{int64(0), int64(0), int64(200), int64(20)},
+			"BBox":      pdf.Array{int64(0), int64(0), int64(200), int64(20)},
 			"Resources": pdf.Dict{"Font": pdf.Dict{"Helv": pdf.Ref{Num: 6}}}}, Data: []byte(text)})
 		nf := pdf.Dict{}
 		for k, v := range field {

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding"
 	"encoding/asn1"
 	"encoding/json"
 	"errors"
@@ -73,6 +74,11 @@ type Pending struct {
 	ContentType  asn1.ObjectIdentifier
 	Content      []byte // encapsulated content; nil when detached
 }
+
+var (
+	_ encoding.BinaryMarshaler   = (*Pending)(nil)
+	_ encoding.BinaryUnmarshaler = (*Pending)(nil)
+)
 
 // Prepare builds the signed attributes over contentDigest (the digest of the content
 // under spec.Hash) and returns the state Complete needs.

@@ -40,10 +40,14 @@ type AlgorithmError struct {
 }
 
 func (e *AlgorithmError) Error() string {
-	if e.Reason == "" {
-		return "cms: unsupported algorithm " + e.Algorithm
+	msg := "cms: unsupported algorithm " + e.Algorithm
+	if e.Reason != "" {
+		msg += ": " + e.Reason
 	}
-	return "cms: unsupported algorithm " + e.Algorithm + ": " + e.Reason
+	if e.Verified {
+		msg += " (the signature itself is intact)"
+	}
+	return msg
 }
 
 // Is makes errors.Is(err, ErrUnsupportedAlgorithm) true.

@@ -108,9 +108,13 @@ func newPKI(t testing.TB, leafKind string) *testPKI {
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}, p.interKey.Public(), p.root, p.rootKey)
+	ski := make([]byte, 20)
+	rand.Read(ski)
 	p.leaf = mintCert(t, &x509.Certificate{
 		Subject:  pkix.Name{CommonName: "Nguyễn Văn A", Organization: []string{"Ủy ban nhân dân tỉnh Ninh Thuận"}, Country: []string{"VN"}},
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		// A subject key identifier lets openssl name the signer by it (-keyid).
+		SubjectKeyId: ski,
 	}, p.leafKey.Public(), p.inter, p.interKey)
 	return p
 }

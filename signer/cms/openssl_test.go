@@ -92,6 +92,7 @@ func TestWeVerifyOpenSSL(t *testing.T) {
 		{"RSA PSS", "RSA-2048", []string{"-md", "sha384", "-keyopt", "rsa_padding_mode:pss"}, false, true, ""},
 		{"ECDSA no attrs", "P-256", []string{"-md", "sha256", "-noattr"}, false, false, ""},
 		{"ECDSA streamed BER", "P-384", []string{"-md", "sha384", "-stream", "-nodetach"}, true, true, ""},
+		{"ECDSA signer named by key identifier", "P-256", []string{"-md", "sha256", "-keyid"}, false, true, ""},
 		{"RSA SHA-1", "RSA-2048", []string{"-md", "sha1"}, false, true, "SHA-1"},
 		{"RSA-1024", "RSA-1024", []string{"-md", "sha256"}, false, true, "RSA-1024"},
 		{"ECDSA P-224", "P-224", []string{"-md", "sha256", "-noattr"}, false, false, "P-224"},
@@ -134,6 +135,9 @@ func TestWeVerifyOpenSSL(t *testing.T) {
 				}
 			} else if err != nil {
 				t.Fatal(err)
+			}
+			if strings.Contains(tc.name, "key identifier") && (sd.SignerInfos[0].SubjectKeyID == nil || sd.SignerInfos[0].SerialNumber != nil) {
+				t.Errorf("signer identifier is not a subject key identifier")
 			}
 			if res.HasSignedAttrs != tc.attrs {
 				t.Errorf("signed attributes present = %v, want %v", res.HasSignedAttrs, tc.attrs)

@@ -106,12 +106,12 @@ func (sd *SignedData) parse(in cryptobyte.String) error {
 	sd.Version = int(version)
 	sd.parts.version = version
 
-	var algs cryptobyte.String
 	if !s.ReadASN1Element((*cryptobyte.String)(&sd.parts.digestAlgs), cbasn1.SET) {
 		return formatErrorf("digestAlgorithms")
 	}
-	algs = cryptobyte.String(sd.parts.digestAlgs)
-	algs.ReadASN1(&algs, cbasn1.SET)
+	var algs cryptobyte.String
+	whole := cryptobyte.String(sd.parts.digestAlgs)
+	whole.ReadASN1(&algs, cbasn1.SET)
 	for !algs.Empty() {
 		a, err := readAlgorithm(&algs)
 		if err != nil {
@@ -333,7 +333,6 @@ func parseAttributes(s cryptobyte.String) ([]Attribute, error) {
 	return out, nil
 }
 
-// Attribute returns the first attribute of type oid, signed or unsigned as asked.
 func findAttribute(attrs []Attribute, oid asn1.ObjectIdentifier) (Attribute, bool) {
 	for _, a := range attrs {
 		if a.Type.Equal(oid) {

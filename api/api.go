@@ -97,13 +97,14 @@ type Clients interface {
 	LookupByKeyHash(ctx context.Context, hash string) (Principal, error)
 }
 
-// ClientRegistry creates and revokes API clients (admin only).
+// ClientRegistry creates and revokes API clients (admin only). actor is the admin
+// doing it, for the audit trail.
 type ClientRegistry interface {
 	// CreateClient records a client with the hash of its key; the key itself is shown
 	// to the caller once and never stored.
-	CreateClient(ctx context.Context, name string, role Role, keyHash string) (Principal, error)
+	CreateClient(ctx context.Context, actor Principal, name string, role Role, keyHash string) (Principal, error)
 	// RevokeClient makes the client's key unusable; unknown ids wrap ErrNotFound.
-	RevokeClient(ctx context.Context, id string) error
+	RevokeClient(ctx context.Context, actor Principal, id string) error
 }
 
 // KeyInfo is a server-side signing key and who may use it.
@@ -119,6 +120,53 @@ type KeyInfo struct {
 // Keys lists the server-side signing keys and their grants.
 type Keys interface {
 	Keys(ctx context.Context) ([]KeyInfo, error)
+}
+
+// KeyGrants changes who may sign with a key (admin only). principal is a client id or
+// name, or "role:<role>"; an unknown key, or a grant that does not exist, wraps
+// ErrNotFound.
+type KeyGrants interface {
+	GrantKey(ctx context.Context, actor Principal, key, principal string) error
+	RevokeGrant(ctx context.Context, actor Principal, key, principal string) error
+}
+
+// CertificateInfo is a certificate in use in the province.
+type CertificateInfo struct {
+	Subject    string     `json:"subject"`
+	Issuer     string     `json:"issuer"`
+	Serial     string     `json:"serial"`
+	SHA256     string     `json:"sha256"`
+	Kind       string     `json:"kind"` // organisation, personal
+	Form       string     `json:"form"` // usb_token, sim_pki, hsm
+	AgencyCode string     `json:"agency_code,omitempty"`
+	Owner      string     `json:"owner,omitempty"`
+	NotBefore  time.Time  `json:"not_before"`
+	NotAfter   time.Time  `json:"not_after"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Certificates lists the certificates in use.
+type Certificates interface {
+	Certificates(ctx context.Context) ([]CertificateInfo, error)
+}
+
+// Stats is a year's activity, with the year before for comparison.
+type Stats struct {
+	Year               int              `json:"year"`
+	Incoming           int64            `json:"incoming"`
+	Outgoing           int64            `json:"outgoing"`
+	IncomingPrevYear   int64            `json:"incoming_prev_year"`
+	OutgoingPrevYear   int64            `json:"outgoing_prev_year"`
+	Signed             int64            `json:"signed"`
+	Signatures         int64            `json:"signatures"`
+	Certificates       int64            `json:"certificates"`
+	CertificatesByKind map[string]int64 `json:"certificates_by_kind"`
+	CertificatesByForm map[string]int64 `json:"certificates_by_form"`
+}
+
+// StatsSource reports a year's statistics.
+type StatsSource interface {
+	Stats(ctx context.Context, year int) (Stats, error)
 }
 
 // Readiness is one dependency /readyz checks: the store, a key provider.

@@ -42,6 +42,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/v1/agencies", []Role{A, S, C, L}},
 		{"POST", "/v1/agencies", []Role{A}},
 		{"GET", "/v1/keys", []Role{A, S, C, L}},
+		{"PUT", "/v1/keys/personal/grants/someone", []Role{A}},
+		{"DELETE", "/v1/keys/personal/grants/someone", []Role{A}},
 		{"GET", "/v1/certificates", []Role{A, S, C, L}},
 		{"GET", "/v1/stats", []Role{A, L}},
 		{"POST", "/v1/clients", []Role{A}},
@@ -168,5 +170,48 @@ func TestLimiter(t *testing.T) {
 	l.allow("z")
 	if n := len(l.buckets); n != 1 {
 		t.Errorf("%d buckets after a sweep, want 1", n)
+	}
+}
+
+// TestKeyGrants: an admin grants and withdraws a key through the API, and signing
+// follows the grant at once.
+func TestKeyGrants(t *testing.T) {
+	ts := startServer(t, nil)
+	admin, clerk := ts.keyFor[RoleAdmin], ts.keyFor[RoleClerk]
+	sign := func() int {
+		return ts.do("POST", "/v1/sign?key=personal", clerk, "application/pdf", strings.NewReader(tinyPDF)).StatusCode
+	}
+	if got := sign(); got != http.StatusForbidden {
+		t.Fatalf("before the grant: %d", got)
+	}
+	steps := []struct {
+		method, path string
+		status       int
+		problem      string
+		signs        int
+	}{
+		{"PUT", "/v1/keys/personal/grants/client-clerk", 204, "", 200},
+		{"PUT", "/v1/keys/personal/grants/client-clerk", 204, "", 200}, // idempotent
+		{"DELETE", "/v1/keys/personal/grants/client-clerk", 204, "", 403},
+		{"DELETE", "/v1/keys/personal/grants/client-clerk", 404, "not-found", 403},
+		{"PUT", "/v1/keys/personal/grants/role:clerk", 204, "", 200},
+		{"DELETE", "/v1/keys/personal/grants/role:clerk", 204, "", 403},
+		{"PUT", "/v1/keys/personal/grants/role:public", 400, "invalid-request", 403},
+		{"PUT", "/v1/keys/personal/grants/role:root", 400, "invalid-request", 403},
+		{"PUT", "/v1/keys/ghost/grants/client-clerk", 404, "not-found", 403},
+	}
+	for _, s := range steps {
+		resp := ts.do(s.method, s.path, admin, "", nil)
+		if resp.StatusCode != s.status {
+			t.Fatalf("%s %s: %d, want %d", s.method, s.path, resp.StatusCode, s.status)
+		}
+		if s.problem != "" {
+			if p := problemOf(t, resp); p.Type != ProblemBase+s.problem {
+				t.Errorf("%s %s: %s", s.method, s.path, p.Type)
+			}
+		}
+		if got := sign(); got != s.signs {
+			t.Errorf("after %s %s the clerk's signature answers %d, want %d", s.method, s.path, got, s.signs)
+		}
 	}
 }

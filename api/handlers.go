@@ -297,7 +297,8 @@ func (s *Server) createClient(c *gin.Context) {
 		return
 	}
 	key, hash := NewAPIKey()
-	p, err := s.registry.CreateClient(c.Request.Context(), req.Name, req.Role, hash)
+	actor, _ := principal(c)
+	p, err := s.registry.CreateClient(c.Request.Context(), actor, req.Name, req.Role, hash)
 	if err != nil {
 		failErr(c, err)
 		return
@@ -310,10 +311,106 @@ func (s *Server) createClient(c *gin.Context) {
 // revokeClient is DELETE /v1/clients/{id}.
 func (s *Server) revokeClient(c *gin.Context) {
 	id := c.Param("id")
-	if err := s.registry.RevokeClient(c.Request.Context(), id); err != nil {
+	actor, _ := principal(c)
+	if err := s.registry.RevokeClient(c.Request.Context(), actor, id); err != nil {
 		failErr(c, err)
 		return
 	}
 	logger(c).Info("client revoked", "revoked_client_id", id)
 	c.Status(http.StatusNoContent)
+}
+
+// grantPrincipal is what a grant may name: a client id or name, or role:<role>.
+var grantPrincipal = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._:-]{0,127}$`)
+
+// keyGrantTarget reads and checks the key and principal of a grant route; on failure it
+// has rendered the problem.
+func (s *Server) keyGrantTarget(c *gin.Context) (key, who string, ok bool) {
+	key, who = c.Param("name"), c.Param("principal")
+	if !grantPrincipal.MatchString(who) {
+		fail(c, probInvalidRequest, "The principal must be a client id or name, or role:<role>.")
+		return "", "", false
+	}
+	if role, isRole := strings.CutPrefix(who, "role:"); isRole {
+		if r := Role(role); !r.Valid() || r == RolePublic {
+			fail(c, probInvalidRequest, "Only the roles admin, system, clerk and leader can be granted a key.")
+			return "", "", false
+		}
+	}
+	_, exists, err := s.findKey(c.Request.Context(), key)
+	if err != nil {
+		failErr(c, err)
+		return "", "", false
+	}
+	if !exists {
+		fail(c, probNotFound, fmt.Sprintf("There is no key %q.", key))
+		return "", "", false
+	}
+	return key, who, true
+}
+
+// grantKey is PUT /v1/keys/{name}/grants/{principal}; granting twice is harmless.
+func (s *Server) grantKey(c *gin.Context) {
+	key, who, ok := s.keyGrantTarget(c)
+	if !ok {
+		return
+	}
+	actor, _ := principal(c)
+	if err := s.grants.GrantKey(c.Request.Context(), actor, key, who); err != nil {
+		failErr(c, err)
+		return
+	}
+	logger(c).Info("key granted", "key", key, "grantee", who)
+	c.Status(http.StatusNoContent)
+}
+
+// revokeGrant is DELETE /v1/keys/{name}/grants/{principal}.
+func (s *Server) revokeGrant(c *gin.Context) {
+	key, who, ok := s.keyGrantTarget(c)
+	if !ok {
+		return
+	}
+	actor, _ := principal(c)
+	if err := s.grants.RevokeGrant(c.Request.Context(), actor, key, who); err != nil {
+		failErr(c, err)
+		return
+	}
+	logger(c).Info("key grant revoked", "key", key, "grantee", who)
+	c.Status(http.StatusNoContent)
+}
+
+// listCertificates is GET /v1/certificates.
+func (s *Server) listCertificates(c *gin.Context) {
+	certs, err := s.certs.Certificates(c.Request.Context())
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	if certs == nil {
+		certs = []CertificateInfo{}
+	}
+	c.JSON(http.StatusOK, gin.H{"certificates": certs})
+}
+
+// getStats is GET /v1/stats?year=YYYY (default: this year).
+func (s *Server) getStats(c *gin.Context) {
+	year := s.now().Year()
+	for name, vals := range c.Request.URL.Query() {
+		if name != "year" || len(vals) != 1 {
+			fail(c, probInvalidRequest, "The only option is year, once.")
+			return
+		}
+		y, err := strconv.Atoi(vals[0])
+		if err != nil || y < 1945 || y > s.now().Year()+1 {
+			fail(c, probInvalidRequest, "Option \"year\" must be a year such as 2025.")
+			return
+		}
+		year = y
+	}
+	st, err := s.stats.Stats(c.Request.Context(), year)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, st)
 }

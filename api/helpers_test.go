@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +48,7 @@ func (m *memClients) LookupByKeyHash(_ context.Context, hash string) (Principal,
 	return p, nil
 }
 
-func (m *memClients) CreateClient(_ context.Context, name string, role Role, hash string) (Principal, error) {
+func (m *memClients) CreateClient(_ context.Context, _ Principal, name string, role Role, hash string) (Principal, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.next++
@@ -56,7 +57,7 @@ func (m *memClients) CreateClient(_ context.Context, name string, role Role, has
 	return p, nil
 }
 
-func (m *memClients) RevokeClient(_ context.Context, id string) error {
+func (m *memClients) RevokeClient(_ context.Context, _ Principal, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range m.byHash {
@@ -72,15 +73,51 @@ func (m *memClients) RevokeClient(_ context.Context, id string) error {
 func (m *memClients) add(t *testing.T, name string, role Role) string {
 	t.Helper()
 	key, hash := NewAPIKey()
-	if _, err := m.CreateClient(context.Background(), name, role, hash); err != nil {
+	if _, err := m.CreateClient(context.Background(), Principal{}, name, role, hash); err != nil {
 		t.Fatal(err)
 	}
 	return key
 }
 
-type staticKeys []KeyInfo
+// memKeys stands in for the key catalogue and its grants.
+type memKeys struct {
+	mu   sync.Mutex
+	keys []KeyInfo
+}
 
-func (k staticKeys) Keys(context.Context) ([]KeyInfo, error) { return k, nil }
+func (m *memKeys) Keys(context.Context) ([]KeyInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]KeyInfo, len(m.keys))
+	for i, k := range m.keys {
+		k.Allowed = slices.Clone(k.Allowed)
+		out[i] = k
+	}
+	return out, nil
+}
+
+func (m *memKeys) GrantKey(_ context.Context, _ Principal, key, who string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.keys {
+		if m.keys[i].Name == key && !slices.Contains(m.keys[i].Allowed, who) {
+			m.keys[i].Allowed = append(m.keys[i].Allowed, who)
+		}
+	}
+	return nil
+}
+
+func (m *memKeys) RevokeGrant(_ context.Context, _ Principal, key, who string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.keys {
+		if j := slices.Index(m.keys[i].Allowed, who); m.keys[i].Name == key && j >= 0 {
+			m.keys[i].Allowed = slices.Delete(m.keys[i].Allowed, j, j+1)
+			return nil
+		}
+	}
+	return UserError(ErrNotFound, "No such grant.")
+}
 
 // ecdsaSigner stands in for the signing service: it signs the SHA-256 of the uploaded
 // bytes with a real ECDSA key, so a test can check that exactly the uploaded document
@@ -209,19 +246,21 @@ func startServer(t *testing.T, edit func(*config.Config, *Options)) *testServer 
 			ts.keyFor[r] = clients.add(t, "client-"+string(r), r)
 		}
 	}
+	keys := &memKeys{keys: []KeyInfo{
+		{Name: "org", Owner: "UBND tỉnh", Allowed: []string{"role:clerk", "client-system"}},
+		{Name: "personal", Owner: "Nguyễn Văn A", Allowed: []string{"client-leader"}},
+	}}
 	opts := Options{
 		Config:         &cfg,
 		Logger:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		TempDir:        ts.tempDir,
 		Clients:        clients,
 		ClientRegistry: clients,
-		Keys: staticKeys{
-			{Name: "org", Owner: "UBND tỉnh", Allowed: []string{"role:clerk", "client-system"}},
-			{Name: "personal", Owner: "Nguyễn Văn A", Allowed: []string{"client-leader"}},
-		},
-		Signer:   ts.signer,
-		Verifier: &pdfVerifier{},
-		Checks:   []Check{{Name: "store", Readiness: checkFunc(func(context.Context) error { return nil })}},
+		Keys:           keys,
+		KeyGrants:      keys,
+		Signer:         ts.signer,
+		Verifier:       &pdfVerifier{},
+		Checks:         []Check{{Name: "store", Readiness: checkFunc(func(context.Context) error { return nil })}},
 	}
 	if edit != nil {
 		edit(&cfg, &opts)

@@ -28,6 +28,9 @@ type Options struct {
 	Clients        Clients
 	ClientRegistry ClientRegistry
 	Keys           Keys
+	KeyGrants      KeyGrants
+	Certificates   Certificates
+	Stats          StatsSource
 	Signer         Signer
 	Verifier       Verifier
 	Checks         []Check
@@ -45,6 +48,9 @@ type Server struct {
 	clients  Clients
 	registry ClientRegistry
 	keys     Keys
+	grants   KeyGrants
+	certs    Certificates
+	stats    StatsSource
 	signer   Signer
 	verifier Verifier
 	checks   []Check
@@ -80,6 +86,9 @@ func New(o Options) (*Server, error) {
 		clients:        o.Clients,
 		registry:       o.ClientRegistry,
 		keys:           o.Keys,
+		grants:         o.KeyGrants,
+		certs:          o.Certificates,
+		stats:          o.Stats,
 		signer:         o.Signer,
 		verifier:       o.Verifier,
 		checks:         o.Checks,
@@ -141,7 +150,7 @@ func (s *Server) routeTable() []route {
 		admin    = []Role{RoleAdmin}
 		managers = []Role{RoleAdmin, RoleLeader}
 	)
-	var sign, verify, keys, createClient, revokeClient gin.HandlerFunc
+	var sign, verify, keys, grant, ungrant, certs, stats, createClient, revokeClient gin.HandlerFunc
 	if s.signer != nil && s.keys != nil {
 		sign = s.sign
 	}
@@ -150,6 +159,15 @@ func (s *Server) routeTable() []route {
 	}
 	if s.keys != nil {
 		keys = s.listKeys
+	}
+	if s.keys != nil && s.grants != nil {
+		grant, ungrant = s.grantKey, s.revokeGrant
+	}
+	if s.certs != nil {
+		certs = s.listCertificates
+	}
+	if s.stats != nil {
+		stats = s.getStats
 	}
 	if s.registry != nil {
 		createClient, revokeClient = s.createClient, s.revokeClient
@@ -178,8 +196,10 @@ func (s *Server) routeTable() []route {
 		{http.MethodGet, "/v1/agencies", clients, nil},
 		{http.MethodPost, "/v1/agencies", admin, nil},
 		{http.MethodGet, "/v1/keys", clients, keys},
-		{http.MethodGet, "/v1/certificates", clients, nil},
-		{http.MethodGet, "/v1/stats", managers, nil},
+		{http.MethodPut, "/v1/keys/:name/grants/:principal", admin, grant},
+		{http.MethodDelete, "/v1/keys/:name/grants/:principal", admin, ungrant},
+		{http.MethodGet, "/v1/certificates", clients, certs},
+		{http.MethodGet, "/v1/stats", managers, stats},
 
 		{http.MethodPost, "/v1/clients", admin, createClient},
 		{http.MethodDelete, "/v1/clients/:id", admin, revokeClient},

@@ -588,3 +588,49 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+type fixedStats struct{ asked []int }
+
+func (f *fixedStats) Stats(_ context.Context, year int) (Stats, error) {
+	f.asked = append(f.asked, year)
+	return Stats{Year: year, Incoming: 494558, Outgoing: 167711}, nil
+}
+
+func TestStats(t *testing.T) {
+	src := &fixedStats{}
+	now := time.Date(2026, 3, 5, 7, 30, 0, 0, time.UTC)
+	ts := startServer(t, func(_ *config.Config, o *Options) {
+		o.Stats = src
+		o.Clock = func() time.Time { return now }
+	})
+	cases := []struct {
+		query  string
+		status int
+		year   int
+	}{
+		{"", 200, 2026},
+		{"?year=2025", 200, 2025},
+		{"?year=1800", 400, 0},
+		{"?year=2028", 400, 0},
+		{"?year=abc", 400, 0},
+		{"?year=2025&year=2024", 400, 0},
+		{"?yr=2025", 400, 0},
+	}
+	for _, c := range cases {
+		resp := ts.do("GET", "/v1/stats"+c.query, ts.keyFor[RoleLeader], "", nil)
+		if resp.StatusCode != c.status {
+			t.Fatalf("%q: %d", c.query, resp.StatusCode)
+		}
+		if c.status != 200 {
+			problemOf(t, resp)
+			continue
+		}
+		var got Stats
+		if err := json.Unmarshal(readAll(t, resp), &got); err != nil || got.Year != c.year || got.Incoming != 494558 {
+			t.Errorf("%q: %+v %v", c.query, got, err)
+		}
+	}
+	if len(src.asked) != 2 {
+		t.Errorf("the service was asked %v; refused requests must not reach it", src.asked)
+	}
+}

@@ -138,6 +138,9 @@ func serve(ctx context.Context, p serveParams) error {
 		Clients:        clients,
 		ClientRegistry: clients,
 		Keys:           ring,
+		KeyGrants:      ring,
+		Certificates:   clients,
+		Stats:          clients,
 		Signer:         ring,
 		Checks:         checks,
 	})
@@ -261,25 +264,64 @@ func (s storeClients) LookupByKeyHash(ctx context.Context, hash string) (api.Pri
 	return api.Principal{ID: strconv.FormatInt(c.ID, 10), Name: c.Name, Role: role}, nil
 }
 
-func (s storeClients) CreateClient(ctx context.Context, name string, role api.Role, keyHash string) (api.Principal, error) {
-	c, err := s.st.CreateClient(ctx, name, string(role), apiKeyHashBytes(keyHash), "api")
+// auditActor names an API client in the store's audit trail.
+func auditActor(p api.Principal) string { return "api client " + p.ID + " (" + p.Name + ")" }
+
+func (s storeClients) CreateClient(ctx context.Context, actor api.Principal, name string, role api.Role, keyHash string) (api.Principal, error) {
+	c, err := s.st.CreateClient(ctx, name, string(role), apiKeyHashBytes(keyHash), auditActor(actor))
 	if err != nil {
 		return api.Principal{}, err
 	}
 	return api.Principal{ID: strconv.FormatInt(c.ID, 10), Name: c.Name, Role: role}, nil
 }
 
-func (s storeClients) RevokeClient(ctx context.Context, id string) error {
+func (s storeClients) RevokeClient(ctx context.Context, actor api.Principal, id string) error {
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil {
 		return api.UserError(api.ErrNotFound, "No active client has this id.")
 	}
-	if err := s.st.RevokeClient(ctx, n, "api"); errors.Is(err, store.ErrNotFound) {
+	if err := s.st.RevokeClient(ctx, n, auditActor(actor)); errors.Is(err, store.ErrNotFound) {
 		return api.UserError(api.ErrNotFound, "No active client has this id.")
 	} else if err != nil {
 		return err
 	}
 	return nil
+}
+
+func (s storeClients) Certificates(ctx context.Context) ([]api.CertificateInfo, error) {
+	cs, err := s.st.Certificates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.CertificateInfo, len(cs))
+	for i, c := range cs {
+		out[i] = api.CertificateInfo{
+			Subject: c.Subject, Issuer: c.Issuer, Serial: c.Serial, SHA256: c.Fingerprint,
+			Kind: string(c.Kind), Form: string(c.Form), AgencyCode: c.AgencyCode, Owner: c.Owner,
+			NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), RevokedAt: c.RevokedAt,
+		}
+	}
+	return out, nil
+}
+
+func (s storeClients) Stats(ctx context.Context, year int) (api.Stats, error) {
+	st, err := s.st.Stats(ctx, year)
+	if err != nil {
+		return api.Stats{}, err
+	}
+	out := api.Stats{
+		Year: st.Year, Incoming: st.Incoming, Outgoing: st.Outgoing,
+		IncomingPrevYear: st.IncomingPrevYear, OutgoingPrevYear: st.OutgoingPrevYear,
+		Signed: st.Signed, Signatures: st.Signatures, Certificates: st.Certificates,
+		CertificatesByKind: map[string]int64{}, CertificatesByForm: map[string]int64{},
+	}
+	for k, n := range st.CertificatesByKind {
+		out.CertificatesByKind[string(k)] = n
+	}
+	for f, n := range st.CertificatesByForm {
+		out.CertificatesByForm[string(f)] = n
+	}
+	return out, nil
 }
 
 type storeCheck struct{ st *store.Store }
@@ -429,18 +471,49 @@ func (r *serveKeyring) Keys(ctx context.Context) ([]api.KeyInfo, error) {
 	return out, nil
 }
 
+// GrantKey records a grant in the store; the configuration's grants stay as written.
+func (r *serveKeyring) GrantKey(ctx context.Context, actor api.Principal, key, principal string) error {
+	k := r.find(key)
+	if k == nil {
+		return api.UserError(api.ErrNotFound, "No such key.")
+	}
+	return r.st.GrantKey(ctx, k.storeID, principal, auditActor(actor))
+}
+
+// RevokeGrant withdraws a grant made through the API. A grant written in the
+// configuration file is not in the store, and is changed in the file.
+func (r *serveKeyring) RevokeGrant(ctx context.Context, actor api.Principal, key, principal string) error {
+	k := r.find(key)
+	if k == nil {
+		return api.UserError(api.ErrNotFound, "No such key.")
+	}
+	err := r.st.RevokeGrant(ctx, k.storeID, principal, auditActor(actor))
+	if errors.Is(err, store.ErrNotFound) {
+		detail := "The key has no such grant."
+		if slices.Contains(k.cfg.Allowed, principal) {
+			detail = "This grant is written in the configuration file; change it there."
+		}
+		return api.UserError(api.ErrNotFound, detail)
+	}
+	return err
+}
+
+func (r *serveKeyring) find(name string) *serverKey {
+	for _, k := range r.keys {
+		if k.cfg.Name == name {
+			return k
+		}
+	}
+	return nil
+}
+
 // serveZone is the zone written in visible signatures (Decree 30: ISO 8601 with +07:00).
 var serveZone = time.FixedZone("ICT", 7*60*60)
 
 // SignDocument signs a PDF as PAdES with the named key. The API has already checked
 // that p is granted the key.
 func (r *serveKeyring) SignDocument(ctx context.Context, p api.Principal, req api.SignRequest, doc api.Document, out io.Writer) (api.SignResult, error) {
-	var k *serverKey
-	for _, c := range r.keys {
-		if c.cfg.Name == req.Key {
-			k = c
-		}
-	}
+	k := r.find(req.Key)
 	if k == nil {
 		return api.SignResult{}, api.UserError(api.ErrNotFound, "No such key.")
 	}

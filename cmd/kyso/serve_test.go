@@ -369,9 +369,35 @@ log:
 	if chk, err := exec.Command(qpdf, "--check", out).CombinedOutput(); err != nil {
 		t.Errorf("qpdf --check: %v\n%s", err, chk)
 	}
+
+	// Grants given through the API live in the store, next to the configuration's.
+	grants := []struct {
+		method, path string
+		status       int
+		leaderSigns  int
+	}{
+		{"PUT", "/v1/keys/org/grants/chu-tich", 204, 200},
+		{"DELETE", "/v1/keys/org/grants/chu-tich", 204, 403},
+		{"DELETE", "/v1/keys/org/grants/role:clerk", 404, 403}, // written in the file
+	}
+	for _, g := range grants {
+		if resp, body := rs.call(t, g.method, g.path, admin, "", nil); resp.StatusCode != g.status {
+			t.Fatalf("%s %s: %d %s", g.method, g.path, resp.StatusCode, body)
+		}
+		if resp, body := rs.call(t, "POST", "/v1/sign?key=org", leader, "application/pdf", bytes.NewReader(doc)); resp.StatusCode != g.leaderSigns {
+			t.Fatalf("after %s %s the leader signs: %d %s", g.method, g.path, resp.StatusCode, body)
+		}
+	}
+	if resp, body := rs.call(t, "GET", "/v1/stats", leader, "", nil); resp.StatusCode != 200 || !strings.Contains(string(body), `"year":`) {
+		t.Errorf("stats: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := rs.call(t, "GET", "/v1/certificates", clerk, "", nil); resp.StatusCode != 200 || !strings.HasPrefix(string(body), `{"certificates":[`) {
+		t.Errorf("certificates: %d %s", resp.StatusCode, body)
+	}
+
 	_, metrics := rs.call(t, "GET", "/metrics", "", "", nil)
-	if !strings.Contains(string(metrics), `kyso_signatures_total{key="org"} 1`) {
-		t.Error("the signature is not counted")
+	if !strings.Contains(string(metrics), `kyso_signatures_total{key="org"} 2`) {
+		t.Error("the signatures are not counted")
 	}
 	if err := rs.stop(); err != nil {
 		t.Fatal(err)

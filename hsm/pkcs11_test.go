@@ -179,6 +179,31 @@ func TestPKCS11Recovery(t *testing.T) {
 			t.Fatalf("no recovery logged:\n%s", logs.String())
 		}
 	})
+	t.Run("sessions closed while 16 goroutines sign", func(t *testing.T) {
+		h := testenv.NewSoftHSM(t, "closedbusy", testPIN)
+		h.KeyPairGen(t, "EC:prime256v1", "k", "01")
+		var logs logBuffer
+		k := openKey(t, h.URI("k", "01"), logs.options())
+		done := make(chan struct{})
+		var verified, failed int
+		go func() {
+			defer close(done)
+			verified, failed = hsmtest.SignConcurrently(t, k, 16, 50)
+		}()
+		time.Sleep(50 * time.Millisecond)
+		if err := CloseAllSessions(k); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if verified != 800 || failed != 0 {
+			t.Fatalf("%d verified, %d failed; want 800 and 0", verified, failed)
+		}
+		if n := strings.Count(logs.String(), "recovering"); n == 0 {
+			t.Fatalf("sessions were not lost mid-run (signing finished first?):\n%s", logs.String())
+		} else {
+			t.Logf("%d goroutines saw the loss and recovered", n)
+		}
+	})
 	t.Run("token deleted and created again", func(t *testing.T) {
 		h := testenv.NewSoftHSM(t, "recreated", testPIN)
 		key, err := rsa.GenerateKey(rand.Reader, 2048)

@@ -323,3 +323,37 @@ func TestOCSPCustomIndex(t *testing.T) {
 			resp.Status, resp.RevokedAt, resp.RevocationReason, resp.NextUpdate, want)
 	}
 }
+
+// TestServices checks the whole chain of the committed PKI through the services a
+// PAdES B-LT test starts: every certificate, its issuer's status, and the evidence.
+func TestServices(t *testing.T) {
+	p := committed(t)
+	s := pkitest.StartServices(t, p)
+	c := &pki.Checker{RewriteURL: s.RewriteURL}
+	tests := []struct {
+		name         string
+		cert, issuer *testpki.Cert
+		want         pki.RevocationStatus
+		source       string
+	}{
+		{"TSA", p.TSA, p.Sub, pki.StatusGood, "ocsp"},
+		{"leader", p.Leader, p.Sub, pki.StatusGood, "ocsp"},
+		{"revoked", p.Revoked, p.Sub, pki.StatusRevoked, "ocsp"},
+		{"sub CA", p.Sub, p.Root, pki.StatusGood, "crl"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := c.Check(context.Background(), tt.cert.Cert, tt.issuer.Cert)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != tt.want || r.Source != tt.source || len(r.OCSP)+len(r.CRL) == 0 {
+				t.Errorf("%v from %q, want %v from %q with evidence", r.Status, r.Source, tt.want, tt.source)
+			}
+		})
+	}
+	if s.RootCRL.Downloads() != 1 || s.SubCRL.Downloads() != 0 {
+		t.Errorf("CRL downloads: root %d, sub %d; want 1 and 0 (OCSP answered for the sub CA's leaves)",
+			s.RootCRL.Downloads(), s.SubCRL.Downloads())
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // NewDocument describes a document to store with its first content.
@@ -232,8 +233,8 @@ func (s *Store) addVersion(ctx context.Context, documentID int64, in VersionInpu
 	var out Version
 	err = s.withContent(ctx, in.Content, func(tx *gorm.DB, sha string, size int64) error {
 		var d Document
-		if err := tx.Take(&d, documentID).Error; err != nil {
-			return notFound(err, fmt.Sprintf("document %d", documentID))
+		if err := lockDocument(tx, &d, documentID); err != nil {
+			return err
 		}
 		now := s.now()
 		v := Version{DocumentID: d.ID, Seq: d.CurrentVersion + 1, SHA256: sha, Size: size, Filename: in.Filename,
@@ -286,8 +287,8 @@ func (s *Store) AssignNumber(ctx context.Context, documentID int64, at time.Time
 	var out Document
 	err := s.write(ctx, func(tx *gorm.DB) error {
 		var d Document
-		if err := tx.Take(&d, documentID).Error; err != nil {
-			return notFound(err, fmt.Sprintf("document %d", documentID))
+		if err := lockDocument(tx, &d, documentID); err != nil {
+			return err
 		}
 		if d.Direction != Outgoing || d.Status != StatusApproved {
 			return fmt.Errorf("%w: store: document %d is %s %s; only an approved outgoing document is numbered", ErrConflict, d.ID, d.Direction, d.Status)
@@ -457,8 +458,8 @@ func (s *Store) Attachments(ctx context.Context, documentID int64) ([]Attachment
 func (s *Store) DeleteDocument(ctx context.Context, documentID int64, actor string, reason string) error {
 	return s.write(ctx, func(tx *gorm.DB) error {
 		var d Document
-		if err := tx.Take(&d, documentID).Error; err != nil {
-			return notFound(err, fmt.Sprintf("document %d", documentID))
+		if err := lockDocument(tx, &d, documentID); err != nil {
+			return err
 		}
 		for _, q := range []string{"DELETE FROM attachments WHERE document_id = ?", "DELETE FROM document_versions WHERE document_id = ?", "DELETE FROM documents WHERE id = ?"} {
 			if err := tx.Exec(q, documentID).Error; err != nil {
@@ -533,4 +534,15 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Document, error) {
 
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// lockDocument reads a document for update inside a write transaction. On PostgreSQL
+// the row lock makes concurrent state changes of one document (two clerks pressing
+// "issue") queue instead of both acting on the same old state; SQLite's write
+// transaction already excludes every other writer, and its dialect drops the clause.
+func lockDocument(tx *gorm.DB, d *Document, id int64) error {
+	if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(d, id).Error; err != nil {
+		return notFound(err, fmt.Sprintf("document %d", id))
+	}
+	return nil
 }

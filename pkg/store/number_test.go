@@ -247,3 +247,41 @@ func TestRegisterValidation(t *testing.T) {
 		}
 	})
 }
+
+// TestAssignNumberOncePerDocument presses "issue" eight times at once on one document:
+// it gets one number, and the register no gap.
+func TestAssignNumberOncePerDocument(t *testing.T) {
+	eachBackend(t, false, func(t *testing.T, cfg Config) {
+		ctx := context.Background()
+		s := openStore(t, cfg, newClock(t0))
+		d := approvedDraft(t, s, "000.00.00.H43", "QĐ-UBND")
+		var wg sync.WaitGroup
+		nums := make([]int, 8)
+		errs := make([]error, 8)
+		for i := range nums {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := s.AssignNumber(ctx, d.ID, t0, "clerk")
+				errs[i] = err
+				if err == nil {
+					nums[i] = got.Number
+				}
+			}()
+		}
+		wg.Wait()
+		for i := range nums {
+			if errs[i] != nil || nums[i] != 1 {
+				t.Fatalf("call %d: number %d, %v; want 1", i, nums[i], errs[i])
+			}
+		}
+		reg, _ := s.Register(ctx, "000.00.00.H43", Outgoing, "")
+		if last, _ := s.LastNumber(ctx, reg.ID, 2021); last != 1 {
+			t.Errorf("register's last number %d, want 1 (no number lost)", last)
+		}
+		next := approvedDraft(t, s, "000.00.00.H43", "QĐ-UBND")
+		if got, err := s.AssignNumber(ctx, next.ID, t0, "clerk"); err != nil || got.Number != 2 {
+			t.Errorf("next document: %v %v, want 2", got, err)
+		}
+	})
+}

@@ -46,8 +46,8 @@ var (
 // Config chooses the database and where blobs live.
 type Config struct {
 	Driver string // "sqlite" (default) or "postgres"
-	// DSN: a file path for SQLite (default BlobDir/../kyso.db is not guessed: it is
-	// required), a libpq key=value string or URL for PostgreSQL.
+	// DSN is a file path for SQLite (query parameters, if any, replace the defaults), a
+	// libpq key=value string or URL for PostgreSQL. Required.
 	DSN string
 	// BlobDir holds content-addressed files (BlobDir/ab/cd/<sha256>). Required unless
 	// BlobsInDB.

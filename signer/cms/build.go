@@ -227,7 +227,9 @@ func (p *Pending) Complete(signature []byte, unsigned ...Attribute) ([]byte, err
 }
 
 // CompleteWithTimestamp is Complete plus a signature timestamp from ts (B-T). The TSA is
-// asked only after the signature has been checked.
+// asked only after the signature has been checked. When the TSA fails the signature is
+// still good: call again with another TSA, or Complete without one, and the key is
+// never asked twice.
 func (p *Pending) CompleteWithTimestamp(ctx context.Context, signature []byte, ts Timestamper, unsigned ...Attribute) ([]byte, error) {
 	sig, err := p.checkSignature(signature)
 	if err != nil {

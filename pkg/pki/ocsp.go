@@ -44,7 +44,7 @@ func keyFor(cert, issuer *x509.Certificate) ocspKey {
 
 // Query asks the responder at url for cert's status and returns the response once it
 // is verified (VerifyOCSPResponse) for time now. A cached response still fresh at now
-// is returned without asking.
+// is returned without asking; the response is shared, so callers must not modify it.
 func (c *OCSPClient) Query(ctx context.Context, url string, cert, issuer *x509.Certificate, now time.Time) (*ocsp.Response, error) {
 	key := keyFor(cert, issuer)
 	c.mu.Lock()

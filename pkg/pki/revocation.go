@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"sync"
 	"time"
 
@@ -126,8 +127,12 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) (*R
 		failures = append(failures, ErrOffline)
 		return nil, &Error{Op: "revocation", Kind: ErrRevocationUnknown, Err: errors.Join(failures...)}
 	}
-	for _, u := range cert.OCSPServer {
+	for _, u := range firstN(cert.OCSPServer, maxURLsPerKind) {
 		url := c.RewriteURL(u)
+		if err := fetchable(url); err != nil {
+			failures = append(failures, err)
+			continue
+		}
 		resp, err := c.OCSP.Query(ctx, url, cert, issuer, now)
 		if err != nil {
 			failures = append(failures, err)
@@ -139,8 +144,12 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) (*R
 		}
 		failures = append(failures, fmt.Errorf("pki: ocsp %s: responder does not know serial %x", url, cert.SerialNumber))
 	}
-	for _, u := range cert.CRLDistributionPoints {
+	for _, u := range firstN(cert.CRLDistributionPoints, maxURLsPerKind) {
 		url := c.RewriteURL(u)
+		if err := fetchable(url); err != nil {
+			failures = append(failures, err)
+			continue
+		}
 		crl, err := c.CRL.Fetch(ctx, url, issuer, now)
 		if err != nil {
 			failures = append(failures, err)
@@ -171,4 +180,21 @@ func fromCRL(crl *CRL, cert *x509.Certificate, url string) *RevocationResult {
 		r.Status, r.RevokedAt, r.Reason = StatusRevoked, e.RevocationTime, e.ReasonCode
 	}
 	return r
+}
+
+// maxURLsPerKind bounds how many OCSP and how many CRL URLs of one certificate are
+// asked, so a certificate listing hundreds cannot hold a verification for hundreds of
+// timeouts.
+const maxURLsPerKind = 3
+
+func firstN(urls []string, n int) []string { return urls[:min(len(urls), n)] }
+
+// fetchable refuses URLs other than http and https: the URLs come from certificates a
+// document carries, and a verifying server must not be steered to other schemes.
+func fetchable(raw string) error {
+	u, err := neturl.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("pki: revocation URL %q is not an http(s) URL", raw)
+	}
+	return nil
 }

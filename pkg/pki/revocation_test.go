@@ -237,6 +237,13 @@ func TestCheckerCRLFallbackAndOffline(t *testing.T) {
 			}
 		})
 	}
+	t.Run("only http(s) URLs are fetched", func(t *testing.T) {
+		c := &pki.Checker{RewriteURL: func(string) string { return "file:///etc/passwd" }}
+		_, err := c.Check(context.Background(), p.Leader.Cert, p.Sub.Cert)
+		if !errors.Is(err, pki.ErrRevocationUnknown) || !strings.Contains(err.Error(), "not an http(s) URL") {
+			t.Errorf("err = %v", err)
+		}
+	})
 	t.Run("sub CA through the root's CRL", func(t *testing.T) {
 		rootCRL := pkitest.ServeCRL(t, p.RootCRL)
 		c := &pki.Checker{RewriteURL: func(u string) string {

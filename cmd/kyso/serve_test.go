@@ -250,9 +250,16 @@ func serveTestPDF(text string) []byte {
 }
 
 // TestServeSignsWithSoftHSM runs the server on a SoftHSM2 token holding the test PKI's
-// organisation key, creates a clerk and a leader through the API, signs a PDF as the
-// clerk and judges the result with poppler's pdfsig and qpdf.
+// organisation key, with SQLite and with PostgreSQL, creates a clerk and a leader
+// through the API, signs a PDF as the clerk, judges the result with poppler's pdfsig
+// and qpdf, and follows grants given through the API.
 func TestServeSignsWithSoftHSM(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) { testServeSigns(t, backend) })
+	}
+}
+
+func testServeSigns(t *testing.T, backend string) {
 	pdfsig := testenv.Tool(t, "pdfsig", "poppler-utils")
 	qpdf := testenv.Tool(t, "qpdf", "qpdf")
 	const pin = "Kyso-Test-PIN-93418"
@@ -269,12 +276,15 @@ func TestServeSignsWithSoftHSM(t *testing.T) {
 		t.Fatal(err)
 	}
 	uri := strings.Replace(h.URI("org", "01"), "pin-value="+pin, "pin-source="+pinFile, 1)
+	storeYAML := fmt.Sprintf("store:\n  data_dir: %q\n", filepath.Join(dir, "data"))
+	if backend == "postgres" {
+		storeYAML += fmt.Sprintf("  driver: postgres\n  dsn: %q\n  blobs_in_db: true\n", testenv.StartPostgres(t))
+	}
 	cfgPath := filepath.Join(dir, "kyso.yaml")
 	cfgYAML := fmt.Sprintf(`
 server:
   max_upload: 2MiB
-store:
-  data_dir: %q
+%s
 pkcs11:
   allowed_modules: [%q]
 keys:
@@ -289,12 +299,16 @@ revocation:
 log:
   format: json
   level: debug
-`, filepath.Join(dir, "data"), h.Module, uri, filepath.Join(pki, "org.pem"), filepath.Join(pki, "chain.pem"))
+`, storeYAML, h.Module, uri, filepath.Join(pki, "org.pem"), filepath.Join(pki, "chain.pem"))
 	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	rs := startServe(t, cfgPath, map[string]string{})
 	admin := adminKeyLine.FindStringSubmatch(rs.stdout.String())[1]
+	_, err = os.Stat(filepath.Join(dir, "data", "kyso.db"))
+	if usesSQLite := err == nil; usesSQLite != (backend == "sqlite") {
+		t.Fatalf("backend %s, yet kyso.db exists: %v", backend, usesSQLite)
+	}
 
 	newClient := func(name, role string) string {
 		resp, body := rs.call(t, "POST", "/v1/clients", admin, "application/json", strings.NewReader(`{"name":"`+name+`","role":"`+role+`"}`))

@@ -10,6 +10,11 @@ const (
 	// timestamp and revocation data is well under 1 MiB; 32 MiB leaves room for CRLs.
 	MaxInputSize = 32 << 20
 	maxDepth     = 64
+	// Verification work grows with signers and certificates, so both are capped far
+	// above real use (PAdES has one signer; an LTA chain a few dozen certificates).
+	maxSignerInfos  = 64
+	maxCertificates = 4096
+	maxAttributes   = 1024
 )
 
 // toDER returns the DER form of the first BER element of in and the bytes after it.

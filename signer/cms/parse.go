@@ -157,6 +157,9 @@ func (sd *SignedData) parse(in cryptobyte.String) error {
 		return formatErrorf("signerInfos")
 	}
 	for !sis.Empty() {
+		if len(sd.SignerInfos) == maxSignerInfos {
+			return formatErrorf("more than %d signer infos", maxSignerInfos)
+		}
 		si, err := parseSignerInfo(&sis)
 		if err != nil {
 			return err
@@ -170,7 +173,10 @@ func (sd *SignedData) parseCertificates() error {
 	s := cryptobyte.String(sd.parts.certs)
 	var set cryptobyte.String
 	s.ReadASN1(&set, cbasn1.Tag(0).Constructed().ContextSpecific())
-	for !set.Empty() {
+	for n := 0; !set.Empty(); n++ {
+		if n == maxCertificates {
+			return formatErrorf("more than %d certificates", maxCertificates)
+		}
 		var e cryptobyte.String
 		var tag cbasn1.Tag
 		if !set.ReadAnyASN1Element(&e, &tag) {
@@ -314,6 +320,9 @@ func parseSignerInfo(sis *cryptobyte.String) (*SignerInfo, error) {
 func parseAttributes(s cryptobyte.String) ([]Attribute, error) {
 	var out []Attribute
 	for !s.Empty() {
+		if len(out) == maxAttributes {
+			return nil, formatErrorf("more than %d attributes", maxAttributes)
+		}
 		var seq, vals cryptobyte.String
 		var a Attribute
 		if !s.ReadASN1(&seq, cbasn1.SEQUENCE) || !seq.ReadASN1ObjectIdentifier(&a.Type) ||

@@ -219,6 +219,12 @@ func TestMalformed(t *testing.T) {
 			t.Errorf("%s: took %v", name, d)
 		}
 	}
+	for _, n := range []int{64, 65} {
+		_, err := cms.Parse(manySigners(n))
+		if tooMany := errors.Is(err, cms.ErrFormat); tooMany != (n > 64) {
+			t.Errorf("%d signer infos: %v", n, err)
+		}
+	}
 	padded := append(bytes.Clone(der), make([]byte, 4096)...)
 	if _, err := cms.Parse(padded); err != nil {
 		t.Errorf("zero padding (as in a PDF /Contents) refused: %v", err)
@@ -226,6 +232,37 @@ func TestMalformed(t *testing.T) {
 	if _, err := cms.Parse(make([]byte, cms.MaxInputSize+1)); !errors.Is(err, cms.ErrFormat) {
 		t.Errorf("oversized input: %v", err)
 	}
+}
+
+// manySigners builds a SignedData with n minimal signer infos.
+func manySigners(n int) []byte {
+	var b cryptobyte.Builder
+	seq := func(f func(*cryptobyte.Builder)) func(*cryptobyte.Builder) {
+		return func(b *cryptobyte.Builder) { b.AddASN1(cbasn1.SEQUENCE, f) }
+	}
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1ObjectIdentifier(cms.OIDSignedData)
+		b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), seq(func(b *cryptobyte.Builder) {
+			b.AddASN1Int64(1)
+			b.AddASN1(cbasn1.SET, func(*cryptobyte.Builder) {})
+			seq(func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(cms.OIDData) })(b)
+			b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
+				for i := 0; i < n; i++ {
+					seq(func(b *cryptobyte.Builder) {
+						b.AddASN1Int64(1)
+						seq(func(b *cryptobyte.Builder) {
+							seq(func(*cryptobyte.Builder) {})(b)
+							b.AddASN1Int64(int64(i))
+						})(b)
+						seq(func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(cms.OIDData) })(b)
+						seq(func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(cms.OIDData) })(b)
+						b.AddASN1OctetString(nil)
+					})(b)
+				}
+			})
+		}))
+	})
+	return b.BytesOrPanic()
 }
 
 // toBER re-encodes DER the way streaming encoders do: every constructed element with

@@ -81,10 +81,10 @@ func cliActor() string {
 func newDocsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "docs",
-		Short: "Manage the document store: import, list, get, check",
+		Short: "Manage the document store: import, list, get, check, agencies",
 	}
 	sf := addStoreFlags(cmd)
-	cmd.AddCommand(newDocsImportCmd(sf), newDocsListCmd(sf), newDocsGetCmd(sf), newDocsCheckCmd(sf))
+	cmd.AddCommand(newDocsImportCmd(sf), newDocsListCmd(sf), newDocsGetCmd(sf), newDocsCheckCmd(sf), newDocsAgenciesCmd(sf))
 	return cmd
 }
 
@@ -561,5 +561,42 @@ func newDocsCheckCmd(sf *storeFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&removeOrphans, "remove-orphans", false, "delete unreferenced blobs (only while nothing writes to the store)")
+	return cmd
+}
+
+func newDocsAgenciesCmd(sf *storeFlags) *cobra.Command {
+	var actor string
+	cmd := &cobra.Command{
+		Use:   "agencies FILE.csv",
+		Short: "Load the list of agency identifier codes (code,name,parent_code,valid_from,valid_to)",
+		Long: `Load the list of agency identifier codes (Decision 20/2020/QĐ-TTg). Codes change when
+agencies are reorganised, so each row is valid from valid_from until valid_to (empty:
+still valid); loading the list again updates rows with the same code and valid_from.
+Every bad line is reported with its number and nothing is loaded.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			defer f.Close()
+			list, err := docid.ReadAgencies(f)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("%s:\n%w", args[0], err)}
+			}
+			s, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			n, err := s.ImportAgencies(cmd.Context(), list, actor)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "loaded %d agency entries\n", n)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&actor, "actor", cliActor(), "who is loading the list, for the audit trail")
 	return cmd
 }

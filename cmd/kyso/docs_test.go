@@ -277,3 +277,22 @@ func TestDocsCheckCleanAfterSIGKILL(t *testing.T) {
 	}
 	t.Logf("killed after %d reported: %s", stored, strings.TrimSpace(res))
 }
+
+func TestDocsAgencies(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.csv")
+	os.WriteFile(good, []byte("code,name,parent_code,valid_from,valid_to\n000.00.00.H43,UBND tỉnh Ninh Thuận,,2020-09-15,\n"+
+		"000.00.01.H43,Văn phòng UBND tỉnh,000.00.00.H43,2020-09-15,\n"), 0o600)
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte("code,name,parent_code,valid_from,valid_to\n000.00.00.H43,A,,2020-09-15,\n000.00.00.h41,B,,2020-09-15,\n"), 0o600)
+	data := []string{"docs", "--data-dir", filepath.Join(dir, "data"), "agencies"}
+	out, _, err := runKyso(t, append(data, good)...)
+	if err != nil || out != "loaded 2 agency entries\n" {
+		t.Fatalf("%q %v", out, err)
+	}
+	_, _, err = runKyso(t, append(data, bad)...)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("bad list: %v", err)
+	}
+}

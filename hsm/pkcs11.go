@@ -236,6 +236,10 @@ func acquireToken(ctx context.Context, m *p11Module, sel tokenSelector, pin Secr
 			m.tokensMu.Unlock()
 			return nil, broken
 		}
+		if t.pin.IsZero() != pin.IsZero() {
+			m.tokensMu.Unlock()
+			return nil, fmt.Errorf("hsm: pkcs11: token %q is open in this process both with and without a PIN; close the other keys first", ti.Label)
+		}
 		if subtle.ConstantTimeCompare([]byte(t.pin.Reveal()), []byte(pin.Reveal())) != 1 {
 			m.tokensMu.Unlock()
 			// The token is logged in already, so C_Login cannot check this PIN; taking it

@@ -184,3 +184,28 @@ func FuzzParsePKCS11URI(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSoftKeyURI holds the softkey: parser to the same round-trip property.
+func FuzzParseSoftKeyURI(f *testing.F) {
+	for _, s := range []string{
+		"softkey:path=/etc/kyso/demo.p12?pin-value=1234",
+		"softkey:path=/k/key.pem;cert=/k/chain%20v1.pem",
+		"softkey:path=key.pem?pin-source=file:/run/pin",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := ParseSoftKeyURI(s)
+		if err != nil {
+			return
+		}
+		withPIN := u.String()
+		if !u.PINValue.IsZero() {
+			withPIN = strings.Replace(withPIN, "pin-value="+redacted, "pin-value="+percentEncode(u.PINValue.Reveal(), isQueryChar), 1)
+		}
+		again, err := ParseSoftKeyURI(withPIN)
+		if err != nil || !reflect.DeepEqual(u, again) {
+			t.Fatalf("%q: round trip gave %#v, %v", s, again, err)
+		}
+	})
+}

@@ -5,6 +5,13 @@
 // SQLite (pure Go, one machine) or PostgreSQL (many replicas) through gorm; numbering and
 // the audit chain stay correct across processes on both.
 //
+// The issuing workflow calls, in order: CreateDocument (an outgoing draft, with its
+// symbol) → Approve (the leader-signed revision) → AssignNumber (number, issue time and
+// edXML identifier, in one transaction with the register) → the signing code writes them
+// into the PDF and the clerk signs → Issue (the final revision). An incoming document is
+// one CreateDocument with Direction Incoming, which takes the next arrival number.
+// Every step appends its audit event in the same transaction as the change.
+//
 // It sits below the signing code: it imports docid and the standard library and the
 // database drivers, never HTTP, PKCS#11 or the signer packages.
 package store

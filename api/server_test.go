@@ -634,3 +634,42 @@ func TestStats(t *testing.T) {
 		t.Errorf("the service was asked %v; refused requests must not reach it", src.asked)
 	}
 }
+
+// ctxVerifier waits for its context to end and reports how long that took.
+type ctxVerifier struct{ waited chan time.Duration }
+
+func (v ctxVerifier) Verify(ctx context.Context, _ Document, _ time.Time) (VerificationReport, error) {
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+		v.waited <- time.Since(start)
+		return VerificationReport{}, ctx.Err()
+	case <-time.After(10 * time.Second):
+		v.waited <- time.Since(start)
+		return VerificationReport{}, errors.New("the context never ended")
+	}
+}
+
+// TestRequestContextEndsWithTheWriteTimeout: past server.write_timeout the answer can
+// no longer be delivered, so the service's context ends and the work stops.
+func TestRequestContextEndsWithTheWriteTimeout(t *testing.T) {
+	v := ctxVerifier{waited: make(chan time.Duration, 1)}
+	ts := startServer(t, func(c *config.Config, o *Options) {
+		c.Server.WriteTimeout = 300 * time.Millisecond
+		o.Verifier = v
+	})
+	go func() {
+		resp, err := http.Post(ts.base+"/v1/verify", "application/pdf", strings.NewReader(tinyPDF))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	select {
+	case d := <-v.waited:
+		if d > 2*time.Second {
+			t.Fatalf("the service's context ended after %v", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the service never returned")
+	}
+}

@@ -480,3 +480,31 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Errorf("no clean stop logged:\n%s", logs.String())
 	}
 }
+
+// TestServeDemoKeyFromCheckout: `make run` starts kyso serve in the repository with no
+// configuration; the test PKI's organisation key is then offered as a demo key that
+// the printed admin key can sign with at once (the README's curl session).
+func TestServeDemoKeyFromCheckout(t *testing.T) {
+	pdfsig := testenv.Tool(t, "pdfsig", "poppler-utils")
+	t.Chdir(testenv.ModuleRoot())
+	rs := startServe(t, "", map[string]string{"KYSO_DATA_DIR": t.TempDir()})
+	admin := adminKeyLine.FindStringSubmatch(rs.stdout.String())[1]
+	resp, body := rs.call(t, "GET", "/v1/keys", admin, "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"name":"demo-org","owner":"DEMO`) || !strings.Contains(string(body), `"demo":true`) {
+		t.Fatalf("keys: %d %s", resp.StatusCode, body)
+	}
+	if !strings.Contains(rs.stderr.String(), "DEMO signing key") {
+		t.Error("the demo key is not announced as such in the log")
+	}
+	resp, signed := rs.call(t, "POST", "/v1/sign?key=demo-org", admin, "application/pdf", bytes.NewReader(serveTestPDF("demo")))
+	if resp.StatusCode != 200 {
+		t.Fatalf("sign: %d %s", resp.StatusCode, signed)
+	}
+	out := filepath.Join(t.TempDir(), "demo.pdf")
+	if err := os.WriteFile(out, signed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if sig, err := exec.Command(pdfsig, "-nocert", out).CombinedOutput(); err != nil || !strings.Contains(string(sig), "Signature is Valid") {
+		t.Fatalf("pdfsig: %v\n%s", err, sig)
+	}
+}

@@ -3,6 +3,7 @@
 package hsm
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -11,6 +12,7 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"math/big"
+	"sort"
 
 	"github.com/miekg/pkcs11"
 )
@@ -200,6 +202,18 @@ func listObjects(ctx *pkcs11.Ctx, s pkcs11.SessionHandle, u *PKCS11URI) ([]Objec
 		}
 		out = append(out, info)
 	}
+	// Tokens return objects in storage order; people read them grouped by key.
+	rank := map[ObjectKind]int{KindPrivateKey: 0, KindPublicKey: 1, KindCertificate: 2}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Label != b.Label {
+			return a.Label < b.Label
+		}
+		if c := bytes.Compare(a.ID, b.ID); c != 0 {
+			return c < 0
+		}
+		return rank[a.Kind] < rank[b.Kind]
+	})
 	return out, nil
 }
 

@@ -46,8 +46,8 @@ const (
 const (
 	rankNone = iota
 	rankDSS
-	rankSignature
 	rankMetadata
+	rankSignature
 	rankForm
 	rankAnnotation
 	rankOther

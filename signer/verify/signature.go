@@ -117,6 +117,16 @@ func (v *pdfVerifier) verifySignature(ctx context.Context, sc *sigCheck, checks 
 		rep.Indication, rep.SubIndication = vd.ind, vd.sub
 		return
 	}
+	poe := v.validateSigner(ctx, sc, checks, &vd)
+	rep.Level = v.level(sc, poe)
+	rep.Indication, rep.SubIndication = vd.ind, vd.sub
+}
+
+// validateSigner establishes the signing time (proof of existence), the chain to the
+// anchors, the signer's key usage and its revocation status. It returns the proof of
+// existence time (zero when none).
+func (v *pdfVerifier) validateSigner(ctx context.Context, sc *sigCheck, checks []*sigCheck, vd *verdict) time.Time {
+	rep, out := sc.rep, sc.cms
 
 	// Proof of existence: the signature timestamp, else a later document timestamp.
 	var poe time.Time
@@ -175,12 +185,11 @@ func (v *pdfVerifier) verifySignature(ctx context.Context, sc *sigCheck, checks 
 
 	if len(cr.chain) >= 2 {
 		ro := v.checkRevocation(ctx, cr.chain[0], cr.chain[1], append(out.ocsps, v.dss.ocsps...), append(out.crls, v.dss.crls...), poe)
-		applyRevocation(rep, &vd, ro, poe, cr.sub)
+		applyRevocation(rep, vd, ro, poe, cr.sub)
 	} else if len(cr.chain) == 1 {
 		rep.Revocation = &Revocation{Status: "good", Source: "none", Detail: "the signer certificate is itself a trust anchor"}
 	}
-	rep.Level = v.level(sc, poe)
-	rep.Indication, rep.SubIndication = vd.ind, vd.sub
+	return poe
 }
 
 // applyRevocation maps the revocation status to the indication (ETSI EN 319 102-1

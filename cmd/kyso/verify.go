@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kyso-vn/kyso/signer/verify"
+)
+
+func init() { subcommands = append(subcommands, newVerifyCmd) }
+
+// verifyFlags are the options of kyso verify.
+type verifyFlags struct {
+	trust   []string
+	at      string
+	offline bool
+	format  string
+	lang    string
+	content string
+	timeout time.Duration
+}
+
+func newVerifyCmd() *cobra.Command {
+	var f verifyFlags
+	cmd := &cobra.Command{
+		Use:   "verify [--trust FILE]... [--at RFC3339] [--offline] [--format text|json|html] [--lang vi|en] [--content FILE] FILE...",
+		Short: "Verify signed PDF documents (PAdES) and detached CMS/CAdES signatures",
+		Long: `Verify every signature and document timestamp of each FILE and print a report: a plain
+verdict first (Vietnamese by default), then the details.
+
+Exit status: 0 every signature TOTAL_PASSED and no disallowed change; 1 a signature is
+TOTAL_FAILED (broken, or the document was changed after signing); 3 otherwise
+INDETERMINATE (e.g. untrusted chain, unknown revocation); 2 an input is not a signed
+document, or a usage error.
+
+With --format json and one FILE the output is one report object (version 1, see
+signer/verify/REPORT.md); with several FILEs, an array of them. An input that cannot
+be read becomes {"version":1,"file":…,"error":…}.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.trust, "trust", nil, "trust anchor certificates (PEM/DER file or directory); repeatable")
+	fl.StringVar(&f.at, "at", "", "validation time, RFC 3339 (default now)")
+	fl.BoolVar(&f.offline, "offline", false, "never use the network: revocation data from the document only")
+	fl.StringVar(&f.format, "format", "text", "output format: text, json or html")
+	fl.StringVar(&f.lang, "lang", "vi", "language of text and html reports: vi or en")
+	fl.StringVar(&f.content, "content", "", "the signed content of a detached CMS/CAdES signature FILE (.p7s)")
+	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "time limit for each FILE")
+	return cmd
+}
+
+func verifyUsageErr(format string, a ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, a...)}
+}
+
+func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, files []string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	switch f.format {
+	case "text", "json", "html":
+	default:
+		return verifyUsageErr("verify: unknown --format %q (want text, json or html)", f.format)
+	}
+	lang, err := verify.ParseLang(f.lang)
+	if err != nil {
+		return verifyUsageErr("%v", err)
+	}
+	if f.content != "" && len(files) != 1 {
+		return verifyUsageErr("verify: --content goes with exactly one signature FILE")
+	}
+	opts := verify.Options{Offline: f.offline}
+	if f.at != "" {
+		if opts.At, err = time.Parse(time.RFC3339, f.at); err != nil {
+			return verifyUsageErr("verify: --at: %v", err)
+		}
+	}
+	if len(f.trust) > 0 {
+		if opts.Anchors, err = verify.LoadAnchors(f.trust...); err != nil {
+			return verifyUsageErr("%v", err)
+		}
+	}
+
+	var outputs []any
+	worst := 0 // 0 < 3 < 2 < 1
+	severity := map[int]int{0: 0, 3: 1, 2: 2, 1: 3}
+	for i, file := range files {
+		rep, err := verifyOne(ctx, f, file, opts)
+		code := verify.ExitStatus(rep, err)
+		if severity[code] > severity[worst] {
+			worst = code
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "kyso: %s: %v\n", file, err)
+			outputs = append(outputs, map[string]any{"version": verify.ReportVersion, "file": file, "error": err.Error()})
+			continue
+		}
+		outputs = append(outputs, rep)
+		switch f.format {
+		case "text":
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			err = rep.WriteText(stdout, lang)
+		case "html":
+			err = rep.WriteHTML(stdout, lang)
+		}
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
+	if f.format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		var v any = outputs
+		if len(outputs) == 1 {
+			v = outputs[0]
+		}
+		if err := enc.Encode(v); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
+	if worst != 0 {
+		return &exitError{code: worst, err: errors.New(verdictLine(worst))}
+	}
+	return nil
+}
+
+func verdictLine(code int) string {
+	switch code {
+	case 1:
+		return "verify: a signature is not valid or the document was changed after signing"
+	case 2:
+		return "verify: an input is not a signed document"
+	}
+	return "verify: the validity of a signature cannot be established"
+}
+
+func verifyOne(ctx context.Context, f verifyFlags, file string, opts verify.Options) (*verify.Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	if f.content == "" {
+		return verify.VerifyFile(ctx, file, opts)
+	}
+	sig, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", verify.ErrUnreadable, err)
+	}
+	c, err := os.Open(f.content)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", verify.ErrUnreadable, err)
+	}
+	defer c.Close()
+	st, err := c.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", verify.ErrUnreadable, err)
+	}
+	return verify.VerifyDetached(ctx, sig, c, st.Size(), file, opts)
+}

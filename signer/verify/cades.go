@@ -1,0 +1,192 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kyso-vn/kyso/signer/cms"
+)
+
+// maxDetachedSignature bounds a .p7s file read into memory.
+const maxDetachedSignature = 16 << 20
+
+// VerifyDetached verifies a detached CMS/CAdES signature (DER or PEM) over the first
+// size bytes of content, read once. With a nil content, the signature must carry its
+// content (an attached SignedData). The error is ErrUnreadable when the signature is
+// not a CMS SignedData at all.
+func VerifyDetached(ctx context.Context, sig []byte, content io.ReaderAt, size int64, name string, opts Options) (rep *Report, err error) {
+	rep = &Report{Version: ReportVersion, File: name, Size: size, Format: "cms",
+		ValidationTime: opts.validationTime().UTC(), Signatures: []SignatureReport{}, Errors: []string{}, Warnings: []string{}}
+	defer func() {
+		if p := recover(); p != nil {
+			rep.Errors = append(rep.Errors, fmt.Sprintf("verify: internal error: %v", p))
+			rep.Indication, rep.SubIndication = TotalFailed, FormatFailure
+			err = nil
+		}
+	}()
+	if len(sig) > maxDetachedSignature {
+		return nil, fmt.Errorf("%w: signature file larger than %d bytes", ErrUnreadable, maxDetachedSignature)
+	}
+	if block, _ := pem.Decode(sig); block != nil {
+		sig = block.Bytes
+	}
+	sd, perr := cms.Parse(sig)
+	if perr != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnreadable, perr)
+	}
+	var data io.Reader
+	switch {
+	case content != nil:
+		data = io.NewSectionReader(content, 0, size)
+		if sd.Content != nil {
+			rep.Warnings = append(rep.Warnings, "the signature carries its own content; the given content file is verified instead")
+		}
+	case sd.Content != nil:
+		data = bytes.NewReader(sd.Content)
+		rep.Size = int64(len(sd.Content))
+	default:
+		return nil, fmt.Errorf("%w: a detached signature needs its content (--content FILE)", ErrUnreadable)
+	}
+	// the report's sha256 is the content's; the content is read once more for it
+	h := sha256.New()
+	if content != nil {
+		if _, err := io.Copy(h, io.NewSectionReader(content, 0, size)); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+		}
+	} else {
+		h.Write(sd.Content)
+	}
+	rep.SHA256 = hex.EncodeToString(h.Sum(nil))
+
+	sr := &SignatureReport{Index: 1, Type: "approval", SubFilter: "CMS", Integrity: IntegrityIntact, Level: "none",
+		Modifications: []Modification{}, Chain: []CertInfo{}, Errors: []string{}, Warnings: []string{}, CoversWholeDocument: true}
+	out := &cmsOutcome{certs: sd.Certificates, crls: sd.CRLs}
+	for _, o := range sd.OtherRevocation {
+		if o.Format.Equal(cms.OIDRevocationInfoOCSP) {
+			out.ocsps = append(out.ocsps, o.Info)
+		}
+	}
+	if len(sd.SignerInfos) == 1 {
+		if c, err := sd.SignerCertificate(sd.SignerInfos[0]); err == nil {
+			out.signer = c
+		}
+	}
+	vd := verdict{ind: TotalPassed}
+	res, verr := sd.VerifyContent(data)
+	if verr != nil {
+		integ, ind, si := integrityFromError(verr)
+		sr.Integrity = integ
+		sr.Errors = append(sr.Errors, verr.Error())
+		vd.set(ind, si)
+	} else {
+		out.signer, out.hash, out.algorithm = res.Certificate, res.Hash, res.SignatureAlgorithm
+		out.signedAttrs, out.signingCert, out.claimedTime = res.HasSignedAttrs, res.SigningCertificate, res.SigningTime
+		out.hasSignTime = res.HasSignedAttribute(cms.OIDAttrSigningTime)
+		if a, ok := res.SignerInfo.UnsignedAttribute(cms.OIDAttrSignatureTimeStampToken); ok && len(a.Values) > 0 {
+			sigValue := res.SignerInfo.Signature
+			out.sigTS = checkTimestampToken(a.Values[0], func(h crypto.Hash) []byte {
+				hh := h.New()
+				hh.Write(sigValue)
+				return hh.Sum(nil)
+			})
+		}
+		if !out.claimedTime.IsZero() {
+			t := out.claimedTime.UTC()
+			sr.ClaimedSigningTime = &t
+		}
+	}
+	sr.Signer = certInfo(out.signer)
+	if sr.Integrity == IntegrityIntact && out.signer != nil {
+		v := &pdfVerifier{opts: opts, at: rep.ValidationTime, rep: rep, dss: &dssData{}}
+		sc := &sigCheck{rep: sr, cms: out}
+		poe := v.validateSigner(ctx, sc, nil, &vd)
+		switch {
+		case out.signingCert == "":
+			sr.Level = "none"
+		case poe.IsZero():
+			sr.Level = "CAdES-B-B"
+		default:
+			sr.Level = "CAdES-B-T"
+		}
+	}
+	sr.Indication, sr.SubIndication = vd.ind, vd.sub
+	rep.Signatures = append(rep.Signatures, *sr)
+	rep.summarize()
+	return rep, nil
+}
+
+// LoadAnchors reads trust anchors from PEM or DER certificate files, or from every
+// .pem, .crt, .cer and .der file of a directory.
+func LoadAnchors(paths ...string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("verify: trust anchors: %w", err)
+		}
+		files := []string{p}
+		if st.IsDir() {
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				return nil, fmt.Errorf("verify: trust anchors: %w", err)
+			}
+			files = files[:0]
+			for _, e := range entries {
+				switch strings.ToLower(filepath.Ext(e.Name())) {
+				case ".pem", ".crt", ".cer", ".der":
+					files = append(files, filepath.Join(p, e.Name()))
+				}
+			}
+		}
+		for _, f := range files {
+			certs, err := readCertificates(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, certs...)
+		}
+	}
+	return out, nil
+}
+
+func readCertificates(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("verify: trust anchors: %w", err)
+	}
+	var out []*x509.Certificate
+	rest := b
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("verify: trust anchors: %s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		c, err := x509.ParseCertificate(b)
+		if err != nil {
+			return nil, fmt.Errorf("verify: trust anchors: %s holds no certificate", path)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

@@ -2,6 +2,7 @@ package pki_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"strings"
 	"testing"
@@ -362,5 +363,29 @@ func TestServices(t *testing.T) {
 	if s.RootCRL.Downloads() != 1 || s.SubCRL.Downloads() != 0 {
 		t.Errorf("CRL downloads: root %d, sub %d; want 1 and 0 (OCSP answered for the sub CA's leaves)",
 			s.RootCRL.Downloads(), s.SubCRL.Downloads())
+	}
+}
+
+// TestCollector gathers B-LT validation data for the leader's chain through the test
+// services: OCSP for the leaf (its AIA), CRLs for the leaf and the sub CA.
+func TestCollector(t *testing.T) {
+	p := committed(t)
+	s := pkitest.StartServices(t, p)
+	c := &pki.Collector{OCSP: &pki.OCSPClient{}, CRLs: &pki.CRLFetcher{}, MapURL: s.RewriteURL}
+	ocsps, crls, err := c.ValidationData(context.Background(), p.Leader.ChainWithLeaf())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ocsps) != 1 || len(crls) != 2 {
+		t.Fatalf("%d OCSP responses, %d CRLs; want 1 (leaf) and 2 (leaf's and sub CA's)", len(ocsps), len(crls))
+	}
+	if _, err := pki.VerifyOCSPResponse(ocsps[0], p.Leader.Cert, p.Sub.Cert, time.Now()); err != nil {
+		t.Error(err)
+	}
+	if _, err := pki.ParseCRL(crls[1], p.Root.Cert); err != nil {
+		t.Error(err)
+	}
+	if _, _, err := c.ValidationData(context.Background(), []*x509.Certificate{p.Leader.Cert}); err == nil {
+		t.Error("a chain without the issuer gave validation data")
 	}
 }

@@ -23,7 +23,8 @@ type Options struct {
 	// module runs its code in the process.
 	AllowedModules []string
 	// MaxSessions bounds the sessions open at once on one token (default 16). Callers
-	// beyond it wait, and give up when their context ends.
+	// beyond it wait, and give up when their context ends. Keys on one token share its
+	// pool: the first key opened on the token sets the bound.
 	MaxSessions int
 	// Logger receives module, login and recovery events (never a PIN); nil discards.
 	Logger *slog.Logger

@@ -233,16 +233,16 @@ func (r *Report) WriteText(w io.Writer, lang Lang) error {
 }
 
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
-	"L":        func(lang Lang, k string) string { return labels[k].in(lang) },
-	"verdict":  func(lang Lang, i Indication, s SubIndication) string { return verdicts[verdictKey(i, s)].in(lang) },
-	"explain":  func(lang Lang, s SubIndication) string { return explain(s, lang) },
-	"time":     fmtTime,
-	"source":   func(lang Lang, s string) string { return timeSources[s].in(lang) },
-	"integ":    func(lang Lang, s string) string { return integrityNames[s].in(lang) },
-	"kind":     func(lang Lang, s string) string { return kindNames[s].in(lang) },
-	"cls":      func(i Indication) string { return map[Indication]string{TotalPassed: "ok", TotalFailed: "bad"}[i] },
-	"isDocTS":  func(s string) bool { return s == "document-timestamp" },
-	"timePtr":  func(t time.Time) *time.Time { return &t },
+	"L":       func(lang Lang, k string) string { return labels[k].in(lang) },
+	"verdict": func(lang Lang, i Indication, s SubIndication) string { return verdicts[verdictKey(i, s)].in(lang) },
+	"explain": func(lang Lang, s SubIndication) string { return explain(s, lang) },
+	"time":    fmtTime,
+	"source":  func(lang Lang, s string) string { return timeSources[s].in(lang) },
+	"integ":   func(lang Lang, s string) string { return integrityNames[s].in(lang) },
+	"kind":    func(lang Lang, s string) string { return kindNames[s].in(lang) },
+	"cls":     func(i Indication) string { return map[Indication]string{TotalPassed: "ok", TotalFailed: "bad"}[i] },
+	"isDocTS": func(s string) bool { return s == "document-timestamp" },
+	"timePtr": func(t time.Time) *time.Time { return &t },
 }).Parse(`<!DOCTYPE html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8"><title>{{verdict .Lang .R.Indication .R.SubIndication}}</title>
 <style>

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 	"io"
@@ -149,26 +148,27 @@ func addDSS(ctx context.Context, doc *appended, sigs []dssSignature, vs Validati
 	return nil
 }
 
-// certsFromSignedData returns the certificates a CMS SignedData (a signature or a
-// timestamp token) carries.
+// certsFromSignedData returns the certificates a CMS SignedData carries, with those
+// of the signature timestamp tokens in its unsigned attributes.
 func certsFromSignedData(der []byte) ([]*x509.Certificate, error) {
-	var ci struct {
-		Type    asn1.ObjectIdentifier
-		Content asn1.RawValue `asn1:"explicit,tag:0"`
+	sd, err := cms.Parse(der)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := asn1.Unmarshal(der, &ci); err != nil {
-		return nil, fmt.Errorf("pades: CMS: %w", err)
+	certs := append([]*x509.Certificate(nil), sd.Certificates...)
+	for _, si := range sd.SignerInfos {
+		for _, a := range si.UnsignedAttrs {
+			if !a.Type.Equal(cms.OIDAttrSignatureTimeStampToken) {
+				continue
+			}
+			for _, v := range a.Values {
+				if ts, err := cms.Parse(v); err == nil {
+					certs = append(certs, ts.Certificates...)
+				}
+			}
+		}
 	}
-	var sd struct {
-		Version      int
-		Digests      asn1.RawValue
-		Content      asn1.RawValue
-		Certificates asn1.RawValue `asn1:"optional,tag:0"`
-	}
-	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
-		return nil, fmt.Errorf("pades: CMS SignedData: %w", err)
-	}
-	return x509.ParseCertificates(sd.Certificates.Bytes)
+	return certs, nil
 }
 
 // endEntityChains builds a chain, leaf first, for each end-entity certificate in pool.

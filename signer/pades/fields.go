@@ -149,7 +149,7 @@ func lockedBy(rd *pdf.Reader, fields []field, target string) (string, bool) {
 
 // buildSignatureUpdate lays out the signature dictionary, its field and widget, and
 // the changed page, AcroForm and catalog. It refuses what the permissions forbid.
-func buildSignatureUpdate(rd *pdf.Reader, o *Options) (*pdf.Update, string, error) {
+func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update, string, error) {
 	cat, catRef, err := rd.Catalog()
 	if err != nil {
 		return nil, "", err
@@ -218,7 +218,7 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options) (*pdf.Update, string, erro
 		"Filter":     pdf.Name("Adobe.PPKLite"),
 		"SubFilter":  pdf.Name("ETSI.CAdES.detached"),
 		"ByteRange":  pdf.Raw(byteRangePlaceholder),
-		"Contents":   pdf.Raw("<" + strings.Repeat("0", 2*o.contentsReserve()) + ">"),
+		"Contents":   pdf.Raw("<" + strings.Repeat("0", 2*reserve) + ">"),
 		"M":          pdf.String(pdfDate(o.Time)),
 		"Prop_Build": pdf.Dict{"App": pdf.Dict{"Name": pdf.Name("Kyso")}},
 	}

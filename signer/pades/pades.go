@@ -17,8 +17,6 @@ package pades
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -171,24 +169,20 @@ func (o *Options) normalize() error {
 	return nil
 }
 
-// contentsReserve is an honest upper bound of the CMS size in bytes: the certificates,
-// the signature value, the signed attributes with their fixed overhead, and the
-// timestamp allowance.
-func (o *Options) contentsReserve() int {
-	n := 1024 + len(o.Certificate.Raw) // SignedData, SignerInfo, attributes, OIDs
-	for _, c := range o.Chain {
-		n += len(c.Raw) + 8
-	}
-	switch pub := o.Certificate.PublicKey.(type) {
-	case *rsa.PublicKey:
-		n += pub.Size() + 64 // PSS parameters included
-	case *ecdsa.PublicKey:
-		n += 2*((pub.Curve.Params().BitSize+7)/8) + 16
-	default:
-		n += 1024
+// contentsReserve is an honest upper bound of the CMS size in bytes: the exact bound
+// of the signature cms.EstimateSize builds (certificates, signed attributes, the
+// largest signature the key can make), and the timestamp allowance.
+func (o *Options) contentsReserve() (int, error) {
+	n, err := cms.EstimateSize(o.cmsSpec(), nil, 0)
+	if err != nil {
+		return 0, err
 	}
 	if o.Level >= LevelBT {
 		n += o.TimestampReserve
 	}
-	return n
+	return n, nil
+}
+
+func (o *Options) cmsSpec() cms.SignerInfoSpec {
+	return cms.SignerInfoSpec{Certificate: o.Certificate, Chain: o.Chain, Hash: o.Hash, PSS: o.PSS, Profile: cms.ProfilePAdES}
 }

@@ -56,11 +56,14 @@ func Prepare(ctx context.Context, r io.ReaderAt, size int64, copyTo io.Writer, o
 	if rd.Encrypted() {
 		return nil, pdf.ErrEncrypted
 	}
-	upd, fieldName, err := buildSignatureUpdate(rd, &opts)
+	reserve, err := opts.contentsReserve()
 	if err != nil {
 		return nil, err
 	}
-	reserve := opts.contentsReserve()
+	upd, fieldName, err := buildSignatureUpdate(rd, &opts, reserve)
+	if err != nil {
+		return nil, err
+	}
 	p := &Prepared{BaseSize: size, Level: opts.Level, TimestampReserve: opts.TimestampReserve, FieldName: fieldName}
 	p.Update, p.ContentsStart, p.ContentsEnd, p.ByteRange, err = layOut(upd, size, reserve)
 	if err != nil {
@@ -80,10 +83,7 @@ func Prepare(ctx context.Context, r io.ReaderAt, size int64, copyTo io.Writer, o
 	}
 	h.Write(p.Update[:p.ContentsStart])
 	h.Write(p.Update[p.ContentsEnd:])
-	p.Pending, err = cms.Prepare(cms.SignerInfoSpec{
-		Certificate: opts.Certificate, Chain: opts.Chain, Hash: opts.Hash, PSS: opts.PSS,
-		Profile: cms.ProfilePAdES,
-	}, h.Sum(nil))
+	p.Pending, err = cms.Prepare(opts.cmsSpec(), h.Sum(nil))
 	if err != nil {
 		return nil, err
 	}

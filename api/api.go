@@ -18,6 +18,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/kyso-vn/kyso/signer/verify"
 )
 
 // Role is what a principal may do. A client has exactly one role.
@@ -216,31 +218,9 @@ type Signer interface {
 	SignDocument(ctx context.Context, p Principal, req SignRequest, doc Document, out io.Writer) (SignResult, error)
 }
 
-// VerificationReport is the answer of POST /v1/verify.
-type VerificationReport struct {
-	Document   DocumentDigest    `json:"document"`
-	Indication string            `json:"indication"` // ETSI EN 319 102-1: TOTAL_PASSED, TOTAL_FAILED, INDETERMINATE
-	Signatures []SignatureReport `json:"signatures"`
-	CheckedAt  time.Time         `json:"checked_at"`
-}
-
-// DocumentDigest identifies the verified file without repeating its content.
-type DocumentDigest struct {
-	Filename string `json:"filename,omitempty"`
-	Size     int64  `json:"size"`
-	SHA256   string `json:"sha256"`
-}
-
-// SignatureReport is the verdict on one signature.
-type SignatureReport struct {
-	Signer        string     `json:"signer"`
-	SigningTime   *time.Time `json:"signing_time,omitempty"`
-	Indication    string     `json:"indication"`
-	SubIndication string     `json:"sub_indication,omitempty"`
-	Messages      []string   `json:"messages,omitempty"`
-}
-
-// Verifier checks the signatures of a document at the time now.
+// Verifier checks the signatures of a document at the time now. The report is the one
+// `kyso verify` prints (signer/verify's versioned JSON report), so the API and the CLI
+// answer alike.
 type Verifier interface {
-	Verify(ctx context.Context, doc Document, now time.Time) (VerificationReport, error)
+	Verify(ctx context.Context, doc Document, now time.Time) (*verify.Report, error)
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/signer/verify"
 )
 
 // Until pkg/store lands, clients live in this in-memory registry: the API's contract
@@ -171,25 +172,31 @@ type pdfVerifier struct {
 	release chan struct{}
 }
 
-func (v *pdfVerifier) Verify(ctx context.Context, doc Document, now time.Time) (VerificationReport, error) {
+func (v *pdfVerifier) Verify(ctx context.Context, doc Document, now time.Time) (*verify.Report, error) {
 	if v.entered != nil {
 		v.entered <- struct{}{}
 		select {
 		case <-v.release:
 		case <-ctx.Done():
-			return VerificationReport{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	head := make([]byte, 5)
 	if _, err := doc.ReadAt(head, 0); err != nil || string(head) != "%PDF-" {
-		return VerificationReport{}, UserError(ErrInvalidDocument, "The file is not a PDF.")
+		return nil, UserError(ErrInvalidDocument, "The file is not a PDF.")
 	}
 	sum := doc.SHA256()
-	return VerificationReport{
-		Document:   DocumentDigest{Filename: doc.Filename(), Size: doc.Size(), SHA256: fmt.Sprintf("%x", sum)},
-		Indication: "TOTAL_FAILED",
-		Signatures: []SignatureReport{},
-		CheckedAt:  now.UTC(),
+	return &verify.Report{
+		Version:        verify.ReportVersion,
+		File:           doc.Filename(),
+		SHA256:         fmt.Sprintf("%x", sum),
+		Size:           doc.Size(),
+		Format:         "pdf",
+		Indication:     verify.TotalFailed,
+		ValidationTime: now.UTC(),
+		Signatures:     []verify.SignatureReport{},
+		Errors:         []string{},
+		Warnings:       []string{},
 	}, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/signer/verify"
 )
 
 const tinyPDF = "%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -638,15 +639,15 @@ func TestStats(t *testing.T) {
 // ctxVerifier waits for its context to end and reports how long that took.
 type ctxVerifier struct{ waited chan time.Duration }
 
-func (v ctxVerifier) Verify(ctx context.Context, _ Document, _ time.Time) (VerificationReport, error) {
+func (v ctxVerifier) Verify(ctx context.Context, _ Document, _ time.Time) (*verify.Report, error) {
 	start := time.Now()
 	select {
 	case <-ctx.Done():
 		v.waited <- time.Since(start)
-		return VerificationReport{}, ctx.Err()
+		return nil, ctx.Err()
 	case <-time.After(10 * time.Second):
 		v.waited <- time.Since(start)
-		return VerificationReport{}, errors.New("the context never ended")
+		return nil, errors.New("the context never ended")
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/pdf"
+	"github.com/kyso-vn/kyso/signer/verify"
 )
 
 func init() { subcommands = append(subcommands, newServeCmd) }
@@ -95,12 +97,22 @@ func serve(ctx context.Context, p serveParams) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	if p.configPath == "" && len(cfg.Keys) == 0 {
-		if k, ok := serveDemoKey(); ok {
+	demo := false
+	if p.configPath == "" && len(cfg.Keys) == 0 && len(cfg.Trust.Anchors) == 0 && cfg.Trust.AnchorsDir == "" {
+		if k, anchor, ok := serveDemoKey(); ok {
 			cfg.Keys = append(cfg.Keys, k)
+			cfg.Trust.Anchors = append(cfg.Trust.Anchors, anchor)
+			demo = true
 		}
 	}
 	log := newServeLogger(p.stderr, cfg.Log)
+	if demo {
+		log.Warn("DEMO mode: no configuration, so the committed test PKI's root is a trust anchor and its organisation key signs; never run this way with real documents")
+	}
+	anchors, err := loadAnchors(cfg.Trust)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
 
 	dataDir, err := filepath.Abs(cfg.Store.DataDir)
 	if err != nil {
@@ -142,7 +154,10 @@ func serve(ctx context.Context, p serveParams) error {
 		Certificates:   clients,
 		Stats:          clients,
 		Signer:         ring,
-		Checks:         checks,
+		Verifier: serveVerifier{
+			anchors: anchors, offline: cfg.Revocation.Offline, timeout: cfg.Revocation.OCSPTimeout,
+		},
+		Checks: checks,
 	})
 	if err != nil {
 		return err
@@ -175,17 +190,17 @@ func newServeLogger(w io.Writer, c config.Log) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// serveDemoKey is the organisation key of the committed test PKI, used when kyso serve runs
-// from a checkout with no configuration, so that the README's curl session can sign.
-// Every listing marks it as a demo.
-func serveDemoKey() (config.Key, bool) {
+// serveDemoKey is the organisation key of the committed test PKI and the PKI's root,
+// used when kyso serve runs from a checkout with no configuration, so that the
+// README's curl session can sign and verify. Every listing marks the key as a demo.
+func serveDemoKey() (key config.Key, anchor string, ok bool) {
 	dir, err := filepath.Abs("certs-testdata")
 	if err != nil {
-		return config.Key{}, false
+		return config.Key{}, "", false
 	}
-	for _, f := range []string{"org.key", "org.pem", "chain.pem"} {
+	for _, f := range []string{"org.key", "org.pem", "chain.pem", "root-ca.pem"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			return config.Key{}, false
+			return config.Key{}, "", false
 		}
 	}
 	esc := func(p string) string { return (&url.URL{Path: p}).EscapedPath() }
@@ -197,7 +212,55 @@ func serveDemoKey() (config.Key, bool) {
 		Owner:       "DEMO — test PKI, not for production",
 		Allowed:     []string{"role:admin", "role:system", "role:clerk"},
 		Demo:        true,
-	}, true
+	}, filepath.Join(dir, "root-ca.pem"), true
+}
+
+// loadAnchors reads trust.anchors (files) and every certificate file in
+// trust.anchors_dir. A configured path holding no certificate is an error, so a typo
+// cannot leave the verifier trusting nothing without a word.
+func loadAnchors(t config.Trust) ([]*x509.Certificate, error) {
+	files := slices.Clone(t.Anchors)
+	if t.AnchorsDir != "" {
+		ents, err := os.ReadDir(t.AnchorsDir)
+		if err != nil {
+			return nil, fmt.Errorf("config: trust.anchors_dir: %w", err)
+		}
+		for _, e := range ents {
+			switch strings.ToLower(filepath.Ext(e.Name())) {
+			case ".pem", ".crt", ".cer", ".der":
+				files = append(files, filepath.Join(t.AnchorsDir, e.Name()))
+			}
+		}
+	}
+	var out []*x509.Certificate
+	for _, f := range files {
+		certs, err := pki.ReadCertificatesFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("config: trust anchor: %w", err)
+		}
+		out = append(out, certs...)
+	}
+	return out, nil
+}
+
+// serveVerifier verifies PDFs with signer/verify, the engine of `kyso verify`.
+type serveVerifier struct {
+	anchors []*x509.Certificate
+	offline bool
+	timeout time.Duration
+}
+
+func (v serveVerifier) Verify(ctx context.Context, doc api.Document, now time.Time) (*verify.Report, error) {
+	rep, err := verify.VerifyPDF(ctx, doc, doc.Size(), doc.Filename(), verify.Options{
+		Anchors: v.anchors, At: now, Offline: v.offline, RevocationTimeout: v.timeout,
+	})
+	switch {
+	case errors.Is(err, verify.ErrNotSigned):
+		return nil, api.UserError(api.ErrInvalidDocument, "The document holds no signature.")
+	case errors.Is(err, verify.ErrUnreadable):
+		return nil, api.UserError(api.ErrInvalidDocument, "The document cannot be read as a PDF.")
+	}
+	return rep, err
 }
 
 func openServeStore(ctx context.Context, cfg *config.Config, dataDir string) (*store.Store, error) {

@@ -383,6 +383,12 @@ log:
 	if chk, err := exec.Command(qpdf, "--check", out).CombinedOutput(); err != nil {
 		t.Errorf("qpdf --check: %v\n%s", err, chk)
 	}
+	// This server trusts no anchor, so the intact signature has no chain to trust.
+	resp, body := rs.call(t, "POST", "/v1/verify", "", "application/pdf", bytes.NewReader(signed))
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"integrity":"intact"`) ||
+		!strings.Contains(string(body), `"sub_indication":"NO_CERTIFICATE_CHAIN_FOUND"`) {
+		t.Errorf("verify: %d %s", resp.StatusCode, body)
+	}
 
 	// Grants given through the API live in the store, next to the configuration's.
 	grants := []struct {
@@ -506,5 +512,36 @@ func TestServeDemoKeyFromCheckout(t *testing.T) {
 	}
 	if sig, err := exec.Command(pdfsig, "-nocert", out).CombinedOutput(); err != nil || !strings.Contains(string(sig), "Signature is Valid") {
 		t.Fatalf("pdfsig: %v\n%s", err, sig)
+	}
+	// Anyone may verify, without a key.
+	resp, body = rs.call(t, "POST", "/v1/verify?filename=demo.pdf", "", "application/pdf", bytes.NewReader(signed))
+	var rep struct {
+		Version    int
+		File       string
+		Indication string
+		Signatures []struct {
+			Indication    string
+			SubIndication string `json:"sub_indication"`
+			Integrity     string
+			Signer        struct{ Subject string }
+			Chain         []struct{ Subject string }
+		}
+	}
+	if err := json.Unmarshal(body, &rep); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("verify: %d %s", resp.StatusCode, body)
+	}
+	if rep.Version != 1 || rep.File != "demo.pdf" || len(rep.Signatures) != 1 {
+		t.Fatalf("report %s", body)
+	}
+	// The chain reaches the demo anchor; the test PKI's OCSP and CRL addresses have no
+	// responder behind them here, so the honest verdict is INDETERMINATE/TRY_LATER.
+	sig := rep.Signatures[0]
+	if sig.Integrity != "intact" || len(sig.Chain) != 3 || !strings.Contains(sig.Chain[2].Subject, "Kyso TEST Root CA") ||
+		!strings.Contains(sig.Signer.Subject, "Ninh Thuận") || sig.Indication != "INDETERMINATE" || sig.SubIndication != "TRY_LATER" {
+		t.Errorf("report %s", body)
+	}
+	resp, body = rs.call(t, "POST", "/v1/verify", "", "application/pdf", bytes.NewReader(serveTestPDF("unsigned")))
+	if resp.StatusCode != 422 || !strings.Contains(string(body), "no signature") {
+		t.Errorf("unsigned: %d %s", resp.StatusCode, body)
 	}
 }

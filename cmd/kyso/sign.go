@@ -197,9 +197,7 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// signOne signs one PDF. The output appears only complete: a temporary file in the
-// output's directory renamed at the end, or (in place) the new revisions appended in
-// one write after everything succeeded.
+// signOne signs one PDF.
 func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) error {
 	in, err := os.Open(j.in)
 	if err != nil {
@@ -210,43 +208,14 @@ func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) er
 	if err != nil {
 		return err
 	}
-	if j.out == "" { // in place
-		tail, err := signedTail(ctx, key, in, st.Size(), opts)
-		if err != nil {
-			return explainSignError(err)
-		}
-		af, err := os.OpenFile(j.in, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			return err
-		}
-		if _, err := af.Write(tail); err != nil {
-			af.Close()
-			_ = os.Truncate(j.in, st.Size())
-			return err
-		}
-		if err := af.Sync(); err != nil {
-			af.Close()
-			return err
-		}
-		return af.Close()
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(j.out), ".kyso-sign-*")
+	tail, err := signedTail(ctx, key, in, st.Size(), opts)
 	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := signCopy(ctx, key, in, st.Size(), tmp, opts); err != nil {
-		tmp.Close()
 		return explainSignError(err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	if j.out == "" {
+		return appendOrCopy(in, st.Size(), tail, j.in, true)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), j.out)
+	return appendOrCopy(in, st.Size(), tail, j.out, false)
 }
 
 // signedTail reads the document once, asks the key once, and returns the new
@@ -263,21 +232,51 @@ func signedTail(ctx context.Context, key hsm.Key, in *os.File, size int64, opts 
 	return p.Complete(ctx, in, sig, opts)
 }
 
-// signCopy signs, then lets the kernel copy the original to the output
-// (copy_file_range: no second pass through user space) and appends the new revisions.
-func signCopy(ctx context.Context, key hsm.Key, in *os.File, size int64, out *os.File, opts pades.Options) error {
-	tail, err := signedTail(ctx, key, in, size, opts)
+// appendOrCopy makes target the original followed by tail, and only complete: in
+// place with one append (truncated back on a failed write), else a temporary file in
+// target's directory, filled by the kernel (copy_file_range, no second pass through
+// user space), synced, and renamed over target.
+func appendOrCopy(in *os.File, size int64, tail []byte, target string, inPlace bool) error {
+	if inPlace {
+		f, err := os.OpenFile(target, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(tail); err != nil {
+			f.Close()
+			_ = os.Truncate(target, size)
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), ".kyso-*")
 	if err != nil {
 		return err
 	}
-	if _, err := in.Seek(0, io.SeekStart); err != nil {
+	defer os.Remove(tmp.Name())
+	err = func() error {
+		if _, err := in.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if _, err := io.CopyN(tmp, in, size); err != nil {
+			return err
+		}
+		if _, err := tmp.Write(tail); err != nil {
+			return err
+		}
+		return tmp.Sync()
+	}()
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
-	if _, err := io.CopyN(out, in, size); err != nil {
-		return err
-	}
-	_, err = out.Write(tail)
-	return err
+	return os.Rename(tmp.Name(), target)
 }
 
 func explainSignError(err error) error {

@@ -417,3 +417,40 @@ func derPrefix(b []byte) []byte {
 	}
 	return b
 }
+
+// TestExtend raises a B-T signature to B-LTA later (archive renewal), twice.
+func TestExtend(t *testing.T) {
+	in := corpusFile(t, "plain/pdf20-simple.pdf")
+	ts, col := startServices(t)
+	opts, key := orgOptions(t)
+	opts.Level, opts.Timestamper = LevelBT, ts
+	signed, err := signBytes(t, in, key, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := signed
+	for round := 1; round <= 2; round++ {
+		tail, err := Extend(context.Background(), bytes.NewReader(doc), int64(len(doc)), ExtendOptions{Level: LevelBLTA, Timestamper: ts, Validation: col})
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc = append(append([]byte(nil), doc...), tail...)
+		sigs := signatureValues(t, doc)
+		if len(sigs) != 1+round || sigs[len(sigs)-1].subFilter != "ETSI.RFC3161" {
+			t.Fatalf("round %d: %d signatures", round, len(sigs))
+		}
+		opensslTSVerify(t, doc, sigs[len(sigs)-1])
+		r := openBytes(t, doc)
+		cat, _, _ := r.Catalog()
+		if r.Dict(cat["DSS"]) == nil {
+			t.Fatal("no DSS")
+		}
+	}
+	j := judge(t, writeTemp(t, "extended.pdf", doc))
+	if !strings.Contains(j.pdfsig, "Signature is Valid.") {
+		t.Fatalf("pdfsig:\n%s", j.pdfsig)
+	}
+	if _, err := Extend(context.Background(), bytes.NewReader(in), int64(len(in)), ExtendOptions{Level: LevelBLTA, Timestamper: ts, Validation: col}); !errors.Is(err, ErrField) {
+		t.Errorf("extending an unsigned document: %v", err)
+	}
+}

@@ -42,26 +42,12 @@ func writeTemp(t *testing.T, name string, b []byte) string {
 	return p
 }
 
-// startServices runs the test TSA and the real openssl OCSP responder with a CRL
-// server, and returns a timestamper and a revocation collector pointed at them.
+// startServices runs the test TSA and the real openssl OCSP responder with the CRL
+// servers, and returns a timestamper and a revocation collector pointed at them.
 func startServices(t *testing.T) (*pki.TSAClient, *pki.Collector) {
-	p := loadPKI(t)
-	tsa := pkitest.StartTSA(t, p.TSA.Cert, p.TSA.Key, p.TSA.Chain)
-	ocspR := pkitest.StartOCSP(t)
-	subCRL := pkitest.StartCRLServer(t, p.SubCRL)
-	rootCRL := pkitest.StartCRLServer(t, p.RootCRL)
-	col := &pki.Collector{OCSP: &pki.OCSPClient{}, CRLs: &pki.CRLFetcher{}, MapURL: func(u string) string {
-		switch {
-		case strings.Contains(u, "/ocsp"):
-			return ocspR.URL
-		case strings.HasSuffix(u, "sub-ca.crl"):
-			return subCRL.URL
-		case strings.HasSuffix(u, "root-ca.crl"):
-			return strings.TrimSuffix(rootCRL.URL, "sub-ca.crl") + "root-ca.crl"
-		}
-		return u
-	}}
-	return &pki.TSAClient{URLs: []string{tsa.URL}, Timeout: 10 * time.Second}, col
+	s := pkitest.StartServices(t, loadPKI(t))
+	return &pki.TSAClient{URLs: []string{s.TSA.URL}, Timeout: 10 * time.Second},
+		&pki.Collector{OCSP: &pki.OCSPClient{}, CRLs: &pki.CRLFetcher{}, MapURL: s.RewriteURL}
 }
 
 // TestLevels produces every PAdES baseline level and checks what each needs.

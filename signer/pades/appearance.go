@@ -69,10 +69,10 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 		fs = 10
 	}
 	page := rd.Dict(pageRef)
-	if page == nil {
-		return pdf.Ref{}, fmt.Errorf("%w: signature page is not a dictionary", pdf.ErrDamaged)
-	}
 	if rect == ([4]float64{}) {
+		if page == nil {
+			return pdf.Ref{}, fmt.Errorf("%w: signature page is not a dictionary", pdf.ErrDamaged)
+		}
 		w, h := a.textSize(fs)
 		if w == 0 {
 			w, h = 160, 60

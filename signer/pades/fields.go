@@ -285,6 +285,13 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 			}
 		}
 	}
+	if o.Metadata != nil {
+		changed, err := applyMetadata(rd, u, o.Metadata, cat, newCat, fields)
+		if err != nil {
+			return nil, "", err
+		}
+		catChanged = catChanged || changed
+	}
 	if catChanged {
 		u.Set(catRef, newCat)
 	}

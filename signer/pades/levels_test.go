@@ -440,3 +440,55 @@ func TestExtend(t *testing.T) {
 		t.Errorf("extending an unsigned document: %v", err)
 	}
 }
+
+// TestMetadataInSignatureRevision: the clerk's signature revision carries the
+// identifier in /Info and XMP and fills the template's text field; the signature
+// stays valid and the filled value renders.
+func TestMetadataInSignatureRevision(t *testing.T) {
+	in := corpusFile(t, "forms/libreoffice-form.pdf")
+	r := openBytes(t, in)
+	cat, _, _ := r.Catalog()
+	textField := ""
+	for _, f := range walkFields(r, r.Dict(cat["AcroForm"])) {
+		if f.ft == "Tx" && f.ref.Num != 0 {
+			textField = f.name
+			break
+		}
+	}
+	if textField == "" {
+		t.Fatal("no text field in the template")
+	}
+	id := "000.00.00.H43,2025/03/05,05/UBND-VP"
+	opts, key := orgOptions(t)
+	opts.Metadata = &Metadata{
+		Info:       map[string]string{"KysoIdentifier": id},
+		XMP:        map[string]string{"NumberSymbol": "05/UBND-VP", "OrganId": "000.00.00.H43"},
+		Identifier: id,
+		Fields:     map[string]string{textField: "Số: 05/UBND-VP"},
+	}
+	out, err := signBytes(t, in, key, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "issued.pdf", out)
+	if j := judge(t, path); !j.valid || !j.total {
+		t.Fatalf("pdfsig:\n%s", j.pdfsig)
+	}
+	r2 := openBytes(t, out)
+	if got := pdf.DecodeText(r2.Dict(r2.Trailer["Info"])["KysoIdentifier"].(pdf.String)); got != id {
+		t.Errorf("/Info KysoIdentifier = %q", got)
+	}
+	cat2, _, _ := r2.Catalog()
+	meta, _ := mustResolve(r2, cat2["Metadata"]).(*pdf.Stream)
+	if meta == nil {
+		t.Fatal("no XMP")
+	}
+	x, _ := meta.Decode(1 << 20)
+	if !bytes.Contains(x, []byte("<dc:identifier>"+id+"</dc:identifier>")) || !bytes.Contains(x, []byte("<kyso:NumberSymbol>05/UBND-VP</kyso:NumberSymbol>")) {
+		t.Errorf("XMP lacks the identifier:\n%s", x)
+	}
+	txt, _ := exec.Command(testenv.Tool(t, "pdftotext", "poppler-utils"), path, "-").CombinedOutput()
+	if !strings.Contains(string(txt), "05/UBND-VP") {
+		t.Errorf("the filled number does not render:\n%s", txt)
+	}
+}

@@ -113,6 +113,9 @@ type Options struct {
 	Time time.Time
 	// Appearance makes the signature visible; nil is invisible.
 	Appearance *Appearance
+	// Metadata, when set, is written in the signature's own revision (the clerk's
+	// number, date and identifier codes).
+	Metadata *Metadata
 	// Timestamper is required from B-T up; it also stamps the document at B-LTA.
 	Timestamper cms.Timestamper
 	// Validation is required from B-LT up.

@@ -1,0 +1,148 @@
+package pades
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/kyso-vn/kyso/signer/pdf"
+)
+
+// Metadata is written in the same revision as the signature: the clerk's
+// organisation signature carries the number, the issue date and the identifier codes
+// the system assigned (Decree 30/2020, Art. 15.3), in /Info, in the XMP packet and in
+// the template's form fields.
+type Metadata struct {
+	// Info entries are added to (or replace those of) the document information
+	// dictionary, e.g. "KysoIdentifier": "000.00.00.H43,2025/03/05,05/UBND-VP".
+	Info map[string]string
+	// XMP properties are written in the kyso namespace (https://kyso.vn/ns/1.0/) of a
+	// new rdf:Description; Identifier also goes to dc:identifier.
+	XMP        map[string]string
+	Identifier string
+	// Fields fills text fields of the template by full name (e.g. the number/symbol
+	// and date boxes); each gets its value and an appearance in the embedded font.
+	Fields map[string]string
+}
+
+// KysoNS is the XMP namespace of Kyso's document properties.
+const KysoNS = "https://kyso.vn/ns/1.0/"
+
+// applyMetadata adds the metadata changes to u; newCat is the catalog to write.
+func applyMetadata(rd *pdf.Reader, u *pdf.Update, m *Metadata, cat pdf.Dict, newCat pdf.Dict, fields []field) (bool, error) {
+	catChanged := false
+	if len(m.Info) > 0 {
+		info := copyDict(rd.Dict(rd.Trailer["Info"]))
+		keys := make([]string, 0, len(m.Info))
+		for k := range m.Info {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			info[pdf.Name(k)] = pdf.TextString(m.Info[k])
+		}
+		ref := u.Add(info)
+		if u.TrailerExtra == nil {
+			u.TrailerExtra = pdf.Dict{}
+		}
+		u.TrailerExtra["Info"] = ref
+	}
+	if len(m.XMP) > 0 || m.Identifier != "" {
+		var old []byte
+		if s, ok := mustResolve(rd, cat["Metadata"]).(*pdf.Stream); ok {
+			old, _ = s.Decode(8 << 20)
+		}
+		packet, err := mergeXMP(old, m)
+		if err != nil {
+			return false, err
+		}
+		newCat["Metadata"] = u.Add(&pdf.Stream{Dict: pdf.Dict{"Type": pdf.Name("Metadata"), "Subtype": pdf.Name("XML")}, Data: packet})
+		catChanged = true
+	}
+	for name, value := range m.Fields {
+		var f *field
+		for i := range fields {
+			if fields[i].name == name {
+				f = &fields[i]
+			}
+		}
+		if f == nil || f.ft != "Tx" || f.ref.Num == 0 {
+			return false, fmt.Errorf("%w: %q is not a text field of the document", ErrField, name)
+		}
+		nd := copyDict(f.dict)
+		nd["V"] = pdf.TextString(value)
+		if r := rd.Array(nd["Rect"]); len(r) == 4 {
+			rect := [4]float64{number(r[0]), number(r[1]), number(r[2]), number(r[3])}
+			h := rect[3] - rect[1]
+			fs := 10.0
+			if h < 12 {
+				fs = h * 0.8
+			}
+			a := &Appearance{Lines: []string{value}, FontSize: fs}
+			page, _ := nd["P"].(pdf.Ref)
+			ap, err := a.build(rd, u, page, rect, &Options{})
+			if err != nil {
+				return false, err
+			}
+			nd["AP"] = pdf.Dict{"N": ap}
+		}
+		u.Set(f.ref, nd)
+	}
+	return catChanged, nil
+}
+
+func mustResolve(rd *pdf.Reader, o pdf.Object) pdf.Object {
+	v, err := rd.Resolve(o)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// mergeXMP adds an rdf:Description with Kyso's properties to an existing XMP packet,
+// or makes a new packet.
+func mergeXMP(old []byte, m *Metadata) ([]byte, error) {
+	var d strings.Builder
+	d.WriteString(`<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:kyso="` + KysoNS + `">`)
+	if m.Identifier != "" {
+		d.WriteString("<dc:identifier>")
+		xml.EscapeText(&d, []byte(m.Identifier))
+		d.WriteString("</dc:identifier>")
+	}
+	keys := make([]string, 0, len(m.XMP))
+	for k := range m.XMP {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !isXMLName(k) {
+			return nil, fmt.Errorf("%w: XMP property name %q", ErrOptions, k)
+		}
+		fmt.Fprintf(&d, "<kyso:%s>", k)
+		xml.EscapeText(&d, []byte(m.XMP[k]))
+		fmt.Fprintf(&d, "</kyso:%s>", k)
+	}
+	d.WriteString("</rdf:Description>")
+	if i := bytes.LastIndex(old, []byte("</rdf:RDF>")); i >= 0 {
+		out := append([]byte(nil), old[:i]...)
+		out = append(out, d.String()...)
+		return append(out, old[i:]...), nil
+	}
+	return []byte(`<?xpacket begin="` + "\ufeff" + `" id="W5M0MpCehiHzreSzNTczkc9d"?>` +
+		`<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">` +
+		d.String() + `</rdf:RDF></x:xmpmeta><?xpacket end="w"?>`), nil
+}
+
+func isXMLName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || (r >= 'A' && r <= 'Z') || (r >= 'a' && r <= 'z') || (i > 0 && (r >= '0' && r <= '9' || r == '-' || r == '.'))) {
+			return false
+		}
+	}
+	return true
+}

@@ -74,8 +74,8 @@ func seedDocuments(tb testing.TB, s *Store, n int) {
 		}
 	}
 	const (
-		cols  = "direction, status, doc_type, summary, agency_code, holder_code, number, symbol, identifier, register_id, year, reg_number, issued_at, current_version, content_sha256, created_at, updated_at"
-		ncols = 17
+		cols  = "direction, status, doc_type, summary, summary_fold, agency_code, holder_code, number, symbol, identifier, register_id, year, reg_number, issued_at, current_version, content_sha256, created_at, updated_at"
+		ncols = 18
 		batch = 500
 	)
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", ncols), ", ") + ")"
@@ -106,8 +106,8 @@ func seedDocuments(tb testing.TB, s *Store, n int) {
 					issued := time.Date(year, time.Month(1+num%12), 1+num%28, 9, 0, 0, 0, docid.Vietnam)
 					ns := docid.NumberSymbol{Number: num, Symbol: symbol}
 					id := docid.NewDocumentID(docid.AgencyCode(agency), issued, ns).String()
-					args = append(args, dir, status, "CV", fmt.Sprintf("Công văn số %d về việc triển khai nhiệm vụ năm %d", num, year),
-						agency, holder, num, symbol, id, reg, year, num, dbTime(issued), 1, fmt.Sprintf("%064x", k), now, now)
+					summary := fmt.Sprintf("Công văn số %d về việc triển khai nhiệm vụ năm %d", num, year)
+					args = append(args, dir, status, "CV", summary, foldText(summary), agency, holder, num, symbol, id, reg, year, num, dbTime(issued), 1, fmt.Sprintf("%064x", k), now, now)
 				}
 				q := "INSERT INTO documents (" + cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", m), ", ")
 				if err := tx.Exec(q, args...).Error; err != nil {

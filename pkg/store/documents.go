@@ -156,7 +156,7 @@ func (s *Store) prepareDocument(nd *NewDocument) (*Document, error) {
 		return bad("unknown urgency %q or confidentiality %q", nd.Urgency, nd.Confidentiality)
 	}
 	d := &Document{
-		Direction: nd.Direction, Status: nd.Status, Type: nd.Type, Summary: nd.Summary,
+		Direction: nd.Direction, Status: nd.Status, Type: nd.Type, Summary: nd.Summary, SummaryFold: foldText(nd.Summary),
 		AgencyCode: string(nd.AgencyCode), HolderCode: string(nd.HolderCode),
 		Number: nd.Number.Number, LegalYear: nd.Number.Year, Symbol: nd.Number.Symbol,
 		Urgency: nd.Urgency, Confidentiality: nd.Confidentiality,
@@ -485,7 +485,7 @@ type Query struct {
 	RegisterID int64
 	IssuedFrom time.Time // inclusive
 	IssuedTo   time.Time // exclusive
-	Text       string    // in the summary; case-insensitive (for non-ASCII only on PostgreSQL)
+	Text       string    // in the summary, ignoring case and Vietnamese diacritics
 	Limit      int       // default 100, at most 1000
 	Offset     int
 }
@@ -514,11 +514,7 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Document, error) {
 		db = db.Where("issued_at < ?", dbTime(q.IssuedTo))
 	}
 	if q.Text != "" {
-		like := "LIKE"
-		if !s.sqlite {
-			like = "ILIKE"
-		}
-		db = db.Where("summary "+like+" ? ESCAPE '\\'", "%"+escapeLike(q.Text)+"%")
+		db = db.Where("summary_fold LIKE ? ESCAPE '\\'", "%"+escapeLike(foldText(q.Text))+"%")
 	}
 	limit := q.Limit
 	if limit <= 0 {

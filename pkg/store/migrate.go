@@ -14,6 +14,9 @@ type migration struct {
 	version int
 	name    string
 	sql     string // statements separated by ";\n", with dialect placeholders
+	// fn runs after sql in the same transaction, for data changes SQL cannot express
+	// the same way on both databases.
+	fn func(tx *gorm.DB) error
 }
 
 // Placeholders keep one schema text for both databases.
@@ -185,7 +188,34 @@ CREATE TABLE audit_head (
 	last_id BIGINT NOT NULL,
 	last_hash VARCHAR(64) NOT NULL
 );
-INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, '')`},
+INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, '')`, nil},
+	{2, "summary folded for search without diacritics", `
+ALTER TABLE documents ADD COLUMN summary_fold TEXT NOT NULL DEFAULT ''`, backfillSummaryFold},
+}
+
+// backfillSummaryFold fills summary_fold for documents stored before migration 2, in
+// pages by id so a large store is not read at once. Folding is done in Go: neither
+// database's lower() strips Vietnamese diacritics.
+func backfillSummaryFold(tx *gorm.DB) error {
+	var last int64
+	for {
+		var rows []struct {
+			ID      int64
+			Summary string
+		}
+		if err := tx.Raw("SELECT id, summary FROM documents WHERE id > ? ORDER BY id LIMIT 1000", last).Scan(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		for _, r := range rows {
+			if err := tx.Exec("UPDATE documents SET summary_fold = ? WHERE id = ?", foldText(r.Summary), r.ID).Error; err != nil {
+				return err
+			}
+			last = r.ID
+		}
+	}
 }
 
 // SchemaVersion is the newest migration this build knows.
@@ -242,6 +272,11 @@ func (s *Store) applyPending(tx *gorm.DB) error {
 					continue
 				}
 				if err := tx.Exec(stmt).Error; err != nil {
+					return err
+				}
+			}
+			if m.fn != nil {
+				if err := m.fn(tx); err != nil {
 					return err
 				}
 			}

@@ -73,13 +73,15 @@ func (Register) TableName() string { return "registers" }
 
 // Document is a document's metadata row.
 type Document struct {
-	ID         int64
-	Direction  Direction
-	Status     Status
-	Type       string `gorm:"column:doc_type"` // QĐ, CV (công văn), TTr, BC, …
-	Summary    string // trích yếu
-	AgencyCode string // the issuing agency
-	HolderCode string // the agency whose store and registers keep it
+	ID        int64
+	Direction Direction
+	Status    Status
+	Type      string `gorm:"column:doc_type"` // QĐ, CV (công văn), TTr, BC, …
+	Summary   string // trích yếu
+	// SummaryFold is Summary folded for search (foldText).
+	SummaryFold string `json:"-"`
+	AgencyCode  string // the issuing agency
+	HolderCode  string // the agency whose store and registers keep it
 	// Number, LegalYear and Symbol are the issuing agency's number and symbol; Number
 	// is 0 until assigned.
 	Number     int

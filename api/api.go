@@ -75,6 +75,9 @@ var (
 	// ErrInvalidRequest: options the service cannot honour as given (a level that
 	// needs a timestamp authority on a server without one).
 	ErrInvalidRequest = errors.New("api: invalid request")
+	// ErrConflict: the request clashes with what is stored (a document already kept
+	// under that identifier).
+	ErrConflict = errors.New("api: conflict")
 	// ErrNotImplemented: an option the API defines that this build cannot do yet.
 	ErrNotImplemented = errors.New("api: not implemented")
 )

@@ -40,6 +40,7 @@ var (
 	probNotFound         = problemKind{"not-found", "No such resource", http.StatusNotFound}
 	probMethod           = problemKind{"method-not-allowed", "Method not allowed on this resource", http.StatusMethodNotAllowed}
 	probExpired          = problemKind{"expired", "The resource has expired", http.StatusGone}
+	probConflict         = problemKind{"conflict", "The request conflicts with what is stored", http.StatusConflict}
 	probUploadTooLarge   = problemKind{"upload-too-large", "The upload is too large", http.StatusRequestEntityTooLarge}
 	probUnsupportedMedia = problemKind{"unsupported-media-type", "Unsupported content type", http.StatusUnsupportedMediaType}
 	probInvalidDocument  = problemKind{"invalid-document", "The document cannot be processed", http.StatusUnprocessableEntity}
@@ -88,6 +89,8 @@ func failErr(c *gin.Context, err error) {
 		k, level = probInvalidRequest, slog.LevelInfo
 	case errors.Is(err, ErrExpired):
 		k, level = probExpired, slog.LevelInfo
+	case errors.Is(err, ErrConflict):
+		k, level = probConflict, slog.LevelInfo
 	case errors.Is(err, ErrNotImplemented):
 		k, level = probNotImplemented, slog.LevelInfo
 	case errors.Is(err, ErrUnknownAPIKey):

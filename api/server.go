@@ -31,6 +31,7 @@ type Options struct {
 	KeyGrants      KeyGrants
 	Certificates   Certificates
 	Stats          StatsSource
+	Documents      Documents
 	Signer         Signer
 	Verifier       Verifier
 	Checks         []Check
@@ -45,15 +46,16 @@ type Server struct {
 	requestTimeout time.Duration
 	httpCfg        config.Server
 
-	clients  Clients
-	registry ClientRegistry
-	keys     Keys
-	grants   KeyGrants
-	certs    Certificates
-	stats    StatsSource
-	signer   Signer
-	verifier Verifier
-	checks   []Check
+	clients   Clients
+	registry  ClientRegistry
+	keys      Keys
+	grants    KeyGrants
+	certs     Certificates
+	stats     StatsSource
+	documents Documents
+	signer    Signer
+	verifier  Verifier
+	checks    []Check
 
 	publicLimit *limiter
 	metrics     *metrics
@@ -89,6 +91,7 @@ func New(o Options) (*Server, error) {
 		grants:         o.KeyGrants,
 		certs:          o.Certificates,
 		stats:          o.Stats,
+		documents:      o.Documents,
 		signer:         o.Signer,
 		verifier:       o.Verifier,
 		checks:         o.Checks,
@@ -169,6 +172,10 @@ func (s *Server) routeTable() []route {
 	if s.stats != nil {
 		stats = s.getStats
 	}
+	var createDoc, receiveDoc, listDocs, getDoc, downloadDoc gin.HandlerFunc
+	if s.documents != nil {
+		createDoc, receiveDoc, listDocs, getDoc, downloadDoc = s.createDocument, s.receiveDocument, s.listDocuments, s.getDocument, s.downloadDocument
+	}
 	if s.registry != nil {
 		createClient, revokeClient = s.createClient, s.revokeClient
 	}
@@ -184,12 +191,12 @@ func (s *Server) routeTable() []route {
 		{http.MethodPost, "/v1/signatures/:id/complete", signers, nil},
 		{http.MethodPost, "/v1/verify", anyone, verify},
 
-		{http.MethodPost, "/v1/documents", clients, nil},
-		{http.MethodGet, "/v1/documents", clients, nil},
-		{http.MethodGet, "/v1/documents/:id", clients, nil},
-		{http.MethodGet, "/v1/documents/:id/content", clients, nil},
+		{http.MethodPost, "/v1/documents", clients, createDoc},
+		{http.MethodGet, "/v1/documents", clients, listDocs},
+		{http.MethodGet, "/v1/documents/:id", clients, getDoc},
+		{http.MethodGet, "/v1/documents/:id/content", clients, downloadDoc},
 		{http.MethodPost, "/v1/documents/:id/issue", issuers, nil},
-		{http.MethodPost, "/v1/documents/receive", issuers, nil},
+		{http.MethodPost, "/v1/documents/receive", issuers, receiveDoc},
 
 		{http.MethodGet, "/v1/registers", issuers, nil},
 		{http.MethodPost, "/v1/registers", admin, nil},

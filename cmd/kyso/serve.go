@@ -30,6 +30,7 @@ import (
 	"github.com/kyso-vn/kyso/api"
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/pades"
@@ -142,7 +143,7 @@ func serve(ctx context.Context, p serveParams) error {
 	for _, k := range ring.keys {
 		checks = append(checks, api.Check{Name: "key:" + k.cfg.Name, Key: k.cfg.Name, Readiness: k})
 	}
-	clients := storeClients{st}
+	clients := storeService{st}
 	srv, err := api.New(api.Options{
 		Config:         cfg,
 		Logger:         log,
@@ -153,6 +154,7 @@ func serve(ctx context.Context, p serveParams) error {
 		KeyGrants:      ring,
 		Certificates:   clients,
 		Stats:          clients,
+		Documents:      clients,
 		Signer:         ring,
 		Verifier: serveVerifier{
 			anchors: anchors, offline: cfg.Revocation.Offline, timeout: cfg.Revocation.OCSPTimeout,
@@ -305,11 +307,12 @@ func apiKeyHashBytes(hexHash string) [32]byte {
 	return h
 }
 
-// storeClients adapts the store's API clients to the API. The store keeps one free
-// "principal" string per client; Kyso keeps the client's role there.
-type storeClients struct{ st *store.Store }
+// storeService adapts the store to the API: clients, certificates, statistics and
+// documents. The store keeps one free "principal" string per client; Kyso keeps the
+// client's role there.
+type storeService struct{ st *store.Store }
 
-func (s storeClients) LookupByKeyHash(ctx context.Context, hash string) (api.Principal, error) {
+func (s storeService) LookupByKeyHash(ctx context.Context, hash string) (api.Principal, error) {
 	if len(hash) != sha256.Size*2 {
 		return api.Principal{}, api.ErrUnknownAPIKey
 	}
@@ -330,7 +333,7 @@ func (s storeClients) LookupByKeyHash(ctx context.Context, hash string) (api.Pri
 // auditActor names an API client in the store's audit trail.
 func auditActor(p api.Principal) string { return "api client " + p.ID + " (" + p.Name + ")" }
 
-func (s storeClients) CreateClient(ctx context.Context, actor api.Principal, name string, role api.Role, keyHash string) (api.Principal, error) {
+func (s storeService) CreateClient(ctx context.Context, actor api.Principal, name string, role api.Role, keyHash string) (api.Principal, error) {
 	c, err := s.st.CreateClient(ctx, name, string(role), apiKeyHashBytes(keyHash), auditActor(actor))
 	if err != nil {
 		return api.Principal{}, err
@@ -338,7 +341,7 @@ func (s storeClients) CreateClient(ctx context.Context, actor api.Principal, nam
 	return api.Principal{ID: strconv.FormatInt(c.ID, 10), Name: c.Name, Role: role}, nil
 }
 
-func (s storeClients) RevokeClient(ctx context.Context, actor api.Principal, id string) error {
+func (s storeService) RevokeClient(ctx context.Context, actor api.Principal, id string) error {
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil {
 		return api.UserError(api.ErrNotFound, "No active client has this id.")
@@ -351,7 +354,7 @@ func (s storeClients) RevokeClient(ctx context.Context, actor api.Principal, id 
 	return nil
 }
 
-func (s storeClients) Certificates(ctx context.Context) ([]api.CertificateInfo, error) {
+func (s storeService) Certificates(ctx context.Context) ([]api.CertificateInfo, error) {
 	cs, err := s.st.Certificates(ctx)
 	if err != nil {
 		return nil, err
@@ -367,7 +370,7 @@ func (s storeClients) Certificates(ctx context.Context) ([]api.CertificateInfo, 
 	return out, nil
 }
 
-func (s storeClients) Stats(ctx context.Context, year int) (api.Stats, error) {
+func (s storeService) Stats(ctx context.Context, year int) (api.Stats, error) {
 	st, err := s.st.Stats(ctx, year)
 	if err != nil {
 		return api.Stats{}, err
@@ -385,6 +388,114 @@ func (s storeClients) Stats(ctx context.Context, year int) (api.Stats, error) {
 		out.CertificatesByForm[string(f)] = n
 	}
 	return out, nil
+}
+
+// storeError sorts the store's refusals for the API; their messages are about the
+// caller's own input and are shown.
+func storeError(err error) error {
+	msg := err.Error()
+	for _, prefix := range []string{store.ErrInvalid.Error() + ": ", store.ErrConflict.Error() + ": ", store.ErrNotFound.Error() + ": ", "store: "} {
+		msg = strings.TrimPrefix(msg, prefix)
+	}
+	switch {
+	case errors.Is(err, store.ErrInvalid):
+		return api.UserError(api.ErrInvalidRequest, msg)
+	case errors.Is(err, store.ErrConflict):
+		return api.UserError(api.ErrConflict, msg)
+	case errors.Is(err, store.ErrNotFound):
+		return api.UserError(api.ErrNotFound, "No such document or version.")
+	}
+	return err
+}
+
+func (s storeService) CreateDocument(ctx context.Context, actor api.Principal, nd api.NewDocument, content api.Document) (api.DocumentRecord, error) {
+	d, err := s.st.CreateDocument(ctx, store.NewDocument{
+		Direction:       store.Direction(nd.Direction),
+		Type:            nd.Type,
+		Summary:         nd.Summary,
+		AgencyCode:      docid.AgencyCode(nd.AgencyCode),
+		HolderCode:      docid.AgencyCode(nd.HolderCode),
+		Number:          docid.NumberSymbol{Number: nd.Number, Symbol: nd.Symbol},
+		Identifier:      nd.Identifier,
+		IssuedAt:        nd.IssuedAt,
+		ReceivedAt:      nd.ReceivedAt,
+		Urgency:         store.Urgency(nd.Urgency),
+		Confidentiality: store.Confidentiality(nd.Confidentiality),
+		Content:         io.NewSectionReader(content, 0, content.Size()),
+		Filename:        content.Filename(),
+		MediaType:       content.ContentType(),
+		Actor:           auditActor(actor),
+	})
+	if err != nil {
+		return api.DocumentRecord{}, storeError(err)
+	}
+	return s.GetDocument(ctx, d.ID)
+}
+
+func (s storeService) SearchDocuments(ctx context.Context, q api.DocumentQuery) ([]api.DocumentRecord, error) {
+	docs, err := s.st.Search(ctx, store.Query{
+		Identifier: q.Identifier, HolderCode: docid.AgencyCode(q.HolderCode), AgencyCode: docid.AgencyCode(q.AgencyCode),
+		Direction: store.Direction(q.Direction), Status: store.Status(q.Status), Number: q.Number, Symbol: q.Symbol,
+		Year: q.Year, IssuedFrom: q.IssuedFrom, IssuedTo: q.IssuedTo, Text: q.Text, Limit: q.Limit, Offset: q.Offset,
+	})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	out := make([]api.DocumentRecord, len(docs))
+	for i := range docs {
+		out[i] = documentRecord(&docs[i])
+	}
+	return out, nil
+}
+
+func (s storeService) GetDocument(ctx context.Context, id int64) (api.DocumentRecord, error) {
+	d, err := s.st.GetDocument(ctx, id)
+	if err != nil {
+		return api.DocumentRecord{}, storeError(err)
+	}
+	vs, err := s.st.Versions(ctx, id)
+	if err != nil {
+		return api.DocumentRecord{}, storeError(err)
+	}
+	rec := documentRecord(d)
+	for i := range vs {
+		rec.Versions = append(rec.Versions, versionRecord(&vs[i]))
+	}
+	return rec, nil
+}
+
+func (s storeService) OpenContent(ctx context.Context, actor api.Principal, id int64, seq int) (io.ReadCloser, api.VersionRecord, error) {
+	rc, v, err := s.st.Download(ctx, id, seq, auditActor(actor))
+	if err != nil {
+		return nil, api.VersionRecord{}, storeError(err)
+	}
+	return rc, versionRecord(v), nil
+}
+
+func documentRecord(d *store.Document) api.DocumentRecord {
+	r := api.DocumentRecord{
+		ID: d.ID, Direction: string(d.Direction), Status: string(d.Status), Type: d.Type, Summary: d.Summary,
+		AgencyCode: d.AgencyCode, HolderCode: d.HolderCode, Number: d.Number, Symbol: d.Symbol, LegalYear: d.LegalYear,
+		IssuedAt: d.IssuedAt, ReceivedAt: d.ReceivedAt, Urgency: string(d.Urgency), Confidentiality: string(d.Confidentiality),
+		CurrentVersion: d.CurrentVersion, ContentSHA256: d.ContentSHA256, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+	}
+	if d.Identifier != nil {
+		r.Identifier = *d.Identifier
+	}
+	if d.Year != nil {
+		r.RegisterYear = *d.Year
+	}
+	if d.RegNumber != nil {
+		r.RegisterNumber = *d.RegNumber
+	}
+	return r
+}
+
+func versionRecord(v *store.Version) api.VersionRecord {
+	return api.VersionRecord{
+		Seq: v.Seq, SHA256: v.SHA256, Size: v.Size, Filename: v.Filename, MediaType: v.MediaType,
+		SignatureCount: v.SignatureCount, CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt.UTC(),
+	}
 }
 
 type storeCheck struct{ st *store.Store }

@@ -390,6 +390,8 @@ log:
 		t.Errorf("verify: %d %s", resp.StatusCode, body)
 	}
 
+	testServeDocuments(t, rs, clerk, signed)
+
 	// Grants given through the API live in the store, next to the configuration's.
 	grants := []struct {
 		method, path string
@@ -543,5 +545,72 @@ func TestServeDemoKeyFromCheckout(t *testing.T) {
 	resp, body = rs.call(t, "POST", "/v1/verify", "", "application/pdf", bytes.NewReader(serveTestPDF("unsigned")))
 	if resp.StatusCode != 422 || !strings.Contains(string(body), "no signature") {
 		t.Errorf("unsigned: %d %s", resp.StatusCode, body)
+	}
+}
+
+// testServeDocuments stores the signed PDF as a draft, finds it, downloads it
+// byte-identical, and receives an incoming document into the register.
+func testServeDocuments(t *testing.T, rs *runningServer, clerk string, signed []byte) {
+	t.Helper()
+	const org = "000.00.00.H43"
+	resp, body := rs.call(t, "POST", "/v1/documents?agency="+org+"&type=Q%C4%90&symbol=Q%C4%90-UBND&filename=qd05.pdf&summary=V%E1%BB%81%20vi%E1%BB%87c%20ph%C3%AA%20duy%E1%BB%87t%20k%E1%BA%BF%20ho%E1%BA%A1ch",
+		clerk, "application/pdf", bytes.NewReader(signed))
+	if resp.StatusCode != 201 {
+		t.Fatalf("store draft: %d %s", resp.StatusCode, body)
+	}
+	var draft struct {
+		ID            int64
+		Status        string
+		ContentSHA256 string `json:"content_sha256"`
+		Versions      []struct{ Size int64 }
+	}
+	if err := json.Unmarshal(body, &draft); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(signed)
+	if draft.Status != "draft" || draft.ContentSHA256 != hex.EncodeToString(sum[:]) || len(draft.Versions) != 1 || draft.Versions[0].Size != int64(len(signed)) {
+		t.Fatalf("draft %s", body)
+	}
+	if loc := resp.Header.Get("Location"); loc != fmt.Sprintf("/v1/documents/%d", draft.ID) {
+		t.Errorf("Location %q", loc)
+	}
+	resp, body = rs.call(t, "GET", "/v1/documents?text=ph%C3%AA%20duy%E1%BB%87t&agency="+org, clerk, "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), fmt.Sprintf(`"id":%d,`, draft.ID)) {
+		t.Errorf("search: %d %s", resp.StatusCode, body)
+	}
+	resp, body = rs.call(t, "GET", fmt.Sprintf("/v1/documents/%d/content", draft.ID), clerk, "", nil)
+	if resp.StatusCode != 200 || !bytes.Equal(body, signed) || resp.Header.Get("ETag") != `"`+draft.ContentSHA256+`"` ||
+		!strings.Contains(resp.Header.Get("Content-Disposition"), "qd05.pdf") {
+		t.Errorf("download: %d, %d bytes, ETag %q", resp.StatusCode, len(body), resp.Header.Get("ETag"))
+	}
+
+	incoming := "/v1/documents/receive?agency=000.00.00.G22&holder=" + org + "&identifier=000.00.00.G22,2025/09/30,7816/VPCP-TT%C4%90%C4%90T&type=CV"
+	resp, body = rs.call(t, "POST", incoming, clerk, "application/pdf", bytes.NewReader(serveTestPDF("incoming")))
+	if resp.StatusCode != 201 || !strings.Contains(string(body), `"register_number":1`) || !strings.Contains(string(body), `"status":"received"`) {
+		t.Fatalf("receive: %d %s", resp.StatusCode, body)
+	}
+	cases := []struct {
+		name, method, path string
+		status             int
+		problem, detail    string
+	}{
+		{"same identifier again", "POST", incoming, 409, "conflict", "already stored"},
+		{"bad agency code", "POST", "/v1/documents?agency=ubnd%20t%E1%BB%89nh", 400, "invalid-request", "agency"},
+		{"no agency", "POST", "/v1/documents", 400, "invalid-request", "agency"},
+		{"receive without holder", "POST", "/v1/documents/receive?agency=000.00.00.G22", 400, "invalid-request", "holder"},
+		{"unknown search option", "GET", "/v1/documents?q=x", 400, "invalid-request", "Unknown option"},
+		{"no such document", "GET", "/v1/documents/999999", 404, "not-found", ""},
+		{"not an id", "GET", "/v1/documents/abc/content", 404, "not-found", ""},
+		{"no such version", "GET", fmt.Sprintf("/v1/documents/%d/content?version=9", draft.ID), 404, "not-found", ""},
+	}
+	for _, c := range cases {
+		var body io.Reader
+		if c.method == "POST" {
+			body = bytes.NewReader(serveTestPDF("x"))
+		}
+		resp, got := rs.call(t, c.method, c.path, clerk, "application/pdf", body)
+		if resp.StatusCode != c.status || !strings.Contains(string(got), `"type":"https://kyso.vn/problems/`+c.problem+`"`) || !strings.Contains(string(got), c.detail) {
+			t.Errorf("%s: %d %s", c.name, resp.StatusCode, got)
+		}
 	}
 }

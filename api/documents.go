@@ -1,0 +1,307 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// DocumentRecord is a stored document as the API shows it.
+type DocumentRecord struct {
+	ID              int64           `json:"id"`
+	Direction       string          `json:"direction"` // outgoing (văn bản đi), incoming (văn bản đến)
+	Status          string          `json:"status"`    // draft, approved, issued, received
+	Type            string          `json:"type,omitempty"`
+	Summary         string          `json:"summary,omitempty"` // trích yếu
+	AgencyCode      string          `json:"agency_code"`       // the issuing agency
+	HolderCode      string          `json:"holder_code"`       // the agency keeping it
+	Number          int             `json:"number,omitempty"`
+	Symbol          string          `json:"symbol,omitempty"`
+	LegalYear       int             `json:"legal_year,omitempty"`
+	Identifier      string          `json:"identifier,omitempty"` // edXML document identifier
+	RegisterYear    int             `json:"register_year,omitempty"`
+	RegisterNumber  int             `json:"register_number,omitempty"` // outgoing number or arrival number (số đến)
+	IssuedAt        *time.Time      `json:"issued_at,omitempty"`
+	ReceivedAt      *time.Time      `json:"received_at,omitempty"`
+	Urgency         string          `json:"urgency,omitempty"`
+	Confidentiality string          `json:"confidentiality,omitempty"`
+	CurrentVersion  int             `json:"current_version"`
+	ContentSHA256   string          `json:"content_sha256"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
+	Versions        []VersionRecord `json:"versions,omitempty"`
+}
+
+// VersionRecord is one stored revision of a document's content.
+type VersionRecord struct {
+	Seq            int       `json:"seq"`
+	SHA256         string    `json:"sha256"`
+	Size           int64     `json:"size"`
+	Filename       string    `json:"filename,omitempty"`
+	MediaType      string    `json:"media_type,omitempty"`
+	SignatureCount int       `json:"signature_count"`
+	CreatedBy      string    `json:"created_by,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// NewDocument is what POST /v1/documents and /v1/documents/receive record.
+type NewDocument struct {
+	Direction       string // outgoing or incoming
+	AgencyCode      string
+	HolderCode      string
+	Type            string
+	Summary         string
+	Number          int
+	Symbol          string
+	Identifier      string
+	IssuedAt        time.Time
+	ReceivedAt      time.Time
+	Urgency         string
+	Confidentiality string
+}
+
+// DocumentQuery is a search of GET /v1/documents; zero fields do not filter.
+type DocumentQuery struct {
+	Identifier, HolderCode, AgencyCode, Direction, Status, Symbol, Text string
+	Number, Year                                                        int
+	IssuedFrom, IssuedTo                                                time.Time
+	Limit, Offset                                                       int
+}
+
+// Documents is the document store. Domain rules (agency codes, symbols, numbering) are
+// checked there; their refusals wrap ErrInvalidRequest, a duplicate ErrConflict.
+type Documents interface {
+	CreateDocument(ctx context.Context, actor Principal, nd NewDocument, content Document) (DocumentRecord, error)
+	SearchDocuments(ctx context.Context, q DocumentQuery) ([]DocumentRecord, error)
+	// GetDocument returns the document with its versions.
+	GetDocument(ctx context.Context, id int64) (DocumentRecord, error)
+	// OpenContent opens version seq (0: the current one) and records the download.
+	OpenContent(ctx context.Context, actor Principal, id int64, seq int) (io.ReadCloser, VersionRecord, error)
+}
+
+// queryOptions reads the query string, refusing names not in allowed and names given
+// twice. On failure it has rendered the problem.
+func queryOptions(c *gin.Context, allowed ...string) (map[string]string, bool) {
+	out := map[string]string{}
+	for name, vals := range c.Request.URL.Query() {
+		if !slices.Contains(allowed, name) {
+			fail(c, probInvalidRequest, fmt.Sprintf("Unknown option %q; options are %s.", name, strings.Join(allowed, ", ")))
+			return nil, false
+		}
+		if len(vals) > 1 {
+			fail(c, probInvalidRequest, fmt.Sprintf("Option %q is given more than once.", name))
+			return nil, false
+		}
+		out[name] = vals[0]
+	}
+	return out, true
+}
+
+// vietnamTime is the zone of a date written without one: Vietnamese documents are
+// dated in Vietnam.
+var vietnamTime = time.FixedZone("+07:00", 7*60*60)
+
+// optionTime reads RFC 3339 or a date (YYYY-MM-DD, midnight in Vietnam).
+func optionTime(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation(time.DateOnly, v, vietnamTime); err == nil {
+		return t, nil
+	}
+	return time.Time{}, badOption(fmt.Sprintf("Option %q must be a date (2025-03-05) or a time (2025-03-05T14:30:15+07:00).", name))
+}
+
+// badOption is a refused query option, its text written for the caller.
+type badOption string
+
+func (b badOption) Error() string { return string(b) }
+
+// optionInt reads a whole number from lo to hi; "" is 0.
+func optionInt(name, v string, lo, hi int) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, badOption(fmt.Sprintf("Option %q must be a whole number from %d to %d.", name, lo, hi))
+	}
+	return n, nil
+}
+
+var documentOptions = []string{"agency", "holder", "type", "summary", "symbol", "urgency", "confidentiality", "filename"}
+
+// createDocument is POST /v1/documents: an outgoing draft.
+func (s *Server) createDocument(c *gin.Context) {
+	opts, ok := queryOptions(c, documentOptions...)
+	if !ok {
+		return
+	}
+	s.storeDocument(c, NewDocument{
+		Direction: "outgoing", AgencyCode: opts["agency"], HolderCode: opts["holder"],
+		Type: opts["type"], Summary: opts["summary"], Symbol: opts["symbol"],
+		Urgency: opts["urgency"], Confidentiality: opts["confidentiality"],
+	})
+}
+
+// receiveDocument is POST /v1/documents/receive: an incoming document gets the next
+// arrival number of the holder's incoming register.
+func (s *Server) receiveDocument(c *gin.Context) {
+	opts, ok := queryOptions(c, append(slices.Clone(documentOptions), "identifier", "number", "issued", "received")...)
+	if !ok {
+		return
+	}
+	nd := NewDocument{
+		Direction: "incoming", AgencyCode: opts["agency"], HolderCode: opts["holder"],
+		Type: opts["type"], Summary: opts["summary"], Symbol: opts["symbol"], Identifier: opts["identifier"],
+		Urgency: opts["urgency"], Confidentiality: opts["confidentiality"],
+	}
+	var err error
+	if nd.Number, err = optionInt("number", opts["number"], 0, 1<<30); err == nil {
+		if nd.IssuedAt, err = optionTime("issued", opts["issued"]); err == nil {
+			nd.ReceivedAt, err = optionTime("received", opts["received"])
+		}
+	}
+	if err != nil {
+		fail(c, probInvalidRequest, err.Error())
+		return
+	}
+	if nd.HolderCode == "" {
+		fail(c, probInvalidRequest, "Option \"holder\" (the receiving agency's code) is required.")
+		return
+	}
+	s.storeDocument(c, nd)
+}
+
+func (s *Server) storeDocument(c *gin.Context, nd NewDocument) {
+	if nd.AgencyCode == "" {
+		fail(c, probInvalidRequest, "Option \"agency\" (the issuing agency's code) is required.")
+		return
+	}
+	up, err := s.receive(c)
+	if err != nil {
+		s.uploadFail(c, err)
+		return
+	}
+	defer up.Close()
+	p, _ := principal(c)
+	rec, err := s.documents.CreateDocument(c.Request.Context(), p, nd, up)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	logger(c).Info("document stored", "document_id", rec.ID, "direction", rec.Direction, "content_sha256", rec.ContentSHA256)
+	c.Header("Location", fmt.Sprintf("/v1/documents/%d", rec.ID))
+	c.JSON(http.StatusCreated, rec)
+}
+
+// listDocuments is GET /v1/documents: a search, newest first.
+func (s *Server) listDocuments(c *gin.Context) {
+	opts, ok := queryOptions(c, "identifier", "holder", "agency", "direction", "status", "number", "symbol",
+		"year", "text", "issued_from", "issued_to", "limit", "offset")
+	if !ok {
+		return
+	}
+	q := DocumentQuery{
+		Identifier: opts["identifier"], HolderCode: opts["holder"], AgencyCode: opts["agency"],
+		Direction: opts["direction"], Status: opts["status"], Symbol: opts["symbol"], Text: opts["text"],
+	}
+	var err error
+	for _, f := range []func() error{
+		func() (e error) { q.Number, e = optionInt("number", opts["number"], 0, 1<<30); return },
+		func() (e error) { q.Year, e = optionInt("year", opts["year"], 0, 9999); return },
+		func() (e error) { q.Limit, e = optionInt("limit", opts["limit"], 1, 1000); return },
+		func() (e error) { q.Offset, e = optionInt("offset", opts["offset"], 0, 1<<30); return },
+		func() (e error) { q.IssuedFrom, e = optionTime("issued_from", opts["issued_from"]); return },
+		func() (e error) { q.IssuedTo, e = optionTime("issued_to", opts["issued_to"]); return },
+	} {
+		if err = f(); err != nil {
+			fail(c, probInvalidRequest, err.Error())
+			return
+		}
+	}
+	docs, err := s.documents.SearchDocuments(c.Request.Context(), q)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	if docs == nil {
+		docs = []DocumentRecord{}
+	}
+	c.JSON(http.StatusOK, gin.H{"documents": docs})
+}
+
+// documentID reads the {id} of a document route; anything but a positive number is a
+// document that does not exist.
+func documentID(c *gin.Context) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		fail(c, probNotFound, "No document has this id.")
+		return 0, false
+	}
+	return id, true
+}
+
+// getDocument is GET /v1/documents/{id}.
+func (s *Server) getDocument(c *gin.Context) {
+	if _, ok := queryOptions(c); !ok {
+		return
+	}
+	id, ok := documentID(c)
+	if !ok {
+		return
+	}
+	rec, err := s.documents.GetDocument(c.Request.Context(), id)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rec)
+}
+
+// downloadDocument is GET /v1/documents/{id}/content[?version=N].
+func (s *Server) downloadDocument(c *gin.Context) {
+	opts, ok := queryOptions(c, "version")
+	if !ok {
+		return
+	}
+	id, ok := documentID(c)
+	if !ok {
+		return
+	}
+	seq, err := optionInt("version", opts["version"], 1, 1<<30)
+	if err != nil {
+		fail(c, probInvalidRequest, err.Error())
+		return
+	}
+	p, _ := principal(c)
+	rc, v, err := s.documents.OpenContent(c.Request.Context(), p, id, seq)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	defer rc.Close()
+	name := v.Filename
+	if name == "" {
+		name = fmt.Sprintf("document-%d", id)
+	}
+	ct := v.MediaType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	c.DataFromReader(http.StatusOK, v.Size, ct, rc, map[string]string{
+		"Content-Disposition": mime.FormatMediaType("attachment", map[string]string{"filename": name}),
+		"ETag":                `"` + v.SHA256 + `"`,
+	})
+}

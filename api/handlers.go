@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kyso-vn/kyso/signer/verify"
 )
 
 func (s *Server) healthz(c *gin.Context) {
@@ -202,13 +205,22 @@ func signedName(name, format string) string {
 	return base + ".signed.pdf"
 }
 
-// verify is POST /v1/verify, open to the public within its rate.
+// verify is POST /v1/verify, open to the public within its rate. A browser (Accept
+// preferring text/html) gets the report as a page in Vietnamese or, with lang=en,
+// English; anything else gets the JSON report.
 func (s *Server) verify(c *gin.Context) {
-	for name := range c.Request.URL.Query() {
-		if name != "filename" {
-			fail(c, probInvalidRequest, fmt.Sprintf("Unknown option %q.", name))
+	opts, ok := queryOptions(c, "filename", "lang")
+	if !ok {
+		return
+	}
+	lang := verify.Vietnamese
+	if v := opts["lang"]; v != "" {
+		l, err := verify.ParseLang(v)
+		if err != nil {
+			fail(c, probInvalidRequest, "Option \"lang\" must be vi or en.")
 			return
 		}
+		lang = l
 	}
 	up, err := s.receive(c)
 	if err != nil {
@@ -221,7 +233,20 @@ func (s *Server) verify(c *gin.Context) {
 		failErr(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, rep)
+	if c.NegotiateFormat(gin.MIMEJSON, gin.MIMEHTML) != gin.MIMEHTML {
+		c.JSON(http.StatusOK, rep)
+		return
+	}
+	var page bytes.Buffer
+	if err := rep.WriteHTML(&page, lang); err != nil {
+		failErr(c, fmt.Errorf("api: rendering the report: %w", err))
+		return
+	}
+	// The page quotes text the signer chose (reason, location); html/template escapes
+	// it, and this policy forbids scripts and outside resources should anything slip.
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, "text/html; charset=utf-8", page.Bytes())
 }
 
 type keyView struct {

@@ -674,3 +674,31 @@ func TestRequestContextEndsWithTheWriteTimeout(t *testing.T) {
 		t.Fatal("the service never returned")
 	}
 }
+
+func TestVerifyNegotiatesHTML(t *testing.T) {
+	ts := startServer(t, nil)
+	cases := []struct {
+		name, accept, query, ctype, inBody string
+	}{
+		{"curl", "*/*", "", "application/json", `"indication":"TOTAL_FAILED"`},
+		{"json client", "application/json", "", "application/json", `"version":1`},
+		{"browser", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "", "text/html; charset=utf-8", "Chữ ký không hợp lệ"},
+		{"browser in English", "text/html", "?lang=en", "text/html; charset=utf-8", "The signature is not valid"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp := ts.do("POST", "/v1/verify"+c.query, "", "application/pdf", strings.NewReader(tinyPDF), "Accept", c.accept)
+			body := string(readAll(t, resp))
+			if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), c.ctype) || !strings.Contains(body, c.inBody) {
+				t.Fatalf("%d %q: %.300s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+			if strings.HasPrefix(c.ctype, "text/html") && !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+				t.Error("HTML report without a content security policy")
+			}
+		})
+	}
+	resp := ts.do("POST", "/v1/verify?lang=fr", "", "application/pdf", strings.NewReader(tinyPDF))
+	if resp.StatusCode != 400 {
+		t.Errorf("lang=fr: %d", resp.StatusCode)
+	}
+}

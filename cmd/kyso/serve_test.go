@@ -542,6 +542,18 @@ func TestServeDemoKeyFromCheckout(t *testing.T) {
 		!strings.Contains(sig.Signer.Subject, "Ninh Thuận") || sig.Indication != "INDETERMINATE" || sig.SubIndication != "TRY_LATER" {
 		t.Errorf("report %s", body)
 	}
+	req, _ := http.NewRequest("POST", rs.base+"/v1/verify?lang=en", bytes.NewReader(signed))
+	req.Header.Set("Content-Type", "application/pdf")
+	req.Header.Set("Accept", "text/html")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(page), "Ninh Thuận") {
+			t.Errorf("HTML report: %q %.200s", resp.Header.Get("Content-Type"), page)
+		}
+	}
 	resp, body = rs.call(t, "POST", "/v1/verify", "", "application/pdf", bytes.NewReader(serveTestPDF("unsigned")))
 	if resp.StatusCode != 422 || !strings.Contains(string(body), "no signature") {
 		t.Errorf("unsigned: %d %s", resp.StatusCode, body)

@@ -40,7 +40,8 @@ func serifFont() (*sfnt.Font, error) {
 //   - the leader's signature: Image (the handwritten signature, blue, PNG with a
 //     transparent background) fitted in Rect;
 //   - the organisation's signature: Seal (red, PNG, transparent) at its true size,
-//     laid over about the left third of Image;
+//     laid over about the left third of Image (or, without Image, of Rect: the place
+//     of the leader's signature made in an earlier revision);
 //   - attachments and copies: no image, Lines of text (number/symbol or the copy form
 //     and agency, and the time as ISO 8601 with +07:00) in 10 pt black serif, placed by
 //     default at the top right of page 1.
@@ -94,16 +95,21 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 	var content bytes.Buffer
 	xobjs := pdf.Dict{}
 	resources := pdf.Dict{"ProcSet": pdf.Array{pdf.Name("PDF"), pdf.Name("Text"), pdf.Name("ImageC")}}
-	if a.Image != nil {
-		ref, iw, ih, err := imageXObject(u, a.Image)
-		if err != nil {
-			return pdf.Ref{}, fmt.Errorf("%w: signature image: %v", ErrOptions, err)
+	if a.Image != nil || a.Seal != nil {
+		// the box of the leader's signature image: the image fitted in rect, or, for a
+		// seal laid over a signature made earlier, the whole rect
+		x, y, dw, dh := 0.0, 0.0, w, h
+		if a.Image != nil {
+			ref, iw, ih, err := imageXObject(u, a.Image)
+			if err != nil {
+				return pdf.Ref{}, fmt.Errorf("%w: signature image: %v", ErrOptions, err)
+			}
+			xobjs["Im1"] = ref
+			s := minf(w/iw, h/ih)
+			dw, dh = iw*s, ih*s
+			x, y = (w-dw)/2, (h-dh)/2
+			fmt.Fprintf(&content, "q %s 0 0 %s %s %s cm /Im1 Do Q\n", f2(dw), f2(dh), f2(x), f2(y))
 		}
-		xobjs["Im1"] = ref
-		s := minf(w/iw, h/ih)
-		dw, dh := iw*s, ih*s
-		x, y := (w-dw)/2, (h-dh)/2
-		fmt.Fprintf(&content, "q %s 0 0 %s %s %s cm /Im1 Do Q\n", f2(dw), f2(dh), f2(x), f2(y))
 		if a.Seal != nil {
 			sref, sw, sh, err := imageXObject(u, a.Seal)
 			if err != nil {
@@ -120,8 +126,6 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 			sy := y + dh/2 - sh*ss/2
 			fmt.Fprintf(&content, "q %s 0 0 %s %s %s cm /Im2 Do Q\n", f2(sw*ss), f2(sh*ss), f2(sx), f2(sy))
 		}
-	} else if a.Seal != nil {
-		return pdf.Ref{}, fmt.Errorf("%w: a seal is laid over the leader's signature image; give the image too", ErrOptions)
 	}
 	if len(a.Lines) > 0 {
 		fontRef, enc, err := fontResource(u, a.Lines)

@@ -402,3 +402,45 @@ func number(o pdf.Object) float64 {
 	}
 	return 0
 }
+
+// LastVisibleSignature finds the last signed signature field with a visible widget:
+// its page (1-based) and rectangle, where the clerk lays the seal.
+func LastVisibleSignature(rd *pdf.Reader) (page int, rect [4]float64, ok bool) {
+	cat, _, err := rd.Catalog()
+	if err != nil {
+		return 0, rect, false
+	}
+	pages, err := rd.Pages()
+	if err != nil {
+		return 0, rect, false
+	}
+	for _, f := range walkFields(rd, rd.Dict(cat["AcroForm"])) {
+		if f.ft != "Sig" || rd.Dict(f.dict["V"]) == nil {
+			continue
+		}
+		widget := f.dict
+		if _, merged := widget["Subtype"]; !merged {
+			if kids := rd.Array(widget["Kids"]); len(kids) > 0 {
+				widget = rd.Dict(kids[0])
+			}
+		}
+		r := rd.Array(widget["Rect"])
+		if len(r) != 4 {
+			continue
+		}
+		rc := [4]float64{number(r[0]), number(r[1]), number(r[2]), number(r[3])}
+		if rc[2] == rc[0] || rc[3] == rc[1] {
+			continue
+		}
+		p := 1
+		if pr, isRef := widget["P"].(pdf.Ref); isRef {
+			for i, pg := range pages {
+				if pg.Num == pr.Num {
+					p = i + 1
+				}
+			}
+		}
+		page, rect, ok = p, rc, true
+	}
+	return page, rect, ok
+}

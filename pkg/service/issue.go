@@ -1,0 +1,224 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/pdf"
+	"github.com/kyso-vn/kyso/signer/verify"
+)
+
+// vietnam is the zone of issue times (ISO 8601 with +07:00, Decree 30/2020).
+var vietnam = time.FixedZone("ICT", 7*3600)
+
+// IssueRequest is the clerk's issuing of an approved document: the system assigns the
+// number and the issue time, writes them and the identifier codes into the PDF in the
+// same revision as the organisation's signature with the seal, and stores the
+// document as issued.
+type IssueRequest struct {
+	DocumentID int64
+	KeyName    string // the organisation's key
+	Seal       []byte // PNG, red, transparent
+	SealSize   float64
+	// Page and Rect place the seal; zero: over the leader's visible signature, or
+	// invisible when there is none.
+	Page int
+	Rect [4]float64
+	// NumberField and DateField name template text fields to fill, if the template has
+	// them (e.g. "so_ky_hieu", "ngay_ban_hanh").
+	NumberField, DateField string
+	Level                  pades.Level
+	Actor                  string
+}
+
+// Issue issues an approved document. It refuses when the leader's signature does not
+// verify (Decree 30/2020, Art. 32).
+func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document, *verify.Report, error) {
+	k, ok := s.Keys[req.KeyName]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: key %q", ErrNotFound, req.KeyName)
+	}
+	doc, err := s.Store.GetDocument(ctx, req.DocumentID)
+	if err != nil {
+		return nil, nil, mapStoreError(err)
+	}
+	if doc.Status != store.StatusApproved {
+		return nil, nil, fmt.Errorf("%w: document %d is %s; only an approved document is issued", ErrConflict, doc.ID, doc.Status)
+	}
+	f, size, _, cleanup, err := s.openContent(ctx, doc.ContentSHA256)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cleanup()
+	rep, err := verify.VerifyPDF(ctx, f, size, fmt.Sprintf("document-%d", doc.ID), s.Verify)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrNotVerified, err)
+	}
+	if rep.Indication != verify.TotalPassed || len(rep.Signatures) == 0 {
+		return nil, rep, fmt.Errorf("%w: %s", ErrNotVerified, verdict(rep))
+	}
+	numbered, err := s.Store.AssignNumber(ctx, doc.ID, s.now(), req.Actor)
+	if err != nil {
+		return nil, rep, mapStoreError(err)
+	}
+	ns := numbered.NumberSymbol().String()
+	issued := numbered.IssuedAt.In(vietnam)
+	ident := ""
+	if numbered.Identifier != nil {
+		ident = *numbered.Identifier
+	}
+	meta := &pades.Metadata{
+		Info:       map[string]string{"KysoIdentifier": ident, "KysoNumber": ns, "KysoIssuedAt": issued.Format(time.RFC3339), "KysoOrganId": numbered.AgencyCode},
+		XMP:        map[string]string{"OrganId": numbered.AgencyCode, "NumberSymbol": ns, "IssuedAt": issued.Format(time.RFC3339)},
+		Identifier: ident,
+		Fields:     map[string]string{},
+	}
+	if req.NumberField != "" {
+		meta.Fields[req.NumberField] = "Số: " + ns
+	}
+	if req.DateField != "" {
+		meta.Fields[req.DateField] = issued.Format("02/01/2006")
+	}
+	app, err := sealAppearance(f, size, req)
+	if err != nil {
+		return nil, rep, err
+	}
+	po, err := s.padesOptions(SignOptions{Level: req.Level, Reason: "Phát hành văn bản " + ns, Appearance: app, Metadata: meta},
+		k.Key.Certificate(), k.Key.Chain())
+	if err != nil {
+		return nil, rep, err
+	}
+	out, err := os.CreateTemp(s.TempDir, "kyso-issue-*")
+	if err != nil {
+		return nil, rep, err
+	}
+	defer func() { out.Close(); os.Remove(out.Name()) }()
+	if err := pades.Sign(ctx, k.Key, f, size, out, po); err != nil {
+		return nil, rep, mapSignError(err)
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		return nil, rep, err
+	}
+	sum, _ := json.Marshal(summary(rep))
+	if _, err := s.Store.Issue(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf",
+		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}); err != nil {
+		return nil, rep, mapStoreError(err)
+	}
+	d, err := s.Store.GetDocument(ctx, doc.ID)
+	return d, rep, mapStoreError(err)
+}
+
+// sealAppearance lays the seal over the left third of the leader's visible signature
+// when the request gives no place of its own.
+func sealAppearance(f *os.File, size int64, req IssueRequest) (*pades.Appearance, error) {
+	if req.Seal == nil {
+		return nil, nil
+	}
+	app := &pades.Appearance{Page: req.Page, Rect: req.Rect, Seal: req.Seal, SealSize: req.SealSize}
+	if req.Rect != ([4]float64{}) {
+		return app, nil
+	}
+	rd, err := pdf.Open(f, size)
+	if err != nil {
+		return nil, mapSignError(err)
+	}
+	page, rect, ok := pades.LastVisibleSignature(rd)
+	if !ok {
+		return nil, fmt.Errorf("%w: the document has no visible signature to lay the seal over; give its place", ErrInvalid)
+	}
+	app.Page, app.Rect = page, rect
+	return app, nil
+}
+
+// ReceiveRequest registers an incoming document.
+type ReceiveRequest struct {
+	Content    io.Reader
+	Filename   string
+	Holder     docid.AgencyCode // the receiving agency
+	Issuer     docid.AgencyCode // the issuing agency, when known
+	Number     docid.NumberSymbol
+	Identifier string
+	Summary    string
+	Type       string
+	Actor      string
+}
+
+// Receive verifies an incoming document, registers it with the next incoming number
+// of the holder and stores it, with the verification summary.
+func (s *Service) Receive(ctx context.Context, req ReceiveRequest) (*store.Document, *verify.Report, error) {
+	f, size, _, cleanup, err := s.spool(req.Content)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cleanup()
+	rep, err := verify.VerifyPDF(ctx, f, size, req.Filename, s.Verify)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, rep, err
+	}
+	issuer := req.Issuer
+	if issuer == "" {
+		issuer = req.Holder
+	}
+	sum, _ := json.Marshal(summary(rep))
+	d, err := s.Store.CreateDocument(ctx, store.NewDocument{
+		Direction: store.Incoming, AgencyCode: issuer, HolderCode: req.Holder, Number: req.Number,
+		Identifier: req.Identifier, Summary: req.Summary, Type: req.Type, ReceivedAt: s.now(),
+		Content: f, Filename: req.Filename, MediaType: "application/pdf",
+		Signatures: sum, SignatureCount: len(rep.Signatures), Actor: req.Actor,
+	})
+	if err != nil {
+		return nil, rep, mapStoreError(err)
+	}
+	return d, rep, nil
+}
+
+type sigSummary struct {
+	Indication string `json:"indication"`
+	Signatures []struct {
+		Field      string `json:"field"`
+		Signer     string `json:"signer"`
+		Indication string `json:"indication"`
+		Level      string `json:"level"`
+	} `json:"signatures"`
+}
+
+func summary(rep *verify.Report) sigSummary {
+	var s sigSummary
+	s.Indication = string(rep.Indication)
+	for _, sg := range rep.Signatures {
+		e := struct {
+			Field      string `json:"field"`
+			Signer     string `json:"signer"`
+			Indication string `json:"indication"`
+			Level      string `json:"level"`
+		}{Field: sg.Field, Indication: string(sg.Indication), Level: sg.Level}
+		if sg.Signer != nil {
+			e.Signer = sg.Signer.Subject
+		}
+		s.Signatures = append(s.Signatures, e)
+	}
+	return s
+}
+
+func verdict(rep *verify.Report) string {
+	msg := string(rep.Indication)
+	if rep.SubIndication != "" {
+		msg += "/" + string(rep.SubIndication)
+	}
+	for _, sg := range rep.Signatures {
+		if sg.Indication != verify.TotalPassed {
+			msg += fmt.Sprintf("; signature %q: %s %s", sg.Field, sg.Indication, sg.SubIndication)
+		}
+	}
+	return msg
+}

@@ -1,0 +1,336 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/signer/pades"
+)
+
+// Roles of a signature in the Decree 30/2020 workflow, shown to the person who signs.
+const (
+	RoleApprove  = "approve"  // the leader approves (personal certificate)
+	RoleIssue    = "issue"    // the clerk issues with the organisation's signature and seal
+	RoleAppendix = "appendix" // an attachment in a separate file
+	RoleCopy     = "copy"     // an electronic copy
+	RoleIncoming = "incoming" // stamping an incoming document
+)
+
+// PrepareRequest asks for a signature made outside the server (desktop agent, SIM
+// PKI, another system): the document and the signer's certificate, known in advance.
+type PrepareRequest struct {
+	// DocumentID names a stored document (its current version is signed), or Content
+	// gives a new one, stored as a draft of AgencyCode.
+	DocumentID int64
+	Content    io.Reader
+	Filename   string
+	AgencyCode string
+	Summary    string
+	Symbol     string // e.g. "UBND-VP": the number comes when the document is issued
+	Type       string // QĐ, CV, TTr, …
+
+	Certificate *x509.Certificate
+	Chain       []*x509.Certificate
+	Role        string
+	Options     SignOptions
+	Actor       string
+}
+
+// Pending is a prepared signature as callers see it.
+type Pending struct {
+	ID         string    `json:"id"`
+	Status     string    `json:"status"`
+	Digest     []byte    `json:"digest"`    // what the key signs
+	Algorithm  string    `json:"algorithm"` // e.g. RSA-PKCS1v15-SHA256, RSA-PSS-SHA256, ECDSA-SHA256
+	Hash       string    `json:"hash"`      // SHA-256, SHA-384, SHA-512
+	ExpiresAt  time.Time `json:"expires_at"`
+	DocumentID int64     `json:"document_id"`
+	Role       string    `json:"role"`
+	// What the signer is shown: the document's summary, number and agency, its pages.
+	Summary    string `json:"summary,omitempty"`
+	Number     string `json:"number,omitempty"`
+	Agency     string `json:"agency,omitempty"`
+	Signer     string `json:"signer"`                   // the certificate's subject
+	CertSHA256 string `json:"certificate_sha256"`       // which certificate must sign
+	Version    int    `json:"signed_version,omitempty"` // set once completed
+}
+
+// pendingState is what the store keeps between prepare and complete, so that any
+// replica, or the same one after a restart, completes the signature.
+type pendingState struct {
+	Prepared   *pades.Prepared `json:"prepared"`
+	DocumentID int64           `json:"document_id"`
+	BaseSHA256 string          `json:"base_sha256"`
+	Chain      [][]byte        `json:"chain"`
+	Reserve    int             `json:"timestamp_reserve"`
+	View       Pending         `json:"view"`
+}
+
+const (
+	statusPending    = "pending"
+	statusCompleting = "completing"
+	statusCompleted  = "completed"
+)
+
+// Prepare lays out the signature revision and returns the digest the key must sign.
+func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, error) {
+	if req.Certificate == nil {
+		return nil, fmt.Errorf("%w: the signer's certificate is required", ErrInvalid)
+	}
+	if req.Actor == "" {
+		return nil, fmt.Errorf("%w: an actor is required", ErrInvalid)
+	}
+	if req.Role == "" {
+		req.Role = RoleApprove
+	}
+	docID := req.DocumentID
+	if docID == 0 {
+		if req.Content == nil {
+			return nil, fmt.Errorf("%w: give a document id or the document", ErrInvalid)
+		}
+		d, err := s.Store.CreateDocument(ctx, store.NewDocument{
+			Direction: store.Outgoing, AgencyCode: docidCode(req.AgencyCode), Summary: req.Summary, Type: req.Type,
+			Number:  docid.NumberSymbol{Symbol: req.Symbol},
+			Content: req.Content, Filename: req.Filename, MediaType: "application/pdf", Actor: req.Actor,
+		})
+		if err != nil {
+			return nil, mapStoreError(err)
+		}
+		docID = d.ID
+	}
+	doc, err := s.Store.GetDocument(ctx, docID)
+	if err != nil {
+		return nil, mapStoreError(err)
+	}
+	f, size, sha, cleanup, err := s.openContent(ctx, doc.ContentSHA256)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	po, err := s.padesOptions(req.Options, req.Certificate, req.Chain)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pades.Prepare(ctx, f, size, nil, po)
+	if err != nil {
+		return nil, mapSignError(err)
+	}
+	view := Pending{
+		ID: newID(), Status: statusPending, Digest: p.SignedAttrsDigest(),
+		Algorithm: algorithmName(req.Certificate, p.SignatureOpts()), Hash: hashName(p.SignatureOpts().HashFunc()),
+		ExpiresAt: s.now().Add(s.ttl()), DocumentID: docID, Role: req.Role, Summary: doc.Summary,
+		Agency: doc.AgencyCode, Signer: req.Certificate.Subject.String(), CertSHA256: certSHA(req.Certificate),
+	}
+	if doc.Number > 0 {
+		view.Number = doc.NumberSymbol().String()
+	}
+	st := pendingState{Prepared: p, DocumentID: docID, BaseSHA256: sha, View: view, Reserve: po.TimestampReserve}
+	for _, c := range req.Chain {
+		st.Chain = append(st.Chain, c.Raw)
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.PutPending(ctx, store.PendingSignature{ID: view.ID, Status: statusPending, State: raw,
+		DocumentID: &docID, ExpiresAt: view.ExpiresAt}); err != nil {
+		return nil, mapStoreError(err)
+	}
+	return &view, nil
+}
+
+func (s *Service) ttl() time.Duration {
+	if s.PendingTTL > 0 {
+		return s.PendingTTL
+	}
+	return 30 * time.Minute
+}
+
+// GetPending returns a prepared signature's state.
+func (s *Service) GetPending(ctx context.Context, id string) (*Pending, error) {
+	ps, st, err := s.loadPending(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v := st.View
+	v.Status = ps.Status
+	return &v, nil
+}
+
+func (s *Service) loadPending(ctx context.Context, id string) (*store.PendingSignature, *pendingState, error) {
+	ps, err := s.Store.GetPending(ctx, id)
+	if err != nil {
+		return nil, nil, mapStoreError(err)
+	}
+	var st pendingState
+	if err := json.Unmarshal(ps.State, &st); err != nil {
+		return nil, nil, fmt.Errorf("service: pending signature %s: %w", id, err)
+	}
+	return ps, &st, nil
+}
+
+// CompleteRequest carries what the key produced: a raw signature over the digest, or a
+// whole CMS made elsewhere (a remote service that returns CMS).
+type CompleteRequest struct {
+	Signature []byte
+	CMS       []byte
+	Actor     string
+	KeyURI    string // for the audit trail
+}
+
+// Complete embeds the signature and stores the signed document as the document's new
+// version. A pending signature completes once: a replay is ErrConflict.
+func (s *Service) Complete(ctx context.Context, id string, req CompleteRequest) (*Pending, error) {
+	if (req.Signature == nil) == (req.CMS == nil) {
+		return nil, fmt.Errorf("%w: give exactly one of a signature or a CMS", ErrInvalid)
+	}
+	ps, st, err := s.loadPending(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ps.Status != statusPending {
+		return nil, fmt.Errorf("%w: the signature %s is %s", ErrConflict, id, ps.Status)
+	}
+	// Claim it first, so that two completions of one request cannot both write.
+	if err := s.Store.UpdatePending(ctx, id, statusPending, statusCompleting, nil); err != nil {
+		return nil, mapStoreError(err)
+	}
+	v, err := s.complete(ctx, st, req)
+	if err != nil {
+		// Give the request back: a wrong signature may be followed by the right one.
+		_ = s.Store.UpdatePending(context.WithoutCancel(ctx), id, statusCompleting, statusPending, nil)
+		return nil, err
+	}
+	st.View.Version = v.Seq
+	st.View.Status = statusCompleted
+	raw, _ := json.Marshal(st)
+	if err := s.Store.UpdatePending(ctx, id, statusCompleting, statusCompleted, raw); err != nil {
+		return nil, mapStoreError(err)
+	}
+	return &st.View, nil
+}
+
+func (s *Service) complete(ctx context.Context, st *pendingState, req CompleteRequest) (*store.Version, error) {
+	f, size, sha, cleanup, err := s.openContent(ctx, st.BaseSHA256)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	if sha != st.BaseSHA256 || size != st.Prepared.BaseSize {
+		return nil, fmt.Errorf("service: stored document %s changed since prepare", st.BaseSHA256)
+	}
+	var chain []*x509.Certificate
+	for _, der := range st.Chain {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, c)
+	}
+	po := pades.Options{Chain: chain, Timestamper: s.Timestamper, Validation: s.Validation, TimestampReserve: st.Reserve}
+	var tail []byte
+	if req.CMS != nil {
+		tail, err = st.Prepared.CompleteCMS(ctx, f, req.CMS, po)
+	} else {
+		tail, err = st.Prepared.Complete(ctx, f, req.Signature, po)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	in := store.VersionInput{
+		Content: io.MultiReader(io.LimitReader(f, size), bytes.NewReader(tail)), MediaType: "application/pdf",
+		Actor: req.Actor, KeyURI: req.KeyURI, SignatureCount: 1,
+	}
+	add := s.Store.AddVersion
+	if st.View.Role == RoleApprove {
+		add = s.Store.Approve // the leader's signature approves the draft
+	}
+	v, err := add(ctx, st.DocumentID, in)
+	if err != nil {
+		return nil, mapStoreError(err)
+	}
+	return v, nil
+}
+
+func algorithmName(cert *x509.Certificate, opts crypto.SignerOpts) string {
+	h := hashName(opts.HashFunc())
+	switch cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if _, pss := opts.(*rsa.PSSOptions); pss {
+			return "RSA-PSS-" + h
+		}
+		return "RSA-PKCS1v15-" + h
+	default:
+		return "ECDSA-" + h
+	}
+}
+
+// SignerOpts turns a Pending's Algorithm back into the options to sign its digest with
+// (what the desktop agent and remote signers do).
+func SignerOpts(algorithm string) (crypto.SignerOpts, error) {
+	var h crypto.Hash
+	switch {
+	case strings.HasSuffix(algorithm, "-SHA-256"):
+		h = crypto.SHA256
+	case strings.HasSuffix(algorithm, "-SHA-384"):
+		h = crypto.SHA384
+	case strings.HasSuffix(algorithm, "-SHA-512"):
+		h = crypto.SHA512
+	default:
+		return nil, fmt.Errorf("%w: unknown algorithm %q", ErrInvalid, algorithm)
+	}
+	switch {
+	case strings.HasPrefix(algorithm, "RSA-PSS-"):
+		return &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}, nil
+	case strings.HasPrefix(algorithm, "RSA-PKCS1v15-"), strings.HasPrefix(algorithm, "ECDSA-"):
+		return h, nil
+	}
+	return nil, fmt.Errorf("%w: unknown algorithm %q", ErrInvalid, algorithm)
+}
+
+func hashName(h crypto.Hash) string {
+	switch h {
+	case crypto.SHA256:
+		return "SHA-256"
+	case crypto.SHA384:
+		return "SHA-384"
+	case crypto.SHA512:
+		return "SHA-512"
+	}
+	return h.String()
+}
+
+func certSHA(c *x509.Certificate) string {
+	h := crypto.SHA256.New()
+	h.Write(c.Raw)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+func mapStoreError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	case errors.Is(err, store.ErrExpired):
+		return fmt.Errorf("%w: %v", ErrExpired, err)
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	case errors.Is(err, store.ErrInvalid):
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return err
+}

@@ -1,0 +1,208 @@
+// Package service holds Kyso's use-cases: sign a document with a server-side key,
+// prepare a signature for a key outside the server and complete it later, verify,
+// issue an approved document (number, identifier codes and the organisation's
+// signature with the seal, Decree 30/2020) and receive an incoming one. It ties the
+// signing engines (signer/), the key providers (hsm/) and the document store
+// (pkg/store) together; HTTP and the CLI stand above it and call only these methods.
+//
+// It must never import api/ or cmd/.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/signer/cms"
+	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/pdf"
+	"github.com/kyso-vn/kyso/signer/verify"
+)
+
+// Errors the layers above map to their own (HTTP status, exit code).
+var (
+	// ErrNotFound: no such document, key or pending signature.
+	ErrNotFound = errors.New("service: not found")
+	// ErrForbidden: the principal may not use the key.
+	ErrForbidden = errors.New("service: not allowed")
+	// ErrExpired: the pending signature expired.
+	ErrExpired = errors.New("service: pending signature expired")
+	// ErrConflict: the request does not fit the document's state (already completed,
+	// not approved, already issued).
+	ErrConflict = errors.New("service: conflict with the document's state")
+	// ErrInvalid: the request itself is wrong (bad certificate, bad signature, not a
+	// PDF). Its message is meant for people.
+	ErrInvalid = errors.New("service: invalid request")
+	// ErrNotVerified: the leader's signature does not verify, so the document is not
+	// issued (Decree 30/2020, Art. 32).
+	ErrNotVerified = errors.New("service: the document's signature does not verify")
+)
+
+// ServerKey is a signing key the server holds (HSM, organisation token, demo key),
+// with the name clients use and the principals that may use it.
+type ServerKey struct {
+	Name string
+	Key  hsm.Key
+	// StoreID is the key's row in the store, whose grants list who may use it.
+	StoreID int64
+	URI     string // without any PIN
+}
+
+// Service is Kyso's use-cases over one store and one set of keys.
+type Service struct {
+	Store       *store.Store
+	Keys        map[string]*ServerKey
+	Timestamper cms.Timestamper        // nil: no B-T and above
+	Validation  pades.ValidationSource // nil: no B-LT and above
+	Verify      verify.Options
+	Now         func() time.Time
+	// PendingTTL is how long a prepared signature waits for completion (default 30 min).
+	PendingTTL time.Duration
+	// TempDir holds documents while they are signed (default os.TempDir()).
+	TempDir string
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// MayUse tells whether principal (a client id, a user, or "role:<role>") may sign with
+// the named key: the key's grant list in the store decides.
+func (s *Service) MayUse(ctx context.Context, keyName string, principals ...string) (bool, error) {
+	k, ok := s.Keys[keyName]
+	if !ok {
+		return false, fmt.Errorf("%w: key %q", ErrNotFound, keyName)
+	}
+	grants, err := s.Store.KeyGrants(ctx, k.StoreID)
+	if err != nil {
+		return false, err
+	}
+	for _, g := range grants {
+		for _, p := range principals {
+			if g == p {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// SignOptions are what a caller may choose of a PAdES signature.
+type SignOptions struct {
+	Level      pades.Level
+	Reason     string
+	Location   string
+	Contact    string
+	Field      string
+	Certify    pades.Certify
+	Appearance *pades.Appearance
+	Metadata   *pades.Metadata
+}
+
+func (s *Service) padesOptions(o SignOptions, cert *x509.Certificate, chain []*x509.Certificate) (pades.Options, error) {
+	po := pades.Options{
+		Level: o.Level, Certificate: cert, Chain: chain, Reason: o.Reason, Location: o.Location,
+		ContactInfo: o.Contact, Field: o.Field, Certify: o.Certify, Appearance: o.Appearance,
+		Metadata: o.Metadata, Time: s.now(), Timestamper: s.Timestamper, Validation: s.Validation,
+	}
+	if po.Level == 0 {
+		po.Level = pades.LevelBB
+	}
+	if po.Level >= pades.LevelBT && s.Timestamper == nil {
+		return po, fmt.Errorf("%w: level %v needs a timestamp authority, and the server has none configured", ErrInvalid, po.Level)
+	}
+	if po.Level >= pades.LevelBLT && s.Validation == nil {
+		return po, fmt.Errorf("%w: level %v needs revocation data, and the server gathers none", ErrInvalid, po.Level)
+	}
+	return po, nil
+}
+
+// SignPDF signs size bytes of in with the named server key and writes the signed
+// document to out. The caller has checked MayUse.
+func (s *Service) SignPDF(ctx context.Context, keyName string, in io.ReaderAt, size int64, out io.Writer, o SignOptions) error {
+	k, ok := s.Keys[keyName]
+	if !ok {
+		return fmt.Errorf("%w: key %q", ErrNotFound, keyName)
+	}
+	cert := k.Key.Certificate()
+	if cert == nil {
+		return fmt.Errorf("%w: key %q has no certificate", ErrInvalid, keyName)
+	}
+	po, err := s.padesOptions(o, cert, k.Key.Chain())
+	if err != nil {
+		return err
+	}
+	return mapSignError(pades.Sign(ctx, k.Key, in, size, out, po))
+}
+
+// mapSignError turns the engines' input errors into ErrInvalid (a 4xx, with the
+// engine's message for people) and leaves the rest (key, network) as they are.
+func mapSignError(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, e := range inputErrors {
+		if errors.Is(err, e) {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+	}
+	return err
+}
+
+var inputErrors = []error{pades.ErrNotAllowed, pades.ErrField, pades.ErrOptions, pdf.ErrNotPDF, pdf.ErrDamaged, pdf.ErrEncrypted}
+
+// spool copies r to a temporary file (deleted by the returned cleanup) and hashes it.
+func (s *Service) spool(r io.Reader) (*os.File, int64, string, func(), error) {
+	f, err := os.CreateTemp(s.TempDir, "kyso-doc-*")
+	if err != nil {
+		return nil, 0, "", nil, err
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), r)
+	if err != nil {
+		cleanup()
+		return nil, 0, "", nil, err
+	}
+	return f, n, hex.EncodeToString(h.Sum(nil)), cleanup, nil
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// openContent copies a stored blob to a temporary file, for the engines' random
+// access, and checks its hash on the way.
+func (s *Service) openContent(ctx context.Context, sha string) (*os.File, int64, string, func(), error) {
+	rc, err := s.Store.OpenBlob(ctx, sha)
+	if err != nil {
+		return nil, 0, "", nil, mapStoreError(err)
+	}
+	defer rc.Close()
+	f, n, got, cleanup, err := s.spool(rc)
+	if err != nil {
+		return nil, 0, "", nil, err
+	}
+	if got != sha {
+		cleanup()
+		return nil, 0, "", nil, fmt.Errorf("service: stored content %s reads back as %s", sha, got)
+	}
+	return f, n, got, cleanup, nil
+}
+
+func docidCode(s string) docid.AgencyCode { return docid.AgencyCode(s) }

@@ -1,0 +1,234 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
+	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/pdf"
+	"github.com/kyso-vn/kyso/signer/verify"
+)
+
+const agency = "000.00.00.H43"
+
+func pngOf(w, h int, c color.NRGBA, on func(x, y int) bool) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			if on(x, y) {
+				img.Set(x, y, c)
+			}
+		}
+	}
+	var b bytes.Buffer
+	_ = png.Encode(&b, img)
+	return b.Bytes()
+}
+
+func images() (sig, seal []byte) {
+	sig = pngOf(300, 100, color.NRGBA{0, 0, 200, 255}, func(x, y int) bool {
+		return math.Abs(float64(y)-(50+30*math.Sin(float64(x)/20))) < 3
+	})
+	seal = pngOf(200, 200, color.NRGBA{220, 0, 0, 255}, func(x, y int) bool {
+		d := math.Hypot(float64(x-100), float64(y-100))
+		return d > 85 && d < 97
+	})
+	return
+}
+
+type fixture struct {
+	svc    *Service
+	pki    *testpki.TestPKI
+	leader hsm.Key
+	ctx    context.Context
+}
+
+// newFixture: a SQLite store, the leader's key on a real SoftHSM2 token (imported
+// from the test PKI with pkcs11-tool), the organisation's demo key on the server, and
+// a verifier that trusts the test root and asks the real OCSP responder.
+func newFixture(t *testing.T) *fixture {
+	ctx := context.Background()
+	p, err := testpki.Load(testenv.TestPKIDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, store.Config{DSN: filepath.Join(t.TempDir(), "kyso.db"), BlobDir: filepath.Join(t.TempDir(), "blobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	hsmTok := testenv.NewSoftHSM(t, "leader", "123456")
+	keyPEM, err := os.ReadFile(p.Path("leader.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hsmTok.ImportKey(t, keyPEM, "leader", "01")
+	hsmTok.ImportCert(t, p.Leader.Cert.Raw, "leader", "01")
+	leader, err := hsm.Open(ctx, hsmTok.URI("leader", ""), hsm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { leader.(io.Closer).Close() })
+	org, err := hsm.NewSoftwareDemoKey(p.Org.Key, append([]*x509.Certificate{p.Org.Cert}, p.Org.Chain...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, err := st.CreateKey(ctx, store.SigningKey{Label: "org", URI: "softkey:demo", Owner: "clerk"}, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := pkitest.StartServices(t, p)
+	svc := &Service{
+		Store: st,
+		Keys:  map[string]*ServerKey{"org": {Name: "org", Key: org, StoreID: sk.ID, URI: "softkey:demo"}},
+		Verify: verify.Options{Anchors: []*x509.Certificate{p.Root.Cert},
+			Revocation: &pki.Checker{RewriteURL: services.RewriteURL}},
+		TempDir: t.TempDir(),
+	}
+	return &fixture{svc: svc, pki: p, leader: leader, ctx: ctx}
+}
+
+// TestIssueFlow: a draft is uploaded, the leader signs it on the token through
+// prepare/complete (the server never holds the key), the clerk issues it with the
+// seal; the stored PDF carries the identifier in XMP and /Info, and the verifier
+// gives TOTAL_PASSED with the clerk's changes allowed.
+func TestIssueFlow(t *testing.T) {
+	f := newFixture(t)
+	in, err := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigPNG, sealPNG := images()
+	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{
+		Content: bytes.NewReader(in), Filename: "draft.pdf", AgencyCode: agency, Summary: "Về việc thử nghiệm", Symbol: "UBND-VP", Type: "CV",
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader",
+		Options: SignOptions{Reason: "Phê duyệt", Appearance: &pades.Appearance{Page: 1, Rect: [4]float64{300, 100, 480, 160}, Image: sigPNG}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the agent's part: sign the digest on the token
+	sig, err := pades.SignDigest(f.ctx, f.leader, pend.Digest, optsFor(t, pend))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, Actor: "leader"}); err != nil {
+		t.Fatal(err)
+	}
+	// a replay of the same completion is refused
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, Actor: "leader"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("replayed completion: %v", err)
+	}
+	doc, rep, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Seal: sealPNG, SealSize: 60, Actor: "clerk"})
+	if err != nil {
+		t.Fatalf("issue: %v (report %+v)", err, rep)
+	}
+	if doc.Status != store.StatusIssued || doc.Number != 1 || doc.Identifier == nil {
+		t.Fatalf("document after issue: %+v", doc)
+	}
+	content := f.current(t, doc)
+	r, err := pdf.Open(bytes.NewReader(content), int64(len(content)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := r.Dict(r.Trailer["Info"])
+	if got := pdf.DecodeText(info["KysoIdentifier"].(pdf.String)); got != *doc.Identifier {
+		t.Errorf("/Info identifier %q, want %q", got, *doc.Identifier)
+	}
+	cat, _, _ := r.Catalog()
+	xmp, _ := mustStream(r, cat["Metadata"]).Decode(1 << 20)
+	if !bytes.Contains(xmp, []byte(*doc.Identifier)) {
+		t.Errorf("XMP lacks the identifier")
+	}
+	final, err := verify.VerifyPDF(f.ctx, bytes.NewReader(content), int64(len(content)), "issued.pdf", f.svc.Verify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.Indication != verify.TotalPassed || len(final.Signatures) != 2 {
+		t.Fatalf("verify: %s, %d signatures: %s", final.Indication, len(final.Signatures), verdict(final))
+	}
+	allowed := 0
+	for _, m := range final.Signatures[0].Modifications {
+		if !m.Allowed {
+			t.Errorf("the clerk's change %q is reported as not allowed: %s", m.Kind, m.Detail)
+		}
+		allowed++
+	}
+	if allowed == 0 {
+		t.Error("the clerk's revision is not reported at all")
+	}
+	t.Logf("issued %s; leader signature modifications: %+v", doc.NumberSymbol(), final.Signatures[0].Modifications)
+}
+
+// TestIssueRefusedWhenLeaderSignatureFails: a draft that was never signed, or whose
+// signature is broken, is not issued, and takes no number.
+func TestIssueRefusedWhenLeaderSignatureFails(t *testing.T) {
+	f := newFixture(t)
+	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
+	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the leader signs with the wrong key: Complete refuses to embed it
+	wrong, _ := pades.SignDigest(f.ctx, f.pki.Clerk.Key, pend.Digest, optsFor(t, pend))
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: wrong, Actor: "leader"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("wrong signature: %v", err)
+	}
+	if _, _, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Actor: "clerk"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("issuing a draft: %v", err)
+	}
+	doc, _ := f.svc.Store.GetDocument(f.ctx, pend.DocumentID)
+	if doc.Number != 0 {
+		t.Errorf("a refused document took number %d", doc.Number)
+	}
+}
+
+func (f *fixture) current(t *testing.T, d *store.Document) []byte {
+	rc, err := f.svc.Store.OpenBlob(f.ctx, d.ContentSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustStream(r *pdf.Reader, o pdf.Object) *pdf.Stream {
+	v, _ := r.Resolve(o)
+	s, _ := v.(*pdf.Stream)
+	if s == nil {
+		return &pdf.Stream{}
+	}
+	return s
+}
+
+// optsFor gives the signer options a Pending names (what the agent does).
+func optsFor(t *testing.T, p *Pending) crypto.SignerOpts {
+	t.Helper()
+	o, err := SignerOpts(p.Algorithm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}

@@ -1,0 +1,350 @@
+package remote_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/hsm/remote"
+	"github.com/kyso-vn/kyso/hsm/remote/remotetest"
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
+	"github.com/kyso-vn/kyso/signer/pades"
+)
+
+const (
+	simPIN = "4711-sim"
+	apID   = "http://ap.test.invalid/kyso"
+	apPWD  = "ap-secret"
+)
+
+// simHolder puts the test PKI's SIM key and certificate on a SoftHSM2 token (the
+// "SIM") and opens it.
+func simHolder(t *testing.T) (hsm.Key, *testpki.TestPKI) {
+	t.Helper()
+	p, err := testpki.Load(testenv.TestPKIDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := testenv.NewSoftHSM(t, "sim", simPIN)
+	keyPEM, err := os.ReadFile(p.Path("sim.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ImportKey(t, keyPEM, "sim", "01")
+	h.ImportCert(t, p.SIM.Cert.Raw, "sim", "01")
+	k, err := hsm.OpenPKCS11(context.Background(), h.URI("sim", "01"), hsm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.Close() })
+	return k, p
+}
+
+// startMSSP starts the MSSP with the SIM holder and the given phone.
+func startMSSP(t *testing.T, phone func(remotetest.PhoneRequest) remotetest.Answer) (*remotetest.MSSP, *testpki.TestPKI) {
+	t.Helper()
+	sim, p := simHolder(t)
+	m := remotetest.StartMSSP(t, remotetest.MSSPOptions{
+		Holders: map[string]hsm.Key{testpki.SIMPhone: sim},
+		Phone:   phone, APID: apID, APPassword: apPWD,
+	})
+	return m, p
+}
+
+func after(a remotetest.Action, d time.Duration) func(remotetest.PhoneRequest) remotetest.Answer {
+	return func(remotetest.PhoneRequest) remotetest.Answer { return remotetest.Answer{Action: a, After: d} }
+}
+
+// fast polls often, so the tests measure the phone, not the back-off.
+var fast = remote.Backoff{First: 500 * time.Millisecond, Interval: 200 * time.Millisecond, Max: 500 * time.Millisecond, Grace: time.Second}
+
+func simKey(c remote.Provider, p *testpki.TestPKI) *remote.Key {
+	return &remote.Key{Provider: c, Holder: testpki.SIMPhone, Cert: p.SIM.Cert, Issuer: p.SIM.Chain, DisplayText: "Ký Quyết định số 05/QĐ-UBND", Backoff: fast}
+}
+
+// TestMSSEndToEndPAdES: a PDF prepared for the SIM holder, the phone confirms after
+// 2 s, the signature completes at B-T with the test TSA, and poppler accepts it; for a
+// bare PKCS#1 answer and for one wrapped in CMS.
+func TestMSSEndToEndPAdES(t *testing.T) {
+	pdfsig := testenv.Tool(t, "pdfsig", "poppler-utils")
+	in, err := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, p := startMSSP(t, after(remotetest.Confirm, 2*time.Second))
+	tsa := pkitest.StartTSA(t, p.TSA.Cert, p.TSA.Key, p.TSA.Chain)
+	for _, format := range []string{remote.MSSFormatPKCS1, remote.MSSFormatPKCS7} {
+		t.Run(strings.TrimPrefix(format, remote.MSSNamespace), func(t *testing.T) {
+			ctx := context.Background()
+			opts := pades.Options{Level: pades.LevelBT, Certificate: p.SIM.Cert, Chain: p.SIM.Chain,
+				Timestamper: &pki.TSAClient{URLs: []string{tsa.URL}}, Reason: "SIM PKI"}
+			prep, err := pades.Prepare(ctx, bytes.NewReader(in), int64(len(in)), nil, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The prepared state is what a server stores while the phone rings.
+			state, err := json.Marshal(prep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resumed pades.Prepared
+			if err := json.Unmarshal(state, &resumed); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			sig, err := simKey(m.NewClient(format), p).SignContext(ctx, resumed.SignedAttrsDigest(), resumed.SignatureOpts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			waited := time.Since(start)
+			if waited < 2*time.Second || waited > 5*time.Second {
+				t.Errorf("signature took %v; the phone confirmed after 2 s", waited)
+			}
+			tail, err := resumed.Complete(ctx, bytes.NewReader(in), sig, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "signed.pdf")
+			if err := os.WriteFile(out, append(append([]byte(nil), in...), tail...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			res, _ := exec.Command(pdfsig, "-nocert", out).CombinedOutput()
+			if !strings.Contains(string(res), "Signature is Valid.") || !strings.Contains(string(res), testpki.SIMName) {
+				t.Fatalf("pdfsig -nocert:\n%s", res)
+			}
+			t.Logf("phone answered, signature back after %v", waited.Round(time.Millisecond))
+		})
+	}
+	shown := m.Shown()
+	if len(shown) != 2 || shown[0].DisplayText != "Ký Quyết định số 05/QĐ-UBND" || shown[0].MSISDN != testpki.SIMPhone {
+		t.Errorf("phone showed %+v", shown)
+	}
+}
+
+// TestMSSHolderOutcomes: each way a holder or the MSSP can end a request maps to the
+// error a caller branches on, with the MSSP's code in the message.
+func TestMSSHolderOutcomes(t *testing.T) {
+	phone := func(r remotetest.PhoneRequest) remotetest.Answer {
+		switch {
+		case strings.HasPrefix(r.DisplayText, "refuse"):
+			return remotetest.Answer{Action: remotetest.Refuse, After: time.Second}
+		case strings.HasPrefix(r.DisplayText, "ignore"):
+			return remotetest.Answer{Action: remotetest.Ignore}
+		}
+		return remotetest.Answer{Action: remotetest.Confirm}
+	}
+	m, p := startMSSP(t, phone)
+	cases := []struct {
+		name, text, holder string
+		timeout            time.Duration
+		badPassword        bool
+		want               error
+		wantText           string
+		minTime, maxTime   time.Duration
+	}{
+		{name: "refused", text: "refuse", want: remote.ErrRefused, wantText: "401", minTime: time.Second, maxTime: 3 * time.Second},
+		{name: "never answers", text: "ignore", timeout: 3 * time.Second, want: remote.ErrTimeout, wantText: "208", minTime: 3 * time.Second, maxTime: 5 * time.Second},
+		{name: "unknown phone", text: "x", holder: "+84900000000", want: remote.ErrUnknownHolder, wantText: "105", maxTime: time.Second},
+		{name: "not a phone number", text: "x", holder: "abc", want: remote.ErrUnknownHolder, maxTime: time.Second},
+		{name: "wrong AP password", text: "x", badPassword: true, want: remote.ErrProviderRejected, wantText: "104", maxTime: time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			client := m.NewClient("")
+			if c.badPassword {
+				client.APPassword = hsm.NewSecret("wrong")
+			}
+			k := simKey(client, p)
+			k.DisplayText, k.Timeout = c.text, c.timeout
+			if c.holder != "" {
+				k.Holder = c.holder
+			}
+			d := sha256.Sum256([]byte(c.name))
+			start := time.Now()
+			_, err := k.SignContext(context.Background(), d[:], crypto.SHA256)
+			took := time.Since(start)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+			if !strings.Contains(err.Error(), c.wantText) || strings.Contains(err.Error(), apPWD) {
+				t.Errorf("error %q does not say %q (or shows the AP password)", err, c.wantText)
+			}
+			if took < c.minTime || took > c.maxTime {
+				t.Errorf("ended after %v, want %v..%v", took, c.minTime, c.maxTime)
+			}
+			t.Logf("%v after %v", err, took.Round(time.Millisecond))
+		})
+	}
+}
+
+// TestMSSProviderDown: a refused connection never carried the request and is tried
+// again (3 times); an MSSP failing after it read the request is never asked again
+// (the phone may be ringing); failed status queries are retried until the answer.
+func TestMSSProviderDown(t *testing.T) {
+	m, p := startMSSP(t, after(remotetest.Confirm, time.Second))
+
+	t.Run("connection refused", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		var dials atomic.Int64
+		client := m.NewClient("")
+		client.URL = "https://" + addr + "/soap/services/MSS_SignaturePort"
+		tr := client.HTTPClient.Transport.(*http.Transport)
+		tr.DialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
+			dials.Add(1)
+			return (&net.Dialer{}).DialContext(ctx, network, a)
+		}
+		d := sha256.Sum256([]byte("down"))
+		_, err = simKey(client, p).SignContext(context.Background(), d[:], crypto.SHA256)
+		if !errors.Is(err, remote.ErrUnreachable) || !remote.SafeToResubmit(err) {
+			t.Fatalf("err = %v, want ErrUnreachable, safe to resubmit", err)
+		}
+		if n := dials.Load(); n != 3 {
+			t.Errorf("%d connection attempts, want 3", n)
+		}
+	})
+
+	t.Run("fails after reading", func(t *testing.T) {
+		m.FailSignatures(true)
+		defer m.FailSignatures(false)
+		before := m.Submissions()
+		d := sha256.Sum256([]byte("503"))
+		_, err := simKey(m.NewClient(""), p).SignContext(context.Background(), d[:], crypto.SHA256)
+		if !errors.Is(err, remote.ErrUnreachable) || remote.SafeToResubmit(err) {
+			t.Fatalf("err = %v, want ErrUnreachable, not safe to resubmit", err)
+		}
+		if n := m.Submissions() - before; n != 1 {
+			t.Errorf("MSSP received %d submissions, want exactly 1", n)
+		}
+	})
+
+	t.Run("status queries fail for a while", func(t *testing.T) {
+		m.FailStatusQueries(3)
+		before := m.StatusQueries()
+		d := sha256.Sum256([]byte("flaky"))
+		if _, err := simKey(m.NewClient(""), p).SignContext(context.Background(), d[:], crypto.SHA256); err != nil {
+			t.Fatal(err)
+		}
+		if n := m.StatusQueries() - before; n < 4 {
+			t.Errorf("%d status queries, want at least 4 (3 failed)", n)
+		}
+	})
+}
+
+// TestMSSResumeAfterRestart: the ticket is stored as JSON while the phone rings, the
+// waiting process goes away, and a new client (as after a restart) polls the stored
+// ticket and gets the signature the holder confirmed meanwhile.
+func TestMSSResumeAfterRestart(t *testing.T) {
+	m, p := startMSSP(t, after(remotetest.Confirm, 2*time.Second))
+	var stored []byte
+	k := simKey(m.NewClient(""), p)
+	k.Backoff.First = 10 * time.Second
+	k.OnSubmit = func(_ context.Context, tk remote.Ticket) (err error) {
+		stored, err = json.Marshal(tk)
+		return err
+	}
+	d := sha256.Sum256([]byte("resume"))
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	_, err := k.SignContext(ctx, d[:], crypto.SHA256)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || stored == nil {
+		t.Fatalf("first process: err = %v, stored %d bytes", err, len(stored))
+	}
+	submissions := m.Submissions()
+
+	var tk remote.Ticket
+	if err := json.Unmarshal(stored, &tk); err != nil {
+		t.Fatal(err)
+	}
+	fresh := m.NewClient("")
+	res, err := remote.Wait(context.Background(), fresh, tk, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, err := remote.Signatures(res, tk.Request, p.SIM.Cert.PublicKey)
+	if err != nil || len(sigs) != 1 {
+		t.Fatalf("resumed signature: %v", err)
+	}
+	if m.Submissions() != submissions {
+		t.Errorf("resuming submitted the request again")
+	}
+	if !bytes.Equal(tk.Request.Digests[0], d[:]) {
+		t.Errorf("stored ticket lost the digest")
+	}
+}
+
+// TestMSSCancelLeavesNoGoroutine: cancelling a signature that waits for a phone that
+// never answers returns at once with the context's error and leaves no goroutine.
+func TestMSSCancelLeavesNoGoroutine(t *testing.T) {
+	m, p := startMSSP(t, after(remotetest.Ignore, 0))
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	client := m.NewClient("")
+	defer client.HTTPClient.CloseIdleConnections()
+	k := simKey(client, p)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	d := sha256.Sum256([]byte("cancel"))
+	start := time.Now()
+	_, err := k.SignContext(ctx, d[:], crypto.SHA256)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("cancel took effect after %v", took)
+	}
+	if m.StatusQueries() == 0 {
+		t.Errorf("cancelled before the wait began: the test proves nothing")
+	}
+}
+
+// TestMSSBatchOnePerDocument: a SIM signs one digest per confirmation, so a batch of
+// three is three requests, each shown with its place, with progress after each.
+func TestMSSBatchOnePerDocument(t *testing.T) {
+	m, p := startMSSP(t, after(remotetest.Confirm, 0))
+	k := simKey(m.NewClient(""), p)
+	k.Backoff = remote.Backoff{First: 100 * time.Millisecond, Interval: 100 * time.Millisecond}
+	var digests [][]byte
+	for _, s := range []string{"a", "b", "c"} {
+		d := sha256.Sum256([]byte(s))
+		digests = append(digests, d[:])
+	}
+	var progress []int
+	sigs, err := k.SignDigests(context.Background(), digests, crypto.SHA256, func(done, total int) {
+		if total != 3 {
+			t.Errorf("total = %d", total)
+		}
+		progress = append(progress, done)
+	})
+	if err != nil || len(sigs) != 3 {
+		t.Fatalf("%d signatures, %v", len(sigs), err)
+	}
+	if len(progress) != 3 || progress[2] != 3 {
+		t.Errorf("progress %v, want [1 2 3]", progress)
+	}
+	shown := m.Shown()
+	if len(shown) != 3 || !strings.HasSuffix(shown[1].DisplayText, "(2-2/3)") {
+		t.Errorf("phone showed %+v", shown)
+	}
+}

@@ -13,9 +13,14 @@ import (
 
 func main() {
 	size := flag.Int64("size", 200, "size in MiB")
+	kib := flag.Int64("kib", 0, "size in KiB (overrides -size)")
 	out := flag.String("o", "large.pdf", "output file")
 	flag.Parse()
-	if err := write(*out, *size<<20); err != nil {
+	n := *size << 20
+	if *kib > 0 {
+		n = *kib << 10
+	}
+	if err := write(*out, n); err != nil {
 		fmt.Fprintln(os.Stderr, "genpdf:", err)
 		os.Exit(1)
 	}

@@ -60,7 +60,12 @@ The original bytes stay an untouched prefix.`,
 			if inPlace {
 				target = args[0]
 			}
-			if err := appendOrCopy(in, st.Size(), tail, target, inPlace); err != nil {
+			out, err := stageOutput(in, st.Size(), tail, target, inPlace)
+			if err == nil {
+				err = commitOutputs([]staged{out})
+			}
+			if err != nil {
+				discardOutputs([]staged{out})
 				return &exitError{code: 1, err: fmt.Errorf("%s: %w", target, err)}
 			}
 			return nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/kyso-vn/kyso/hsm"
@@ -143,6 +144,7 @@ func runSign(cmd *cobra.Command, f signFlags, inputs []string) error {
 
 type signJob struct {
 	in, out string
+	staged  staged
 	err     error
 }
 
@@ -167,7 +169,7 @@ func runJobs(ctx context.Context, stderr io.Writer, key hsm.Key, jobs []signJob,
 				if i >= len(jobs) || ctx.Err() != nil {
 					return
 				}
-				jobs[i].err = signOne(ctx, key, jobs[i], opts)
+				jobs[i].staged, jobs[i].err = signOne(ctx, key, jobs[i], opts)
 				if bar != nil {
 					_ = bar.Add(1)
 				}
@@ -175,6 +177,20 @@ func runJobs(ctx context.Context, stderr io.Writer, key hsm.Key, jobs []signJob,
 		}()
 	}
 	wg.Wait()
+	var outs []staged
+	for _, j := range jobs {
+		if j.err == nil && j.staged.target != "" {
+			outs = append(outs, j.staged)
+		}
+	}
+	if ctx.Err() != nil {
+		discardOutputs(outs)
+		return &exitError{code: 1, err: ctx.Err()}
+	}
+	if err := commitOutputs(outs); err != nil {
+		discardOutputs(outs)
+		return &exitError{code: 1, err: fmt.Errorf("writing the signed documents: %w", err)}
+	}
 	failed := 0
 	for _, j := range jobs {
 		if j.err != nil {
@@ -197,25 +213,25 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// signOne signs one PDF.
-func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) error {
+// signOne signs one PDF and stages its output (see stageOutput).
+func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) (staged, error) {
 	in, err := os.Open(j.in)
 	if err != nil {
-		return err
+		return staged{}, err
 	}
 	defer in.Close()
 	st, err := in.Stat()
 	if err != nil {
-		return err
+		return staged{}, err
 	}
 	tail, err := signedTail(ctx, key, in, st.Size(), opts)
 	if err != nil {
-		return explainSignError(err)
+		return staged{}, explainSignError(err)
 	}
 	if j.out == "" {
-		return appendOrCopy(in, st.Size(), tail, j.in, true)
+		return stageOutput(in, st.Size(), tail, j.in, true)
 	}
-	return appendOrCopy(in, st.Size(), tail, j.out, false)
+	return stageOutput(in, st.Size(), tail, j.out, false)
 }
 
 // signedTail reads the document once, asks the key once, and returns the new
@@ -232,32 +248,33 @@ func signedTail(ctx context.Context, key hsm.Key, in *os.File, size int64, opts 
 	return p.Complete(ctx, in, sig, opts)
 }
 
-// appendOrCopy makes target the original followed by tail, and only complete: in
-// place with one append (truncated back on a failed write), else a temporary file in
-// target's directory, filled by the kernel (copy_file_range, no second pass through
-// user space), synced, and renamed over target.
-func appendOrCopy(in *os.File, size int64, tail []byte, target string, inPlace bool) error {
+// staged is an output written but not yet visible: a temporary file to rename over
+// target once it is on disk, or (in place) an append already made to target.
+type staged struct {
+	tmp, target string
+}
+
+// stageOutput writes the original followed by tail: in place with one append
+// (truncated back on a failed write), else into a temporary file in target's
+// directory filled by the kernel (copy_file_range: no second pass through user
+// space). commitOutputs then makes the outputs durable and visible.
+func stageOutput(in *os.File, size int64, tail []byte, target string, inPlace bool) (staged, error) {
 	if inPlace {
 		f, err := os.OpenFile(target, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
-			return err
+			return staged{}, err
 		}
 		if _, err := f.Write(tail); err != nil {
 			f.Close()
 			_ = os.Truncate(target, size)
-			return err
+			return staged{}, err
 		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
+		return staged{target: target}, f.Close()
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(target), ".kyso-*")
 	if err != nil {
-		return err
+		return staged{}, err
 	}
-	defer os.Remove(tmp.Name())
 	err = func() error {
 		if _, err := in.Seek(0, io.SeekStart); err != nil {
 			return err
@@ -265,18 +282,66 @@ func appendOrCopy(in *os.File, size int64, tail []byte, target string, inPlace b
 		if _, err := io.CopyN(tmp, in, size); err != nil {
 			return err
 		}
-		if _, err := tmp.Write(tail); err != nil {
-			return err
-		}
-		return tmp.Sync()
+		_, err := tmp.Write(tail)
+		return err
 	}()
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
+		os.Remove(tmp.Name())
+		return staged{}, err
+	}
+	return staged{tmp: tmp.Name(), target: target}, nil
+}
+
+// commitOutputs flushes the staged files to disk with one syncfs per directory (a
+// batch pays for one flush, not one per document), then renames each over its target
+// and syncs the directories. Until then no target holds a partial document.
+func commitOutputs(outs []staged) error {
+	dirs := map[string]bool{}
+	for _, o := range outs {
+		dirs[filepath.Dir(o.target)] = true
+	}
+	syncDirs := func(fs bool) error {
+		for d := range dirs {
+			f, err := os.Open(d)
+			if err != nil {
+				return err
+			}
+			if fs {
+				err = unix.Syncfs(int(f.Fd()))
+			} else {
+				err = f.Sync()
+			}
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := syncDirs(true); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), target)
+	for _, o := range outs {
+		if o.tmp == "" {
+			continue
+		}
+		if err := os.Rename(o.tmp, o.target); err != nil {
+			return err
+		}
+	}
+	return syncDirs(false)
+}
+
+// discardOutputs removes staged temporary files that will not be committed.
+func discardOutputs(outs []staged) {
+	for _, o := range outs {
+		if o.tmp != "" {
+			os.Remove(o.tmp)
+		}
+	}
 }
 
 func explainSignError(err error) error {

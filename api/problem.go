@@ -53,6 +53,9 @@ var (
 	probUpstream         = problemKind{"upstream-unavailable", "A service the server depends on did not answer", http.StatusServiceUnavailable}
 )
 
+// statusClientClosed is recorded when the client left before the answer was ready.
+const statusClientClosed = 499
+
 // fail renders a problem and stops the handler chain. detail is for people and must
 // hold nothing internal.
 func fail(c *gin.Context, k problemKind, detail string) {
@@ -74,6 +77,14 @@ func fail(c *gin.Context, k problemKind, detail string) {
 // failErr maps a service error to a problem. Only UserError details are shown; the
 // cause of anything unexpected goes to the log with the request id.
 func failErr(c *gin.Context, err error) {
+	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		// The client went away (closed the connection or gave up): not the server's
+		// fault, and no one is left to read a problem. 499 is nginx's "client closed
+		// request", so the access log and metrics still tell it apart.
+		logger(c).LogAttrs(c.Request.Context(), slog.LevelInfo, "client went away", slog.String("error", err.Error()))
+		c.AbortWithStatus(statusClientClosed)
+		return
+	}
 	var detail string
 	var ue *userError
 	if errors.As(err, &ue) {

@@ -702,3 +702,29 @@ func TestVerifyNegotiatesHTML(t *testing.T) {
 		t.Errorf("lang=fr: %d", resp.StatusCode)
 	}
 }
+
+// TestClientGoneIsNotAServerError: a client that gives up mid-request is logged at
+// info and counted as 499, never as a 500 error.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	v := ctxVerifier{waited: make(chan time.Duration, 1)}
+	ts := startServer(t, func(_ *config.Config, o *Options) { o.Verifier = v })
+	client := &http.Client{Timeout: 200 * time.Millisecond}
+	if resp, err := client.Post(ts.base+"/v1/verify", "application/pdf", strings.NewReader(tinyPDF)); err == nil {
+		resp.Body.Close()
+		t.Fatal("the request should have timed out on the client side")
+	}
+	<-v.waited
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(ts.logs.String(), `"status":499`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no 499 access log line:\n%s", ts.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if strings.Contains(ts.logs.String(), `"level":"ERROR"`) {
+		t.Errorf("a client going away was logged as an error:\n%s", ts.logs.String())
+	}
+	if !strings.Contains(string(readAll(t, ts.do("GET", "/metrics", "", "", nil))), `kyso_http_requests_total{method="POST",route="/v1/verify",status="499"} 1`) {
+		t.Error("not counted as 499")
+	}
+}

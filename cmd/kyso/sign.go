@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -24,6 +25,8 @@ import (
 
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/signer/cades"
+	"github.com/kyso-vn/kyso/signer/cms"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/pdf"
 )
@@ -43,11 +46,12 @@ func newSignCmd() *cobra.Command {
 	var f signFlags
 	cmd := &cobra.Command{
 		Use:   "sign --key URI [flags] (-o OUT IN | --out-dir DIR IN... | --in-place IN)",
-		Short: "Sign PDF documents as PAdES (other files as CAdES .p7s)",
+		Short: "Sign PDF documents as PAdES, other files as detached CAdES (.p7s)",
 		Long: `Sign PDF documents as PAdES baseline signatures (B-B, B-T, B-LT, B-LTA) with a key
 on a PKCS#11 token or HSM (pkcs11: URI, RFC 7512) or a demo key file (softkey: URI).
 The original bytes stay an untouched prefix of the output; nothing is written to OUT
-unless the signed document is complete.
+unless the signed document is complete. A file that is not a PDF gets a detached
+CAdES signature (B-B or B-T): OUT (name it .p7s), or IN.p7s with --out-dir/--in-place.
 
 A batch (--out-dir) signs in one process with one login, on all cores, with a
 progress bar on a terminal and a summary at the end.
@@ -213,7 +217,8 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// signOne signs one PDF and stages its output (see stageOutput).
+// signOne signs one PDF and stages its output (see stageOutput); any other file gets
+// a detached CAdES signature beside it.
 func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) (staged, error) {
 	in, err := os.Open(j.in)
 	if err != nil {
@@ -223,6 +228,13 @@ func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) (s
 	st, err := in.Stat()
 	if err != nil {
 		return staged{}, err
+	}
+	if !looksLikePDF(in) {
+		// A .pdf without a PDF header is a broken PDF, not another kind of file.
+		if strings.EqualFold(filepath.Ext(j.in), ".pdf") {
+			return staged{}, fmt.Errorf("%w: the file is named .pdf but is not one", pdf.ErrNotPDF)
+		}
+		return staged{}, signCAdES(ctx, key, j, opts)
 	}
 	tail, err := signedTail(ctx, key, in, st.Size(), opts)
 	if err != nil {
@@ -344,12 +356,41 @@ func discardOutputs(outs []staged) {
 	}
 }
 
+// looksLikePDF tells a PDF by its header in the first KiB (junk before it is allowed,
+// as readers allow it).
+func looksLikePDF(f *os.File) bool {
+	b := make([]byte, 1024)
+	n, _ := f.ReadAt(b, 0)
+	return bytes.Contains(b[:n], []byte("%PDF-"))
+}
+
+// signCAdES writes a detached CAdES signature (B-B, or B-T with a TSA) of any file:
+// OUT as given, or IN.p7s in the output directory. cades.SignFile writes it
+// atomically.
+func signCAdES(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) error {
+	if opts.Level > pades.LevelBT {
+		return fmt.Errorf("not a PDF: a detached CAdES signature is made at B-B or B-T, not %v", opts.Level)
+	}
+	out := j.out
+	switch {
+	case out == "":
+		out = j.in + ".p7s"
+	case !strings.HasSuffix(out, ".p7s") && filepath.Base(out) == filepath.Base(j.in):
+		out += ".p7s" // a batch names outputs after their inputs
+	}
+	spec := cms.SignerInfoSpec{Certificate: opts.Certificate, Chain: opts.Chain, Hash: opts.Hash, PSS: opts.PSS,
+		Profile: cms.ProfileCAdES, SigningTime: time.Now()}
+	var ts cms.Timestamper
+	if opts.Level == pades.LevelBT {
+		ts = opts.Timestamper
+	}
+	return cades.SignFile(ctx, key, spec, j.in, out, ts)
+}
+
 func explainSignError(err error) error {
 	switch {
 	case errors.Is(err, pdf.ErrEncrypted):
 		return fmt.Errorf("%w (decrypt it first: Kyso does not write into encrypted files)", err)
-	case errors.Is(err, pdf.ErrNotPDF):
-		return fmt.Errorf("%w (sign other files as CAdES with a .p7s)", err)
 	}
 	return err
 }

@@ -97,3 +97,32 @@ func TestSignCLI(t *testing.T) {
 		t.Errorf("in place: %s", res)
 	}
 }
+
+// TestSignCAdES: a file that is not a PDF gets a detached .p7s that openssl cms
+// -verify accepts against the test root.
+func TestSignCAdES(t *testing.T) {
+	openssl := testenv.Tool(t, "openssl", "openssl")
+	pkiDir := testenv.TestPKIDir()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "contract.docx")
+	if err := os.WriteFile(in, []byte("Hợp đồng — nội dung bất kỳ, không phải PDF\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "contract.docx.p7s")
+	if code, msg := kysoExit(t, "sign", "--key", demoKeyURI(), "--chain", filepath.Join(pkiDir, "chain.pem"), "-o", out, in); code != 0 {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+	res, err := exec.Command(openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", out, "-content", in,
+		"-CAfile", filepath.Join(pkiDir, "root-ca.pem"), "-purpose", "any", "-out", os.DevNull).CombinedOutput()
+	if err != nil || !strings.Contains(string(res), "Verification successful") {
+		t.Fatalf("openssl cms -verify: %v\n%s", err, res)
+	}
+	// one changed byte: openssl refuses
+	if err := os.WriteFile(in, []byte("Hợp đồng — nội dung bất kỳ, không phải PDF!\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := exec.Command(openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", out, "-content", in,
+		"-CAfile", filepath.Join(pkiDir, "root-ca.pem"), "-purpose", "any", "-out", os.DevNull).CombinedOutput(); err == nil {
+		t.Fatalf("openssl accepted changed content:\n%s", res)
+	}
+}

@@ -67,25 +67,13 @@ var (
 )
 
 func decodeSignRequest(c *gin.Context) (SignRequest, bool) {
-	q := c.Request.URL.Query()
-	for name := range q {
-		if !slices.Contains(signQuery, name) {
-			fail(c, probInvalidRequest, fmt.Sprintf("Unknown option %q; options are %s.", name, strings.Join(signQuery, ", ")))
-			return SignRequest{}, false
-		}
-		if len(q[name]) > 1 {
-			fail(c, probInvalidRequest, fmt.Sprintf("Option %q is given more than once.", name))
-			return SignRequest{}, false
-		}
+	q, ok := queryOptions(c, signQuery...)
+	if !ok {
+		return SignRequest{}, false
 	}
 	req := SignRequest{
-		Key:      q.Get("key"),
-		Format:   q.Get("format"),
-		Level:    q.Get("level"),
-		Reason:   q.Get("reason"),
-		Location: q.Get("location"),
-		Contact:  q.Get("contact"),
-		Field:    q.Get("field"),
+		Key: q["key"], Format: q["format"], Level: q["level"],
+		Reason: q["reason"], Location: q["location"], Contact: q["contact"], Field: q["field"],
 	}
 	var bad string
 	switch {
@@ -96,14 +84,13 @@ func decodeSignRequest(c *gin.Context) (SignRequest, bool) {
 	case !slices.Contains(signLevels, req.Level):
 		bad = "Option \"level\" must be B-B, B-T, B-LT or B-LTA."
 	}
-	if v := q.Get("page"); v != "" && bad == "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			bad = "Option \"page\" must be a page number (0 for an invisible signature)."
+	if bad == "" {
+		var err error
+		if req.Page, err = optionInt("page", q["page"], 0, 1<<20); err != nil {
+			bad = err.Error()
 		}
-		req.Page = n
 	}
-	if v := q.Get("store"); v != "" && bad == "" {
+	if v := q["store"]; v != "" && bad == "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			bad = "Option \"store\" must be true or false."
@@ -419,15 +406,15 @@ func (s *Server) listCertificates(c *gin.Context) {
 
 // getStats is GET /v1/stats?year=YYYY (default: this year).
 func (s *Server) getStats(c *gin.Context) {
+	q, ok := queryOptions(c, "year")
+	if !ok {
+		return
+	}
 	year := s.now().Year()
-	for name, vals := range c.Request.URL.Query() {
-		if name != "year" || len(vals) != 1 {
-			fail(c, probInvalidRequest, "The only option is year, once.")
-			return
-		}
-		y, err := strconv.Atoi(vals[0])
-		if err != nil || y < 1945 || y > s.now().Year()+1 {
-			fail(c, probInvalidRequest, "Option \"year\" must be a year such as 2025.")
+	if v := q["year"]; v != "" {
+		y, err := optionInt("year", v, 1945, year+1)
+		if err != nil {
+			fail(c, probInvalidRequest, err.Error())
 			return
 		}
 		year = y

@@ -133,6 +133,9 @@ func TestProblems(t *testing.T) {
 		{"unknown sign option", "POST", "/v1/sign?key=org&levl=B-T", clerk, "application/pdf", strings.NewReader(tinyPDF), 400, "invalid-request", `"levl"`},
 		{"bad level", "POST", "/v1/sign?key=org&level=B-Z", clerk, "application/pdf", strings.NewReader(tinyPDF), 400, "invalid-request", "level"},
 		{"no key option", "POST", "/v1/sign", clerk, "application/pdf", strings.NewReader(tinyPDF), 400, "invalid-request", "required"},
+		{"bad page", "POST", "/v1/sign?key=org&page=-1", clerk, "application/pdf", strings.NewReader(tinyPDF), 400, "invalid-request", `"page"`},
+		{"twice", "POST", "/v1/sign?key=org&key=personal", clerk, "application/pdf", strings.NewReader(tinyPDF), 400, "invalid-request", "more than once"},
+		{"bad store flag", "POST", "/v1/sign?key=org&store=maybe", clerk, "application/pdf", strings.NewReader(tinyPDF), 400, "invalid-request", `"store"`},
 		{"not implemented", "GET", "/v1/stats", admin, "", nil, 501, "not-implemented", ""},
 		{"revoke unknown", "DELETE", "/v1/clients/c999", admin, "", nil, 404, "not-found", ""},
 	}

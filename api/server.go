@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -35,6 +39,10 @@ type Options struct {
 	Signer         Signer
 	Verifier       Verifier
 	Checks         []Check
+	// Mounts serves other HTTP APIs under a path prefix ("/csc/v2"), with the prefix
+	// stripped. They get the request id, logging, metrics, panic recovery and
+	// deadline of every route, and do their own authentication.
+	Mounts map[string]http.Handler
 }
 
 // Server is the HTTP API.
@@ -61,6 +69,7 @@ type Server struct {
 	metrics     *metrics
 	engine      *gin.Engine
 	table       []route
+	mounts      []string
 }
 
 // route is one entry of the route table. roles nil means no authentication (health,
@@ -138,9 +147,18 @@ func New(o Options) (*Server, error) {
 			e.Handle(r.method, r.path, s.allow(r.roles...), h)
 		}
 	}
+	for prefix, h := range o.Mounts {
+		if !mountPrefix.MatchString(prefix) || strings.HasPrefix(prefix, "/v1") {
+			return nil, fmt.Errorf("api: mount prefix %q must be /segment[/segment...] outside /v1", prefix)
+		}
+		e.Any(prefix+"/*rest", gin.WrapH(http.StripPrefix(prefix, h)))
+	}
+	s.mounts = slices.Sorted(maps.Keys(o.Mounts))
 	s.engine = e
 	return s, nil
 }
+
+var mountPrefix = regexp.MustCompile(`^(/[a-z0-9][a-z0-9._-]*)+$`)
 
 // routeTable is every endpoint of the API. openapi.json documents exactly these, with
 // the same roles (see TestOpenAPIMatchesRoutes).

@@ -731,3 +731,26 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 		t.Error("not counted as 499")
 	}
 }
+
+func TestMounts(t *testing.T) {
+	var gotPath string
+	sub := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotPath = r.URL.Path
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"name":"Kyso"}`))
+	})
+	ts := startServer(t, func(_ *config.Config, o *Options) { o.Mounts = map[string]http.Handler{"/csc/v2": sub} })
+	resp := ts.do("POST", "/csc/v2/info", "", "application/json", strings.NewReader(`{}`))
+	if resp.StatusCode != 200 || gotPath != "/info" || resp.Header.Get(HeaderRequestID) == "" {
+		t.Fatalf("mounted: %d path %q id %q", resp.StatusCode, gotPath, resp.Header.Get(HeaderRequestID))
+	}
+	if !strings.Contains(string(readAll(t, ts.do("GET", "/metrics", "", "", nil))), `route="/csc/v2/*rest",status="200"`) {
+		t.Error("mounted requests are not counted")
+	}
+	for _, bad := range []string{"csc", "/csc/", "/v1/csc", "/", "/CSC"} {
+		cfg := config.Default()
+		if _, err := New(Options{Config: &cfg, Mounts: map[string]http.Handler{bad: sub}}); err == nil {
+			t.Errorf("prefix %q accepted", bad)
+		}
+	}
+}

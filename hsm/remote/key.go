@@ -168,7 +168,7 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 // set, is called after each answered request with how many digests are signed so far.
 // On an error the signatures made so far are returned with it.
 func (k *Key) SignDigests(ctx context.Context, digests [][]byte, opts crypto.SignerOpts, progress func(done, total int)) ([][]byte, error) {
-	h, pss, err := hashAndPSS(opts)
+	h, pss, salt, err := hashAndPSS(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func (k *Key) SignDigests(ctx context.Context, digests [][]byte, opts crypto.Sig
 	out := make([][]byte, 0, len(digests))
 	for start := 0; start < len(digests); start += batch {
 		part := digests[start:min(start+batch, len(digests))]
-		r := Request{ID: newID(), Holder: k.Holder, Digests: part, Hash: h, PSS: pss, DisplayText: k.DisplayText, Timeout: k.Timeout}
+		r := Request{ID: newID(), Holder: k.Holder, Digests: part, Hash: h, PSS: pss, SaltLength: salt, DisplayText: k.DisplayText, Timeout: k.Timeout}
 		if len(digests) > 1 {
 			r.DisplayText = fmt.Sprintf("%s (%d-%d/%d)", k.DisplayText, start+1, start+len(part), len(digests))
 		}
@@ -260,20 +260,20 @@ func Signatures(res *Result, r Request, pub crypto.PublicKey) ([][]byte, error) 
 		return nil, fmt.Errorf("%w: %d signatures for %d digests", ErrBadSignature, len(sigs), len(r.Digests))
 	}
 	for i, sig := range sigs {
-		if err := verify(pub, r.Digests[i], sig, r.Hash, r.PSS); err != nil {
+		if err := verify(pub, r.Digests[i], sig, r); err != nil {
 			return nil, fmt.Errorf("%w: signature %d: %v", ErrBadSignature, i, err)
 		}
 	}
 	return sigs, nil
 }
 
-func verify(pub crypto.PublicKey, digest, sig []byte, h crypto.Hash, pss bool) error {
+func verify(pub crypto.PublicKey, digest, sig []byte, r Request) error {
 	switch pub := pub.(type) {
 	case *rsa.PublicKey:
-		if pss {
-			return rsa.VerifyPSS(pub, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h})
+		if r.PSS {
+			return rsa.VerifyPSS(pub, r.Hash, digest, sig, &rsa.PSSOptions{SaltLength: r.saltLength(), Hash: r.Hash})
 		}
-		return rsa.VerifyPKCS1v15(pub, h, digest, sig)
+		return rsa.VerifyPKCS1v15(pub, r.Hash, digest, sig)
 	case *ecdsa.PublicKey:
 		if !ecdsa.VerifyASN1(pub, digest, sig) {
 			return errors.New("ECDSA verification failed")

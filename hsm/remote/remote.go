@@ -103,8 +103,10 @@ type Request struct {
 	// the provider signs a batch with one confirmation (see Batcher).
 	Digests [][]byte    `json:"digests"`
 	Hash    crypto.Hash `json:"hash"`
-	// PSS asks for RSASSA-PSS (salt as long as the hash) instead of PKCS#1 v1.5.
-	PSS bool `json:"pss,omitempty"`
+	// PSS asks for RSASSA-PSS instead of PKCS#1 v1.5, with a salt of SaltLength
+	// bytes (0: as long as the hash).
+	PSS        bool `json:"pss,omitempty"`
+	SaltLength int  `json:"salt_length,omitempty"`
 	// DisplayText is shown to the holder on the phone: say which document.
 	DisplayText string `json:"display_text"`
 	// Timeout is how long the holder has to answer (0: the provider's default).
@@ -177,16 +179,27 @@ func checkDigests(r Request) error {
 	return nil
 }
 
-// hashAndPSS splits SignerOpts into the serialisable fields of a Request.
-func hashAndPSS(opts crypto.SignerOpts) (crypto.Hash, bool, error) {
+// saltLength is the PSS salt length a Request asks for.
+func (r Request) saltLength() int {
+	if r.SaltLength > 0 {
+		return r.SaltLength
+	}
+	return r.Hash.Size()
+}
+
+// hashAndPSS splits SignerOpts into the serialisable fields of a Request: the hash,
+// whether PSS, and the salt length (0 for the hash's length, which
+// PSSSaltLengthAuto means here too, as verifiers expect).
+func hashAndPSS(opts crypto.SignerOpts) (crypto.Hash, bool, int, error) {
 	if opts == nil {
-		return 0, false, errors.New("remote: no signer options")
+		return 0, false, 0, errors.New("remote: no signer options")
 	}
 	if pss, ok := opts.(*rsa.PSSOptions); ok {
-		if pss.SaltLength != rsa.PSSSaltLengthAuto && pss.SaltLength != rsa.PSSSaltLengthEqualsHash && pss.SaltLength != pss.Hash.Size() {
-			return 0, false, fmt.Errorf("remote: PSS salt length %d not supported (use the hash length)", pss.SaltLength)
+		salt := pss.SaltLength
+		if salt < 0 {
+			salt = 0
 		}
-		return pss.Hash, true, nil
+		return pss.Hash, true, salt, nil
 	}
-	return opts.HashFunc(), false, nil
+	return opts.HashFunc(), false, 0, nil
 }

@@ -11,9 +11,11 @@ import (
 // foundSig is one signature value found in the document (a signature dictionary),
 // with every field that refers to it.
 type foundSig struct {
-	fields  []string
-	dictRef pdf.Ref // zero when the dictionary is inline in its field
-	dict    pdf.Dict
+	fields []string
+	// fieldDicts are the fields' (or merged widgets') dictionaries, for /Lock.
+	fieldDicts []pdf.Dict
+	dictRef    pdf.Ref // zero when the dictionary is inline in its field
+	dict       pdf.Dict
 }
 
 const (
@@ -35,7 +37,7 @@ func findSignatures(r *pdf.Reader) ([]*foundSig, []string, error) {
 	visited := map[int]bool{}
 	nodes := 0
 
-	add := func(name string, fieldRef pdf.Ref, v pdf.Object) {
+	add := func(name string, fieldRef pdf.Ref, field pdf.Dict, v pdf.Object) {
 		var key string
 		var d pdf.Dict
 		var dref pdf.Ref
@@ -60,9 +62,10 @@ func findSignatures(r *pdf.Reader) ([]*foundSig, []string, error) {
 				}
 			}
 			s.fields = append(s.fields, name)
+			s.fieldDicts = append(s.fieldDicts, field)
 			return
 		}
-		s := &foundSig{fields: []string{name}, dictRef: dref, dict: d}
+		s := &foundSig{fields: []string{name}, fieldDicts: []pdf.Dict{field}, dictRef: dref, dict: d}
 		byKey[key] = s
 		order = append(order, s)
 	}
@@ -100,7 +103,7 @@ func findSignatures(r *pdf.Reader) ([]*foundSig, []string, error) {
 		}
 		if ft == "Sig" {
 			if v, ok := d["V"]; ok && v != nil {
-				add(name, ref, v)
+				add(name, ref, d, v)
 			}
 		}
 		for _, k := range r.Array(d["Kids"]) {
@@ -153,7 +156,7 @@ func findSignatures(r *pdf.Reader) ([]*foundSig, []string, error) {
 				}
 				visited[aref.Num] = true
 				if v, ok := field["V"]; ok && v != nil {
-					add(name, aref, v)
+					add(name, aref, field, v)
 					warnings = append(warnings, fmt.Sprintf("signature field %q is not in the form's field list", name))
 				}
 			}

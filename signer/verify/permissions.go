@@ -68,9 +68,21 @@ func (v *pdfVerifier) readPermissions(checks []*sigCheck) {
 					sc.p = int(p)
 				}
 			case pdf.Name("FieldMDP"):
-				sc.locks = lockFrom(rd, params)
+				sc.locks = mergeLocks(sc.locks, lockFrom(rd, params))
 				// PDF 2.0: a FieldMDP may also carry a DocMDP-like P
 				if p, ok := rd.Int(params["P"]); ok && p >= 1 && p <= 3 {
+					sc.p = int(p)
+				}
+			}
+		}
+		// A signature field's /Lock takes effect once the field is signed (ISO
+		// 32000-1 12.7.4.5); writers also record it as a FieldMDP reference.
+		for _, fd := range sc.found.fieldDicts {
+			if lock := rd.Dict(fd["Lock"]); lock != nil {
+				if l := lockFrom(rd, lock); !l.empty() {
+					sc.locks = mergeLocks(sc.locks, l)
+				}
+				if p, ok := rd.Int(lock["P"]); ok && p >= 1 && p <= 3 && (sc.p == 0 || int(p) < sc.p) {
 					sc.p = int(p)
 				}
 			}
@@ -96,4 +108,21 @@ func lockFrom(rd *pdf.Reader, params pdf.Dict) fieldLock {
 		}
 	}
 	return l
+}
+
+// mergeLocks keeps the stricter of two locks: All wins; otherwise the second replaces
+// an empty first (two different Include/Exclude lists on one signature do not occur
+// in practice, and All is the safe reading of a conflict).
+func mergeLocks(a, b fieldLock) fieldLock {
+	switch {
+	case a.empty():
+		return b
+	case b.empty():
+		return a
+	case a.action == b.action && a.action == "Include":
+		return fieldLock{action: "Include", fields: append(append([]string{}, a.fields...), b.fields...)}
+	case a.action == b.action && a.action == "Exclude" && strings.Join(a.fields, "\x00") == strings.Join(b.fields, "\x00"):
+		return a
+	}
+	return fieldLock{action: "All"}
 }

@@ -59,6 +59,9 @@ server.shutdown_grace.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// After the first signal starts the graceful shutdown, a second one kills the
+			// process at once, as an operator pressing Ctrl-C twice expects.
+			go func() { <-ctx.Done(); stop() }()
 			return serve(ctx, serveParams{
 				configPath: configPath,
 				env:        os.LookupEnv,
@@ -143,18 +146,18 @@ func serve(ctx context.Context, p serveParams) error {
 	for _, k := range ring.keys {
 		checks = append(checks, api.Check{Name: "key:" + k.cfg.Name, Key: k.cfg.Name, Readiness: k})
 	}
-	clients := storeService{st}
+	svc := storeService{st}
 	srv, err := api.New(api.Options{
 		Config:         cfg,
 		Logger:         log,
 		TempDir:        tempDir,
-		Clients:        clients,
-		ClientRegistry: clients,
+		Clients:        svc,
+		ClientRegistry: svc,
 		Keys:           ring,
 		KeyGrants:      ring,
-		Certificates:   clients,
-		Stats:          clients,
-		Documents:      clients,
+		Certificates:   svc,
+		Stats:          svc,
+		Documents:      svc,
 		Signer:         ring,
 		Verifier: serveVerifier{
 			anchors: anchors, offline: cfg.Revocation.Offline, timeout: cfg.Revocation.OCSPTimeout,

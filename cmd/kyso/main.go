@@ -1,5 +1,11 @@
 // Command kyso signs and verifies documents, keeps them in its document store and runs
 // the PKI chores around them. This file is wiring only.
+//
+// Real-world signed documents carry certificates with negative serial numbers (a CA
+// bug RFC 5280 forbids, but the documents are still to be verified, as pdfsig and EU
+// DSS do); crypto/x509 refuses to parse them unless told otherwise.
+//
+//go:debug x509negativeserial=1
 package main
 
 import (

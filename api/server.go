@@ -36,6 +36,7 @@ type Options struct {
 	Certificates   Certificates
 	Stats          StatsSource
 	Documents      Documents
+	Agencies       Agencies
 	Signer         Signer
 	Verifier       Verifier
 	Checks         []Check
@@ -61,6 +62,7 @@ type Server struct {
 	certs     Certificates
 	stats     StatsSource
 	documents Documents
+	agencies  Agencies
 	signer    Signer
 	verifier  Verifier
 	checks    []Check
@@ -101,6 +103,7 @@ func New(o Options) (*Server, error) {
 		certs:          o.Certificates,
 		stats:          o.Stats,
 		documents:      o.Documents,
+		agencies:       o.Agencies,
 		signer:         o.Signer,
 		verifier:       o.Verifier,
 		checks:         o.Checks,
@@ -194,6 +197,10 @@ func (s *Server) routeTable() []route {
 	if s.documents != nil {
 		createDoc, receiveDoc, listDocs, getDoc, downloadDoc = s.createDocument, s.receiveDocument, s.listDocuments, s.getDocument, s.downloadDocument
 	}
+	var getAgency, importAgencies gin.HandlerFunc
+	if s.agencies != nil {
+		getAgency, importAgencies = s.getAgency, s.importAgencies
+	}
 	if s.registry != nil {
 		createClient, revokeClient = s.createClient, s.revokeClient
 	}
@@ -218,8 +225,8 @@ func (s *Server) routeTable() []route {
 
 		{http.MethodGet, "/v1/registers", issuers, nil},
 		{http.MethodPost, "/v1/registers", admin, nil},
-		{http.MethodGet, "/v1/agencies", clients, nil},
-		{http.MethodPost, "/v1/agencies", admin, nil},
+		{http.MethodGet, "/v1/agencies", clients, getAgency},
+		{http.MethodPost, "/v1/agencies", admin, importAgencies},
 		{http.MethodGet, "/v1/keys", clients, keys},
 		{http.MethodPut, "/v1/keys/:name/grants/:principal", admin, grant},
 		{http.MethodDelete, "/v1/keys/:name/grants/:principal", admin, ungrant},

@@ -158,6 +158,7 @@ func serve(ctx context.Context, p serveParams) error {
 		Certificates:   svc,
 		Stats:          svc,
 		Documents:      svc,
+		Agencies:       svc,
 		Signer:         ring,
 		Verifier: serveVerifier{
 			anchors: anchors, offline: cfg.Revocation.Offline, timeout: cfg.Revocation.OCSPTimeout,
@@ -391,6 +392,30 @@ func (s storeService) Stats(ctx context.Context, year int) (api.Stats, error) {
 		out.CertificatesByForm[string(f)] = n
 	}
 	return out, nil
+}
+
+func (s storeService) AgencyAt(ctx context.Context, code string, at time.Time) (api.AgencyRecord, error) {
+	a, err := s.st.AgencyAt(ctx, docid.AgencyCode(code), at)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.AgencyRecord{}, api.UserError(api.ErrNotFound, "No agency has this code at that date.")
+	}
+	if err != nil {
+		return api.AgencyRecord{}, err
+	}
+	return api.AgencyRecord{Code: a.Code, Name: a.Name, ParentCode: a.ParentCode, ValidFrom: a.ValidFrom.UTC(), ValidTo: a.ValidTo}, nil
+}
+
+func (s storeService) ImportAgencies(ctx context.Context, actor api.Principal, csv io.Reader) (int, error) {
+	list, err := docid.ReadAgencies(csv)
+	if err != nil {
+		// The line errors describe the caller's own file.
+		return 0, api.UserError(api.ErrInvalidRequest, err.Error())
+	}
+	n, err := s.st.ImportAgencies(ctx, list, auditActor(actor))
+	if err != nil {
+		return 0, storeError(err)
+	}
+	return n, nil
 }
 
 // storeError sorts the store's refusals for the API; their messages are about the

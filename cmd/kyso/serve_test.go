@@ -626,3 +626,46 @@ func testServeDocuments(t *testing.T, rs *runningServer, clerk string, signed []
 		}
 	}
 }
+
+// TestServeAgencies imports a versioned agency list through the API and reads the
+// entry in force at two dates across a reorganisation.
+func TestServeAgencies(t *testing.T) {
+	t.Chdir(t.TempDir())
+	rs := startServe(t, "", map[string]string{})
+	admin := adminKeyLine.FindStringSubmatch(rs.stdout.String())[1]
+	csv := "code,name,parent_code,valid_from,valid_to\n" +
+		"000.00.00.H43,Ủy ban nhân dân tỉnh Ninh Thuận,,2020-01-01,2025-07-01\n" +
+		"000.00.00.H43,Ủy ban nhân dân tỉnh Khánh Hòa (sau sáp nhập),,2025-07-01,\n" +
+		"000.01.43.H43,Văn phòng UBND tỉnh,000.00.00.H43,2020-01-01,\n"
+	resp, body := rs.call(t, "POST", "/v1/agencies", admin, "text/csv", strings.NewReader(csv))
+	if resp.StatusCode != 200 || string(body) != `{"imported":3}` {
+		t.Fatalf("import: %d %s", resp.StatusCode, body)
+	}
+	cases := []struct {
+		query  string
+		status int
+		want   string
+	}{
+		{"?code=000.00.00.H43&at=2025-03-05", 200, "Ninh Thuận"},
+		{"?code=000.00.00.H43&at=2025-07-01", 200, "Khánh Hòa"},
+		{"?code=000.01.43.H43", 200, `"parent_code":"000.00.00.H43"`},
+		{"?code=000.00.00.H43&at=2019-12-31", 404, "not-found"},
+		{"?code=000.00.00.G22", 404, "not-found"},
+		{"", 400, "code"},
+		{"?code=000.00.00.H43&at=yesterday", 400, "at"},
+	}
+	for _, c := range cases {
+		resp, body := rs.call(t, "GET", "/v1/agencies"+c.query, admin, "", nil)
+		if resp.StatusCode != c.status || !strings.Contains(string(body), c.want) {
+			t.Errorf("%s: %d %s", c.query, resp.StatusCode, body)
+		}
+	}
+	bad := "code,name,parent_code,valid_from,valid_to\nnot a code,X,,2020-01-01,\n000.00.00.H01,Y,,01/01/2020,\n"
+	resp, body = rs.call(t, "POST", "/v1/agencies", admin, "text/csv", strings.NewReader(bad))
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "line 2") || !strings.Contains(string(body), "line 3") {
+		t.Errorf("bad list: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := rs.call(t, "POST", "/v1/agencies", admin, "application/json", strings.NewReader(`[]`)); resp.StatusCode != 415 {
+		t.Errorf("JSON body: %d", resp.StatusCode)
+	}
+}

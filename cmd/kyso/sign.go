@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -473,14 +471,14 @@ func attachCertificates(key hsm.Key, f signFlags, o *pades.Options) error {
 	o.Certificate = key.Certificate()
 	o.Chain = key.Chain()
 	if f.cert != "" {
-		certs, err := readCerts(f.cert)
+		certs, err := pki.ReadCertificatesFile(f.cert)
 		if err != nil {
 			return err
 		}
 		o.Certificate = certs[0]
 	}
 	if f.chain != "" {
-		certs, err := readCerts(f.chain)
+		certs, err := pki.ReadCertificatesFile(f.chain)
 		if err != nil {
 			return err
 		}
@@ -490,35 +488,4 @@ func attachCertificates(key hsm.Key, f signFlags, o *pades.Options) error {
 		return errors.New("no certificate: the key has none on its token; give --cert")
 	}
 	return nil
-}
-
-func readCerts(path string) ([]*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		c, err := x509.ParseCertificate(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: no certificate found", path)
-		}
-		out = append(out, c)
-	}
-	return out, nil
 }

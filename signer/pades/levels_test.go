@@ -492,3 +492,45 @@ func TestMetadataInSignatureRevision(t *testing.T) {
 		t.Errorf("the filled number does not render:\n%s", txt)
 	}
 }
+
+// TestFieldMDPLock: a signed field whose /Lock (FieldMDP) names another, empty
+// signature field forbids signing that field; a field it does not name stays open.
+func TestFieldMDPLock(t *testing.T) {
+	in := corpusFile(t, "forms/pyhanko-two-empty-sig-fields.pdf")
+	r := openBytes(t, in)
+	cat, _, _ := r.Catalog()
+	var empty []field
+	for _, f := range walkFields(r, r.Dict(cat["AcroForm"])) {
+		if f.ft == "Sig" && r.Dict(f.dict["V"]) == nil {
+			empty = append(empty, f)
+		}
+	}
+	if len(empty) < 2 {
+		t.Fatalf("want two empty signature fields, have %d", len(empty))
+	}
+	// The first field gets a lock over the second, then is signed.
+	u := pdf.NewUpdate(r)
+	locked := copyDict(empty[0].dict)
+	locked["Lock"] = pdf.Dict{"Type": pdf.Name("SigFieldLock"), "Action": pdf.Name("Include"),
+		"Fields": pdf.Array{pdf.TextString(empty[1].name)}}
+	u.Set(empty[0].ref, locked)
+	tail, err := u.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withLock := append(append([]byte(nil), in...), tail...)
+	opts, key := orgOptions(t)
+	opts.Field = empty[0].name
+	signed, err := signBytes(t, withLock, key, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Field = empty[1].name
+	if _, err := signBytes(t, signed, key, opts); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("signing the locked field %q: %v", empty[1].name, err)
+	}
+	opts.Field = ""
+	if _, err := signBytes(t, signed, key, opts); err != nil {
+		t.Fatalf("a new field is not locked: %v", err)
+	}
+}

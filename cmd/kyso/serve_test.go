@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/pkg/config"
 	"github.com/kyso-vn/kyso/pkg/store"
 )
 
@@ -667,5 +668,26 @@ func TestServeAgencies(t *testing.T) {
 	}
 	if resp, _ := rs.call(t, "POST", "/v1/agencies", admin, "application/json", strings.NewReader(`[]`)); resp.StatusCode != 415 {
 		t.Errorf("JSON body: %d", resp.StatusCode)
+	}
+}
+
+func TestServeLogger(t *testing.T) {
+	cases := []struct {
+		format, level string
+		wantPrefix    string
+		debugShown    bool
+	}{
+		{"json", "info", `{"time":`, false},
+		{"text", "debug", "time=", true},
+		{"auto", "warn", `{"time":`, false}, // not a terminal: JSON for the collector
+	}
+	for _, c := range cases {
+		var b bytes.Buffer
+		log := newServeLogger(&b, config.Log{Format: c.format, Level: c.level})
+		log.Debug("debug line")
+		log.Warn("warn line", "key", "org")
+		if !strings.HasPrefix(b.String(), c.wantPrefix) || strings.Contains(b.String(), "debug line") != c.debugShown || !strings.Contains(b.String(), "warn line") {
+			t.Errorf("%s/%s: %q", c.format, c.level, b.String())
+		}
 	}
 }

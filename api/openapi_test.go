@@ -137,3 +137,27 @@ func sortedRoles(r []Role) []Role {
 	slices.Sort(out)
 	return out
 }
+
+// TestOpenAPIReferencesResolve: every $ref of the hand-written spec names a component
+// that exists.
+func TestOpenAPIReferencesResolve(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(openAPISpec, &doc); err != nil {
+		t.Fatal(err)
+	}
+	refs := regexp.MustCompile(`"\$ref":\s*"#/([^"]+)"`).FindAllSubmatch(openAPISpec, -1)
+	if len(refs) == 0 {
+		t.Fatal("no references found; the pattern is wrong")
+	}
+	for _, m := range refs {
+		var cur any = doc
+		for _, part := range strings.Split(string(m[1]), "/") {
+			obj, ok := cur.(map[string]any)
+			if !ok || obj[part] == nil {
+				t.Errorf("$ref #/%s does not resolve", m[1])
+				break
+			}
+			cur = obj[part]
+		}
+	}
+}

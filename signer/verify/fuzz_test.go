@@ -3,7 +3,10 @@ package verify
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,4 +101,81 @@ func BenchmarkVerifySmall(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
+}
+
+// largePDF writes a signed PDF of about size bytes (one big image stream) to a temp
+// file and returns its path.
+func largePDF(b *testing.B, size int) string {
+	b.Helper()
+	p := loadPKI(b)
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + i>>9)
+	}
+	var doc bytes.Buffer
+	doc.WriteString("%PDF-1.7\n")
+	var offs []int
+	obj := func(s string) {
+		offs = append(offs, doc.Len())
+		fmt.Fprintf(&doc, "%d 0 obj\n%s\nendobj\n", len(offs), s)
+	}
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /XObject << /Im1 5 0 R >> >> >>")
+	obj("<< /Length 31 >>\nstream\nq 100 0 0 100 0 0 cm /Im1 Do Q\nendstream")
+	offs = append(offs, doc.Len())
+	fmt.Fprintf(&doc, "5 0 obj\n<< /Type /XObject /Subtype /Image /Width 1 /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Length %d >>\nstream\n", size, size)
+	doc.Write(data)
+	doc.WriteString("\nendstream\nendobj\n")
+	xref := doc.Len()
+	fmt.Fprintf(&doc, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&doc, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&doc, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
+	path := filepath.Join(b.TempDir(), "large.pdf")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	in := doc.Bytes()
+	if err := pades.Sign(context.Background(), p.Org.Key, bytes.NewReader(in), int64(len(in)), f,
+		pades.Options{Certificate: p.Org.Cert, Chain: p.Org.Chain}); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// BenchmarkVerifyLarge verifies a 64 MiB signed PDF; compare its MB/s with
+// BenchmarkSHA256Large, one SHA-256 pass over the same file (what openssl dgst does).
+func BenchmarkVerifyLarge(b *testing.B) {
+	path := largePDF(b, 64<<20)
+	st, _ := os.Stat(path)
+	b.SetBytes(st.Size())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep, err := VerifyFile(context.Background(), path, Options{Offline: true, At: fuzzTime})
+		if err != nil || rep.Signatures[0].Integrity != IntegrityIntact {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSHA256Large(b *testing.B) {
+	path := largePDF(b, 64<<20)
+	st, _ := os.Stat(path)
+	b.SetBytes(st.Size())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"time"
 
@@ -27,6 +28,14 @@ type sigCheck struct {
 	locks fieldLock
 
 	cms *cmsOutcome
+	// sd or tok is the parsed signature value; hash, hasher and digest the digest of
+	// the signed ranges, computed in one pass with the others (nil digest: compute
+	// while verifying).
+	sd     *cms.SignedData
+	tok    *cms.Timestamp
+	hash   crypto.Hash
+	hasher hash.Hash
+	digest []byte
 	// failed is set once the signature is TOTAL_FAILED for integrity or format.
 	integrityErr error
 }
@@ -62,7 +71,7 @@ const maxContentsHex = 8 << 20
 // checkByteRange checks that the signature's ByteRange is sane and that its gap is
 // exactly the /Contents hex string of this signature dictionary in the revision it
 // signs. It fills sc.br, sc.signedEnd, sc.dict and sc.contents.
-func checkByteRange(f io.ReaderAt, size int64, marks []eofMark, final *pdf.Reader, sc *sigCheck) error {
+func checkByteRange(f io.ReaderAt, size int64, final *pdf.Reader, sc *sigCheck) error {
 	br, err := byteRange(final, sc.found.dict)
 	if err != nil {
 		return err
@@ -83,9 +92,6 @@ func checkByteRange(f io.ReaderAt, size int64, marks []eofMark, final *pdf.Reade
 		return fmt.Errorf("verify: /ByteRange gap of %d bytes is larger than any signature", br[2]-br[1])
 	}
 	sc.signedEnd = end
-	if !atRevisionEnd(marks, end) {
-		return fmt.Errorf("verify: the signed range ends at byte %d, which is not the end of a revision (%%%%EOF)", end)
-	}
 	if sc.found.dictRef.Num == 0 {
 		return fmt.Errorf("verify: the signature dictionary is not an indirect object")
 	}
@@ -125,6 +131,38 @@ func checkByteRange(f io.ReaderAt, size int64, marks []eofMark, final *pdf.Reade
 	}
 	sc.contents = der
 	return nil
+}
+
+// parseSignatureValue parses the /Contents of a signature (CMS) or document
+// timestamp (token) and picks the hash of its digest. It reports false when the
+// digest cannot be chosen (the verification then reports why).
+func parseSignatureValue(sc *sigCheck) bool {
+	if isDocTimestamp(sc.dict) {
+		t, err := cms.ParseTimestampToken(sc.contents)
+		if err != nil {
+			return false
+		}
+		h, err := t.Hash()
+		if err != nil {
+			return false
+		}
+		sc.tok, sc.hash = t, h
+		return true
+	}
+	sd, err := cms.Parse(sc.contents)
+	if err != nil {
+		return false
+	}
+	sc.sd = sd
+	if sc.dict["SubFilter"] == pdf.Name("adbe.pkcs7.sha1") || len(sd.SignerInfos) != 1 {
+		return false
+	}
+	h, err := sd.SignerInfos[0].Hash()
+	if err != nil {
+		return false
+	}
+	sc.hash = h
+	return true
 }
 
 // unhexContents decodes "<hex>" allowing white space, refusing anything else.
@@ -170,10 +208,13 @@ func rangesReader(f io.ReaderAt, br []int64) io.Reader {
 // checkCMS verifies a signature's CMS over the byte ranges (integrity only).
 func checkCMS(f io.ReaderAt, sc *sigCheck) *cmsOutcome {
 	out := &cmsOutcome{}
-	sd, err := cms.Parse(sc.contents)
-	if err != nil {
-		out.err = err
-		return out
+	sd := sc.sd
+	if sd == nil {
+		var err error
+		if sd, err = cms.Parse(sc.contents); err != nil {
+			out.err = err
+			return out
+		}
 	}
 	out.certs = sd.Certificates
 	out.crls = sd.CRLs
@@ -194,7 +235,12 @@ func checkCMS(f io.ReaderAt, sc *sigCheck) *cmsOutcome {
 		out.err = &cms.AlgorithmError{Algorithm: "SHA-1", Reason: "adbe.pkcs7.sha1 signs a SHA-1 digest of the document"}
 		return out
 	}
-	res, err = sd.VerifyContent(rangesReader(f, sc.br))
+	var err error
+	if sc.digest != nil {
+		res, err = sd.Verify(sc.digest, sc.hash)
+	} else {
+		res, err = sd.VerifyContent(rangesReader(f, sc.br))
+	}
 	if err != nil {
 		out.err = err
 		return out
@@ -246,6 +292,15 @@ func checkTimestampToken(der []byte, digestOf func(crypto.Hash) []byte) *tsOutco
 
 // checkDocTimestamp verifies a document timestamp: the token over the byte ranges.
 func checkDocTimestamp(f io.ReaderAt, sc *sigCheck) (*tsOutcome, error) {
+	if sc.tok != nil && sc.digest != nil {
+		t := sc.tok
+		out := &tsOutcome{genTime: t.Info.GenTime, certs: t.Token.Certificates}
+		if t.Signer != nil {
+			out.signer = t.Signer.Certificate
+		}
+		out.err = t.MatchesDigest(sc.digest, sc.hash)
+		return out, nil
+	}
 	var readErr error
 	ts := checkTimestampToken(sc.contents, func(h crypto.Hash) []byte {
 		hh := h.New()

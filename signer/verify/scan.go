@@ -2,8 +2,12 @@ package verify
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 )
 
@@ -13,27 +17,32 @@ import (
 // byte-oriented: the ByteRange must be checked against the bytes as they are, not
 // against a parser's idea of them.
 
-const scanChunk = 64 << 10
+const scanChunk = 1 << 20
 
 // eofMark is one "%%EOF" marker: after is the offset just past the marker, eol just
 // past the end-of-line that follows it (equal to after when none does).
 type eofMark struct{ after, eol int64 }
 
-// revisionEnds finds every "%%EOF" marker in file order, reading the file once in
-// bounded chunks.
-func revisionEnds(r io.ReaderAt, size int64) ([]eofMark, error) {
+// filePass reads the file once, in bounded chunks, for the SHA-256 of the whole file
+// and every "%%EOF" marker in file order.
+func filePass(ctx context.Context, r io.ReaderAt, size int64) ([]eofMark, string, error) {
 	marker := []byte("%%EOF")
 	var ends []eofMark
+	h := sha256.New()
 	buf := make([]byte, scanChunk+len(marker)+2)
 	for off := int64(0); off < size; off += scanChunk {
+		if err := ctx.Err(); err != nil {
+			return nil, "", err
+		}
 		n := int64(len(buf))
 		if off+n > size {
 			n = size - off
 		}
 		b := buf[:n]
 		if _, err := r.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("verify: read at %d: %w", off, err)
+			return nil, "", fmt.Errorf("verify: read at %d: %w", off, err)
 		}
+		h.Write(b[:min(int64(scanChunk), n)])
 		for i := 0; ; {
 			j := bytes.Index(b[i:], marker)
 			if j < 0 {
@@ -54,11 +63,46 @@ func revisionEnds(r io.ReaderAt, size int64) ([]eofMark, error) {
 			}
 			ends = append(ends, eofMark{after: off + int64(after), eol: off + int64(eol)})
 			if len(ends) > 100000 {
-				return nil, fmt.Errorf("verify: more than 100000 %%%%EOF markers")
+				return nil, "", fmt.Errorf("verify: more than 100000 %%%%EOF markers")
 			}
 		}
 	}
-	return ends, nil
+	return ends, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// rangeJob is one signature's digest over its byte ranges.
+type rangeJob struct {
+	br []int64
+	h  hash.Hash
+}
+
+// hashRanges computes every job's digest in one sequential pass over the file: with
+// several signatures, the bytes are read once, not once per signature.
+func hashRanges(ctx context.Context, r io.ReaderAt, jobs []rangeJob) error {
+	var end int64
+	for _, j := range jobs {
+		end = max(end, j.br[2]+j.br[3], j.br[0]+j.br[1])
+	}
+	buf := make([]byte, scanChunk)
+	for off := int64(0); off < end; off += scanChunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(int64(scanChunk), end-off)
+		b := buf[:n]
+		if _, err := r.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("verify: read at %d: %w", off, err)
+		}
+		for _, j := range jobs {
+			for _, rg := range [][2]int64{{j.br[0], j.br[0] + j.br[1]}, {j.br[2], j.br[2] + j.br[3]}} {
+				lo, hi := max(rg[0], off), min(rg[1], off+n)
+				if lo < hi {
+					j.h.Write(b[lo-off : hi-off])
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // atRevisionEnd reports whether a revision may end at off: right after a "%%EOF"

@@ -3,9 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -118,17 +116,38 @@ type pdfVerifier struct {
 }
 
 func (v *pdfVerifier) run(ctx context.Context) error {
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(v.f, 0, v.size)); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnreadable, err)
+	// The pass over the whole file (its SHA-256 and the %%EOF markers) runs beside
+	// the opening of the document and the one pass that hashes the signed ranges, so
+	// that a large file costs about one pass of wall time.
+	type scanResult struct {
+		marks []eofMark
+		sha   string
+		err   error
 	}
-	v.rep.SHA256 = hex.EncodeToString(h.Sum(nil))
-
-	marks, err := revisionEnds(v.f, v.size)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnreadable, err)
+	scanDone := make(chan scanResult, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				scanDone <- scanResult{err: fmt.Errorf("verify: internal error while reading: %v", p)}
+			}
+		}()
+		marks, sha, err := filePass(ctx, v.f, v.size)
+		scanDone <- scanResult{marks, sha, err}
+	}()
+	var early []*sigCheck
+	var earlyFinal *pdf.Reader
+	var earlyWarnings []string
+	if final, err := pdf.Open(v.f, v.size); err == nil {
+		if found, warns, err := findSignatures(final); err == nil && len(found) > 0 {
+			earlyFinal, earlyWarnings = final, warns
+			early = v.prepare(ctx, final, found, nil)
+		}
 	}
-	v.marks = marks
+	sr := <-scanDone
+	if sr.err != nil {
+		return fmt.Errorf("%w: %v", ErrUnreadable, sr.err)
+	}
+	v.marks, v.rep.SHA256 = sr.marks, sr.sha
 	v.readRevisions()
 	if v.final == nil {
 		if _, err := pdf.Open(v.f, v.size); err != nil {
@@ -138,43 +157,42 @@ func (v *pdfVerifier) run(ctx context.Context) error {
 	}
 	v.rep.Revisions = len(v.revs)
 
-	found, warns, err := findSignatures(v.final)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnreadable, err)
-	}
-	v.rep.Warnings = append(v.rep.Warnings, warns...)
-	var unreadableSig error
-	if len(found) == 0 && v.tail != "" {
-		// The readable revisions hold no signature, but the bytes after them may
-		// hold one that a lenient viewer shows: a claimed signature Kyso cannot
-		// read is a failed one, never an unsigned document.
-		if ok, _ := contains(v.f, v.revs[len(v.revs)-1].end, v.size, []byte("/ByteRange")); ok {
-			found = append(found, &foundSig{fields: []string{"?"}, dict: pdf.Dict{}})
-			unreadableSig = fmt.Errorf("verify: signature data lies in bytes that are not a readable revision (%s)", v.tail)
+	checks := early
+	if earlyFinal != nil {
+		// the whole file reads as a document: it is the one whose signatures count
+		v.final = earlyFinal
+		v.rep.Warnings = append(v.rep.Warnings, earlyWarnings...)
+	} else {
+		found, warns, err := findSignatures(v.final)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrUnreadable, err)
 		}
-	}
-	if len(found) == 0 {
-		if v.final.Encrypted() {
-			return fmt.Errorf("%w (the file is encrypted)", ErrNotSigned)
+		v.rep.Warnings = append(v.rep.Warnings, warns...)
+		var unreadableSig error
+		if len(found) == 0 && v.tail != "" {
+			// The readable revisions hold no signature, but the bytes after them
+			// may hold one that a lenient viewer shows: a claimed signature Kyso
+			// cannot read is a failed one, never an unsigned document.
+			if ok, _ := contains(v.f, v.revs[len(v.revs)-1].end, v.size, []byte("/ByteRange")); ok {
+				found = append(found, &foundSig{fields: []string{"?"}, dict: pdf.Dict{}})
+				unreadableSig = fmt.Errorf("verify: signature data lies in bytes that are not a readable revision (%s)", v.tail)
+			}
 		}
-		return ErrNotSigned
+		if len(found) == 0 {
+			if v.final.Encrypted() {
+				return fmt.Errorf("%w (the file is encrypted)", ErrNotSigned)
+			}
+			return ErrNotSigned
+		}
+		checks = v.prepare(ctx, v.final, found, unreadableSig)
+	}
+	for _, sc := range checks {
+		if sc.integrityErr == nil && !atRevisionEnd(v.marks, sc.signedEnd) {
+			sc.integrityErr = fmt.Errorf("verify: the signed range ends at byte %d, which is not the end of a revision (%%%%EOF)", sc.signedEnd)
+		}
 	}
 	v.dss = readDSS(v.final)
 
-	checks := make([]*sigCheck, 0, len(found))
-	for _, fs := range found {
-		sc := &sigCheck{found: fs, rep: &SignatureReport{Field: fieldNames(fs), Modifications: []Modification{},
-			Chain: []CertInfo{}, Errors: []string{}, Warnings: []string{}}}
-		if len(fs.fields) > 1 {
-			sc.rep.Warnings = append(sc.rep.Warnings, fmt.Sprintf("one signature is referred to by %d fields", len(fs.fields)))
-		}
-		if unreadableSig != nil {
-			sc.integrityErr = unreadableSig
-		} else if err := checkByteRange(v.f, v.size, v.marks, v.final, sc); err != nil {
-			sc.integrityErr = err
-		}
-		checks = append(checks, sc)
-	}
 	sortByRevision(checks)
 	v.checks = checks
 	v.readPermissions(checks)
@@ -204,6 +222,45 @@ func (v *pdfVerifier) run(ctx context.Context) error {
 	}
 	v.rep.summarize()
 	return nil
+}
+
+// prepare makes the checks of the signatures found in final: the ByteRange and
+// /Contents checks, the CMS or timestamp token parsed, and the digests of the signed
+// ranges computed in one pass. A non-nil failed marks every signature failed.
+func (v *pdfVerifier) prepare(ctx context.Context, final *pdf.Reader, found []*foundSig, failed error) []*sigCheck {
+	checks := make([]*sigCheck, 0, len(found))
+	var jobs []rangeJob
+	for _, fs := range found {
+		sc := &sigCheck{found: fs, rep: &SignatureReport{Field: fieldNames(fs), Modifications: []Modification{},
+			Chain: []CertInfo{}, Errors: []string{}, Warnings: []string{}}}
+		checks = append(checks, sc)
+		if len(fs.fields) > 1 {
+			sc.rep.Warnings = append(sc.rep.Warnings, fmt.Sprintf("one signature is referred to by %d fields", len(fs.fields)))
+		}
+		if failed != nil {
+			sc.integrityErr = failed
+			continue
+		}
+		if err := checkByteRange(v.f, v.size, final, sc); err != nil {
+			sc.integrityErr = err
+			continue
+		}
+		if parseSignatureValue(sc) {
+			sc.hasher = sc.hash.New()
+			jobs = append(jobs, rangeJob{br: sc.br, h: sc.hasher})
+		}
+	}
+	if err := hashRanges(ctx, v.f, jobs); err != nil {
+		for _, sc := range checks {
+			sc.hasher = nil // verified the slow way, which reports the error
+		}
+	}
+	for _, sc := range checks {
+		if sc.hasher != nil {
+			sc.digest = sc.hasher.Sum(nil)
+		}
+	}
+	return checks
 }
 
 // readRevisions opens the document as of each %%EOF marker. The last readable state is

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -308,5 +312,76 @@ func TestRevokedSigner(t *testing.T) {
 				t.Errorf("revocation %+v", s.Revocation)
 			}
 		})
+	}
+}
+
+// TestExpiredSigner: the expired certificate of the test PKI. A timestamp from while it
+// was valid proves the signature in time; without one it is OUT_OF_BOUNDS_NO_POE.
+func TestExpiredSigner(t *testing.T) {
+	p := loadPKI(t)
+	inValidity := func() time.Time { return testpki.ExpiredNotAfter.Add(-90 * 24 * time.Hour) }
+	for _, tc := range []struct {
+		name  string
+		clock func() time.Time
+		level pades.Level
+		ind   Indication
+		sub   SubIndication
+	}{
+		{"timestamped while valid", inValidity, pades.LevelBT, TotalPassed, ""},
+		{"no timestamp", nil, pades.LevelBB, Indeterminate, OutOfBoundsNotRevoked},
+		{"timestamped after expiry", nil, pades.LevelBT, Indeterminate, OutOfBoundsNotRevoked},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := startServices(t, tc.clock)
+			doc := sign(t, formPDF(), p.Expired, pades.Options{Level: tc.level, Timestamper: svc.ts, Time: inValidity()})
+			rep := verifyBytes(t, doc, Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: svc.revocation})
+			if s := rep.Signatures[0]; s.Indication != tc.ind || s.SubIndication != tc.sub {
+				t.Fatalf("want %s/%s:\n%s", tc.ind, tc.sub, describe(rep))
+			}
+		})
+	}
+}
+
+// TestDetached verifies a detached CMS signature made by openssl (an outside tool):
+// TOTAL_PASSED with the anchor and the OCSP responder, HASH_FAILURE on other content.
+func TestDetached(t *testing.T) {
+	openssl := testenv.Tool(t, "openssl", "openssl")
+	p := loadPKI(t)
+	svc := startServices(t, nil)
+	dir := testenv.TestPKIDir()
+	tmp := t.TempDir()
+	content := []byte("Công văn số 05/UBND-VP\n")
+	in := filepath.Join(tmp, "cv.txt")
+	sigPath := in + ".p7s"
+	if err := os.WriteFile(in, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(openssl, "cms", "-sign", "-binary", "-md", "sha256", "-in", in, "-outform", "PEM", "-out", sigPath,
+		"-signer", filepath.Join(dir, "clerk.pem"), "-inkey", filepath.Join(dir, "clerk.key"), "-certfile", filepath.Join(dir, "sub-ca.pem")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl cms -sign: %v\n%s", err, out)
+	}
+	sig, err := os.ReadFile(sigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: svc.revocation}
+	rep, err := VerifyDetached(context.Background(), sig, bytes.NewReader(content), int64(len(content)), "cv.txt.p7s", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ExitCode() != 0 || rep.Signatures[0].Level != "none" && rep.Signatures[0].Level != "CAdES-B-B" {
+		t.Fatalf("want TOTAL_PASSED:\n%s", describe(rep))
+	}
+	other := []byte("Công văn số 06/UBND-VP\n")
+	rep, err = VerifyDetached(context.Background(), sig, bytes.NewReader(other), int64(len(other)), "cv.txt.p7s", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Indication != TotalFailed || rep.SubIndication != HashFailure {
+		t.Fatalf("want TOTAL_FAILED/HASH_FAILURE:\n%s", describe(rep))
+	}
+	if _, err := VerifyDetached(context.Background(), content, nil, 0, "x", opts); !errors.Is(err, ErrUnreadable) {
+		t.Errorf("not a CMS: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -28,6 +29,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kyso-vn/kyso/api"
+	"github.com/kyso-vn/kyso/api/csc"
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/config"
 	"github.com/kyso-vn/kyso/pkg/docid"
@@ -147,6 +149,14 @@ func serve(ctx context.Context, p serveParams) error {
 		checks = append(checks, api.Check{Name: "key:" + k.cfg.Name, Key: k.cfg.Name, Readiness: k})
 	}
 	svc := storeService{st}
+	mounts := map[string]http.Handler{}
+	if cfg.CSC.Enabled {
+		h, err := newCSC(cfg.CSC, svc, ring, log)
+		if err != nil {
+			return err
+		}
+		mounts["/csc/v2"] = h
+	}
 	srv, err := api.New(api.Options{
 		Config:         cfg,
 		Logger:         log,
@@ -164,6 +174,7 @@ func serve(ctx context.Context, p serveParams) error {
 			anchors: anchors, offline: cfg.Revocation.Offline, timeout: cfg.Revocation.OCSPTimeout,
 		},
 		Checks: checks,
+		Mounts: mounts,
 	})
 	if err != nil {
 		return err
@@ -802,4 +813,91 @@ func (k keyErrors) SignContext(ctx context.Context, digest []byte, opts crypto.S
 
 func (k keyErrors) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return k.SignContext(context.Background(), digest, opts)
+}
+
+// newCSC serves the keys through the CSC API v2 (api/csc) under the same API keys and
+// grants as the rest of the API.
+func newCSC(c config.CSC, svc storeService, ring *serveKeyring, log *slog.Logger) (http.Handler, error) {
+	secret, err := os.ReadFile(c.SecretFile)
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("config: csc.secret_file: %w", err)}
+	}
+	secret = bytes.TrimSpace(secret)
+	if len(secret) < 32 {
+		return nil, &exitError{code: 2, err: errors.New("config: csc.secret_file: the secret must be at least 32 bytes")}
+	}
+	return csc.New(csc.Options{
+		Keys:   cscKeys{ring},
+		Auth:   cscAuth{svc: svc, ring: ring},
+		Secret: secret,
+		Logger: log.With("component", "csc"),
+	})
+}
+
+// cscKeys offers the configured keys as CSC credentials, named as in the API.
+type cscKeys struct{ ring *serveKeyring }
+
+func (k cscKeys) Credentials(context.Context) ([]string, error) {
+	ids := make([]string, len(k.ring.keys))
+	for i, key := range k.ring.keys {
+		ids[i] = key.cfg.Name
+	}
+	return ids, nil
+}
+
+func (k cscKeys) Key(_ context.Context, id string) (hsm.Key, error) {
+	key := k.ring.find(id)
+	if key == nil {
+		return nil, csc.ErrUnknownCredential
+	}
+	return configuredCert{key.key, key.cert, key.chain}, nil
+}
+
+// configuredCert is a key with the certificate and chain the configuration names,
+// which a PKCS#11 token need not hold.
+type configuredCert struct {
+	hsm.Key
+	cert  *x509.Certificate
+	chain []*x509.Certificate
+}
+
+func (c configuredCert) Certificate() *x509.Certificate { return c.cert }
+func (c configuredCert) Chain() []*x509.Certificate     { return c.chain }
+
+// cscAuth authenticates CSC clients by their Kyso API key and applies the key grants.
+// csc.Principal carries no role, so the role travels in its ID ("clerk:7") for MayUse
+// to honour "role:" grants.
+type cscAuth struct {
+	svc  storeService
+	ring *serveKeyring
+}
+
+// cscGrantTimeout bounds the grant lookup of MayUse, which gets no context.
+const cscGrantTimeout = 5 * time.Second
+
+func (a cscAuth) Authenticate(ctx context.Context, apiKey string) (csc.Principal, error) {
+	p, err := a.svc.LookupByKeyHash(ctx, api.HashAPIKey(apiKey))
+	if err != nil {
+		return csc.Principal{}, err
+	}
+	return csc.Principal{ID: string(p.Role) + ":" + p.ID, Name: p.Name}, nil
+}
+
+func (a cscAuth) MayUse(p csc.Principal, credentialID string) bool {
+	role, id, ok := strings.Cut(p.ID, ":")
+	if !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cscGrantTimeout)
+	defer cancel()
+	keys, err := a.ring.Keys(ctx)
+	if err != nil {
+		return false
+	}
+	for _, k := range keys {
+		if k.Name == credentialID {
+			return api.MayUseKey(api.Principal{ID: id, Name: p.Name, Role: api.Role(role)}, k)
+		}
+	}
+	return false
 }

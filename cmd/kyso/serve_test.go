@@ -3,9 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -300,7 +305,13 @@ revocation:
 log:
   format: json
   level: debug
-`, storeYAML, h.Module, uri, filepath.Join(pki, "org.pem"), filepath.Join(pki, "chain.pem"))
+csc:
+  enabled: true
+  secret_file: %q
+`, storeYAML, h.Module, uri, filepath.Join(pki, "org.pem"), filepath.Join(pki, "chain.pem"), filepath.Join(dir, "csc-secret"))
+	if err := os.WriteFile(filepath.Join(dir, "csc-secret"), []byte(strings.Repeat("s3cr3t-", 8)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -392,6 +403,7 @@ log:
 	}
 
 	testServeDocuments(t, rs, clerk, signed)
+	testServeCSC(t, rs, clerk, leader, filepath.Join(pki, "org.pem"))
 
 	// Grants given through the API live in the store, next to the configuration's.
 	grants := []struct {
@@ -426,7 +438,7 @@ log:
 		t.Fatal(err)
 	}
 	logs := rs.stderr.String()
-	for name, secret := range map[string]string{"PIN": pin, "admin key": admin, "clerk key": clerk, "document text": "Quyet dinh so"} {
+	for name, secret := range map[string]string{"PIN": pin, "admin key": admin, "clerk key": clerk, "document text": "Quyet dinh so", "CSC secret": "s3cr3t-s3cr3t"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log holds the %s", name)
 		}
@@ -689,5 +701,46 @@ func TestServeLogger(t *testing.T) {
 		if !strings.HasPrefix(b.String(), c.wantPrefix) || strings.Contains(b.String(), "debug line") != c.debugShown || !strings.Contains(b.String(), "warn line") {
 			t.Errorf("%s/%s: %q", c.format, c.level, b.String())
 		}
+	}
+}
+
+// testServeCSC signs a hash through the mounted CSC API v2 with the clerk's API key and
+// checks the signature with the organisation certificate; the leader, not granted the
+// key, is offered no credential.
+func testServeCSC(t *testing.T, rs *runningServer, clerk, leader, certFile string) {
+	t.Helper()
+	csc := func(key, method, body string) map[string]any {
+		resp, out := rs.call(t, "POST", "/csc/v2/"+method, key, "application/json", strings.NewReader(body))
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("csc %s: %d %s", method, resp.StatusCode, out)
+		}
+		return m
+	}
+	if ids := fmt.Sprint(csc(clerk, "credentials/list", `{}`)["credentialIDs"]); ids != "[org]" {
+		t.Errorf("clerk's credentials: %s", ids)
+	}
+	if ids := fmt.Sprint(csc(leader, "credentials/list", `{}`)["credentialIDs"]); ids != "[]" {
+		t.Errorf("leader's credentials: %s", ids)
+	}
+	digest := sha256.Sum256([]byte("văn bản số 05"))
+	b64 := base64.StdEncoding.EncodeToString(digest[:])
+	sad := csc(clerk, "credentials/authorize", `{"credentialID":"org","numSignatures":1,"hashes":["`+b64+`"],"hashAlgorithmOID":"2.16.840.1.101.3.4.2.1"}`)["SAD"]
+	sigs := csc(clerk, "signatures/signHash", fmt.Sprintf(`{"credentialID":"org","SAD":%q,"hashes":[%q],"hashAlgorithmOID":"2.16.840.1.101.3.4.2.1","signAlgo":"1.2.840.113549.1.1.1"}`, sad, b64))["signatures"].([]any)
+	sig, err := base64.StdEncoding.DecodeString(sigs[0].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, digest[:], sig); err != nil {
+		t.Errorf("the CSC signature does not verify with the organisation certificate: %v", err)
 	}
 }

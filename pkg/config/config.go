@@ -36,6 +36,7 @@ type Config struct {
 	Log        Log        `yaml:"log"`
 	RateLimit  RateLimit  `yaml:"rate_limit"`
 	Signatures Signatures `yaml:"signatures"`
+	CSC        CSC        `yaml:"csc"`
 }
 
 // Server is the HTTP listener and its limits.
@@ -134,6 +135,15 @@ type RateLimit struct {
 type Signatures struct {
 	// PendingExpiry is how long a prepared signature waits for its completion.
 	PendingExpiry time.Duration `yaml:"pending_expiry"`
+}
+
+// CSC is the Cloud Signature Consortium API v2 service at /csc/v2, through which other
+// systems sign hashes with the server-side keys they are granted.
+type CSC struct {
+	Enabled bool `yaml:"enabled"`
+	// SecretFile holds the key (at least 32 bytes) that authenticates the service's
+	// short-lived authorization data; every replica must read the same one.
+	SecretFile string `yaml:"secret_file"`
 }
 
 // Default returns the embedded defaults: what `kyso serve` runs with no file.

@@ -169,6 +169,7 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"log level", "log: {level: loud}", nil, "log.level", "loud"},
 		{"rate", "rate_limit: {public_verify_per_minute: 0}", nil, "rate_limit.public_verify_per_minute", "> 0"},
 		{"expiry", "signatures: {pending_expiry: 0s}", nil, "signatures.pending_expiry", "> 0"},
+		{"csc without secret", "csc: {enabled: true}", nil, "csc.secret_file", "required"},
 		{"env size", "", map[string]string{"KYSO_MAX_UPLOAD": "lots"}, "KYSO_MAX_UPLOAD", "not a size"},
 		{"env bool", "", map[string]string{"KYSO_REVOCATION_OFFLINE": "maybe"}, "KYSO_REVOCATION_OFFLINE", "true or false"},
 		{"env duration", "", map[string]string{"KYSO_PENDING_EXPIRY": "soon"}, "KYSO_PENDING_EXPIRY", "duration"},

@@ -26,6 +26,8 @@ var EnvVars = []EnvVar{
 	{"KYSO_LOG_FORMAT", "log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"KYSO_LOG_LEVEL", "log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"KYSO_RATE_LIMIT_PUBLIC_VERIFY", "rate_limit.public_verify_per_minute", func(c *Config, v string) error { return setInt(&c.RateLimit.PublicVerifyPerMinute, v) }},
+	{"KYSO_CSC_ENABLED", "csc.enabled", func(c *Config, v string) error { return setBool(&c.CSC.Enabled, v) }},
+	{"KYSO_CSC_SECRET_FILE", "csc.secret_file", func(c *Config, v string) error { c.CSC.SecretFile = v; return nil }},
 	{"KYSO_PENDING_EXPIRY", "signatures.pending_expiry", func(c *Config, v string) error { return setDuration(&c.Signatures.PendingExpiry, v) }},
 }
 

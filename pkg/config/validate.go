@@ -95,6 +95,9 @@ func (c *Config) Validate() error {
 	}
 	v.positive("rate_limit.public_verify_per_minute", int64(c.RateLimit.PublicVerifyPerMinute))
 	v.duration("signatures.pending_expiry", c.Signatures.PendingExpiry)
+	if c.CSC.Enabled && strings.TrimSpace(c.CSC.SecretFile) == "" {
+		v.add("csc.secret_file", "is required when csc.enabled is true")
+	}
 	return errors.Join(v.errs...)
 }
 

@@ -100,6 +100,10 @@ func fillNumber(t testing.TB, doc []byte, number string) []byte {
 	})
 }
 
+// hiddenPage redefines the page content (object 4) in bytes that no cross-reference
+// section names: a viewer that repairs the file shows it.
+const hiddenPage = "4 0 obj\n<< /Length 47 >>\nstream\nBT /F1 14 Tf 72 700 Td (QUYET DINH huy bo) Tj ET\nendstream\nendobj\n"
+
 // replacePage is the attack: an incremental update that replaces the page's content.
 func replacePage(t testing.TB, doc []byte) []byte {
 	return update(t, doc, func(r *pdf.Reader, u *pdf.Update) {
@@ -265,6 +269,9 @@ func TestLeaderThenClerk(t *testing.T) {
 		{"one byte changed in the page", flip, HashFailure},
 		{"page content replaced by an incremental update", replacePage(t, issued), ModifiedAfterSigning},
 		{"comment added after approval", addComment(t, issued), ModifiedAfterSigning},
+		{"object appended without a cross-reference section", append(bytes.Clone(issued), []byte(hiddenPage)...), ModifiedAfterSigning},
+		{"revision hiding a redefined object from its cross-reference section", update(t, append(bytes.Clone(issued), []byte(hiddenPage)...),
+			func(r *pdf.Reader, u *pdf.Update) { u.Add(pdf.Dict{"Note": pdf.String("harmless")}) }), ModifiedAfterSigning},
 		{"number changed after the organisation signed", fillNumber(t, issued, "06/UBND-VP"), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -279,6 +286,9 @@ func TestLeaderThenClerk(t *testing.T) {
 			}
 			if rep.ExitCode() != 1 || rep.SubIndication != tc.sub {
 				t.Fatalf("want exit 1 with %s:\n%s", tc.sub, describe(rep))
+			}
+			if strings.Contains(tc.name, "hiding") && !strings.Contains(describe(rep), "hidden object") {
+				t.Errorf("the hidden object is not named:\n%s", describe(rep))
 			}
 		})
 	}

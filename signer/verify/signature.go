@@ -110,8 +110,11 @@ func (v *pdfVerifier) verifySignature(ctx context.Context, sc *sigCheck, checks 
 		c := out.claimedTime.UTC()
 		rep.ClaimedSigningTime = &c
 	}
-	if out.err == nil {
-		v.checkPAdESAttributes(sc)
+	if out.err == nil && !v.checkPAdESAttributes(sc) {
+		// ETSI EN 319 142-1 requires the signer to be named by a signed attribute:
+		// without one the signer certificate is not bound to the signature (EU DSS
+		// says the same).
+		vd.set(Indeterminate, NoSigningCertificateFound)
 	}
 	if rep.Integrity != IntegrityIntact || out.signer == nil {
 		rep.Indication, rep.SubIndication = vd.ind, vd.sub
@@ -235,18 +238,22 @@ func revocationReason(code int) string {
 	return strconv.Itoa(code)
 }
 
-// checkPAdESAttributes warns about signed attributes PAdES baseline forbids or needs.
-func (v *pdfVerifier) checkPAdESAttributes(sc *sigCheck) {
+// checkPAdESAttributes checks the signed attributes of an ETSI.CAdES.detached
+// signature: a signing-time attribute is a warning (PAdES puts the time in /M); a
+// missing signing-certificate(-v2) attribute makes it report false.
+func (v *pdfVerifier) checkPAdESAttributes(sc *sigCheck) bool {
 	out, rep := sc.cms, sc.rep
 	if rep.SubFilter != "ETSI.CAdES.detached" {
-		return
+		return true
 	}
 	if out.hasSignTime {
 		rep.Warnings = append(rep.Warnings, "the CMS carries a signing-time attribute, which PAdES baseline forbids")
 	}
 	if out.signingCert == "" {
-		rep.Warnings = append(rep.Warnings, "the CMS lacks the signing-certificate-v2 attribute PAdES requires")
+		rep.Errors = append(rep.Errors, "the CMS lacks the signing-certificate-v2 attribute PAdES requires")
+		return false
 	}
+	return true
 }
 
 // level is the PAdES baseline level the signature reaches.

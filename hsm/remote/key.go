@@ -191,7 +191,11 @@ func (k *Key) SignDigests(ctx context.Context, digests [][]byte, opts crypto.Sig
 	for start := 0; start < len(digests); start += batch {
 		part := digests[start:min(start+batch, len(digests))]
 		r := Request{ID: newID(), Holder: k.Holder, Digests: part, Hash: h, PSS: pss, SaltLength: salt, DisplayText: k.DisplayText, Timeout: k.Timeout}
-		if len(digests) > 1 {
+		switch {
+		case len(part) == len(digests):
+		case len(part) == 1:
+			r.DisplayText = fmt.Sprintf("%s (%d/%d)", k.DisplayText, start+1, len(digests))
+		default:
 			r.DisplayText = fmt.Sprintf("%s (%d-%d/%d)", k.DisplayText, start+1, start+len(part), len(digests))
 		}
 		sigs, err := k.sign(ctx, r)

@@ -242,7 +242,7 @@ func (c *MSSClient) call(ctx context.Context, url, op, body string) (*mssAnswer,
 			kind = ErrProviderRejected
 		}
 		return nil, &Error{Provider: "mss", Op: op, Kind: kind, Code: strconv.Itoa(code), Message: fault.text()}
-	case resp.StatusCode >= 500 || perr != nil && resp.StatusCode != http.StatusOK:
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 		return nil, &Error{Provider: "mss", Op: op, Kind: ErrUnreachable, Code: strconv.Itoa(resp.StatusCode), Message: http.StatusText(resp.StatusCode)}
 	case resp.StatusCode != http.StatusOK:
 		return nil, &Error{Provider: "mss", Op: op, Kind: ErrProviderRejected, Code: strconv.Itoa(resp.StatusCode), Message: http.StatusText(resp.StatusCode)}

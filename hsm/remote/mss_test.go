@@ -344,7 +344,7 @@ func TestMSSBatchOnePerDocument(t *testing.T) {
 		t.Errorf("progress %v, want [1 2 3]", progress)
 	}
 	shown := m.Shown()
-	if len(shown) != 3 || !strings.HasSuffix(shown[1].DisplayText, "(2-2/3)") {
+	if len(shown) != 3 || !strings.HasSuffix(shown[1].DisplayText, "(2/3)") {
 		t.Errorf("phone showed %+v", shown)
 	}
 }

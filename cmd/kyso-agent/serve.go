@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kyso-vn/kyso/pkg/agent"
+)
+
+func newServeCmd(rf *rootFlags) *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the agent's page and local API on 127.0.0.1",
+		Example: `  kyso-agent serve
+  kyso-agent serve --listen 127.0.0.1:8790 --config ./agent.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := rf.load()
+			if err != nil {
+				return err
+			}
+			if listen != "" {
+				cfg.Listen = listen
+			}
+			log := rf.logger()
+			ln, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return &exitError{code: 1, err: fmt.Errorf("listening on %s: %w", cfg.Listen, err)}
+			}
+			ctx := cmd.Context()
+			w := agent.NewWatcher(cfg.Modules, 0, log)
+			go w.Run(ctx)
+			a := agent.New(cfg, w, agent.Options{Logger: log})
+			srv := agent.NewServer(ctx, a)
+			log.Info("kyso-agent: serving", "url", "http://"+ln.Addr().String(), "modules", len(cfg.Modules), "origins", cfg.AllowedOrigins)
+			if err := srv.Serve(ctx, ln); err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "loopback address to listen on (default from the configuration, 127.0.0.1:8789)")
+	return cmd
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/pkg/agent"
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/signer/pades"
+)
+
+type signFlags struct {
+	out, token, certID, pinSource, module, chain, reason, location, rect, image, field string
+	page                                                                              int
+	pss                                                                               bool
+}
+
+func newSignCmd(rf *rootFlags) *cobra.Command {
+	var f signFlags
+	cmd := &cobra.Command{
+		Use:   "sign FILE.pdf -o OUT.pdf [--token LABEL] [--cert-id HEX] [flags]",
+		Short: "Sign a local PDF with the token, without a network (PAdES B-B)",
+		Long: `Sign a local PDF with a certificate on a token plugged in, through the same PAdES
+engine as the Kyso server (baseline B-B: no timestamp, since there is no network).
+The PIN is asked on the terminal, or read from --pin-source; it is never echoed,
+stored or logged. The token is found in the modules of the configuration, or in
+--module.
+
+Exit codes: 0 signed, 1 not signed (wrong PIN, token or document problem), 2 usage.`,
+		Example: `  kyso-agent sign draft.pdf -o signed.pdf --token "Nguyen Van A"
+  kyso-agent sign draft.pdf -o signed.pdf --token UBND --cert-id 02 \
+      --reason "Phê duyệt" --page 1 --rect 300,100,480,160 --image chu-ky.png
+  kyso-agent sign draft.pdf -o signed.pdf --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so --pin-source pin.txt`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, rf, f, args[0]) },
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.out, "output", "o", "", "output file (required)")
+	fl.StringVar(&f.token, "token", "", "token label (default: the only token plugged in)")
+	fl.StringVar(&f.certID, "cert-id", "", "CKA_ID of the certificate, hex (default: the only one on the token)")
+	fl.StringVar(&f.pinSource, "pin-source", "", "read the PIN from this file instead of the terminal")
+	fl.StringVar(&f.module, "module", "", "PKCS#11 module path (default: the configuration's modules)")
+	fl.StringVar(&f.chain, "chain", "", "issuer certificates (PEM), nearest first; default: those on the token")
+	fl.StringVar(&f.reason, "reason", "", "reason for signing")
+	fl.StringVar(&f.location, "location", "", "where the document was signed")
+	fl.StringVar(&f.field, "field", "", "sign into this existing empty signature field (or create it)")
+	fl.IntVar(&f.page, "page", 1, "page of the visible signature (1-based)")
+	fl.StringVar(&f.rect, "rect", "", "make the signature visible in x1,y1,x2,y2 (points)")
+	fl.StringVar(&f.image, "image", "", "PNG of the handwritten signature (blue, transparent); makes it visible")
+	fl.BoolVar(&f.pss, "pss", false, "RSA-PSS instead of PKCS#1 v1.5 (RSA keys)")
+	return cmd
+}
+
+func runSign(cmd *cobra.Command, rf *rootFlags, f signFlags, in string) error {
+	if f.out == "" {
+		return &exitError{code: 2, err: fmt.Errorf("-o OUT.pdf is required")}
+	}
+	opts := pades.Options{Reason: f.reason, Location: f.location, Field: f.field, PSS: f.pss}
+	if f.rect != "" || f.image != "" {
+		app := &pades.Appearance{Page: f.page}
+		if f.rect != "" {
+			parts := strings.Split(f.rect, ",")
+			if len(parts) != 4 {
+				return &exitError{code: 2, err: fmt.Errorf("--rect %q: want x1,y1,x2,y2", f.rect)}
+			}
+			for i, p := range parts {
+				v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+				if err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("--rect %q: %v", f.rect, err)}
+				}
+				app.Rect[i] = v
+			}
+		}
+		if f.image != "" {
+			img, err := os.ReadFile(f.image)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			app.Image = img
+		}
+		opts.Appearance = app
+	}
+	var modules []agent.Module
+	if f.module != "" {
+		modules = []agent.Module{{Path: f.module}}
+	} else {
+		cfg, err := rf.load()
+		if err != nil {
+			return err
+		}
+		modules = cfg.Modules
+	}
+	if len(modules) == 0 {
+		return &exitError{code: 2, err: fmt.Errorf("no PKCS#11 module: give --module or list modules in the configuration")}
+	}
+	w := agent.NewWatcher(modules, 0, rf.logger())
+	w.Poll()
+	defer w.Close()
+	toks, _ := w.Tokens()
+	tok, cert, err := agent.SelectCertificate(toks, f.token, f.certID)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	pin, err := readPIN(cmd, f.pinSource, tok.Label)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	uri, err := agent.KeyURI(tok, cert, pin)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	var allowed []string
+	for _, m := range modules {
+		allowed = append(allowed, m.Path)
+	}
+	ctx := cmd.Context()
+	key, err := hsm.Open(ctx, uri, hsm.Options{AllowedModules: allowed})
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	defer func() {
+		if c, ok := key.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}()
+	opts.Certificate, opts.Chain = key.Certificate(), key.Chain()
+	if opts.Certificate == nil {
+		opts.Certificate = cert.Cert
+	}
+	if len(opts.Chain) == 0 {
+		opts.Chain = cert.Chain
+	}
+	if f.chain != "" {
+		if opts.Chain, err = pki.ReadCertificatesFile(f.chain); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
+	src, err := os.Open(in)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	// Write next to OUT and rename, so that OUT is never a half-signed file.
+	tmp, err := os.CreateTemp(filepath.Dir(f.out), ".kyso-agent-*.pdf")
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	defer os.Remove(tmp.Name())
+	if err := pades.Sign(ctx, key, src, st.Size(), tmp, opts); err != nil {
+		tmp.Close()
+		return &exitError{code: 1, err: fmt.Errorf("signing %s: %w", in, err)}
+	}
+	if err := tmp.Close(); err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	if err := os.Rename(tmp.Name(), f.out); err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "signed %s → %s with %s (token %q)\n", in, f.out, cert.Holder, tok.Label)
+	return nil
+}
+
+// readPIN reads the PIN from source, or from the terminal without echo.
+func readPIN(cmd *cobra.Command, source, label string) (string, error) {
+	if source != "" {
+		raw, err := os.ReadFile(source)
+		if err != nil {
+			return "", fmt.Errorf("reading the PIN: %w", err)
+		}
+		line, _, _ := bytes.Cut(raw, []byte("\n"))
+		return strings.TrimRight(string(line), "\r"), nil
+	}
+	fd := int(os.Stdin.Fd())
+	fmt.Fprintf(cmd.ErrOrStderr(), "PIN of token %q: ", label)
+	if term.IsTerminal(fd) {
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(cmd.ErrOrStderr())
+		return string(b), err
+	}
+	// Not a terminal (a pipe): read one line.
+	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("reading the PIN: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}

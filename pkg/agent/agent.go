@@ -1,0 +1,509 @@
+// Package agent is the logic of kyso-agent, the desktop agent leaders and clerks sign
+// with on their USB token (Decree 30/2020 roles: approve, issue, appendix, copy,
+// incoming). It finds the tokens of the configured PKCS#11 modules and notices them
+// come and go (Watcher); fetches a signing request prepared on a paired Kyso server
+// (POST /v1/signatures), shows it on a small page served on 127.0.0.1, asks for the
+// PIN there, signs the digest on the token and sends the signature to
+// POST /v1/signatures/{id}/complete (Agent, Server); and answers web pages of allowed
+// origins only, over HTTP and a WebSocket, once paired.
+//
+// The PIN lives in memory for the one login it serves: it is never written, logged,
+// returned or sent anywhere but to the token. A wrong PIN costs exactly one C_Login,
+// and the agent's own prompt locks after Config.MaxPINFailures wrong PINs, before the
+// token's counter can lock the token.
+//
+// The package needs cgo (PKCS#11). It must never import api/, cmd/, pkg/service,
+// pkg/store or gorm: it talks to the server only over the HTTP API.
+package agent
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kyso-vn/kyso/hsm"
+)
+
+// Errors of a confirmation a caller (the page) branches on.
+var (
+	// ErrPromptLocked: too many wrong PINs; the agent refuses to try the token until
+	// the lock ends (see *LockedError for when).
+	ErrPromptLocked = errors.New("agent: PIN prompt locked after too many wrong PINs")
+	// ErrWrongPIN: the token refused the PIN (one C_Login was spent).
+	ErrWrongPIN = errors.New("agent: wrong PIN")
+	// ErrTokenAtRisk: the token itself is locked, or has one try left: the agent will
+	// not spend it; the holder unlocks it with the vendor's tool and the SO PIN.
+	ErrTokenAtRisk = errors.New("agent: the token is locked or has one PIN try left")
+	// ErrNoCertificate: no token present holds the certificate the requests need.
+	ErrNoCertificate = errors.New("agent: the certificate the request needs is not on any token present")
+	// ErrJobState: the job is not waiting for a confirmation.
+	ErrJobState = errors.New("agent: the job is not waiting for confirmation")
+)
+
+// LockedError says until when the prompt is locked.
+type LockedError struct{ Until time.Time }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("agent: PIN prompt locked until %s after too many wrong PINs", e.Until.Format(time.TimeOnly))
+}
+
+// Unwrap makes errors.Is(err, ErrPromptLocked) true.
+func (e *LockedError) Unwrap() error { return ErrPromptLocked }
+
+// WrongPINError says how many tries the agent still allows before it locks.
+type WrongPINError struct{ Left int }
+
+func (e *WrongPINError) Error() string {
+	return fmt.Sprintf("agent: wrong PIN; %d tries left before the agent locks its prompt", e.Left)
+}
+
+// Unwrap makes errors.Is(err, ErrWrongPIN) true.
+func (e *WrongPINError) Unwrap() error { return ErrWrongPIN }
+
+// pinGuard counts wrong PINs in a row and locks the prompt after max of them.
+type pinGuard struct {
+	max     int
+	lockout time.Duration
+	now     func() time.Time
+
+	mu       sync.Mutex
+	failures int
+	until    time.Time
+}
+
+func (g *pinGuard) check() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.now().Before(g.until) {
+		return &LockedError{Until: g.until}
+	}
+	return nil
+}
+
+func (g *pinGuard) fail() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.failures++
+	if g.failures >= g.max {
+		g.failures = 0
+		g.until = g.now().Add(g.lockout)
+		return &LockedError{Until: g.until}
+	}
+	return &WrongPINError{Left: g.max - g.failures}
+}
+
+func (g *pinGuard) succeed() {
+	g.mu.Lock()
+	g.failures = 0
+	g.mu.Unlock()
+}
+
+// Options configure an Agent.
+type Options struct {
+	Logger *slog.Logger // never receives a PIN or an API key; nil discards
+	Now    func() time.Time
+	// HTTPClient calls the servers (default: 30 s timeout).
+	HTTPClient *http.Client
+	// Workers is how many requests of a batch are fetched at once (default 8).
+	Workers int
+}
+
+// Agent holds the configuration, the tokens present and the signing jobs.
+type Agent struct {
+	cfg     *Config
+	watcher *Watcher
+	log     *slog.Logger
+	now     func() time.Time
+	hc      *http.Client
+	workers int
+	guard   *pinGuard
+
+	// logins counts C_Login attempts the agent made, so a test can show that a locked
+	// prompt never reaches the token.
+	logins atomic.Int64
+
+	mu        sync.Mutex
+	jobs      map[string]*Job
+	pairings  map[string]*pairingRequest
+	completed map[string]bool // request ids this agent completed: a replay is refused early
+}
+
+// New returns an agent over cfg and the tokens w sees.
+func New(cfg *Config, w *Watcher, o Options) *Agent {
+	a := &Agent{cfg: cfg, watcher: w, log: o.Logger, now: o.Now, hc: o.HTTPClient, workers: o.Workers,
+		jobs: map[string]*Job{}, pairings: map[string]*pairingRequest{}, completed: map[string]bool{}}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.workers <= 0 {
+		a.workers = 8
+	}
+	a.guard = &pinGuard{max: cfg.MaxPINFailures, lockout: cfg.PINLockout, now: a.now}
+	return a
+}
+
+// LoginAttempts is how many times the agent has handed a PIN to a token.
+func (a *Agent) LoginAttempts() int64 { return a.logins.Load() }
+
+// Watcher is the agent's token watcher.
+func (a *Agent) Watcher() *Watcher { return a.watcher }
+
+// Item is one signing request of a job.
+type Item struct {
+	ID      string   `json:"id"`
+	Request *Request `json:"request,omitempty"`
+	Status  string   `json:"status"` // listed, signing, completed, failed
+	Error   string   `json:"error,omitempty"`
+}
+
+// Job states.
+const (
+	JobReview  = "review"  // listed, waiting for the person to pick a certificate and give the PIN
+	JobSigning = "signing" // the PIN was accepted; signing and completing
+	JobDone    = "done"    // every item finished (some may have failed)
+)
+
+// Job is a batch of signing requests confirmed with one PIN entry.
+type Job struct {
+	ID      string
+	Server  string
+	Origin  string
+	Created time.Time
+	csrf    string
+	client  *Client
+
+	mu      sync.Mutex
+	state   string
+	items   []*Item
+	cert    string // SHA-256 of the certificate the requests need (one for all)
+	changed chan struct{}
+}
+
+// Progress is a job as the page and the web page see it.
+type Progress struct {
+	JobID     string  `json:"job_id"`
+	State     string  `json:"state"`
+	Total     int     `json:"total"`
+	Completed int     `json:"completed"`
+	Failed    int     `json:"failed"`
+	Items     []*Item `json:"items"`
+}
+
+// Progress returns the job's state and a channel closed at its next change.
+func (j *Job) Progress() (Progress, <-chan struct{}) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	p := Progress{JobID: j.ID, State: j.state, Total: len(j.items)}
+	for _, it := range j.items {
+		c := *it
+		p.Items = append(p.Items, &c)
+		switch it.Status {
+		case "completed":
+			p.Completed++
+		case "failed":
+			p.Failed++
+		}
+	}
+	return p, j.changed
+}
+
+// update changes the job under its lock and wakes the watchers of its progress.
+func (j *Job) update(f func()) {
+	j.mu.Lock()
+	f()
+	close(j.changed)
+	j.changed = make(chan struct{})
+	j.mu.Unlock()
+}
+
+// CertificateSHA256 is the certificate all the job's requests must be signed with.
+func (j *Job) CertificateSHA256() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.cert
+}
+
+func newID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// CreateJob fetches the requests ids from the paired server and lists them for
+// review. A request that is not pending any more (completed: a replay) is refused:
+// when none of ids is pending, CreateJob fails with ErrNotPending, ErrExpired or
+// ErrUnknownRequest.
+func (a *Agent) CreateJob(ctx context.Context, p Pairing, ids []string) (*Job, error) {
+	if len(ids) == 0 || len(ids) > 500 {
+		return nil, fmt.Errorf("agent: a job takes 1 to 500 request ids, not %d", len(ids))
+	}
+	j := &Job{ID: newID(12), Server: p.Server, Origin: p.Origin, Created: a.now(), csrf: newID(16),
+		client: NewClient(p.Server, p.APIKey, a.hc), state: JobReview, changed: make(chan struct{})}
+	j.items = make([]*Item, len(ids))
+	sem := make(chan struct{}, a.workers)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		it := &Item{ID: id, Status: "listed"}
+		j.items[i] = it
+		a.mu.Lock()
+		done := a.completed[id]
+		a.mu.Unlock()
+		if done {
+			it.Status, it.Error = "failed", ErrNotPending.Error()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r, err := j.client.Get(ctx, it.ID)
+			switch {
+			case err != nil:
+				it.Status, it.Error = "failed", err.Error()
+			case r.Status != "pending":
+				it.Status, it.Error = "failed", fmt.Sprintf("%v: status %q", ErrNotPending, r.Status)
+			default:
+				it.Request = r
+			}
+		}()
+	}
+	wg.Wait()
+	var firstErr error
+	for _, it := range j.items {
+		if it.Request != nil {
+			if j.cert == "" {
+				j.cert = it.Request.CertSHA256
+			} else if it.Request.CertSHA256 != j.cert {
+				return nil, fmt.Errorf("agent: the requests of one job must name one certificate; %s names another", it.ID)
+			}
+			continue
+		}
+		if firstErr == nil {
+			firstErr = classify(it.Error)
+		}
+	}
+	if j.cert == "" {
+		return nil, firstErr
+	}
+	a.mu.Lock()
+	a.jobs[j.ID] = j
+	a.mu.Unlock()
+	a.log.Info("agent: job listed", "job", j.ID, "server", j.Server, "requests", len(ids))
+	return j, nil
+}
+
+// classify turns an item's error text back into the sentinel it came from.
+func classify(msg string) error {
+	for _, e := range []error{ErrNotPending, ErrExpired, ErrUnknownRequest} {
+		if strings.HasPrefix(msg, e.Error()) {
+			return fmt.Errorf("%w", e)
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrServer, msg)
+}
+
+// Job returns the job with id.
+func (a *Agent) Job(id string) (*Job, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	j, ok := a.jobs[id]
+	return j, ok
+}
+
+// pkcs11URI names the private key with the certificate's CKA_ID on the token, with the
+// PIN. The result holds the PIN: it goes to hsm.Open and nowhere else.
+func pkcs11URI(t Token, c Certificate, pin string) (string, error) {
+	id, err := hex.DecodeString(c.ID)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("pkcs11:token=" + uriEscape(t.Label))
+	if t.Serial != "" {
+		b.WriteString(";serial=" + uriEscape(t.Serial))
+	}
+	if len(id) > 0 {
+		b.WriteString(";id=" + uriEscape(string(id)))
+	} else {
+		b.WriteString(";object=" + uriEscape(c.Label))
+	}
+	b.WriteString(";type=private?module-path=" + uriEscape(t.Module) + "&pin-value=" + uriEscape(pin))
+	return b.String(), nil
+}
+
+func uriEscape(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// Confirm logs in to the token holding the job's certificate with pin (one C_Login)
+// and, once the token accepted it, signs and completes every listed request in the
+// background (ctx bounds that work). It returns ErrPromptLocked (a *LockedError)
+// without touching the token while the prompt is locked, and a *WrongPINError or
+// *LockedError after a wrong PIN.
+func (a *Agent) Confirm(ctx context.Context, j *Job, certSHA256 string, pin string) error {
+	j.mu.Lock()
+	state, want := j.state, j.cert
+	j.mu.Unlock()
+	if state != JobReview {
+		return ErrJobState
+	}
+	if certSHA256 != want {
+		return fmt.Errorf("%w: the requests name another certificate than the one picked", ErrNoCertificate)
+	}
+	if err := a.guard.check(); err != nil {
+		return err
+	}
+	tok, cert, ok := a.watcher.FindCertificate(certSHA256)
+	if !ok {
+		return ErrNoCertificate
+	}
+	if tok.PINLocked || tok.PINFinalTry {
+		return ErrTokenAtRisk
+	}
+	if pin == "" {
+		return &WrongPINError{Left: a.cfg.MaxPINFailures}
+	}
+	uri, err := pkcs11URI(tok, cert, pin)
+	if err != nil {
+		return err
+	}
+	release := a.watcher.Hold()
+	var allowed []string
+	for _, m := range a.cfg.Modules {
+		allowed = append(allowed, m.Path)
+	}
+	a.logins.Add(1)
+	key, err := hsm.Open(ctx, uri, hsm.Options{AllowedModules: allowed, Logger: a.log, MaxSessions: 2})
+	if err != nil {
+		release()
+		if errors.Is(err, hsm.ErrPINIncorrect) {
+			a.log.Warn("agent: the token refused the PIN", "token", tok.Label)
+			return a.guard.fail()
+		}
+		if errors.Is(err, hsm.ErrPINLocked) {
+			return ErrTokenAtRisk
+		}
+		return fmt.Errorf("agent: opening the key on token %q: %w", tok.Label, err)
+	}
+	a.guard.succeed()
+	if kc := key.Certificate(); kc == nil || !sameCertHash(want, kc) {
+		closeKey(key)
+		release()
+		return fmt.Errorf("%w: the key's certificate on token %q is not the one the requests name", ErrNoCertificate, tok.Label)
+	}
+	j.update(func() { j.state = JobSigning })
+	a.log.Info("agent: signing", "job", j.ID, "token", tok.Label, "certificate", cert.Holder)
+	go func() {
+		defer release()
+		defer closeKey(key)
+		a.signAll(ctx, j, key)
+	}()
+	return nil
+}
+
+func closeKey(k hsm.Key) {
+	if c, ok := k.(io.Closer); ok {
+		_ = c.Close()
+	}
+}
+
+// signAll signs each listed request's digest and completes it on the server.
+func (a *Agent) signAll(ctx context.Context, j *Job, key hsm.Key) {
+	j.mu.Lock()
+	items := j.items
+	j.mu.Unlock()
+	for _, it := range items {
+		if it.Request == nil || it.Status != "listed" {
+			continue
+		}
+		j.update(func() { it.Status = "signing" })
+		err := a.signOne(ctx, j, key, it.Request)
+		j.update(func() {
+			if err != nil {
+				it.Status, it.Error = "failed", err.Error()
+				return
+			}
+			it.Status = "completed"
+		})
+		if err != nil {
+			a.log.Warn("agent: request not completed", "job", j.ID, "request", it.ID, "error", err)
+		}
+	}
+	j.update(func() { j.state = JobDone })
+	p, _ := j.Progress()
+	a.log.Info("agent: job done", "job", j.ID, "completed", p.Completed, "failed", p.Failed)
+}
+
+func (a *Agent) signOne(ctx context.Context, j *Job, key hsm.Key, r *Request) error {
+	if !sameCertHash(r.CertSHA256, key.Certificate()) {
+		return fmt.Errorf("%w: request %s names another certificate", ErrNoCertificate, r.ID)
+	}
+	opts, err := SignerOpts(r.Algorithm)
+	if err != nil {
+		return err
+	}
+	if len(r.Digest) != opts.HashFunc().Size() {
+		return fmt.Errorf("agent: request %s: a %d-byte digest for %s", r.ID, len(r.Digest), r.Algorithm)
+	}
+	sig, err := key.SignContext(ctx, r.Digest, opts)
+	if err != nil {
+		return fmt.Errorf("agent: signing request %s: %w", r.ID, err)
+	}
+	// Check before sending: a token that signs wrongly should be caught here, with a
+	// clear message, rather than by the server's refusal.
+	if err := checkSignature(key.Certificate().PublicKey, r.Digest, sig, opts); err != nil {
+		return fmt.Errorf("agent: the token's signature for request %s does not verify: %w", r.ID, err)
+	}
+	done, err := j.client.Complete(ctx, r.ID, sig)
+	if err != nil {
+		return err
+	}
+	if done.Status != "completed" {
+		return fmt.Errorf("%w: the server says %q after completion", ErrServer, done.Status)
+	}
+	a.mu.Lock()
+	a.completed[r.ID] = true
+	a.mu.Unlock()
+	return nil
+}
+
+func checkSignature(pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts) error {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if pss, ok := opts.(*rsa.PSSOptions); ok {
+			return rsa.VerifyPSS(k, pss.Hash, digest, sig, pss)
+		}
+		return rsa.VerifyPKCS1v15(k, opts.HashFunc(), digest, sig)
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(k, digest, sig) {
+			return errors.New("ECDSA signature invalid")
+		}
+		return nil
+	}
+	return fmt.Errorf("unsupported public key %T", pub)
+}

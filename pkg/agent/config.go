@@ -1,0 +1,227 @@
+package agent
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ErrConfig marks a configuration the agent cannot run with.
+var ErrConfig = errors.New("agent: bad configuration")
+
+// Module is a PKCS#11 module the agent looks for tokens in.
+type Module struct {
+	// Path of the module's shared library. The paths of the vendors' modules are
+	// configuration, never built in (see README.md for common ones).
+	Path string `yaml:"path"`
+	// Name is shown to people ("OpenSC", "Viettel-CA", …); default: the file name.
+	Name string `yaml:"name,omitempty"`
+	// Reinitialize finalises and initialises the module at every poll while nothing is
+	// signing. SoftHSM2 needs it to see a token created after it was initialised;
+	// modules of real USB tokens report insertion and removal through C_GetSlotList.
+	Reinitialize bool `yaml:"reinitialize,omitempty"`
+}
+
+// Pairing is a Kyso server this agent was paired with, and the web origin that asked.
+type Pairing struct {
+	Server string `yaml:"server"` // base URL of the Kyso server, e.g. https://kyso.example.vn
+	Origin string `yaml:"origin"` // the web page's origin that paired
+	// APIKey is the key the agent calls the server with. It is kept only in this file
+	// (mode 0600) and never logged.
+	APIKey string `yaml:"api_key"`
+	// TokenSHA256 is the hex SHA-256 of the pairing token the web page presents; the
+	// token itself is handed to the page once and not kept.
+	TokenSHA256 string    `yaml:"token_sha256"`
+	PairedAt    time.Time `yaml:"paired_at"`
+}
+
+// String leaves the API key out, so that a Pairing printed by mistake leaks nothing.
+func (p Pairing) String() string { return fmt.Sprintf("pairing{server=%s origin=%s}", p.Server, p.Origin) }
+
+// Config is the agent's configuration file (YAML, os.UserConfigDir()/kyso-agent/
+// config.yaml), written with mode 0600 because it holds the servers' API keys.
+type Config struct {
+	// Listen is the loopback address of the local page and API (default 127.0.0.1:8789).
+	Listen  string   `yaml:"listen,omitempty"`
+	Modules []Module `yaml:"modules"`
+	// AllowedOrigins are the exact web origins ("https://kyso.example.vn") whose pages
+	// may call the local API. No wildcard is accepted.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// PINLockout is how long the PIN prompt stays locked after MaxPINFailures wrong
+	// PINs in a row (default 5m).
+	PINLockout time.Duration `yaml:"pin_lockout,omitempty"`
+	// MaxPINFailures is how many wrong PINs in a row lock the prompt (default 3). Keep
+	// it below the tokens' own counter (usually 5 to 10) so the token never locks.
+	MaxPINFailures int       `yaml:"max_pin_failures,omitempty"`
+	Pairings       []Pairing `yaml:"pairings,omitempty"`
+
+	path string
+	mu   sync.Mutex
+}
+
+// DefaultConfigPath is os.UserConfigDir()/kyso-agent/config.yaml.
+func DefaultConfigPath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("agent: no user configuration directory: %w", err)
+	}
+	return filepath.Join(dir, "kyso-agent", "config.yaml"), nil
+}
+
+// LoadConfig reads the configuration at path; a missing file is an empty configuration
+// that Save will create.
+func LoadConfig(path string) (*Config, error) {
+	c := &Config{path: path}
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, c.check()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agent: reading configuration: %w", err)
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s is readable by others (mode %v); it holds API keys: chmod 600 it", ErrConfig, path, st.Mode().Perm())
+	}
+	if err := yaml.Unmarshal(raw, c); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
+	}
+	return c, c.check()
+}
+
+func (c *Config) check() error {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8789"
+	}
+	if c.PINLockout <= 0 {
+		c.PINLockout = 5 * time.Minute
+	}
+	if c.MaxPINFailures <= 0 {
+		c.MaxPINFailures = 3
+	}
+	for i, o := range c.AllowedOrigins {
+		n, err := normalOrigin(o)
+		if err != nil {
+			return fmt.Errorf("%w: allowed origin %q: %v", ErrConfig, o, err)
+		}
+		c.AllowedOrigins[i] = n
+	}
+	for _, m := range c.Modules {
+		if !filepath.IsAbs(m.Path) {
+			return fmt.Errorf("%w: module path %q is not absolute", ErrConfig, m.Path)
+		}
+	}
+	return nil
+}
+
+// normalOrigin checks that o is a bare scheme://host[:port] origin, as browsers send
+// it, and lower-cases it.
+func normalOrigin(o string) (string, error) {
+	if strings.Contains(o, "*") {
+		return "", errors.New("wildcards are not allowed")
+	}
+	u, err := url.Parse(o)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+		return "", errors.New("want scheme://host[:port]")
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
+
+// Save writes the configuration with mode 0600 (its directory 0700), atomically.
+func (c *Config) Save() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.saveLocked()
+}
+
+func (c *Config) saveLocked() error {
+	if c.path == "" {
+		return fmt.Errorf("%w: no file to save to", ErrConfig)
+	}
+	raw, err := yaml.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
+		return fmt.Errorf("agent: saving configuration: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(c.path), ".config-*.yaml")
+	if err != nil {
+		return fmt.Errorf("agent: saving configuration: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(raw); err != nil {
+		tmp.Close()
+		return fmt.Errorf("agent: saving configuration: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), c.path)
+}
+
+// Path is the file the configuration is read from and saved to.
+func (c *Config) Path() string { return c.path }
+
+// SetPath sets the file Save writes to.
+func (c *Config) SetPath(p string) { c.path = p }
+
+func (c *Config) originAllowed(origin string) bool {
+	if origin == "" {
+		return false
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == strings.ToLower(origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// addPairing records a confirmed pairing and saves, replacing an older pairing of the
+// same origin and server.
+func (c *Config) addPairing(p Pairing) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := c.Pairings[:0]
+	for _, q := range c.Pairings {
+		if q.Origin != p.Origin || q.Server != p.Server {
+			kept = append(kept, q)
+		}
+	}
+	c.Pairings = append(kept, p)
+	return c.saveLocked()
+}
+
+// pairingFor finds the pairing whose token is token, for a page of origin.
+func (c *Config) pairingFor(origin, token string) (Pairing, bool) {
+	if token == "" {
+		return Pairing{}, false
+	}
+	sum := sha256.Sum256([]byte(token))
+	want := hex.EncodeToString(sum[:])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.Pairings {
+		if p.Origin == strings.ToLower(origin) && subtle.ConstantTimeCompare([]byte(p.TokenSHA256), []byte(want)) == 1 {
+			return p, true
+		}
+	}
+	return Pairing{}, false
+}

@@ -1,0 +1,364 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"crypto/rand"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"fmtTime": func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },
+	"fmtDate": func(t time.Time) string { return t.In(vietnam).Format("02/01/2006") },
+	"role":    roleName,
+}).ParseFS(assets, "templates/*.html"))
+
+// vietnam is the zone the page shows times in.
+var vietnam = time.FixedZone("ICT", 7*3600)
+
+// pairingRequest is a web page's request to pair, waiting for the person to read the
+// code on the agent's page and type it into the web page.
+type pairingRequest struct {
+	id, code, server, origin, apiKey string
+	expires                          time.Time
+	tries                            int
+	done                             bool
+}
+
+// Server is the agent's local face: the page the person uses and the API web pages of
+// allowed origins call, both on one loopback listener.
+type Server struct {
+	agent *Agent
+	// base bounds the work a confirmation starts (signing goes on after the request).
+	base context.Context
+
+	mu   sync.Mutex
+	self string // the page's own origin, http://127.0.0.1:PORT
+}
+
+// NewServer returns the local server of a; base bounds background signing.
+func NewServer(base context.Context, a *Agent) *Server { return &Server{agent: a, base: base} }
+
+// Serve answers on ln, which must be a loopback listener, until ctx ends.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok || !addr.IP.IsLoopback() {
+		return fmt.Errorf("agent: refusing to listen on %v: loopback only", ln.Addr())
+	}
+	s.mu.Lock()
+	s.self = "http://" + ln.Addr().String()
+	s.mu.Unlock()
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// URL is the page's base URL once serving.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.self
+}
+
+// Handler routes the page (/, /jobs/, /pair/, /static/) and the API (/api/).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(assets, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /jobs/{id}", s.jobPage)
+	mux.HandleFunc("POST /jobs/{id}/confirm", s.ownOrigin(s.confirm))
+	mux.HandleFunc("GET /jobs/{id}/events", s.events)
+	mux.HandleFunc("GET /pair/{id}", s.pairPage)
+
+	api := http.NewServeMux()
+	api.HandleFunc("POST /api/pair", s.apiPair)
+	api.HandleFunc("POST /api/pair/{id}/confirm", s.apiPairConfirm)
+	api.HandleFunc("GET /api/tokens", s.paired(s.apiTokens))
+	api.HandleFunc("POST /api/jobs", s.paired(s.apiCreateJob))
+	api.HandleFunc("GET /api/jobs/{id}", s.paired(s.apiJob))
+	api.HandleFunc("GET /api/ws", s.apiWebSocket)
+	mux.Handle("/api/", s.cors(api))
+	return s.loopbackHost(securityHeaders(mux))
+}
+
+// loopbackHost refuses a Host other than the loopback address and port served: a DNS
+// rebinding page would send its own name.
+func (s *Server) loopbackHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, port, err := net.SplitHostPort(r.Host)
+		self := s.URL()
+		_, selfPort, _ := net.SplitHostPort(strings.TrimPrefix(self, "http://"))
+		if err != nil || self != "" && port != selfPort || host != "127.0.0.1" && host != "localhost" && host != "::1" {
+			http.Error(w, "agent: wrong Host", http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		if !strings.HasPrefix(r.URL.Path, "/api/") {
+			// The page may not be framed by another site (clickjacking the PIN form).
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors answers only requests whose Origin is on the allow-list: the exact origin is
+// echoed (never "*"), with Vary: Origin; a preflight gets the methods and headers
+// the API takes. Any other origin, or none, gets 403 and no CORS header at all.
+func (s *Server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		w.Header().Add("Vary", "Origin")
+		if !s.agent.cfg.originAllowed(origin) {
+			s.agent.log.Warn("agent: refused an origin not on the allow-list", "origin", origin, "path", r.URL.Path)
+			problem(w, http.StatusForbidden, "origin not allowed", "this page's origin is not on the agent's allow-list")
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		if r.Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", "GET, POST")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+			if r.Header.Get("Access-Control-Request-Private-Network") == "true" {
+				// Chrome's Private Network Access: a public page may call loopback
+				// only when the local server says so.
+				h.Set("Access-Control-Allow-Private-Network", "true")
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ownOrigin lets a form post through only from the agent's own page: another site
+// must not be able to submit a PIN form to 127.0.0.1.
+func (s *Server) ownOrigin(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		o := r.Header.Get("Origin")
+		if o == "" || !s.sameOrigin(o) {
+			http.Error(w, "agent: forms are accepted from the agent's own page only", http.StatusForbidden)
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (s *Server) sameOrigin(o string) bool {
+	u, err := url.Parse(o)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	self := strings.TrimPrefix(s.URL(), "http://")
+	_, selfPort, _ := net.SplitHostPort(self)
+	host, port, err := net.SplitHostPort(u.Host)
+	return err == nil && port == selfPort && (host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host == "::1")
+}
+
+type pairedHandler func(w http.ResponseWriter, r *http.Request, p Pairing)
+
+// paired lets through requests carrying the pairing token of their origin.
+func (s *Server) paired(next pairedHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		p, ok := s.agent.cfg.pairingFor(r.Header.Get("Origin"), tok)
+		if !ok {
+			problem(w, http.StatusUnauthorized, "not paired", "pair this page with the agent first (POST /api/pair)")
+			return
+		}
+		next(w, r, p)
+	}
+}
+
+func problem(w http.ResponseWriter, status int, title, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// apiPair starts a pairing: the web page gives the server and the API key the agent
+// will call it with; the agent shows a code on its page, which the person types into
+// the web page (apiPairConfirm). The code proves the person saw the agent's page.
+func (s *Server) apiPair(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Server string `json:"server"`
+		APIKey string `json:"api_key"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil || in.APIKey == "" {
+		problem(w, http.StatusBadRequest, "bad pairing request", "give server and api_key")
+		return
+	}
+	u, err := url.Parse(in.Server)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		problem(w, http.StatusBadRequest, "bad pairing request", "server must be an http(s) URL")
+		return
+	}
+	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	p := &pairingRequest{id: newID(12), code: fmt.Sprintf("%06d", n.Int64()), server: strings.TrimRight(in.Server, "/"),
+		origin: strings.ToLower(r.Header.Get("Origin")), apiKey: in.APIKey, expires: s.agent.now().Add(5 * time.Minute)}
+	s.agent.mu.Lock()
+	s.agent.pairings[p.id] = p
+	s.agent.mu.Unlock()
+	s.agent.log.Info("agent: pairing asked", "origin", p.origin, "server", p.server)
+	writeJSON(w, http.StatusCreated, map[string]any{"pairing_id": p.id, "confirm_url": s.URL() + "/pair/" + p.id, "expires_at": p.expires})
+}
+
+// apiPairConfirm checks the code the person typed; after three wrong codes the
+// pairing request is dropped.
+func (s *Server) apiPairConfirm(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Code string `json:"code"`
+	}
+	_ = json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<12)).Decode(&in)
+	a := s.agent
+	a.mu.Lock()
+	p, ok := a.pairings[r.PathValue("id")]
+	if ok && (p.done || a.now().After(p.expires) || p.origin != strings.ToLower(r.Header.Get("Origin"))) {
+		ok = false
+	}
+	if !ok {
+		a.mu.Unlock()
+		problem(w, http.StatusNotFound, "no such pairing", "start again")
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(in.Code), []byte(p.code)) != 1 {
+		p.tries++
+		if p.tries >= 3 {
+			delete(a.pairings, p.id)
+		}
+		a.mu.Unlock()
+		problem(w, http.StatusForbidden, "wrong code", "type the code the agent's page shows")
+		return
+	}
+	p.done = true
+	delete(a.pairings, p.id)
+	a.mu.Unlock()
+	token := newID(32)
+	sum := sha256.Sum256([]byte(token))
+	err := a.cfg.addPairing(Pairing{Server: p.server, Origin: p.origin, APIKey: p.apiKey, TokenSHA256: hex.EncodeToString(sum[:]), PairedAt: a.now()})
+	if err != nil {
+		a.log.Error("agent: saving the pairing", "error", err)
+		problem(w, http.StatusInternalServerError, "pairing not saved", "the agent could not write its configuration")
+		return
+	}
+	a.log.Info("agent: paired", "origin", p.origin, "server", p.server)
+	writeJSON(w, http.StatusOK, map[string]string{"token": token, "server": p.server})
+}
+
+func (s *Server) apiTokens(w http.ResponseWriter, _ *http.Request, _ Pairing) {
+	toks, _ := s.agent.watcher.Tokens()
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": toks})
+}
+
+func (s *Server) apiCreateJob(w http.ResponseWriter, r *http.Request, p Pairing) {
+	var in struct {
+		RequestIDs []string `json:"request_ids"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil {
+		problem(w, http.StatusBadRequest, "bad request", "give request_ids")
+		return
+	}
+	j, err := s.agent.CreateJob(r.Context(), p, in.RequestIDs)
+	if err != nil {
+		status := http.StatusBadGateway
+		switch {
+		case errors.Is(err, ErrNotPending):
+			status = http.StatusConflict
+		case errors.Is(err, ErrExpired):
+			status = http.StatusGone
+		case errors.Is(err, ErrUnknownRequest):
+			status = http.StatusNotFound
+		}
+		problem(w, status, "request refused", err.Error())
+		return
+	}
+	pr, _ := j.Progress()
+	writeJSON(w, http.StatusCreated, map[string]any{"job_id": j.ID, "url": s.URL() + "/jobs/" + j.ID, "progress": pr})
+}
+
+func (s *Server) apiJob(w http.ResponseWriter, r *http.Request, p Pairing) {
+	j, ok := s.agent.Job(r.PathValue("id"))
+	if !ok || j.Origin != p.Origin {
+		problem(w, http.StatusNotFound, "no such job", "")
+		return
+	}
+	pr, _ := j.Progress()
+	writeJSON(w, http.StatusOK, pr)
+}
+
+// events streams a job's progress to the agent's page as server-sent events.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	j, ok := s.agent.Job(r.PathValue("id"))
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "no streaming", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	for {
+		p, changed := j.Progress()
+		b, _ := json.Marshal(progressSummary(p))
+		fmt.Fprintf(w, "event: progress\ndata: %s\n\n", b)
+		fl.Flush()
+		if p.State == JobDone {
+			return
+		}
+		select {
+		case <-changed:
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// progressSummary leaves out the requests' digests: watchers need the counts.
+func progressSummary(p Progress) map[string]any {
+	return map[string]any{"job_id": p.JobID, "state": p.State, "total": p.Total, "completed": p.Completed, "failed": p.Failed}
+}

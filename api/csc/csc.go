@@ -320,10 +320,9 @@ func (s *service) credInfo(w http.ResponseWriter, r *http.Request, p Principal) 
 	if now := s.o.Now(); now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
 		status = "expired"
 	}
-	mode := "implicit"
-	if s.o.Approver != nil {
-		mode = "oauth2code"
-	}
+	// implicit: authorize takes no PIN or OTP; an approval, when configured, happens
+	// out of band and is reported by credentials/authorizeCheck.
+	const mode = "implicit"
 	writeJSON(w, http.StatusOK, map[string]any{
 		"description": cert.Subject.CommonName,
 		"key":         map[string]any{"status": "enabled", "algo": algo, "len": bits},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,7 +50,12 @@ func TestMSSStatusAnswers(t *testing.T) {
 		{"proxy 502 page", 502, `<html>Bad Gateway</html>`, remote.ErrUnreachable},
 		{"not SOAP", 200, `{"ok":true}`, remote.ErrProviderRejected},
 		{"403 from a gateway", 403, `forbidden`, remote.ErrProviderRejected},
+		// A gateway with its own codes, configured through StatusCodes.
+		{"gateway 408 success", 200, statusResp("408", "SUCCESS", sig), nil},
+		{"gateway 405 user cancelled", 200, statusResp("405", "USER_CANCELLED", ""), remote.ErrRefused},
+		{"gateway 406 timeout", 200, statusResp("406", "TIMEOUT", ""), remote.ErrTimeout},
 	}
+	gateway := map[int]error{408: nil, 405: remote.ErrRefused, 406: remote.ErrTimeout}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -58,6 +64,9 @@ func TestMSSStatusAnswers(t *testing.T) {
 			}))
 			defer srv.Close()
 			client := &remote.MSSClient{URL: srv.URL, APID: "ap", HTTPClient: srv.Client()}
+			if strings.HasPrefix(c.name, "gateway") {
+				client.StatusCodes = gateway
+			}
 			d := sha256.Sum256([]byte(c.name))
 			tk := remote.Ticket{Provider: "mss", Ref: "tx1", Request: remote.Request{ID: "r", Holder: "+84912345678", Digests: [][]byte{d[:]}, Hash: crypto.SHA256}, Deadline: time.Now().Add(time.Minute)}
 			res, err := client.Poll(context.Background(), tk)

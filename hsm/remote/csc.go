@@ -159,8 +159,8 @@ type CSCCredential struct {
 	MultiSign   int
 }
 
-// CSCError is an error answer of a CSC service.
-type CSCError struct {
+// cscError is an error answer of a CSC service.
+type cscError struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description"`
 }
@@ -538,7 +538,7 @@ func (c *CSCClient) do(ctx context.Context, req *http.Request, method string, ou
 		}
 		return resp.StatusCode, nil
 	}
-	var ce CSCError
+	var ce cscError
 	_ = json.Unmarshal(raw, &ce)
 	e := &Error{Provider: "csc", Op: method, Kind: ErrProviderRejected, Code: ce.Error, Message: ce.Description}
 	if e.Code == "" {

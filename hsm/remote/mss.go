@@ -51,8 +51,16 @@ const (
 	MSSInternalError      = 900
 )
 
-// mssKind maps a TS 102 204 status code to this package's errors; nil means success
-// (a signature) and ErrPending an outstanding transaction.
+// kind maps a status code to this package's errors; nil means success (a signature)
+// and ErrPending an outstanding transaction.
+func (c *MSSClient) kind(code int) error {
+	if k, ok := c.StatusCodes[code]; ok {
+		return k
+	}
+	return mssKind(code)
+}
+
+// mssKind is the TS 102 204 meaning of a status code.
 func mssKind(code int) error {
 	switch code {
 	case MSSRequestOK, MSSSignature, MSSValidSignature:
@@ -93,6 +101,11 @@ type MSSClient struct {
 	Timeout time.Duration
 	// HTTPClient carries the AP's client certificate (see NewMSSHTTPClient).
 	HTTPClient *http.Client
+	// StatusCodes overrides the meaning of status codes for an MSSP whose codes differ
+	// from TS 102 204 (integrators report such a gateway in Vietnam): a nil value is a
+	// success, ErrPending an outstanding transaction, any other sentinel that error.
+	// Codes not listed keep their TS 102 204 meaning.
+	StatusCodes map[int]error
 }
 
 var _ Provider = (*MSSClient)(nil)
@@ -237,7 +250,7 @@ func (c *MSSClient) call(ctx context.Context, url, op, body string) (*mssAnswer,
 	switch {
 	case fault != nil:
 		code := fault.code()
-		kind := mssKind(code)
+		kind := c.kind(code)
 		if kind == nil || kind == ErrPending {
 			kind = ErrProviderRejected
 		}
@@ -249,7 +262,7 @@ func (c *MSSClient) call(ctx context.Context, url, op, body string) (*mssAnswer,
 	case perr != nil:
 		return nil, &Error{Provider: "mss", Op: op, Kind: ErrProviderRejected, Message: "unreadable answer", Err: perr}
 	}
-	if kind := mssKind(a.Code); kind != nil {
+	if kind := c.kind(a.Code); kind != nil {
 		return nil, &Error{Provider: "mss", Op: op, Kind: kind, Code: strconv.Itoa(a.Code), Message: a.Message}
 	}
 	return a, nil

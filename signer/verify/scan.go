@@ -29,7 +29,7 @@ func filePass(ctx context.Context, r io.ReaderAt, size int64) ([]eofMark, string
 	marker := []byte("%%EOF")
 	var ends []eofMark
 	h := sha256.New()
-	buf := make([]byte, scanChunk+len(marker)+2)
+	buf := make([]byte, min(size, scanChunk)+int64(len(marker))+2)
 	for off := int64(0); off < size; off += scanChunk {
 		if err := ctx.Err(); err != nil {
 			return nil, "", err
@@ -83,7 +83,7 @@ func hashRanges(ctx context.Context, r io.ReaderAt, jobs []rangeJob) error {
 	for _, j := range jobs {
 		end = max(end, j.br[2]+j.br[3], j.br[0]+j.br[1])
 	}
-	buf := make([]byte, scanChunk)
+	buf := make([]byte, min(end, scanChunk))
 	for off := int64(0); off < end; off += scanChunk {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -67,6 +67,10 @@ func TestVerifyCLI(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", w, out)
 				}
 			}
+			// the HTML page is self-contained: nothing fetched from elsewhere
+			if strings.Contains(out, "<html") && (strings.Contains(out, "src=") || strings.Contains(out, "<link") || strings.Contains(out, "http")) {
+				t.Errorf("the HTML page refers to outside resources:\n%s", out)
+			}
 		})
 	}
 }

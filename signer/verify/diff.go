@@ -78,8 +78,10 @@ type roleMap struct {
 	// fieldNames gives each field object its fully qualified name.
 	fieldNames map[int]string
 	fieldFT    map[int]pdf.Name
-	visits     int
-	err        error
+	// apOwner gives each appearance object the field or widget it belongs to.
+	apOwner map[int]int
+	visits  int
+	err     error
 }
 
 type roleItem struct {
@@ -87,11 +89,13 @@ type roleItem struct {
 	role role
 	name string   // field name prefix, for fields
 	ft   pdf.Name // inherited field type
+	// owner is the field or widget whose appearance subtree this is
+	owner int
 }
 
 // computeRoles walks the document from its trailer.
 func computeRoles(r *pdf.Reader) *roleMap {
-	m := &roleMap{r: r, roles: map[int]role{}, fieldNames: map[int]string{}, fieldFT: map[int]pdf.Name{}}
+	m := &roleMap{r: r, roles: map[int]role{}, fieldNames: map[int]string{}, fieldFT: map[int]pdf.Name{}, apOwner: map[int]int{}}
 	var queue []roleItem
 	if root, ok := r.Trailer["Root"]; ok {
 		queue = append(queue, roleItem{o: root, role: roleCatalog})
@@ -172,6 +176,12 @@ func (m *roleMap) visit(it roleItem, queue []roleItem, depth int) []roleItem {
 			m.fieldNames[ref.Num] = name
 			m.fieldFT[ref.Num] = ft
 			it.name, it.ft = name, ft
+			it.owner = ref.Num
+		}
+		if rl&(roleAPForm|roleAPSig|roleAPSigned) != 0 && it.owner != 0 {
+			if _, ok := m.apOwner[ref.Num]; !ok {
+				m.apOwner[ref.Num] = it.owner
+			}
 		}
 		it.o, it.role = resolved, rl
 		if s, ok := resolved.(*pdf.Stream); ok {
@@ -227,9 +237,9 @@ func (m *roleMap) children(it roleItem, queue []roleItem, depth int) []roleItem 
 	push := func(o pdf.Object, rl role, name string, ft pdf.Name) {
 		switch o.(type) {
 		case pdf.Ref:
-			queue = append(queue, roleItem{o: o, role: rl, name: name, ft: ft})
+			queue = append(queue, roleItem{o: o, role: rl, name: name, ft: ft, owner: it.owner})
 		case pdf.Dict, pdf.Array:
-			queue = m.visit(roleItem{o: o, role: rl, name: name, ft: ft}, queue, depth+1)
+			queue = m.visit(roleItem{o: o, role: rl, name: name, ft: ft, owner: it.owner}, queue, depth+1)
 		}
 	}
 	switch v := it.o.(type) {
@@ -628,6 +638,18 @@ func classifyObject(v *revisionVerdict, rl role, c changedObject, old, cur *pdf.
 	case roleAPSig:
 		v.note(rankSignature, "signature field appearance object %d", c.num)
 	case roleAPForm:
+		// An appearance rewritten in place shows something else: allowed only when
+		// its field's value changed with it (form filling), never on its own.
+		if c.old != nil && ro.roles[c.num]&roleAPForm != 0 {
+			owner := rc.apOwner[c.num]
+			if owner == 0 {
+				owner = ro.apOwner[c.num]
+			}
+			if owner == 0 || !fieldValueChanged(old, cur, owner) {
+				v.note(rankOther, "appearance object %d changed without a change of its field's value", c.num)
+				return
+			}
+		}
 		v.note(rankForm, "form field appearance object %d", c.num)
 	case roleSig:
 		if c.old != nil && ro.roles[c.num]&roleSig != 0 {
@@ -817,4 +839,18 @@ func judgeField(v *revisionVerdict, c changedObject, ro, rc *roleMap) {
 			v.note(rankOther, "field %q: /%s changed", name, k)
 		}
 	}
+}
+
+// fieldValueChanged tells whether the value of field (or of the widget's parent field)
+// differs between the two states.
+func fieldValueChanged(old, cur *pdf.Reader, field int) bool {
+	od, nd := old.Dict(pdf.Ref{Num: field}), cur.Dict(pdf.Ref{Num: field})
+	cmp := &comparer{a: old, b: cur}
+	if !cmp.equal(od["V"], nd["V"], 0) {
+		return true
+	}
+	if nd["V"] == nil && nd["Parent"] != nil {
+		return !cmp.equal(old.Dict(od["Parent"])["V"], cur.Dict(nd["Parent"])["V"], 0)
+	}
+	return false
 }

@@ -100,6 +100,29 @@ func fillNumber(t testing.TB, doc []byte, number string) []byte {
 	})
 }
 
+// rewriteAppearance rewrites the number field's existing appearance stream in place to
+// show shown; with value set, the field's value changes with it (how Acrobat fills).
+func rewriteAppearance(t testing.TB, doc []byte, shown string, value bool) []byte {
+	return update(t, doc, func(r *pdf.Reader, u *pdf.Update) {
+		field := r.Dict(pdf.Ref{Num: 5})
+		ap, ok := r.Dict(field["AP"])["N"].(pdf.Ref)
+		if !ok {
+			t.Fatal("the number field has no appearance stream to rewrite")
+		}
+		old := r.Dict(ap)
+		u.Set(ap, &pdf.Stream{Dict: pdf.Dict{"Type": old["Type"], "Subtype": old["Subtype"], "BBox": old["BBox"], "Resources": old["Resources"]},
+			Data: []byte("BT /Helv 10 Tf 2 6 Td (" + shown + ") Tj ET")})
+		if value {
+			nf := pdf.Dict{}
+			for k, v := range field {
+				nf[k] = v
+			}
+			nf["V"] = pdf.TextString(shown)
+			u.Set(pdf.Ref{Num: 5}, nf)
+		}
+	})
+}
+
 // hiddenPage redefines the page content (object 4) in bytes that no cross-reference
 // section names: a viewer that repairs the file shows it.
 const hiddenPage = "4 0 obj\n<< /Length 47 >>\nstream\nBT /F1 14 Tf 72 700 Td (QUYET DINH huy bo) Tj ET\nendstream\nendobj\n"
@@ -291,6 +314,22 @@ func TestLeaderThenClerk(t *testing.T) {
 				t.Errorf("the hidden object is not named:\n%s", describe(rep))
 			}
 		})
+	}
+}
+
+// TestAppearanceInPlace: a field's appearance rewritten in place passes with a new
+// value (form filling) and fails without one (an overlay that shows something else).
+func TestAppearanceInPlace(t *testing.T) {
+	p := loadPKI(t)
+	svc := startServices(t, nil)
+	opts := Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: svc.revocation}
+	signed := sign(t, fillNumber(t, formPDF(), "01/QD"), p.Leader, pades.Options{})
+	if rep := verifyBytes(t, rewriteAppearance(t, signed, "02/QD", true), opts); rep.ExitCode() != 0 {
+		t.Errorf("value and appearance changed together:\n%s", describe(rep))
+	}
+	rep := verifyBytes(t, rewriteAppearance(t, signed, "99/QD", false), opts)
+	if rep.ExitCode() != 1 || !strings.Contains(describe(rep), "without a change of its field's value") {
+		t.Errorf("appearance alone changed:\n%s", describe(rep))
 	}
 }
 

@@ -63,24 +63,29 @@ type Appearance struct {
 }
 
 // build writes the appearance XObject and its resources into u and returns its
-// reference. rect is updated in place when it was zero.
-func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect [4]float64, o *Options) (pdf.Ref, error) {
+// reference and the widget rectangle in user space: rect, or when rect is zero the top
+// right corner of the crop box as the reader sees the page (rotation included), sized
+// for the text.
+func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect [4]float64, o *Options) (pdf.Ref, [4]float64, error) {
 	fs := a.FontSize
 	if fs == 0 {
 		fs = 10
 	}
 	page := rd.Dict(pageRef)
+	rot := int64(0)
+	if page != nil {
+		r, _ := rd.Int(rd.Inherited(page, "Rotate"))
+		rot = ((r % 360) + 360) % 360
+	}
 	if rect == ([4]float64{}) {
 		if page == nil {
-			return pdf.Ref{}, fmt.Errorf("%w: signature page is not a dictionary", pdf.ErrDamaged)
+			return pdf.Ref{}, rect, fmt.Errorf("%w: signature page is not a dictionary", pdf.ErrDamaged)
 		}
 		w, h := a.textSize(fs)
 		if w == 0 {
 			w, h = 160, 60
 		}
-		box := pageBox(rd, page)
-		rect = [4]float64{box[2] - 28 - w, box[3] - 28 - h, box[2] - 28, box[3] - 28}
-		a.Rect = rect
+		rect = topRight(pageBox(rd, page), rot, w, h, 28)
 	}
 	if rect[2] < rect[0] {
 		rect[0], rect[2] = rect[2], rect[0]
@@ -88,9 +93,14 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 	if rect[3] < rect[1] {
 		rect[1], rect[3] = rect[3], rect[1]
 	}
+	// w and h are the appearance's size as the reader sees it: a page shown turned by
+	// 90° or 270° swaps them.
 	w, h := rect[2]-rect[0], rect[3]-rect[1]
+	if rot == 90 || rot == 270 {
+		w, h = h, w
+	}
 	if w <= 0 || h <= 0 {
-		return pdf.Ref{}, fmt.Errorf("%w: the appearance rectangle is empty", ErrOptions)
+		return pdf.Ref{}, rect, fmt.Errorf("%w: the appearance rectangle is empty", ErrOptions)
 	}
 	var content bytes.Buffer
 	xobjs := pdf.Dict{}
@@ -102,7 +112,7 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 		if a.Image != nil {
 			ref, iw, ih, err := imageXObject(u, a.Image)
 			if err != nil {
-				return pdf.Ref{}, fmt.Errorf("%w: signature image: %v", ErrOptions, err)
+				return pdf.Ref{}, rect, fmt.Errorf("%w: signature image: %v", ErrOptions, err)
 			}
 			xobjs["Im1"] = ref
 			s := minf(w/iw, h/ih)
@@ -113,7 +123,7 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 		if a.Seal != nil {
 			sref, sw, sh, err := imageXObject(u, a.Seal)
 			if err != nil {
-				return pdf.Ref{}, fmt.Errorf("%w: seal image: %v", ErrOptions, err)
+				return pdf.Ref{}, rect, fmt.Errorf("%w: seal image: %v", ErrOptions, err)
 			}
 			xobjs["Im2"] = sref
 			size := a.SealSize
@@ -130,7 +140,7 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 	if len(a.Lines) > 0 {
 		fontRef, enc, err := fontResource(u, a.Lines)
 		if err != nil {
-			return pdf.Ref{}, err
+			return pdf.Ref{}, rect, err
 		}
 		resources["Font"] = pdf.Dict{"F1": fontRef}
 		lead := fs * 1.2
@@ -154,8 +164,8 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 		"Resources": resources,
 	}
 	// A rotated page turns the appearance with it; counter-rotate so it reads upright.
-	if rot, _ := rd.Int(rd.Inherited(page, "Rotate")); rot%360 != 0 {
-		switch ((rot % 360) + 360) % 360 {
+	if rot != 0 {
+		switch rot {
 		case 90:
 			form["Matrix"] = pdf.Array{0.0, 1.0, -1.0, 0.0, h, 0.0}
 		case 180:
@@ -164,7 +174,33 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 			form["Matrix"] = pdf.Array{0.0, -1.0, 1.0, 0.0, 0.0, w}
 		}
 	}
-	return u.Add(&pdf.Stream{Dict: form, Data: content.Bytes()}), nil
+	return u.Add(&pdf.Stream{Dict: form, Data: content.Bytes()}), rect, nil
+}
+
+// topRight is the rectangle, in user space, of a w×h box margin points from the top
+// right corner of box as a reader shows the page turned by rot degrees clockwise.
+func topRight(box [4]float64, rot int64, w, h, margin float64) [4]float64 {
+	x0, y0, x1, y1 := box[0], box[1], box[2], box[3]
+	dw, dh := x1-x0, y1-y0
+	if rot == 90 || rot == 270 {
+		dw, dh = dh, dw
+	}
+	// the box in display coordinates, origin at the displayed lower left corner
+	dx0, dy0, dx1, dy1 := dw-margin-w, dh-margin-h, dw-margin, dh-margin
+	toUser := func(dx, dy float64) (float64, float64) {
+		switch rot {
+		case 90:
+			return x1 - dy, y0 + dx
+		case 180:
+			return x1 - dx, y1 - dy
+		case 270:
+			return x0 + dy, y1 - dx
+		}
+		return x0 + dx, y0 + dy
+	}
+	ax, ay := toUser(dx0, dy0)
+	bx, by := toUser(dx1, dy1)
+	return [4]float64{minf(ax, bx), minf(ay, by), maxf(ax, bx), maxf(ay, by)}
 }
 
 func pageBox(rd *pdf.Reader, page pdf.Dict) [4]float64 {

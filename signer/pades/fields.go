@@ -334,7 +334,7 @@ func signExistingField(rd *pdf.Reader, u *pdf.Update, f *field, sigRef pdf.Ref, 
 		if pageRef.Num == 0 && len(pages) > 0 {
 			pageRef = pages[0]
 		}
-		ap, err := o.Appearance.build(rd, u, pageRef, rect, o)
+		ap, _, err := o.Appearance.build(rd, u, pageRef, rect, o)
 		if err != nil {
 			return err
 		}
@@ -368,12 +368,11 @@ func addNewField(rd *pdf.Reader, u *pdf.Update, name string, sigRef pdf.Ref, o *
 	}
 	fieldRef := u.Alloc()
 	if o.Appearance != nil {
-		ap, err := o.Appearance.build(rd, u, pageRef, o.Appearance.Rect, o)
+		ap, r, err := o.Appearance.build(rd, u, pageRef, o.Appearance.Rect, o)
 		if err != nil {
 			return pdf.Ref{}, err
 		}
 		w["AP"] = pdf.Dict{"N": ap}
-		r := o.Appearance.Rect
 		w["Rect"] = pdf.Array{r[0], r[1], r[2], r[3]}
 	}
 	u.Set(fieldRef, w)

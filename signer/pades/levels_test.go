@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -532,5 +533,78 @@ func TestFieldMDPLock(t *testing.T) {
 	opts.Field = ""
 	if _, err := signBytes(t, signed, key, opts); err != nil {
 		t.Fatalf("a new field is not locked: %v", err)
+	}
+}
+
+// blankPDF is a one-page A4 PDF with nothing on it, turned by rotate degrees.
+func blankPDF(rotate int) []byte {
+	var b bytes.Buffer
+	off := make([]int, 4)
+	b.WriteString("%PDF-1.7\n")
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Rotate %d /Resources << >> >>", rotate),
+	}
+	for i, o := range objs {
+		off[i+1] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	x := b.Len()
+	b.WriteString("xref\n0 4\n0000000000 65535 f\r\n")
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", off[i])
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", x)
+	return b.Bytes()
+}
+
+// TestRotatedPages: the text block reads upright and sits at the top right as the
+// reader sees the page, whatever the page's /Rotate.
+func TestRotatedPages(t *testing.T) {
+	pdftoppm := testenv.Tool(t, "pdftoppm", "poppler-utils")
+	opts, key := orgOptions(t)
+	opts.Appearance = &Appearance{Lines: []string{"Ủy ban nhân dân tỉnh Ninh Thuận — bản sao điện tử", "Số: 05/UBND-VP"}}
+	for _, rot := range []int{0, 90, 180, 270} {
+		t.Run(fmt.Sprint(rot), func(t *testing.T) {
+			out, err := signBytes(t, blankPDF(rot), key, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := writeTemp(t, "rot.pdf", out)
+			prefix := filepath.Join(t.TempDir(), "page")
+			if b, err := exec.Command(pdftoppm, "-r", "72", "-png", "-singlefile", path, prefix).CombinedOutput(); err != nil {
+				t.Fatalf("pdftoppm: %v %s", err, b)
+			}
+			f, err := os.Open(prefix + ".png")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			img, err := png.Decode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bd := img.Bounds()
+			minX, minY, maxX, maxY := bd.Max.X, bd.Max.Y, -1, -1
+			for y := bd.Min.Y; y < bd.Max.Y; y++ {
+				for x := bd.Min.X; x < bd.Max.X; x++ {
+					if r, g, b, _ := img.At(x, y).RGBA(); r+g+b < 3*0xC000 {
+						minX, minY = min(minX, x), min(minY, y)
+						maxX, maxY = max(maxX, x), max(maxY, y)
+					}
+				}
+			}
+			if maxX < 0 {
+				t.Fatal("nothing drawn")
+			}
+			w, h := maxX-minX, maxY-minY
+			if w <= 2*h {
+				t.Errorf("text box %dx%d px: not reading horizontally", w, h)
+			}
+			if minX < bd.Dx()/3 || maxY > bd.Dy()/3 {
+				t.Errorf("text at x %d..%d, y %d..%d of %dx%d: not at the top right", minX, maxX, minY, maxY, bd.Dx(), bd.Dy())
+			}
+		})
 	}
 }

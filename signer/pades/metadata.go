@@ -82,7 +82,7 @@ func applyMetadata(rd *pdf.Reader, u *pdf.Update, m *Metadata, cat pdf.Dict, new
 			}
 			a := &Appearance{Lines: []string{value}, FontSize: fs}
 			page, _ := nd["P"].(pdf.Ref)
-			ap, err := a.build(rd, u, page, rect, &Options{})
+			ap, _, err := a.build(rd, u, page, rect, &Options{})
 			if err != nil {
 				return false, err
 			}

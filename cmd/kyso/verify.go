@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -84,6 +85,16 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 		if opts.At, err = time.Parse(time.RFC3339, f.at); err != nil {
 			return verifyUsageErr("verify: --at: %v", err)
 		}
+	}
+	if !f.offline {
+		// one checker for every file: its OCSP and CRL caches serve them all
+		at := opts.At
+		opts.Revocation = &pki.Checker{OCSP: &pki.OCSPClient{}, CRL: &pki.CRLFetcher{}, Now: func() time.Time {
+			if at.IsZero() {
+				return time.Now()
+			}
+			return at
+		}}
 	}
 	if len(f.trust) > 0 {
 		if opts.Anchors, err = verify.LoadAnchors(f.trust...); err != nil {

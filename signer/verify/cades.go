@@ -34,6 +34,7 @@ func VerifyDetached(ctx context.Context, sig []byte, content io.ReaderAt, size i
 			err = nil
 		}
 	}()
+	opts = opts.withRevocation(rep.ValidationTime)
 	if len(sig) > maxDetachedSignature {
 		return nil, fmt.Errorf("%w: signature file larger than %d bytes", ErrUnreadable, maxDetachedSignature)
 	}

@@ -245,11 +245,7 @@ func checkRevocation(ctx context.Context, opts Options, at time.Time, cert, issu
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	checker := opts.Revocation
-	if checker == nil {
-		checker = &pki.Checker{Now: func() time.Time { return at }}
-	}
-	res, err := checker.Check(ctx, cert, issuer)
+	res, err := opts.Revocation.Check(ctx, cert, issuer)
 	if err != nil {
 		return revocationOutcome{err: fmt.Errorf("verify: revocation unknown: %w", err)}
 	}

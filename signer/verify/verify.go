@@ -36,8 +36,8 @@ type Options struct {
 	// Offline forbids the network: revocation comes from the document only.
 	Offline bool
 	// Revocation answers online revocation questions (OCSP, then CRL) when not
-	// Offline. Nil makes a pki.Checker per signature with default clients; share a
-	// configured one to share its cache and timeouts.
+	// Offline. Nil makes one pki.Checker per verification with default clients;
+	// share a configured one between verifications to share its cache.
 	Revocation pki.RevocationChecker
 	// RevocationTimeout bounds each online revocation question (default 10 s).
 	RevocationTimeout time.Duration
@@ -51,6 +51,15 @@ func (o *Options) validationTime() time.Time {
 		return o.Now()
 	}
 	return time.Now()
+}
+
+// withRevocation gives an online verification one revocation checker for all its
+// signatures, so that their common issuers are asked once.
+func (o Options) withRevocation(at time.Time) Options {
+	if o.Revocation == nil && !o.Offline {
+		o.Revocation = &pki.Checker{OCSP: &pki.OCSPClient{}, CRL: &pki.CRLFetcher{}, Now: func() time.Time { return at }}
+	}
+	return o
 }
 
 // VerifyFile verifies the PDF at path.
@@ -85,6 +94,7 @@ func VerifyPDF(ctx context.Context, r io.ReaderAt, size int64, name string, opts
 			err = nil
 		}
 	}()
+	opts = opts.withRevocation(rep.ValidationTime)
 	v := &pdfVerifier{f: r, size: size, opts: opts, rep: rep, at: rep.ValidationTime}
 	if err := v.run(ctx); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -346,5 +347,129 @@ func TestMSSBatchOnePerDocument(t *testing.T) {
 	shown := m.Shown()
 	if len(shown) != 3 || !strings.HasSuffix(shown[1].DisplayText, "(2/3)") {
 		t.Errorf("phone showed %+v", shown)
+	}
+}
+
+// childEnv runs TestMSSChildProcess as one of the processes of
+// TestMSSResumeAcrossProcesses: "submit" or "resume".
+const childEnv = "KYSO_REMOTE_CHILD"
+
+// TestMSSResumeAcrossProcesses: one process submits, stores the ticket and is killed
+// (SIGKILL) while the phone rings; a second process, started afterwards as a restarted
+// server would be, resumes the stored ticket and gets the signature the holder
+// confirmed in between. The MSSP sees one submission.
+func TestMSSResumeAcrossProcesses(t *testing.T) {
+	m, p := startMSSP(t, after(remotetest.Confirm, 2*time.Second))
+	dir := t.TempDir()
+	if err := m.WriteClientConfig(filepath.Join(dir, "client.json")); err != nil {
+		t.Fatal(err)
+	}
+	child := func(mode string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMSSChildProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(), childEnv+"="+mode, "KYSO_REMOTE_DIR="+dir)
+		return cmd
+	}
+	first := child("submit")
+	var firstOut bytes.Buffer
+	first.Stdout, first.Stderr = &firstOut, &firstOut
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ticket := filepath.Join(dir, "ticket.json")
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(ticket); err == nil {
+			break
+		}
+		if time.Since(start) > 15*time.Second {
+			_ = first.Process.Kill()
+			_ = first.Wait()
+			t.Fatalf("first process stored no ticket:\n%s", firstOut.String())
+		}
+	}
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	if m.Submissions() != 1 {
+		t.Fatalf("%d submissions before the restart", m.Submissions())
+	}
+
+	if out, err := child("resume").CombinedOutput(); err != nil {
+		t.Fatalf("second process: %v\n%s", err, out)
+	}
+	var tk remote.Ticket
+	b, err := os.ReadFile(ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &tk); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := os.ReadFile(filepath.Join(dir, "signature.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rsa.VerifyPKCS1v15(p.SIM.Cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, tk.Request.Digests[0], sig); err != nil {
+		t.Fatalf("resumed signature: %v", err)
+	}
+	if m.Submissions() != 1 {
+		t.Errorf("%d submissions: resuming must not ask the phone again", m.Submissions())
+	}
+}
+
+// TestMSSChildProcess is a process of TestMSSResumeAcrossProcesses; alone it does
+// nothing.
+func TestMSSChildProcess(t *testing.T) {
+	mode, dir := os.Getenv(childEnv), os.Getenv("KYSO_REMOTE_DIR")
+	if mode == "" {
+		t.Skip("a child process of TestMSSResumeAcrossProcesses")
+	}
+	client, err := remotetest.ClientFromFile(filepath.Join(dir, "client.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := testpki.Load(testenv.TestPKIDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket := filepath.Join(dir, "ticket.json")
+	switch mode {
+	case "submit":
+		k := simKey(client, p)
+		k.Backoff.First = time.Hour // killed while waiting
+		k.OnSubmit = func(_ context.Context, tk remote.Ticket) error {
+			b, err := json.Marshal(tk)
+			if err != nil {
+				return err
+			}
+			// Renamed into place, so the parent never reads half a ticket.
+			if err := os.WriteFile(ticket+".tmp", b, 0o600); err != nil {
+				return err
+			}
+			return os.Rename(ticket+".tmp", ticket)
+		}
+		d := sha256.Sum256([]byte("across processes"))
+		_, err := k.SignContext(context.Background(), d[:], crypto.SHA256)
+		t.Fatalf("the wait ended before the process was killed: %v", err)
+	case "resume":
+		b, err := os.ReadFile(ticket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tk remote.Ticket
+		if err := json.Unmarshal(b, &tk); err != nil {
+			t.Fatal(err)
+		}
+		res, err := remote.Wait(context.Background(), client, tk, fast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigs, err := remote.Signatures(res, tk.Request, p.SIM.Cert.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "signature.bin"), sigs[0], 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

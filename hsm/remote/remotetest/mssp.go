@@ -2,7 +2,8 @@
 // 204 mobile signature service (MSSP) whose holders' keys are hsm.Keys (SoftHSM2 in
 // the tests) and whose "phone" the test plays: confirm after a while, refuse, or never
 // answer. The MSSP keeps its transactions while clients come and go, so a test can
-// drop a client, make a new one as after a restart, and resume a stored Ticket.
+// drop a client, make a new one as after a restart (NewClient, or ClientFromFile in
+// another process), and resume a stored Ticket. The CSC peer is api/csc itself.
 //
 // Test-only: imported by _test.go files. It must never import cmd/, api/ or signer/.
 package remotetest
@@ -19,12 +20,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,10 +78,11 @@ type MSSPOptions struct {
 
 // MSSP is a running TS 102 204 service over HTTPS with client-certificate TLS.
 type MSSP struct {
-	URL    string
-	opts   MSSPOptions
-	apCert tls.Certificate
-	roots  *x509.CertPool
+	URL        string
+	opts       MSSPOptions
+	apCert     tls.Certificate
+	roots      *x509.CertPool
+	serverCert *x509.Certificate
 
 	submissions, queries atomic.Int64
 	failSignatures       atomic.Bool
@@ -115,25 +120,72 @@ func StartMSSP(t testing.TB, opts MSSPOptions) *MSSP {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	m.URL = srv.URL + "/soap/services/MSS_SignaturePort"
+	m.serverCert = srv.Certificate()
 	m.roots = x509.NewCertPool()
-	m.roots.AddCert(srv.Certificate())
+	m.roots.AddCert(m.serverCert)
 	return m
 }
 
 // NewClient is a TS 102 204 client of this MSSP as a new process would make it: its own
 // HTTP connections, the AP's client certificate.
 func (m *MSSP) NewClient(format string) *remote.MSSClient {
+	return client(m.URL, m.opts.APID, m.opts.APPassword, format, m.apCert, m.roots)
+}
+
+func client(url, apID, apPassword, format string, cert tls.Certificate, roots *x509.CertPool) *remote.MSSClient {
 	return &remote.MSSClient{
-		URL: m.URL, APID: m.opts.APID, APPassword: hsm.NewSecret(m.opts.APPassword),
+		URL: url, APID: apID, APPassword: hsm.NewSecret(apPassword),
 		MSSPID: "http://mssp.test.invalid", SignatureProfile: "http://mobile-id.vn/digitalSignature",
-		Format: format, HTTPClient: remote.NewMSSHTTPClient(m.apCert, m.roots),
+		Format: format, HTTPClient: remote.NewMSSHTTPClient(cert, roots),
 	}
 }
 
-// Roots trusts the MSSP's server certificate; APCertificate is the AP's client
-// certificate the MSSP accepts.
-func (m *MSSP) Roots() *x509.CertPool          { return m.roots }
-func (m *MSSP) APCertificate() tls.Certificate { return m.apCert }
+// clientConfig is what another process needs to be this MSSP's AP.
+type clientConfig struct {
+	URL, APID, APPassword  string
+	CertPEM, KeyPEM, CAPEM []byte
+}
+
+// WriteClientConfig writes a file from which ClientFromFile makes this MSSP's client in
+// another process (a restarted server): URL, AP credentials, the AP's client key and
+// certificate, and the MSSP's certificate. The file holds a private key: tests only.
+func (m *MSSP) WriteClientConfig(path string) error {
+	keyDER, err := x509.MarshalPKCS8PrivateKey(m.apCert.PrivateKey)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(clientConfig{
+		URL: m.URL, APID: m.opts.APID, APPassword: m.opts.APPassword,
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.apCert.Certificate[0]}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		CAPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.serverCert.Raw}),
+	})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+// ClientFromFile makes an MSSP client from a WriteClientConfig file.
+func ClientFromFile(path string) (*remote.MSSClient, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c clientConfig
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, err
+	}
+	cert, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(c.CAPEM) {
+		return nil, fmt.Errorf("remotetest: no MSSP certificate in %s", path)
+	}
+	return client(c.URL, c.APID, c.APPassword, "", cert, roots), nil
+}
 
 // Submissions is how many MSS_Signature requests arrived; StatusQueries how many
 // MSS_StatusQuery requests.

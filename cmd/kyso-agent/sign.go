@@ -21,8 +21,8 @@ import (
 
 type signFlags struct {
 	out, token, certID, pinSource, module, chain, reason, location, rect, image, field string
-	page                                                                              int
-	pss                                                                               bool
+	page                                                                               int
+	pss                                                                                bool
 }
 
 func newSignCmd(rf *rootFlags) *cobra.Command {

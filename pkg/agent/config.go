@@ -46,7 +46,9 @@ type Pairing struct {
 }
 
 // String leaves the API key out, so that a Pairing printed by mistake leaks nothing.
-func (p Pairing) String() string { return fmt.Sprintf("pairing{server=%s origin=%s}", p.Server, p.Origin) }
+func (p Pairing) String() string {
+	return fmt.Sprintf("pairing{server=%s origin=%s}", p.Server, p.Origin)
+}
 
 // Config is the agent's configuration file (YAML, os.UserConfigDir()/kyso-agent/
 // config.yaml), written with mode 0600 because it holds the servers' API keys.

@@ -3,9 +3,13 @@ package verify
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -369,6 +373,9 @@ func TestRevokedSigner(t *testing.T) {
 func TestExpiredSigner(t *testing.T) {
 	p := loadPKI(t)
 	inValidity := func() time.Time { return testpki.ExpiredNotAfter.Add(-90 * 24 * time.Hour) }
+	// the committed TSA certificate starts after the expired one ended: this test
+	// needs a TSA that was in service while the signer's certificate was valid
+	tsa := olderTSA(t, p, testpki.ExpiredNotBefore)
 	for _, tc := range []struct {
 		name  string
 		clock func() time.Time
@@ -382,13 +389,47 @@ func TestExpiredSigner(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			svc := startServices(t, tc.clock)
-			doc := sign(t, formPDF(), p.Expired, pades.Options{Level: tc.level, Timestamper: svc.ts, Time: inValidity()})
+			server := pkitest.StartTSA(t, tsa.Cert, tsa.Key, tsa.Chain, pkitest.TSAOptions{Clock: tc.clock})
+			ts := &pki.TSAClient{URLs: []string{server.URL}, Timeout: 10 * time.Second}
+			doc := sign(t, formPDF(), p.Expired, pades.Options{Level: tc.level, Timestamper: ts, Time: inValidity()})
 			rep := verifyBytes(t, doc, Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: svc.revocation})
 			if s := rep.Signatures[0]; s.Indication != tc.ind || s.SubIndication != tc.sub {
 				t.Fatalf("want %s/%s:\n%s", tc.ind, tc.sub, describe(rep))
 			}
 		})
 	}
+}
+
+// olderTSA issues, under the committed sub CA, a TSA certificate valid from notBefore.
+func olderTSA(t *testing.T, p *testpki.TestPKI, notBefore time.Time) *testpki.Cert {
+	t.Helper()
+	key, err := testpki.PooledKey(testpki.RSA2048, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(notBefore.Unix()),
+		Subject:      pkix.Name{Country: []string{"VN"}, CommonName: "Kyso TEST TSA (older) — NOT FOR PRODUCTION"},
+		NotBefore:    notBefore, NotAfter: testpki.LeafNotAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		CRLDistributionPoints: []string{testpki.SubCRLURL},
+	}
+	// RFC 3161 wants the timeStamping EKU alone and critical; crypto/x509 would write
+	// it non-critical
+	eku, err := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: eku}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.Sub.Cert, key.Public(), p.Sub.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testpki.Cert{Cert: cert, Key: key, Chain: p.TSA.Chain}
 }
 
 // TestDetached verifies a detached CMS signature made by openssl (an outside tool):

@@ -342,6 +342,11 @@ func (v *pdfVerifier) timestampReport(ctx context.Context, ts *tsOutcome) (tsRep
 	if err := pki.CheckTSACertificate(ts.signer); err != nil {
 		return fail(Indeterminate, SigConstraintsFailure, err.Error())
 	}
+	if ts.genTime.Before(ts.signer.NotBefore) || ts.genTime.After(ts.signer.NotAfter) {
+		// a TSA cannot vouch for a time when its certificate was not valid
+		return fail(Indeterminate, OutOfBoundsNoPOE, fmt.Sprintf("the timestamp's time %s lies outside its TSA certificate's validity",
+			ts.genTime.UTC().Format(time.RFC3339)))
+	}
 	pool := append(append([]*x509.Certificate{}, ts.certs...), v.dss.certs...)
 	cr := buildChain(ts.signer, pool, v.opts.Anchors, v.at)
 	out.chain = cr.chain

@@ -14,7 +14,7 @@ var layers = [][]string{
 	{"pkg/service"},
 	{"signer/"},
 	{"hsm"},
-	{"pkg/store", "pkg/docid", "pkg/pki", "pkg/config"},
+	{"pkg/store", "pkg/docid", "pkg/pki", "pkg/config", "pkg/edxml"},
 	{"internal/"},
 }
 

@@ -273,10 +273,13 @@ func (c *MSSClient) call(ctx context.Context, url, op, body string) (*mssAnswer,
 func transportError(provider, op string, err error) error {
 	var opErr *net.OpError
 	var verr *tls.CertificateVerificationError
-	var alert tls.AlertError
 	switch {
-	case errors.As(err, &verr) || errors.As(err, &alert):
-		return &Error{Provider: provider, Op: op, Kind: ErrProviderRejected, Message: "TLS handshake refused", NotSent: true, Err: err}
+	case errors.As(err, &verr):
+		return &Error{Provider: provider, Op: op, Kind: ErrProviderRejected, Message: "the provider's TLS certificate is not trusted", NotSent: true, Err: err}
+	case errors.As(err, &opErr) && opErr.Op == "remote error":
+		// A TLS alert: the provider refused the connection (our client certificate,
+		// most often) before it read the request.
+		return &Error{Provider: provider, Op: op, Kind: ErrProviderRejected, Message: "the provider refused the TLS connection", NotSent: true, Err: err}
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return &Error{Provider: provider, Op: op, Kind: ErrUnreachable, NotSent: true, Err: err}
 	}

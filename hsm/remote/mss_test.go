@@ -6,6 +6,8 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net"
@@ -226,6 +228,29 @@ func TestMSSProviderDown(t *testing.T) {
 			t.Errorf("%d connection attempts, want 3", n)
 		}
 	})
+
+	tlsCases := []struct {
+		name     string
+		breakTLS func(*tls.Config)
+	}{
+		{"client certificate missing", func(c *tls.Config) { c.Certificates = nil }},
+		{"MSSP certificate not trusted", func(c *tls.Config) { c.RootCAs = x509.NewCertPool() }},
+	}
+	for _, c := range tlsCases {
+		t.Run(c.name, func(t *testing.T) {
+			client := m.NewClient("")
+			c.breakTLS(client.HTTPClient.Transport.(*http.Transport).TLSClientConfig)
+			before := m.Submissions()
+			d := sha256.Sum256([]byte(c.name))
+			_, err := simKey(client, p).SignContext(context.Background(), d[:], crypto.SHA256)
+			if !errors.Is(err, remote.ErrProviderRejected) || remote.SafeToResubmit(err) {
+				t.Fatalf("err = %v, want ErrProviderRejected, not retried", err)
+			}
+			if m.Submissions() != before {
+				t.Errorf("the MSSP read the request")
+			}
+		})
+	}
 
 	t.Run("fails after reading", func(t *testing.T) {
 		m.FailSignatures(true)

@@ -79,7 +79,9 @@ func VerifyFile(ctx context.Context, path string, opts Options) (*Report, error)
 // VerifyPDF verifies every signature and document timestamp of the PDF in the first
 // size bytes of r. The error is ErrUnreadable or ErrNotSigned (wrapped) when the input
 // is not a signed PDF; otherwise the report says everything, including a failure
-// inside the verifier itself (a FORMAT_FAILURE with the error).
+// inside the verifier itself (a FORMAT_FAILURE with the error). r is read with
+// concurrent ReadAt calls, as io.ReaderAt allows; VerifyPDF itself is safe for
+// concurrent use.
 func VerifyPDF(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options) (rep *Report, err error) {
 	rep = &Report{Version: ReportVersion, File: name, Size: size, Format: "pdf",
 		ValidationTime: opts.validationTime().UTC(), Signatures: []SignatureReport{}, Errors: []string{}, Warnings: []string{}}

@@ -81,10 +81,10 @@ func cliActor() string {
 func newDocsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "docs",
-		Short: "Manage the document store: import, list, get, check, agencies",
+		Short: "Manage the document store: import, list, get, check, agencies, export",
 	}
 	sf := addStoreFlags(cmd)
-	cmd.AddCommand(newDocsImportCmd(sf), newDocsListCmd(sf), newDocsGetCmd(sf), newDocsCheckCmd(sf), newDocsAgenciesCmd(sf))
+	cmd.AddCommand(newDocsImportCmd(sf), newDocsListCmd(sf), newDocsGetCmd(sf), newDocsCheckCmd(sf), newDocsAgenciesCmd(sf), newDocsExportCmd(sf))
 	return cmd
 }
 

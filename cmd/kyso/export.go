@@ -62,7 +62,7 @@ them.`,
 			m := &edxml.Message{
 				From: edxml.Organ{OrganID: d.AgencyCode}, Number: d.NumberSymbol(), PromulgatedAt: *d.IssuedAt,
 				Place: place, DocumentType: typeName, Subject: d.Summary,
-				Signer: edxml.Signer{Competence: competence, Position: position, FullName: fullName},
+				Signer:      edxml.Signer{Competence: competence, Position: position, FullName: fullName},
 				Attachments: []edxml.Attachment{{Name: attachmentName(d, v), ContentType: "application/pdf", Data: pdfBytes}},
 			}
 			if m.DocumentType == "" {

@@ -102,6 +102,9 @@ func TestCorpus(t *testing.T) {
 				}
 			}
 		}
+		if path == "signed/dss-two-fields-same-sig.pdf" && (rep == nil || len(rep.Signatures) != 1 || !strings.Contains(rep.Signatures[0].Field, ", ")) {
+			t.Errorf("%s: one signature value shared by two fields must be reported once, naming both", path)
+		}
 		if took > 3*time.Second {
 			t.Errorf("%s: verification took %v (limit 3 s)", path, took)
 		}

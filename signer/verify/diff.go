@@ -747,18 +747,16 @@ func judgeList(v *revisionVerdict, old, cur *pdf.Reader, a, b pdf.Object, remove
 			}
 			continue
 		}
-		{
-			// a direct annotation or field cannot be told from a changed one
-			found := false
-			for _, x := range la {
-				if equalObjects(x, e, 0) {
-					found = true
-					break
-				}
+		// a direct annotation or field cannot be told from a changed one
+		found := false
+		for _, x := range la {
+			if equalObjects(x, e, 0) {
+				found = true
+				break
 			}
-			if !found {
-				v.note(removeRank, "direct %s added to object %d", what, owner)
-			}
+		}
+		if !found {
+			v.note(removeRank, "direct %s added to object %d", what, owner)
 		}
 	}
 }

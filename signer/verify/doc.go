@@ -13,9 +13,11 @@
 //     revision writes but its cross-reference section hides, are changes;
 //   - permissions: the DocMDP permission of a certification signature and FieldMDP
 //     locks. An approval-only document is judged as DocMDP P=2 (form filling and
-//     signing allowed; annotations and anything else not), like Adobe's default for
-//     approval signatures and stricter than pyHanko's, because a comment laid over
-//     signed text is how shadow attacks hide content;
+//     signing allowed; annotations and anything else not). That is Kyso's choice,
+//     stricter than pyHanko's (which lets annotations pass after approval
+//     signatures), because a comment laid over signed text is how shadow attacks
+//     hide content, and the office workflow (leader signs, clerk fills the number and
+//     signs) needs nothing more;
 //   - trust: a chain to the configured anchors only (never to a certificate the file
 //     carries as a root), key usage and extended key usage, validity at the time a
 //     timestamp proves, else at the validation time;

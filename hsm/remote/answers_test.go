@@ -1,17 +1,23 @@
 package remote_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"flag"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/hsm/remote"
 )
 
@@ -109,4 +115,56 @@ func FuzzRawSignature(f *testing.F) {
 		_, _, _ = remote.ParsePSSParams(der)
 		_, _, _ = remote.ParseDigestInfo(der)
 	})
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestMSSSignatureRequestGolden: the MSS_Signature envelope Kyso sends must not drift;
+// a change shows up as a diff against testdata/mss_signature_req.xml (go test -update
+// rewrites it after review).
+func TestMSSSignatureRequestGolden(t *testing.T) {
+	var got []byte
+	var contentType string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		contentType = r.Header.Get("Content-Type")
+		_, _ = io.WriteString(w, env12+`<MSS_SignatureResponse><mss:MSS_SignatureResp xmlns:mss="http://uri.etsi.org/TS102204/v1.1.2#" MSSP_TransID="T1"><mss:Status><mss:StatusCode Value="100"/></mss:Status></mss:MSS_SignatureResp></MSS_SignatureResponse></env:Body></env:Envelope>`)
+	}))
+	defer srv.Close()
+	at := time.Date(2026, 3, 5, 7, 30, 15, 0, time.UTC)
+	client := &remote.MSSClient{
+		URL: srv.URL, APID: "http://ap.mobile-id.vn/kyso", APPassword: hsm.NewSecret("pw&<"),
+		MSSPID: "http://hmssp.mobile-id.vn", SignatureProfile: "http://mobile-id.vn/digitalSignature",
+		HTTPClient: srv.Client(), Now: func() time.Time { return at },
+	}
+	d := sha256.Sum256([]byte("golden"))
+	tk, err := client.Submit(context.Background(), remote.Request{ID: "kyso-0001", Holder: "0912 345 678", Digests: [][]byte{d[:]}, Hash: crypto.SHA256,
+		DisplayText: "Ký văn bản số 05/UBND-VP <khẩn>", Timeout: 120 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Ref != "T1" || !tk.Submitted.Equal(at) || !tk.Deadline.Equal(at.Add(120*time.Second)) {
+		t.Errorf("ticket %+v", tk)
+	}
+	if !strings.HasPrefix(contentType, "application/soap+xml") {
+		t.Errorf("Content-Type %q", contentType)
+	}
+	// RFC 8017 section 9.2, note 1: the DER DigestInfo prefix of SHA-256.
+	prefix := []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
+	if dtbs := base64.StdEncoding.EncodeToString(append(prefix, d[:]...)); !bytes.Contains(got, []byte(">"+dtbs+"<")) {
+		t.Errorf("DataToBeSigned is not the SHA-256 DigestInfo %s", dtbs)
+	}
+	golden := filepath.Join("testdata", "mss_signature_req.xml")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("MSS_Signature request drifted:\ngot  %s\nwant %s", got, want)
+	}
 }

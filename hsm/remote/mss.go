@@ -106,6 +106,8 @@ type MSSClient struct {
 	// success, ErrPending an outstanding transaction, any other sentinel that error.
 	// Codes not listed keep their TS 102 204 meaning.
 	StatusCodes map[int]error
+	// Now stamps AP_Info Instant and the Ticket (default time.Now).
+	Now func() time.Time
 }
 
 var _ Provider = (*MSSClient)(nil)
@@ -152,7 +154,7 @@ func (c *MSSClient) Submit(ctx context.Context, r Request) (Ticket, error) {
 	if format == "" {
 		format = MSSFormatPKCS1
 	}
-	now := time.Now()
+	now := c.now()
 	var b strings.Builder
 	fmt.Fprintf(&b, `<MSS_Signature><mss:MSS_SignatureReq xmlns:mss="%s" MajorVersion="1" MinorVersion="1" MessagingMode="asynchClientServer" TimeOut="%d">`,
 		MSSNamespace, int(timeout.Seconds()))
@@ -180,7 +182,7 @@ func (c *MSSClient) Poll(ctx context.Context, t Ticket) (*Result, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<MSS_StatusQuery><mss:MSS_StatusReq xmlns:mss="%s" MajorVersion="1" MinorVersion="1" MSSP_TransID="%s">`, MSSNamespace, esc(t.Ref))
-	c.writeAPInfo(&b, newID(), time.Now())
+	c.writeAPInfo(&b, newID(), c.now())
 	b.WriteString(`</mss:MSS_StatusReq></MSS_StatusQuery>`)
 	url := c.StatusURL
 	if url == "" {
@@ -201,6 +203,13 @@ func (c *MSSClient) Poll(ctx context.Context, t Ticket) (*Result, error) {
 		return &Result{CMS: resp.Signature}, nil
 	}
 	return &Result{Signatures: [][]byte{resp.Signature}}, nil
+}
+
+func (c *MSSClient) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 func (c *MSSClient) writeAPInfo(b *strings.Builder, transID string, now time.Time) {

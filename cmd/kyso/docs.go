@@ -81,10 +81,10 @@ func cliActor() string {
 func newDocsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "docs",
-		Short: "Manage the document store: import, list, get, check, agencies, export",
+		Short: "The document store: import, list, get, check, agencies, approve, issue, receive, export",
 	}
 	sf := addStoreFlags(cmd)
-	cmd.AddCommand(newDocsImportCmd(sf), newDocsListCmd(sf), newDocsGetCmd(sf), newDocsCheckCmd(sf), newDocsAgenciesCmd(sf), newDocsExportCmd(sf))
+	cmd.AddCommand(newDocsImportCmd(sf), newDocsListCmd(sf), newDocsGetCmd(sf), newDocsCheckCmd(sf), newDocsAgenciesCmd(sf), newDocsExportCmd(sf), newDocsApproveCmd(sf), newDocsIssueCmd(sf), newDocsReceiveCmd(sf))
 	return cmd
 }
 

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/verify"
+)
+
+// flowFlags are what issuing and receiving need besides the store: who acts, and the
+// trust anchors the verification before each step uses.
+type flowFlags struct {
+	actor   string
+	trust   []string
+	offline bool
+}
+
+func (f *flowFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.actor, "actor", "", "who does it, for the audit trail (required)")
+	cmd.Flags().StringArrayVar(&f.trust, "trust", nil, "trust anchor certificates for the verification (repeatable; required)")
+	cmd.Flags().BoolVar(&f.offline, "offline", false, "verify with the revocation data in the document only")
+}
+
+func (f *flowFlags) verifyOptions() (verify.Options, error) {
+	if f.actor == "" || len(f.trust) == 0 {
+		return verify.Options{}, usageErr("give --actor and at least one --trust anchor")
+	}
+	ts, err := pki.LoadTrustStore(f.trust...)
+	if err != nil {
+		return verify.Options{}, &exitError{code: 2, err: err}
+	}
+	return verify.Options{Anchors: ts.Anchors(), Offline: f.offline}, nil
+}
+
+func newDocsIssueCmd(sf *storeFlags) *cobra.Command {
+	var ff flowFlags
+	var keyURI, certFile, chainFile, seal, numberField, dateField, level string
+	var sealSize float64
+	var tsa []string
+	cmd := &cobra.Command{
+		Use:   "issue ID --key URI --seal PNG --actor NAME --trust FILE",
+		Short: "Issue an approved document: number, date, identifier codes and the organisation's signature with the seal",
+		Long: `Issue an approved document as Decree 30/2020 prescribes: the leader's signature is
+verified first (no issue when it fails), the system assigns the next number of the
+agency's outgoing register and the issue time, writes them and the edXML identifier
+into the PDF (/Info, XMP, and the template's number/date fields when named) in the
+same revision as the organisation's signature, whose seal lies over the left third of
+the leader's signature, and stores the document as issued.`,
+		Example: `  kyso docs issue 42 --key "$ORG_KEY" --seal seal.png --actor "văn thư" \
+      --trust /etc/kyso/anchors/ --number-field so_ky_hieu --date-field ngay_ban_hanh`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return usageErr("document id %q is not a number", args[0])
+			}
+			vo, err := ff.verifyOptions()
+			if err != nil {
+				return err
+			}
+			if keyURI == "" {
+				return usageErr("--key is required")
+			}
+			lvl, err := pades.ParseLevel(level)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			var sealPNG []byte
+			if seal != "" {
+				if sealPNG, err = os.ReadFile(seal); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+			}
+			ctx := cmd.Context()
+			key, err := hsm.Open(ctx, keyURI, hsm.Options{})
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			defer closeKey(key)
+			sk, err := cliServerKey(key, keyURI, certFile, chainFile)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			st, err := sf.open(ctx)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			defer st.Close()
+			svc := &service.Service{Store: st, Keys: map[string]*service.ServerKey{"cli": sk}, Verify: vo}
+			if len(tsa) > 0 {
+				svc.Timestamper = &pki.TSAClient{URLs: tsa}
+			}
+			if lvl >= pades.LevelBLT {
+				svc.Validation = &pki.Collector{OCSP: &pki.OCSPClient{}, CRLs: &pki.CRLFetcher{}}
+			}
+			d, rep, err := svc.Issue(ctx, service.IssueRequest{DocumentID: id, KeyName: "cli", Seal: sealPNG, SealSize: sealSize,
+				NumberField: numberField, DateField: dateField, Level: lvl, Actor: ff.actor})
+			if err != nil {
+				if rep != nil {
+					_ = rep.WriteText(cmd.ErrOrStderr(), verify.Vietnamese)
+				}
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d\t%s\t%s\n", d.ID, d.NumberSymbol(), deref(d.Identifier))
+			return nil
+		},
+	}
+	ff.add(cmd)
+	cmd.Flags().StringVar(&keyURI, "key", "", "the organisation's key URI (pkcs11: or softkey:)")
+	cmd.Flags().StringVar(&certFile, "cert", "", "its certificate, when the token holds none")
+	cmd.Flags().StringVar(&chainFile, "chain", "", "issuer certificates (PEM), nearest first")
+	cmd.Flags().StringVar(&seal, "seal", "", "PNG of the seal (red, transparent, true size)")
+	cmd.Flags().Float64Var(&sealSize, "seal-size", 0, "the seal's true width in points (default: from the PNG's resolution, else 36 mm)")
+	cmd.Flags().StringVar(&numberField, "number-field", "", "template text field for \"Số: NN/SYMBOL\"")
+	cmd.Flags().StringVar(&dateField, "date-field", "", "template text field for the issue date")
+	cmd.Flags().StringVar(&level, "level", "B-B", "PAdES level of the organisation's signature")
+	cmd.Flags().StringArrayVar(&tsa, "tsa", nil, "RFC 3161 timestamp authority URL (repeatable)")
+	return cmd
+}
+
+// cliServerKey names the command line's key for the service, with its certificates
+// from the token or the files given.
+func cliServerKey(key hsm.Key, uri, certFile, chainFile string) (*service.ServerKey, error) {
+	var o pades.Options
+	if err := attachCertificates(key, signFlags{cert: certFile, chain: chainFile}, &o); err != nil {
+		return nil, err
+	}
+	return &service.ServerKey{Name: "cli", Key: withCertificates{Key: key, cert: o.Certificate, chain: o.Chain}, URI: redactedURI(uri)}, nil
+}
+
+// withCertificates gives a key the certificates named on the command line.
+type withCertificates struct {
+	hsm.Key
+	cert  *x509.Certificate
+	chain []*x509.Certificate
+}
+
+func (k withCertificates) Certificate() *x509.Certificate { return k.cert }
+func (k withCertificates) Chain() []*x509.Certificate     { return k.chain }
+
+// redactedURI is the key URI as the audit trail records it: without a PIN.
+func redactedURI(uri string) string {
+	if u, err := hsm.ParsePKCS11URI(uri); err == nil {
+		return u.String()
+	}
+	if u, err := hsm.ParseSoftKeyURI(uri); err == nil {
+		return u.String()
+	}
+	return "(unparsable key URI)"
+}
+
+func newDocsReceiveCmd(sf *storeFlags) *cobra.Command {
+	var ff flowFlags
+	var holder, issuer, number, identifier, summary, docType string
+	cmd := &cobra.Command{
+		Use:   "receive FILE --holder CODE --actor NAME --trust FILE",
+		Short: "Verify an incoming document, register it with the next incoming number and store it",
+		Long: `Receive an incoming document (văn bản đến): its signatures are verified (the verdict
+is printed and stored with it), it takes the next number of the holder's incoming
+register for the year, and it is stored.`,
+		Example: `  kyso docs receive cv-7816.pdf --holder 000.00.00.H43 --issuer 000.00.00.G22 \
+      --number 7816/VPCP-TTĐT --actor "văn thư" --trust /etc/kyso/anchors/`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			vo, err := ff.verifyOptions()
+			if err != nil {
+				return err
+			}
+			req := service.ReceiveRequest{Filename: filepath.Base(args[0]), Holder: docid.AgencyCode(holder),
+				Issuer: docid.AgencyCode(issuer), Identifier: identifier, Summary: summary, Type: docType, Actor: ff.actor}
+			if number != "" {
+				if req.Number, err = docid.ParseNumberSymbol(number); err != nil {
+					return usageErr("--number: %v", err)
+				}
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			defer f.Close()
+			req.Content = f
+			ctx := cmd.Context()
+			st, err := sf.open(ctx)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			defer st.Close()
+			svc := &service.Service{Store: st, Verify: vo}
+			d, rep, err := svc.Receive(ctx, req)
+			if rep != nil {
+				_ = rep.WriteText(cmd.ErrOrStderr(), verify.Vietnamese)
+			}
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d\tincoming %d/%d\t%s\n", d.ID, derefInt(d.RegNumber), derefInt(d.Year), rep.Indication)
+			return nil
+		},
+	}
+	ff.add(cmd)
+	cmd.Flags().StringVar(&holder, "holder", "", "the receiving agency's code (required)")
+	cmd.Flags().StringVar(&issuer, "issuer", "", "the issuing agency's code")
+	cmd.Flags().StringVar(&number, "number", "", "the document's number and symbol, e.g. 7816/VPCP-TTĐT")
+	cmd.Flags().StringVar(&identifier, "identifier", "", "the edXML document identifier, when it came with one")
+	cmd.Flags().StringVar(&summary, "summary", "", "trích yếu")
+	cmd.Flags().StringVar(&docType, "type", "", "QĐ, CV, TTr, …")
+	return cmd
+}
+
+func derefInt(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func newDocsApproveCmd(sf *storeFlags) *cobra.Command {
+	var keyURI, certFile, chainFile, image, rect, level, reason, actor string
+	var page int
+	var tsa []string
+	cmd := &cobra.Command{
+		Use:   "approve ID --key URI --actor NAME [--image PNG --page N --rect x1,y1,x2,y2]",
+		Short: "Approve a draft with the leader's signature (the handwritten image between title and name)",
+		Long: `Sign a stored draft as its approver: the leader's personal signature, visible with the
+handwritten signature image when --image is given, made through the same
+prepare/complete pipeline the desktop agent uses. The signed version is stored and
+the document becomes approved, ready for the clerk to issue.`,
+		Example: `  kyso docs approve 42 --key "$LEADER_TOKEN_URI" --image chu-ky.png --page 1 \
+      --rect 330,120,510,190 --actor "Chủ tịch"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return usageErr("document id %q is not a number", args[0])
+			}
+			if keyURI == "" || actor == "" {
+				return usageErr("give --key and --actor")
+			}
+			f := signFlags{level: level, rect: rect, image: image, page: page, reason: reason, tsa: tsa, hash: "SHA-256", visible: image != ""}
+			opts, err := signOptions(f)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			ctx := cmd.Context()
+			key, err := hsm.Open(ctx, keyURI, hsm.Options{})
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			defer closeKey(key)
+			if err := attachCertificates(key, signFlags{cert: certFile, chain: chainFile}, &opts); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			st, err := sf.open(ctx)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			defer st.Close()
+			svc := &service.Service{Store: st, Timestamper: opts.Timestamper, Validation: opts.Validation}
+			p, err := svc.Prepare(ctx, service.PrepareRequest{DocumentID: id, Certificate: opts.Certificate, Chain: opts.Chain,
+				Role: service.RoleApprove, Actor: actor, Options: service.SignOptions{Level: opts.Level, Reason: opts.Reason, Appearance: opts.Appearance}})
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			so, err := service.SignerOpts(p.Algorithm)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			sig, err := pades.SignDigest(ctx, key, p.Digest, so)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			done, err := svc.Complete(ctx, p.ID, service.CompleteRequest{Signature: sig, Actor: actor, KeyURI: redactedURI(keyURI)})
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d\tapproved\tversion %d\n", id, done.Version)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyURI, "key", "", "the leader's key URI (pkcs11: or softkey:)")
+	cmd.Flags().StringVar(&certFile, "cert", "", "its certificate, when the token holds none")
+	cmd.Flags().StringVar(&chainFile, "chain", "", "issuer certificates (PEM), nearest first")
+	cmd.Flags().StringVar(&image, "image", "", "PNG of the handwritten signature (blue, transparent)")
+	cmd.Flags().IntVar(&page, "page", 1, "page of the visible signature")
+	cmd.Flags().StringVar(&rect, "rect", "", "rectangle x1,y1,x2,y2 in points")
+	cmd.Flags().StringVar(&level, "level", "B-B", "PAdES level")
+	cmd.Flags().StringVar(&reason, "reason", "Phê duyệt", "reason written in the signature")
+	cmd.Flags().StringVar(&actor, "actor", "", "who approves, for the audit trail (required)")
+	cmd.Flags().StringArrayVar(&tsa, "tsa", nil, "RFC 3161 timestamp authority URL (repeatable)")
+	return cmd
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
+	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
+	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/signer/pdf"
+	"github.com/kyso-vn/kyso/signer/verify"
+)
+
+// servePKIAtCertificateURLs runs the test PKI's OCSP responder and CRLs at the very
+// addresses its certificates name (127.0.0.1:18961 and :18962), as a deployment
+// would: the CLI has no test hook to point elsewhere.
+func servePKIAtCertificateURLs(t *testing.T, p *testpki.TestPKI) {
+	t.Helper()
+	pkitest.StartOCSP(t, pkitest.OCSPOptions{Dir: p.Dir, Port: 18961})
+	ln, err := net.Listen("tcp", "127.0.0.1:18962")
+	if err != nil {
+		t.Fatalf("the test PKI's CRL address 127.0.0.1:18962 is taken: %v", err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/sub-ca.crl":
+			w.Write(p.SubCRL)
+		case "/root-ca.crl":
+			w.Write(p.RootCRL)
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+}
+
+func testPNG(w, h int, c color.NRGBA, on func(x, y int) bool) string {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			if on(x, y) {
+				img.Set(x, y, c)
+			}
+		}
+	}
+	var b bytes.Buffer
+	_ = png.Encode(&b, img)
+	return string(b.Bytes())
+}
+
+// TestDocsFlowCLI: import a draft, the leader approves with the handwritten image, the
+// clerk issues with the seal; the stored document carries its number and identifier,
+// and both signatures verify TOTAL_PASSED. Issuing an unapproved draft is refused.
+func TestDocsFlowCLI(t *testing.T) {
+	corpus := testenv.CorpusDir(t)
+	p, err := testpki.Load(testenv.TestPKIDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	servePKIAtCertificateURLs(t, p)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	sig := filepath.Join(dir, "sig.png")
+	seal := filepath.Join(dir, "seal.png")
+	os.WriteFile(sig, []byte(testPNG(300, 100, color.NRGBA{0, 0, 200, 255}, func(x, y int) bool {
+		return math.Abs(float64(y)-(50+30*math.Sin(float64(x)/20))) < 3
+	})), 0o644)
+	os.WriteFile(seal, []byte(testPNG(200, 200, color.NRGBA{220, 0, 0, 255}, func(x, y int) bool {
+		d := math.Hypot(float64(x-100), float64(y-100))
+		return d > 85 && d < 97
+	})), 0o644)
+	pkiDir := testenv.TestPKIDir()
+	leaderKey := "softkey:path=" + filepath.Join(pkiDir, "leader.key") + ";cert=" + filepath.Join(pkiDir, "leader.pem")
+	root := filepath.Join(pkiDir, "root-ca.pem")
+	chain := filepath.Join(pkiDir, "chain.pem")
+
+	code, out := kysoExit(t, "docs", "import", "--data-dir", data, "--direction", "outgoing", "--agency", "000.00.00.H43",
+		"--number", "UBND-VP", "--summary", "Về việc thử nghiệm", "--actor", "chuyên viên", filepath.Join(corpus, "plain/lo-writer-trivial.pdf"))
+	if code != 0 {
+		t.Fatalf("import: %d %s", code, out)
+	}
+	// a draft is not issued
+	if code, out := kysoExit(t, "docs", "issue", "1", "--data-dir", data, "--key", demoKeyURI(), "--chain", chain,
+		"--seal", seal, "--actor", "văn thư", "--trust", root); code != 1 || !strings.Contains(out, "approved") {
+		t.Fatalf("issuing a draft: %d %s", code, out)
+	}
+	if code, out := kysoExit(t, "docs", "approve", "1", "--data-dir", data, "--key", leaderKey, "--chain", chain,
+		"--image", sig, "--page", "1", "--rect", "300,100,480,160", "--actor", "Chủ tịch"); code != 0 {
+		t.Fatalf("approve: %d %s", code, out)
+	}
+	code, out = kysoExit(t, "docs", "issue", "1", "--data-dir", data, "--key", demoKeyURI(), "--chain", chain,
+		"--seal", seal, "--seal-size", "60", "--actor", "văn thư", "--trust", root)
+	if code != 0 {
+		t.Fatalf("issue: %d %s", code, out)
+	}
+	if !regexp.MustCompile(`01/UBND-VP\t000\.00\.00\.H43,\d{4}/\d{2}/\d{2},01/UBND-VP`).MatchString(out) {
+		t.Errorf("issue printed %q", out)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{DSN: filepath.Join(data, "kyso.db"), BlobDir: filepath.Join(data, "blobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d, err := st.GetDocument(ctx, 1)
+	if err != nil || d.Status != store.StatusIssued {
+		t.Fatalf("document: %+v %v", d, err)
+	}
+	rc, err := st.OpenBlob(ctx, d.ContentSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.ReadFrom(rc)
+	rc.Close()
+	r, err := pdf.Open(bytes.NewReader(b.Bytes()), int64(b.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pdf.DecodeText(r.Dict(r.Trailer["Info"])["KysoIdentifier"].(pdf.String)); got != *d.Identifier {
+		t.Errorf("/Info identifier %q, want %q", got, *d.Identifier)
+	}
+	rep, err := verify.VerifyPDF(ctx, bytes.NewReader(b.Bytes()), int64(b.Len()), "issued.pdf", verify.Options{Anchors: []*x509.Certificate{p.Root.Cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Indication != verify.TotalPassed || len(rep.Signatures) != 2 {
+		var txt bytes.Buffer
+		rep.WriteText(&txt, verify.English)
+		t.Fatalf("verify:\n%s", txt.String())
+	}
+}

@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"image"
-	"image/color"
-	"image/png"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -48,20 +44,6 @@ func servePKIAtCertificateURLs(t *testing.T, p *testpki.TestPKI) {
 	t.Cleanup(func() { srv.Close() })
 }
 
-func testPNG(w, h int, c color.NRGBA, on func(x, y int) bool) string {
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			if on(x, y) {
-				img.Set(x, y, c)
-			}
-		}
-	}
-	var b bytes.Buffer
-	_ = png.Encode(&b, img)
-	return string(b.Bytes())
-}
-
 // TestDocsFlowCLI: import a draft, the leader approves with the handwritten image, the
 // clerk issues with the seal; the stored document carries its number and identifier,
 // and both signatures verify TOTAL_PASSED. Issuing an unapproved draft is refused.
@@ -76,13 +58,8 @@ func TestDocsFlowCLI(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	sig := filepath.Join(dir, "sig.png")
 	seal := filepath.Join(dir, "seal.png")
-	os.WriteFile(sig, []byte(testPNG(300, 100, color.NRGBA{0, 0, 200, 255}, func(x, y int) bool {
-		return math.Abs(float64(y)-(50+30*math.Sin(float64(x)/20))) < 3
-	})), 0o644)
-	os.WriteFile(seal, []byte(testPNG(200, 200, color.NRGBA{220, 0, 0, 255}, func(x, y int) bool {
-		d := math.Hypot(float64(x-100), float64(y-100))
-		return d > 85 && d < 97
-	})), 0o644)
+	os.WriteFile(sig, testenv.SignaturePNG(), 0o644)
+	os.WriteFile(seal, testenv.SealPNG(), 0o644)
 	pkiDir := testenv.TestPKIDir()
 	leaderKey := "softkey:path=" + filepath.Join(pkiDir, "leader.key") + ";cert=" + filepath.Join(pkiDir, "leader.pem")
 	root := filepath.Join(pkiDir, "root-ca.pem")

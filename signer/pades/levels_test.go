@@ -8,10 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
 	"image/png"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,33 +201,6 @@ func TestExistingFieldAndFieldErrors(t *testing.T) {
 	}
 }
 
-func sigImage(w, h int, c color.NRGBA, draw func(x, y int) bool) []byte {
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			if draw(x, y) {
-				img.Set(x, y, c)
-			}
-		}
-	}
-	var b bytes.Buffer
-	_ = png.Encode(&b, img)
-	return b.Bytes()
-}
-
-// testImages draws a blue handwritten-like stroke and a red ring seal.
-func testImages() (signature, seal []byte) {
-	signature = sigImage(300, 100, color.NRGBA{0, 0, 200, 255}, func(x, y int) bool {
-		yy := 50 + 30*math.Sin(float64(x)/20)
-		return math.Abs(float64(y)-yy) < 3
-	})
-	seal = sigImage(200, 200, color.NRGBA{220, 0, 0, 255}, func(x, y int) bool {
-		d := math.Hypot(float64(x-100), float64(y-100))
-		return (d > 85 && d < 97) || (d > 55 && d < 60)
-	})
-	return
-}
-
 // TestLeaderThenClerk: the leader signs with the handwritten image, the clerk adds
 // the organisation's signature with the seal over it; both valid in pdfsig, the text
 // block renders Vietnamese that pdftotext extracts exactly, and the rendered area
@@ -238,7 +208,7 @@ func testImages() (signature, seal []byte) {
 func TestLeaderThenClerk(t *testing.T) {
 	in := corpusFile(t, "plain/lo-writer-trivial.pdf")
 	p := loadPKI(t)
-	sig, seal := testImages()
+	sig, seal := testenv.SignaturePNG(), testenv.SealPNG()
 	leaderOpts := Options{Certificate: p.Leader.Cert, Chain: p.Leader.Chain, Reason: "Phê duyệt",
 		Appearance: &Appearance{Page: 1, Rect: [4]float64{300, 100, 480, 160}, Image: sig}}
 	leader, err := signBytes(t, in, p.Leader.Key, leaderOpts)

@@ -168,19 +168,16 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 // set, is called after each answered request with how many digests are signed so far.
 // On an error the signatures made so far are returned with it.
 func (k *Key) SignDigests(ctx context.Context, digests [][]byte, opts crypto.SignerOpts, progress func(done, total int)) ([][]byte, error) {
-	h, pss, salt, err := hashAndPSS(opts)
-	if err != nil {
-		return nil, err
-	}
 	if k.Cert == nil {
 		return nil, errors.New("remote: key has no certificate to check signatures with")
 	}
-	if pss {
+	if _, ok := opts.(*rsa.PSSOptions); ok {
 		if _, ok := k.Cert.PublicKey.(*rsa.PublicKey); !ok {
 			return nil, errors.New("remote: PSS needs an RSA key")
 		}
 	}
 	batch := 1
+	var err error
 	if b, ok := k.Provider.(Batcher); ok && len(digests) > 1 {
 		if batch, err = b.MaxBatch(ctx, k.Holder); err != nil {
 			return nil, err
@@ -190,14 +187,19 @@ func (k *Key) SignDigests(ctx context.Context, digests [][]byte, opts crypto.Sig
 	out := make([][]byte, 0, len(digests))
 	for start := 0; start < len(digests); start += batch {
 		part := digests[start:min(start+batch, len(digests))]
-		r := Request{ID: newID(), Holder: k.Holder, Digests: part, Hash: h, PSS: pss, SaltLength: salt, DisplayText: k.DisplayText, Timeout: k.Timeout}
+		text := k.DisplayText
 		switch {
 		case len(part) == len(digests):
 		case len(part) == 1:
-			r.DisplayText = fmt.Sprintf("%s (%d/%d)", k.DisplayText, start+1, len(digests))
+			text = fmt.Sprintf("%s (%d/%d)", k.DisplayText, start+1, len(digests))
 		default:
-			r.DisplayText = fmt.Sprintf("%s (%d-%d/%d)", k.DisplayText, start+1, start+len(part), len(digests))
+			text = fmt.Sprintf("%s (%d-%d/%d)", k.DisplayText, start+1, start+len(part), len(digests))
 		}
+		r, err := NewRequest(NewRequestID(), k.Holder, part, opts, text)
+		if err != nil {
+			return out, err
+		}
+		r.Timeout = k.Timeout
 		sigs, err := k.sign(ctx, r)
 		if err != nil {
 			return out, err
@@ -211,9 +213,6 @@ func (k *Key) SignDigests(ctx context.Context, digests [][]byte, opts crypto.Sig
 }
 
 func (k *Key) sign(ctx context.Context, r Request) ([][]byte, error) {
-	if err := checkDigests(r); err != nil {
-		return nil, err
-	}
 	t, err := k.submit(ctx, r)
 	if err != nil {
 		return nil, err
@@ -287,8 +286,8 @@ func verify(pub crypto.PublicKey, digest, sig []byte, r Request) error {
 	return fmt.Errorf("public key type %T", pub)
 }
 
-// newID is a random request ID: AP_TransID must be unique per AP.
-func newID() string {
+// NewRequestID is a random request ID (AP_TransID must be unique per AP).
+func NewRequestID() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b) // never fails (crypto/rand, Go 1.24+)
 	return "kyso-" + hex.EncodeToString(b)

@@ -182,7 +182,7 @@ func (c *MSSClient) Poll(ctx context.Context, t Ticket) (*Result, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<MSS_StatusQuery><mss:MSS_StatusReq xmlns:mss="%s" MajorVersion="1" MinorVersion="1" MSSP_TransID="%s">`, MSSNamespace, esc(t.Ref))
-	c.writeAPInfo(&b, newID(), c.now())
+	c.writeAPInfo(&b, NewRequestID(), c.now())
 	b.WriteString(`</mss:MSS_StatusReq></MSS_StatusQuery>`)
 	url := c.StatusURL
 	if url == "" {

@@ -84,8 +84,10 @@ func simKey(c remote.Provider, p *testpki.TestPKI) *remote.Key {
 }
 
 // TestMSSEndToEndPAdES: a PDF prepared for the SIM holder, the phone confirms after
-// 2 s, the signature completes at B-T with the test TSA, and poppler accepts it; for a
-// bare PKCS#1 answer and for one wrapped in CMS.
+// 2 s, the signature completes at B-T with the test TSA, and poppler accepts it. Once
+// synchronously through hsm.Key with a bare PKCS#1 answer; once on the server's
+// two-phase path, with a CMS answer: submit, store the prepared state and the ticket
+// (JSON), and complete from them with a new client, as after a restart.
 func TestMSSEndToEndPAdES(t *testing.T) {
 	pdfsig := testenv.Tool(t, "pdfsig", "poppler-utils")
 	in, err := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
@@ -94,34 +96,73 @@ func TestMSSEndToEndPAdES(t *testing.T) {
 	}
 	m, p := startMSSP(t, after(remotetest.Confirm, 2*time.Second))
 	tsa := pkitest.StartTSA(t, p.TSA.Cert, p.TSA.Key, p.TSA.Chain)
-	for _, format := range []string{remote.MSSFormatPKCS1, remote.MSSFormatPKCS7} {
-		t.Run(strings.TrimPrefix(format, remote.MSSNamespace), func(t *testing.T) {
+	opts := pades.Options{Level: pades.LevelBT, Certificate: p.SIM.Cert, Chain: p.SIM.Chain,
+		Timestamper: &pki.TSAClient{URLs: []string{tsa.URL}}, Reason: "SIM PKI"}
+	text := "Ký Quyết định số 05/QĐ-UBND"
+
+	synchronous := func(t *testing.T, prep *pades.Prepared) []byte {
+		sig, err := simKey(m.NewClient(remote.MSSFormatPKCS1), p).SignContext(context.Background(), prep.SignedAttrsDigest(), prep.SignatureOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sig
+	}
+	twoPhase := func(t *testing.T, prep *pades.Prepared) []byte {
+		ctx := context.Background()
+		r, err := remote.NewRequest("pending-42", testpki.SIMPhone, [][]byte{prep.SignedAttrsDigest()}, prep.SignatureOpts(), text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk, err := m.NewClient(remote.MSSFormatPKCS7).Submit(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		state, err := json.Marshal(struct {
+			Prepared *pades.Prepared
+			Ticket   remote.Ticket
+		}{prep, tk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The process that submitted is gone; another reads the stored state.
+		var stored struct {
+			Prepared pades.Prepared
+			Ticket   remote.Ticket
+		}
+		if err := json.Unmarshal(state, &stored); err != nil {
+			t.Fatal(err)
+		}
+		*prep = stored.Prepared
+		res, err := remote.Wait(ctx, m.NewClient(remote.MSSFormatPKCS7), stored.Ticket, fast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.CMS == nil {
+			t.Fatal("the MSSP answered no CMS in the PKCS7 format")
+		}
+		sigs, err := remote.Signatures(res, stored.Ticket.Request, p.SIM.Cert.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sigs[0]
+	}
+	for _, c := range []struct {
+		name string
+		sign func(*testing.T, *pades.Prepared) []byte
+	}{{"synchronous PKCS1", synchronous}, {"two-phase PKCS7", twoPhase}} {
+		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			opts := pades.Options{Level: pades.LevelBT, Certificate: p.SIM.Cert, Chain: p.SIM.Chain,
-				Timestamper: &pki.TSAClient{URLs: []string{tsa.URL}}, Reason: "SIM PKI"}
 			prep, err := pades.Prepare(ctx, bytes.NewReader(in), int64(len(in)), nil, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The prepared state is what a server stores while the phone rings.
-			state, err := json.Marshal(prep)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var resumed pades.Prepared
-			if err := json.Unmarshal(state, &resumed); err != nil {
-				t.Fatal(err)
-			}
 			start := time.Now()
-			sig, err := simKey(m.NewClient(format), p).SignContext(ctx, resumed.SignedAttrsDigest(), resumed.SignatureOpts())
-			if err != nil {
-				t.Fatal(err)
-			}
+			sig := c.sign(t, prep)
 			waited := time.Since(start)
 			if waited < 2*time.Second || waited > 5*time.Second {
 				t.Errorf("signature took %v; the phone confirmed after 2 s", waited)
 			}
-			tail, err := resumed.Complete(ctx, bytes.NewReader(in), sig, opts)
+			tail, err := prep.Complete(ctx, bytes.NewReader(in), sig, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,14 +171,17 @@ func TestMSSEndToEndPAdES(t *testing.T) {
 				t.Fatal(err)
 			}
 			res, _ := exec.Command(pdfsig, "-nocert", out).CombinedOutput()
-			if !strings.Contains(string(res), "Signature is Valid.") || !strings.Contains(string(res), testpki.SIMName) {
+			if !strings.Contains(string(res), "Signature is Valid.") || !strings.Contains(string(res), "Total document signed") || !strings.Contains(string(res), testpki.SIMName) {
 				t.Fatalf("pdfsig -nocert:\n%s", res)
 			}
 			t.Logf("phone answered, signature back after %v", waited.Round(time.Millisecond))
 		})
 	}
+	if n := tsa.Requests(); n != 2 {
+		t.Errorf("the TSA stamped %d signatures, want 2 (B-T)", n)
+	}
 	shown := m.Shown()
-	if len(shown) != 2 || shown[0].DisplayText != "Ký Quyết định số 05/QĐ-UBND" || shown[0].MSISDN != testpki.SIMPhone {
+	if len(shown) != 2 || shown[0].DisplayText != text || shown[1].DisplayText != text || shown[0].MSISDN != testpki.SIMPhone {
 		t.Errorf("phone showed %+v", shown)
 	}
 }

@@ -187,6 +187,22 @@ func (r Request) saltLength() int {
 	return r.Hash.Size()
 }
 
+// NewRequest is a Request for digests signed as opts says (a crypto.Hash, or
+// *rsa.PSSOptions), checked before any holder sees it: the server's two-phase path
+// builds one from pades.Prepared's SignedAttrsDigest and SignatureOpts, Submits it and
+// stores the Ticket.
+func NewRequest(id, holder string, digests [][]byte, opts crypto.SignerOpts, displayText string) (Request, error) {
+	h, pss, salt, err := hashAndPSS(opts)
+	if err != nil {
+		return Request{}, err
+	}
+	r := Request{ID: id, Holder: holder, Digests: digests, Hash: h, PSS: pss, SaltLength: salt, DisplayText: displayText}
+	if err := checkDigests(r); err != nil {
+		return Request{}, err
+	}
+	return r, nil
+}
+
 // hashAndPSS splits SignerOpts into the serialisable fields of a Request: the hash,
 // whether PSS, and the salt length (0 for the hash's length, which
 // PSSSaltLengthAuto means here too, as verifiers expect).

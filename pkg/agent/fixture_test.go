@@ -37,7 +37,9 @@ import (
 )
 
 const (
-	pin    = "246813"
+	// pin is unlike anything else in a PDF or a database, so finding it in the
+	// server's bytes would mean the server saw it.
+	pin    = "kx7-PIN-9217"
 	apiKey = "kyso-test-api-key-7f3a"
 	agency = "000.00.00.H43"
 )
@@ -337,6 +339,24 @@ type agentEnv struct {
 	origin string // the Kyso web page's origin, on the allow-list
 	token  string // the pairing token
 	now    *fakeClock
+	logs   *syncBuffer // everything the agent logged, at debug level
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
 }
 
 type fakeClock struct {
@@ -409,11 +429,13 @@ func startAgent(t *testing.T, tok *testenv.SoftHSM, k *kysoServer) *agentEnv {
 		t.Fatal(err)
 	}
 	clock := &fakeClock{t: time.Now()}
-	w := agent.NewWatcher(cfg.Modules, 100*time.Millisecond, nil)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w := agent.NewWatcher(cfg.Modules, 100*time.Millisecond, log)
 	watched := make(chan struct{})
 	go func() { w.Run(ctx); close(watched) }()
 	<-w.Ready()
-	a := agent.New(cfg, w, agent.Options{Now: clock.Now})
+	a := agent.New(cfg, w, agent.Options{Now: clock.Now, Logger: log})
 	srv := agent.NewServer(ctx, a)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -428,7 +450,7 @@ func startAgent(t *testing.T, tok *testenv.SoftHSM, k *kysoServer) *agentEnv {
 		}
 		<-watched
 	})
-	e := &agentEnv{hsm: tok, cfg: cfg, agent: a, srv: srv, url: "http://" + ln.Addr().String(), origin: origin, now: clock}
+	e := &agentEnv{hsm: tok, cfg: cfg, agent: a, srv: srv, url: "http://" + ln.Addr().String(), origin: origin, now: clock, logs: logs}
 	if k != nil {
 		e.token = e.pair(t, k.srv.URL)
 	}

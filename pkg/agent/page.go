@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -179,4 +180,15 @@ func roleName(lang, role string) string {
 		return m
 	}
 	return role
+}
+
+// commonName is the CN of an RFC 2253 distinguished name such as a request's signer,
+// or the whole name when it has none.
+func commonName(dn string) string {
+	for _, part := range strings.Split(dn, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "CN="); ok {
+			return v
+		}
+	}
+	return dn
 }

@@ -29,6 +29,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"fmtTime": func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },
 	"fmtDate": func(t time.Time) string { return t.In(vietnam).Format("02/01/2006") },
 	"role":    roleName,
+	"inc":     func(i int) int { return i + 1 },
+	"cn":      commonName,
 }).ParseFS(assets, "templates/*.html"))
 
 // vietnam is the zone the page shows times in.
@@ -127,7 +129,9 @@ func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: with no-referrer browsers send "Origin: null"
+		// on the page's own form posts, and ownOrigin needs the real origin.
+		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cache-Control", "no-store")
 		if !strings.HasPrefix(r.URL.Path, "/api/") {
 			// The page may not be framed by another site (clickjacking the PIN form).
@@ -172,8 +176,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 // must not be able to submit a PIN form to 127.0.0.1.
 func (s *Server) ownOrigin(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		o := r.Header.Get("Origin")
-		if o == "" || !s.sameOrigin(o) {
+		if !s.sameOrigin(r.Header.Get("Origin")) {
 			http.Error(w, "agent: forms are accepted from the agent's own page only", http.StatusForbidden)
 			return
 		}

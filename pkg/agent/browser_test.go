@@ -1,0 +1,139 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/signer/verify"
+)
+
+var updateScreenshots = flag.Bool("agent.screenshots", false, "write the agent page's screenshots to docs/agent/")
+
+// browser starts Debian's chromium headless with a fresh profile, offline.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := testenv.Tool(t, "chromium", "chromium")
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1100, 820),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+// screenshot captures the page; with -agent.screenshots it goes to docs/agent/.
+func screenshot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		b, err := chromedp.CaptureScreenshot()(ctx, tg)
+		if err != nil {
+			return err
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil || img.Bounds().Dx() < 600 {
+			t.Errorf("screenshot %s is not a page-sized PNG: %v", name, err)
+		}
+		dir := t.TempDir()
+		if *updateScreenshots {
+			dir = filepath.Join(testenv.ModuleRoot(), "docs", "agent")
+		}
+		return os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	})
+}
+
+// TestEndToEndBrowser: the server prepares the leader's signature; the Kyso web page,
+// in headless Chromium, hands the request id to the agent's local API (a
+// cross-origin call the agent's CORS allows) and goes to the agent's page, where the
+// PIN is typed and confirmed; the agent signs on the SoftHSM2 token and the server
+// completes. The stored PDF verifies TOTAL_PASSED against the test root with
+// revocation checked, and the PIN appears nowhere in what the server received,
+// logged or stored, nor in the agent's log and configuration.
+func TestEndToEndBrowser(t *testing.T) {
+	p := loadPKI(t)
+	k := startKyso(t, p)
+	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
+	sigPNG, _ := signatureImages()
+	req := k.prepareDoc(t, corpusPDF(t), p.Leader, service.RoleApprove, "Về việc triển khai chữ ký số trong cơ quan nhà nước", sigPNG)
+	ctx := browser(t)
+	app := k.srv.URL + "/app#agent=" + e.url + "&token=" + e.token + "&ids=" + req.ID
+	var summary, heading string
+	read := func(sel chromedp.CSS, into *string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			*into, err = chromedp.Text(sel)(ctx, tg)
+			return err
+		})
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(app),
+		chromedp.WaitVisible(chromedp.CSS("#pin")),
+		read("table.items tr.item td:nth-child(2)", &summary),
+		read("h2", &heading),
+		screenshot(t, "request.png"),
+		chromedp.SendKeys(chromedp.CSS("#pin"), pin),
+		screenshot(t, "pin.png"),
+		chromedp.Click(chromedp.CSS("#sign")),
+		chromedp.WaitVisible(chromedp.CSS("#done")),
+		screenshot(t, "done.png"),
+	)
+	if err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("browser: %v; page says %q", err, page)
+	}
+	if !strings.Contains(summary, "triển khai chữ ký số") || heading != "Yêu cầu ký số" {
+		t.Fatalf("the agent's page shows %q / %q", heading, summary)
+	}
+	doc, content := k.document(t, req.DocumentID)
+	if doc.Status != store.StatusApproved {
+		t.Fatalf("document is %s after the agent signed", doc.Status)
+	}
+	rep := k.verify(t, content)
+	if rep.Indication != verify.TotalPassed || len(rep.Signatures) != 1 {
+		t.Fatalf("verify: %s, %d signatures", rep.Indication, len(rep.Signatures))
+	}
+	cfgFile, err := os.ReadFile(e.cfg.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, b := range map[string][]byte{
+		"the server's request log": k.logs(), "the server's store": k.storeBytes(t),
+		"the agent's log": e.logs.Bytes(), "the agent's configuration": cfgFile,
+	} {
+		if len(b) == 0 {
+			t.Fatalf("%s is empty: nothing to search", what)
+		}
+		if bytes.Contains(b, []byte(pin)) {
+			t.Errorf("the PIN is in %s", what)
+		}
+	}
+	if !bytes.Contains(k.logs(), []byte("/complete")) {
+		t.Fatal("the server's log lacks the completion: the search above proves nothing")
+	}
+	t.Logf("signed through the browser: %s, %d bytes in the server's log, %d in its store", rep.Indication, len(k.logs()), len(k.storeBytes(t)))
+}

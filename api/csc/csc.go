@@ -231,18 +231,31 @@ func (s *service) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // token is oauth2/token with grant_type client_credentials; the secret comes in the
-// form (client_secret_post) or as HTTP Basic (client_secret_basic).
+// form (client_secret_post), as HTTP Basic (client_secret_basic), or in a JSON body as
+// some CSC v1 clients send it.
 func (s *service) token(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, invalid("The request body is not a form."))
-		return
+	var in struct {
+		GrantType    string `json:"grant_type"`
+		ClientSecret string `json:"client_secret"`
 	}
-	if g := r.PostForm.Get("grant_type"); g != "client_credentials" {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		if err := decode(r, &in); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	} else {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if err := r.ParseForm(); err != nil {
+			s.fail(w, r, invalid("The request body is not a form."))
+			return
+		}
+		in.GrantType, in.ClientSecret = r.PostForm.Get("grant_type"), r.PostForm.Get("client_secret")
+	}
+	if in.GrantType != "client_credentials" {
 		s.fail(w, r, &apiError{http.StatusBadRequest, "unsupported_grant_type", "Only grant_type=client_credentials is supported."})
 		return
 	}
-	secret := r.PostForm.Get("client_secret")
+	secret := in.ClientSecret
 	if _, basic, ok := r.BasicAuth(); ok {
 		secret = basic
 	}

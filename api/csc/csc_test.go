@@ -296,6 +296,53 @@ func TestCSCAuthorizationRules(t *testing.T) {
 	})
 }
 
+// TestCSCTokenRequests: oauth2/token takes the client credentials as a form, as HTTP
+// Basic or as JSON, and refuses other grants and unknown keys without echoing them.
+func TestCSCTokenRequests(t *testing.T) {
+	f := start(t, csc.Options{})
+	cases := []struct {
+		name, contentType, body string
+		basic                   bool
+		status                  int
+		wantErr                 string
+	}{
+		{"form", "application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=a&client_secret=" + keyAgencyA, false, 200, ""},
+		{"basic", "application/x-www-form-urlencoded", "grant_type=client_credentials", true, 200, ""},
+		{"json", "application/json", `{"grant_type":"client_credentials","client_id":"a","client_secret":"` + keyAgencyA + `"}`, false, 200, ""},
+		{"password grant", "application/x-www-form-urlencoded", "grant_type=password&client_secret=" + keyAgencyA, false, 400, "unsupported_grant_type"},
+		{"unknown key", "application/x-www-form-urlencoded", "grant_type=client_credentials&client_secret=kyso_guess", false, 401, "invalid_client"},
+		{"broken json", "application/json", `{"grant_type":`, false, 400, "invalid_request"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/csc/v2/oauth2/token", strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", c.contentType)
+			if c.basic {
+				req.SetBasicAuth("a", keyAgencyA)
+			}
+			resp, err := f.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			if resp.StatusCode != c.status || (c.wantErr != "" && out["error"] != c.wantErr) {
+				t.Fatalf("%d %v, want %d %s", resp.StatusCode, out, c.status, c.wantErr)
+			}
+			if c.status == 200 && (out["token_type"] != "Bearer" || out["access_token"] == "") {
+				t.Errorf("token answer %v", out)
+			}
+			if c.status != 200 && strings.Contains(fmt.Sprint(out), "kyso_") {
+				t.Errorf("error answer echoes the secret: %v", out)
+			}
+		})
+	}
+}
+
 // TestCSCAsynchronousApproval: with an approver, authorize answers 202 and a handle;
 // the holder approves after 1 s, refuses, or never answers, and a stored ticket
 // resumes in a new client.

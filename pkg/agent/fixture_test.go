@@ -419,7 +419,10 @@ func startAgent(t *testing.T, tok *testenv.SoftHSM, k *kysoServer) *agentEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	origin := k.srv.URL
+	origin := "https://kyso.example.vn"
+	if k != nil {
+		origin = k.srv.URL
+	}
 	cfg.Modules = []agent.Module{{Path: tok.Module, Name: "SoftHSM2", Reinitialize: true}}
 	cfg.AllowedOrigins = []string{origin}
 	if err := cfg.Save(); err != nil {

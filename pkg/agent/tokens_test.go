@@ -1,0 +1,134 @@
+package agent_test
+
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"testing"
+	"time"
+
+	"github.com/kyso-vn/kyso/pkg/agent"
+)
+
+// TestWatcherSeesTokenComeAndGo: the agent lists the token's certificates with holder,
+// issuer, validity and kind; pulling the token out (deleting the SoftHSM2 token) and
+// plugging it in again (making it anew) are both noticed while the agent runs.
+func TestWatcherSeesTokenComeAndGo(t *testing.T) {
+	p := loadPKI(t)
+	tok := newToken(t, p, "Kyso leader")
+	e := startAgent(t, tok, nil)
+	w := e.agent.Watcher()
+	changed, cancel := w.Subscribe()
+	defer cancel()
+	toks, _ := w.Tokens()
+	if len(toks) != 1 || toks[0].Label != "Kyso leader" || len(toks[0].Certificates) != 2 {
+		t.Fatalf("tokens: %+v", toks)
+	}
+	want := map[string]struct {
+		holder string
+		kind   agent.Kind
+	}{"01": {p.Leader.Cert.Subject.CommonName, agent.Personal}, "02": {p.Org.Cert.Subject.CommonName, agent.Organisation}}
+	for _, c := range toks[0].Certificates {
+		w, ok := want[c.ID]
+		if !ok || c.Holder != w.holder || c.Kind != w.kind || c.Issuer != p.Sub.Cert.Subject.CommonName ||
+			!c.NotAfter.After(time.Now()) || len(c.Chain) != 2 {
+			t.Errorf("certificate %s: %+v (chain %d)", c.ID, c, len(c.Chain))
+		}
+	}
+	serial := toks[0].Serial
+
+	wait := func(what string, start time.Time, ok func([]agent.Token) bool) time.Duration {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			if toks, _ := w.Tokens(); ok(toks) {
+				return time.Since(start)
+			}
+			select {
+			case <-changed:
+			case <-deadline:
+				toks, _ := w.Tokens()
+				t.Fatalf("%s not noticed in 10 s: %+v", what, toks)
+			}
+		}
+	}
+	start := time.Now()
+	tok.DeleteToken(t)
+	out := wait("token pulled out", start, func(ts []agent.Token) bool { return len(ts) == 0 })
+	start = time.Now()
+	tok.InitToken(t)
+	importKeys(t, tok, p)
+	in := wait("token plugged in with its certificates", start, func(ts []agent.Token) bool {
+		return len(ts) == 1 && ts[0].Serial != serial && len(ts[0].Certificates) == 2
+	})
+	t.Logf("pulled out: noticed %v after softhsm2-util began; plugged in: %v after the token was begun (import included; polling every 100 ms)", out.Round(time.Millisecond), in.Round(time.Millisecond))
+}
+
+func name(cn string, org []string, extra ...pkix.AttributeTypeAndValue) pkix.Name {
+	n := pkix.Name{CommonName: cn, Organization: org}
+	n.Names = append(n.Names, pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: cn})
+	for _, o := range org {
+		n.Names = append(n.Names, pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 10}, Value: o})
+	}
+	n.Names = append(n.Names, extra...)
+	return n
+}
+
+// TestKindOf: the rule that tells an organisation's certificate from a person's, on
+// the test PKI and on the shapes Vietnamese CAs issue.
+func TestKindOf(t *testing.T) {
+	p := loadPKI(t)
+	orgID := pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 97}, Value: "000.00.00.H43"}
+	cccd := pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}, Value: "CCCD:001080000001"}
+	mst := pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}, Value: "MST:4500123456"}
+	given := pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 42}, Value: "An"}
+	cases := []struct {
+		name string
+		cert *x509.Certificate
+		want agent.Kind
+	}{
+		{"test PKI leader", p.Leader.Cert, agent.Personal},
+		{"test PKI clerk", p.Clerk.Cert, agent.Personal},
+		{"test PKI personal EC", p.PersonalEC.Cert, agent.Personal},
+		{"test PKI SIM", p.SIM.Cert, agent.Personal},
+		{"test PKI organisation", p.Org.Cert, agent.Organisation},
+		{"organizationIdentifier", &x509.Certificate{Subject: name("Sở Tư pháp", nil, orgID)}, agent.Organisation},
+		{"O equals CN, tax code", &x509.Certificate{Subject: name("UBND xã A", []string{"UBND xã A"}, mst)}, agent.Organisation},
+		{"person in an organisation", &x509.Certificate{Subject: name("Trần Văn B", []string{"UBND xã A"})}, agent.Personal},
+		{"O equals CN but a citizen id", &x509.Certificate{Subject: name("Lê C", []string{"Lê C"}, cccd)}, agent.Personal},
+		{"given name", &x509.Certificate{Subject: name("X", []string{"X"}, given)}, agent.Personal},
+		{"nothing to go by", &x509.Certificate{Subject: name("Y", nil)}, agent.Personal},
+	}
+	for _, c := range cases {
+		if got := agent.KindOf(c.cert); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}
+
+// TestSelectCertificate: offline signing picks the token and certificate, or says
+// which to name.
+func TestSelectCertificate(t *testing.T) {
+	toks := []agent.Token{
+		{Label: "A", Certificates: []agent.Certificate{{ID: "01", Holder: "a1"}, {ID: "02", Holder: "a2"}}},
+		{Label: "B", Certificates: []agent.Certificate{{ID: "0a", Holder: "b"}}},
+	}
+	cases := []struct {
+		label, id, want string
+		ok              bool
+	}{
+		{"B", "", "b", true},
+		{"A", "02", "a2", true},
+		{"A", "", "", false},
+		{"", "", "", false},
+		{"B", "0A", "b", true},
+		{"C", "", "", false},
+		{"A", "03", "", false},
+	}
+	for _, c := range cases {
+		_, cert, err := agent.SelectCertificate(toks, c.label, c.id)
+		if (err == nil) != c.ok || cert.Holder != c.want {
+			t.Errorf("token %q id %q: %q, %v", c.label, c.id, cert.Holder, err)
+		}
+	}
+}

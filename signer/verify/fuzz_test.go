@@ -77,9 +77,9 @@ func TestCorpusNoPanic(t *testing.T) {
 			start := time.Now()
 			rep, _ := VerifyPDF(context.Background(), bytes.NewReader(b[:cut]), int64(cut), row[0], Options{Offline: true, At: fuzzTime})
 			checkNoInternalError(t, row[0], rep)
-			if d := time.Since(start); d > 3*time.Second {
-				t.Errorf("%s cut at %d: %v (limit 3 s)", row[0], cut, d)
-			} else if d > 300*time.Millisecond {
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("%s cut at %d: %v (limit 30 s)", row[0], cut, d)
+			} else if d > time.Second {
 				t.Logf("%s cut at %d: %v", row[0], cut, d)
 			}
 		}

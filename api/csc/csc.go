@@ -500,7 +500,9 @@ func (s *service) checkHashes(in hashesIn) ([][]byte, crypto.Hash, error) {
 	}
 	h, ok := remote.HashByOID(in.oid())
 	if in.oid() == "" {
-		h, ok = crypto.SHA256, true
+		// v1 credentials/authorize names no algorithm: the digest's length tells.
+		d, _ := base64.StdEncoding.DecodeString(list[0])
+		h, ok = map[int]crypto.Hash{32: crypto.SHA256, 48: crypto.SHA384, 64: crypto.SHA512}[len(d)]
 	}
 	if !ok {
 		return nil, 0, invalid("Invalid parameter hashAlgorithmOID (SHA-256, SHA-384 or SHA-512)")

@@ -70,8 +70,10 @@ func (f *rootFlags) load() (*agent.Config, error) {
 	return cfg, nil
 }
 
-func (f *rootFlags) logger() *slog.Logger {
-	level := slog.LevelInfo
+// logger logs at quiet (Info for the daemon, Warn for one-shot commands), or Debug
+// with --verbose.
+func (f *rootFlags) logger(quiet slog.Level) *slog.Logger {
+	level := quiet
 	if f.verbose {
 		level = slog.LevelDebug
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 
 	"github.com/spf13/cobra"
@@ -25,7 +26,7 @@ func newServeCmd(rf *rootFlags) *cobra.Command {
 			if listen != "" {
 				cfg.Listen = listen
 			}
-			log := rf.logger()
+			log := rf.logger(slog.LevelInfo)
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
 				return &exitError{code: 1, err: fmt.Errorf("listening on %s: %w", cfg.Listen, err)}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -103,7 +104,7 @@ func runSign(cmd *cobra.Command, rf *rootFlags, f signFlags, in string) error {
 	if len(modules) == 0 {
 		return &exitError{code: 2, err: fmt.Errorf("no PKCS#11 module: give --module or list modules in the configuration")}
 	}
-	w := agent.NewWatcher(modules, 0, rf.logger())
+	w := agent.NewWatcher(modules, 0, rf.logger(slog.LevelWarn))
 	w.Poll()
 	defer w.Close()
 	toks, _ := w.Tokens()

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -25,7 +26,7 @@ func newTokensCmd(rf *rootFlags) *cobra.Command {
 			if len(cfg.Modules) == 0 {
 				return &exitError{code: 2, err: fmt.Errorf("no PKCS#11 module in %s (modules: [{path: ...}])", cfg.Path())}
 			}
-			w := agent.NewWatcher(cfg.Modules, 0, rf.logger())
+			w := agent.NewWatcher(cfg.Modules, 0, rf.logger(slog.LevelWarn))
 			w.Poll()
 			defer w.Close()
 			toks, _ := w.Tokens()

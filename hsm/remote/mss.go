@@ -32,7 +32,7 @@ const (
 	soap12NS = "http://www.w3.org/2003/05/soap-envelope"
 )
 
-// TS 102 204 status codes (clause 8.4) this client acts on.
+// TS 102 204 status codes this client acts on (the StatusCode table of the spec).
 const (
 	MSSRequestOK          = 100
 	MSSWrongParam         = 101

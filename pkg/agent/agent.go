@@ -302,6 +302,12 @@ func (a *Agent) CreateJob(ctx context.Context, p Pairing, ids []string) (*Job, e
 		return nil, firstErr
 	}
 	a.mu.Lock()
+	for id, old := range a.jobs {
+		// A person looks at a job for minutes; a day-old one is only memory.
+		if a.now().Sub(old.Created) > 24*time.Hour {
+			delete(a.jobs, id)
+		}
+	}
 	a.jobs[j.ID] = j
 	a.mu.Unlock()
 	a.log.Info("agent: job listed", "job", j.ID, "server", j.Server, "requests", len(ids))
@@ -366,6 +372,23 @@ func uriEscape(v string) string {
 // without touching the token while the prompt is locked, and a *WrongPINError or
 // *LockedError after a wrong PIN.
 func (a *Agent) Confirm(ctx context.Context, j *Job, certSHA256 string, pin string) error {
+	if err := a.guard.check(); err != nil {
+		return err
+	}
+	// One signing at a time: a second waits a little for the first (or a poll), then
+	// is told to come back rather than hang the page.
+	hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	release, err := a.watcher.Hold(hctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	held := true
+	defer func() {
+		if held {
+			release()
+		}
+	}()
 	j.mu.Lock()
 	state, want := j.state, j.cert
 	j.mu.Unlock()
@@ -375,6 +398,7 @@ func (a *Agent) Confirm(ctx context.Context, j *Job, certSHA256 string, pin stri
 	if certSHA256 != want {
 		return fmt.Errorf("%w: the requests name another certificate than the one picked", ErrNoCertificate)
 	}
+	// Checked again under the hold: a confirmation that waited may come after a lock.
 	if err := a.guard.check(); err != nil {
 		return err
 	}
@@ -392,7 +416,6 @@ func (a *Agent) Confirm(ctx context.Context, j *Job, certSHA256 string, pin stri
 	if err != nil {
 		return err
 	}
-	release := a.watcher.Hold()
 	var allowed []string
 	for _, m := range a.cfg.Modules {
 		allowed = append(allowed, m.Path)
@@ -400,7 +423,6 @@ func (a *Agent) Confirm(ctx context.Context, j *Job, certSHA256 string, pin stri
 	a.logins.Add(1)
 	key, err := hsm.Open(ctx, uri, hsm.Options{AllowedModules: allowed, Logger: a.log, MaxSessions: 2})
 	if err != nil {
-		release()
 		if errors.Is(err, hsm.ErrPINIncorrect) {
 			a.log.Warn("agent: the token refused the PIN", "token", tok.Label)
 			return a.guard.fail()
@@ -413,11 +435,11 @@ func (a *Agent) Confirm(ctx context.Context, j *Job, certSHA256 string, pin stri
 	a.guard.succeed()
 	if kc := key.Certificate(); kc == nil || !sameCertHash(want, kc) {
 		closeKey(key)
-		release()
 		return fmt.Errorf("%w: the key's certificate on token %q is not the one the requests name", ErrNoCertificate, tok.Label)
 	}
 	j.update(func() { j.state = JobSigning })
 	a.log.Info("agent: signing", "job", j.ID, "token", tok.Label, "certificate", cert.Holder)
+	held = false
 	go func() {
 		defer release()
 		defer closeKey(key)

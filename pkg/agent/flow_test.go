@@ -82,7 +82,10 @@ func TestLeaderThenClerk(t *testing.T) {
 
 	// The server's key shares this process's module with the agent here: keep the
 	// agent's watcher from re-initialising the module while the key is open.
-	release := e.agent.Watcher().Hold()
+	release, err := e.agent.Watcher().Hold(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer release()
 	org, err := hsm.Open(context.Background(), tok.URI("org", "02"), hsm.Options{})
 	if err != nil {

@@ -26,6 +26,7 @@ var messages = map[string]map[string]string{
 		"locked":   "Đã nhập sai mã PIN quá nhiều lần. Tạm khóa đến %s để bảo vệ thiết bị.",
 		"atRisk":   "Thiết bị đã bị khóa hoặc chỉ còn một lần thử mã PIN. Hãy mở khóa bằng công cụ của nhà cung cấp.",
 		"noCert":   "Không thấy chứng thư số cần dùng trên thiết bị nào đang cắm.", "error": "Không ký được",
+		"busy":    "Thiết bị đang ký yêu cầu khác, hoặc yêu cầu này đã được xác nhận. Vui lòng thử lại sau.",
 		"pinNote": "Mã PIN chỉ được gửi tới thiết bị ký số, không lưu và không gửi đi đâu.",
 		"approve": "Phê duyệt (chữ ký người có thẩm quyền)", "issue": "Phát hành (chữ ký cơ quan, kèm con dấu)",
 		"appendix": "Ký phụ lục", "copy": "Ký bản sao điện tử", "incoming": "Ký văn bản đến", "expires": "Hết hạn",
@@ -45,6 +46,7 @@ var messages = map[string]map[string]string{
 		"locked":   "Too many wrong PINs. The prompt is locked until %s to protect the token.",
 		"atRisk":   "The token is locked or has one PIN try left. Unlock it with the vendor's tool.",
 		"noCert":   "The certificate needed is not on any token plugged in.", "error": "Not signed",
+		"busy":    "The token is signing another request, or this one was confirmed already. Try again shortly.",
 		"pinNote": "The PIN goes to the token only; it is never stored or sent anywhere.",
 		"approve": "Approve (competent person's signature)", "issue": "Issue (organisation's signature with the seal)",
 		"appendix": "Sign an appendix", "copy": "Sign an electronic copy", "incoming": "Stamp an incoming document", "expires": "Expires",
@@ -146,6 +148,8 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		s.showJob(w, r, http.StatusLocked, t["atRisk"], true)
 	case errors.Is(err, ErrNoCertificate):
 		s.showJob(w, r, http.StatusConflict, t["noCert"], true)
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrJobState):
+		s.showJob(w, r, http.StatusConflict, t["busy"], true)
 	default:
 		s.agent.log.Warn("agent: confirmation failed", "job", j.ID, "error", err)
 		s.showJob(w, r, http.StatusBadGateway, t["error"]+": "+err.Error(), true)

@@ -242,9 +242,20 @@ func (s *Server) apiPair(w http.ResponseWriter, r *http.Request) {
 	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	p := &pairingRequest{id: newID(12), code: fmt.Sprintf("%06d", n.Int64()), server: strings.TrimRight(in.Server, "/"),
 		origin: strings.ToLower(r.Header.Get("Origin")), apiKey: in.APIKey, expires: s.agent.now().Add(5 * time.Minute)}
-	s.agent.mu.Lock()
-	s.agent.pairings[p.id] = p
-	s.agent.mu.Unlock()
+	a := s.agent
+	a.mu.Lock()
+	for id, old := range a.pairings {
+		if a.now().After(old.expires) {
+			delete(a.pairings, id)
+		}
+	}
+	if len(a.pairings) >= 8 {
+		a.mu.Unlock()
+		problem(w, http.StatusTooManyRequests, "too many pairings", "finish or let expire the pairings already asked for")
+		return
+	}
+	a.pairings[p.id] = p
+	a.mu.Unlock()
 	s.agent.log.Info("agent: pairing asked", "origin", p.origin, "server", p.server)
 	writeJSON(w, http.StatusCreated, map[string]any{"pairing_id": p.id, "confirm_url": s.URL() + "/pair/" + p.id, "expires_at": p.expires})
 }

@@ -130,9 +130,9 @@ type Watcher struct {
 	log      *slog.Logger
 	interval time.Duration
 
-	// idle is held while a poll runs, and by a signer for as long as it has a key open,
-	// so that a module is never finalised under an open key.
-	idle sync.Mutex
+	// idle is held (a token in the channel) while a poll runs, and by a signer for as
+	// long as it has a key open, so that a module is never finalised under an open key.
+	idle chan struct{}
 
 	mu     sync.Mutex
 	ctxs   map[string]*pkcs11.Ctx
@@ -151,7 +151,7 @@ func NewWatcher(modules []Module, interval time.Duration, log *slog.Logger) *Wat
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Watcher{modules: modules, log: log, interval: interval, ctxs: map[string]*pkcs11.Ctx{},
-		subs: map[chan struct{}]struct{}{}, ready: make(chan struct{})}
+		subs: map[chan struct{}]struct{}{}, ready: make(chan struct{}), idle: make(chan struct{}, 1)}
 }
 
 // Run polls until ctx ends, then unloads the modules.
@@ -195,19 +195,29 @@ func (w *Watcher) Subscribe() (<-chan struct{}, func()) {
 	}
 }
 
+// ErrBusy: another signing holds the tokens.
+var ErrBusy = errors.New("agent: another signing is in progress")
+
 // Hold keeps polls from finalising modules until release is called; a signer holds it
-// while it has a key open.
-func (w *Watcher) Hold() (release func()) {
-	w.idle.Lock()
-	return w.idle.Unlock
+// while it has a key open. It waits for a running poll or signer until ctx ends, and
+// then fails with ErrBusy.
+func (w *Watcher) Hold(ctx context.Context) (release func(), err error) {
+	select {
+	case w.idle <- struct{}{}:
+		return func() { <-w.idle }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w (%v)", ErrBusy, ctx.Err())
+	}
 }
 
 // Poll lists the tokens once, unless a signer holds the modules.
 func (w *Watcher) Poll() {
-	if !w.idle.TryLock() {
+	select {
+	case w.idle <- struct{}{}:
+	default:
 		return
 	}
-	defer w.idle.Unlock()
+	defer func() { <-w.idle }()
 	var found []Token
 	for _, m := range w.modules {
 		toks, err := w.scan(m)
@@ -389,8 +399,8 @@ func readCertificates(c *pkcs11.Ctx, slot uint) ([]Certificate, error) {
 
 // Close finalises and unloads the modules; Run calls it when its context ends.
 func (w *Watcher) Close() {
-	w.idle.Lock()
-	defer w.idle.Unlock()
+	w.idle <- struct{}{}
+	defer func() { <-w.idle }()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for p, c := range w.ctxs {

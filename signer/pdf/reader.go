@@ -56,6 +56,9 @@ type Reader struct {
 	xref     map[int]xrefEntry
 	objstms  map[int]*objStm
 	resolved map[int]Object
+	// loading holds the objects being parsed, so that a cycle (a stream whose /Length
+	// is an object that needs the stream itself) is an error, not endless recursion.
+	loading map[int]bool
 }
 
 type objStm struct {
@@ -71,7 +74,7 @@ func Open(r io.ReaderAt, size int64) (rd *Reader, err error) {
 		}
 	}()
 	rd = &Reader{src: newSource(r, size), Size: size, xref: map[int]xrefEntry{},
-		objstms: map[int]*objStm{}, resolved: map[int]Object{}}
+		objstms: map[int]*objStm{}, resolved: map[int]Object{}, loading: map[int]bool{}}
 	if err := rd.readHeader(); err != nil {
 		return nil, err
 	}
@@ -462,6 +465,11 @@ func (r *Reader) getObject(num int, depth int) (obj Object, err error) {
 	if o, ok := r.resolved[num]; ok {
 		return o, nil
 	}
+	if r.loading[num] {
+		return nil, fmt.Errorf("%w: object %d refers to itself while it is read", ErrDamaged, num)
+	}
+	r.loading[num] = true
+	defer delete(r.loading, num)
 	defer func() {
 		if p := recover(); p != nil {
 			obj, err = nil, fmt.Errorf("%w: internal error at object %d: %v", ErrDamaged, num, p)

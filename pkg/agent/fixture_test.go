@@ -55,6 +55,7 @@ type kysoServer struct {
 	dbPath  string
 	blobDir string
 	pki     *testpki.TestPKI
+	clock   *fakeClock // the server's time: a test moves it to expire requests
 
 	mu  sync.Mutex
 	log bytes.Buffer
@@ -64,8 +65,8 @@ func startKyso(t *testing.T, p *testpki.TestPKI) *kysoServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	k := &kysoServer{dbPath: filepath.Join(dir, "kyso.db"), blobDir: filepath.Join(dir, "blobs"), pki: p}
-	st, err := store.Open(ctx, store.Config{DSN: k.dbPath, BlobDir: k.blobDir})
+	k := &kysoServer{dbPath: filepath.Join(dir, "kyso.db"), blobDir: filepath.Join(dir, "blobs"), pki: p, clock: &fakeClock{t: time.Now()}}
+	st, err := store.Open(ctx, store.Config{DSN: k.dbPath, BlobDir: k.blobDir, Now: k.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func startKyso(t *testing.T, p *testpki.TestPKI) *kysoServer {
 	k.svc = &service.Service{
 		Store: st, Keys: map[string]*service.ServerKey{},
 		Verify:  verify.Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: &pki.Checker{RewriteURL: services.RewriteURL}},
-		TempDir: t.TempDir(),
+		TempDir: t.TempDir(), Now: k.clock.Now,
 	}
 	logger := slog.New(slog.NewTextHandler(lockedWriter{k}, nil))
 	mux := http.NewServeMux()

@@ -383,3 +383,43 @@ func TestBatch50(t *testing.T) {
 	}
 	t.Logf("50 documents signed and completed after one PIN in %v; %d progress reports", took.Round(time.Millisecond), len(seen))
 }
+
+// TestRequestRefusals: requests the agent must not sign are refused before any PIN is
+// asked: unknown, expired, or prepared for a certificate on no token present.
+func TestRequestRefusals(t *testing.T) {
+	p := loadPKI(t)
+	k := startKyso(t, p)
+	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
+	doc := corpusPDF(t)
+	expired := k.prepareDoc(t, doc, p.Leader, service.RoleApprove, "hết hạn", nil)
+	k.clock.Add(31 * time.Minute)
+	clerk := k.prepareDoc(t, doc, p.Clerk, service.RoleApprove, "chứng thư khác", nil)
+	cases := []struct {
+		name   string
+		id     string
+		status int
+	}{
+		{"unknown", "no-such-request", http.StatusNotFound},
+		{"expired", expired.ID, http.StatusGone},
+	}
+	for _, c := range cases {
+		if status, _, raw := e.createJob(t, c.id); status != c.status {
+			t.Errorf("%s: %d %s, want %d", c.name, status, raw, c.status)
+		}
+	}
+	status, jobID, raw := e.createJob(t, clerk.ID)
+	if status != http.StatusCreated {
+		t.Fatalf("clerk's request: %d %s", status, raw)
+	}
+	page := getPage(t, e.url+"/jobs/"+jobID)
+	if !strings.Contains(page, "Không thấy chứng thư số") || strings.Contains(page, `id="pin"`) {
+		t.Fatalf("a request for a certificate on no token asks for the PIN:\n%s", page)
+	}
+	j, _ := e.agent.Job(jobID)
+	if err := e.agent.Confirm(context.Background(), j, j.CertificateSHA256(), pin); !errors.Is(err, agent.ErrNoCertificate) {
+		t.Fatalf("confirm: %v", err)
+	}
+	if n := e.agent.LoginAttempts(); n != 0 {
+		t.Fatalf("%d logins for requests that were refused", n)
+	}
+}

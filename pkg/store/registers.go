@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kyso-vn/kyso/pkg/docid"
+	"gorm.io/gorm"
+)
+
+// ActionRegister is the audit action of creating a register.
+const ActionRegister = "register"
+
+// RegisterCount is a register with the last number taken in one numbering year.
+type RegisterCount struct {
+	Register
+	Year       int
+	LastNumber int
+}
+
+// Registers lists the registers of agency ("" for every agency) by agency, kind and
+// series, each with the last number taken in year (0 when none yet).
+func (s *Store) Registers(ctx context.Context, agency docid.AgencyCode, year int) ([]RegisterCount, error) {
+	q := s.db.WithContext(ctx).Table("registers AS r").
+		Select("r.id, r.agency_code, r.kind, r.series, r.name, r.created_at, COALESCE(c.last_number, 0) AS last_number").
+		Joins("LEFT JOIN register_counters AS c ON c.register_id = r.id AND c.year = ?", year).
+		Order("r.agency_code, r.kind, r.series")
+	if agency != "" {
+		q = q.Where("r.agency_code = ?", string(agency))
+	}
+	var out []RegisterCount
+	if err := q.Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("store: list registers: %w", err)
+	}
+	for i := range out {
+		out[i].Year = year
+	}
+	return out, nil
+}
+
+// CreateRegister creates an agency's register of a kind and series with a name for
+// people; one that exists already is ErrConflict. Registers also come into being on
+// first use (Register); this is the administrator's explicit way, and it is audited.
+func (s *Store) CreateRegister(ctx context.Context, agency docid.AgencyCode, kind Direction, series, name, actor string) (*Register, error) {
+	if kind != Outgoing && kind != Incoming {
+		return nil, fmt.Errorf("%w: store: register kind %q (outgoing or incoming)", ErrInvalid, kind)
+	}
+	if _, err := docid.ParseAgencyCode(string(agency)); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(series) > 64 {
+		return nil, fmt.Errorf("%w: store: register series longer than 64 characters", ErrInvalid)
+	}
+	if actor == "" {
+		return nil, fmt.Errorf("%w: store: an actor is required", ErrInvalid)
+	}
+	reg := Register{AgencyCode: string(agency), Kind: kind, Series: series, Name: name, CreatedAt: s.now()}
+	err := s.write(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(&reg).Error; err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("%w: store: agency %s already has the %s register %q", ErrConflict, agency, kind, series)
+			}
+			return fmt.Errorf("store: create register: %w", err)
+		}
+		_, err := s.appendAudit(tx, Event{Actor: actor, Action: ActionRegister,
+			Detail: map[string]any{"register": reg.ID, "agency": reg.AgencyCode, "kind": string(kind), "series": series}})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &reg, nil
+}

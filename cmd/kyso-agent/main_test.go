@@ -5,11 +5,15 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
@@ -138,5 +142,63 @@ func TestSystemdUnit(t *testing.T) {
 	_ = os.WriteFile(path, []byte(fixed), 0o644)
 	if out, err := exec.Command(tool, "verify", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// TestServe: "kyso-agent serve" answers on loopback with its page and refuses an
+// origin not on the allow-list, and stops cleanly when its context ends.
+func TestServe(t *testing.T) {
+	tok := testenv.NewSoftHSM(t, "Nguyen Van A", pin)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	_ = os.WriteFile(cfg, []byte("modules:\n  - path: "+tok.Module+"\nallowed_origins: [\"https://kyso.example.vn\"]\n"), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		cmd := newRootCmd()
+		cmd.SetArgs([]string{"serve", "--config", cfg, "--listen", addr})
+		cmd.SetOut(io.Discard)
+		done <- cmd.ExecuteContext(ctx)
+	}()
+	var page string
+	for i := 0; ; i++ {
+		resp, err := http.Get("http://" + addr + "/?lang=en")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			page = string(b)
+			break
+		}
+		if i > 100 {
+			t.Fatalf("the agent does not answer: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(page, "Signing tokens") {
+		t.Fatalf("page:\n%s", page)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/tokens", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("other origin: %s %v", resp.Status, resp.Header)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve does not stop")
 	}
 }

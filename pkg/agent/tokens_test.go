@@ -1,11 +1,17 @@
 package agent_test
 
 import (
+	"context"
+	"net/http"
+	"strings"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 
 	"github.com/kyso-vn/kyso/pkg/agent"
 )
@@ -17,9 +23,36 @@ func TestWatcherSeesTokenComeAndGo(t *testing.T) {
 	p := loadPKI(t)
 	tok := newToken(t, p, "Kyso leader")
 	e := startAgent(t, tok, nil)
+	e.token = e.pair(t, "https://kyso.example.vn")
 	w := e.agent.Watcher()
 	changed, cancel := w.Subscribe()
 	defer cancel()
+	// A paired web page follows the tokens over the WebSocket.
+	ctx, stop := context.WithTimeout(context.Background(), time.Minute)
+	defer stop()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/api/ws",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {e.origin}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := wsjson.Write(ctx, ws, map[string]string{"type": "hello", "token": e.token}); err != nil {
+		t.Fatal(err)
+	}
+	wsTokens := func() []agent.Token {
+		t.Helper()
+		var m struct {
+			Type   string        `json:"type"`
+			Tokens []agent.Token `json:"tokens"`
+		}
+		if err := wsjson.Read(ctx, ws, &m); err != nil || m.Type != "tokens" {
+			t.Fatalf("websocket: %v %+v", err, m)
+		}
+		return m.Tokens
+	}
+	if ts := wsTokens(); len(ts) != 1 {
+		t.Fatalf("websocket shows %d tokens at first", len(ts))
+	}
 	toks, _ := w.Tokens()
 	if len(toks) != 1 || toks[0].Label != "Kyso leader" || len(toks[0].Certificates) != 2 {
 		t.Fatalf("tokens: %+v", toks)
@@ -55,12 +88,21 @@ func TestWatcherSeesTokenComeAndGo(t *testing.T) {
 	start := time.Now()
 	tok.DeleteToken(t)
 	out := wait("token pulled out", start, func(ts []agent.Token) bool { return len(ts) == 0 })
+	if ts := wsTokens(); len(ts) != 0 {
+		t.Fatalf("websocket shows %d tokens after the token was pulled out", len(ts))
+	}
 	start = time.Now()
 	tok.InitToken(t)
 	importKeys(t, tok, p)
 	in := wait("token plugged in with its certificates", start, func(ts []agent.Token) bool {
 		return len(ts) == 1 && ts[0].Serial != serial && len(ts[0].Certificates) == 2
 	})
+	// The token comes back empty, then with its certificates, one change at a time.
+	for ts := wsTokens(); len(ts) != 1 || len(ts[0].Certificates) != 2; ts = wsTokens() {
+		if len(ts) > 1 {
+			t.Fatalf("websocket shows %d tokens", len(ts))
+		}
+	}
 	t.Logf("pulled out: noticed %v after softhsm2-util began; plugged in: %v after the token was begun (import included; polling every 100 ms)", out.Round(time.Millisecond), in.Round(time.Millisecond))
 }
 

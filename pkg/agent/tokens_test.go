@@ -2,11 +2,11 @@ package agent_test
 
 import (
 	"context"
-	"net/http"
-	"strings"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 

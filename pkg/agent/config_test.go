@@ -67,6 +67,19 @@ func TestPairing(t *testing.T) {
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k) // paired once by the fixture
 
+	for _, c := range []struct {
+		server string
+		status int
+	}{
+		{"http://kyso.example.vn", http.StatusBadRequest}, // the API key would travel in clear
+		{"kyso.example.vn", http.StatusBadRequest},
+		{"https://kyso.example.vn", http.StatusCreated},
+		{"http://localhost:8080", http.StatusCreated},
+	} {
+		if resp, raw := e.call(t, http.MethodPost, "/api/pair", e.origin, "", map[string]string{"server": c.server, "api_key": "k"}); resp.StatusCode != c.status {
+			t.Errorf("pairing with %s: %s %s, want %d", c.server, resp.Status, raw, c.status)
+		}
+	}
 	resp, raw := e.call(t, http.MethodPost, "/api/pair", e.origin, "", map[string]string{"server": k.srv.URL, "api_key": "second-key"})
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("%s %s", resp.Status, raw)

@@ -235,8 +235,9 @@ func (s *Server) apiPair(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := url.Parse(in.Server)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		problem(w, http.StatusBadRequest, "bad pairing request", "server must be an http(s) URL")
+	if err != nil || u.Host == "" || u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		// The API key goes to this server with every call: never in clear over a network.
+		problem(w, http.StatusBadRequest, "bad pairing request", "server must be an https URL (http only on loopback)")
 		return
 	}
 	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
@@ -375,4 +376,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // progressSummary leaves out the requests' digests: watchers need the counts.
 func progressSummary(p Progress) map[string]any {
 	return map[string]any{"job_id": p.JobID, "state": p.State, "total": p.Total, "completed": p.Completed, "failed": p.Failed}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

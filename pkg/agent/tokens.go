@@ -134,6 +134,10 @@ type Watcher struct {
 	// long as it has a key open, so that a module is never finalised under an open key.
 	idle chan struct{}
 
+	// certs caches what was read of each token present (guarded by idle): reading a
+	// smart card's certificates every second would keep it busy.
+	certs map[string]cachedCerts
+
 	mu     sync.Mutex
 	ctxs   map[string]*pkcs11.Ctx
 	tokens []Token
@@ -141,6 +145,15 @@ type Watcher struct {
 	subs   map[chan struct{}]struct{}
 	ready  chan struct{}
 }
+
+type cachedCerts struct {
+	certs []Certificate
+	polls int
+}
+
+// certRefresh is how many polls a token's certificates are kept before being read
+// again (a token keeps its key but may get a renewed certificate while plugged in).
+const certRefresh = 10
 
 // NewWatcher returns a watcher of modules polling every interval (default 1s).
 func NewWatcher(modules []Module, interval time.Duration, log *slog.Logger) *Watcher {
@@ -150,7 +163,7 @@ func NewWatcher(modules []Module, interval time.Duration, log *slog.Logger) *Wat
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{modules: modules, log: log, interval: interval, ctxs: map[string]*pkcs11.Ctx{},
+	return &Watcher{modules: modules, log: log, interval: interval, ctxs: map[string]*pkcs11.Ctx{}, certs: map[string]cachedCerts{},
 		subs: map[chan struct{}]struct{}{}, ready: make(chan struct{}), idle: make(chan struct{}, 1)}
 }
 
@@ -226,6 +239,11 @@ func (w *Watcher) Poll() {
 			continue
 		}
 		found = append(found, toks...)
+	}
+	for k := range w.certs {
+		if !slices.ContainsFunc(found, func(t Token) bool { return t.Key() == k }) {
+			delete(w.certs, k)
+		}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -315,10 +333,17 @@ func (w *Watcher) scan(m Module) ([]Token, error) {
 			Model: strings.TrimSpace(ti.Model), PINLocked: ti.Flags&pkcs11.CKF_USER_PIN_LOCKED != 0,
 			PINFinalTry: ti.Flags&pkcs11.CKF_USER_PIN_FINAL_TRY != 0,
 		}
-		t.Certificates, err = readCertificates(c, slot)
-		if err != nil {
-			w.log.Warn("agent: reading certificates", "token", t.Label, "error", err)
+		cached, ok := w.certs[t.Key()]
+		if !ok || cached.polls >= certRefresh {
+			certs, err := readCertificates(c, slot)
+			if err != nil {
+				w.log.Warn("agent: reading certificates", "token", t.Label, "error", err)
+			}
+			cached = cachedCerts{certs: certs}
 		}
+		cached.polls++
+		w.certs[t.Key()] = cached
+		t.Certificates = cached.certs
 		out = append(out, t)
 	}
 	return out, nil

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -148,7 +149,17 @@ type ReceiveRequest struct {
 	Summary    string
 	Type       string
 	Actor      string
+	// IssuedAt is the issuing agency's date; ReceivedAt defaults to now.
+	IssuedAt, ReceivedAt time.Time
+	Urgency              store.Urgency
+	Confidentiality      store.Confidentiality
+	// AllowUnsigned registers a PDF that holds no signature (a scanned paper
+	// document), with the verdict NotSigned, instead of refusing it.
+	AllowUnsigned bool
 }
+
+// NotSigned is the verdict recorded for an incoming document that holds no signature.
+const NotSigned = "NOT_SIGNED"
 
 // Receive verifies an incoming document, registers it with the next incoming number
 // of the holder and stores it, with the verification summary.
@@ -159,7 +170,15 @@ func (s *Service) Receive(ctx context.Context, req ReceiveRequest) (*store.Docum
 	}
 	defer cleanup()
 	rep, err := verify.VerifyPDF(ctx, f, size, req.Filename, s.Verify)
-	if err != nil {
+	var sum sigSummary
+	switch {
+	case err == nil:
+		sum = summary(rep)
+	case req.AllowUnsigned && errors.Is(err, verify.ErrNotSigned):
+		sum.Indication = NotSigned
+	case errors.Is(err, verify.ErrNotSigned), errors.Is(err, verify.ErrUnreadable):
+		return nil, nil, fmt.Errorf("%w: %v", ErrBadDocument, err)
+	default:
 		return nil, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -169,18 +188,29 @@ func (s *Service) Receive(ctx context.Context, req ReceiveRequest) (*store.Docum
 	if issuer == "" {
 		issuer = req.Holder
 	}
-	sum, _ := json.Marshal(summary(rep))
+	received := req.ReceivedAt
+	if received.IsZero() {
+		received = s.now()
+	}
+	raw, _ := json.Marshal(sum)
 	d, err := s.Store.CreateDocument(ctx, store.NewDocument{
 		Direction: store.Incoming, AgencyCode: issuer, HolderCode: req.Holder, Number: req.Number,
-		Identifier: req.Identifier, Summary: req.Summary, Type: req.Type, ReceivedAt: s.now(),
+		Identifier: req.Identifier, Summary: req.Summary, Type: req.Type, ReceivedAt: received, IssuedAt: req.IssuedAt,
+		Urgency: req.Urgency, Confidentiality: req.Confidentiality,
 		Content: f, Filename: req.Filename, MediaType: "application/pdf",
-		Signatures: sum, SignatureCount: len(rep.Signatures), Actor: req.Actor,
+		Signatures: raw, SignatureCount: len(sum.Signatures), Actor: req.Actor,
 	})
 	if err != nil {
 		return nil, rep, mapStoreError(err)
 	}
 	return d, rep, nil
 }
+
+// Summary is the verification summary stored with a version (and shown by the API).
+type Summary = sigSummary
+
+// VerificationSummary summarises a report as it is stored with a version.
+func VerificationSummary(rep *verify.Report) Summary { return summary(rep) }
 
 type sigSummary struct {
 	Indication string `json:"indication"`

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -95,38 +96,54 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	if req.Role == "" {
 		req.Role = RoleApprove
 	}
-	docID := req.DocumentID
-	if docID == 0 {
-		if req.Content == nil {
-			return nil, fmt.Errorf("%w: give a document id or the document", ErrInvalid)
-		}
-		d, err := s.Store.CreateDocument(ctx, store.NewDocument{
-			Direction: store.Outgoing, AgencyCode: docidCode(req.AgencyCode), Summary: req.Summary, Type: req.Type,
-			Number:  docid.NumberSymbol{Symbol: req.Symbol},
-			Content: req.Content, Filename: req.Filename, MediaType: "application/pdf", Actor: req.Actor,
-		})
-		if err != nil {
-			return nil, mapStoreError(err)
-		}
-		docID = d.ID
-	}
-	doc, err := s.Store.GetDocument(ctx, docID)
-	if err != nil {
-		return nil, mapStoreError(err)
-	}
-	f, size, sha, cleanup, err := s.openContent(ctx, doc.ContentSHA256)
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
 	po, err := s.padesOptions(req.Options, req.Certificate, req.Chain)
 	if err != nil {
 		return nil, err
 	}
+	var (
+		doc     *store.Document
+		f       *os.File
+		size    int64
+		sha     string
+		cleanup func()
+	)
+	if req.DocumentID != 0 {
+		if doc, err = s.Store.GetDocument(ctx, req.DocumentID); err != nil {
+			return nil, mapStoreError(err)
+		}
+		f, size, sha, cleanup, err = s.openContent(ctx, doc.ContentSHA256)
+	} else if req.Content != nil {
+		f, size, sha, cleanup, err = s.spool(req.Content)
+	} else {
+		return nil, fmt.Errorf("%w: give a document id or the document", ErrInvalid)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	// The revision is laid out before a new document is stored, so a file that is not
+	// a PDF it can sign leaves nothing behind.
 	p, err := pades.Prepare(ctx, f, size, nil, po)
 	if err != nil {
 		return nil, mapSignError(err)
 	}
+	if doc == nil {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		doc, err = s.Store.CreateDocument(ctx, store.NewDocument{
+			Direction: store.Outgoing, AgencyCode: docidCode(req.AgencyCode), Summary: req.Summary, Type: req.Type,
+			Number:  docid.NumberSymbol{Symbol: req.Symbol},
+			Content: io.LimitReader(f, size), Filename: req.Filename, MediaType: "application/pdf", Actor: req.Actor,
+		})
+		if err != nil {
+			return nil, mapStoreError(err)
+		}
+		if doc.ContentSHA256 != sha {
+			return nil, fmt.Errorf("service: stored draft %d reads %s, prepared over %s", doc.ID, doc.ContentSHA256, sha)
+		}
+	}
+	docID := doc.ID
 	view := Pending{
 		ID: newID(), Status: statusPending, Digest: p.SignedAttrsDigest(),
 		Algorithm: algorithmName(req.Certificate, p.SignatureOpts()), Hash: hashName(p.SignatureOpts().HashFunc()),
@@ -247,7 +264,7 @@ func (s *Service) complete(ctx context.Context, st *pendingState, req CompleteRe
 		tail, err = st.Prepared.Complete(ctx, f, req.Signature, po)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %v", ErrBadDocument, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err

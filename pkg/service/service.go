@@ -10,6 +10,7 @@ package service
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -18,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/kyso-vn/kyso/hsm"
@@ -46,7 +48,22 @@ var (
 	// ErrNotVerified: the leader's signature does not verify, so the document is not
 	// issued (Decree 30/2020, Art. 32).
 	ErrNotVerified = errors.New("service: the document's signature does not verify")
+	// ErrBadDocument: the document or the signature handed in cannot be used (not a
+	// PDF, damaged, a signature that does not verify with the certificate). It is also
+	// ErrInvalid, so callers that only tell valid from invalid need not change.
+	ErrBadDocument error = &subError{msg: "service: the document or signature cannot be used", parent: ErrInvalid}
+	// ErrKeyUnavailable: the key provider (HSM, token) failed while signing.
+	ErrKeyUnavailable = errors.New("service: signing key unavailable")
 )
+
+// subError is a sentinel that is also its parent sentinel.
+type subError struct {
+	msg    string
+	parent error
+}
+
+func (e *subError) Error() string        { return e.msg }
+func (e *subError) Is(target error) bool { return target == e.parent }
 
 // ServerKey is a signing key the server holds (HSM, organisation token, demo key),
 // with the name clients use and the principals that may use it.
@@ -56,6 +73,12 @@ type ServerKey struct {
 	// StoreID is the key's row in the store, whose grants list who may use it.
 	StoreID int64
 	URI     string // without any PIN
+	// Owner is who the key belongs to; Allowed the grants written in the
+	// configuration (client ids or names, "role:<role>"), next to those in the store.
+	Owner   string
+	Allowed []string
+	// Demo marks a software key from the test PKI, so every listing says so.
+	Demo bool
 }
 
 // Service is Kyso's use-cases over one store and one set of keys.
@@ -90,7 +113,7 @@ func (s *Service) MayUse(ctx context.Context, keyName string, principals ...stri
 	if err != nil {
 		return false, err
 	}
-	for _, g := range grants {
+	for _, g := range append(slices.Clone(k.Allowed), grants...) {
 		for _, p := range principals {
 			if g == p {
 				return true, nil
@@ -110,6 +133,9 @@ type SignOptions struct {
 	Certify    pades.Certify
 	Appearance *pades.Appearance
 	Metadata   *pades.Metadata
+	// VisiblePage, when Appearance is nil, draws the standard text appearance (signer
+	// and signing time in Vietnam's zone, Decree 30/2020) at the top right of that page.
+	VisiblePage int
 }
 
 func (s *Service) padesOptions(o SignOptions, cert *x509.Certificate, chain []*x509.Certificate) (pades.Options, error) {
@@ -120,6 +146,12 @@ func (s *Service) padesOptions(o SignOptions, cert *x509.Certificate, chain []*x
 	}
 	if po.Level == 0 {
 		po.Level = pades.LevelBB
+	}
+	if po.Appearance == nil && o.VisiblePage > 0 {
+		po.Appearance = &pades.Appearance{Page: o.VisiblePage, Lines: []string{
+			"Ký bởi: " + cert.Subject.CommonName,
+			"Thời gian ký: " + po.Time.In(vietnam).Format("2006-01-02T15:04:05-07:00"),
+		}}
 	}
 	if po.Level >= pades.LevelBT && s.Timestamper == nil {
 		return po, fmt.Errorf("%w: level %v needs a timestamp authority, and the server has none configured", ErrInvalid, po.Level)
@@ -145,7 +177,23 @@ func (s *Service) SignPDF(ctx context.Context, keyName string, in io.ReaderAt, s
 	if err != nil {
 		return err
 	}
-	return mapSignError(pades.Sign(ctx, k.Key, in, size, out, po))
+	return mapSignError(pades.Sign(ctx, keyFailures{k.Key}, in, size, out, po))
+}
+
+// keyFailures marks every failure of the key itself as ErrKeyUnavailable, so that the
+// layers above tell a broken HSM from a broken request.
+type keyFailures struct{ hsm.Key }
+
+func (k keyFailures) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := k.Key.SignContext(ctx, digest, opts)
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("%w: %w", ErrKeyUnavailable, err)
+	}
+	return sig, err
+}
+
+func (k keyFailures) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return k.SignContext(context.Background(), digest, opts)
 }
 
 // mapSignError turns the engines' input errors into ErrInvalid (a 4xx, with the
@@ -156,13 +204,16 @@ func mapSignError(err error) error {
 	}
 	for _, e := range inputErrors {
 		if errors.Is(err, e) {
-			return fmt.Errorf("%w: %v", ErrInvalid, err)
+			return fmt.Errorf("%w: %v", ErrBadDocument, err)
 		}
+	}
+	if errors.Is(err, pades.ErrOptions) {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return err
 }
 
-var inputErrors = []error{pades.ErrNotAllowed, pades.ErrField, pades.ErrOptions, pdf.ErrNotPDF, pdf.ErrDamaged, pdf.ErrEncrypted}
+var inputErrors = []error{pades.ErrNotAllowed, pades.ErrField, pdf.ErrNotPDF, pdf.ErrDamaged, pdf.ErrEncrypted, pdf.ErrUnsupportedFilter}
 
 // spool copies r to a temporary file (deleted by the returned cleanup) and hashes it.
 func (s *Service) spool(r io.Reader) (*os.File, int64, string, func(), error) {

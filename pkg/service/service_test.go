@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kyso-vn/kyso/hsm"
@@ -21,6 +22,7 @@ import (
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
 	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/signer/cades"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/pdf"
 	"github.com/kyso-vn/kyso/signer/verify"
@@ -231,4 +233,101 @@ func optsFor(t *testing.T, p *Pending) crypto.SignerOpts {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// TestBadInputStoresNothing: a file that is not a PDF, or a damaged one, handed to
+// Prepare is refused as ErrBadDocument before anything is stored.
+func TestBadInputStoresNothing(t *testing.T) {
+	f := newFixture(t)
+	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
+	cases := []struct {
+		name    string
+		content []byte
+	}{
+		{"not a pdf", []byte("hello, world")},
+		{"damaged", in[:len(in)/3]},
+	}
+	for _, c := range cases {
+		_, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(c.content), AgencyCode: agency,
+			Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Actor: "leader"})
+		if !errors.Is(err, ErrBadDocument) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	var n int64
+	if err := f.svc.Store.DB().Model(&store.Document{}).Count(&n).Error; err != nil || n != 0 {
+		t.Fatalf("%d documents stored (%v)", n, err)
+	}
+}
+
+// TestSignCAdESAndStore: a detached .p7s of any stream verifies against the content
+// with the organisation's certificate; SignAndStore keeps the signed PDF as a new
+// draft and then as its next version.
+func TestSignCAdESAndStore(t *testing.T) {
+	f := newFixture(t)
+	content := bytes.Repeat([]byte("Tờ trình số 12/TTr-UBND\n"), 5000)
+	var p7s bytes.Buffer
+	if err := f.svc.SignCAdES(f.ctx, "org", bytes.NewReader(content), &p7s, pades.LevelBB); err != nil {
+		t.Fatal(err)
+	}
+	res, err := cades.VerifyDetached(p7s.Bytes(), bytes.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Signature.Certificate.Equal(f.pki.Org.Cert) || res.Level != "B-B" {
+		t.Errorf("signed by %s at %q", res.Signature.Certificate.Subject, res.Level)
+	}
+	if _, err := cades.VerifyDetached(p7s.Bytes(), bytes.NewReader(content[1:])); err == nil {
+		t.Error("the signature verifies over other content")
+	}
+	if err := f.svc.SignCAdES(f.ctx, "org", bytes.NewReader(content), io.Discard, pades.LevelBT); !errors.Is(err, ErrInvalid) {
+		t.Errorf("B-T without a TSA: %v", err)
+	}
+
+	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
+	d, err := f.svc.SignAndStore(f.ctx, "org", bytes.NewReader(in), int64(len(in)), SignOptions{Reason: "Sao y"},
+		StoreTarget{AgencyCode: agency, Summary: "Bản sao", Filename: "a.pdf", Actor: "system"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != store.StatusDraft || d.CurrentVersion != 1 {
+		t.Fatalf("stored %+v", d)
+	}
+	first := f.current(t, d)
+	d2, err := f.svc.SignAndStore(f.ctx, "org", bytes.NewReader(first), int64(len(first)), SignOptions{},
+		StoreTarget{DocumentID: d.ID, Actor: "system"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := f.current(t, d2)
+	if d2.ID != d.ID || d2.CurrentVersion != 2 || !bytes.HasPrefix(second, first) {
+		t.Fatalf("second version %+v", d2)
+	}
+	rep, err := verify.VerifyPDF(f.ctx, bytes.NewReader(second), int64(len(second)), "b.pdf", f.svc.Verify)
+	if err != nil || rep.Indication != verify.TotalPassed || len(rep.Signatures) != 2 {
+		t.Fatalf("verify: %v %s", err, verdict(rep))
+	}
+	if _, err := f.svc.SignAndStore(f.ctx, "org", bytes.NewReader(in), int64(len(in)), SignOptions{}, StoreTarget{Actor: "system"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("no target: %v", err)
+	}
+}
+
+// TestReceiveUnsigned: an unsigned incoming PDF is refused unless the caller allows
+// it, and then registered with the verdict NOT_SIGNED.
+func TestReceiveUnsigned(t *testing.T) {
+	f := newFixture(t)
+	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
+	req := ReceiveRequest{Content: bytes.NewReader(in), Holder: agency, Issuer: "000.00.00.G22", Actor: "clerk"}
+	if _, _, err := f.svc.Receive(f.ctx, req); !errors.Is(err, ErrBadDocument) {
+		t.Fatalf("unsigned: %v", err)
+	}
+	req.Content, req.AllowUnsigned = bytes.NewReader(in), true
+	d, rep, err := f.svc.Receive(f.ctx, req)
+	if err != nil || rep != nil || d.RegNumber == nil || *d.RegNumber != 1 {
+		t.Fatalf("allowed: %v %+v", err, d)
+	}
+	vs, _ := f.svc.Store.Versions(f.ctx, d.ID)
+	if len(vs) != 1 || !strings.Contains(vs[0].Signatures, NotSigned) {
+		t.Errorf("versions %+v", vs)
+	}
 }

@@ -1,0 +1,168 @@
+package service
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/store"
+)
+
+// OpenKeys opens the configured server keys with prov, gives each the certificate and
+// chain the configuration names (a PKCS#11 token need not hold them), checks that the
+// certificate is the key's, and records the key in the store, whose grants say who
+// else may use it. The caller closes prov.
+func OpenKeys(ctx context.Context, prov hsm.Provider, st *store.Store, keys []config.Key) (map[string]*ServerKey, error) {
+	out := make(map[string]*ServerKey, len(keys))
+	for i, kc := range keys {
+		k, err := openKey(ctx, prov, st, kc)
+		if err != nil {
+			return nil, fmt.Errorf("service: keys[%d] (%s): %w", i, kc.Name, err)
+		}
+		out[kc.Name] = k
+	}
+	return out, nil
+}
+
+func openKey(ctx context.Context, prov hsm.Provider, st *store.Store, kc config.Key) (*ServerKey, error) {
+	key, err := prov.Open(ctx, kc.URI)
+	if err != nil {
+		return nil, err
+	}
+	cert, chain := key.Certificate(), key.Chain()
+	if kc.Certificate != "" {
+		certs, err := pki.ReadCertificatesFile(kc.Certificate)
+		if err != nil {
+			return nil, err
+		}
+		cert, chain = certs[0], certs[1:]
+	}
+	for _, f := range kc.Chain {
+		certs, err := pki.ReadCertificatesFile(f)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, certs...)
+	}
+	if cert == nil {
+		return nil, errors.New("the key provider holds no certificate for it; name one in certificate:")
+	}
+	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("the certificate %q is not the key's", cert.Subject)
+	}
+	rec, err := st.KeyByURI(ctx, kc.URI)
+	if errors.Is(err, store.ErrNotFound) {
+		rec, err = st.CreateKey(ctx, store.SigningKey{URI: kc.URI, Label: kc.Name, Owner: kc.Owner}, "kyso serve")
+	}
+	if err != nil {
+		return nil, err
+	}
+	owner := kc.Owner
+	if owner == "" {
+		owner = cert.Subject.CommonName
+	}
+	return &ServerKey{
+		Name: kc.Name, Key: withCertificates{Key: key, cert: cert, chain: chain}, StoreID: rec.ID, URI: kc.URI,
+		Owner: owner, Allowed: slices.Clone(kc.Allowed), Demo: kc.Demo,
+	}, nil
+}
+
+// withCertificates gives a key the certificates its configuration names.
+type withCertificates struct {
+	hsm.Key
+	cert  *x509.Certificate
+	chain []*x509.Certificate
+}
+
+func (k withCertificates) Certificate() *x509.Certificate { return k.cert }
+func (k withCertificates) Chain() []*x509.Certificate     { return k.chain }
+
+// KeyGrant is a server key with everyone who may use it.
+type KeyGrant struct {
+	*ServerKey
+	// Grants are the configuration's and the store's, in that order.
+	Grants []string
+}
+
+// ListKeys lists the server keys by name, each with its grants.
+func (s *Service) ListKeys(ctx context.Context) ([]KeyGrant, error) {
+	names := make([]string, 0, len(s.Keys))
+	for n := range s.Keys {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]KeyGrant, 0, len(names))
+	for _, n := range names {
+		k := s.Keys[n]
+		grants, err := s.Store.KeyGrants(ctx, k.StoreID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, KeyGrant{ServerKey: k, Grants: append(slices.Clone(k.Allowed), grants...)})
+	}
+	return out, nil
+}
+
+// GrantKey lets principal (a client id or name, or "role:<role>") sign with the key.
+func (s *Service) GrantKey(ctx context.Context, keyName, principal, actor string) error {
+	k, ok := s.Keys[keyName]
+	if !ok {
+		return fmt.Errorf("%w: no key %q", ErrNotFound, keyName)
+	}
+	return mapStoreError(s.Store.GrantKey(ctx, k.StoreID, principal, actor))
+}
+
+// RevokeGrant withdraws a grant given through GrantKey. A grant written in the
+// configuration is changed there, and is ErrNotFound here with a message that says so.
+func (s *Service) RevokeGrant(ctx context.Context, keyName, principal, actor string) error {
+	k, ok := s.Keys[keyName]
+	if !ok {
+		return fmt.Errorf("%w: no key %q", ErrNotFound, keyName)
+	}
+	err := s.Store.RevokeGrant(ctx, k.StoreID, principal, actor)
+	if errors.Is(err, store.ErrNotFound) {
+		if slices.Contains(k.Allowed, principal) {
+			return fmt.Errorf("%w: this grant is written in the configuration file; change it there", ErrNotFound)
+		}
+		return fmt.Errorf("%w: the key has no such grant", ErrNotFound)
+	}
+	return mapStoreError(err)
+}
+
+// readinessDigest is what the readiness probe signs: a key that can sign it and whose
+// signature verifies with its certificate's public key is reachable and is the key the
+// certificate names.
+var readinessDigest = sha256.Sum256([]byte("kyso readiness probe"))
+
+// Ready signs a probe digest with the key and checks the signature with its
+// certificate.
+func (k *ServerKey) Ready(ctx context.Context) error {
+	sig, err := k.Key.SignContext(ctx, readinessDigest[:], crypto.SHA256)
+	if err != nil {
+		return err
+	}
+	switch pub := k.Key.Certificate().PublicKey.(type) {
+	case *rsa.PublicKey:
+		err = rsa.VerifyPKCS1v15(pub, crypto.SHA256, readinessDigest[:], sig)
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(pub, readinessDigest[:], sig) {
+			err = errors.New("ecdsa verification failed")
+		}
+	default:
+		err = fmt.Errorf("unsupported public key %T", pub)
+	}
+	if err != nil {
+		return fmt.Errorf("service: the key's probe signature does not verify with its certificate: %w", err)
+	}
+	return nil
+}

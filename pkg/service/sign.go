@@ -1,0 +1,115 @@
+package service
+
+import (
+	"context"
+	"crypto"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/signer/cms"
+	"github.com/kyso-vn/kyso/signer/pades"
+)
+
+// ParseLevel reads a baseline level name (B-B, B-T, B-LT, B-LTA); "" is B-B.
+func ParseLevel(s string) (pades.Level, error) {
+	if s == "" {
+		return pades.LevelBB, nil
+	}
+	l, err := pades.ParseLevel(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return l, nil
+}
+
+// StoreTarget says where SignAndStore keeps the signed PDF: as a new version of
+// DocumentID, or (DocumentID 0) as a new outgoing draft of AgencyCode.
+type StoreTarget struct {
+	DocumentID int64
+	AgencyCode string
+	Summary    string
+	Symbol     string
+	Type       string
+	Filename   string
+	Actor      string
+}
+
+// SignAndStore signs size bytes of in with the named server key, as SignPDF, and
+// stores the result. Nothing is stored when signing fails. The caller has checked
+// MayUse.
+func (s *Service) SignAndStore(ctx context.Context, keyName string, in io.ReaderAt, size int64, o SignOptions, t StoreTarget) (*store.Document, error) {
+	if t.DocumentID == 0 && t.AgencyCode == "" {
+		return nil, fmt.Errorf("%w: name the document to add a version to, or the agency of a new draft", ErrInvalid)
+	}
+	if t.DocumentID != 0 {
+		if _, err := s.Store.GetDocument(ctx, t.DocumentID); err != nil {
+			return nil, mapStoreError(err)
+		}
+	}
+	out, err := os.CreateTemp(s.TempDir, "kyso-signed-*")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { out.Close(); os.Remove(out.Name()) }()
+	if err := s.SignPDF(ctx, keyName, in, size, out, o); err != nil {
+		return nil, err
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	k := s.Keys[keyName]
+	if t.DocumentID != 0 {
+		if _, err := s.Store.AddVersion(ctx, t.DocumentID, store.VersionInput{Content: out, Filename: t.Filename,
+			MediaType: "application/pdf", SignatureCount: 1, Actor: t.Actor, KeyURI: k.URI}); err != nil {
+			return nil, mapStoreError(err)
+		}
+		d, err := s.Store.GetDocument(ctx, t.DocumentID)
+		return d, mapStoreError(err)
+	}
+	d, err := s.Store.CreateDocument(ctx, store.NewDocument{
+		Direction: store.Outgoing, AgencyCode: docid.AgencyCode(t.AgencyCode), Summary: t.Summary, Type: t.Type,
+		Number:  docid.NumberSymbol{Symbol: t.Symbol},
+		Content: out, Filename: t.Filename, MediaType: "application/pdf", SignatureCount: 1, Actor: t.Actor,
+	})
+	return d, mapStoreError(err)
+}
+
+// SignCAdES writes to out a detached CAdES signature (.p7s, B-B, or B-T with level
+// B-T or above) of the content read from in, with the named server key. It is
+// signer/cades' SignFile over a stream: the content is hashed as it arrives and never
+// held in memory. The caller has checked MayUse.
+func (s *Service) SignCAdES(ctx context.Context, keyName string, in io.Reader, out io.Writer, level pades.Level) error {
+	k, ok := s.Keys[keyName]
+	if !ok {
+		return fmt.Errorf("%w: key %q", ErrNotFound, keyName)
+	}
+	if level > pades.LevelBT {
+		return fmt.Errorf("%w: a .p7s is signed at B-B or B-T", ErrInvalid)
+	}
+	if level == pades.LevelBT && s.Timestamper == nil {
+		return fmt.Errorf("%w: level B-T needs a timestamp authority, and the server has none configured", ErrInvalid)
+	}
+	h := crypto.SHA256.New()
+	if _, err := io.Copy(h, in); err != nil {
+		return err
+	}
+	spec := cms.SignerInfoSpec{Certificate: k.Key.Certificate(), Chain: k.Key.Chain(), Hash: crypto.SHA256,
+		Profile: cms.ProfileCAdES, SigningTime: s.now()}
+	var (
+		der []byte
+		err error
+	)
+	if level == pades.LevelBT {
+		der, err = cms.SignWithTimestamp(ctx, keyFailures{k.Key}, spec, h.Sum(nil), s.Timestamper)
+	} else {
+		der, err = cms.Sign(ctx, keyFailures{k.Key}, spec, h.Sum(nil))
+	}
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(der)
+	return err
+}

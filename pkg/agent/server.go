@@ -30,7 +30,16 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"fmtDate": func(t time.Time) string { return t.In(vietnam).Format("02/01/2006") },
 	"role":    roleName,
 	"inc":     func(i int) int { return i + 1 },
-	"cn":      commonName,
+	// digest shows the start of what the token will sign, for the person to compare
+	// with the web page if they wish.
+	"digest": func(b []byte) string {
+		h := hex.EncodeToString(b)
+		if len(h) > 16 {
+			h = h[:16] + "…"
+		}
+		return h
+	},
+	"cn": commonName,
 }).ParseFS(assets, "templates/*.html"))
 
 // vietnam is the zone the page shows times in.

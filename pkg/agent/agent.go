@@ -48,6 +48,9 @@ var (
 	ErrTokenAtRisk = errors.New("agent: the token is locked or has one PIN try left")
 	// ErrNoCertificate: no token present holds the certificate the requests need.
 	ErrNoCertificate = errors.New("agent: the certificate the request needs is not on any token present")
+	// ErrBadJob: the request ids do not make a job (none, too many, repeated, or
+	// naming different certificates).
+	ErrBadJob = errors.New("agent: bad signing job")
 	// ErrJobState: the job is not waiting for a confirmation.
 	ErrJobState = errors.New("agent: the job is not waiting for confirmation")
 )
@@ -167,9 +170,20 @@ func (a *Agent) Watcher() *Watcher { return a.watcher }
 type Item struct {
 	ID      string   `json:"id"`
 	Request *Request `json:"request,omitempty"`
-	Status  string   `json:"status"` // listed, signing, completed, failed
+	Status  string   `json:"status"` // ItemListed, ItemSigning, ItemCompleted, ItemFailed
 	Error   string   `json:"error,omitempty"`
+	err     error
 }
+
+// Item states.
+const (
+	ItemListed    = "listed"
+	ItemSigning   = "signing"
+	ItemCompleted = "completed"
+	ItemFailed    = "failed"
+)
+
+func (it *Item) fail(err error) { it.Status, it.Error, it.err = ItemFailed, err.Error(), err }
 
 // Job states.
 const (
@@ -213,9 +227,9 @@ func (j *Job) Progress() (Progress, <-chan struct{}) {
 		c := *it
 		p.Items = append(p.Items, &c)
 		switch it.Status {
-		case "completed":
+		case ItemCompleted:
 			p.Completed++
-		case "failed":
+		case ItemFailed:
 			p.Failed++
 		}
 	}
@@ -250,7 +264,14 @@ func newID(n int) string {
 // ErrUnknownRequest.
 func (a *Agent) CreateJob(ctx context.Context, p Pairing, ids []string) (*Job, error) {
 	if len(ids) == 0 || len(ids) > 500 {
-		return nil, fmt.Errorf("agent: a job takes 1 to 500 request ids, not %d", len(ids))
+		return nil, fmt.Errorf("%w: a job takes 1 to 500 request ids, not %d", ErrBadJob, len(ids))
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] || id == "" {
+			return nil, fmt.Errorf("%w: request id %q is empty or given twice", ErrBadJob, id)
+		}
+		seen[id] = true
 	}
 	j := &Job{ID: newID(12), Server: p.Server, Origin: p.Origin, Created: a.now(), csrf: newID(16),
 		client: NewClient(p.Server, p.APIKey, a.hc), state: JobReview, changed: make(chan struct{})}
@@ -258,13 +279,13 @@ func (a *Agent) CreateJob(ctx context.Context, p Pairing, ids []string) (*Job, e
 	sem := make(chan struct{}, a.workers)
 	var wg sync.WaitGroup
 	for i, id := range ids {
-		it := &Item{ID: id, Status: "listed"}
+		it := &Item{ID: id, Status: ItemListed}
 		j.items[i] = it
 		a.mu.Lock()
 		done := a.completed[id]
 		a.mu.Unlock()
 		if done {
-			it.Status, it.Error = "failed", ErrNotPending.Error()
+			it.fail(fmt.Errorf("%w: this agent completed it", ErrNotPending))
 			continue
 		}
 		wg.Add(1)
@@ -275,9 +296,9 @@ func (a *Agent) CreateJob(ctx context.Context, p Pairing, ids []string) (*Job, e
 			r, err := j.client.Get(ctx, it.ID)
 			switch {
 			case err != nil:
-				it.Status, it.Error = "failed", err.Error()
+				it.fail(err)
 			case r.Status != "pending":
-				it.Status, it.Error = "failed", fmt.Sprintf("%v: status %q", ErrNotPending, r.Status)
+				it.fail(fmt.Errorf("%w: status %q", ErrNotPending, r.Status))
 			default:
 				it.Request = r
 			}
@@ -290,12 +311,12 @@ func (a *Agent) CreateJob(ctx context.Context, p Pairing, ids []string) (*Job, e
 			if j.cert == "" {
 				j.cert = it.Request.CertSHA256
 			} else if it.Request.CertSHA256 != j.cert {
-				return nil, fmt.Errorf("agent: the requests of one job must name one certificate; %s names another", it.ID)
+				return nil, fmt.Errorf("%w: the requests of one job must name one certificate; %s names another", ErrBadJob, it.ID)
 			}
 			continue
 		}
 		if firstErr == nil {
-			firstErr = classify(it.Error)
+			firstErr = it.err
 		}
 	}
 	if j.cert == "" {
@@ -312,16 +333,6 @@ func (a *Agent) CreateJob(ctx context.Context, p Pairing, ids []string) (*Job, e
 	a.mu.Unlock()
 	a.log.Info("agent: job listed", "job", j.ID, "server", j.Server, "requests", len(ids))
 	return j, nil
-}
-
-// classify turns an item's error text back into the sentinel it came from.
-func classify(msg string) error {
-	for _, e := range []error{ErrNotPending, ErrExpired, ErrUnknownRequest} {
-		if strings.HasPrefix(msg, e.Error()) {
-			return fmt.Errorf("%w", e)
-		}
-	}
-	return fmt.Errorf("%w: %s", ErrServer, msg)
 }
 
 // Job returns the job with id.
@@ -460,17 +471,17 @@ func (a *Agent) signAll(ctx context.Context, j *Job, key hsm.Key) {
 	items := j.items
 	j.mu.Unlock()
 	for _, it := range items {
-		if it.Request == nil || it.Status != "listed" {
+		if it.Request == nil || it.Status != ItemListed {
 			continue
 		}
-		j.update(func() { it.Status = "signing" })
+		j.update(func() { it.Status = ItemSigning })
 		err := a.signOne(ctx, j, key, it.Request)
 		j.update(func() {
 			if err != nil {
-				it.Status, it.Error = "failed", err.Error()
+				it.fail(err)
 				return
 			}
-			it.Status = "completed"
+			it.Status = ItemCompleted
 		})
 		if err != nil {
 			a.log.Warn("agent: request not completed", "job", j.ID, "request", it.ID, "error", err)

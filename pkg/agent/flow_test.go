@@ -394,16 +394,20 @@ func TestRequestRefusals(t *testing.T) {
 	expired := k.prepareDoc(t, doc, p.Leader, service.RoleApprove, "hết hạn", nil)
 	k.clock.Add(31 * time.Minute)
 	clerk := k.prepareDoc(t, doc, p.Clerk, service.RoleApprove, "chứng thư khác", nil)
+	leader := k.prepareDoc(t, doc, p.Leader, service.RoleApprove, "đúng chứng thư", nil)
 	cases := []struct {
 		name   string
-		id     string
+		ids    []string
 		status int
 	}{
-		{"unknown", "no-such-request", http.StatusNotFound},
-		{"expired", expired.ID, http.StatusGone},
+		{"unknown", []string{"no-such-request"}, http.StatusNotFound},
+		{"expired", []string{expired.ID}, http.StatusGone},
+		{"none", nil, http.StatusBadRequest},
+		{"twice", []string{leader.ID, leader.ID}, http.StatusBadRequest},
+		{"two certificates", []string{leader.ID, clerk.ID}, http.StatusBadRequest},
 	}
 	for _, c := range cases {
-		if status, _, raw := e.createJob(t, c.id); status != c.status {
+		if status, _, raw := e.createJob(t, c.ids...); status != c.status {
 			t.Errorf("%s: %d %s, want %d", c.name, status, raw, c.status)
 		}
 	}

@@ -329,6 +329,8 @@ func (s *Server) apiCreateJob(w http.ResponseWriter, r *http.Request, p Pairing)
 	if err != nil {
 		status := http.StatusBadGateway
 		switch {
+		case errors.Is(err, ErrBadJob):
+			status = http.StatusBadRequest
 		case errors.Is(err, ErrNotPending):
 			status = http.StatusConflict
 		case errors.Is(err, ErrExpired):

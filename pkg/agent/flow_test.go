@@ -247,6 +247,7 @@ func TestOriginAllowList(t *testing.T) {
 			if c.method == http.MethodOptions {
 				req.Header.Set("Access-Control-Request-Method", "POST")
 				req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+				req.Header.Set("Access-Control-Request-Private-Network", "true")
 			}
 			if c.token {
 				req.Header.Set("Authorization", "Bearer "+e.token)
@@ -268,8 +269,12 @@ func TestOriginAllowList(t *testing.T) {
 					t.Errorf("refused answer carries %s", h)
 				}
 			}
-			if c.method == http.MethodOptions && c.cors && !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
-				t.Errorf("preflight allows headers %q", resp.Header.Get("Access-Control-Allow-Headers"))
+			if c.method == http.MethodOptions && c.cors && (!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") ||
+				resp.Header.Get("Access-Control-Allow-Private-Network") != "true" || resp.Header.Get("Access-Control-Allow-Methods") != "GET, POST") {
+				t.Errorf("preflight answer %v", resp.Header)
+			}
+			if !strings.Contains(resp.Header.Get("Vary"), "Origin") {
+				t.Errorf("no Vary: Origin")
 			}
 		})
 	}

@@ -69,29 +69,46 @@ func screenshot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
 }
 
 // TestEndToEndBrowser: the server prepares the leader's signature; the Kyso web page,
-// in headless Chromium, hands the request id to the agent's local API (a
-// cross-origin call the agent's CORS allows) and goes to the agent's page, where the
-// PIN is typed and confirmed; the agent signs on the SoftHSM2 token and the server
+// in headless Chromium, pairs with the agent (the code read on the agent's page in
+// another tab), hands the request id to the agent's local API (cross-origin calls the
+// agent's CORS allows) and goes to the agent's page, where the PIN is typed and
+// confirmed; the agent signs on the SoftHSM2 token and the server
 // completes. The stored PDF verifies TOTAL_PASSED against the test root with
 // revocation checked, and the PIN appears nowhere in what the server received,
 // logged or stored, nor in the agent's log and configuration.
 func TestEndToEndBrowser(t *testing.T) {
 	p := loadPKI(t)
 	k := startKyso(t, p)
-	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
+	e := newAgent(t, newToken(t, p, "Kyso leader"), k)
 	sigPNG, _ := signatureImages()
 	req := k.prepareDoc(t, corpusPDF(t), p.Leader, service.RoleApprove, "Về việc triển khai chữ ký số trong cơ quan nhà nước", sigPNG)
 	ctx := browser(t)
-	app := k.srv.URL + "/app#agent=" + e.url + "&token=" + e.token + "&ids=" + req.ID
-	var summary, heading string
+	app := k.srv.URL + "/app#agent=" + e.url + "&key=" + apiKey + "&ids=" + req.ID
+	var summary, heading, confirmURL, code string
 	read := func(sel chromedp.CSS, into *string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
 			*into, err = chromedp.Text(sel)(ctx, tg)
 			return err
 		})
 	}
+	// The web page asks to pair; the person reads the code on the agent's page, in
+	// another tab, and types it into the web page.
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(app),
+		chromedp.WaitVisible(chromedp.CSS("#code")),
+		read("#confirm-url", &confirmURL),
+	)
+	if err != nil {
+		t.Fatalf("pairing: %v", err)
+	}
+	agentTab, closeTab := chromedp.NewContext(ctx)
+	defer closeTab()
+	if err := chromedp.Do(agentTab, chromedp.Navigate(confirmURL), read("#pairing-code", &code), screenshot(t, "pair.png")); err != nil {
+		t.Fatalf("the agent's pairing page: %v", err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#code"), code),
+		chromedp.Click(chromedp.CSS("#pair")),
 		chromedp.WaitVisible(chromedp.CSS("#pin")),
 		read("table.items tr.item td:nth-child(2)", &summary),
 		read("h2", &heading),

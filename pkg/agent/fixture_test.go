@@ -220,18 +220,34 @@ func (k *kysoServer) complete(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
-// appPage is the Kyso web page a clerk or leader works in: it hands the request ids
-// to the agent's local API (a cross-origin call the agent must allow) and sends the
-// person to the agent's page to confirm.
-const appPage = `<!doctype html><meta charset="utf-8"><title>Kyso</title><p id="status">…</p>
+// appPage is the Kyso web page a clerk or leader works in. Not yet paired, it asks
+// the agent to pair and takes the code the person reads on the agent's page; paired,
+// it hands the request ids to the agent's local API (cross-origin calls the agent
+// must allow) and sends the person to the agent's page to confirm.
+const appPage = `<!doctype html><meta charset="utf-8"><title>Kyso</title>
+<p id="status">…</p>
+<form id="pairing" hidden><a id="confirm-url" target="_blank">agent</a>
+<input id="code" autocomplete="off"><button id="pair" type="button">Ghép nối</button></form>
 <script>
 const q = new URLSearchParams(location.hash.slice(1));
-fetch(q.get("agent") + "/api/jobs", {method: "POST",
-  headers: {"Authorization": "Bearer " + q.get("token"), "Content-Type": "application/json"},
-  body: JSON.stringify({request_ids: q.get("ids").split(",")})})
- .then(r => r.json().then(j => ({ok: r.ok, j})))
- .then(({ok, j}) => { if (!ok) throw new Error(j.detail); location.href = j.url; })
- .catch(e => { document.getElementById("status").textContent = "error: " + e.message; });
+const agent = q.get("agent");
+const status = m => document.getElementById("status").textContent = m;
+const call = (path, body, token) => fetch(agent + path, {method: "POST",
+  headers: Object.assign({"Content-Type": "application/json"}, token ? {"Authorization": "Bearer " + token} : {}),
+  body: JSON.stringify(body)}).then(r => r.json().then(j => { if (!r.ok) throw new Error(j.detail); return j; }));
+function sign(token) {
+  call("/api/jobs", {request_ids: q.get("ids").split(",")}, token)
+    .then(j => { location.href = j.url; }).catch(e => status("error: " + e.message));
+}
+call("/api/pair", {server: location.origin, api_key: q.get("key")}).then(p => {
+  const a = document.getElementById("confirm-url");
+  a.href = a.textContent = p.confirm_url;
+  document.getElementById("pairing").hidden = false;
+  status("paste the code the agent shows");
+  document.getElementById("pair").onclick = () =>
+    call("/api/pair/" + p.pairing_id + "/confirm", {code: document.getElementById("code").value.replace(/ /g, "")})
+      .then(r => sign(r.token)).catch(e => status("error: " + e.message));
+}).catch(e => status("error: " + e.message));
 </script>`
 
 func serveApp(w http.ResponseWriter, _ *http.Request) {
@@ -414,6 +430,16 @@ func importKeys(t *testing.T, tok *testenv.SoftHSM, p *testpki.TestPKI) {
 // startAgent runs an agent paired with k, whose pages have origin k's URL.
 func startAgent(t *testing.T, tok *testenv.SoftHSM, k *kysoServer) *agentEnv {
 	t.Helper()
+	e := newAgent(t, tok, k)
+	if k != nil {
+		e.token = e.pair(t, k.srv.URL)
+	}
+	return e
+}
+
+// newAgent runs an agent that allows k's pages but is not paired yet.
+func newAgent(t *testing.T, tok *testenv.SoftHSM, k *kysoServer) *agentEnv {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfgPath := filepath.Join(t.TempDir(), "kyso-agent", "config.yaml")
 	cfg, err := agent.LoadConfig(cfgPath)
@@ -454,11 +480,7 @@ func startAgent(t *testing.T, tok *testenv.SoftHSM, k *kysoServer) *agentEnv {
 		}
 		<-watched
 	})
-	e := &agentEnv{hsm: tok, cfg: cfg, agent: a, srv: srv, url: "http://" + ln.Addr().String(), origin: origin, now: clock, logs: logs}
-	if k != nil {
-		e.token = e.pair(t, k.srv.URL)
-	}
-	return e
+	return &agentEnv{hsm: tok, cfg: cfg, agent: a, srv: srv, url: "http://" + ln.Addr().String(), origin: origin, now: clock, logs: logs}
 }
 
 // call sends a request to the agent's API as a page of origin would.

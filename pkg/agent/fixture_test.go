@@ -239,7 +239,7 @@ function sign(token) {
   call("/api/jobs", {request_ids: q.get("ids").split(",")}, token)
     .then(j => { location.href = j.url; }).catch(e => status("error: " + e.message));
 }
-call("/api/pair", {server: location.origin, api_key: q.get("key")}).then(p => {
+call("/api/pair", {server: q.get("server") || location.origin, api_key: q.get("key")}).then(p => {
   const a = document.getElementById("confirm-url");
   a.href = a.textContent = p.confirm_url;
   document.getElementById("pairing").hidden = false;
@@ -257,6 +257,12 @@ func serveApp(w http.ResponseWriter, _ *http.Request) {
 
 // prepareDoc posts a new document to prepare, as a web page would.
 func (k *kysoServer) prepareDoc(t *testing.T, doc []byte, cert *testpki.Cert, role, summary string, sigPNG []byte) *agent.Request {
+	t.Helper()
+	return prepareAt(t, k.srv.URL, apiKey, doc, cert, role, summary, sigPNG)
+}
+
+// prepareAt posts a new document to POST /v1/signatures of the server at base.
+func prepareAt(t *testing.T, base, key string, doc []byte, cert *testpki.Cert, role, summary string, sigPNG []byte) *agent.Request {
 	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
@@ -277,9 +283,9 @@ func (k *kysoServer) prepareDoc(t *testing.T, doc []byte, cert *testpki.Cert, ro
 		_ = mw.WriteField(k, v)
 	}
 	_ = mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, k.srv.URL+"/v1/signatures", &body)
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/signatures", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

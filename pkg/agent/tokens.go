@@ -137,6 +137,8 @@ type Watcher struct {
 	// certs caches what was read of each token present (guarded by idle): reading a
 	// smart card's certificates every second would keep it busy.
 	certs map[string]cachedCerts
+	// lastErr is each module's last error, logged once rather than every second.
+	lastErr map[string]string
 
 	mu     sync.Mutex
 	ctxs   map[string]*pkcs11.Ctx
@@ -163,7 +165,7 @@ func NewWatcher(modules []Module, interval time.Duration, log *slog.Logger) *Wat
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{modules: modules, log: log, interval: interval, ctxs: map[string]*pkcs11.Ctx{}, certs: map[string]cachedCerts{},
+	return &Watcher{modules: modules, log: log, interval: interval, ctxs: map[string]*pkcs11.Ctx{}, certs: map[string]cachedCerts{}, lastErr: map[string]string{},
 		subs: map[chan struct{}]struct{}{}, ready: make(chan struct{}), idle: make(chan struct{}, 1)}
 }
 
@@ -235,9 +237,13 @@ func (w *Watcher) Poll() {
 	for _, m := range w.modules {
 		toks, err := w.scan(m)
 		if err != nil {
-			w.log.Warn("agent: listing tokens", "module", m.Path, "error", err)
+			if w.lastErr[m.Path] != err.Error() {
+				w.log.Warn("agent: listing tokens", "module", m.Path, "error", err)
+				w.lastErr[m.Path] = err.Error()
+			}
 			continue
 		}
+		delete(w.lastErr, m.Path)
 		found = append(found, toks...)
 	}
 	for k := range w.certs {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -172,5 +173,25 @@ func TestSelectCertificate(t *testing.T) {
 		if (err == nil) != c.ok || cert.Holder != c.want {
 			t.Errorf("token %q id %q: %q, %v", c.label, c.id, cert.Holder, err)
 		}
+	}
+}
+
+// TestWatcherMissingModule: a module path that does not load is reported once, not at
+// every poll, and the other modules' tokens are still listed.
+func TestWatcherMissingModule(t *testing.T) {
+	p := loadPKI(t)
+	tok := newToken(t, p, "Kyso leader")
+	var logs syncBuffer
+	w := agent.NewWatcher([]agent.Module{{Path: "/nonexistent/libvendor-pkcs11.so"}, {Path: tok.Module}}, time.Millisecond,
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	defer w.Close()
+	for range 5 {
+		w.Poll()
+	}
+	if toks, _ := w.Tokens(); len(toks) != 1 {
+		t.Fatalf("tokens: %+v", toks)
+	}
+	if n := strings.Count(string(logs.Bytes()), "agent: listing tokens"); n != 1 {
+		t.Fatalf("the missing module is logged %d times:\n%s", n, logs.Bytes())
 	}
 }

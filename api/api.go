@@ -207,12 +207,16 @@ type SignRequest struct {
 	Field    string // signature field to sign into or create
 	Page     int    // page of a visible signature, 0 for none
 	Store    bool   // keep the signed document in the store instead of returning it
+	// With Store: DocumentID gets the signed PDF as its new version, or (0) a new
+	// outgoing draft of Agency is made with Summary, Symbol and Type.
+	DocumentID                    int64
+	Agency, Summary, Symbol, Type string
 }
 
 // SignResult says what SignDocument produced.
 type SignResult struct {
-	ContentType string // of the bytes written to out
-	DocumentID  string // set when the document was stored (SignRequest.Store)
+	ContentType string          // of the bytes written to out
+	Document    *DocumentRecord // the stored document (SignRequest.Store); nothing is written to out
 }
 
 // Signer signs a document with a server-side key. The handler has already checked

@@ -38,6 +38,24 @@ type DocumentRecord struct {
 	CreatedAt       time.Time       `json:"created_at"`
 	UpdatedAt       time.Time       `json:"updated_at"`
 	Versions        []VersionRecord `json:"versions,omitempty"`
+	// Verification is the verdict on the signatures of a received document.
+	Verification *Verification `json:"verification,omitempty"`
+}
+
+// Verification summarises the verification of a document's signatures when it was
+// received: the overall indication (NOT_SIGNED for a document without one) and each
+// signature's.
+type Verification struct {
+	Indication string                  `json:"indication"`
+	Signatures []SignatureVerification `json:"signatures"`
+}
+
+// SignatureVerification is one signature's line of a Verification.
+type SignatureVerification struct {
+	Field      string `json:"field"`
+	Signer     string `json:"signer"`
+	Indication string `json:"indication"`
+	Level      string `json:"level"`
 }
 
 // VersionRecord is one stored revision of a document's content.

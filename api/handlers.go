@@ -59,7 +59,8 @@ func (s *Server) readyz(c *gin.Context) {
 
 // signQuery names the options POST /v1/sign takes in its query string. They come
 // before the body so that the key grant is checked before a byte is uploaded.
-var signQuery = []string{"key", "format", "level", "reason", "location", "contact", "field", "page", "store", "filename"}
+var signQuery = []string{"key", "format", "level", "reason", "location", "contact", "field", "page", "store", "filename",
+	"document_id", "agency", "summary", "symbol", "type"}
 
 var (
 	signFormats = []string{"", "pades", "cades"}
@@ -74,6 +75,7 @@ func decodeSignRequest(c *gin.Context) (SignRequest, bool) {
 	req := SignRequest{
 		Key: q["key"], Format: q["format"], Level: q["level"],
 		Reason: q["reason"], Location: q["location"], Contact: q["contact"], Field: q["field"],
+		Agency: q["agency"], Summary: q["summary"], Symbol: q["symbol"], Type: q["type"],
 	}
 	var bad string
 	switch {
@@ -96,6 +98,22 @@ func decodeSignRequest(c *gin.Context) (SignRequest, bool) {
 			bad = "Option \"store\" must be true or false."
 		}
 		req.Store = b
+	}
+	if v := q["document_id"]; v != "" && bad == "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			bad = "Option \"document_id\" must be a document's id."
+		}
+		req.DocumentID = id
+	}
+	if bad == "" && req.Store && req.Format == "cades" {
+		bad = "Only signed PDFs are stored; a .p7s comes back to you (drop store=true)."
+	}
+	if bad == "" && req.Store && (req.DocumentID == 0) == (req.Agency == "") {
+		bad = "With store=true give exactly one of \"document_id\" (a new version) or \"agency\" (a new draft)."
+	}
+	if bad == "" && !req.Store && (req.DocumentID != 0 || req.Agency != "" || req.Summary != "" || req.Symbol != "" || req.Type != "") {
+		bad = "Options \"document_id\", \"agency\", \"summary\", \"symbol\" and \"type\" go with store=true."
 	}
 	if bad != "" {
 		fail(c, probInvalidRequest, bad)
@@ -164,8 +182,9 @@ func (s *Server) sign(c *gin.Context) {
 	s.metrics.signatures.WithLabelValues(key.Name).Inc()
 	sum := up.SHA256()
 	logger(c).Info("signed", "key", key.Name, "document_sha256", hex.EncodeToString(sum[:]), "size", up.Size())
-	if res.DocumentID != "" {
-		c.JSON(http.StatusCreated, gin.H{"document_id": res.DocumentID})
+	if res.Document != nil {
+		c.Header("Location", fmt.Sprintf("/v1/documents/%d", res.Document.ID))
+		c.JSON(http.StatusCreated, res.Document)
 		return
 	}
 	size, err := out.Seek(0, io.SeekEnd)

@@ -158,7 +158,7 @@ func (s *ecdsaSigner) SignDocument(_ context.Context, _ Principal, req SignReque
 		return SignResult{}, err
 	}
 	if req.Store {
-		return SignResult{DocumentID: "doc-1"}, nil
+		return SignResult{Document: &DocumentRecord{ID: 41, Status: "draft"}}, nil
 	}
 	_, err = out.Write(sig)
 	return SignResult{ContentType: "application/pkcs7-signature"}, err

@@ -39,6 +39,9 @@ type Options struct {
 	Agencies       Agencies
 	Signer         Signer
 	Verifier       Verifier
+	Signatures     Signatures
+	Issuer         Issuer
+	Registers      Registers
 	Checks         []Check
 	// Mounts serves other HTTP APIs under a path prefix ("/csc/v2"), with the prefix
 	// stripped. They get the request id, logging, metrics, panic recovery and
@@ -55,17 +58,20 @@ type Server struct {
 	requestTimeout time.Duration
 	httpCfg        config.Server
 
-	clients   Clients
-	registry  ClientRegistry
-	keys      Keys
-	grants    KeyGrants
-	certs     Certificates
-	stats     StatsSource
-	documents Documents
-	agencies  Agencies
-	signer    Signer
-	verifier  Verifier
-	checks    []Check
+	clients    Clients
+	registry   ClientRegistry
+	keys       Keys
+	grants     KeyGrants
+	certs      Certificates
+	stats      StatsSource
+	documents  Documents
+	agencies   Agencies
+	signer     Signer
+	verifier   Verifier
+	signatures Signatures
+	issuer     Issuer
+	registers  Registers
+	checks     []Check
 
 	publicLimit *limiter
 	metrics     *metrics
@@ -106,6 +112,9 @@ func New(o Options) (*Server, error) {
 		agencies:       o.Agencies,
 		signer:         o.Signer,
 		verifier:       o.Verifier,
+		signatures:     o.Signatures,
+		issuer:         o.Issuer,
+		registers:      o.Registers,
 		checks:         o.Checks,
 	}
 	if s.log == nil {
@@ -204,6 +213,16 @@ func (s *Server) routeTable() []route {
 	if s.registry != nil {
 		createClient, revokeClient = s.createClient, s.revokeClient
 	}
+	var prepare, getSignature, complete, issue, listRegisters, createRegister gin.HandlerFunc
+	if s.signatures != nil {
+		prepare, getSignature, complete = s.prepareSignature, s.getSignature, s.completeSignature
+	}
+	if s.issuer != nil && s.keys != nil {
+		issue = s.issueDocument
+	}
+	if s.registers != nil {
+		listRegisters, createRegister = s.listRegisters, s.createRegister
+	}
 	return []route{
 		{http.MethodGet, "/healthz", nil, s.healthz},
 		{http.MethodGet, "/readyz", nil, s.readyz},
@@ -211,20 +230,20 @@ func (s *Server) routeTable() []route {
 		{http.MethodGet, "/openapi.json", nil, serveOpenAPI},
 
 		{http.MethodPost, "/v1/sign", signers, sign},
-		{http.MethodPost, "/v1/signatures", signers, nil},
-		{http.MethodGet, "/v1/signatures/:id", signers, nil},
-		{http.MethodPost, "/v1/signatures/:id/complete", signers, nil},
+		{http.MethodPost, "/v1/signatures", signers, prepare},
+		{http.MethodGet, "/v1/signatures/:id", signers, getSignature},
+		{http.MethodPost, "/v1/signatures/:id/complete", signers, complete},
 		{http.MethodPost, "/v1/verify", anyone, verify},
 
 		{http.MethodPost, "/v1/documents", clients, createDoc},
 		{http.MethodGet, "/v1/documents", clients, listDocs},
 		{http.MethodGet, "/v1/documents/:id", clients, getDoc},
 		{http.MethodGet, "/v1/documents/:id/content", clients, downloadDoc},
-		{http.MethodPost, "/v1/documents/:id/issue", issuers, nil},
+		{http.MethodPost, "/v1/documents/:id/issue", issuers, issue},
 		{http.MethodPost, "/v1/documents/receive", issuers, receiveDoc},
 
-		{http.MethodGet, "/v1/registers", issuers, nil},
-		{http.MethodPost, "/v1/registers", admin, nil},
+		{http.MethodGet, "/v1/registers", issuers, listRegisters},
+		{http.MethodPost, "/v1/registers", admin, createRegister},
 		{http.MethodGet, "/v1/agencies", clients, getAgency},
 		{http.MethodPost, "/v1/agencies", admin, importAgencies},
 		{http.MethodGet, "/v1/keys", clients, keys},

@@ -353,8 +353,8 @@ func TestSignReturnsWhatTheServiceSigned(t *testing.T) {
 			}
 		})
 	}
-	resp := ts.do("POST", "/v1/sign?key=org&store=true", ts.keyFor[RoleSystem], "application/pdf", strings.NewReader(doc))
-	if resp.StatusCode != 201 || !strings.Contains(string(readAll(t, resp)), `"document_id":"doc-1"`) {
+	resp := ts.do("POST", "/v1/sign?key=org&store=true&agency=000.00.00.H43", ts.keyFor[RoleSystem], "application/pdf", strings.NewReader(doc))
+	if resp.StatusCode != 201 || !strings.Contains(string(readAll(t, resp)), `"id":41,`) || resp.Header.Get("Location") != "/v1/documents/41" {
 		t.Errorf("store=true: %d", resp.StatusCode)
 	}
 	assertNoTempFiles(t, ts.tempDir)

@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -34,9 +31,8 @@ import (
 	"github.com/kyso-vn/kyso/pkg/config"
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/service"
 	"github.com/kyso-vn/kyso/pkg/store"
-	"github.com/kyso-vn/kyso/signer/pades"
-	"github.com/kyso-vn/kyso/signer/pdf"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -95,6 +91,9 @@ type serveParams struct {
 	stderr     io.Writer // logs
 	// ready, when set, is told the listening address (tests listen on port 0).
 	ready func(net.Addr)
+	// revocationURL, when set, maps OCSP and CRL addresses before they are asked: tests
+	// point the test PKI's fixed addresses at the responders they started.
+	revocationURL func(string) string
 }
 
 // serve runs until ctx ends (a signal), then shuts down gracefully.
@@ -138,20 +137,29 @@ func serve(ctx context.Context, p serveParams) error {
 		return err
 	}
 
-	ring, err := openServeKeys(ctx, cfg, st, log)
+	prov := hsm.NewProvider(hsm.Options{AllowedModules: cfg.PKCS11.AllowedModules, Logger: log.With("component", "hsm")})
+	defer prov.Close()
+	keys, err := service.OpenKeys(ctx, prov, st, cfg.Keys)
 	if err != nil {
-		return err
+		return fmt.Errorf("serve: %w", err)
 	}
-	defer ring.close()
-
+	svc := newServeService(cfg, st, keys, anchors, tempDir, p.revocationURL)
 	checks := []api.Check{{Name: "store", Readiness: storeCheck{st}}}
-	for _, k := range ring.keys {
-		checks = append(checks, api.Check{Name: "key:" + k.cfg.Name, Key: k.cfg.Name, Readiness: k})
+	for _, k := range cfg.Keys {
+		sk := keys[k.Name]
+		checks = append(checks, api.Check{Name: "key:" + k.Name, Key: k.Name, Readiness: sk})
+		attrs := []any{"key", k.Name, "subject", sk.Key.Certificate().Subject.String(), "not_after", sk.Key.Certificate().NotAfter}
+		if k.Demo {
+			log.Warn("DEMO signing key from the test PKI: its private key is public; never use it for real documents", attrs...)
+		} else {
+			log.Info("signing key ready", attrs...)
+		}
 	}
-	svc := storeService{st}
+	stores := storeService{st: st, svc: svc}
+	uses := serviceAPI{svc}
 	mounts := map[string]http.Handler{}
 	if cfg.CSC.Enabled {
-		h, err := newCSC(cfg.CSC, svc, ring, log)
+		h, err := newCSC(cfg.CSC, stores, uses, log)
 		if err != nil {
 			return err
 		}
@@ -161,20 +169,21 @@ func serve(ctx context.Context, p serveParams) error {
 		Config:         cfg,
 		Logger:         log,
 		TempDir:        tempDir,
-		Clients:        svc,
-		ClientRegistry: svc,
-		Keys:           ring,
-		KeyGrants:      ring,
-		Certificates:   svc,
-		Stats:          svc,
-		Documents:      svc,
-		Agencies:       svc,
-		Signer:         ring,
-		Verifier: serveVerifier{
-			anchors: anchors, offline: cfg.Revocation.Offline, timeout: cfg.Revocation.OCSPTimeout,
-		},
-		Checks: checks,
-		Mounts: mounts,
+		Clients:        stores,
+		ClientRegistry: stores,
+		Keys:           uses,
+		KeyGrants:      uses,
+		Certificates:   stores,
+		Stats:          stores,
+		Documents:      stores,
+		Agencies:       stores,
+		Signer:         uses,
+		Verifier:       uses,
+		Signatures:     uses,
+		Issuer:         uses,
+		Registers:      uses,
+		Checks:         checks,
+		Mounts:         mounts,
 	})
 	if err != nil {
 		return err
@@ -187,6 +196,30 @@ func serve(ctx context.Context, p serveParams) error {
 		p.ready(ln.Addr())
 	}
 	return srv.Serve(ctx, ln)
+}
+
+// newServeService builds the use-cases over the store and keys: the timestamp
+// authorities and revocation sources of the configuration, the trust anchors, and the
+// pending-signature expiry. rewrite, when set, maps revocation URLs (tests point the
+// test PKI's fixed addresses at their responders).
+func newServeService(cfg *config.Config, st *store.Store, keys map[string]*service.ServerKey, anchors []*x509.Certificate, tempDir string, rewrite func(string) string) *service.Service {
+	svc := &service.Service{
+		Store: st, Keys: keys, TempDir: tempDir, PendingTTL: cfg.Signatures.PendingExpiry,
+		Verify: verify.Options{Anchors: anchors, Offline: cfg.Revocation.Offline, RevocationTimeout: cfg.Revocation.OCSPTimeout},
+	}
+	if len(cfg.TSA.URLs) > 0 {
+		svc.Timestamper = &pki.TSAClient{URLs: cfg.TSA.URLs, Timeout: cfg.TSA.Timeout}
+	}
+	if !cfg.Revocation.Offline {
+		svc.Validation = &pki.Collector{
+			OCSP: &pki.OCSPClient{Timeout: cfg.Revocation.OCSPTimeout}, CRLs: &pki.CRLFetcher{Timeout: cfg.Revocation.CRLTimeout},
+			MapURL: rewrite,
+		}
+		if rewrite != nil {
+			svc.Verify.Revocation = &pki.Checker{RewriteURL: rewrite}
+		}
+	}
+	return svc
 }
 
 // newServeLogger writes JSON for log collectors, or text when a person watches a terminal.
@@ -260,26 +293,6 @@ func loadAnchors(t config.Trust) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// serveVerifier verifies PDFs with signer/verify, the engine of `kyso verify`.
-type serveVerifier struct {
-	anchors []*x509.Certificate
-	offline bool
-	timeout time.Duration
-}
-
-func (v serveVerifier) Verify(ctx context.Context, doc api.Document, now time.Time) (*verify.Report, error) {
-	rep, err := verify.VerifyPDF(ctx, doc, doc.Size(), doc.Filename(), verify.Options{
-		Anchors: v.anchors, At: now, Offline: v.offline, RevocationTimeout: v.timeout,
-	})
-	switch {
-	case errors.Is(err, verify.ErrNotSigned):
-		return nil, api.UserError(api.ErrInvalidDocument, "The document holds no signature.")
-	case errors.Is(err, verify.ErrUnreadable):
-		return nil, api.UserError(api.ErrInvalidDocument, "The document cannot be read as a PDF.")
-	}
-	return rep, err
-}
-
 func openServeStore(ctx context.Context, cfg *config.Config, dataDir string) (*store.Store, error) {
 	sc := store.Config{Driver: cfg.Store.Driver, DSN: cfg.Store.DSN, BlobsInDB: cfg.Store.BlobsInDB}
 	if !sc.BlobsInDB {
@@ -322,10 +335,13 @@ func apiKeyHashBytes(hexHash string) [32]byte {
 	return h
 }
 
-// storeService adapts the store to the API: clients, certificates, statistics and
-// documents. The store keeps one free "principal" string per client; Kyso keeps the
-// client's role there.
-type storeService struct{ st *store.Store }
+// storeService adapts the store to the API: clients, certificates, statistics,
+// agencies and documents (an incoming one through service.Receive). The store keeps
+// one free "principal" string per client; Kyso keeps the client's role there.
+type storeService struct {
+	st  *store.Store
+	svc *service.Service
+}
 
 func (s storeService) LookupByKeyHash(ctx context.Context, hash string) (api.Principal, error) {
 	if len(hash) != sha256.Size*2 {
@@ -448,6 +464,9 @@ func storeError(err error) error {
 }
 
 func (s storeService) CreateDocument(ctx context.Context, actor api.Principal, nd api.NewDocument, content api.Document) (api.DocumentRecord, error) {
+	if store.Direction(nd.Direction) == store.Incoming {
+		return s.receive(ctx, actor, nd, content)
+	}
 	d, err := s.st.CreateDocument(ctx, store.NewDocument{
 		Direction:       store.Direction(nd.Direction),
 		Type:            nd.Type,
@@ -469,6 +488,37 @@ func (s storeService) CreateDocument(ctx context.Context, actor api.Principal, n
 		return api.DocumentRecord{}, storeError(err)
 	}
 	return s.GetDocument(ctx, d.ID)
+}
+
+// receive verifies an incoming document and registers it with the holder's next
+// arrival number. A scan without a signature is registered as NOT_SIGNED, as the
+// API always accepted it.
+func (s storeService) receive(ctx context.Context, actor api.Principal, nd api.NewDocument, content api.Document) (api.DocumentRecord, error) {
+	d, rep, err := s.svc.Receive(ctx, service.ReceiveRequest{
+		Content: io.NewSectionReader(content, 0, content.Size()), Filename: content.Filename(),
+		Holder: docid.AgencyCode(nd.HolderCode), Issuer: docid.AgencyCode(nd.AgencyCode),
+		Number: docid.NumberSymbol{Number: nd.Number, Symbol: nd.Symbol}, Identifier: nd.Identifier,
+		Summary: nd.Summary, Type: nd.Type, IssuedAt: nd.IssuedAt, ReceivedAt: nd.ReceivedAt,
+		Urgency: store.Urgency(nd.Urgency), Confidentiality: store.Confidentiality(nd.Confidentiality),
+		AllowUnsigned: true, Actor: auditActor(actor),
+	})
+	if err != nil {
+		return api.DocumentRecord{}, serviceError(err)
+	}
+	rec, err := s.GetDocument(ctx, d.ID)
+	if err != nil {
+		return rec, err
+	}
+	v := &api.Verification{Indication: service.NotSigned, Signatures: []api.SignatureVerification{}}
+	if rep != nil {
+		sum := service.VerificationSummary(rep)
+		v.Indication = sum.Indication
+		for _, sg := range sum.Signatures {
+			v.Signatures = append(v.Signatures, api.SignatureVerification{Field: sg.Field, Signer: sg.Signer, Indication: sg.Indication, Level: sg.Level})
+		}
+	}
+	rec.Verification = v
+	return rec, nil
 }
 
 func (s storeService) SearchDocuments(ctx context.Context, q api.DocumentQuery) ([]api.DocumentRecord, error) {
@@ -547,277 +597,214 @@ func (c storeCheck) Ready(ctx context.Context) error {
 	return db.PingContext(ctx)
 }
 
-// serverKey is a configured signing key, opened, with the id the store knows it by.
-type serverKey struct {
-	cfg     config.Key
-	key     hsm.Key
-	cert    *x509.Certificate
-	chain   []*x509.Certificate
-	storeID int64
-}
+// serviceAPI adapts the use-cases of pkg/service to the API's interfaces: keys and
+// grants, signing, verification, prepare/complete, issuing and registers. It only
+// converts types and errors; the rules live in pkg/service.
+type serviceAPI struct{ svc *service.Service }
 
-// readinessDigest is what the readiness probe signs: a key that can sign it and whose
-// signature verifies with its certificate's public key is reachable and is the key the
-// certificate names.
-var readinessDigest = sha256.Sum256([]byte("kyso readiness probe"))
+var (
+	_ api.Keys       = serviceAPI{}
+	_ api.KeyGrants  = serviceAPI{}
+	_ api.Signer     = serviceAPI{}
+	_ api.Verifier   = serviceAPI{}
+	_ api.Signatures = serviceAPI{}
+	_ api.Issuer     = serviceAPI{}
+	_ api.Registers  = serviceAPI{}
+)
 
-func (k *serverKey) Ready(ctx context.Context) error {
-	sig, err := k.key.SignContext(ctx, readinessDigest[:], crypto.SHA256)
-	if err != nil {
-		return err
+// serviceError sorts a use-case's refusal for the API. The detail shown is the
+// message after the sentinel's own text: the service writes those for people.
+func serviceError(err error) error {
+	kinds := []struct {
+		svc, api error
+	}{
+		{service.ErrNotVerified, api.ErrInvalidDocument},
+		{service.ErrBadDocument, api.ErrInvalidDocument},
+		{service.ErrNotFound, api.ErrNotFound},
+		{service.ErrExpired, api.ErrExpired},
+		{service.ErrConflict, api.ErrConflict},
+		{service.ErrInvalid, api.ErrInvalidRequest},
 	}
-	switch pub := k.cert.PublicKey.(type) {
-	case *rsa.PublicKey:
-		err = rsa.VerifyPKCS1v15(pub, crypto.SHA256, readinessDigest[:], sig)
-	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(pub, readinessDigest[:], sig) {
-			err = errors.New("ecdsa verification failed")
+	for _, k := range kinds {
+		if errors.Is(err, k.svc) {
+			detail := err.Error()
+			if _, after, ok := strings.Cut(detail, k.svc.Error()+": "); ok {
+				detail = after
+			}
+			if k.svc == service.ErrNotVerified {
+				detail = "The document's signature does not verify, so it is not issued: " + detail
+			}
+			return api.UserError(k.api, detail)
 		}
-	default:
-		err = fmt.Errorf("unsupported public key %T", pub)
-	}
-	if err != nil {
-		return fmt.Errorf("the key's probe signature does not verify with its certificate: %w", err)
-	}
-	return nil
-}
-
-// serveKeyring holds the server-side keys: it lists them with their grants and signs PAdES
-// with them.
-type serveKeyring struct {
-	keys       []*serverKey
-	st         *store.Store
-	tsa        *pki.TSAClient
-	validation pades.ValidationSource
-	closer     io.Closer
-}
-
-func (r *serveKeyring) close() { _ = r.closer.Close() }
-
-func openServeKeys(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) (*serveKeyring, error) {
-	prov := hsm.NewProvider(hsm.Options{AllowedModules: cfg.PKCS11.AllowedModules, Logger: log.With("component", "hsm")})
-	r := &serveKeyring{st: st, closer: prov}
-	if len(cfg.TSA.URLs) > 0 {
-		r.tsa = &pki.TSAClient{URLs: cfg.TSA.URLs, Timeout: cfg.TSA.Timeout}
-	}
-	if !cfg.Revocation.Offline {
-		r.validation = &pki.Collector{
-			OCSP: &pki.OCSPClient{Timeout: cfg.Revocation.OCSPTimeout},
-			CRLs: &pki.CRLFetcher{Timeout: cfg.Revocation.CRLTimeout},
-		}
-	}
-	for i, kc := range cfg.Keys {
-		k, err := openServeKey(ctx, prov, st, kc)
-		if err != nil {
-			_ = prov.Close()
-			return nil, fmt.Errorf("serve: keys[%d] (%s): %w", i, kc.Name, err)
-		}
-		r.keys = append(r.keys, k)
-		attrs := []any{"key", kc.Name, "subject", k.cert.Subject.String(), "not_after", k.cert.NotAfter}
-		if kc.Demo {
-			log.Warn("DEMO signing key from the test PKI: its private key is public; never use it for real documents", attrs...)
-		} else {
-			log.Info("signing key ready", attrs...)
-		}
-	}
-	return r, nil
-}
-
-func openServeKey(ctx context.Context, prov hsm.Provider, st *store.Store, kc config.Key) (*serverKey, error) {
-	key, err := prov.Open(ctx, kc.URI)
-	if err != nil {
-		return nil, err
-	}
-	k := &serverKey{cfg: kc, key: key, cert: key.Certificate(), chain: key.Chain()}
-	if kc.Certificate != "" {
-		certs, err := pki.ReadCertificatesFile(kc.Certificate)
-		if err != nil {
-			return nil, err
-		}
-		k.cert, k.chain = certs[0], certs[1:]
-	}
-	for _, f := range kc.Chain {
-		certs, err := pki.ReadCertificatesFile(f)
-		if err != nil {
-			return nil, err
-		}
-		k.chain = append(k.chain, certs...)
-	}
-	if k.cert == nil {
-		return nil, errors.New("the key provider holds no certificate for it; name one in certificate:")
-	}
-	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(k.cert.PublicKey) {
-		return nil, fmt.Errorf("the certificate %q is not the key's", k.cert.Subject)
-	}
-	rec, err := st.KeyByURI(ctx, kc.URI)
-	if errors.Is(err, store.ErrNotFound) {
-		rec, err = st.CreateKey(ctx, store.SigningKey{URI: kc.URI, Label: kc.Name, Owner: kc.Owner}, "kyso serve")
-	}
-	if err != nil {
-		return nil, err
-	}
-	k.storeID = rec.ID
-	return k, nil
-}
-
-// Keys lists every key with its grants: those in the configuration and those given
-// in the store.
-func (r *serveKeyring) Keys(ctx context.Context) ([]api.KeyInfo, error) {
-	out := make([]api.KeyInfo, 0, len(r.keys))
-	for _, k := range r.keys {
-		grants, err := r.st.KeyGrants(ctx, k.storeID)
-		if err != nil {
-			return nil, err
-		}
-		owner := k.cfg.Owner
-		if owner == "" {
-			owner = k.cert.Subject.CommonName
-		}
-		out = append(out, api.KeyInfo{
-			Name:        k.cfg.Name,
-			Owner:       owner,
-			Allowed:     append(slices.Clone(k.cfg.Allowed), grants...),
-			Demo:        k.cfg.Demo,
-			Certificate: k.cert,
-		})
-	}
-	return out, nil
-}
-
-// GrantKey records a grant in the store; the configuration's grants stay as written.
-func (r *serveKeyring) GrantKey(ctx context.Context, actor api.Principal, key, principal string) error {
-	k := r.find(key)
-	if k == nil {
-		return api.UserError(api.ErrNotFound, "No such key.")
-	}
-	return r.st.GrantKey(ctx, k.storeID, principal, auditActor(actor))
-}
-
-// RevokeGrant withdraws a grant made through the API. A grant written in the
-// configuration file is not in the store, and is changed in the file.
-func (r *serveKeyring) RevokeGrant(ctx context.Context, actor api.Principal, key, principal string) error {
-	k := r.find(key)
-	if k == nil {
-		return api.UserError(api.ErrNotFound, "No such key.")
-	}
-	err := r.st.RevokeGrant(ctx, k.storeID, principal, auditActor(actor))
-	if errors.Is(err, store.ErrNotFound) {
-		detail := "The key has no such grant."
-		if slices.Contains(k.cfg.Allowed, principal) {
-			detail = "This grant is written in the configuration file; change it there."
-		}
-		return api.UserError(api.ErrNotFound, detail)
-	}
-	return err
-}
-
-func (r *serveKeyring) find(name string) *serverKey {
-	for _, k := range r.keys {
-		if k.cfg.Name == name {
-			return k
-		}
-	}
-	return nil
-}
-
-// serveZone is the zone written in visible signatures (Decree 30: ISO 8601 with +07:00).
-var serveZone = time.FixedZone("ICT", 7*60*60)
-
-// SignDocument signs a PDF as PAdES with the named key. The API has already checked
-// that p is granted the key.
-func (r *serveKeyring) SignDocument(ctx context.Context, p api.Principal, req api.SignRequest, doc api.Document, out io.Writer) (api.SignResult, error) {
-	k := r.find(req.Key)
-	if k == nil {
-		return api.SignResult{}, api.UserError(api.ErrNotFound, "No such key.")
 	}
 	switch {
-	case req.Format == "cades":
-		return api.SignResult{}, api.UserError(api.ErrNotImplemented, "CAdES (detached .p7s) signing is not available in this build yet; sign PDFs with format=pades.")
-	case req.Store:
-		return api.SignResult{}, api.UserError(api.ErrNotImplemented, "Storing signed documents (store=true) is not available in this build yet.")
-	}
-	head := make([]byte, 1024)
-	n, _ := doc.ReadAt(head, 0)
-	if !bytes.Contains(head[:n], []byte("%PDF-")) {
-		return api.SignResult{}, api.UserError(api.ErrInvalidDocument, "The document is not a PDF; sign other files with format=cades.")
-	}
-	level := pades.LevelBB
-	if req.Level != "" {
-		var err error
-		if level, err = pades.ParseLevel(req.Level); err != nil {
-			return api.SignResult{}, api.UserError(api.ErrInvalidRequest, err.Error())
-		}
-	}
-	opts := pades.Options{
-		Level:       level,
-		Certificate: k.cert,
-		Chain:       k.chain,
-		Field:       req.Field,
-		Reason:      req.Reason,
-		Location:    req.Location,
-		ContactInfo: req.Contact,
-		Time:        time.Now(),
-	}
-	if level >= pades.LevelBT {
-		if r.tsa == nil {
-			return api.SignResult{}, api.UserError(api.ErrInvalidRequest, "Level "+level.String()+" needs a timestamp authority and this server has none (tsa.urls).")
-		}
-		opts.Timestamper = r.tsa
-	}
-	if level >= pades.LevelBLT {
-		if r.validation == nil {
-			return api.SignResult{}, api.UserError(api.ErrInvalidRequest, "Level "+level.String()+" needs revocation data and this server is offline (revocation.offline).")
-		}
-		opts.Validation = r.validation
-	}
-	if req.Page > 0 {
-		opts.Appearance = &pades.Appearance{Page: req.Page, Lines: []string{
-			"Ký bởi: " + k.cert.Subject.CommonName,
-			"Thời gian ký: " + opts.Time.In(serveZone).Format("2006-01-02T15:04:05-07:00"),
-		}}
-	}
-	err := pades.Sign(ctx, keyErrors{k.key}, doc, doc.Size(), out, opts)
-	if err != nil {
-		return api.SignResult{}, serveSignError(err)
-	}
-	return api.SignResult{ContentType: "application/pdf"}, nil
-}
-
-// serveSignError sorts a signing failure for the API: the caller's document, the key, an
-// upstream service, or (anything else) the server's own fault.
-func serveSignError(err error) error {
-	switch {
-	case errors.Is(err, api.ErrKeyUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case errors.Is(err, pdf.ErrNotPDF), errors.Is(err, pdf.ErrDamaged), errors.Is(err, pdf.ErrEncrypted),
-		errors.Is(err, pdf.ErrUnsupportedFilter), errors.Is(err, pades.ErrNotAllowed), errors.Is(err, pades.ErrField):
-		// These messages describe the caller's own document, and hold nothing of ours.
-		return api.UserError(api.ErrInvalidDocument, err.Error())
+	case errors.Is(err, service.ErrKeyUnavailable):
+		return fmt.Errorf("%w: %w", api.ErrKeyUnavailable, err)
 	case errors.Is(err, pki.ErrTSAUnavailable), errors.Is(err, pki.ErrOCSPUnavailable), errors.Is(err, pki.ErrCRLUnavailable):
 		return fmt.Errorf("%w: %w", api.ErrUpstreamUnavailable, err)
 	}
 	return err
 }
 
-// keyErrors marks every failure of the key itself as api.ErrKeyUnavailable, so that the
-// API counts it per key and answers 503 rather than 500.
-type keyErrors struct{ hsm.Key }
-
-func (k keyErrors) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	sig, err := k.Key.SignContext(ctx, digest, opts)
-	if err != nil && ctx.Err() == nil {
-		return nil, fmt.Errorf("%w: %w", api.ErrKeyUnavailable, err)
+// Keys lists every key with its grants: those in the configuration and those given
+// in the store.
+func (a serviceAPI) Keys(ctx context.Context) ([]api.KeyInfo, error) {
+	keys, err := a.svc.ListKeys(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return sig, err
+	out := make([]api.KeyInfo, len(keys))
+	for i, k := range keys {
+		out[i] = api.KeyInfo{Name: k.Name, Owner: k.Owner, Allowed: k.Grants, Demo: k.Demo, Certificate: k.Key.Certificate()}
+	}
+	return out, nil
 }
 
-func (k keyErrors) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	return k.SignContext(context.Background(), digest, opts)
+func (a serviceAPI) GrantKey(ctx context.Context, actor api.Principal, key, principal string) error {
+	return serviceError(a.svc.GrantKey(ctx, key, principal, auditActor(actor)))
+}
+
+func (a serviceAPI) RevokeGrant(ctx context.Context, actor api.Principal, key, principal string) error {
+	return serviceError(a.svc.RevokeGrant(ctx, key, principal, auditActor(actor)))
+}
+
+// SignDocument signs as PAdES (or a detached CAdES .p7s of any file) with the named
+// key, and stores the signed PDF when asked. The API has already checked the grant.
+func (a serviceAPI) SignDocument(ctx context.Context, p api.Principal, req api.SignRequest, doc api.Document, out io.Writer) (api.SignResult, error) {
+	level, err := service.ParseLevel(req.Level)
+	if err != nil {
+		return api.SignResult{}, serviceError(err)
+	}
+	if req.Format == "cades" {
+		if err := a.svc.SignCAdES(ctx, req.Key, io.NewSectionReader(doc, 0, doc.Size()), out, level); err != nil {
+			return api.SignResult{}, serviceError(err)
+		}
+		return api.SignResult{ContentType: "application/pkcs7-signature"}, nil
+	}
+	o := service.SignOptions{Level: level, Reason: req.Reason, Location: req.Location, Contact: req.Contact, Field: req.Field, VisiblePage: req.Page}
+	if !req.Store {
+		if err := a.svc.SignPDF(ctx, req.Key, doc, doc.Size(), out, o); err != nil {
+			return api.SignResult{}, serviceError(err)
+		}
+		return api.SignResult{ContentType: "application/pdf"}, nil
+	}
+	d, err := a.svc.SignAndStore(ctx, req.Key, doc, doc.Size(), o, service.StoreTarget{
+		DocumentID: req.DocumentID, AgencyCode: req.Agency, Summary: req.Summary, Symbol: req.Symbol, Type: req.Type,
+		Filename: doc.Filename(), Actor: auditActor(p),
+	})
+	if err != nil {
+		return api.SignResult{}, serviceError(err)
+	}
+	rec, err := storeService{st: a.svc.Store}.GetDocument(ctx, d.ID)
+	if err != nil {
+		return api.SignResult{}, err
+	}
+	return api.SignResult{ContentType: "application/json", Document: &rec}, nil
+}
+
+// Verify runs signer/verify, the engine of `kyso verify`, with the server's anchors
+// and revocation sources.
+func (a serviceAPI) Verify(ctx context.Context, doc api.Document, now time.Time) (*verify.Report, error) {
+	o := a.svc.Verify
+	o.At = now
+	rep, err := verify.VerifyPDF(ctx, doc, doc.Size(), doc.Filename(), o)
+	switch {
+	case errors.Is(err, verify.ErrNotSigned):
+		return nil, api.UserError(api.ErrInvalidDocument, "The document holds no signature.")
+	case errors.Is(err, verify.ErrUnreadable):
+		return nil, api.UserError(api.ErrInvalidDocument, "The document cannot be read as a PDF.")
+	}
+	return rep, err
+}
+
+func (a serviceAPI) Prepare(ctx context.Context, p api.Principal, req api.PrepareRequest, doc api.Document) (api.Pending, error) {
+	level, err := service.ParseLevel(req.Level)
+	if err != nil {
+		return api.Pending{}, serviceError(err)
+	}
+	pr := service.PrepareRequest{
+		DocumentID: req.DocumentID, AgencyCode: req.Agency, Summary: req.Summary, Symbol: req.Symbol, Type: req.Type,
+		Certificate: req.Certificates[0], Chain: req.Certificates[1:], Role: req.Role, Actor: auditActor(p),
+		Options: service.SignOptions{Level: level, Reason: req.Reason, Location: req.Location,
+			VisiblePage: req.Page, VisibleRect: req.Rect, VisibleImage: req.Image},
+	}
+	if doc != nil {
+		pr.Content, pr.Filename = io.NewSectionReader(doc, 0, doc.Size()), doc.Filename()
+	}
+	pend, err := a.svc.Prepare(ctx, pr)
+	if err != nil {
+		return api.Pending{}, serviceError(err)
+	}
+	return pendingView(pend), nil
+}
+
+func (a serviceAPI) Pending(ctx context.Context, _ api.Principal, id string) (api.Pending, error) {
+	pend, err := a.svc.GetPending(ctx, id)
+	if err != nil {
+		return api.Pending{}, serviceError(err)
+	}
+	return pendingView(pend), nil
+}
+
+func (a serviceAPI) Complete(ctx context.Context, p api.Principal, id string, c api.Completion) (api.Pending, error) {
+	pend, err := a.svc.Complete(ctx, id, service.CompleteRequest{Signature: c.Signature, CMS: c.CMS, Actor: auditActor(p)})
+	if err != nil {
+		return api.Pending{}, serviceError(err)
+	}
+	return pendingView(pend), nil
+}
+
+func pendingView(p *service.Pending) api.Pending {
+	return api.Pending{
+		ID: p.ID, Status: p.Status, Digest: p.Digest, Algorithm: p.Algorithm, Hash: p.Hash, ExpiresAt: p.ExpiresAt,
+		DocumentID: p.DocumentID, Role: p.Role, Summary: p.Summary, Number: p.Number, Agency: p.Agency,
+		Signer: p.Signer, CertSHA256: p.CertSHA256, Version: p.Version,
+	}
+}
+
+func (a serviceAPI) Issue(ctx context.Context, p api.Principal, id int64, req api.IssueRequest) (api.DocumentRecord, error) {
+	level, err := service.ParseLevel(req.Level)
+	if err != nil {
+		return api.DocumentRecord{}, serviceError(err)
+	}
+	d, _, err := a.svc.Issue(ctx, service.IssueRequest{
+		DocumentID: id, KeyName: req.Key, Seal: req.Seal, SealSize: req.SealSize, Page: req.Page, Rect: req.Rect,
+		NumberField: req.NumberField, DateField: req.DateField, Level: level, Actor: auditActor(p),
+	})
+	if err != nil {
+		return api.DocumentRecord{}, serviceError(err)
+	}
+	return storeService{st: a.svc.Store}.GetDocument(ctx, d.ID)
+}
+
+func (a serviceAPI) Registers(ctx context.Context, agency string, year int) ([]api.RegisterRecord, error) {
+	regs, err := a.svc.Registers(ctx, agency, year)
+	if err != nil {
+		return nil, serviceError(err)
+	}
+	out := make([]api.RegisterRecord, len(regs))
+	for i, r := range regs {
+		out[i] = registerRecord(r)
+	}
+	return out, nil
+}
+
+func (a serviceAPI) CreateRegister(ctx context.Context, actor api.Principal, nr api.NewRegister) (api.RegisterRecord, error) {
+	r, err := a.svc.CreateRegister(ctx, nr.AgencyCode, store.Direction(nr.Kind), nr.Series, nr.Name, auditActor(actor))
+	if err != nil {
+		return api.RegisterRecord{}, serviceError(err)
+	}
+	return registerRecord(*r), nil
+}
+
+func registerRecord(r store.RegisterCount) api.RegisterRecord {
+	return api.RegisterRecord{ID: r.ID, AgencyCode: r.AgencyCode, Kind: string(r.Kind), Series: r.Series, Name: r.Name,
+		Year: r.Year, LastNumber: r.LastNumber, CreatedAt: r.CreatedAt.UTC()}
 }
 
 // newCSC serves the keys through the CSC API v2 (api/csc) under the same API keys and
 // grants as the rest of the API.
-func newCSC(c config.CSC, svc storeService, ring *serveKeyring, log *slog.Logger) (http.Handler, error) {
+func newCSC(c config.CSC, stores storeService, uses serviceAPI, log *slog.Logger) (http.Handler, error) {
 	secret, err := os.ReadFile(c.SecretFile)
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("config: csc.secret_file: %w", err)}
@@ -827,56 +814,46 @@ func newCSC(c config.CSC, svc storeService, ring *serveKeyring, log *slog.Logger
 		return nil, &exitError{code: 2, err: errors.New("config: csc.secret_file: the secret must be at least 32 bytes")}
 	}
 	return csc.New(csc.Options{
-		Keys:   cscKeys{ring},
-		Auth:   cscAuth{svc: svc, ring: ring},
+		Keys:   cscKeys{uses.svc},
+		Auth:   cscAuth{stores: stores, uses: uses},
 		Secret: secret,
 		Logger: log.With("component", "csc"),
 	})
 }
 
-// cscKeys offers the configured keys as CSC credentials, named as in the API.
-type cscKeys struct{ ring *serveKeyring }
+// cscKeys offers the server keys as CSC credentials, named as in the API.
+type cscKeys struct{ svc *service.Service }
 
 func (k cscKeys) Credentials(context.Context) ([]string, error) {
-	ids := make([]string, len(k.ring.keys))
-	for i, key := range k.ring.keys {
-		ids[i] = key.cfg.Name
+	ids := make([]string, 0, len(k.svc.Keys))
+	for name := range k.svc.Keys {
+		ids = append(ids, name)
 	}
+	slices.Sort(ids)
 	return ids, nil
 }
 
 func (k cscKeys) Key(_ context.Context, id string) (hsm.Key, error) {
-	key := k.ring.find(id)
-	if key == nil {
+	key, ok := k.svc.Keys[id]
+	if !ok {
 		return nil, csc.ErrUnknownCredential
 	}
-	return configuredCert{key.key, key.cert, key.chain}, nil
+	return key.Key, nil
 }
-
-// configuredCert is a key with the certificate and chain the configuration names,
-// which a PKCS#11 token need not hold.
-type configuredCert struct {
-	hsm.Key
-	cert  *x509.Certificate
-	chain []*x509.Certificate
-}
-
-func (c configuredCert) Certificate() *x509.Certificate { return c.cert }
-func (c configuredCert) Chain() []*x509.Certificate     { return c.chain }
 
 // cscAuth authenticates CSC clients by their Kyso API key and applies the key grants.
 // csc.Principal carries no role, so the role travels in its ID ("clerk:7") for MayUse
 // to honour "role:" grants.
 type cscAuth struct {
-	svc  storeService
-	ring *serveKeyring
+	stores storeService
+	uses   serviceAPI
 }
 
 // cscGrantTimeout bounds the grant lookup of MayUse, which gets no context.
 const cscGrantTimeout = 5 * time.Second
 
 func (a cscAuth) Authenticate(ctx context.Context, apiKey string) (csc.Principal, error) {
-	p, err := a.svc.LookupByKeyHash(ctx, api.HashAPIKey(apiKey))
+	p, err := a.stores.LookupByKeyHash(ctx, api.HashAPIKey(apiKey))
 	if err != nil {
 		return csc.Principal{}, err
 	}
@@ -890,7 +867,7 @@ func (a cscAuth) MayUse(p csc.Principal, credentialID string) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cscGrantTimeout)
 	defer cancel()
-	keys, err := a.ring.Keys(ctx)
+	keys, err := a.uses.Keys(ctx)
 	if err != nil {
 		return false
 	}

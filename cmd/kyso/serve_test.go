@@ -359,7 +359,6 @@ csc:
 		{"not a pdf", clerk, "key=org", []byte("hello, world"), 422, "invalid-document"},
 		{"broken pdf", clerk, "key=org", doc[:len(doc)/2], 422, "invalid-document"},
 		{"B-T without a TSA", clerk, "key=org&level=B-T", doc, 400, "invalid-request"},
-		{"cades not yet", clerk, "key=org&format=cades", doc, 501, "not-implemented"},
 		{"too large", clerk, "key=org", append(bytes.Clone(doc), make([]byte, 2<<20)...), 413, "upload-too-large"},
 		{"signed", clerk, "key=org&reason=Ph%C3%AA%20duy%E1%BB%87t&location=Phan%20Rang", doc, 200, ""},
 	}

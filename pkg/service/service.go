@@ -133,9 +133,13 @@ type SignOptions struct {
 	Certify    pades.Certify
 	Appearance *pades.Appearance
 	Metadata   *pades.Metadata
-	// VisiblePage, when Appearance is nil, draws the standard text appearance (signer
-	// and signing time in Vietnam's zone, Decree 30/2020) at the top right of that page.
-	VisiblePage int
+	// VisiblePage, when Appearance is nil, draws a visible signature on that page at
+	// VisibleRect (zero: the top right corner): the handwritten signature VisibleImage
+	// (PNG) when given, else the standard text (signer and signing time in Vietnam's
+	// zone, Decree 30/2020).
+	VisiblePage  int
+	VisibleRect  [4]float64
+	VisibleImage []byte
 }
 
 func (s *Service) padesOptions(o SignOptions, cert *x509.Certificate, chain []*x509.Certificate) (pades.Options, error) {
@@ -148,10 +152,13 @@ func (s *Service) padesOptions(o SignOptions, cert *x509.Certificate, chain []*x
 		po.Level = pades.LevelBB
 	}
 	if po.Appearance == nil && o.VisiblePage > 0 {
-		po.Appearance = &pades.Appearance{Page: o.VisiblePage, Lines: []string{
-			"Ký bởi: " + cert.Subject.CommonName,
-			"Thời gian ký: " + po.Time.In(vietnam).Format("2006-01-02T15:04:05-07:00"),
-		}}
+		po.Appearance = &pades.Appearance{Page: o.VisiblePage, Rect: o.VisibleRect, Image: o.VisibleImage}
+		if o.VisibleImage == nil {
+			po.Appearance.Lines = []string{
+				"Ký bởi: " + cert.Subject.CommonName,
+				"Thời gian ký: " + po.Time.In(vietnam).Format("2006-01-02T15:04:05-07:00"),
+			}
+		}
 	}
 	if po.Level >= pades.LevelBT && s.Timestamper == nil {
 		return po, fmt.Errorf("%w: level %v needs a timestamp authority, and the server has none configured", ErrInvalid, po.Level)

@@ -1,0 +1,84 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// RegisterRecord is a numbering register ("sổ đăng ký") with the last number taken in
+// Year.
+type RegisterRecord struct {
+	ID         int64     `json:"id"`
+	AgencyCode string    `json:"agency_code"`
+	Kind       string    `json:"kind"` // outgoing or incoming
+	Series     string    `json:"series,omitempty"`
+	Name       string    `json:"name,omitempty"`
+	Year       int       `json:"year"`
+	LastNumber int       `json:"last_number"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// NewRegister is what POST /v1/registers creates.
+type NewRegister struct {
+	AgencyCode string `json:"agency"`
+	Kind       string `json:"kind"`
+	Series     string `json:"series"`
+	Name       string `json:"name"`
+}
+
+// Registers lists and creates registers. A bad agency code or kind wraps
+// ErrInvalidRequest, a register that exists ErrConflict.
+type Registers interface {
+	// Registers lists the registers of agency ("" for every agency) with the last
+	// number of year (0: this year).
+	Registers(ctx context.Context, agency string, year int) ([]RegisterRecord, error)
+	CreateRegister(ctx context.Context, actor Principal, nr NewRegister) (RegisterRecord, error)
+}
+
+// listRegisters is GET /v1/registers[?agency=...][&year=...].
+func (s *Server) listRegisters(c *gin.Context) {
+	q, ok := queryOptions(c, "agency", "year")
+	if !ok {
+		return
+	}
+	year, err := optionInt("year", q["year"], 1945, 9999)
+	if err != nil {
+		fail(c, probInvalidRequest, err.Error())
+		return
+	}
+	regs, err := s.registers.Registers(c.Request.Context(), q["agency"], year)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	if regs == nil {
+		regs = []RegisterRecord{}
+	}
+	c.JSON(http.StatusOK, gin.H{"registers": regs})
+}
+
+// createRegister is POST /v1/registers.
+func (s *Server) createRegister(c *gin.Context) {
+	if _, ok := queryOptions(c); !ok {
+		return
+	}
+	var nr NewRegister
+	if !decodeJSON(c, &nr) {
+		return
+	}
+	if nr.Kind != "outgoing" && nr.Kind != "incoming" {
+		fail(c, probInvalidRequest, "Field \"kind\" must be outgoing or incoming.")
+		return
+	}
+	p, _ := principal(c)
+	reg, err := s.registers.CreateRegister(c.Request.Context(), p, nr)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	logger(c).Info("register created", "register_id", reg.ID, "agency", reg.AgencyCode, "kind", reg.Kind)
+	c.JSON(http.StatusCreated, reg)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -14,8 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +30,13 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
+	"github.com/kyso-vn/kyso/pkg/service"
 	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/signer/verify"
 )
 
 // lockedBuffer collects output written by the server's goroutines.
@@ -60,6 +68,12 @@ type runningServer struct {
 // until it listens.
 func startServe(t *testing.T, configPath string, env map[string]string) *runningServer {
 	t.Helper()
+	return startServeWith(t, configPath, env, nil)
+}
+
+// startServeWith is startServe with revocation URLs mapped by rewrite.
+func startServeWith(t *testing.T, configPath string, env map[string]string, rewrite func(string) string) *runningServer {
+	t.Helper()
 	env["KYSO_LISTEN"] = "127.0.0.1:0"
 	rs := &runningServer{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
 	addr := make(chan net.Addr, 1)
@@ -67,11 +81,12 @@ func startServe(t *testing.T, configPath string, env map[string]string) *running
 	done := make(chan error, 1)
 	go func() {
 		done <- serve(ctx, serveParams{
-			configPath: configPath,
-			env:        func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-			stdout:     rs.stdout,
-			stderr:     rs.stderr,
-			ready:      func(a net.Addr) { addr <- a },
+			configPath:    configPath,
+			env:           func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+			stdout:        rs.stdout,
+			stderr:        rs.stderr,
+			ready:         func(a net.Addr) { addr <- a },
+			revocationURL: rewrite,
 		})
 	}()
 	select {
@@ -741,5 +756,380 @@ func testServeCSC(t *testing.T, rs *runningServer, clerk, leader, certFile strin
 	}
 	if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, digest[:], sig); err != nil {
 		t.Errorf("the CSC signature does not verify with the organisation certificate: %v", err)
+	}
+}
+
+// flowEnv is a kyso serve with the organisation's key on a SoftHSM2 token, the test
+// PKI's root as trust anchor, and its TSA, OCSP responder and CRLs running on
+// loopback, on SQLite or PostgreSQL.
+type flowEnv struct {
+	pki      *testpki.TestPKI
+	services *pkitest.Services
+	cfgPath  string
+	rs       *runningServer
+	admin    string
+	keys     map[string]string // API key per client name
+	verify   verify.Options
+}
+
+func newFlowEnv(t *testing.T, backend string) *flowEnv {
+	t.Helper()
+	p, err := testpki.Load(testenv.TestPKIDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := pkitest.StartServices(t, p)
+	const pin = "Kyso-Flow-PIN-5521"
+	h := testenv.NewSoftHSM(t, "kyso-flow", pin)
+	keyPEM, err := os.ReadFile(p.Path("org.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ImportKey(t, keyPEM, "org", "01")
+	dir := t.TempDir()
+	pinFile := filepath.Join(dir, "pin")
+	if err := os.WriteFile(pinFile, []byte(pin), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	uri := strings.Replace(h.URI("org", "01"), "pin-value="+pin, "pin-source="+pinFile, 1)
+	storeYAML := fmt.Sprintf("store:\n  data_dir: %q\n", filepath.Join(dir, "data"))
+	if backend == "postgres" {
+		storeYAML += fmt.Sprintf("  driver: postgres\n  dsn: %q\n", testenv.StartPostgres(t))
+	}
+	cfg := fmt.Sprintf(`
+server:
+  max_upload: 1MiB
+%s
+pkcs11:
+  allowed_modules: [%q]
+keys:
+  - name: org
+    uri: %q
+    certificate: %q
+    chain: [%q]
+    owner: UBND tỉnh Ninh Thuận
+    allowed: ["role:clerk"]
+trust:
+  anchors: [%q]
+tsa:
+  urls: [%q]
+log:
+  format: json
+`, storeYAML, h.Module, uri, p.Path("org.pem"), p.Path("chain.pem"), p.Path("root-ca.pem"), services.TSA.URL)
+	e := &flowEnv{pki: p, services: services, cfgPath: filepath.Join(dir, "kyso.yaml"), keys: map[string]string{},
+		verify: verify.Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: &pki.Checker{RewriteURL: services.RewriteURL}}}
+	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t, nil)
+	e.admin = adminKeyLine.FindStringSubmatch(e.rs.stdout.String())[1]
+	for name, role := range map[string]string{"van-thu": "clerk", "chu-tich": "leader", "qlvb": "system", "quan-tri": "admin"} {
+		resp, body := e.rs.call(t, "POST", "/v1/clients", e.admin, "application/json", strings.NewReader(`{"name":"`+name+`","role":"`+role+`"}`))
+		var c struct {
+			APIKey string `json:"api_key"`
+		}
+		if err := json.Unmarshal(body, &c); err != nil || resp.StatusCode != 201 {
+			t.Fatalf("client %s: %d %s", name, resp.StatusCode, body)
+		}
+		e.keys[role] = c.APIKey
+	}
+	return e
+}
+
+// start (re)starts the server on the same configuration and store.
+func (e *flowEnv) start(t *testing.T, env map[string]string) {
+	t.Helper()
+	if env == nil {
+		env = map[string]string{}
+	}
+	e.rs = startServeWith(t, e.cfgPath, env, e.services.RewriteURL)
+}
+
+func (e *flowEnv) restart(t *testing.T, env map[string]string) {
+	t.Helper()
+	if err := e.rs.stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t, env)
+}
+
+// multipartBody builds a multipart/form-data body; a value of type []byte is a file part.
+func multipartBody(t *testing.T, fields [][2]any) (string, *bytes.Buffer) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for _, f := range fields {
+		name := f[0].(string)
+		switch v := f[1].(type) {
+		case []byte:
+			fw, err := w.CreateFormFile(name, name+".bin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fw.Write(v)
+		case string:
+			if err := w.WriteField(name, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return w.FormDataContentType(), &b
+}
+
+func certPEM(certs ...*x509.Certificate) string {
+	var b strings.Builder
+	for _, c := range certs {
+		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	return b.String()
+}
+
+type pendingJSON struct {
+	ID         string    `json:"id"`
+	Status     string    `json:"status"`
+	Digest     []byte    `json:"digest"`
+	Algorithm  string    `json:"algorithm"`
+	Hash       string    `json:"hash"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	DocumentID int64     `json:"document_id"`
+	Role       string    `json:"role"`
+	Summary    string    `json:"summary"`
+	Agency     string    `json:"agency"`
+	Signer     string    `json:"signer"`
+	CertSHA256 string    `json:"certificate_sha256"`
+	Version    int       `json:"signed_version"`
+}
+
+type docJSON struct {
+	ID           int64  `json:"id"`
+	Status       string `json:"status"`
+	Number       int    `json:"number"`
+	Symbol       string `json:"symbol"`
+	Identifier   string `json:"identifier"`
+	Version      int    `json:"current_version"`
+	Verification *struct {
+		Indication string `json:"indication"`
+	} `json:"verification"`
+}
+
+func decodeInto[T any](t *testing.T, what string, resp *http.Response, body []byte, status int) T {
+	t.Helper()
+	var v T
+	if resp.StatusCode != status {
+		t.Fatalf("%s: %d, want %d: %s", what, resp.StatusCode, status, body)
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("%s: %v: %s", what, err, body)
+	}
+	return v
+}
+
+// prepare asks for a signature over a new draft (content) or a stored document (id).
+func (e *flowEnv) prepare(t *testing.T, key string, signer *testpki.Cert, content []byte, id int64, extra ...[2]any) (*http.Response, []byte) {
+	t.Helper()
+	fields := [][2]any{{"certificate", certPEM(signer.ChainWithLeaf()...)}}
+	if content != nil {
+		fields = append(fields, [2]any{"file", content}, [2]any{"agency", "000.00.00.H43"}, [2]any{"symbol", "UBND-VP"},
+			[2]any{"summary", "Về việc thử nghiệm ký số"}, [2]any{"type", "CV"})
+	} else {
+		fields = append(fields, [2]any{"document_id", fmt.Sprint(id)})
+	}
+	ct, body := multipartBody(t, append(fields, extra...))
+	return e.rs.call(t, "POST", "/v1/signatures", key, ct, body)
+}
+
+// signOutside signs a prepared digest with the key, as the desktop agent does.
+func signOutside(t *testing.T, key crypto.Signer, p pendingJSON) string {
+	t.Helper()
+	opts, err := service.SignerOpts(p.Algorithm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := key.Sign(rand.Reader, p.Digest, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(sig)
+}
+
+func (e *flowEnv) complete(t *testing.T, key, id, sigB64 string) (*http.Response, []byte) {
+	t.Helper()
+	return e.rs.call(t, "POST", "/v1/signatures/"+id+"/complete", key, "application/json", strings.NewReader(`{"signature":"`+sigB64+`"}`))
+}
+
+func (e *flowEnv) download(t *testing.T, id int64) []byte {
+	t.Helper()
+	resp, body := e.rs.call(t, "GET", fmt.Sprintf("/v1/documents/%d/content", id), e.keys["clerk"], "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("download %d: %d %s", id, resp.StatusCode, body)
+	}
+	return body
+}
+
+func (e *flowEnv) verifyPDF(t *testing.T, name string, b []byte) *verify.Report {
+	t.Helper()
+	rep, err := verify.VerifyPDF(context.Background(), bytes.NewReader(b), int64(len(b)), name, e.verify)
+	if err != nil {
+		t.Fatalf("verify %s: %v", name, err)
+	}
+	return rep
+}
+
+func (e *flowEnv) documentCount(t *testing.T) int {
+	t.Helper()
+	resp, body := e.rs.call(t, "GET", "/v1/documents?limit=1000", e.admin, "", nil)
+	var l struct{ Documents []json.RawMessage }
+	if err := json.Unmarshal(body, &l); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("list: %d %s", resp.StatusCode, body)
+	}
+	return len(l.Documents)
+}
+
+func problemType(body []byte) string {
+	var p struct{ Type, Detail string }
+	_ = json.Unmarshal(body, &p)
+	return strings.TrimPrefix(p.Type, "https://kyso.vn/problems/")
+}
+
+// TestServeIssueFlow is the Decree 30 workflow over HTTP, on SQLite and PostgreSQL: a
+// draft is uploaded with the leader's prepare, the leader's key (outside the server,
+// as on a USB token) signs the digest, the server is restarted, the leader completes,
+// the clerk issues with the seal on the server's SoftHSM2 key; the downloaded PDF
+// verifies TOTAL_PASSED against the test root with live OCSP and CRLs, and the
+// document is found by its identifier. A replay is 409, a signature by another key
+// 422, an expired handle 410.
+func TestServeIssueFlow(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) { testServeIssueFlow(t, backend) })
+	}
+}
+
+func testServeIssueFlow(t *testing.T, backend string) {
+	e := newFlowEnv(t, backend)
+	leader, clerk := e.keys["leader"], e.keys["clerk"]
+	draft := serveTestPDF("Cong van so ... ve viec thu nghiem")
+
+	resp, body := e.prepare(t, leader, e.pki.Leader, draft, 0, [2]any{"role", "approve"}, [2]any{"reason", "Phê duyệt"},
+		[2]any{"page", "1"}, [2]any{"rect", "300,100,480,160"}, [2]any{"image", testenv.SignaturePNG()})
+	p := decodeInto[pendingJSON](t, "prepare", resp, body, 201)
+	if p.Status != "pending" || p.Algorithm != "RSA-PKCS1v15-SHA-256" || p.Hash != "SHA-256" || len(p.Digest) != 32 ||
+		p.Role != "approve" || p.Agency != "000.00.00.H43" || !strings.Contains(p.Signer, "CN=") || p.CertSHA256 == "" ||
+		p.DocumentID == 0 || !p.ExpiresAt.After(time.Now()) || resp.Header.Get("Location") != "/v1/signatures/"+p.ID {
+		t.Fatalf("prepared %s", body)
+	}
+
+	// The server goes down between prepare and complete: the state is in the store.
+	e.restart(t, nil)
+	resp, body = e.rs.call(t, "GET", "/v1/signatures/"+p.ID, e.keys["system"], "", nil)
+	if got := decodeInto[pendingJSON](t, "status", resp, body, 200); got.Status != "pending" || !bytes.Equal(got.Digest, p.Digest) {
+		t.Fatalf("status after restart: %s", body)
+	}
+	refusals := []struct {
+		name, body string
+		status     int
+		problem    string
+	}{
+		{"bad base64", `{"signature":"not base64!"}`, 400, "invalid-request"},
+		{"both", `{"signature":"AAAA","cms":"AAAA"}`, 400, "invalid-request"},
+		{"unknown field", `{"sig":"AAAA"}`, 400, "invalid-request"},
+		{"another key's signature", `{"signature":"` + signOutside(t, e.pki.Clerk.Key, p) + `"}`, 422, "invalid-document"},
+	}
+	for _, r := range refusals {
+		resp, body := e.rs.call(t, "POST", "/v1/signatures/"+p.ID+"/complete", leader, "application/json", strings.NewReader(r.body))
+		if resp.StatusCode != r.status || problemType(body) != r.problem {
+			t.Errorf("%s: %d %s", r.name, resp.StatusCode, body)
+		}
+	}
+	sig := signOutside(t, e.pki.Leader.Key, p)
+	resp, body = e.complete(t, leader, p.ID, sig)
+	if done := decodeInto[pendingJSON](t, "complete", resp, body, 200); done.Status != "completed" || done.Version != 2 {
+		t.Fatalf("completed %s", body)
+	}
+	if resp, body := e.complete(t, leader, p.ID, sig); resp.StatusCode != 409 || problemType(body) != "conflict" {
+		t.Errorf("replay: %d %s", resp.StatusCode, body)
+	}
+	approved := e.download(t, p.DocumentID)
+	if rep := e.verifyPDF(t, "approved.pdf", approved); rep.Indication != verify.TotalPassed || len(rep.Signatures) != 1 {
+		t.Fatalf("approved: %s %+v", rep.Indication, rep.Signatures)
+	}
+
+	// Issuing: the leader's role may not; the system client is not granted org; the
+	// clerk issues with the seal over the leader's signature, at B-T.
+	issueBody := `{"key":"org","seal":"` + base64.StdEncoding.EncodeToString(testenv.SealPNG()) + `","seal_size":60,"level":"B-T"}`
+	path := fmt.Sprintf("/v1/documents/%d/issue", p.DocumentID)
+	for who, want := range map[string]string{"leader": "forbidden", "system": "key-not-granted"} {
+		if resp, body := e.rs.call(t, "POST", path, e.keys[who], "application/json", strings.NewReader(issueBody)); resp.StatusCode != 403 || problemType(body) != want {
+			t.Errorf("issue as %s: %d %s", who, resp.StatusCode, body)
+		}
+	}
+	resp, body = e.rs.call(t, "POST", path, clerk, "application/json", strings.NewReader(issueBody))
+	issued := decodeInto[docJSON](t, "issue", resp, body, 200)
+	if issued.Status != "issued" || issued.Number != 1 || !strings.HasPrefix(issued.Identifier, "000.00.00.H43,") || !strings.HasSuffix(issued.Identifier, "/UBND-VP") {
+		t.Fatalf("issued %s", body)
+	}
+	if resp, body := e.rs.call(t, "POST", path, clerk, "application/json", strings.NewReader(issueBody)); resp.StatusCode != 409 {
+		t.Errorf("issued twice: %d %s", resp.StatusCode, body)
+	}
+	content := e.download(t, issued.ID)
+	rep := e.verifyPDF(t, "issued.pdf", content)
+	if rep.Indication != verify.TotalPassed || len(rep.Signatures) != 2 || !bytes.Contains(content, []byte("KysoIdentifier")) {
+		t.Fatalf("issued: %s, %d signatures", rep.Indication, len(rep.Signatures))
+	}
+	t.Logf("issued %s: leader %s %s, organisation %s %s; TSA asked %d times", issued.Identifier,
+		rep.Signatures[0].Indication, rep.Signatures[0].Level, rep.Signatures[1].Indication, rep.Signatures[1].Level, e.services.TSA.Requests())
+	if e.services.TSA.Requests() == 0 || !strings.Contains(rep.Signatures[1].Level, "B-T") {
+		t.Errorf("the organisation's signature is %s with %d timestamp requests, want B-T", rep.Signatures[1].Level, e.services.TSA.Requests())
+	}
+	for _, m := range rep.Signatures[0].Modifications {
+		if !m.Allowed {
+			t.Errorf("the clerk's change %q is reported as not allowed: %s", m.Kind, m.Detail)
+		}
+	}
+	resp, body = e.rs.call(t, "GET", "/v1/documents?identifier="+url.QueryEscape(issued.Identifier), clerk, "", nil)
+	var found struct{ Documents []docJSON }
+	if err := json.Unmarshal(body, &found); err != nil || len(found.Documents) != 1 || found.Documents[0].ID != issued.ID {
+		t.Fatalf("search by identifier: %d %s", resp.StatusCode, body)
+	}
+	if got := e.download(t, found.Documents[0].ID); !bytes.Equal(got, content) {
+		t.Error("the downloaded issued document differs")
+	}
+	resp, body = e.rs.call(t, "GET", "/v1/registers?agency=000.00.00.H43", clerk, "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"kind":"outgoing"`) || !strings.Contains(string(body), `"last_number":1`) {
+		t.Errorf("registers: %d %s", resp.StatusCode, body)
+	}
+
+	// A draft approved by a revoked certificate is not issued, and says why.
+	resp, body = e.prepare(t, leader, e.pki.Revoked, draft, 0)
+	rp := decodeInto[pendingJSON](t, "prepare (revoked)", resp, body, 201)
+	if resp, body := e.complete(t, leader, rp.ID, signOutside(t, e.pki.Revoked.Key, rp)); resp.StatusCode != 200 {
+		t.Fatalf("complete (revoked): %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.rs.call(t, "POST", fmt.Sprintf("/v1/documents/%d/issue", rp.DocumentID), clerk, "application/json", strings.NewReader(`{"key":"org"}`))
+	if resp.StatusCode != 422 || problemType(body) != "invalid-document" || !strings.Contains(string(body), "does not verify") || !strings.Contains(string(body), "REVOKED") {
+		t.Errorf("issue over a revoked leader: %d %s", resp.StatusCode, body)
+	}
+	// A draft nobody approved is not issued either.
+	resp, body = e.prepare(t, leader, e.pki.Leader, draft, 0)
+	dp := decodeInto[pendingJSON](t, "prepare (draft)", resp, body, 201)
+	if resp, body := e.rs.call(t, "POST", fmt.Sprintf("/v1/documents/%d/issue", dp.DocumentID), clerk, "application/json", strings.NewReader(`{"key":"org"}`)); resp.StatusCode != 409 {
+		t.Errorf("issue a draft: %d %s", resp.StatusCode, body)
+	}
+
+	// A handle past its expiry is gone: 410 on status and on completion.
+	e.restart(t, map[string]string{"KYSO_PENDING_EXPIRY": "1s"})
+	resp, body = e.prepare(t, leader, e.pki.Leader, nil, dp.DocumentID)
+	xp := decodeInto[pendingJSON](t, "prepare (short expiry)", resp, body, 201)
+	time.Sleep(time.Until(xp.ExpiresAt) + 50*time.Millisecond)
+	if resp, body := e.rs.call(t, "GET", "/v1/signatures/"+xp.ID, leader, "", nil); resp.StatusCode != 410 || problemType(body) != "expired" {
+		t.Errorf("expired status: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := e.complete(t, leader, xp.ID, signOutside(t, e.pki.Leader.Key, xp)); resp.StatusCode != 410 {
+		t.Errorf("expired complete: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := e.rs.call(t, "GET", "/v1/signatures/0123456789abcdef0123456789abcdef", leader, "", nil); resp.StatusCode != 404 {
+		t.Errorf("unknown handle: %d %s", resp.StatusCode, body)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -91,7 +92,9 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: reading configuration: %w", err)
 	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+	// Windows has no mode bits (a file reads as 0666): the ACL of the user's profile
+	// directory protects the file there.
+	if st, err := os.Stat(path); err == nil && runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%w: %s is readable by others (mode %v); it holds API keys: chmod 600 it", ErrConfig, path, st.Mode().Perm())
 	}
 	if err := yaml.Unmarshal(raw, c); err != nil {

@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -1131,5 +1132,173 @@ func testServeIssueFlow(t *testing.T, backend string) {
 	}
 	if resp, body := e.rs.call(t, "GET", "/v1/signatures/0123456789abcdef0123456789abcdef", leader, "", nil); resp.StatusCode != 404 {
 		t.Errorf("unknown handle: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestServeNewEndpointsGuarded: every role against the prepare/complete, issue,
+// registers and sign endpoints of a real server (allow or deny), a client denied the
+// key it is not granted, bad input to prepare refused as problem+json with nothing
+// stored, signing with store=true and format=cades, and the registers an admin keeps.
+func TestServeNewEndpointsGuarded(t *testing.T) {
+	openssl := testenv.Tool(t, "openssl", "openssl")
+	e := newFlowEnv(t, "sqlite")
+	pdf := serveTestPDF("Giay moi hop")
+	keyFor := map[string]string{"admin": e.keys["admin"], "system": e.keys["system"], "clerk": e.keys["clerk"], "leader": e.keys["leader"], "public": ""}
+	resp, body := e.prepare(t, e.keys["leader"], e.pki.Leader, pdf, 0)
+	p := decodeInto[pendingJSON](t, "prepare", resp, body, 201)
+
+	// Allowed roles get past authorization (their answers may still refuse the body);
+	// the others get 403, and the public 401.
+	type row struct {
+		method, path, ctype string
+		body                func() io.Reader
+		allowed             []string
+	}
+	jsonBody := func(s string) func() io.Reader { return func() io.Reader { return strings.NewReader(s) } }
+	matrix := []row{
+		{"POST", "/v1/signatures", "multipart/form-data; boundary=x", jsonBody("--x--\r\n"), []string{"admin", "system", "clerk", "leader"}},
+		{"GET", "/v1/signatures/" + p.ID, "", func() io.Reader { return nil }, []string{"admin", "system", "clerk", "leader"}},
+		{"POST", "/v1/signatures/" + p.ID + "/complete", "application/json", jsonBody(`{}`), []string{"admin", "system", "clerk", "leader"}},
+		{"POST", fmt.Sprintf("/v1/documents/%d/issue", p.DocumentID), "application/json", jsonBody(`{}`), []string{"admin", "system", "clerk"}},
+		{"GET", "/v1/registers", "", func() io.Reader { return nil }, []string{"admin", "system", "clerk"}},
+		{"POST", "/v1/registers", "application/json", jsonBody(`{}`), []string{"admin"}},
+		{"POST", "/v1/sign?key=nope&format=cades", "application/octet-stream", jsonBody("x"), []string{"admin", "system", "clerk", "leader"}},
+	}
+	for _, r := range matrix {
+		for role, key := range keyFor {
+			resp, body := e.rs.call(t, r.method, r.path, key, r.ctype, r.body())
+			want := slices.Contains(r.allowed, role)
+			denied := (resp.StatusCode == 401 || resp.StatusCode == 403) && problemType(body) != "key-not-granted"
+			if denied == want || (role == "public" && resp.StatusCode != 401) {
+				t.Errorf("%s %s as %s: %d %s, want allowed=%v", r.method, r.path, role, resp.StatusCode, body, want)
+			}
+		}
+	}
+	// Keys: org is granted to role:clerk only. Issuing and signing with it are refused
+	// to everyone else with key-not-granted, before any work.
+	issue := fmt.Sprintf("/v1/documents/%d/issue", p.DocumentID)
+	for role, key := range keyFor {
+		wantSign, wantIssue := 403, 403
+		switch role {
+		case "clerk":
+			wantSign, wantIssue = 200, 409 // the document is a draft: past the grant, refused by the workflow
+		case "leader":
+			wantIssue = 403 // by role, before the key
+		case "public":
+			wantSign, wantIssue = 401, 401
+		}
+		if resp, body := e.rs.call(t, "POST", "/v1/sign?key=org&format=cades", key, "application/octet-stream", strings.NewReader("x")); resp.StatusCode != wantSign {
+			t.Errorf("sign with org as %s: %d %s", role, resp.StatusCode, body)
+		}
+		if resp, body := e.rs.call(t, "POST", issue, key, "application/json", strings.NewReader(`{"key":"org"}`)); resp.StatusCode != wantIssue {
+			t.Errorf("issue with org as %s: %d %s", role, resp.StatusCode, body)
+		} else if wantIssue == 403 && role != "leader" && problemType(body) != "key-not-granted" {
+			t.Errorf("issue with org as %s: %s", role, body)
+		}
+	}
+
+	// Bad input to prepare: each a 4xx problem, and no document stored.
+	before := e.documentCount(t)
+	leaderPEM := certPEM(e.pki.Leader.ChainWithLeaf()...)
+	big := append(bytes.Clone(pdf), make([]byte, 1<<20)...)
+	bad := []struct {
+		name    string
+		fields  [][2]any
+		status  int
+		problem string
+	}{
+		{"not a pdf", [][2]any{{"file", []byte("hello, world")}, {"agency", "000.00.00.H43"}, {"certificate", leaderPEM}}, 422, "invalid-document"},
+		{"broken pdf", [][2]any{{"file", pdf[:len(pdf)/2]}, {"agency", "000.00.00.H43"}, {"certificate", leaderPEM}}, 422, "invalid-document"},
+		{"unknown field", [][2]any{{"file", pdf}, {"agency", "000.00.00.H43"}, {"certificate", leaderPEM}, {"colour", "blue"}}, 400, "invalid-request"},
+		{"oversized", [][2]any{{"file", big}, {"agency", "000.00.00.H43"}, {"certificate", leaderPEM}}, 413, "upload-too-large"},
+		{"no certificate", [][2]any{{"file", pdf}, {"agency", "000.00.00.H43"}}, 400, "invalid-request"},
+		{"bad certificate", [][2]any{{"file", pdf}, {"agency", "000.00.00.H43"}, {"certificate", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}}, 400, "invalid-request"},
+		{"file and id", [][2]any{{"file", pdf}, {"agency", "000.00.00.H43"}, {"document_id", "1"}, {"certificate", leaderPEM}}, 400, "invalid-request"},
+		{"bad agency", [][2]any{{"file", pdf}, {"agency", "ubnd tinh"}, {"certificate", leaderPEM}}, 400, "invalid-request"},
+		{"bad role", [][2]any{{"file", pdf}, {"agency", "000.00.00.H43"}, {"certificate", leaderPEM}, {"role", "king"}}, 400, "invalid-request"},
+		{"bad rect", [][2]any{{"file", pdf}, {"agency", "000.00.00.H43"}, {"certificate", leaderPEM}, {"rect", "1,2,3"}}, 400, "invalid-request"},
+		{"image not png", [][2]any{{"file", pdf}, {"agency", "000.00.00.H43"}, {"certificate", leaderPEM}, {"rect", "1,2,30,40"}, {"image", []byte("GIF89a")}}, 400, "invalid-request"},
+		{"bad level", [][2]any{{"file", pdf}, {"agency", "000.00.00.H43"}, {"certificate", leaderPEM}, {"level", "B-X"}}, 400, "invalid-request"},
+		{"no such document", [][2]any{{"document_id", "999999"}, {"certificate", leaderPEM}}, 404, "not-found"},
+	}
+	for _, c := range bad {
+		ct, b := multipartBody(t, c.fields)
+		resp, body := e.rs.call(t, "POST", "/v1/signatures", e.keys["leader"], ct, b)
+		if resp.StatusCode != c.status || problemType(body) != c.problem || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %s", c.name, resp.StatusCode, body)
+		}
+	}
+	if resp, body := e.rs.call(t, "POST", "/v1/signatures", e.keys["leader"], "application/pdf", bytes.NewReader(pdf)); resp.StatusCode != 400 {
+		t.Errorf("raw body: %d %s", resp.StatusCode, body)
+	}
+	if after := e.documentCount(t); after != before {
+		t.Errorf("bad input stored documents: %d before, %d after", before, after)
+	}
+
+	// format=cades: a detached .p7s of any file, judged by openssl.
+	content := []byte("Biên bản họp, không phải PDF\n")
+	resp, p7s := e.rs.call(t, "POST", "/v1/sign?key=org&format=cades&filename=bien-ban.txt", e.keys["clerk"], "application/octet-stream", bytes.NewReader(content))
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pkcs7-signature" || !strings.Contains(resp.Header.Get("Content-Disposition"), "bien-ban.txt.p7s") {
+		t.Fatalf("cades: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), p7s)
+	}
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{"c.txt": content, "c.p7s": p7s} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command(openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", filepath.Join(dir, "c.p7s"),
+		"-content", filepath.Join(dir, "c.txt"), "-CAfile", e.pki.Path("root-ca.pem"), "-purpose", "any", "-out", os.DevNull).CombinedOutput(); err != nil {
+		t.Errorf("openssl cms -verify: %v\n%s", err, out)
+	}
+
+	// store=true: the system client, once granted org, keeps the signed PDF as a new
+	// draft, then as its next version.
+	if resp, body := e.rs.call(t, "PUT", "/v1/keys/org/grants/qlvb", e.admin, "", nil); resp.StatusCode != 204 {
+		t.Fatalf("grant: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.rs.call(t, "POST", "/v1/sign?key=org&store=true&agency=000.00.00.H43&summary=Gi%E1%BA%A5y%20m%E1%BB%9Di&filename=gm.pdf", e.keys["system"], "application/pdf", bytes.NewReader(pdf))
+	stored := decodeInto[docJSON](t, "sign store=true", resp, body, 201)
+	if stored.Status != "draft" || stored.Version != 1 || resp.Header.Get("Location") != fmt.Sprintf("/v1/documents/%d", stored.ID) {
+		t.Fatalf("stored %s (Location %q)", body, resp.Header.Get("Location"))
+	}
+	first := e.download(t, stored.ID)
+	resp, body = e.rs.call(t, "POST", fmt.Sprintf("/v1/sign?key=org&store=true&document_id=%d", stored.ID), e.keys["system"], "application/pdf", bytes.NewReader(first))
+	if again := decodeInto[docJSON](t, "sign store=true (version)", resp, body, 201); again.ID != stored.ID || again.Version != 2 {
+		t.Fatalf("second version %s", body)
+	}
+	if rep := e.verifyPDF(t, "stored.pdf", e.download(t, stored.ID)); rep.Indication != verify.TotalPassed || len(rep.Signatures) != 2 {
+		t.Errorf("stored: %s, %d signatures", rep.Indication, len(rep.Signatures))
+	}
+	for _, q := range []string{"store=true", "store=true&agency=000.00.00.H43&document_id=1", "agency=000.00.00.H43", "store=true&format=cades&agency=000.00.00.H43"} {
+		if resp, body := e.rs.call(t, "POST", "/v1/sign?key=org&"+q, e.keys["system"], "application/pdf", bytes.NewReader(pdf)); resp.StatusCode != 400 {
+			t.Errorf("sign ?%s: %d %s", q, resp.StatusCode, body)
+		}
+	}
+
+	// Registers: an admin creates a separate series; twice is a conflict.
+	reg := `{"agency":"000.00.00.H43","kind":"incoming","series":"mat","name":"Sổ văn bản mật đến"}`
+	cases := []struct {
+		key, body string
+		status    int
+	}{
+		{e.admin, reg, 201},
+		{e.admin, reg, 409},
+		{e.keys["clerk"], reg, 403},
+		{e.admin, `{"agency":"000.00.00.H43","kind":"sideways"}`, 400},
+		{e.admin, `{"agency":"not a code","kind":"incoming"}`, 400},
+		{e.admin, `{"agency":"000.00.00.H43","kind":"incoming","colour":"red"}`, 400},
+	}
+	for _, c := range cases {
+		if resp, body := e.rs.call(t, "POST", "/v1/registers", c.key, "application/json", strings.NewReader(c.body)); resp.StatusCode != c.status {
+			t.Errorf("create register %s: %d %s", c.body, resp.StatusCode, body)
+		}
+	}
+	resp, body = e.rs.call(t, "GET", "/v1/registers?agency=000.00.00.H43", e.keys["system"], "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"series":"mat","name":"Sổ văn bản mật đến"`) {
+		t.Errorf("registers: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := e.rs.call(t, "GET", "/v1/registers?year=12", e.keys["system"], "", nil); resp.StatusCode != 400 {
+		t.Errorf("registers bad year: %d %s", resp.StatusCode, body)
 	}
 }

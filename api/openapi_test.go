@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -160,4 +161,62 @@ func TestOpenAPIReferencesResolve(t *testing.T) {
 			cur = obj[part]
 		}
 	}
+}
+
+// TestOpenAPISchemasMatchTypes: the documented request and response bodies have
+// exactly the JSON fields of the Go types the handlers decode and render, so a field
+// added to one and not the other fails here.
+func TestOpenAPISchemasMatchTypes(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPISpec, &doc); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		schema string
+		fields []string
+	}{
+		{"PendingSignature", jsonFields(Pending{})},
+		{"CompleteRequest", jsonFields(completeBody{})},
+		{"IssueRequest", jsonFields(issueBody{})},
+		{"Register", jsonFields(RegisterRecord{})},
+		{"NewRegister", jsonFields(NewRegister{})},
+		{"DocumentRecord", jsonFields(DocumentRecord{})},
+		{"Verification", jsonFields(Verification{})},
+		{"PrepareForm", append([]string{"file", "image"}, prepareFields...)},
+	}
+	for _, c := range cases {
+		s, ok := doc.Components.Schemas[c.schema]
+		if !ok {
+			t.Errorf("schema %s missing", c.schema)
+			continue
+		}
+		var spec []string
+		for name := range s.Properties {
+			spec = append(spec, name)
+		}
+		sort.Strings(spec)
+		want := slices.Clone(c.fields)
+		sort.Strings(want)
+		if !slices.Equal(spec, want) {
+			t.Errorf("%s: spec %v, Go %v", c.schema, spec, want)
+		}
+	}
+}
+
+func jsonFields(v any) []string {
+	var out []string
+	rt := reflect.TypeOf(v)
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
 }

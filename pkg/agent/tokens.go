@@ -10,13 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/miekg/pkcs11"
 )
 
 // Kind tells a person's certificate from an organisation's.
@@ -140,8 +137,9 @@ type Watcher struct {
 	// lastErr is each module's last error, logged once rather than every second.
 	lastErr map[string]string
 
+	mods map[string]*loadedModule // guarded by idle
+
 	mu     sync.Mutex
-	ctxs   map[string]*pkcs11.Ctx
 	tokens []Token
 	gen    uint64
 	subs   map[chan struct{}]struct{}
@@ -165,7 +163,7 @@ func NewWatcher(modules []Module, interval time.Duration, log *slog.Logger) *Wat
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{modules: modules, log: log, interval: interval, ctxs: map[string]*pkcs11.Ctx{}, certs: map[string]cachedCerts{}, lastErr: map[string]string{},
+	return &Watcher{modules: modules, log: log, interval: interval, mods: map[string]*loadedModule{}, certs: map[string]cachedCerts{}, lastErr: map[string]string{},
 		subs: map[chan struct{}]struct{}{}, ready: make(chan struct{}), idle: make(chan struct{}, 1)}
 }
 
@@ -280,123 +278,48 @@ func sameTokens(a, b []Token) bool {
 	return true
 }
 
-func (w *Watcher) ctxFor(m Module) (*pkcs11.Ctx, error) {
-	if c := w.ctxs[m.Path]; c != nil {
-		return c, nil
-	}
-	c := pkcs11.New(m.Path)
-	if c == nil {
-		return nil, fmt.Errorf("agent: cannot load PKCS#11 module %s", m.Path)
-	}
-	if err := c.Initialize(); err != nil && !isP11(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-		c.Destroy()
-		return nil, fmt.Errorf("agent: initialising %s: %w", m.Path, err)
-	}
-	w.ctxs[m.Path] = c
-	return c, nil
+// Close finalises and unloads the modules; Run calls it when its context ends.
+func (w *Watcher) Close() {
+	w.idle <- struct{}{}
+	defer func() { <-w.idle }()
+	w.unload()
 }
 
-func isP11(err error, code uint) bool {
-	var e pkcs11.Error
-	return errors.As(err, &e) && uint(e) == code
+// certObject is a certificate object as read from a token.
+type certObject struct {
+	der   []byte
+	label string
+	id    []byte
 }
 
-// scan lists the tokens of one module with their certificates; the caller holds idle.
-func (w *Watcher) scan(m Module) ([]Token, error) {
-	c, err := w.ctxFor(m)
-	if err != nil {
-		return nil, err
-	}
-	if m.Reinitialize {
-		_ = c.Finalize()
-		if err := c.Initialize(); err != nil && !isP11(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-			return nil, fmt.Errorf("agent: initialising %s again: %w", m.Path, err)
-		}
-	}
-	slots, err := c.GetSlotList(true)
-	if isP11(err, pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED) {
-		// Another user of the module in this process finalised it.
-		if err = c.Initialize(); err == nil {
-			slots, err = c.GetSlotList(true)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("agent: listing slots of %s: %w", m.Path, err)
-	}
-	name := m.Name
-	if name == "" {
-		name = filepath.Base(m.Path)
-	}
-	var out []Token
-	for _, slot := range slots {
-		ti, err := c.GetTokenInfo(slot)
-		if err != nil || ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
-			continue // pulled out between the two calls, or blank
-		}
-		t := Token{
-			Module: m.Path, ModuleName: name, Slot: slot, Label: strings.TrimSpace(ti.Label),
-			Serial: strings.TrimSpace(ti.SerialNumber), Manufacturer: strings.TrimSpace(ti.ManufacturerID),
-			Model: strings.TrimSpace(ti.Model), PINLocked: ti.Flags&pkcs11.CKF_USER_PIN_LOCKED != 0,
-			PINFinalTry: ti.Flags&pkcs11.CKF_USER_PIN_FINAL_TRY != 0,
-		}
-		cached, ok := w.certs[t.Key()]
-		if !ok || cached.polls >= certRefresh {
-			certs, err := readCertificates(c, slot)
-			if err != nil {
-				w.log.Warn("agent: reading certificates", "token", t.Label, "error", err)
-			}
-			cached = cachedCerts{certs: certs}
-		}
-		cached.polls++
-		w.certs[t.Key()] = cached
-		t.Certificates = cached.certs
-		out = append(out, t)
-	}
-	return out, nil
-}
-
-// readCertificates reads the certificates of the token in slot in a public session.
-func readCertificates(c *pkcs11.Ctx, slot uint) ([]Certificate, error) {
-	s, err := c.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION)
-	if err != nil {
-		return nil, err
-	}
-	defer c.CloseSession(s)
-	if err := c.FindObjectsInit(s, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE)}); err != nil {
-		return nil, err
-	}
-	var handles []pkcs11.ObjectHandle
-	for {
-		hs, _, err := c.FindObjects(s, 32)
+// certificates returns the signing certificates of token t, read with read when t is
+// new or its cache is old; the caller holds idle.
+func (w *Watcher) certificates(t Token, read func() ([]certObject, error)) []Certificate {
+	cached, ok := w.certs[t.Key()]
+	if !ok || cached.polls >= certRefresh {
+		objs, err := read()
 		if err != nil {
-			_ = c.FindObjectsFinal(s)
-			return nil, err
+			w.log.Warn("agent: reading certificates", "token", t.Label, "error", err)
 		}
-		if len(hs) == 0 {
-			break
-		}
-		handles = append(handles, hs...)
+		cached = cachedCerts{certs: signingCertificates(objs)}
 	}
-	if err := c.FindObjectsFinal(s); err != nil {
-		return nil, err
+	cached.polls++
+	w.certs[t.Key()] = cached
+	return cached.certs
+}
+
+// signingCertificates describes the end-entity certificates among objs, each with the
+// chain the other (CA) certificates on the token give it.
+func signingCertificates(objs []certObject) []Certificate {
+	type parsed struct {
+		certObject
+		cert *x509.Certificate
 	}
-	type obj struct {
-		label, id string
-		cert      *x509.Certificate
-	}
-	var all []obj
-	for _, h := range handles {
-		attrs, err := c.GetAttributeValue(s, h, []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil), pkcs11.NewAttribute(pkcs11.CKA_LABEL, nil), pkcs11.NewAttribute(pkcs11.CKA_ID, nil),
-		})
-		if err != nil || len(attrs) != 3 {
-			continue
+	var all []parsed
+	for _, o := range objs {
+		if c, err := x509.ParseCertificate(o.der); err == nil {
+			all = append(all, parsed{o, c})
 		}
-		cert, err := x509.ParseCertificate(attrs[0].Value)
-		if err != nil {
-			continue
-		}
-		all = append(all, obj{label: string(attrs[1].Value), id: hex.EncodeToString(attrs[2].Value), cert: cert})
 	}
 	var out []Certificate
 	for _, o := range all {
@@ -404,11 +327,11 @@ func readCertificates(c *pkcs11.Ctx, slot uint) ([]Certificate, error) {
 			continue // the chain the token carries, not a signing certificate
 		}
 		ci := Certificate{
-			Label: o.label, ID: o.id, Holder: o.cert.Subject.CommonName, Subject: o.cert.Subject.String(),
+			Label: o.label, ID: hex.EncodeToString(o.id), Holder: o.cert.Subject.CommonName, Subject: o.cert.Subject.String(),
 			Issuer: o.cert.Issuer.CommonName, Serial: strings.ToUpper(o.cert.SerialNumber.Text(16)),
 			NotBefore: o.cert.NotBefore, NotAfter: o.cert.NotAfter, Kind: KindOf(o.cert), SHA256: certSHA256(o.cert), Cert: o.cert,
 		}
-		for cur := o.cert; ; {
+		for cur := o.cert; len(ci.Chain) < 8; {
 			var next *x509.Certificate
 			for _, p := range all {
 				if p.cert.IsCA && cur.CheckSignatureFrom(p.cert) == nil && !p.cert.Equal(cur) {
@@ -416,7 +339,7 @@ func readCertificates(c *pkcs11.Ctx, slot uint) ([]Certificate, error) {
 					break
 				}
 			}
-			if next == nil || len(ci.Chain) > 8 {
+			if next == nil {
 				break
 			}
 			ci.Chain = append(ci.Chain, next)
@@ -425,20 +348,7 @@ func readCertificates(c *pkcs11.Ctx, slot uint) ([]Certificate, error) {
 		out = append(out, ci)
 	}
 	slices.SortFunc(out, func(a, b Certificate) int { return strings.Compare(a.ID+a.Label, b.ID+b.Label) })
-	return out, nil
-}
-
-// Close finalises and unloads the modules; Run calls it when its context ends.
-func (w *Watcher) Close() {
-	w.idle <- struct{}{}
-	defer func() { <-w.idle }()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for p, c := range w.ctxs {
-		_ = c.Finalize()
-		c.Destroy()
-		delete(w.ctxs, p)
-	}
+	return out
 }
 
 // FindCertificate returns the token and certificate whose SHA-256 (base64url) is sum.

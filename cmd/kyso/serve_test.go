@@ -1109,6 +1109,7 @@ func testServeIssueFlow(t *testing.T, backend string) {
 		t.Fatalf("complete (revoked): %d %s", resp.StatusCode, body)
 	}
 	resp, body = e.rs.call(t, "POST", fmt.Sprintf("/v1/documents/%d/issue", rp.DocumentID), clerk, "application/json", strings.NewReader(`{"key":"org"}`))
+	t.Logf("issue over a revoked leader: %s", body)
 	if resp.StatusCode != 422 || problemType(body) != "invalid-document" || !strings.Contains(string(body), "does not verify") || !strings.Contains(string(body), "REVOKED") {
 		t.Errorf("issue over a revoked leader: %d %s", resp.StatusCode, body)
 	}
@@ -1300,5 +1301,19 @@ func TestServeNewEndpointsGuarded(t *testing.T) {
 	}
 	if resp, body := e.rs.call(t, "GET", "/v1/registers?year=12", e.keys["system"], "", nil); resp.StatusCode != 400 {
 		t.Errorf("registers bad year: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestPendingJSONIsServicePending: the API renders exactly the JSON of service.Pending,
+// the contract the desktop agent codes against.
+func TestPendingJSONIsServicePending(t *testing.T) {
+	full := &service.Pending{ID: "0123456789abcdef0123456789abcdef", Status: "completed", Digest: []byte{1, 2, 3},
+		Algorithm: "RSA-PSS-SHA-384", Hash: "SHA-384", ExpiresAt: time.Date(2025, 3, 5, 7, 30, 15, 0, time.UTC),
+		DocumentID: 7, Role: service.RoleIssue, Summary: "Về việc", Number: "05/UBND-VP", Agency: "000.00.00.H43",
+		Signer: "CN=Nguyễn Văn A", CertSHA256: "abc", Version: 3}
+	want, _ := json.Marshal(full)
+	got, _ := json.Marshal(pendingView(full))
+	if !bytes.Equal(got, want) {
+		t.Errorf("api renders\n%s\nservice.Pending is\n%s", got, want)
 	}
 }

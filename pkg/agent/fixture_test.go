@@ -522,7 +522,12 @@ var codeRE = regexp.MustCompile(`id="pairing-code">(\d{3}) (\d{3})<`)
 // the code on the agent's page and types it into the web page, which confirms.
 func (e *agentEnv) pair(t *testing.T, server string) string {
 	t.Helper()
-	resp, raw := e.call(t, http.MethodPost, "/api/pair", e.origin, "", map[string]string{"server": server, "api_key": apiKey})
+	return e.pairWithKey(t, server, apiKey)
+}
+
+func (e *agentEnv) pairWithKey(t *testing.T, server, key string) string {
+	t.Helper()
+	resp, raw := e.call(t, http.MethodPost, "/api/pair", e.origin, "", map[string]string{"server": server, "api_key": key})
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("pair: %s %s", resp.Status, raw)
 	}

@@ -1,0 +1,217 @@
+package agent_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/pkg/agent"
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
+	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/signer/verify"
+)
+
+// realKyso is a real "kyso serve" process on loopback: its admin key, its logs, its
+// data directory.
+type realKyso struct {
+	url, key, dataDir string
+	mu                sync.Mutex
+	logs              bytes.Buffer
+}
+
+func (r *realKyso) Write(b []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.logs.Write(b)
+}
+
+func (r *realKyso) logBytes() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return bytes.Clone(r.logs.Bytes())
+}
+
+// startRealKyso builds cmd/kyso and runs "kyso serve" with a config in a temp dir.
+func startRealKyso(t *testing.T) *realKyso {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kyso")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/kyso")
+	build.Dir = testenv.ModuleRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/kyso: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	r := &realKyso{url: "http://" + addr, dataDir: filepath.Join(dir, "data")}
+	cfg := filepath.Join(dir, "kyso.yaml")
+	yaml := fmt.Sprintf("server:\n  listen: %s\nstore:\n  data_dir: %s\ntrust:\n  anchors: [%s]\nlog:\n  level: debug\n",
+		addr, r.dataDir, filepath.Join(testenv.TestPKIDir(), "root-ca.pem"))
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--config", cfg)
+	cmd.Stderr = r
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	keys := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if _, key, ok := strings.Cut(sc.Text(), "store it now): "); ok {
+				keys <- strings.TrimSpace(key)
+			}
+		}
+	}()
+	select {
+	case r.key = <-keys:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("kyso serve printed no admin key; its log:\n%s", r.logBytes())
+	}
+	for i := 0; ; i++ {
+		resp, err := http.Get(r.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if i > 100 {
+			t.Fatalf("kyso serve not ready: %v; log:\n%s", err, r.logBytes())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return r
+}
+
+func (r *realKyso) get(t *testing.T, path string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, r.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %s", path, resp.Status, b)
+	}
+	return b
+}
+
+// TestEndToEndRealServer: the same flow as TestEndToEndBrowser against a real
+// "kyso serve" process: prepare over its API, pair and sign through the agent's page
+// in headless Chromium, the server completes; the document it serves verifies
+// TOTAL_PASSED, and neither its log nor its data directory holds the PIN.
+func TestEndToEndRealServer(t *testing.T) {
+	p := loadPKI(t)
+	srv := startRealKyso(t)
+	app := httptest.NewServer(http.HandlerFunc(serveApp)) // the Kyso web page's origin
+	defer app.Close()
+	k := &kysoServer{srv: app} // only its URL: the origin the agent allows
+	e := newAgent(t, newToken(t, p, "Kyso leader"), k)
+	sigPNG, _ := signatureImages()
+	req := prepareAt(t, srv.url, srv.key, corpusPDF(t), p.Leader, service.RoleApprove, "Về việc chạy thử với kyso serve", sigPNG)
+	ctx := browser(t)
+	var confirmURL, code string
+	read := func(sel chromedp.CSS, into *string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			*into, err = chromedp.Text(sel)(ctx, tg)
+			return err
+		})
+	}
+	page := app.URL + "/app#agent=" + e.url + "&server=" + srv.url + "&key=" + srv.key + "&ids=" + req.ID
+	if err := chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("#code")), read("#confirm-url", &confirmURL)); err != nil {
+		t.Fatalf("pairing: %v", err)
+	}
+	tab, closeTab := chromedp.NewContext(ctx)
+	defer closeTab()
+	if err := chromedp.Do(tab, chromedp.Navigate(confirmURL), read("#pairing-code", &code)); err != nil {
+		t.Fatal(err)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#code"), code),
+		chromedp.Click(chromedp.CSS("#pair")),
+		chromedp.WaitVisible(chromedp.CSS("#pin")),
+		chromedp.SendKeys(chromedp.CSS("#pin"), pin),
+		chromedp.Click(chromedp.CSS("#sign")),
+		chromedp.WaitVisible(chromedp.CSS("#done")),
+	)
+	if err != nil {
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("browser: %v; page says %q; server log:\n%s", err, body, srv.logBytes())
+	}
+	if d := srv.get(t, fmt.Sprintf("/v1/documents/%d", req.DocumentID)); !bytes.Contains(d, []byte(`"status":"approved"`)) {
+		t.Fatalf("the document after the leader's signature: %s", d)
+	}
+	// A replay is refused by the agent and by the server.
+	e.token = e.pairWithKey(t, srv.url, srv.key)
+	if status, _, raw := e.createJob(t, req.ID); status != http.StatusConflict {
+		t.Errorf("replayed request: %d %s", status, raw)
+	}
+	if _, err := agent.NewClient(srv.url, srv.key, nil).Complete(context.Background(), req.ID, make([]byte, 256)); !errors.Is(err, agent.ErrNotPending) {
+		t.Errorf("replayed completion: %v", err)
+	}
+	content := srv.get(t, fmt.Sprintf("/v1/documents/%d/content", req.DocumentID))
+	services := pkitest.StartServices(t, p)
+	rep, err := verify.VerifyPDF(context.Background(), bytes.NewReader(content), int64(len(content)), "signed.pdf",
+		verify.Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: &pki.Checker{RewriteURL: services.RewriteURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Indication != verify.TotalPassed || len(rep.Signatures) != 1 {
+		t.Fatalf("verify: %s, %d signatures", rep.Indication, len(rep.Signatures))
+	}
+	var stored bytes.Buffer
+	_ = filepath.WalkDir(srv.dataDir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(path)
+			stored.Write(b)
+		}
+		return nil
+	})
+	logs := srv.logBytes()
+	if stored.Len() == 0 || len(logs) == 0 || !bytes.Contains(logs, []byte("complete")) {
+		t.Fatalf("nothing to search: %d bytes stored, log:\n%s", stored.Len(), logs)
+	}
+	if bytes.Contains(stored.Bytes(), []byte(pin)) || bytes.Contains(logs, []byte(pin)) {
+		t.Fatal("the PIN reached the server")
+	}
+	t.Logf("real kyso serve: %s; %d bytes of server log and %d of its store searched for the PIN", rep.Indication, len(logs), stored.Len())
+}

@@ -626,7 +626,8 @@ func testServeDocuments(t *testing.T, rs *runningServer, clerk string, signed []
 
 	incoming := "/v1/documents/receive?agency=000.00.00.G22&holder=" + org + "&identifier=000.00.00.G22,2025/09/30,7816/VPCP-TT%C4%90%C4%90T&type=CV"
 	resp, body = rs.call(t, "POST", incoming, clerk, "application/pdf", bytes.NewReader(serveTestPDF("incoming")))
-	if resp.StatusCode != 201 || !strings.Contains(string(body), `"register_number":1`) || !strings.Contains(string(body), `"status":"received"`) {
+	if resp.StatusCode != 201 || !strings.Contains(string(body), `"register_number":1`) || !strings.Contains(string(body), `"status":"received"`) ||
+		!strings.Contains(string(body), `"verification":{"indication":"NOT_SIGNED","signatures":[]}`) {
 		t.Fatalf("receive: %d %s", resp.StatusCode, body)
 	}
 	cases := []struct {
@@ -1096,6 +1097,21 @@ func testServeIssueFlow(t *testing.T, backend string) {
 	}
 	if got := e.download(t, found.Documents[0].ID); !bytes.Equal(got, content) {
 		t.Error("the downloaded issued document differs")
+	}
+	// Another agency receives the issued document: verified on arrival, both
+	// signatures pass, and it takes that agency's first arrival number.
+	resp, body = e.rs.call(t, "POST", "/v1/documents/receive?agency=000.00.00.H43&holder=000.00.00.G22&identifier="+url.QueryEscape(issued.Identifier),
+		clerk, "application/pdf", bytes.NewReader(content))
+	var received struct {
+		RegisterNumber int `json:"register_number"`
+		Verification   struct {
+			Indication string
+			Signatures []struct{ Indication string }
+		}
+	}
+	if err := json.Unmarshal(body, &received); err != nil || resp.StatusCode != 201 || received.RegisterNumber != 1 ||
+		received.Verification.Indication != "TOTAL_PASSED" || len(received.Verification.Signatures) != 2 {
+		t.Fatalf("receive the issued document: %d %s", resp.StatusCode, body)
 	}
 	resp, body = e.rs.call(t, "GET", "/v1/registers?agency=000.00.00.H43", clerk, "", nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"kind":"outgoing"`) || !strings.Contains(string(body), `"last_number":1`) {

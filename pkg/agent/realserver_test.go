@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/agent"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
@@ -49,8 +53,9 @@ func (r *realKyso) logBytes() []byte {
 	return bytes.Clone(r.logs.Bytes())
 }
 
-// startRealKyso builds cmd/kyso and runs "kyso serve" with a config in a temp dir.
-func startRealKyso(t *testing.T) *realKyso {
+// startRealKyso builds cmd/kyso and runs "kyso serve" with a config in a temp dir,
+// extra appended to it.
+func startRealKyso(t *testing.T, extra string) *realKyso {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "kyso")
@@ -68,7 +73,7 @@ func startRealKyso(t *testing.T) *realKyso {
 	r := &realKyso{url: "http://" + addr, dataDir: filepath.Join(dir, "data")}
 	cfg := filepath.Join(dir, "kyso.yaml")
 	yaml := fmt.Sprintf("server:\n  listen: %s\nstore:\n  data_dir: %s\ntrust:\n  anchors: [%s]\nlog:\n  level: debug\n",
-		addr, r.dataDir, filepath.Join(testenv.TestPKIDir(), "root-ca.pem"))
+		addr, r.dataDir, filepath.Join(testenv.TestPKIDir(), "root-ca.pem")) + extra
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +126,16 @@ func startRealKyso(t *testing.T) *realKyso {
 
 func (r *realKyso) get(t *testing.T, path string) []byte {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, r.url+path, nil)
+	return r.do(t, http.MethodGet, path, nil)
+}
+
+func (r *realKyso) do(t *testing.T, method, path string, body []byte) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(method, r.url+path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+r.key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +143,7 @@ func (r *realKyso) get(t *testing.T, path string) []byte {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s %s", path, resp.Status, b)
+		t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
 	}
 	return b
 }
@@ -141,7 +154,7 @@ func (r *realKyso) get(t *testing.T, path string) []byte {
 // TOTAL_PASSED, and neither its log nor its data directory holds the PIN.
 func TestEndToEndRealServer(t *testing.T) {
 	p := loadPKI(t)
-	srv := startRealKyso(t)
+	srv := startRealKyso(t, "")
 	app := httptest.NewServer(http.HandlerFunc(serveApp)) // the Kyso web page's origin
 	defer app.Close()
 	k := &kysoServer{srv: app} // only its URL: the origin the agent allows
@@ -214,4 +227,115 @@ func TestEndToEndRealServer(t *testing.T) {
 		t.Fatal("the PIN reached the server")
 	}
 	t.Logf("real kyso serve: %s; %d bytes of server log and %d of its store searched for the PIN", rep.Indication, len(logs), stored.Len())
+}
+
+// TestLeaderThenClerkRealServer: against a real kyso serve, the leader approves
+// through the agent with the token; the clerk then issues the document over the API
+// (POST /v1/documents/{id}/issue) with the organisation's key, held for the server on
+// a SoftHSM2 token, and the seal. Both signatures verify and the document is stored
+// as issued with its number.
+func TestLeaderThenClerkRealServer(t *testing.T) {
+	p := loadPKI(t)
+	tok := newToken(t, p, "Kyso leader")
+	pinFile := filepath.Join(t.TempDir(), "org-pin")
+	if err := os.WriteFile(pinFile, []byte(pin), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var chain []string
+	for _, f := range []string{"sub-ca.pem", "root-ca.pem"} {
+		chain = append(chain, strconv.Quote(filepath.Join(testenv.TestPKIDir(), f)))
+	}
+	// The server checks the leader's signature, revocation included, before issuing:
+	// it asks the addresses the certificates name.
+	servePKIAtCertificateURLs(t, p)
+	extra := fmt.Sprintf(`pkcs11:
+  allowed_modules: [%s]
+keys:
+  - name: org
+    uri: "pkcs11:token=Kyso%%20leader;id=%%02?module-path=%s&pin-source=%s"
+    chain: [%s]
+    owner: UBND tỉnh Ninh Thuận
+    allowed: ["role:admin"]
+`, tok.Module, tok.Module, pinFile, strings.Join(chain, ", "))
+	srv := startRealKyso(t, extra)
+	app := httptest.NewServer(http.HandlerFunc(serveApp))
+	defer app.Close()
+	e := newAgent(t, tok, &kysoServer{srv: app})
+	e.token = e.pairWithKey(t, srv.url, srv.key)
+	sigPNG, sealPNG := signatureImages()
+	req := prepareAt(t, srv.url, srv.key, corpusPDF(t), p.Leader, service.RoleApprove, "Quyết định phê duyệt kế hoạch", sigPNG)
+	status, jobID, raw := e.createJob(t, req.ID)
+	if status != http.StatusCreated {
+		t.Fatalf("job: %d %s", status, raw)
+	}
+	if code, page := e.confirmForm(t, jobID, pin); code != http.StatusSeeOther {
+		t.Fatalf("confirm: %d\n%s", code, page)
+	}
+	if prog := e.waitJob(t, jobID); prog.Completed != 1 {
+		t.Fatalf("approve: %+v", prog.Items[0])
+	}
+	body, _ := json.Marshal(map[string]any{"key": "org", "seal": base64.StdEncoding.EncodeToString(sealPNG), "seal_size": 60, "level": "B-B"})
+	issued := srv.do(t, http.MethodPost, fmt.Sprintf("/v1/documents/%d/issue", req.DocumentID), body)
+	var doc struct {
+		Status string `json:"status"`
+		Number int    `json:"number"`
+	}
+	if err := json.Unmarshal(srv.get(t, fmt.Sprintf("/v1/documents/%d", req.DocumentID)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Status != "issued" || doc.Number != 1 {
+		t.Fatalf("after issue: %+v (%s)", doc, issued)
+	}
+	content := srv.get(t, fmt.Sprintf("/v1/documents/%d/content", req.DocumentID))
+	services := pkitest.StartServices(t, p)
+	rep, err := verify.VerifyPDF(context.Background(), bytes.NewReader(content), int64(len(content)), "issued.pdf",
+		verify.Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: &pki.Checker{RewriteURL: services.RewriteURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Indication != verify.TotalPassed || len(rep.Signatures) != 2 {
+		t.Fatalf("issued document: %s with %d signatures", rep.Indication, len(rep.Signatures))
+	}
+	for i, sg := range rep.Signatures {
+		if sg.Indication != verify.TotalPassed {
+			t.Errorf("signature %d: %s", i, sg.Indication)
+		}
+	}
+	t.Logf("issued number %d; both signatures %s", doc.Number, rep.Indication)
+}
+
+// servePKIAtCertificateURLs runs the test PKI's OCSP responder (real openssl) and CRLs
+// at the addresses its certificates name, 127.0.0.1:18961 and :18962, for a server
+// process that has no hook to be pointed elsewhere. Another package's test may hold
+// them for a while (cmd/kyso's does the same): wait for them to be free.
+func servePKIAtCertificateURLs(t *testing.T, p *testpki.TestPKI) {
+	t.Helper()
+	var crl net.Listener
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ocsp, err := net.Listen("tcp", "127.0.0.1:18961")
+		if err == nil {
+			ocsp.Close()
+			if crl, err = net.Listen("tcp", "127.0.0.1:18962"); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the test PKI's addresses 127.0.0.1:18961/18962 stay taken: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	pkitest.StartOCSP(t, pkitest.OCSPOptions{Dir: p.Dir, Port: 18961})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/sub-ca.crl":
+			_, _ = w.Write(p.SubCRL)
+		case "/root-ca.crl":
+			_, _ = w.Write(p.RootCRL)
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go func() { _ = srv.Serve(crl) }()
+	t.Cleanup(func() { srv.Close() })
 }

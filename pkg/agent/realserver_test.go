@@ -339,3 +339,38 @@ func servePKIAtCertificateURLs(t *testing.T, p *testpki.TestPKI) {
 	go func() { _ = srv.Serve(crl) }()
 	t.Cleanup(func() { srv.Close() })
 }
+
+// TestBatch50RealServer: fifty documents prepared on a real kyso serve are signed
+// through the agent after one PIN, with progress over the WebSocket; the server holds
+// all fifty as approved, and the first and last verify.
+func TestBatch50RealServer(t *testing.T) {
+	p := loadPKI(t)
+	srv := startRealKyso(t, "")
+	app := httptest.NewServer(http.HandlerFunc(serveApp))
+	defer app.Close()
+	e := newAgent(t, newToken(t, p, "Kyso leader"), &kysoServer{srv: app})
+	e.token = e.pairWithKey(t, srv.url, srv.key)
+	doc := corpusPDF(t)
+	var ids []string
+	var docs []int64
+	for i := range 50 {
+		r := prepareAt(t, srv.url, srv.key, doc, p.Leader, service.RoleApprove, fmt.Sprintf("Công văn %02d", i+1), nil)
+		ids, docs = append(ids, r.ID), append(docs, r.DocumentID)
+	}
+	seen, took := signBatch(t, e, ids)
+	services := pkitest.StartServices(t, p)
+	vopts := verify.Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: &pki.Checker{RewriteURL: services.RewriteURL}}
+	for i, id := range docs {
+		if d := srv.get(t, fmt.Sprintf("/v1/documents/%d", id)); !bytes.Contains(d, []byte(`"status":"approved"`)) {
+			t.Fatalf("document %d: %s", id, d)
+		}
+		if i == 0 || i == len(docs)-1 {
+			content := srv.get(t, fmt.Sprintf("/v1/documents/%d/content", id))
+			rep, err := verify.VerifyPDF(context.Background(), bytes.NewReader(content), int64(len(content)), "signed.pdf", vopts)
+			if err != nil || rep.Indication != verify.TotalPassed {
+				t.Fatalf("document %d: %v %v", id, rep, err)
+			}
+		}
+	}
+	t.Logf("kyso serve: 50 documents signed and completed after one PIN in %v; %d progress reports", took.Round(time.Millisecond), len(seen))
+}

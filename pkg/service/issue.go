@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,16 +59,46 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 		return nil, nil, err
 	}
 	defer cleanup()
+	po, _, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), k.Key.Chain())
+	if err != nil {
+		return nil, rep, err
+	}
+	out, err := os.CreateTemp(s.TempDir, "kyso-issue-*")
+	if err != nil {
+		return nil, rep, err
+	}
+	defer func() { out.Close(); os.Remove(out.Name()) }()
+	if err := pades.Sign(ctx, keyFailures{k.Key}, f, size, out, po); err != nil {
+		return nil, rep, mapSignError(err)
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		return nil, rep, err
+	}
+	sum, _ := json.Marshal(summary(rep))
+	if _, err := s.Store.Issue(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf",
+		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}); err != nil {
+		return nil, rep, mapStoreError(err)
+	}
+	d, err := s.Store.GetDocument(ctx, doc.ID)
+	return d, rep, mapStoreError(err)
+}
+
+// issueOptions checks that the approved document's signatures verify, numbers it, and
+// lays out the organisation's signature: number, date and identifier in /Info, XMP
+// and the template's fields, and the seal. Issue (a server key) and Prepare with
+// RoleIssue (the clerk's token, outside the server) share it. Numbering is idempotent,
+// so a second attempt after an abandoned one reuses the number: no gap.
+func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.File, size int64, req IssueRequest, cert *x509.Certificate, chain []*x509.Certificate) (pades.Options, *store.Document, *verify.Report, error) {
 	rep, err := verify.VerifyPDF(ctx, f, size, fmt.Sprintf("document-%d", doc.ID), s.Verify)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrNotVerified, err)
+		return pades.Options{}, nil, nil, fmt.Errorf("%w: %v", ErrNotVerified, err)
 	}
 	if rep.Indication != verify.TotalPassed || len(rep.Signatures) == 0 {
-		return nil, rep, fmt.Errorf("%w: %s", ErrNotVerified, verdict(rep))
+		return pades.Options{}, nil, rep, fmt.Errorf("%w: %s", ErrNotVerified, verdict(rep))
 	}
 	numbered, err := s.Store.AssignNumber(ctx, doc.ID, s.now(), req.Actor)
 	if err != nil {
-		return nil, rep, mapStoreError(err)
+		return pades.Options{}, nil, rep, mapStoreError(err)
 	}
 	ns := numbered.NumberSymbol().String()
 	issued := numbered.IssuedAt.In(vietnam)
@@ -89,31 +120,10 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 	}
 	app, err := sealAppearance(f, size, req)
 	if err != nil {
-		return nil, rep, err
+		return pades.Options{}, nil, rep, err
 	}
-	po, err := s.padesOptions(SignOptions{Level: req.Level, Reason: "Phát hành văn bản " + ns, Appearance: app, Metadata: meta},
-		k.Key.Certificate(), k.Key.Chain())
-	if err != nil {
-		return nil, rep, err
-	}
-	out, err := os.CreateTemp(s.TempDir, "kyso-issue-*")
-	if err != nil {
-		return nil, rep, err
-	}
-	defer func() { out.Close(); os.Remove(out.Name()) }()
-	if err := pades.Sign(ctx, k.Key, f, size, out, po); err != nil {
-		return nil, rep, mapSignError(err)
-	}
-	if _, err := out.Seek(0, io.SeekStart); err != nil {
-		return nil, rep, err
-	}
-	sum, _ := json.Marshal(summary(rep))
-	if _, err := s.Store.Issue(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf",
-		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}); err != nil {
-		return nil, rep, mapStoreError(err)
-	}
-	d, err := s.Store.GetDocument(ctx, doc.ID)
-	return d, rep, mapStoreError(err)
+	po, err := s.padesOptions(SignOptions{Level: req.Level, Reason: "Phát hành văn bản " + ns, Appearance: app, Metadata: meta}, cert, chain)
+	return po, numbered, rep, err
 }
 
 // sealAppearance lays the seal over the left third of the leader's visible signature

@@ -18,6 +18,7 @@ import (
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/verify"
 )
 
 // Roles of a signature in the Decree 30/2020 workflow, shown to the person who signs.
@@ -77,6 +78,10 @@ type pendingState struct {
 	Chain      [][]byte        `json:"chain"`
 	Reserve    int             `json:"timestamp_reserve"`
 	View       Pending         `json:"view"`
+	// Signatures summarises the signatures verified before an issue signature, and
+	// SignatureCount counts them with it (1 for other roles).
+	Signatures     json.RawMessage `json:"signatures,omitempty"`
+	SignatureCount int             `json:"signature_count,omitempty"`
 }
 
 const (
@@ -111,6 +116,9 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 		if doc, err = s.Store.GetDocument(ctx, req.DocumentID); err != nil {
 			return nil, mapStoreError(err)
 		}
+		if req.Role == RoleApprove && doc.Status != store.StatusDraft {
+			return nil, fmt.Errorf("%w: document %d is %s; only a draft is approved", ErrConflict, doc.ID, doc.Status)
+		}
 		f, size, sha, cleanup, err = s.openContent(ctx, doc.ContentSHA256)
 	} else if req.Content != nil {
 		f, size, sha, cleanup, err = s.spool(req.Content)
@@ -121,6 +129,28 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 		return nil, err
 	}
 	defer cleanup()
+	var (
+		sigs     json.RawMessage
+		sigCount = 1
+	)
+	if req.Role == RoleIssue {
+		// The clerk issues with the organisation's token: the same numbering, metadata
+		// and seal as Issue, signed outside the server. Options.VisibleImage is the seal.
+		if doc == nil {
+			return nil, fmt.Errorf("%w: an issue signature is over a stored, approved document; give its id", ErrInvalid)
+		}
+		if doc.Status != store.StatusApproved {
+			return nil, fmt.Errorf("%w: document %d is %s; only an approved document is issued", ErrConflict, doc.ID, doc.Status)
+		}
+		var rep *verify.Report
+		po, doc, rep, err = s.issueOptions(ctx, doc, f, size, IssueRequest{Seal: req.Options.VisibleImage, Page: req.Options.VisiblePage,
+			Rect: req.Options.VisibleRect, Level: req.Options.Level, Actor: req.Actor}, req.Certificate, req.Chain)
+		if err != nil {
+			return nil, err
+		}
+		sigs, _ = json.Marshal(summary(rep))
+		sigCount = len(rep.Signatures) + 1
+	}
 	// The revision is laid out before a new document is stored, so a file that is not
 	// a PDF it can sign leaves nothing behind.
 	p, err := pades.Prepare(ctx, f, size, nil, po)
@@ -153,7 +183,8 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	if doc.Number > 0 {
 		view.Number = doc.NumberSymbol().String()
 	}
-	st := pendingState{Prepared: p, DocumentID: docID, BaseSHA256: sha, View: view, Reserve: po.TimestampReserve}
+	st := pendingState{Prepared: p, DocumentID: docID, BaseSHA256: sha, View: view, Reserve: po.TimestampReserve,
+		Signatures: sigs, SignatureCount: sigCount}
 	for _, c := range req.Chain {
 		st.Chain = append(st.Chain, c.Raw)
 	}
@@ -269,13 +300,20 @@ func (s *Service) complete(ctx context.Context, st *pendingState, req CompleteRe
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
+	count := st.SignatureCount
+	if count == 0 {
+		count = 1
+	}
 	in := store.VersionInput{
 		Content: io.MultiReader(io.LimitReader(f, size), bytes.NewReader(tail)), MediaType: "application/pdf",
-		Actor: req.Actor, KeyURI: req.KeyURI, SignatureCount: 1,
+		Actor: req.Actor, KeyURI: req.KeyURI, SignatureCount: count, Signatures: st.Signatures,
 	}
 	add := s.Store.AddVersion
-	if st.View.Role == RoleApprove {
+	switch st.View.Role {
+	case RoleApprove:
 		add = s.Store.Approve // the leader's signature approves the draft
+	case RoleIssue:
+		add = s.Store.Issue // the organisation's signature issues the numbered document
 	}
 	v, err := add(ctx, st.DocumentID, in)
 	if err != nil {

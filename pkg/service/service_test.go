@@ -331,3 +331,57 @@ func TestReceiveUnsigned(t *testing.T) {
 		t.Errorf("versions %+v", vs)
 	}
 }
+
+// TestIssueWithTokenOutside: the clerk issues through prepare/complete, the
+// organisation's key outside the server (the agent's token): the prepared request
+// already shows the number, the completed document is issued with it, carries the
+// identifier and verifies with both signatures; approving it again is a conflict.
+func TestIssueWithTokenOutside(t *testing.T) {
+	f := newFixture(t)
+	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
+	sigPNG, sealPNG := images()
+	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader",
+		Options: SignOptions{VisiblePage: 1, VisibleRect: [4]float64{300, 100, 480, 160}, VisibleImage: sigPNG}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := pades.SignDigest(f.ctx, f.leader, pend.Digest, optsFor(t, pend))
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, Actor: "leader"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Prepare(f.ctx, PrepareRequest{DocumentID: pend.DocumentID, Certificate: f.leader.Certificate(),
+		Role: RoleApprove, Actor: "leader"}); !errors.Is(err, ErrConflict) {
+		t.Errorf("approving an approved document: %v", err)
+	}
+	org := f.pki.Org
+	ip, err := f.svc.Prepare(f.ctx, PrepareRequest{DocumentID: pend.DocumentID, Certificate: org.Cert, Chain: org.Chain,
+		Role: RoleIssue, Actor: "clerk", Options: SignOptions{VisibleImage: sealPNG}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip.Number != "01/UBND-VP" || ip.Role != RoleIssue {
+		t.Fatalf("issue request %+v", ip)
+	}
+	isig, _ := pades.SignDigest(f.ctx, org.Key, ip.Digest, optsFor(t, ip))
+	done, err := f.svc.Complete(f.ctx, ip.ID, CompleteRequest{Signature: isig, Actor: "clerk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := f.svc.Store.GetDocument(f.ctx, pend.DocumentID)
+	if doc.Status != store.StatusIssued || doc.Number != 1 || doc.Identifier == nil || done.Version != doc.CurrentVersion {
+		t.Fatalf("after completion: %+v", doc)
+	}
+	content := f.current(t, doc)
+	if !bytes.Contains(content, []byte(*doc.Identifier)) {
+		t.Error("the issued PDF lacks its identifier")
+	}
+	rep, err := verify.VerifyPDF(f.ctx, bytes.NewReader(content), int64(len(content)), "issued.pdf", f.svc.Verify)
+	if err != nil || rep.Indication != verify.TotalPassed || len(rep.Signatures) != 2 {
+		t.Fatalf("verify: %v %s", err, verdict(rep))
+	}
+	vs, _ := f.svc.Store.Versions(f.ctx, doc.ID)
+	if last := vs[len(vs)-1]; last.SignatureCount != 2 {
+		t.Errorf("the issued version counts %d signatures", last.SignatureCount)
+	}
+}

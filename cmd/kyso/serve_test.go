@@ -1113,9 +1113,33 @@ func testServeIssueFlow(t *testing.T, backend string) {
 		received.Verification.Indication != "TOTAL_PASSED" || len(received.Verification.Signatures) != 2 {
 		t.Fatalf("receive the issued document: %d %s", resp.StatusCode, body)
 	}
-	resp, body = e.rs.call(t, "GET", "/v1/registers?agency=000.00.00.H43", clerk, "", nil)
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"kind":"outgoing"`) || !strings.Contains(string(body), `"last_number":1`) {
+	resp, body = e.rs.call(t, "GET", "/v1/registers", clerk, "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"agency_code":"000.00.00.H43","kind":"outgoing","year":`+fmt.Sprint(time.Now().In(time.FixedZone("ICT", 7*3600)).Year())+`,"last_number":1`) ||
+		!strings.Contains(string(body), `"agency_code":"000.00.00.G22","kind":"incoming"`) {
 		t.Errorf("registers: %d %s", resp.StatusCode, body)
+	}
+
+	// The clerk may also issue with the organisation's token outside the server (the
+	// desktop agent): prepare with role issue shows the number it will carry.
+	resp, body = e.prepare(t, leader, e.pki.Leader, draft, 0)
+	ap := decodeInto[pendingJSON](t, "prepare (second draft)", resp, body, 201)
+	if resp, body := e.complete(t, leader, ap.ID, signOutside(t, e.pki.Leader.Key, ap)); resp.StatusCode != 200 {
+		t.Fatalf("complete (second draft): %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.prepare(t, clerk, e.pki.Org, nil, ap.DocumentID, [2]any{"role", "issue"}, [2]any{"image", testenv.SealPNG()},
+		[2]any{"rect", "280,90,340,150"}, [2]any{"page", "1"})
+	ip := decodeInto[pendingJSON](t, "prepare (issue)", resp, body, 201)
+	if !strings.Contains(string(body), `"number":"02/UBND-VP"`) || ip.Role != "issue" {
+		t.Fatalf("issue request: %s", body)
+	}
+	resp, body = e.complete(t, clerk, ip.ID, signOutside(t, e.pki.Org.Key, ip))
+	decodeInto[pendingJSON](t, "complete (issue)", resp, body, 200)
+	resp, body = e.rs.call(t, "GET", fmt.Sprintf("/v1/documents/%d", ap.DocumentID), clerk, "", nil)
+	if d := decodeInto[docJSON](t, "issued by token", resp, body, 200); d.Status != "issued" || d.Number != 2 {
+		t.Fatalf("issued by token: %s", body)
+	}
+	if rep := e.verifyPDF(t, "issued-by-token.pdf", e.download(t, ap.DocumentID)); rep.Indication != verify.TotalPassed || len(rep.Signatures) != 2 {
+		t.Fatalf("issued by token: %s, %d signatures", rep.Indication, len(rep.Signatures))
 	}
 
 	// A draft approved by a revoked certificate is not issued, and says why.

@@ -32,8 +32,8 @@ type PrepareRequest struct {
 	Reason       string
 	Location     string
 	Page         int        // page of the visible signature, 0 for none
-	Rect         [4]float64 // its place; zero with an image is an error
-	Image        []byte     // PNG of the handwritten signature
+	Rect         [4]float64 // its place; zero: the top right corner, or for a seal over the leader's signature
+	Image        []byte     // PNG of the handwritten signature; with role issue, the seal
 	Agency       string
 	Symbol       string
 	Summary      string
@@ -256,7 +256,9 @@ func fillPrepare(req *PrepareRequest, f map[string]string, haveFile bool) error 
 	if (req.Rect != [4]float64{} || req.Image != nil) && req.Page == 0 {
 		req.Page = 1
 	}
-	if req.Image != nil && req.Rect == ([4]float64{}) {
+	// The seal of an issue signature goes over the leader's signature by default; a
+	// handwritten signature needs its place.
+	if req.Image != nil && req.Rect == ([4]float64{}) && req.Role != "issue" {
 		return badOption("Field \"rect\" (where to draw the signature image) is required with an image.")
 	}
 	return nil

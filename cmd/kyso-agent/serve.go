@@ -36,6 +36,12 @@ func newServeCmd(rf *rootFlags) *cobra.Command {
 			go w.Run(ctx)
 			a := agent.New(cfg, w, agent.Options{Logger: log})
 			srv := agent.NewServer(ctx, a)
+			if len(cfg.AllowedOrigins) == 0 {
+				log.Warn("kyso-agent: no allowed_origins in the configuration: no web page can call the agent", "config", cfg.Path())
+			}
+			if len(cfg.Modules) == 0 {
+				log.Warn("kyso-agent: no PKCS#11 module in the configuration: no token will be found", "config", cfg.Path())
+			}
 			log.Info("kyso-agent: serving", "url", "http://"+ln.Addr().String(), "modules", len(cfg.Modules), "origins", cfg.AllowedOrigins)
 			if err := srv.Serve(ctx, ln); err != nil {
 				return &exitError{code: 1, err: err}

@@ -702,19 +702,14 @@ func (a serviceAPI) SignDocument(ctx context.Context, p api.Principal, req api.S
 	return api.SignResult{ContentType: "application/json", Document: &rec}, nil
 }
 
-// Verify runs signer/verify, the engine of `kyso verify`, with the server's anchors
-// and revocation sources.
+// Verify is the report of `kyso verify`, with the server's anchors and revocation
+// sources.
 func (a serviceAPI) Verify(ctx context.Context, doc api.Document, now time.Time) (*verify.Report, error) {
-	o := a.svc.Verify
-	o.At = now
-	rep, err := verify.VerifyPDF(ctx, doc, doc.Size(), doc.Filename(), o)
-	switch {
-	case errors.Is(err, verify.ErrNotSigned):
-		return nil, api.UserError(api.ErrInvalidDocument, "The document holds no signature.")
-	case errors.Is(err, verify.ErrUnreadable):
-		return nil, api.UserError(api.ErrInvalidDocument, "The document cannot be read as a PDF.")
+	rep, err := a.svc.VerifyPDF(ctx, doc, doc.Size(), doc.Filename(), now)
+	if err != nil {
+		return nil, serviceError(err)
 	}
-	return rep, err
+	return rep, nil
 }
 
 func (a serviceAPI) Prepare(ctx context.Context, p api.Principal, req api.PrepareRequest, doc api.Document) (api.Pending, error) {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/internal/testenv"
@@ -383,5 +384,15 @@ func TestIssueWithTokenOutside(t *testing.T) {
 	vs, _ := f.svc.Store.Versions(f.ctx, doc.ID)
 	if last := vs[len(vs)-1]; last.SignatureCount != 2 {
 		t.Errorf("the issued version counts %d signatures", last.SignatureCount)
+	}
+}
+
+func TestVerifyPDFRefusals(t *testing.T) {
+	f := newFixture(t)
+	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
+	for name, b := range map[string][]byte{"unsigned": in, "not a pdf": []byte("hello")} {
+		if _, err := f.svc.VerifyPDF(f.ctx, bytes.NewReader(b), int64(len(b)), name, time.Time{}); !errors.Is(err, ErrBadDocument) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

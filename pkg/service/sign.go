@@ -3,14 +3,17 @@ package service
 import (
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/cms"
 	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/verify"
 )
 
 // ParseLevel reads a baseline level name (B-B, B-T, B-LT, B-LTA); "" is B-B.
@@ -112,4 +115,20 @@ func (s *Service) SignCAdES(ctx context.Context, keyName string, in io.Reader, o
 	}
 	_, err = out.Write(der)
 	return err
+}
+
+// VerifyPDF verifies a PDF's signatures at the time at (zero: now) with the server's
+// trust anchors and revocation sources: the report `kyso verify` prints. A file with
+// no signature, or one that cannot be read, is ErrBadDocument.
+func (s *Service) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64, name string, at time.Time) (*verify.Report, error) {
+	o := s.Verify
+	o.At = at
+	rep, err := verify.VerifyPDF(ctx, r, size, name, o)
+	switch {
+	case errors.Is(err, verify.ErrNotSigned):
+		return nil, fmt.Errorf("%w: the document holds no signature", ErrBadDocument)
+	case errors.Is(err, verify.ErrUnreadable):
+		return nil, fmt.Errorf("%w: the document cannot be read as a PDF", ErrBadDocument)
+	}
+	return rep, err
 }

@@ -195,7 +195,33 @@ func serve(ctx context.Context, p serveParams) error {
 	if p.ready != nil {
 		p.ready(ln.Addr())
 	}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() { defer close(swept); sweepPending(sweepCtx, svc, log) }()
+	defer func() { stopSweep(); <-swept }()
 	return srv.Serve(ctx, ln)
+}
+
+// sweepInterval is how often long-expired pending signatures are deleted.
+const sweepInterval = time.Hour
+
+// sweepPending deletes long-expired pending signatures until ctx ends. Replicas may
+// sweep at once: the deletes are idempotent.
+func sweepPending(ctx context.Context, svc *service.Service, log *slog.Logger) {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		if n, err := svc.SweepPending(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweeping expired signature requests failed", "error", err.Error())
+		} else if n > 0 {
+			log.Info("expired signature requests deleted", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // newServeService builds the use-cases over the store and keys: the timestamp

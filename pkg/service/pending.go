@@ -389,3 +389,13 @@ func mapStoreError(err error) error {
 	}
 	return err
 }
+
+// pendingKeep is how long an expired pending signature is kept, so that a late
+// completion is told "expired" rather than "not found".
+const pendingKeep = 24 * time.Hour
+
+// SweepPending deletes pending signatures that expired more than a day ago.
+func (s *Service) SweepPending(ctx context.Context) (int64, error) {
+	n, err := s.Store.ExpirePendingBefore(ctx, s.now().Add(-pendingKeep))
+	return n, mapStoreError(err)
+}

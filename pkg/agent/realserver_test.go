@@ -53,17 +53,38 @@ func (r *realKyso) logBytes() []byte {
 	return bytes.Clone(r.logs.Bytes())
 }
 
+// kysoBinary is cmd/kyso, built once for the package's tests.
+var kysoBinary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+func buildKyso(t *testing.T) string {
+	t.Helper()
+	kysoBinary.once.Do(func() {
+		if kysoBinary.dir, kysoBinary.err = os.MkdirTemp("", "kyso-agent-test-"); kysoBinary.err != nil {
+			return
+		}
+		kysoBinary.path = filepath.Join(kysoBinary.dir, "kyso")
+		build := exec.Command("go", "build", "-o", kysoBinary.path, "./cmd/kyso")
+		build.Dir = testenv.ModuleRoot()
+		if out, err := build.CombinedOutput(); err != nil {
+			kysoBinary.err = fmt.Errorf("go build ./cmd/kyso: %v\n%s", err, out)
+		}
+	})
+	if kysoBinary.err != nil {
+		t.Fatal(kysoBinary.err)
+	}
+	return kysoBinary.path
+}
+
 // startRealKyso builds cmd/kyso and runs "kyso serve" with a config in a temp dir,
 // extra appended to it.
 func startRealKyso(t *testing.T, extra string) *realKyso {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "kyso")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/kyso")
-	build.Dir = testenv.ModuleRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/kyso: %v\n%s", err, out)
-	}
+	bin := buildKyso(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

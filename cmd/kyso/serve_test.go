@@ -555,6 +555,7 @@ func TestServeDemoKeyFromCheckout(t *testing.T) {
 			Integrity     string
 			Signer        struct{ Subject string }
 			Chain         []struct{ Subject string }
+			Revocation    *struct{ Status, Source string }
 		}
 	}
 	if err := json.Unmarshal(body, &rep); err != nil || resp.StatusCode != 200 {
@@ -563,11 +564,15 @@ func TestServeDemoKeyFromCheckout(t *testing.T) {
 	if rep.Version != 1 || rep.File != "demo.pdf" || len(rep.Signatures) != 1 {
 		t.Fatalf("report %s", body)
 	}
-	// The chain reaches the demo anchor; the test PKI's OCSP and CRL addresses have no
-	// responder behind them here, so the honest verdict is INDETERMINATE/TRY_LATER.
+	// The chain reaches the demo anchor. The test PKI's OCSP and CRL addresses are
+	// fixed loopback ports: with no responder behind them the honest verdict is
+	// INDETERMINATE/TRY_LATER; when another test happens to run one there, the
+	// revocation answer must be "good" to pass.
 	sig := rep.Signatures[0]
+	noResponder := sig.Indication == "INDETERMINATE" && sig.SubIndication == "TRY_LATER"
+	answered := sig.Indication == "TOTAL_PASSED" && sig.Revocation != nil && sig.Revocation.Status == "good"
 	if sig.Integrity != "intact" || len(sig.Chain) != 3 || !strings.Contains(sig.Chain[2].Subject, "Kyso TEST Root CA") ||
-		!strings.Contains(sig.Signer.Subject, "Ninh Thuận") || sig.Indication != "INDETERMINATE" || sig.SubIndication != "TRY_LATER" {
+		!strings.Contains(sig.Signer.Subject, "Ninh Thuận") || !(noResponder || answered) {
 		t.Errorf("report %s", body)
 	}
 	req, _ := http.NewRequest("POST", rs.base+"/v1/verify?lang=en", bytes.NewReader(signed))

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -101,6 +102,9 @@ func (s *Server) issueDocument(c *gin.Context) {
 	}
 	rec, err := s.issuer.Issue(ctx, p, id, req)
 	if err != nil {
+		if errors.Is(err, ErrKeyUnavailable) {
+			s.metrics.keyErrors.WithLabelValues(key.Name).Inc()
+		}
 		failErr(c, err)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 var layers = [][]string{
 	{"cmd/"},
 	{"api"},
+	{"pkg/agent"},
 	{"pkg/service"},
 	{"signer/"},
 	{"hsm"},

@@ -14,6 +14,7 @@ check openssl openssl
 check chromium chromium
 check wrk wrk
 check curl curl
+check systemd-analyze systemd
 check /usr/bin/time time
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)

@@ -10,10 +10,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 
+	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/cms"
 )
 
@@ -127,67 +125,15 @@ func VerifyDetached(ctx context.Context, sig []byte, content io.ReaderAt, size i
 }
 
 // LoadAnchors reads trust anchors from PEM or DER certificate files, or from every
-// .pem, .crt, .cer and .der file of a directory.
+// .pem, .crt, .cer and .der file of a directory (pki.LoadTrustStore's rules). No path
+// is no anchor.
 func LoadAnchors(paths ...string) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("verify: trust anchors: %w", err)
-		}
-		files := []string{p}
-		if st.IsDir() {
-			entries, err := os.ReadDir(p)
-			if err != nil {
-				return nil, fmt.Errorf("verify: trust anchors: %w", err)
-			}
-			files = files[:0]
-			for _, e := range entries {
-				switch strings.ToLower(filepath.Ext(e.Name())) {
-				case ".pem", ".crt", ".cer", ".der":
-					files = append(files, filepath.Join(p, e.Name()))
-				}
-			}
-		}
-		for _, f := range files {
-			certs, err := readCertificates(f)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, certs...)
-		}
+	if len(paths) == 0 {
+		return nil, nil
 	}
-	return out, nil
-}
-
-func readCertificates(path string) ([]*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
+	ts, err := pki.LoadTrustStore(paths...)
 	if err != nil {
 		return nil, fmt.Errorf("verify: trust anchors: %w", err)
 	}
-	var out []*x509.Certificate
-	rest := b
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("verify: trust anchors: %s: %w", path, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		c, err := x509.ParseCertificate(b)
-		if err != nil {
-			return nil, fmt.Errorf("verify: trust anchors: %s holds no certificate", path)
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	return ts.Anchors(), nil
 }

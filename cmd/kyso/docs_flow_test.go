@@ -49,10 +49,7 @@ func servePKIAtCertificateURLs(t *testing.T, p *testpki.TestPKI) {
 // and both signatures verify TOTAL_PASSED. Issuing an unapproved draft is refused.
 func TestDocsFlowCLI(t *testing.T) {
 	corpus := testenv.CorpusDir(t)
-	p, err := testpki.Load(testenv.TestPKIDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testpki.Committed(t)
 	servePKIAtCertificateURLs(t, p)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")

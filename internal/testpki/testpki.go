@@ -4,7 +4,8 @@
 // clear, pooled per process, and the committed private keys are public.
 //
 // Test-only: nothing outside _test.go files, test helpers and the gen-testpki command
-// may import it. It imports only the standard library (and x/crypto for PKCS#12 reads).
+// may import it. It imports only the standard library, x/crypto (PKCS#12 reads) and
+// internal/testenv (where the committed PKI lives).
 package testpki
 
 import (

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/service"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/verify"
@@ -77,7 +78,7 @@ func screenshot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
 // revocation checked, and the PIN appears nowhere in what the server received,
 // logged or stored, nor in the agent's log and configuration.
 func TestEndToEndBrowser(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	e := newAgent(t, newToken(t, p, "Kyso leader"), k)
 	sigPNG, _ := signatureImages()

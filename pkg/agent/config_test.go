@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/agent"
 	"github.com/kyso-vn/kyso/pkg/service"
 )
@@ -63,7 +64,7 @@ func TestConfigFile(t *testing.T) {
 // the API key and the token's hash only, in a 0600 file; a token from another origin
 // is not accepted.
 func TestPairing(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k) // paired once by the fixture
 
@@ -118,7 +119,7 @@ func TestPairing(t *testing.T) {
 // TestPageLanguageAndHost: the page is Vietnamese by default and English with
 // ?lang=en; a Host other than loopback (DNS rebinding) is refused.
 func TestPageLanguageAndHost(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
 	for _, c := range []struct{ query, want string }{{"", "Thiết bị ký số"}, {"?lang=en", "Signing tokens"}, {"?lang=xx", "Thiết bị ký số"}} {

@@ -399,15 +399,6 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func loadPKI(t *testing.T) *testpki.TestPKI {
-	t.Helper()
-	p, err := testpki.Load(testenv.TestPKIDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func newToken(t *testing.T, p *testpki.TestPKI, label string) *testenv.SoftHSM {
 	t.Helper()
 	tok := testenv.NewSoftHSM(t, label, pin)

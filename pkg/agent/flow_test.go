@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/agent"
 	"github.com/kyso-vn/kyso/pkg/service"
 	"github.com/kyso-vn/kyso/pkg/store"
@@ -56,7 +57,7 @@ func signatureImages() (sig, seal []byte) {
 // by the server here) and the seal. Both signatures verify, and the document is
 // stored as issued with its number.
 func TestLeaderThenClerk(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	tok := newToken(t, p, "Kyso leader")
 	e := startAgent(t, tok, k)
@@ -129,7 +130,7 @@ func (k orgKey) Chain() []*x509.Certificate { return k.chain }
 // again, by the agent (409 to the web page) and by the server (409 to a replayed
 // completion).
 func TestReplayRefused(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
 	req := k.prepareDoc(t, corpusPDF(t), p.Leader, service.RoleApprove, "Công văn thử", nil)
@@ -160,7 +161,7 @@ func TestReplayRefused(t *testing.T) {
 // not locked (SoftHSM2 takes the right PIN at once through a fresh hsm.Open); after
 // the lockout the agent signs with the right PIN.
 func TestPINLockout(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
 	req := k.prepareDoc(t, corpusPDF(t), p.Leader, service.RoleApprove, "Tờ trình", nil)
@@ -219,7 +220,7 @@ func assertTokenNotLocked(t *testing.T, e *agentEnv) {
 // TestOriginAllowList: the local API answers only the allowed origin, with its exact
 // CORS headers; any other origin, or none, is refused with 403 and no CORS header.
 func TestOriginAllowList(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
 	cases := []struct {
@@ -305,7 +306,7 @@ func TestOriginAllowList(t *testing.T) {
 // after one PIN entry, and followed over the WebSocket to the end; every one is
 // completed on the server and verifies.
 func TestBatch50(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
 	doc := corpusPDF(t)
@@ -402,7 +403,7 @@ func signBatch(t *testing.T, e *agentEnv, ids []string) ([]int, time.Duration) {
 // TestRequestRefusals: requests the agent must not sign are refused before any PIN is
 // asked: unknown, expired, or prepared for a certificate on no token present.
 func TestRequestRefusals(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
 	doc := corpusPDF(t)

@@ -174,7 +174,7 @@ func (r *realKyso) do(t *testing.T, method, path string, body []byte) []byte {
 // in headless Chromium, the server completes; the document it serves verifies
 // TOTAL_PASSED, and neither its log nor its data directory holds the PIN.
 func TestEndToEndRealServer(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	srv := startRealKyso(t, "")
 	app := httptest.NewServer(http.HandlerFunc(serveApp)) // the Kyso web page's origin
 	defer app.Close()
@@ -256,7 +256,7 @@ func TestEndToEndRealServer(t *testing.T) {
 // a SoftHSM2 token, and the seal. Both signatures verify and the document is stored
 // as issued with its number.
 func TestLeaderThenClerkRealServer(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	tok := newToken(t, p, "Kyso leader")
 	pinFile := filepath.Join(t.TempDir(), "org-pin")
 	if err := os.WriteFile(pinFile, []byte(pin), 0o600); err != nil {
@@ -365,7 +365,7 @@ func servePKIAtCertificateURLs(t *testing.T, p *testpki.TestPKI) {
 // through the agent after one PIN, with progress over the WebSocket; the server holds
 // all fifty as approved, and the first and last verify.
 func TestBatch50RealServer(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	srv := startRealKyso(t, "")
 	app := httptest.NewServer(http.HandlerFunc(serveApp))
 	defer app.Close()

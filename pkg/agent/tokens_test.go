@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
+	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/agent"
 )
 
@@ -21,7 +22,7 @@ import (
 // issuer, validity and kind; pulling the token out (deleting the SoftHSM2 token) and
 // plugging it in again (making it anew) are both noticed while the agent runs.
 func TestWatcherSeesTokenComeAndGo(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	tok := newToken(t, p, "Kyso leader")
 	e := startAgent(t, tok, nil)
 	e.token = e.pair(t, "https://kyso.example.vn")
@@ -120,7 +121,7 @@ func name(cn string, org []string, extra ...pkix.AttributeTypeAndValue) pkix.Nam
 // TestKindOf: the rule that tells an organisation's certificate from a person's, on
 // the test PKI and on the shapes Vietnamese CAs issue.
 func TestKindOf(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	orgID := pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 97}, Value: "000.00.00.H43"}
 	cccd := pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}, Value: "CCCD:001080000001"}
 	mst := pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}, Value: "MST:4500123456"}
@@ -179,7 +180,7 @@ func TestSelectCertificate(t *testing.T) {
 // TestWatcherMissingModule: a module path that does not load is reported once, not at
 // every poll, and the other modules' tokens are still listed.
 func TestWatcherMissingModule(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	tok := newToken(t, p, "Kyso leader")
 	var logs syncBuffer
 	w := agent.NewWatcher([]agent.Module{{Path: "/nonexistent/libvendor-pkcs11.so"}, {Path: tok.Module}}, time.Millisecond,

@@ -68,10 +68,7 @@ type fixture struct {
 // a verifier that trusts the test root and asks the real OCSP responder.
 func newFixture(t *testing.T) *fixture {
 	ctx := context.Background()
-	p, err := testpki.Load(testenv.TestPKIDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testpki.Committed(t)
 	st, err := store.Open(ctx, store.Config{DSN: filepath.Join(t.TempDir(), "kyso.db"), BlobDir: filepath.Join(t.TempDir(), "blobs")})
 	if err != nil {
 		t.Fatal(err)

@@ -24,15 +24,6 @@ import (
 	"github.com/kyso-vn/kyso/signer/cms"
 )
 
-func loadPKI(t *testing.T) *testpki.TestPKI {
-	t.Helper()
-	p, err := testpki.Load(testenv.TestPKIDir())
-	if err != nil {
-		t.Fatalf("loading certs-testdata: %v", err)
-	}
-	return p
-}
-
 // tsa is an RFC 3161 authority on the test PKI's TSA key, built with
 // github.com/digitorus/timestamp (independent of our CMS code).
 type tsa struct {
@@ -75,7 +66,7 @@ func openssl(t *testing.T, args ...string) (string, error) {
 // TestSignFileOpenSSLAccepts signs files with the committed test PKI and has
 // `openssl cms -verify` judge the .p7s against the test root, then our verifier.
 func TestSignFileOpenSSLAccepts(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "công văn.docx")
 	content := bytes.Repeat([]byte("Ủy ban nhân dân tỉnh Ninh Thuận — công văn số 05/UBND-VP\n"), 2000)
@@ -127,7 +118,7 @@ func TestSignFileOpenSSLAccepts(t *testing.T) {
 // TestSignFileStreams signs a 64 MiB file: allocation during signing must stay far
 // below the file size, proving the file is hashed as a stream.
 func TestSignFileStreams(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "big.bin"), filepath.Join(dir, "big.p7s")
 	f, err := os.Create(in)
@@ -161,7 +152,7 @@ func TestSignFileStreams(t *testing.T) {
 // TestSignFileNothingUnlessComplete: every failure leaves the output path as it was
 // (absent, or the previous file) and no temporary file behind.
 func TestSignFileNothingUnlessComplete(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	cases := []struct {
@@ -216,7 +207,7 @@ func (w wrongSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) 
 }
 
 func TestVerifyDetachedFailures(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	ctx := context.Background()
 	content := []byte("bản gốc")
 	digest := func(b []byte) []byte { d := crypto.SHA256.New(); d.Write(b); return d.Sum(nil) }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
 	"github.com/kyso-vn/kyso/signer/pdf"
@@ -43,7 +44,7 @@ func writeTemp(t *testing.T, name string, b []byte) string {
 // startServices runs the test TSA and the real openssl OCSP responder with the CRL
 // servers, and returns a timestamper and a revocation collector pointed at them.
 func startServices(t *testing.T) (*pki.TSAClient, *pki.Collector) {
-	s := pkitest.StartServices(t, loadPKI(t))
+	s := pkitest.StartServices(t, testpki.Committed(t))
 	return &pki.TSAClient{URLs: []string{s.TSA.URL}, Timeout: 10 * time.Second},
 		&pki.Collector{OCSP: &pki.OCSPClient{}, CRLs: &pki.CRLFetcher{}, MapURL: s.RewriteURL}
 }
@@ -207,7 +208,7 @@ func TestExistingFieldAndFieldErrors(t *testing.T) {
 // matches the golden image.
 func TestLeaderThenClerk(t *testing.T) {
 	in := corpusFile(t, "plain/lo-writer-trivial.pdf")
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	sig, seal := testenv.SignaturePNG(), testenv.SealPNG()
 	leaderOpts := Options{Certificate: p.Leader.Cert, Chain: p.Leader.Chain, Reason: "Phê duyệt",
 		Appearance: &Appearance{Page: 1, Rect: [4]float64{300, 100, 480, 160}, Image: sig}}
@@ -347,7 +348,7 @@ func opensslTSVerify(t *testing.T, doc []byte, s sigValue) {
 	tok := s.contents
 	// the DER length tells where the token ends; trailing zero padding is not part of it
 	tokPath := writeTemp(t, "tst.der", derPrefix(tok))
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	out, err := exec.Command(testenv.Tool(t, "openssl", "openssl"), "ts", "-verify", "-digest", hex.EncodeToString(h.Sum(nil)),
 		"-in", tokPath, "-token_in", "-CAfile", p.Path("root-ca.pem"), "-untrusted", p.Path("sub-ca.pem")).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Verification: OK") {

@@ -20,21 +20,6 @@ import (
 	"github.com/kyso-vn/kyso/signer/pdf"
 )
 
-var (
-	pkiOnce sync.Once
-	testPKI *testpki.TestPKI
-	pkiErr  error
-)
-
-func loadPKI(t testing.TB) *testpki.TestPKI {
-	t.Helper()
-	pkiOnce.Do(func() { testPKI, pkiErr = testpki.Load(testenv.TestPKIDir()) })
-	if pkiErr != nil {
-		t.Fatal(pkiErr)
-	}
-	return testPKI
-}
-
 // countingSigner proves the key is asked exactly once per signature.
 type countingSigner struct {
 	crypto.Signer
@@ -50,7 +35,7 @@ func (c *countingSigner) SignContext(ctx context.Context, digest []byte, opts cr
 }
 
 func orgOptions(t testing.TB) (Options, *countingSigner) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	return Options{
 		Certificate: p.Org.Cert,
 		Chain:       []*x509.Certificate{p.Sub.Cert},

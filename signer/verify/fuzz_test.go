@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/signer/pades"
 )
 
@@ -37,7 +38,7 @@ func checkNoInternalError(t testing.TB, name string, rep *Report) {
 // corpus files (read at test time, never committed). It must return a report or an
 // error, never panic, never hang.
 func FuzzVerify(f *testing.F) {
-	p := loadPKI(f)
+	p := testpki.Committed(f)
 	signed := sign(f, formPDF(), p.PersonalEC, pades.Options{})
 	f.Add(signed)
 	f.Add(fillNumber(f, signed, "01/QD"))
@@ -89,7 +90,7 @@ func TestCorpusNoPanic(t *testing.T) {
 // BenchmarkVerifySmall measures verifications per second of a small PAdES B-B
 // document with its chain to the test root (offline).
 func BenchmarkVerifySmall(b *testing.B) {
-	p := loadPKI(b)
+	p := testpki.Committed(b)
 	doc := sign(b, formPDF(), p.Org, pades.Options{})
 	opts := Options{Anchors: []*x509.Certificate{p.Root.Cert}, Offline: true, At: fuzzTime}
 	b.ReportAllocs()
@@ -107,7 +108,7 @@ func BenchmarkVerifySmall(b *testing.B) {
 // file and returns its path.
 func largePDF(b *testing.B, size int) string {
 	b.Helper()
-	p := loadPKI(b)
+	p := testpki.Committed(b)
 	data := make([]byte, size)
 	for i := range data {
 		data[i] = byte(i*7 + i>>9)

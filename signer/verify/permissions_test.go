@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/pdf"
 )
@@ -41,7 +42,7 @@ func lockedFormPDF(t testing.TB) []byte {
 // TestPermissions judges later revisions against DocMDP certifications and a FieldMDP
 // lock.
 func TestPermissions(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	svc := startServices(t, nil)
 	opts := Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: svc.revocation}
 	certified := func(c pades.Certify) []byte {

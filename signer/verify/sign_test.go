@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,21 +24,6 @@ import (
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/pdf"
 )
-
-var (
-	pkiOnce sync.Once
-	testPKI *testpki.TestPKI
-	pkiErr  error
-)
-
-func loadPKI(t testing.TB) *testpki.TestPKI {
-	t.Helper()
-	pkiOnce.Do(func() { testPKI, pkiErr = testpki.Load(testenv.TestPKIDir()) })
-	if pkiErr != nil {
-		t.Fatal(pkiErr)
-	}
-	return testPKI
-}
 
 // formPDF is a one-page document with a text field "so" (the number the clerk fills
 // in after the leader signed).
@@ -163,7 +147,7 @@ type services struct {
 // OCSP responder and the CRL servers, on loopback.
 func startServices(t *testing.T, clock func() time.Time) services {
 	t.Helper()
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	tsa := pkitest.StartTSA(t, p.TSA.Cert, p.TSA.Key, p.TSA.Chain, pkitest.TSAOptions{Clock: clock})
 	ocspR := pkitest.StartOCSP(t)
 	subCRL := pkitest.StartCRLServer(t, p.SubCRL)
@@ -221,7 +205,7 @@ func describe(rep *Report) string {
 // TestKysoSignedLevels: documents Kyso signs verify TOTAL_PASSED at every level, and
 // B-LT and B-LTA do so offline, from the validation data they carry.
 func TestKysoSignedLevels(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	svc := startServices(t, nil)
 	anchors := []*x509.Certificate{p.Root.Cert}
 	for _, tc := range []struct {
@@ -263,7 +247,7 @@ func TestKysoSignedLevels(t *testing.T) {
 // TestLeaderThenClerk: the leader approves, the clerk fills the number in and adds the
 // organisation's signature; both signatures pass. Then the attacks on that document.
 func TestLeaderThenClerk(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	svc := startServices(t, nil)
 	opts := Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: svc.revocation}
 	leader := sign(t, formPDF(), p.Leader, pades.Options{Reason: "Phê duyệt", Level: pades.LevelBT, Timestamper: svc.ts})
@@ -324,7 +308,7 @@ func TestLeaderThenClerk(t *testing.T) {
 // TestAppearanceInPlace: a field's appearance rewritten in place passes with a new
 // value (form filling) and fails without one (an overlay that shows something else).
 func TestAppearanceInPlace(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	svc := startServices(t, nil)
 	opts := Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: svc.revocation}
 	signed := sign(t, fillNumber(t, formPDF(), "01/QD"), p.Leader, pades.Options{})
@@ -341,7 +325,7 @@ func TestAppearanceInPlace(t *testing.T) {
 // after the revocation: TOTAL_FAILED/REVOKED. Timestamped before it: passes. Without
 // a timestamp: INDETERMINATE/REVOKED_NO_POE.
 func TestRevokedSigner(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	for _, tc := range []struct {
 		name  string
 		clock func() time.Time
@@ -371,7 +355,7 @@ func TestRevokedSigner(t *testing.T) {
 // TestExpiredSigner: the expired certificate of the test PKI. A timestamp from while it
 // was valid proves the signature in time; without one it is OUT_OF_BOUNDS_NO_POE.
 func TestExpiredSigner(t *testing.T) {
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	inValidity := func() time.Time { return testpki.ExpiredNotAfter.Add(-90 * 24 * time.Hour) }
 	// the committed TSA certificate starts after the expired one ended: this test
 	// needs a TSA that was in service while the signer's certificate was valid
@@ -436,7 +420,7 @@ func olderTSA(t *testing.T, p *testpki.TestPKI, notBefore time.Time) *testpki.Ce
 // TOTAL_PASSED with the anchor and the OCSP responder, HASH_FAILURE on other content.
 func TestDetached(t *testing.T) {
 	openssl := testenv.Tool(t, "openssl", "openssl")
-	p := loadPKI(t)
+	p := testpki.Committed(t)
 	svc := startServices(t, nil)
 	dir := testenv.TestPKIDir()
 	tmp := t.TempDir()

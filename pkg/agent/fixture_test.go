@@ -268,6 +268,30 @@ func prepareAt(t *testing.T, base, key string, doc []byte, cert *testpki.Cert, r
 	mw := multipart.NewWriter(&body)
 	fw, _ := mw.CreateFormFile("file", "draft.pdf")
 	_, _ = fw.Write(doc)
+	return postPrepare(t, base, key, &body, mw, cert, role, summary, sigPNG)
+}
+
+// prepareIssueAt asks the server to prepare the clerk's issuing of a stored, approved
+// document: the organisation's certificate, and the seal as the image.
+func prepareIssueAt(t *testing.T, base, key string, docID int64, cert *testpki.Cert, sealPNG []byte) *agent.Request {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("document_id", strconv.FormatInt(docID, 10))
+	var certPEM bytes.Buffer
+	for _, c := range cert.ChainWithLeaf() {
+		_ = pem.Encode(&certPEM, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	_ = mw.WriteField("certificate", certPEM.String())
+	_ = mw.WriteField("role", service.RoleIssue)
+	iw, _ := mw.CreateFormFile("image", "seal.png")
+	_, _ = iw.Write(sealPNG)
+	_ = mw.Close()
+	return sendPrepare(t, base, key, &body, mw)
+}
+
+func postPrepare(t *testing.T, base, key string, body *bytes.Buffer, mw *multipart.Writer, cert *testpki.Cert, role, summary string, sigPNG []byte) *agent.Request {
+	t.Helper()
 	var certPEM bytes.Buffer
 	for _, c := range cert.ChainWithLeaf() {
 		_ = pem.Encode(&certPEM, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
@@ -283,7 +307,12 @@ func prepareAt(t *testing.T, base, key string, doc []byte, cert *testpki.Cert, r
 		_ = mw.WriteField(k, v)
 	}
 	_ = mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, base+"/v1/signatures", &body)
+	return sendPrepare(t, base, key, body, mw)
+}
+
+func sendPrepare(t *testing.T, base, key string, body *bytes.Buffer, mw *multipart.Writer) *agent.Request {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/signatures", body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := http.DefaultClient.Do(req)

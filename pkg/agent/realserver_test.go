@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -251,34 +249,17 @@ func TestEndToEndRealServer(t *testing.T) {
 }
 
 // TestLeaderThenClerkRealServer: against a real kyso serve, the leader approves
-// through the agent with the token; the clerk then issues the document over the API
-// (POST /v1/documents/{id}/issue) with the organisation's key, held for the server on
-// a SoftHSM2 token, and the seal. Both signatures verify and the document is stored
-// as issued with its number.
+// through the agent with the personal key on the token; the clerk then issues through
+// the agent too (prepare with role=issue: the server numbers the document and lays out
+// the seal; the organisation's key on the token signs). Both signatures verify and the
+// document is stored as issued with its number.
 func TestLeaderThenClerkRealServer(t *testing.T) {
 	p := testpki.Committed(t)
 	tok := newToken(t, p, "Kyso leader")
-	pinFile := filepath.Join(t.TempDir(), "org-pin")
-	if err := os.WriteFile(pinFile, []byte(pin), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var chain []string
-	for _, f := range []string{"sub-ca.pem", "root-ca.pem"} {
-		chain = append(chain, strconv.Quote(filepath.Join(testenv.TestPKIDir(), f)))
-	}
 	// The server checks the leader's signature, revocation included, before issuing:
 	// it asks the addresses the certificates name.
 	servePKIAtCertificateURLs(t, p)
-	extra := fmt.Sprintf(`pkcs11:
-  allowed_modules: [%s]
-keys:
-  - name: org
-    uri: "pkcs11:token=Kyso%%20leader;id=%%02?module-path=%s&pin-source=%s"
-    chain: [%s]
-    owner: UBND tỉnh Ninh Thuận
-    allowed: ["role:admin"]
-`, tok.Module, tok.Module, pinFile, strings.Join(chain, ", "))
-	srv := startRealKyso(t, extra)
+	srv := startRealKyso(t, "")
 	app := httptest.NewServer(http.HandlerFunc(serveApp))
 	defer app.Close()
 	e := newAgent(t, tok, &kysoServer{srv: app})
@@ -295,8 +276,23 @@ keys:
 	if prog := e.waitJob(t, jobID); prog.Completed != 1 {
 		t.Fatalf("approve: %+v", prog.Items[0])
 	}
-	body, _ := json.Marshal(map[string]any{"key": "org", "seal": base64.StdEncoding.EncodeToString(sealPNG), "seal_size": 60, "level": "B-B"})
-	issued := srv.do(t, http.MethodPost, fmt.Sprintf("/v1/documents/%d/issue", req.DocumentID), body)
+	// The clerk issues through the agent too, with the organisation's certificate on
+	// the token: the server numbers the document and lays out the seal, the token signs.
+	issue := prepareIssueAt(t, srv.url, srv.key, req.DocumentID, p.Org, sealPNG)
+	if issue.Number == "" {
+		t.Fatalf("the issuing request shows no number: %+v", issue)
+	}
+	status, jobID, raw = e.createJob(t, issue.ID)
+	if status != http.StatusCreated {
+		t.Fatalf("issue job: %d %s", status, raw)
+	}
+	if code, page := e.confirmForm(t, jobID, pin); code != http.StatusSeeOther {
+		t.Fatalf("confirm issue: %d\n%s", code, page)
+	}
+	if prog := e.waitJob(t, jobID); prog.Completed != 1 {
+		t.Fatalf("issue: %+v", prog.Items[0])
+	}
+	issued := issue.Number
 	var doc struct {
 		Status string `json:"status"`
 		Number int    `json:"number"`

@@ -12,7 +12,7 @@ type Update struct {
 	r    *Reader
 	next int
 	objs map[int]updObj
-	// TrailerExtra adds keys to the new trailer (e.g. nothing, usually).
+	// TrailerExtra adds or replaces keys of the new trailer (a new /Info).
 	TrailerExtra Dict
 }
 
@@ -44,12 +44,6 @@ func (u *Update) Alloc() Ref {
 
 // Set writes o as object ref (a changed object of the original, or an allocated one).
 func (u *Update) Set(ref Ref, o Object) { u.objs[ref.Num] = updObj{gen: ref.Gen, obj: o} }
-
-// Changed tells whether the update rewrites object num.
-func (u *Update) Changed(num int) (Object, bool) {
-	o, ok := u.objs[num]
-	return o.obj, ok
-}
 
 // Bytes lays out the update: the objects, a cross-reference section of the same kind as
 // the file's newest (table or stream), the trailer and %%EOF.

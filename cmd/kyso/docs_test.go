@@ -19,17 +19,6 @@ import (
 )
 
 // runKyso runs the CLI in-process and returns its standard output.
-func runKyso(t *testing.T, args ...string) (string, string, error) {
-	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
-}
-
 type cliBackend struct {
 	name  string
 	flags func(t *testing.T) []string

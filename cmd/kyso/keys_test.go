@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -19,13 +18,8 @@ import (
 // kyso runs the root command as the binary would and returns what it printed.
 func kyso(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	root := newRootCmd()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
+	out, errOut, err := runKyso(t, args...)
+	return out + errOut, err
 }
 
 func TestKeysListGenerateCSR(t *testing.T) {

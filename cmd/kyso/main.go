@@ -26,12 +26,20 @@ func (e *exitError) Unwrap() error { return e.err }
 func main() {
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
-		code := 2 // usage errors: cobra reports them before any command runs
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
 		fmt.Fprintln(os.Stderr, "kyso:", err)
-		os.Exit(code)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitCode is the process exit code of a command's error: the code an exitError
+// carries, else 2 (usage errors, which cobra reports before any command runs).
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 2
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,25 +10,6 @@ import (
 
 	"github.com/kyso-vn/kyso/internal/testenv"
 )
-
-// kysoExit runs the cobra command tree in process and returns the exit code.
-func kysoExit(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	root := newRootCmd()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	if err == nil {
-		return 0, out.String()
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code, out.String() + err.Error()
-	}
-	return 2, out.String() + err.Error()
-}
 
 func demoKeyURI() string {
 	d := testenv.TestPKIDir()

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,22 +14,8 @@ import (
 // runVerifyCLI runs kyso verify with args and returns stdout and the exit status.
 func runVerifyCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	cmd := newVerifyCmd()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.ExecuteContext(context.Background())
-	code := 0
-	if err != nil {
-		code = 2
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
-	}
-	return out.String(), code
+	out, _, err := runKyso(t, append([]string{"verify"}, args...)...)
+	return out, exitCode(err)
 }
 
 func TestVerifyCLI(t *testing.T) {

@@ -44,8 +44,12 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
-// exercise opens data and walks everything the signer and the verifier touch.
+// exercise opens data, strictly and by repair, and walks everything the signer and
+// the verifier touch.
 func exercise(data []byte) {
+	if r, err := Repair(bytes.NewReader(data), int64(len(data))); err == nil {
+		_, _ = r.Pages()
+	}
 	{
 		r, err := Open(bytes.NewReader(data), int64(len(data)))
 		if err != nil {

@@ -536,11 +536,18 @@ type revisionVerdict struct {
 }
 
 func (v *revisionVerdict) note(rank int, format string, a ...any) {
+	d := fmt.Sprintf(format, a...)
 	if rank > v.rank {
+		// the change that decides the verdict is named first, however many came before
 		v.rank = rank
+		v.details = append([]string{d}, v.details...)
+		if len(v.details) > 21 {
+			v.details = append(v.details[:20], "…")
+		}
+		return
 	}
 	if len(v.details) < 20 {
-		v.details = append(v.details, fmt.Sprintf(format, a...))
+		v.details = append(v.details, d)
 	} else if len(v.details) == 20 {
 		v.details = append(v.details, "…")
 	}

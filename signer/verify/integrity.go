@@ -70,8 +70,8 @@ const maxContentsHex = 8 << 20
 
 // checkByteRange checks that the signature's ByteRange is sane and that its gap is
 // exactly the /Contents hex string of this signature dictionary in the revision it
-// signs. It fills sc.br, sc.signedEnd, sc.dict and sc.contents.
-func checkByteRange(f io.ReaderAt, size int64, final *pdf.Reader, sc *sigCheck) error {
+// signs (read by openRevision). It fills sc.br, sc.signedEnd, sc.dict and sc.contents.
+func checkByteRange(f io.ReaderAt, size int64, final *pdf.Reader, openRevision func(end int64) (*pdf.Reader, error), sc *sigCheck) error {
 	br, err := byteRange(final, sc.found.dict)
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func checkByteRange(f io.ReaderAt, size int64, final *pdf.Reader, sc *sigCheck) 
 	if sc.found.dictRef.Num == 0 {
 		return fmt.Errorf("verify: the signature dictionary is not an indirect object")
 	}
-	rev, err := pdf.Open(io.NewSectionReader(f, 0, end), end)
+	rev, err := openRevision(end)
 	if err != nil {
 		return fmt.Errorf("verify: the signed revision cannot be read: %w", err)
 	}

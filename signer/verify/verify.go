@@ -253,7 +253,7 @@ func (v *pdfVerifier) prepare(ctx context.Context, final *pdf.Reader, found []*f
 			sc.integrityErr = failed
 			continue
 		}
-		if err := checkByteRange(v.f, v.size, final, sc); err != nil {
+		if err := checkByteRange(v.f, v.size, final, v.openRevision, sc); err != nil {
 			sc.integrityErr = err
 			continue
 		}
@@ -306,8 +306,58 @@ func (v *pdfVerifier) readRevisions() {
 		n, _ := v.f.ReadAt(tail, lastEnd)
 		if len(bytes.TrimLeft(tail[:n], " \t\r\n\f\x00")) > 0 || v.size-lastEnd > 4096 {
 			v.tail = fmt.Sprintf("%d bytes after the last readable revision (offset %d) are not a valid revision", v.size-lastEnd, lastEnd)
+			v.readRepaired(lastEnd)
 		}
 	}
+}
+
+// openRevision reads the document as it ended at end: the revision read already (a
+// repaired one included), else a strict read of that prefix.
+func (v *pdfVerifier) openRevision(end int64) (*pdf.Reader, error) {
+	for _, rs := range v.revs {
+		if rs.end == end {
+			return rs.rd, nil
+		}
+	}
+	return pdf.Open(io.NewSectionReader(v.f, 0, end), end)
+}
+
+// readRepaired reads the revisions after lastEnd as a lenient viewer would
+// (pdf.Repair on each prefix ending at an %%EOF) when they cannot be read strictly, and
+// when the file ends with such a revision judges them like any other: what a viewer
+// shows is what the signatures must still cover. The repair is reported as a warning.
+func (v *pdfVerifier) readRepaired(lastEnd int64) {
+	if len(v.marks) == 0 {
+		return
+	}
+	end := v.marks[len(v.marks)-1].eol
+	if end <= lastEnd {
+		return
+	}
+	if tail := make([]byte, min(v.size-end, 4096)); len(tail) > 0 {
+		n, _ := v.f.ReadAt(tail, end)
+		if len(bytes.TrimLeft(tail[:n], " \t\r\n\f\x00")) > 0 || v.size-end > 4096 {
+			return // bytes after the last %%EOF: nothing a repair can vouch for
+		}
+	}
+	var repaired []revState
+	for _, m := range v.marks {
+		if m.eol <= lastEnd {
+			continue
+		}
+		rd, err := pdf.Repair(io.NewSectionReader(v.f, 0, m.eol), m.eol)
+		if err != nil {
+			continue
+		}
+		repaired = append(repaired, revState{end: m.eol, rd: rd})
+	}
+	if len(repaired) == 0 || repaired[len(repaired)-1].end != end {
+		return
+	}
+	v.revs = append(v.revs, repaired...)
+	v.final = repaired[len(repaired)-1].rd
+	v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("the revisions after offset %d have damaged cross-reference data; they were read by reconstruction, as viewers read them", lastEnd))
+	v.tail = ""
 }
 
 // revisionAt returns the index of the revision ending at end (right after the %%EOF

@@ -37,6 +37,7 @@ type Config struct {
 	RateLimit  RateLimit  `yaml:"rate_limit"`
 	Signatures Signatures `yaml:"signatures"`
 	CSC        CSC        `yaml:"csc"`
+	Remote     Remote     `yaml:"remote"`
 }
 
 // Server is the HTTP listener and its limits.
@@ -167,6 +168,7 @@ func Default() Config {
 		Log:        Log{Format: "auto", Level: "info"},
 		RateLimit:  RateLimit{PublicVerifyPerMinute: 30},
 		Signatures: Signatures{PendingExpiry: 15 * time.Minute},
+		Remote:     defaultRemote(),
 	}
 }
 

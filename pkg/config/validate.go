@@ -98,6 +98,7 @@ func (c *Config) Validate() error {
 	if c.CSC.Enabled && strings.TrimSpace(c.CSC.SecretFile) == "" {
 		v.add("csc.secret_file", "is required when csc.enabled is true")
 	}
+	c.validateRemote(&v)
 	return errors.Join(v.errs...)
 }
 

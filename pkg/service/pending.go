@@ -67,6 +67,13 @@ type Pending struct {
 	Signer     string `json:"signer"`                   // the certificate's subject
 	CertSHA256 string `json:"certificate_sha256"`       // which certificate must sign
 	Version    int    `json:"signed_version,omitempty"` // set once completed
+	// Remote signatures only: who was asked, why it ended without a signature, and
+	// the documents signed with it in one go.
+	Provider string       `json:"provider,omitempty"`
+	Holder   string       `json:"holder,omitempty"`
+	Error    *RemoteError `json:"error,omitempty"`
+	Batch    []string     `json:"batch,omitempty"`
+	Progress *Progress    `json:"progress,omitempty"`
 }
 
 // pendingState is what the store keeps between prepare and complete, so that any
@@ -82,6 +89,8 @@ type pendingState struct {
 	// SignatureCount counts them with it (1 for other roles).
 	Signatures     json.RawMessage `json:"signatures,omitempty"`
 	SignatureCount int             `json:"signature_count,omitempty"`
+	// Remote is set when a remote holder signs (see PrepareRemote).
+	Remote *remoteState `json:"remote,omitempty"`
 }
 
 const (
@@ -214,6 +223,10 @@ func (s *Service) GetPending(ctx context.Context, id string) (*Pending, error) {
 	}
 	v := st.View
 	v.Status = ps.Status
+	if st.Remote != nil {
+		s.fillRemoteView(&v, st.Remote)
+		v.Progress = s.remoteProgress(ctx, st.Remote.Batch)
+	}
 	return &v, nil
 }
 

@@ -93,6 +93,8 @@ type Service struct {
 	PendingTTL time.Duration
 	// TempDir holds documents while they are signed (default os.TempDir()).
 	TempDir string
+	// Remote is remote signing (SIM PKI, CSC); nil when none is configured.
+	Remote *Remote
 }
 
 func (s *Service) now() time.Time {

@@ -1,0 +1,511 @@
+package service
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/kyso-vn/kyso/hsm/remote"
+	"github.com/kyso-vn/kyso/pkg/store"
+)
+
+// Statuses of a remote signature after prepare. Waiting is the holder's turn; the
+// others end it without a signature.
+const (
+	StatusWaiting  = "waiting"
+	StatusRefused  = "refused"
+	StatusTimedOut = "timed_out"
+	StatusFailed   = "failed"
+)
+
+// Remote is remote signing: the holder's key is on a SIM card (ETSI TS 102 204) or with
+// a cloud signing service (CSC API), and the holder confirms each signature on the
+// phone. Tickets live in the pending signature's state, so any replica, or this one
+// after a restart, finishes what was submitted.
+type Remote struct {
+	// Providers are the configured services by their configured names.
+	Providers map[string]remote.Provider
+	// Timeout is the holder's answer time (0: the provider's default).
+	Timeout time.Duration
+	// Backoff paces the polls of each ticket.
+	Backoff remote.Backoff
+	// Scan is how often the completer reads the store for waiting tickets (default 1 s).
+	Scan time.Duration
+	// Log receives the completer's outcomes (nil: discarded). Never given a secret.
+	Log *slog.Logger
+}
+
+// RemoteError is why a remote signature ended without a signature, shaped like a
+// problem detail so that clients branch on Type.
+type RemoteError struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Progress counts the documents of a batch that are signed.
+type Progress struct {
+	Done  int `json:"done"`
+	Total int `json:"total"`
+}
+
+// remoteState is what a remote pending signature keeps besides the prepared layout.
+type remoteState struct {
+	Provider string `json:"provider"`
+	Holder   string `json:"holder"`
+	Display  string `json:"display_text"`
+	Cert     []byte `json:"certificate"`
+	Actor    string `json:"actor"`
+	// Ticket is nil while the document queues behind an earlier one of its batch.
+	Ticket *remote.Ticket `json:"ticket,omitempty"`
+	// Index is this document's digest in Ticket.Request.Digests.
+	Index int `json:"index"`
+	// Batch lists the pending ids signed for one holder in one go, in order.
+	Batch []string     `json:"batch,omitempty"`
+	Error *RemoteError `json:"error,omitempty"`
+}
+
+// RemoteRequest asks a remote holder to sign one or more documents.
+type RemoteRequest struct {
+	// Documents are prepared as Prepare would; all for the same holder and certificate.
+	Documents   []PrepareRequest
+	Provider    string // a configured provider's name
+	Holder      string // MSISDN or CSC credential id
+	DisplayText string
+}
+
+// ErrNoProvider is a provider name that is not configured.
+var ErrNoProvider = fmt.Errorf("%w: no such remote signing provider", ErrInvalid)
+
+// PrepareRemote prepares every document, submits the digests to the provider (one
+// confirmation for all when it signs batches, otherwise the first now and the others
+// after it) and returns the pending signatures in the waiting state. A provider that
+// cannot be reached fails the call; the request is sent again only when it provably
+// never left this process.
+func (s *Service) PrepareRemote(ctx context.Context, req RemoteRequest) ([]*Pending, error) {
+	if s.Remote == nil {
+		return nil, fmt.Errorf("%w: remote signing is not configured", ErrInvalid)
+	}
+	prov, ok := s.Remote.Providers[req.Provider]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoProvider, req.Provider)
+	}
+	if req.Holder == "" || len(req.Documents) == 0 {
+		return nil, fmt.Errorf("%w: a holder and at least one document are required", ErrInvalid)
+	}
+	var (
+		views  []*Pending
+		states []*pendingState
+	)
+	for _, d := range req.Documents {
+		v, err := s.Prepare(ctx, d)
+		if err != nil {
+			s.abandon(ctx, views, err)
+			return nil, err
+		}
+		_, st, err := s.loadPending(ctx, v.ID)
+		if err != nil {
+			return nil, err
+		}
+		views, states = append(views, v), append(states, st)
+	}
+	ids := make([]string, len(views))
+	for i, v := range views {
+		ids[i] = v.ID
+	}
+	first := req.Documents[0]
+	// One confirmation covers as many documents as the provider signs in one request.
+	per := 1
+	if b, ok := prov.(remote.Batcher); ok && len(views) > 1 {
+		if n, err := b.MaxBatch(ctx, req.Holder); err == nil && n >= len(views) {
+			per = len(views)
+		}
+	}
+	var digests [][]byte
+	for _, v := range views[:per] {
+		digests = append(digests, v.Digest)
+	}
+	ticket, err := s.submitRemote(ctx, prov, req.Holder, views[0].Algorithm, digests, req.DisplayText)
+	if err != nil {
+		s.abandon(ctx, views, err)
+		return nil, err
+	}
+	for i, v := range views {
+		rs := &remoteState{Provider: req.Provider, Holder: req.Holder, Display: req.DisplayText,
+			Cert: first.Certificate.Raw, Actor: req.Documents[i].Actor}
+		if len(views) > 1 {
+			rs.Batch = ids
+		}
+		if i < per {
+			rs.Ticket, rs.Index = &ticket, i
+		}
+		states[i].Remote = rs
+		// The holder may need the whole answer time: the row must outlive it.
+		exp := v.ExpiresAt
+		if d := ticket.Deadline.Add(time.Hour); d.After(exp) {
+			exp = d
+		}
+		states[i].View.Status = StatusWaiting
+		raw, err := json.Marshal(states[i])
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Store.UpdatePending(ctx, v.ID, statusPending, StatusWaiting, raw); err != nil {
+			return nil, mapStoreError(err)
+		}
+		v.Status = StatusWaiting
+		s.fillRemoteView(v, rs)
+	}
+	return views, nil
+}
+
+// abandon ends prepared signatures whose submission failed, so that nothing waits.
+func (s *Service) abandon(ctx context.Context, views []*Pending, cause error) {
+	for _, v := range views {
+		_ = s.endRemote(context.WithoutCancel(ctx), v.ID, statusPending, cause)
+	}
+}
+
+func (s *Service) submitRemote(ctx context.Context, prov remote.Provider, holder, algorithm string, digests [][]byte, display string) (remote.Ticket, error) {
+	opts, err := SignerOpts(algorithm)
+	if err != nil {
+		return remote.Ticket{}, err
+	}
+	r, err := remote.NewRequest(remote.NewRequestID(), holder, digests, opts, display)
+	if err != nil {
+		return remote.Ticket{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	r.Timeout = s.Remote.Timeout
+	const attempts = 3
+	for i := 1; ; i++ {
+		t, err := prov.Submit(ctx, r)
+		if err == nil {
+			return t, nil
+		}
+		if i == attempts || !remote.SafeToResubmit(err) {
+			return remote.Ticket{}, fmt.Errorf("service: remote signature: %w", err)
+		}
+		if err := sleepCtx(ctx, time.Duration(i)*500*time.Millisecond); err != nil {
+			return remote.Ticket{}, err
+		}
+	}
+}
+
+// endStatus maps why a wait ended to the status and problem callers see.
+func endStatus(err error) (string, *RemoteError) {
+	e := &RemoteError{Detail: err.Error()}
+	switch {
+	case errors.Is(err, remote.ErrRefused):
+		e.Type, e.Title = "remote/refused", "The holder refused to sign."
+		return StatusRefused, e
+	case errors.Is(err, remote.ErrTimeout):
+		e.Type, e.Title = "remote/timed-out", "The holder did not answer in time."
+		return StatusTimedOut, e
+	case errors.Is(err, remote.ErrUnknownHolder):
+		e.Type, e.Title = "remote/unknown-holder", "The provider does not know this holder."
+	case errors.Is(err, remote.ErrUnreachable):
+		e.Type, e.Title = "remote/unreachable", "The signing provider could not be reached."
+	case errors.Is(err, remote.ErrProviderRejected):
+		e.Type, e.Title = "remote/rejected", "The signing provider rejected the request."
+	case errors.Is(err, remote.ErrBadSignature):
+		e.Type, e.Title = "remote/bad-signature", "The provider's signature does not verify with the holder's certificate."
+	default:
+		e.Type, e.Title = "remote/failed", "The signature could not be completed."
+	}
+	return StatusFailed, e
+}
+
+// endRemote moves a pending signature from `from` to its end status with the reason.
+func (s *Service) endRemote(ctx context.Context, id, from string, cause error) error {
+	_, st, err := s.loadPending(ctx, id)
+	if err != nil {
+		return err
+	}
+	status, prob := endStatus(cause)
+	if st.Remote == nil {
+		st.Remote = &remoteState{}
+	}
+	st.Remote.Error = prob
+	st.View.Status = status
+	raw, _ := json.Marshal(st)
+	return mapStoreError(s.Store.UpdatePending(ctx, id, from, status, raw))
+}
+
+func (s *Service) fillRemoteView(v *Pending, rs *remoteState) {
+	v.Provider, v.Holder, v.Error, v.Batch = rs.Provider, rs.Holder, rs.Error, rs.Batch
+}
+
+// remoteProgress counts the signed documents of a batch.
+func (s *Service) remoteProgress(ctx context.Context, batch []string) *Progress {
+	if len(batch) == 0 {
+		return nil
+	}
+	p := &Progress{Total: len(batch)}
+	for _, id := range batch {
+		if ps, err := s.Store.GetPending(ctx, id); err == nil && ps.Status == statusCompleted {
+			p.Done++
+		}
+	}
+	return p
+}
+
+// WaitRemote blocks until the remote signature id ends (completed, refused, timed out,
+// failed) or ctx ends, and returns its state. The completer does the work; this only
+// watches the store, so an abandoned wait leaves nothing running.
+func (s *Service) WaitRemote(ctx context.Context, id string) (*Pending, error) {
+	for {
+		v, err := s.GetPending(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if v.Status != StatusWaiting && v.Status != statusCompleting {
+			return v, nil
+		}
+		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			return v, err
+		}
+	}
+}
+
+// RunRemote is the completer: one goroutine, the caller's, until ctx ends. It reads
+// the waiting tickets from the store (so it resumes what a stopped process left),
+// polls each with the provider's back-off, and completes or ends the signatures.
+func (s *Service) RunRemote(ctx context.Context) error {
+	if s.Remote == nil {
+		return nil
+	}
+	scan := s.Remote.Scan
+	if scan <= 0 {
+		scan = time.Second
+	}
+	c := &completer{s: s, next: map[string]pollPace{}}
+	for {
+		c.round(ctx)
+		if err := sleepCtx(ctx, scan); err != nil {
+			return nil
+		}
+	}
+}
+
+type pollPace struct {
+	at       time.Time
+	interval time.Duration
+}
+
+type completer struct {
+	s    *Service
+	next map[string]pollPace // by ticket ref: when to poll it next
+}
+
+func (c *completer) log() *slog.Logger {
+	if c.s.Remote.Log != nil {
+		return c.s.Remote.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// round handles every waiting row once: submit the queued whose turn it is, poll the
+// tickets that are due. Rows that share a ticket (a batch) are polled once.
+func (c *completer) round(ctx context.Context) {
+	var rows []store.PendingSignature
+	if err := c.s.Store.DB().WithContext(ctx).Where("status = ? AND expires_at > ?", StatusWaiting, c.s.now()).
+		Order("created_at").Find(&rows).Error; err != nil {
+		if ctx.Err() == nil {
+			c.log().Warn("remote: reading waiting signatures", "err", err)
+		}
+		return
+	}
+	type group struct {
+		ticket remote.Ticket
+		rs     []*remoteState
+		ids    []string
+		states []*pendingState
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, row := range rows {
+		var st pendingState
+		if json.Unmarshal(row.State, &st) != nil || st.Remote == nil {
+			continue
+		}
+		rs := st.Remote
+		if rs.Ticket == nil {
+			c.submitQueued(ctx, row.ID, &st)
+			continue
+		}
+		key := rs.Provider + "\x00" + rs.Ticket.Ref
+		g, ok := groups[key]
+		if !ok {
+			g = &group{ticket: *rs.Ticket}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.rs, g.ids, g.states = append(g.rs, rs), append(g.ids, row.ID), append(g.states, &st)
+	}
+	live := map[string]bool{}
+	for _, key := range order {
+		live[key] = true
+		if ctx.Err() != nil {
+			return
+		}
+		g := groups[key]
+		if !c.due(key, g.ticket) {
+			continue
+		}
+		prov, ok := c.s.Remote.Providers[g.rs[0].Provider]
+		if !ok {
+			for _, id := range g.ids {
+				_ = c.s.endRemote(ctx, id, StatusWaiting, fmt.Errorf("%w: provider %q is no longer configured", remote.ErrProviderRejected, g.rs[0].Provider))
+			}
+			continue
+		}
+		res, err := prov.Poll(ctx, g.ticket)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, remote.ErrPending), errors.Is(err, remote.ErrUnreachable):
+			// A status query changes nothing on the provider: ask again later, until
+			// the holder's time (and a grace) is over.
+			if time.Now().After(g.ticket.Deadline.Add(c.grace())) && !g.ticket.Deadline.IsZero() {
+				for _, id := range g.ids {
+					_ = c.s.endRemote(ctx, id, StatusWaiting, &remote.Error{Provider: g.ticket.Provider, Op: "wait",
+						Kind: remote.ErrTimeout, Message: "no answer by " + g.ticket.Deadline.Format(time.RFC3339)})
+				}
+				delete(c.next, key)
+			}
+			continue
+		case err != nil:
+			for _, id := range g.ids {
+				_ = c.s.endRemote(ctx, id, StatusWaiting, err)
+			}
+			delete(c.next, key)
+			continue
+		}
+		delete(c.next, key)
+		cert, err := x509.ParseCertificate(g.rs[0].Cert)
+		if err != nil {
+			c.log().Error("remote: stored certificate", "err", err)
+			continue
+		}
+		sigs, err := remote.Signatures(res, g.ticket.Request, cert.PublicKey)
+		for i, id := range g.ids {
+			if err != nil {
+				_ = c.s.endRemote(ctx, id, StatusWaiting, err)
+				continue
+			}
+			c.finish(ctx, id, g.states[i], sigs[g.rs[i].Index])
+		}
+	}
+	for key := range c.next {
+		if !live[key] {
+			delete(c.next, key)
+		}
+	}
+}
+
+func (c *completer) grace() time.Duration {
+	if g := c.s.Remote.Backoff.Grace; g > 0 {
+		return g
+	}
+	return 10 * time.Second
+}
+
+// due says whether a ticket's next poll has come, and schedules the one after it:
+// first after Backoff.First from submission, then doubling from Interval up to Max.
+func (c *completer) due(key string, t remote.Ticket) bool {
+	b := c.s.Remote.Backoff
+	first, interval, maxi := b.First, b.Interval, b.Max
+	if first <= 0 {
+		first = 5 * time.Second
+	}
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	if maxi < interval {
+		maxi = max(interval, 10*time.Second)
+	}
+	p, ok := c.next[key]
+	if !ok {
+		p = pollPace{at: t.Submitted.Add(first), interval: interval}
+	}
+	now := time.Now()
+	if now.Before(p.at) {
+		c.next[key] = p
+		return false
+	}
+	c.next[key] = pollPace{at: now.Add(p.interval), interval: min(2*p.interval, maxi)}
+	return true
+}
+
+// finish claims the row (compare and swap, so that one replica completes it) and
+// embeds the signature exactly as Complete does.
+func (c *completer) finish(ctx context.Context, id string, st *pendingState, sig []byte) {
+	s := c.s
+	if err := s.Store.UpdatePending(ctx, id, StatusWaiting, statusCompleting, nil); err != nil {
+		return // another replica has it
+	}
+	rs := st.Remote
+	v, err := s.complete(ctx, st, CompleteRequest{Signature: sig, Actor: rs.Actor,
+		KeyURI: "remote:" + rs.Provider + ":" + rs.Holder})
+	if err != nil {
+		c.log().Error("remote: completing", "pending_id", id, "err", err)
+		_ = s.endRemote(context.WithoutCancel(ctx), id, statusCompleting, err)
+		return
+	}
+	st.View.Version = v.Seq
+	st.View.Status = statusCompleted
+	raw, _ := json.Marshal(st)
+	if err := s.Store.UpdatePending(context.WithoutCancel(ctx), id, statusCompleting, statusCompleted, raw); err != nil {
+		c.log().Error("remote: marking completed", "pending_id", id, "err", err)
+		return
+	}
+	c.log().Info("remote signature completed", "pending_id", id, "document_id", st.DocumentID, "version", v.Seq)
+}
+
+// submitQueued sends a batch document that waits for its turn: once every earlier
+// document of its batch has ended, so that the phone shows one request at a time.
+func (c *completer) submitQueued(ctx context.Context, id string, st *pendingState) {
+	s, rs := c.s, st.Remote
+	at := slices.Index(rs.Batch, id)
+	if at > 0 {
+		prev, err := s.Store.GetPending(ctx, rs.Batch[at-1])
+		if err == nil && (prev.Status == StatusWaiting || prev.Status == statusCompleting || prev.Status == statusPending) {
+			return
+		}
+	}
+	prov, ok := s.Remote.Providers[rs.Provider]
+	if !ok {
+		_ = s.endRemote(ctx, id, StatusWaiting, fmt.Errorf("%w: provider %q is no longer configured", remote.ErrProviderRejected, rs.Provider))
+		return
+	}
+	// Claim the row before submitting, so that two replicas do not both ask the holder.
+	if err := s.Store.UpdatePending(ctx, id, StatusWaiting, statusCompleting, nil); err != nil {
+		return
+	}
+	t, err := s.submitRemote(ctx, prov, rs.Holder, st.View.Algorithm, [][]byte{st.View.Digest}, rs.Display)
+	if err != nil {
+		_ = s.endRemote(context.WithoutCancel(ctx), id, statusCompleting, err)
+		return
+	}
+	rs.Ticket, rs.Index = &t, 0
+	raw, _ := json.Marshal(st)
+	if err := s.Store.UpdatePending(context.WithoutCancel(ctx), id, statusCompleting, StatusWaiting, raw); err != nil {
+		c.log().Error("remote: storing ticket", "pending_id", id, "err", err)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

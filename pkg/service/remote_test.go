@@ -1,0 +1,256 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/hsm/remote"
+	"github.com/kyso-vn/kyso/hsm/remote/remotetest"
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
+	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/verify"
+)
+
+const (
+	simAPID = "http://ap.test.invalid/kyso"
+	simAPPW = "ap-secret"
+)
+
+// simMSSP starts the test MSSP with the test PKI's SIM key on a SoftHSM2 token.
+func simMSSP(t *testing.T, p *testpki.TestPKI, phone func(remotetest.PhoneRequest) remotetest.Answer) *remotetest.MSSP {
+	t.Helper()
+	h := testenv.NewSoftHSM(t, "sim", "4711-sim")
+	keyPEM, err := os.ReadFile(p.Path("sim.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ImportKey(t, keyPEM, "sim", "01")
+	h.ImportCert(t, p.SIM.Cert.Raw, "sim", "01")
+	k, err := hsm.OpenPKCS11(context.Background(), h.URI("sim", "01"), hsm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.Close() })
+	return remotetest.StartMSSP(t, remotetest.MSSPOptions{Holders: map[string]hsm.Key{testpki.SIMPhone: k},
+		Phone: phone, APID: simAPID, APPassword: simAPPW})
+}
+
+// remoteService is a Service over a SQLite file at db whose remote provider "sim" is
+// the MSSP, with a short holder time and fast polls.
+func remoteService(t *testing.T, db string, p *testpki.TestPKI, prov remote.Provider, services *pkitest.Services) *Service {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Config{DSN: db, BlobDir: filepath.Join(filepath.Dir(db), "blobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &Service{
+		Store:       st,
+		Timestamper: &pki.TSAClient{URLs: []string{services.TSA.URL}},
+		Verify: verify.Options{Anchors: []*x509.Certificate{p.Root.Cert},
+			Revocation: &pki.Checker{RewriteURL: services.RewriteURL}},
+		TempDir: t.TempDir(),
+		Remote: &Remote{Providers: map[string]remote.Provider{"sim": prov}, Timeout: 3 * time.Second,
+			Backoff: remote.Backoff{First: 300 * time.Millisecond, Interval: 200 * time.Millisecond, Max: 500 * time.Millisecond, Grace: time.Second},
+			Scan:    100 * time.Millisecond},
+	}
+}
+
+func simDraft(t *testing.T, svc *Service, p *testpki.TestPKI, level pades.Level) PrepareRequest {
+	t.Helper()
+	in, err := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return PrepareRequest{Content: bytes.NewReader(in), Filename: "draft.pdf", AgencyCode: agency, Summary: "Ký qua SIM",
+		Certificate: p.SIM.Cert, Chain: p.SIM.Chain, Actor: "sim-holder", Options: SignOptions{Level: level, Reason: "SIM PKI"}}
+}
+
+// runCompleter runs the completer until the test ends and checks that it stops.
+func runCompleter(t *testing.T, svc *Service) context.CancelFunc {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = svc.RunRemote(ctx); close(done) }()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
+}
+
+// TestRemoteOutcomes: the phone confirms after 2 s (the completer embeds the signature
+// at B-T and the document verifies TOTAL_PASSED), refuses, or never answers (timed out
+// after the 3 s holder time); each ends with its status and a problem-like error.
+func TestRemoteOutcomes(t *testing.T) {
+	p := testpki.Committed(t)
+	services := pkitest.StartServices(t, p)
+	cases := []struct {
+		name   string
+		answer remotetest.Answer
+		status string
+		errTyp string
+	}{
+		{"confirm", remotetest.Answer{Action: remotetest.Confirm, After: 2 * time.Second}, statusCompleted, ""},
+		{"refuse", remotetest.Answer{Action: remotetest.Refuse, After: 500 * time.Millisecond}, StatusRefused, "remote/refused"},
+		{"never", remotetest.Answer{Action: remotetest.Ignore}, StatusTimedOut, "remote/timed-out"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := simMSSP(t, p, func(remotetest.PhoneRequest) remotetest.Answer { return c.answer })
+			svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, m.NewClient(remote.MSSFormatPKCS1), services)
+			runCompleter(t, svc)
+			start := time.Now()
+			views, err := svc.PrepareRemote(context.Background(), RemoteRequest{Documents: []PrepareRequest{simDraft(t, svc, p, pades.LevelBT)},
+				Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "Ký dự thảo"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if views[0].Status != StatusWaiting {
+				t.Fatalf("after prepare: %s", views[0].Status)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			v, err := svc.WaitRemote(ctx, views[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(start)
+			t.Logf("%s: %s after %v", c.name, v.Status, took.Round(10*time.Millisecond))
+			if v.Status != c.status {
+				t.Fatalf("status %s, want %s (error %+v)", v.Status, c.status, v.Error)
+			}
+			if c.errTyp != "" {
+				if v.Error == nil || v.Error.Type != c.errTyp || v.Error.Title == "" {
+					t.Fatalf("error %+v, want type %s", v.Error, c.errTyp)
+				}
+				if c.status == StatusTimedOut && took < 3*time.Second {
+					t.Fatalf("timed out after %v, before the 3 s holder time", took)
+				}
+				return
+			}
+			if got := m.Shown(); len(got) != 1 || got[0].DisplayText != "Ký dự thảo" {
+				t.Errorf("the phone showed %+v", got)
+			}
+			verifyStored(t, svc, v.DocumentID, "B-T")
+		})
+	}
+}
+
+func verifyStored(t *testing.T, svc *Service, docID int64, level string) {
+	t.Helper()
+	ctx := context.Background()
+	doc, err := svc.Store.GetDocument(ctx, docID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := svc.Store.OpenBlob(ctx, doc.ContentSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.VerifyPDF(ctx, bytes.NewReader(content), int64(len(content)), "signed.pdf", svc.Verify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Indication != verify.TotalPassed || len(rep.Signatures) != 1 || rep.Signatures[0].Level != level {
+		t.Fatalf("verify: %s: %s", rep.Indication, verdict(rep))
+	}
+}
+
+// TestRemoteProviderDown: a provider that refuses connections fails the prepare with
+// ErrUnreachable, and the prepared signature is ended, not left waiting.
+func TestRemoteProviderDown(t *testing.T) {
+	p := testpki.Committed(t)
+	services := pkitest.StartServices(t, p)
+	down := &remote.MSSClient{URL: "https://127.0.0.1:1/soap", APID: simAPID, APPassword: hsm.NewSecret(simAPPW)}
+	svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, down, services)
+	_, err := svc.PrepareRemote(context.Background(), RemoteRequest{Documents: []PrepareRequest{simDraft(t, svc, p, pades.LevelBB)},
+		Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "x"})
+	if !errors.Is(err, remote.ErrUnreachable) || !remote.SafeToResubmit(err) {
+		t.Fatalf("prepare against a closed port: %v", err)
+	}
+	var n int64
+	svc.Store.DB().Model(&store.PendingSignature{}).Where("status = ?", StatusWaiting).Count(&n)
+	if n != 0 {
+		t.Fatalf("%d signatures left waiting", n)
+	}
+}
+
+// TestRemoteResumeAfterRestart: the process that submitted stops while the phone
+// waits; a new Service on the same database (a restarted kyso serve) completes the
+// signature when the holder confirms.
+func TestRemoteResumeAfterRestart(t *testing.T) {
+	p := testpki.Committed(t)
+	services := pkitest.StartServices(t, p)
+	m := simMSSP(t, p, func(remotetest.PhoneRequest) remotetest.Answer {
+		return remotetest.Answer{Action: remotetest.Confirm, After: 2 * time.Second}
+	})
+	db := filepath.Join(t.TempDir(), "kyso.db")
+	first := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS7), services)
+	views, err := first.PrepareRemote(context.Background(), RemoteRequest{Documents: []PrepareRequest{simDraft(t, first, p, pades.LevelBT)},
+		Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "Ký dự thảo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Store.Close() // the first process is gone before any poll
+	second := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS7), services)
+	runCompleter(t, second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	v, err := second.WaitRemote(ctx, views[0].ID)
+	if err != nil || v.Status != statusCompleted {
+		t.Fatalf("after restart: %+v, %v", v, err)
+	}
+	verifyStored(t, second, v.DocumentID, "B-T")
+}
+
+// TestRemoteBatchOnePerDocument: three documents for one SIM holder; TS 102 204 signs
+// one digest per request, so the phone is asked three times, one after the other,
+// and the progress counts the signed ones.
+func TestRemoteBatchOnePerDocument(t *testing.T) {
+	p := testpki.Committed(t)
+	services := pkitest.StartServices(t, p)
+	m := simMSSP(t, p, func(remotetest.PhoneRequest) remotetest.Answer {
+		return remotetest.Answer{Action: remotetest.Confirm, After: 300 * time.Millisecond}
+	})
+	svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, m.NewClient(remote.MSSFormatPKCS1), services)
+	runCompleter(t, svc)
+	var docs []PrepareRequest
+	for range 3 {
+		docs = append(docs, simDraft(t, svc, p, pades.LevelBB))
+	}
+	views, err := svc.PrepareRemote(context.Background(), RemoteRequest{Documents: docs, Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "Ký 3 văn bản"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Submissions() != 1 {
+		t.Fatalf("%d requests sent to the phone at once, want 1", m.Submissions())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, v := range views {
+		got, err := svc.WaitRemote(ctx, v.ID)
+		if err != nil || got.Status != statusCompleted {
+			t.Fatalf("%s: %+v, %v", v.ID, got, err)
+		}
+		verifyStored(t, svc, got.DocumentID, "B-B")
+	}
+	last, _ := svc.GetPending(ctx, views[2].ID)
+	if last.Progress == nil || *last.Progress != (Progress{Done: 3, Total: 3}) || m.Submissions() != 3 {
+		t.Fatalf("progress %+v, %d submissions", last.Progress, m.Submissions())
+	}
+}

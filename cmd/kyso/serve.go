@@ -144,6 +144,9 @@ func serve(ctx context.Context, p serveParams) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	svc := newServeService(cfg, st, keys, anchors, tempDir, p.revocationURL)
+	if svc.Remote, err = newRemote(cfg.Remote, log.With("component", "remote")); err != nil {
+		return err
+	}
 	checks := []api.Check{{Name: "store", Readiness: storeCheck{st}}}
 	for _, k := range cfg.Keys {
 		sk := keys[k.Name]
@@ -199,6 +202,11 @@ func serve(ctx context.Context, p serveParams) error {
 	swept := make(chan struct{})
 	go func() { defer close(swept); sweepPending(sweepCtx, svc, log) }()
 	defer func() { stopSweep(); <-swept }()
+	// The completer resumes every ticket the store holds, then finishes them as the
+	// holders answer; it stops with the server.
+	completed := make(chan struct{})
+	go func() { defer close(completed); _ = svc.RunRemote(sweepCtx) }()
+	defer func() { stopSweep(); <-completed }()
 	return srv.Serve(ctx, ln)
 }
 

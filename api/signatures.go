@@ -38,6 +38,32 @@ type PrepareRequest struct {
 	Symbol       string
 	Summary      string
 	Type         string
+	// Remote holder (optional): a configured provider, the holder's MSISDN or CSC
+	// credential id, the text shown on the phone, further documents for the same
+	// confirmation, and whether the request waits for the answer.
+	Provider, Holder, DisplayText string
+	MoreDocuments                 []int64
+	Wait                          bool
+}
+
+// RemoteError is why a remote signature ended without a signature.
+type RemoteError struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Progress counts the signed documents of a batch.
+type Progress struct {
+	Done  int `json:"done"`
+	Total int `json:"total"`
+}
+
+// RemoteSignatures is what a Signatures also implements when remote signing (SIM
+// PKI, CSC) is configured.
+type RemoteSignatures interface {
+	PrepareRemote(ctx context.Context, p Principal, req PrepareRequest, doc Document) (Pending, error)
+	WaitRemote(ctx context.Context, p Principal, id string) (Pending, error)
 }
 
 // Pending is a prepared signature as callers see it: what the key must sign (Digest,
@@ -57,6 +83,12 @@ type Pending struct {
 	Signer     string    `json:"signer"`
 	CertSHA256 string    `json:"certificate_sha256"`
 	Version    int       `json:"signed_version,omitempty"`
+	// Remote signatures only (status waiting, refused, timed_out or failed).
+	Provider string       `json:"provider,omitempty"`
+	Holder   string       `json:"holder,omitempty"`
+	Error    *RemoteError `json:"error,omitempty"`
+	Batch    []string     `json:"batch,omitempty"`
+	Progress *Progress    `json:"progress,omitempty"`
 }
 
 // Completion is what the key produced: a raw signature over the digest, or a whole
@@ -82,7 +114,8 @@ var (
 	signatureRoles = []string{"", "approve", "issue", "appendix", "copy", "incoming"}
 	// prepareFields are the multipart fields of POST /v1/signatures besides "file" and
 	// "image".
-	prepareFields = []string{"document_id", "certificate", "role", "level", "reason", "location", "page", "rect", "agency", "symbol", "summary", "type"}
+	prepareFields = []string{"document_id", "certificate", "role", "level", "reason", "location", "page", "rect", "agency", "symbol", "summary", "type",
+		"provider", "holder", "display_text", "wait"}
 )
 
 const (
@@ -118,7 +151,21 @@ func (s *Server) prepareSignature(c *gin.Context) {
 		doc = up
 	}
 	p, _ := principal(c)
-	pend, err := s.signatures.Prepare(c.Request.Context(), p, req, doc)
+	var pend Pending
+	if req.Provider != "" {
+		rs, ok := s.signatures.(RemoteSignatures)
+		if !ok {
+			fail(c, probInvalidRequest, "Remote signing is not configured on this server.")
+			return
+		}
+		pend, err = rs.PrepareRemote(c.Request.Context(), p, req, doc)
+		if err == nil && req.Wait {
+			// The answer may take minutes; the wait ends with the caller's request.
+			pend, err = rs.WaitRemote(c.Request.Context(), p, pend.ID)
+		}
+	} else {
+		pend, err = s.signatures.Prepare(c.Request.Context(), p, req, doc)
+	}
 	if err != nil {
 		failErr(c, err)
 		return
@@ -162,6 +209,19 @@ func (s *Server) readPrepareForm(c *gin.Context) (PrepareRequest, *Upload, error
 		}
 		name := part.FormName()
 		_, seen := fields[name]
+		if name == "document_id" && seen {
+			// Several documents for one remote holder.
+			v, err := io.ReadAll(io.LimitReader(part, 32))
+			if err != nil {
+				return req, up, bodyError(err)
+			}
+			id, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil || id <= 0 {
+				return req, up, badOption("Field \"document_id\" must be a document's id.")
+			}
+			req.MoreDocuments = append(req.MoreDocuments, id)
+			continue
+		}
 		if seen || (name == "file" && up != nil) || (name == "image" && req.Image != nil) {
 			return req, up, badOption(fmt.Sprintf("Field %q is given more than once.", name))
 		}
@@ -226,6 +286,13 @@ func fillPrepare(req *PrepareRequest, f map[string]string, haveFile bool) error 
 	}
 	req.Role, req.Level, req.Reason, req.Location = f["role"], f["level"], f["reason"], f["location"]
 	req.Agency, req.Symbol, req.Summary, req.Type = f["agency"], f["symbol"], f["summary"], f["type"]
+	req.Provider, req.Holder, req.DisplayText, req.Wait = f["provider"], f["holder"], f["display_text"], f["wait"] == "true"
+	if (req.Provider == "") != (req.Holder == "") {
+		return badOption("Fields \"provider\" and \"holder\" go together.")
+	}
+	if len(req.MoreDocuments) > 0 && req.Provider == "" {
+		return badOption("Field \"document_id\" is given more than once; several documents need a remote \"provider\" and \"holder\".")
+	}
 	if req.Role == "" {
 		req.Role = "approve"
 	}

@@ -784,11 +784,19 @@ func (a serviceAPI) Complete(ctx context.Context, p api.Principal, id string, c 
 }
 
 func pendingView(p *service.Pending) api.Pending {
-	return api.Pending{
+	v := api.Pending{
 		ID: p.ID, Status: p.Status, Digest: p.Digest, Algorithm: p.Algorithm, Hash: p.Hash, ExpiresAt: p.ExpiresAt,
 		DocumentID: p.DocumentID, Role: p.Role, Summary: p.Summary, Number: p.Number, Agency: p.Agency,
 		Signer: p.Signer, CertSHA256: p.CertSHA256, Version: p.Version,
+		Provider: p.Provider, Holder: p.Holder, Batch: p.Batch,
 	}
+	if p.Error != nil {
+		v.Error = &api.RemoteError{Type: p.Error.Type, Title: p.Error.Title, Detail: p.Error.Detail}
+	}
+	if p.Progress != nil {
+		v.Progress = &api.Progress{Done: p.Progress.Done, Total: p.Progress.Total}
+	}
+	return v
 }
 
 func (a serviceAPI) Issue(ctx context.Context, p api.Principal, id int64, req api.IssueRequest) (api.DocumentRecord, error) {

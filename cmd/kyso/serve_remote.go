@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/kyso-vn/kyso/api"
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/hsm/remote"
 	"github.com/kyso-vn/kyso/pkg/config"
@@ -68,4 +72,48 @@ func newRemote(cfg config.Remote, log *slog.Logger) (*service.Remote, error) {
 		}
 	}
 	return r, nil
+}
+
+// PrepareRemote prepares the documents for a remote holder and submits them.
+func (a serviceAPI) PrepareRemote(ctx context.Context, p api.Principal, req api.PrepareRequest, doc api.Document) (api.Pending, error) {
+	level, err := service.ParseLevel(req.Level)
+	if err != nil {
+		return api.Pending{}, serviceError(err)
+	}
+	one := func(id int64) service.PrepareRequest {
+		return service.PrepareRequest{
+			DocumentID: id, AgencyCode: req.Agency, Summary: req.Summary, Symbol: req.Symbol, Type: req.Type,
+			Certificate: req.Certificates[0], Chain: req.Certificates[1:], Role: req.Role, Actor: auditActor(p),
+			Options: service.SignOptions{Level: level, Reason: req.Reason, Location: req.Location,
+				VisiblePage: req.Page, VisibleRect: req.Rect, VisibleImage: req.Image},
+		}
+	}
+	first := one(req.DocumentID)
+	if doc != nil {
+		first.Content, first.Filename = io.NewSectionReader(doc, 0, doc.Size()), doc.Filename()
+	}
+	docs := []service.PrepareRequest{first}
+	for _, id := range req.MoreDocuments {
+		docs = append(docs, one(id))
+	}
+	views, err := a.svc.PrepareRemote(ctx, service.RemoteRequest{Documents: docs, Provider: req.Provider,
+		Holder: req.Holder, DisplayText: req.DisplayText})
+	switch {
+	case errors.Is(err, remote.ErrUnknownHolder), errors.Is(err, remote.ErrProviderRejected):
+		return api.Pending{}, api.UserError(api.ErrInvalidRequest, err.Error())
+	case errors.Is(err, remote.ErrUnreachable):
+		return api.Pending{}, fmt.Errorf("%w: %w", api.ErrKeyUnavailable, err)
+	case err != nil:
+		return api.Pending{}, serviceError(err)
+	}
+	return pendingView(views[0]), nil
+}
+
+// WaitRemote blocks until the remote signature ends or ctx does.
+func (a serviceAPI) WaitRemote(ctx context.Context, _ api.Principal, id string) (api.Pending, error) {
+	v, err := a.svc.WaitRemote(ctx, id)
+	if err != nil {
+		return api.Pending{}, serviceError(err)
+	}
+	return pendingView(v), nil
 }

@@ -299,32 +299,30 @@ func serveDemoKey() (key config.Key, anchor string, ok bool) {
 	}, filepath.Join(dir, "root-ca.pem"), true
 }
 
-// loadAnchors reads trust.anchors (files) and every certificate file in
-// trust.anchors_dir. A configured path holding no certificate is an error, so a typo
-// cannot leave the verifier trusting nothing without a word.
+// loadAnchors reads trust.anchors (files) and trust.anchors_dir by pki.LoadTrustStore's
+// rules. A file holding no certificate, or an anchors_dir that does not exist, is an
+// error, so a typo cannot leave the verifier trusting nothing without a word. An
+// anchors_dir that exists but holds no certificate yet, like no trust section at all,
+// is no anchor: a deployment may mount the directory before filling it, and every
+// verification then says no chain was found.
 func loadAnchors(t config.Trust) ([]*x509.Certificate, error) {
-	files := slices.Clone(t.Anchors)
+	paths := slices.Clone(t.Anchors)
 	if t.AnchorsDir != "" {
-		ents, err := os.ReadDir(t.AnchorsDir)
-		if err != nil {
-			return nil, fmt.Errorf("config: trust.anchors_dir: %w", err)
-		}
-		for _, e := range ents {
-			switch strings.ToLower(filepath.Ext(e.Name())) {
-			case ".pem", ".crt", ".cer", ".der":
-				files = append(files, filepath.Join(t.AnchorsDir, e.Name()))
-			}
-		}
+		paths = append(paths, t.AnchorsDir)
 	}
-	var out []*x509.Certificate
-	for _, f := range files {
-		certs, err := pki.ReadCertificatesFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("config: trust anchor: %w", err)
-		}
-		out = append(out, certs...)
+	if len(paths) == 0 {
+		return nil, nil
 	}
-	return out, nil
+	ts, err := pki.LoadTrustStore(paths...)
+	if errors.Is(err, pki.ErrNoAnchors) {
+		// Each file of trust.anchors holds a certificate or fails above, so only an
+		// empty anchors_dir gets here.
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config: trust anchors: %w", err)
+	}
+	return ts.Anchors(), nil
 }
 
 func openServeStore(ctx context.Context, cfg *config.Config, dataDir string) (*store.Store, error) {

@@ -219,6 +219,8 @@ func TestServeConfigErrors(t *testing.T) {
 		{"bad yaml key", "server:\n  max_uplod: 1\n", nil, "max_uplod"},
 		{"bad value", "server:\n  max_upload: 0\n", nil, "config: server.max_upload: must be > 0"},
 		{"bad env", "", map[string]string{"KYSO_DB_DRIVER": "oracle"}, "config: store.driver"},
+		{"missing anchors_dir", "trust:\n  anchors_dir: /nonexistent/kyso-anchors\n", nil, "config: trust anchors: pki: trust store: stat /nonexistent/kyso-anchors"},
+		{"anchor file without certificate", "trust:\n  anchors: [/dev/null]\n", nil, "config: trust anchors: pki"},
 		{"module not allowed", "keys:\n  - name: k\n    uri: 'pkcs11:token=t?module-path=/tmp/x.so&pin-source=/tmp/pin'\n", nil, "config: keys[0].uri: module-path"},
 	}
 	for _, c := range cases {
@@ -242,6 +244,81 @@ func TestServeConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServeLoadAnchors pins which trust configurations serve accepts: an anchors_dir
+// that exists but is empty is no anchor rather than an error (a volume mounted before
+// it is filled), while a missing one, or a file without a certificate, stops serve
+// (TestServeConfigErrors). Links in the directory are followed, as Kubernetes mounts
+// ConfigMaps.
+func TestServeLoadAnchors(t *testing.T) {
+	p := testpki.Committed(t)
+	root := p.Path(testpki.FileRootCA)
+	empty := t.TempDir()
+	mixed := t.TempDir()
+	if err := os.WriteFile(filepath.Join(mixed, "README.txt"), []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(root, filepath.Join(mixed, "root.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mixed, "chain.crt"), mustRead(t, p.Path(testpki.FileChain)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dangling := t.TempDir()
+	if err := os.Symlink(filepath.Join(dangling, "gone.pem"), filepath.Join(dangling, "root.pem")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		trust   config.Trust
+		anchors int // -1: an error
+	}{
+		{"no trust configured", config.Trust{}, 0},
+		{"empty anchors_dir", config.Trust{AnchorsDir: empty}, 0},
+		{"file and empty anchors_dir", config.Trust{Anchors: []string{root}, AnchorsDir: empty}, 1},
+		{"linked root, chain file, other files ignored, duplicates folded", config.Trust{AnchorsDir: mixed}, 2},
+		{"missing anchors_dir", config.Trust{AnchorsDir: filepath.Join(empty, "absent")}, -1},
+		{"dangling link in anchors_dir", config.Trust{AnchorsDir: dangling}, -1},
+		{"file without certificate", config.Trust{Anchors: []string{os.DevNull}}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := loadAnchors(tt.trust)
+			if tt.anchors < 0 {
+				if err == nil {
+					t.Fatalf("loaded %d anchors, want an error", len(got))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tt.anchors {
+				t.Fatalf("%d anchors, want %d", len(got), tt.anchors)
+			}
+			if tt.anchors > 0 && !slices.ContainsFunc(got, p.Root.Cert.Equal) {
+				t.Error("the root is not among the anchors")
+			}
+		})
+	}
+
+	// The whole server starts on an empty anchors_dir: the demo key stays off (trust is
+	// configured) and requests are served.
+	t.Chdir(t.TempDir())
+	rs := startServe(t, "", map[string]string{"KYSO_TRUST_ANCHORS_DIR": empty})
+	if resp, body := rs.call(t, "GET", "/readyz", "", "", nil); resp.StatusCode != 200 {
+		t.Errorf("readyz with an empty anchors_dir: %d %s", resp.StatusCode, body)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // serveTestPDF is a one-page PDF with a correct cross-reference table.

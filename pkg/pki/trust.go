@@ -34,10 +34,16 @@ func NewTrustStore(anchors ...*x509.Certificate) *TrustStore {
 	return s
 }
 
+// ErrNoAnchors: LoadTrustStore found no certificate at all, because every path given is
+// a directory without certificate files. A caller for whom an empty directory is a
+// deployment not filled yet, rather than a typo, branches on it with errors.Is.
+var ErrNoAnchors = errors.New("no certificate")
+
 // LoadTrustStore reads anchors from files (PEM with one or more certificates, or one
 // DER certificate) and directories (every *.pem, *.crt, *.cer and *.der file in them,
-// not recursively). A file that holds no certificate is an error, so a wrong path is
-// not silently an empty trust store.
+// links followed, not recursively). A file that holds no certificate is an error, so a
+// wrong path is not silently an empty trust store; so is finding no certificate at all
+// (ErrNoAnchors).
 func LoadTrustStore(paths ...string) (*TrustStore, error) {
 	var anchors []*x509.Certificate
 	for _, p := range paths {
@@ -55,8 +61,16 @@ func LoadTrustStore(paths ...string) (*TrustStore, error) {
 			for _, e := range entries {
 				switch strings.ToLower(filepath.Ext(e.Name())) {
 				case ".pem", ".crt", ".cer", ".der":
-					if e.Type().IsRegular() {
-						files = append(files, filepath.Join(p, e.Name()))
+					// Stat follows links: Kubernetes mounts a ConfigMap as links into
+					// ..data, and an OS certificate directory is mostly links. A link
+					// leading nowhere is an error, like a missing file.
+					f := filepath.Join(p, e.Name())
+					info, err := os.Stat(f)
+					if err != nil {
+						return nil, fmt.Errorf("pki: trust store: %w", err)
+					}
+					if info.Mode().IsRegular() {
+						files = append(files, f)
 					}
 				}
 			}
@@ -70,7 +84,7 @@ func LoadTrustStore(paths ...string) (*TrustStore, error) {
 		}
 	}
 	if len(anchors) == 0 {
-		return nil, fmt.Errorf("pki: trust store: no certificate in %s", strings.Join(paths, ", "))
+		return nil, fmt.Errorf("pki: trust store: %w in %s", ErrNoAnchors, strings.Join(paths, ", "))
 	}
 	return NewTrustStore(anchors...), nil
 }

@@ -136,6 +136,37 @@ func (s *Server) findKey(ctx context.Context, name string) (KeyInfo, bool, error
 	return KeyInfo{}, false, nil
 }
 
+// grantedKey returns the key named name when p may sign with it; otherwise it has
+// rendered the problem. One answer for "no such key" and "not yours": a client learns
+// nothing about keys it was not given.
+func (s *Server) grantedKey(c *gin.Context, p Principal, name string) (KeyInfo, bool) {
+	key, exists, err := s.findKey(c.Request.Context(), name)
+	if err != nil {
+		failErr(c, err)
+		return KeyInfo{}, false
+	}
+	if !exists || !MayUseKey(p, key) {
+		fail(c, probKeyNotGranted, fmt.Sprintf("You are not granted the key %q, or it does not exist.", name))
+		return KeyInfo{}, false
+	}
+	return key, true
+}
+
+// signed counts the outcome of signing with the named key and reports whether it
+// succeeded; on failure it has rendered err. A failure of the key itself also counts
+// against the key, which is what the key-error alert watches.
+func (s *Server) signed(c *gin.Context, key string, err error) bool {
+	if err != nil {
+		if errors.Is(err, ErrKeyUnavailable) {
+			s.metrics.keyErrors.WithLabelValues(key).Inc()
+		}
+		failErr(c, err)
+		return false
+	}
+	s.metrics.signatures.WithLabelValues(key).Inc()
+	return true
+}
+
 // sign is POST /v1/sign: options → key grant → upload → sign into a temporary file →
 // send it back (or its stored id). Signing into a file first means a failure half-way
 // is a clean problem response, not a truncated document.
@@ -146,15 +177,8 @@ func (s *Server) sign(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	p, _ := principal(c)
-	key, exists, err := s.findKey(ctx, req.Key)
-	if err != nil {
-		failErr(c, err)
-		return
-	}
-	// One answer for "no such key" and "not yours": a client learns nothing about keys
-	// it was not given.
-	if !exists || !MayUseKey(p, key) {
-		fail(c, probKeyNotGranted, fmt.Sprintf("You are not granted the key %q, or it does not exist.", req.Key))
+	key, ok := s.grantedKey(c, p, req.Key)
+	if !ok {
 		return
 	}
 	up, err := s.receive(c)
@@ -172,14 +196,9 @@ func (s *Server) sign(c *gin.Context) {
 	defer out.Close()
 
 	res, err := s.signer.SignDocument(ctx, p, req, up, out)
-	if err != nil {
-		if errors.Is(err, ErrKeyUnavailable) {
-			s.metrics.keyErrors.WithLabelValues(key.Name).Inc()
-		}
-		failErr(c, err)
+	if !s.signed(c, key.Name, err) {
 		return
 	}
-	s.metrics.signatures.WithLabelValues(key.Name).Inc()
 	sum := up.SHA256()
 	logger(c).Info("signed", "key", key.Name, "document_sha256", hex.EncodeToString(sum[:]), "size", up.Size())
 	if res.Document != nil {

@@ -3,8 +3,6 @@ package api
 import (
 	"context"
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -91,24 +89,14 @@ func (s *Server) issueDocument(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	p, _ := principal(c)
-	key, exists, err := s.findKey(ctx, req.Key)
-	if err != nil {
-		failErr(c, err)
-		return
-	}
-	if !exists || !MayUseKey(p, key) {
-		fail(c, probKeyNotGranted, fmt.Sprintf("You are not granted the key %q, or it does not exist.", req.Key))
+	key, ok := s.grantedKey(c, p, req.Key)
+	if !ok {
 		return
 	}
 	rec, err := s.issuer.Issue(ctx, p, id, req)
-	if err != nil {
-		if errors.Is(err, ErrKeyUnavailable) {
-			s.metrics.keyErrors.WithLabelValues(key.Name).Inc()
-		}
-		failErr(c, err)
+	if !s.signed(c, key.Name, err) {
 		return
 	}
-	s.metrics.signatures.WithLabelValues(key.Name).Inc()
 	logger(c).Info("document issued", "document_id", rec.ID, "key", key.Name, "identifier", rec.Identifier)
 	c.JSON(http.StatusOK, rec)
 }

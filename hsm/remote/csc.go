@@ -129,8 +129,9 @@ type CSCClient struct {
 }
 
 var (
-	_ Provider = (*CSCClient)(nil)
-	_ Batcher  = (*CSCClient)(nil)
+	_ Provider  = (*CSCClient)(nil)
+	_ Batcher   = (*CSCClient)(nil)
+	_ Certifier = (*CSCClient)(nil)
 )
 
 // CSCInfo is the answer of info.
@@ -325,6 +326,16 @@ func (c *CSCClient) Key(ctx context.Context, credentialID string) (*Key, error) 
 		return nil, err
 	}
 	return &Key{Provider: c, Holder: credentialID, Cert: cr.Certificate, Issuer: cr.Chain}, nil
+}
+
+// HolderCertificate is the credential's certificate and chain from credentials/info,
+// asked afresh each time so that a renewed certificate is seen.
+func (c *CSCClient) HolderCertificate(ctx context.Context, credentialID string) (*x509.Certificate, []*x509.Certificate, error) {
+	cr, err := c.CredentialInfo(ctx, credentialID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cr.Certificate, cr.Chain, nil
 }
 
 // MaxBatch is the credential's multisign: how many hashes one SAD may sign.

@@ -23,6 +23,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -153,6 +154,14 @@ type Provider interface {
 type Batcher interface {
 	// MaxBatch is how many digests one request for holder may carry.
 	MaxBatch(ctx context.Context, holder string) (int, error)
+}
+
+// Certifier is a Provider that tells a holder's certificate itself (CSC
+// credentials/info), so that the caller need not be trusted to name it. The caller
+// still checks that it chains to its trust anchors.
+type Certifier interface {
+	// HolderCertificate is the holder's certificate and its chain, nearest issuer first.
+	HolderCertificate(ctx context.Context, holder string) (*x509.Certificate, []*x509.Certificate, error)
 }
 
 // checkDigests refuses digests that do not fit hash, before a holder sees anything.

@@ -11,16 +11,17 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/hsm/remote"
-	"github.com/kyso-vn/kyso/pkg/store"
 )
 
-// Statuses of a remote signature after prepare. Waiting is the holder's turn; the
-// others end it without a signature.
+// Statuses of a remote signature after prepare. Submitting is the moment the request
+// is handed to the provider; waiting is the holder's turn; the others end it without a
+// signature.
 const (
-	StatusWaiting  = "waiting"
-	StatusRefused  = "refused"
-	StatusTimedOut = "timed_out"
-	StatusFailed   = "failed"
+	StatusSubmitting = "submitting"
+	StatusWaiting    = "waiting"
+	StatusRefused    = "refused"
+	StatusTimedOut   = "timed_out"
+	StatusFailed     = "failed"
 )
 
 // Remote is remote signing: the holder's key is on a SIM card (ETSI TS 102 204) or with
@@ -36,6 +37,9 @@ type Remote struct {
 	Backoff remote.Backoff
 	// Scan is how often the completer reads the store for waiting tickets (default 1 s).
 	Scan time.Duration
+	// SubmitTimeout bounds one submission to the provider with its retries (default
+	// 1 min). A request still submitting well after it was cut off by a crash.
+	SubmitTimeout time.Duration
 	// Log receives the completer's outcomes (nil: discarded). Never given a secret.
 	Log *slog.Logger
 }
@@ -61,6 +65,11 @@ type remoteState struct {
 	Display  string `json:"display_text"`
 	Cert     []byte `json:"certificate"`
 	Actor    string `json:"actor"`
+	// RequestID is the request's ID at the provider (AP_TransID, CSC clientData),
+	// fixed before it is sent so that an operator can match an interrupted one.
+	RequestID string `json:"request_id,omitempty"`
+	// SubmitAt is when the submission began (status submitting).
+	SubmitAt time.Time `json:"submit_at,omitzero"`
 	// Ticket is nil while the document queues behind an earlier one of its batch.
 	Ticket *remote.Ticket `json:"ticket,omitempty"`
 	// Index is this document's digest in Ticket.Request.Digests.
@@ -82,11 +91,33 @@ type RemoteRequest struct {
 // ErrNoProvider is a provider name that is not configured.
 var ErrNoProvider = fmt.Errorf("%w: no such remote signing provider", ErrInvalid)
 
+// ErrUntrustedHolder is a holder certificate that does not chain to the trust anchors:
+// the holder is not asked to sign with it.
+var ErrUntrustedHolder = fmt.Errorf("%w: the holder's certificate does not chain to the configured trust anchors", ErrInvalid)
+
+// errInterrupted ends a request that was cut off between "submitting" and the stored
+// ticket. See PrepareRemote.
+var errInterrupted = errors.New("service: remote signature interrupted before the provider confirmed receipt; not re-submitted because the holder may already have been asked")
+
 // PrepareRemote prepares every document, submits the digests to the provider (one
 // confirmation for all when it signs batches, otherwise the first now and the others
 // after it) and returns the pending signatures in the waiting state. A provider that
 // cannot be reached fails the call; the request is sent again only when it provably
 // never left this process.
+//
+// The holder's certificate comes from the provider where it tells it (CSC
+// credentials/info; remote.Certifier), otherwise from the request, and must chain to
+// the trust anchors before any phone rings.
+//
+// Durability of the submission: the rows are stored as "submitting", with the
+// request's ID, BEFORE the provider is called, and become "waiting" with the ticket
+// after. A crash in between leaves a submitting row, which the completer (RunRemote)
+// ends as failed ("remote/interrupted") once the submission's time (SubmitTimeout)
+// is surely over. It is never re-submitted and never resumed: neither TS 102 204
+// (MSS_StatusReq needs the MSSP_TransID of the lost answer) nor CSC v2 (the SAD or
+// the approval handle of the lost answer) can find a transaction by the client's own
+// request ID, and sending it again could ring the phone twice for one signature. The
+// error names the request ID so that an operator can reconcile with the provider.
 func (s *Service) PrepareRemote(ctx context.Context, req RemoteRequest) ([]*Pending, error) {
 	if s.Remote == nil {
 		return nil, fmt.Errorf("%w: remote signing is not configured", ErrInvalid)
@@ -97,6 +128,9 @@ func (s *Service) PrepareRemote(ctx context.Context, req RemoteRequest) ([]*Pend
 	}
 	if req.Holder == "" || len(req.Documents) == 0 {
 		return nil, fmt.Errorf("%w: a holder and at least one document are required", ErrInvalid)
+	}
+	if err := s.holderCertificate(ctx, prov, &req); err != nil {
+		return nil, err
 	}
 	var (
 		views  []*Pending
@@ -130,33 +164,44 @@ func (s *Service) PrepareRemote(ctx context.Context, req RemoteRequest) ([]*Pend
 	for _, v := range views[:per] {
 		digests = append(digests, v.Digest)
 	}
-	ticket, err := s.submitRemote(ctx, prov, req.Holder, views[0].Algorithm, digests, req.DisplayText)
+	r, err := s.newRemoteRequest(req.Holder, views[0].Algorithm, digests, req.DisplayText)
 	if err != nil {
 		s.abandon(ctx, views, err)
 		return nil, err
 	}
+	// Store the intent first: the submitted ones as submitting, the others queued.
+	now := s.now()
 	for i, v := range views {
 		rs := &remoteState{Provider: req.Provider, Holder: req.Holder, Display: req.DisplayText,
 			Cert: first.Certificate.Raw, Actor: req.Documents[i].Actor}
 		if len(views) > 1 {
 			rs.Batch = ids
 		}
+		to := StatusWaiting
 		if i < per {
-			rs.Ticket, rs.Index = &ticket, i
+			rs.RequestID, rs.SubmitAt, rs.Index, to = r.ID, now, i, StatusSubmitting
 		}
 		states[i].Remote = rs
-		// The holder may need the whole answer time: the row must outlive it.
-		exp := v.ExpiresAt
-		if d := ticket.Deadline.Add(time.Hour); d.After(exp) {
-			exp = d
-		}
-		states[i].View.Status = StatusWaiting
-		raw, err := json.Marshal(states[i])
-		if err != nil {
+		if err := s.moveRemote(ctx, v.ID, states[i], statusPending, to); err != nil {
+			s.abandon(ctx, views, err)
 			return nil, err
 		}
-		if err := s.Store.UpdatePending(ctx, v.ID, statusPending, StatusWaiting, raw); err != nil {
-			return nil, mapStoreError(err)
+		v.Status = to
+	}
+	sctx, cancel := context.WithTimeout(ctx, s.Remote.submitTimeout())
+	ticket, err := s.submitRemote(sctx, prov, r)
+	cancel()
+	if err != nil {
+		s.abandon(ctx, views, err)
+		return nil, err
+	}
+	for i, v := range views {
+		rs := states[i].Remote
+		if i < per {
+			rs.Ticket, rs.SubmitAt = &ticket, time.Time{}
+			if err := s.moveRemote(ctx, v.ID, states[i], StatusSubmitting, StatusWaiting); err != nil {
+				return nil, err
+			}
 		}
 		v.Status = StatusWaiting
 		s.fillRemoteView(v, rs)
@@ -164,23 +209,83 @@ func (s *Service) PrepareRemote(ctx context.Context, req RemoteRequest) ([]*Pend
 	return views, nil
 }
 
+// holderCertificate sets the documents' certificate from the provider when it tells
+// it (a differing certificate in the request is refused), and checks that it chains
+// to the trust anchors at the current time.
+func (s *Service) holderCertificate(ctx context.Context, prov remote.Provider, req *RemoteRequest) error {
+	if c, ok := prov.(remote.Certifier); ok {
+		cert, chain, err := c.HolderCertificate(ctx, req.Holder)
+		if err != nil {
+			return fmt.Errorf("service: remote signature: %w", err)
+		}
+		for i := range req.Documents {
+			d := &req.Documents[i]
+			if d.Certificate != nil && !d.Certificate.Equal(cert) {
+				return fmt.Errorf("%w: the certificate given is not the one of credential %q at provider %q", ErrInvalid, req.Holder, req.Provider)
+			}
+			d.Certificate, d.Chain = cert, chain
+		}
+	}
+	cert := req.Documents[0].Certificate
+	if cert == nil {
+		return fmt.Errorf("%w: the signer's certificate is required", ErrInvalid)
+	}
+	if len(s.Verify.Anchors) == 0 {
+		return fmt.Errorf("%w: no trust anchors are configured", ErrUntrustedHolder)
+	}
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	for _, a := range s.Verify.Anchors {
+		roots.AddCert(a)
+	}
+	for _, c := range req.Documents[0].Chain {
+		inter.AddCert(c)
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: s.now(),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrUntrustedHolder, cert.Subject.CommonName, err)
+	}
+	return nil
+}
+
+// moveRemote stores st under the status `to`, from `from` (compare and set).
+func (s *Service) moveRemote(ctx context.Context, id string, st *pendingState, from, to string) error {
+	st.View.Status = to
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return mapStoreError(s.Store.UpdatePending(ctx, id, from, to, raw))
+}
+
 // abandon ends prepared signatures whose submission failed, so that nothing waits.
 func (s *Service) abandon(ctx context.Context, views []*Pending, cause error) {
 	for _, v := range views {
-		_ = s.endRemote(context.WithoutCancel(ctx), v.ID, statusPending, cause)
+		_ = s.endRemote(context.WithoutCancel(ctx), v.ID, v.Status, cause)
 	}
 }
 
-func (s *Service) submitRemote(ctx context.Context, prov remote.Provider, holder, algorithm string, digests [][]byte, display string) (remote.Ticket, error) {
+func (r *Remote) submitTimeout() time.Duration {
+	if r.SubmitTimeout > 0 {
+		return r.SubmitTimeout
+	}
+	return time.Minute
+}
+
+func (s *Service) newRemoteRequest(holder, algorithm string, digests [][]byte, display string) (remote.Request, error) {
 	opts, err := SignerOpts(algorithm)
 	if err != nil {
-		return remote.Ticket{}, err
+		return remote.Request{}, err
 	}
 	r, err := remote.NewRequest(remote.NewRequestID(), holder, digests, opts, display)
 	if err != nil {
-		return remote.Ticket{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return remote.Request{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	r.Timeout = s.Remote.Timeout
+	return r, nil
+}
+
+// submitRemote sends r, again only while it provably never left this process.
+func (s *Service) submitRemote(ctx context.Context, prov remote.Provider, r remote.Request) (remote.Ticket, error) {
 	const attempts = 3
 	for i := 1; ; i++ {
 		t, err := prov.Submit(ctx, r)
@@ -212,6 +317,8 @@ func endStatus(err error) (string, *RemoteError) {
 		e.Type, e.Title = "remote/unreachable", "The signing provider could not be reached."
 	case errors.Is(err, remote.ErrProviderRejected):
 		e.Type, e.Title = "remote/rejected", "The signing provider rejected the request."
+	case errors.Is(err, errInterrupted):
+		e.Type, e.Title = "remote/interrupted", "The request was interrupted before the provider confirmed it; it was not sent again."
 	case errors.Is(err, remote.ErrBadSignature):
 		e.Type, e.Title = "remote/bad-signature", "The provider's signature does not verify with the holder's certificate."
 	default:
@@ -263,7 +370,7 @@ func (s *Service) WaitRemote(ctx context.Context, id string) (*Pending, error) {
 		if err != nil {
 			return nil, err
 		}
-		if v.Status != StatusWaiting && v.Status != statusCompleting {
+		if v.Status != StatusWaiting && v.Status != StatusSubmitting && v.Status != statusCompleting {
 			return v, nil
 		}
 		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
@@ -312,9 +419,9 @@ func (c *completer) log() *slog.Logger {
 // round handles every waiting row once: submit the queued whose turn it is, poll the
 // tickets that are due. Rows that share a ticket (a batch) are polled once.
 func (c *completer) round(ctx context.Context) {
-	var rows []store.PendingSignature
-	if err := c.s.Store.DB().WithContext(ctx).Where("status = ? AND expires_at > ?", StatusWaiting, c.s.now()).
-		Order("created_at").Find(&rows).Error; err != nil {
+	c.endInterrupted(ctx)
+	rows, err := c.s.Store.ListPendingByStatus(ctx, StatusWaiting)
+	if err != nil {
 		if ctx.Err() == nil {
 			c.log().Warn("remote: reading waiting signatures", "err", err)
 		}
@@ -468,13 +575,15 @@ func (c *completer) finish(ctx context.Context, id string, st *pendingState, sig
 }
 
 // submitQueued sends a batch document that waits for its turn: once every earlier
-// document of its batch has ended, so that the phone shows one request at a time.
+// document of its batch has ended, so that the phone shows one request at a time. It
+// goes through "submitting" as PrepareRemote does, which also claims the row, so that
+// two replicas do not both ask the holder.
 func (c *completer) submitQueued(ctx context.Context, id string, st *pendingState) {
 	s, rs := c.s, st.Remote
 	at := slices.Index(rs.Batch, id)
 	if at > 0 {
 		prev, err := s.Store.GetPending(ctx, rs.Batch[at-1])
-		if err == nil && (prev.Status == StatusWaiting || prev.Status == statusCompleting || prev.Status == statusPending) {
+		if err == nil && slices.Contains([]string{StatusWaiting, StatusSubmitting, statusCompleting, statusPending}, prev.Status) {
 			return
 		}
 	}
@@ -483,19 +592,54 @@ func (c *completer) submitQueued(ctx context.Context, id string, st *pendingStat
 		_ = s.endRemote(ctx, id, StatusWaiting, fmt.Errorf("%w: provider %q is no longer configured", remote.ErrProviderRejected, rs.Provider))
 		return
 	}
-	// Claim the row before submitting, so that two replicas do not both ask the holder.
-	if err := s.Store.UpdatePending(ctx, id, StatusWaiting, statusCompleting, nil); err != nil {
-		return
-	}
-	t, err := s.submitRemote(ctx, prov, rs.Holder, st.View.Algorithm, [][]byte{st.View.Digest}, rs.Display)
+	r, err := s.newRemoteRequest(rs.Holder, st.View.Algorithm, [][]byte{st.View.Digest}, rs.Display)
 	if err != nil {
-		_ = s.endRemote(context.WithoutCancel(ctx), id, statusCompleting, err)
+		_ = s.endRemote(ctx, id, StatusWaiting, err)
 		return
 	}
-	rs.Ticket, rs.Index = &t, 0
-	raw, _ := json.Marshal(st)
-	if err := s.Store.UpdatePending(context.WithoutCancel(ctx), id, statusCompleting, StatusWaiting, raw); err != nil {
+	rs.RequestID, rs.SubmitAt, rs.Index = r.ID, s.now(), 0
+	if err := s.moveRemote(ctx, id, st, StatusWaiting, StatusSubmitting); err != nil {
+		return // another replica has it
+	}
+	sctx, cancel := context.WithTimeout(ctx, s.Remote.submitTimeout())
+	t, err := s.submitRemote(sctx, prov, r)
+	cancel()
+	if err != nil {
+		_ = s.endRemote(context.WithoutCancel(ctx), id, StatusSubmitting, err)
+		return
+	}
+	rs.Ticket, rs.SubmitAt = &t, time.Time{}
+	if err := s.moveRemote(context.WithoutCancel(ctx), id, st, StatusSubmitting, StatusWaiting); err != nil {
 		c.log().Error("remote: storing ticket", "pending_id", id, "err", err)
+	}
+}
+
+// interruptedAfter is how long past its SubmitTimeout a submitting row is surely
+// abandoned: the live submission writes its outcome right after its deadline.
+const interruptedAfter = 2 * time.Second
+
+// endInterrupted ends the requests that a stopped process left submitting (see
+// PrepareRemote): failed, never sent again.
+func (c *completer) endInterrupted(ctx context.Context) {
+	rows, err := c.s.Store.ListPendingByStatus(ctx, StatusSubmitting)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log().Warn("remote: reading submitting signatures", "err", err)
+		}
+		return
+	}
+	cutoff := c.s.now().Add(-c.s.Remote.submitTimeout() - interruptedAfter)
+	for _, row := range rows {
+		var st pendingState
+		if json.Unmarshal(row.State, &st) != nil || st.Remote == nil || st.Remote.SubmitAt.After(cutoff) {
+			continue
+		}
+		rs := st.Remote
+		cause := fmt.Errorf("%w (provider %q, holder %q, request %s, submission began %s)", errInterrupted,
+			rs.Provider, rs.Holder, rs.RequestID, rs.SubmitAt.UTC().Format(time.RFC3339))
+		if err := c.s.endRemote(ctx, row.ID, StatusSubmitting, cause); err == nil {
+			c.log().Warn("remote: interrupted submission ended, not re-submitted", "pending_id", row.ID, "request_id", rs.RequestID)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,10 +184,82 @@ func TestRemoteProviderDown(t *testing.T) {
 	if !errors.Is(err, remote.ErrUnreachable) || !remote.SafeToResubmit(err) {
 		t.Fatalf("prepare against a closed port: %v", err)
 	}
-	var n int64
-	svc.Store.DB().Model(&store.PendingSignature{}).Where("status = ?", StatusWaiting).Count(&n)
-	if n != 0 {
-		t.Fatalf("%d signatures left waiting", n)
+	for _, status := range []string{StatusWaiting, StatusSubmitting} {
+		if rows, err := svc.Store.ListPendingByStatus(context.Background(), status); err != nil || len(rows) != 0 {
+			t.Fatalf("%d signatures left %s (%v)", len(rows), status, err)
+		}
+	}
+}
+
+// crashAfterSubmit is the provider as seen by a process that dies right after the
+// provider accepted the request and before the ticket is stored: crash closes the
+// database under the submitting process.
+type crashAfterSubmit struct {
+	remote.Provider
+	crash func()
+}
+
+func (c crashAfterSubmit) Submit(ctx context.Context, r remote.Request) (remote.Ticket, error) {
+	t, err := c.Provider.Submit(ctx, r)
+	c.crash()
+	return t, err
+}
+
+// TestRemoteInterruptedSubmission: the process dies between the provider's receipt and
+// the stored ticket. The restarted process finds the row still "submitting", ends it
+// as failed (remote/interrupted) once the submission time is over, and never sends
+// it again: the phone rang once.
+func TestRemoteInterruptedSubmission(t *testing.T) {
+	p := testpki.Committed(t)
+	services := pkitest.StartServices(t, p)
+	m := simMSSP(t, p, func(remotetest.PhoneRequest) remotetest.Answer {
+		return remotetest.Answer{Action: remotetest.Confirm, After: 200 * time.Millisecond}
+	})
+	db := filepath.Join(t.TempDir(), "kyso.db")
+	first := remoteService(t, db, p, nil, services)
+	first.Remote.Providers["sim"] = crashAfterSubmit{m.NewClient(remote.MSSFormatPKCS1), func() { first.Store.Close() }}
+	_, err := first.PrepareRemote(context.Background(), RemoteRequest{Documents: []PrepareRequest{simDraft(t, first, p, pades.LevelBB)},
+		Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "Ký dự thảo"})
+	if err == nil || m.Submissions() != 1 {
+		t.Fatalf("prepare through a crash: %v, %d submissions", err, m.Submissions())
+	}
+	second := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS1), services)
+	second.Remote.SubmitTimeout = time.Second
+	rows, err := second.Store.ListPendingByStatus(context.Background(), StatusSubmitting)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("after the crash: %d submitting rows (%v), want the one", len(rows), err)
+	}
+	start := time.Now()
+	runCompleter(t, second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	v, err := second.WaitRemote(ctx, rows[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ended %s (%s) %v after the restart", v.Status, v.Error.Type, time.Since(start).Round(10*time.Millisecond))
+	if v.Status != StatusFailed || v.Error == nil || v.Error.Type != "remote/interrupted" ||
+		!strings.Contains(v.Error.Detail, "not re-submitted") || !strings.Contains(v.Error.Detail, m.Shown()[0].APTransID) {
+		t.Fatalf("interrupted request: %s %+v", v.Status, v.Error)
+	}
+	time.Sleep(500 * time.Millisecond) // a few more completer rounds
+	if m.Submissions() != 1 {
+		t.Fatalf("the request was sent %d times", m.Submissions())
+	}
+}
+
+// TestRemoteUntrustedHolder: a holder certificate that does not chain to the trust
+// anchors is refused before the phone rings.
+func TestRemoteUntrustedHolder(t *testing.T) {
+	p := testpki.Committed(t)
+	services := pkitest.StartServices(t, p)
+	m := simMSSP(t, p, nil)
+	svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, m.NewClient(remote.MSSFormatPKCS1), services)
+	svc.Verify.Anchors = []*x509.Certificate{p.TSA.Cert} // not the SIM certificate's root
+	_, err := svc.PrepareRemote(context.Background(), RemoteRequest{Documents: []PrepareRequest{simDraft(t, svc, p, pades.LevelBB)},
+		Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "x"})
+	if !errors.Is(err, ErrUntrustedHolder) || m.Submissions() != 0 {
+		t.Fatalf("untrusted holder: %v, %d submissions", err, m.Submissions())
 	}
 }
 

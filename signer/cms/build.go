@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/kyso-vn/kyso/internal/rsapub"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -73,6 +74,10 @@ type Pending struct {
 	Certificates [][]byte // DER; the signer's certificate first
 	ContentType  asn1.ObjectIdentifier
 	Content      []byte // encapsulated content; nil when detached
+
+	// cert is Certificates[0] parsed, kept from Prepare so that Complete does not
+	// parse it again; Certificate checks that it is still that certificate.
+	cert *x509.Certificate
 }
 
 var (
@@ -168,6 +173,7 @@ func Prepare(spec SignerInfoSpec, contentDigest []byte) (*Pending, error) {
 		SignedAttrs:  signed,
 		Certificates: certs,
 		ContentType:  ct,
+		cert:         spec.Certificate,
 	}
 	if spec.EncapsulatedContent != nil {
 		p.Content = bytes.Clone(spec.EncapsulatedContent)
@@ -207,6 +213,9 @@ func (p *Pending) SignatureOpts() crypto.SignerOpts {
 func (p *Pending) Certificate() (*x509.Certificate, error) {
 	if len(p.Certificates) == 0 {
 		return nil, errors.New("cms: pending signature has no certificate")
+	}
+	if p.cert != nil && bytes.Equal(p.cert.Raw, p.Certificates[0]) {
+		return p.cert, nil
 	}
 	c, err := x509.ParseCertificate(p.Certificates[0])
 	if err != nil {
@@ -256,7 +265,7 @@ func (p *Pending) checkSignature(signature []byte) ([]byte, error) {
 		if p.PSS {
 			err = rsa.VerifyPSS(pub, p.Hash, digest, signature, &rsa.PSSOptions{SaltLength: p.Hash.Size(), Hash: p.Hash})
 		} else {
-			err = rsa.VerifyPKCS1v15(pub, p.Hash, digest, signature)
+			err = rsapub.VerifyPKCS1v15(pub, p.Hash, digest, signature)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: the signer's signature does not match the certificate's key (%s)", ErrSignatureInvalid, p.algorithmName(cert))

@@ -351,3 +351,30 @@ func TestExtraSignedAttrs(t *testing.T) {
 		t.Errorf("extra attribute lost: %v", got)
 	}
 }
+
+// TestCompleteFollowsCertificates: Prepare keeps the parsed certificate for Complete,
+// but a state whose certificate list was replaced afterwards is judged by the new
+// list, never by the kept copy.
+func TestCompleteFollowsCertificates(t *testing.T) {
+	p := newPKI(t, "RSA-2048")
+	other := newPKI(t, "RSA-3072")
+	pend, err := cms.Prepare(spec(p, crypto.SHA256, false, cms.ProfilePAdES), digestOf(crypto.SHA256, []byte("x")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := p.leafKey.Sign(rand.Reader, pend.SignedAttrsDigest(), pend.SignatureOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pend.Certificates[0] = other.leaf.Raw
+	if c, err := pend.Certificate(); err != nil || !bytes.Equal(c.Raw, other.leaf.Raw) {
+		t.Fatalf("Certificate after replacing the list = %v, %v; want the new certificate", c, err)
+	}
+	if _, err := pend.Complete(sig); !errors.Is(err, cms.ErrSignatureInvalid) {
+		t.Fatalf("Complete with a replaced certificate = %v, want ErrSignatureInvalid", err)
+	}
+	pend.Certificates[0] = p.leaf.Raw
+	if _, err := pend.Complete(sig); err != nil {
+		t.Fatalf("Complete with the original certificate: %v", err)
+	}
+}

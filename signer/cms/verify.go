@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/kyso-vn/kyso/internal/rsapub"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -352,7 +353,7 @@ func verifySignature(pub crypto.PublicKey, alg AlgorithmIdentifier, h crypto.Has
 			return "", nil, err
 		}
 		name := h.String() + " with RSA"
-		if rsa.VerifyPKCS1v15(k, h, digest, sig) != nil {
+		if rsapub.VerifyPKCS1v15(k, h, digest, sig) != nil {
 			return invalid(name)
 		}
 		return name, weak, nil

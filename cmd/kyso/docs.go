@@ -71,6 +71,25 @@ func (f *storeFlags) open(ctx context.Context) (*store.Store, error) {
 	return s, nil
 }
 
+// printJSON writes v as indented JSON, the shape every --json output of this binary
+// has.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printJSONOrTable writes v as JSON when asJSON is set, else the tab-separated rows
+// that rows writes, aligned in columns.
+func printJSONOrTable(w io.Writer, asJSON bool, v any, rows func(tw io.Writer)) error {
+	if asJSON {
+		return printJSON(w, v)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	rows(tw)
+	return tw.Flush()
+}
+
 func cliActor() string {
 	if u := os.Getenv("USER"); u != "" {
 		return "cli:" + u
@@ -351,19 +370,13 @@ func newDocsListCmd(sf *storeFlags) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(docs)
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tDIRECTION\tSTATUS\tREG\tNUMBER\tISSUED\tIDENTIFIER\tSUMMARY")
-			for _, d := range docs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Direction, d.Status, regString(&d),
-					numberString(&d), dateString(d.IssuedAt), deref(d.Identifier), d.Summary)
-			}
-			return tw.Flush()
+			return printJSONOrTable(cmd.OutOrStdout(), asJSON, docs, func(tw io.Writer) {
+				fmt.Fprintln(tw, "ID\tDIRECTION\tSTATUS\tREG\tNUMBER\tISSUED\tIDENTIFIER\tSUMMARY")
+				for _, d := range docs {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Direction, d.Status, regString(&d),
+						numberString(&d), dateString(d.IssuedAt), deref(d.Identifier), d.Summary)
+				}
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -452,9 +465,7 @@ func newDocsGetCmd(sf *storeFlags) *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"document": d, "versions": vs, "attachments": as, "audit": events})
+				return printJSON(w, map[string]any{"document": d, "versions": vs, "attachments": as, "audit": events})
 			}
 			fmt.Fprintf(w, "Document %d (%s, %s)\n", d.ID, d.Direction, d.Status)
 			fmt.Fprintf(w, "  identifier: %s\n  number:     %s\n  register:   %s\n  type:       %s\n  summary:    %s\n",

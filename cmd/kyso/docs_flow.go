@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -44,7 +45,8 @@ func (f *flowFlags) verifyOptions() (verify.Options, error) {
 
 func newDocsIssueCmd(sf *storeFlags) *cobra.Command {
 	var ff flowFlags
-	var keyURI, certFile, chainFile, seal, numberField, dateField, level string
+	var kf cliKey
+	var seal, numberField, dateField, level string
 	var sealSize float64
 	var tsa []string
 	cmd := &cobra.Command{
@@ -68,7 +70,7 @@ the leader's signature, and stores the document as issued.`,
 			if err != nil {
 				return err
 			}
-			if keyURI == "" {
+			if kf.uri == "" {
 				return usageErr("--key is required")
 			}
 			lvl, err := pades.ParseLevel(level)
@@ -82,20 +84,17 @@ the leader's signature, and stores the document as issued.`,
 				}
 			}
 			ctx := cmd.Context()
-			key, err := hsm.Open(ctx, keyURI, hsm.Options{})
+			key, err := kf.open(ctx)
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return err
 			}
-			defer closeKey(key)
-			sk, err := cliServerKey(key, keyURI, certFile, chainFile)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
+			defer closeKey(key.Key)
 			st, err := sf.open(ctx)
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			defer st.Close()
+			sk := &service.ServerKey{Name: "cli", Key: key, URI: redactedURI(kf.uri)}
 			svc := &service.Service{Store: st, Keys: map[string]*service.ServerKey{"cli": sk}, Verify: vo}
 			if len(tsa) > 0 {
 				svc.Timestamper = &pki.TSAClient{URLs: tsa}
@@ -116,9 +115,7 @@ the leader's signature, and stores the document as issued.`,
 		},
 	}
 	ff.add(cmd)
-	cmd.Flags().StringVar(&keyURI, "key", "", "the organisation's key URI (pkcs11: or softkey:)")
-	cmd.Flags().StringVar(&certFile, "cert", "", "its certificate, when the token holds none")
-	cmd.Flags().StringVar(&chainFile, "chain", "", "issuer certificates (PEM), nearest first")
+	kf.add(cmd, "the organisation's")
 	cmd.Flags().StringVar(&seal, "seal", "", "PNG of the seal (red, transparent, true size)")
 	cmd.Flags().Float64Var(&sealSize, "seal-size", 0, "the seal's true width in points (default: from the PNG's resolution, else 36 mm)")
 	cmd.Flags().StringVar(&numberField, "number-field", "", "template text field for \"Số: NN/SYMBOL\"")
@@ -128,14 +125,29 @@ the leader's signature, and stores the document as issued.`,
 	return cmd
 }
 
-// cliServerKey names the command line's key for the service, with its certificates
-// from the token or the files given.
-func cliServerKey(key hsm.Key, uri, certFile, chainFile string) (*service.ServerKey, error) {
-	var o pades.Options
-	if err := attachCertificates(key, signFlags{cert: certFile, chain: chainFile}, &o); err != nil {
-		return nil, err
+// cliKey names the key a document command signs with: its URI and, when its token
+// holds none, the files of its certificate and issuer chain.
+type cliKey struct{ uri, cert, chain string }
+
+func (k *cliKey) add(cmd *cobra.Command, whose string) {
+	cmd.Flags().StringVar(&k.uri, "key", "", whose+" key URI (pkcs11: or softkey:)")
+	cmd.Flags().StringVar(&k.cert, "cert", "", "its certificate, when the token holds none")
+	cmd.Flags().StringVar(&k.chain, "chain", "", "issuer certificates (PEM), nearest first")
+}
+
+// open opens the key with its certificates from the token or the files given; the
+// caller closes it with closeKey(key.Key).
+func (k *cliKey) open(ctx context.Context) (withCertificates, error) {
+	key, err := hsm.Open(ctx, k.uri, hsm.Options{})
+	if err != nil {
+		return withCertificates{}, &exitError{code: 1, err: err}
 	}
-	return &service.ServerKey{Name: "cli", Key: withCertificates{Key: key, cert: o.Certificate, chain: o.Chain}, URI: redactedURI(uri)}, nil
+	var o pades.Options
+	if err := attachCertificates(key, signFlags{cert: k.cert, chain: k.chain}, &o); err != nil {
+		closeKey(key)
+		return withCertificates{}, &exitError{code: 2, err: err}
+	}
+	return withCertificates{Key: key, cert: o.Certificate, chain: o.Chain}, nil
 }
 
 // withCertificates gives a key the certificates named on the command line.
@@ -225,7 +237,8 @@ func derefInt(p *int) int {
 }
 
 func newDocsApproveCmd(sf *storeFlags) *cobra.Command {
-	var keyURI, certFile, chainFile, image, rect, level, reason, actor string
+	var kf cliKey
+	var image, rect, level, reason, actor string
 	var page int
 	var tsa []string
 	cmd := &cobra.Command{
@@ -243,7 +256,7 @@ the document becomes approved, ready for the clerk to issue.`,
 			if err != nil {
 				return usageErr("document id %q is not a number", args[0])
 			}
-			if keyURI == "" || actor == "" {
+			if kf.uri == "" || actor == "" {
 				return usageErr("give --key and --actor")
 			}
 			f := signFlags{level: level, rect: rect, image: image, page: page, reason: reason, tsa: tsa, hash: "SHA-256", visible: image != ""}
@@ -252,21 +265,18 @@ the document becomes approved, ready for the clerk to issue.`,
 				return &exitError{code: 2, err: err}
 			}
 			ctx := cmd.Context()
-			key, err := hsm.Open(ctx, keyURI, hsm.Options{})
+			key, err := kf.open(ctx)
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return err
 			}
-			defer closeKey(key)
-			if err := attachCertificates(key, signFlags{cert: certFile, chain: chainFile}, &opts); err != nil {
-				return &exitError{code: 2, err: err}
-			}
+			defer closeKey(key.Key)
 			st, err := sf.open(ctx)
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			defer st.Close()
 			svc := &service.Service{Store: st, Timestamper: opts.Timestamper, Validation: opts.Validation}
-			p, err := svc.Prepare(ctx, service.PrepareRequest{DocumentID: id, Certificate: opts.Certificate, Chain: opts.Chain,
+			p, err := svc.Prepare(ctx, service.PrepareRequest{DocumentID: id, Certificate: key.cert, Chain: key.chain,
 				Role: service.RoleApprove, Actor: actor, Options: service.SignOptions{Level: opts.Level, Reason: opts.Reason, Appearance: opts.Appearance}})
 			if err != nil {
 				return &exitError{code: 1, err: err}
@@ -279,7 +289,7 @@ the document becomes approved, ready for the clerk to issue.`,
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			done, err := svc.Complete(ctx, p.ID, service.CompleteRequest{Signature: sig, Actor: actor, KeyURI: redactedURI(keyURI)})
+			done, err := svc.Complete(ctx, p.ID, service.CompleteRequest{Signature: sig, Actor: actor, KeyURI: redactedURI(kf.uri)})
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
@@ -287,9 +297,7 @@ the document becomes approved, ready for the clerk to issue.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&keyURI, "key", "", "the leader's key URI (pkcs11: or softkey:)")
-	cmd.Flags().StringVar(&certFile, "cert", "", "its certificate, when the token holds none")
-	cmd.Flags().StringVar(&chainFile, "chain", "", "issuer certificates (PEM), nearest first")
+	kf.add(cmd, "the leader's")
 	cmd.Flags().StringVar(&image, "image", "", "PNG of the handwritten signature (blue, transparent)")
 	cmd.Flags().IntVar(&page, "page", 1, "page of the visible signature")
 	cmd.Flags().StringVar(&rect, "rect", "", "rectangle x1,y1,x2,y2 in points")

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -283,5 +284,36 @@ func TestDocsAgencies(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "line 3") {
 		t.Fatalf("bad list: %v", err)
+	}
+}
+
+// TestDocsPrintJSONOrTable pins the two output shapes docs list, docs get and stats
+// share: indented JSON for scripts, and columns two spaces apart for people.
+func TestDocsPrintJSONOrTable(t *testing.T) {
+	v := []struct{ ID int }{{7}, {1234}}
+	rows := func(tw io.Writer) {
+		fmt.Fprintln(tw, "ID\tSUMMARY")
+		for _, r := range v {
+			fmt.Fprintf(tw, "%d\tcông văn\n", r.ID)
+		}
+	}
+	tests := []struct {
+		name   string
+		asJSON bool
+		want   string
+	}{
+		{"json", true, "[\n  {\n    \"ID\": 7\n  },\n  {\n    \"ID\": 1234\n  }\n]\n"},
+		{"table", false, "ID    SUMMARY\n7     công văn\n1234  công văn\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			if err := printJSONOrTable(&b, tt.asJSON, v, rows); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tt.want {
+				t.Errorf("got\n%q\nwant\n%q", b.String(), tt.want)
+			}
+		})
 	}
 }

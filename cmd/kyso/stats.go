@@ -1,9 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"text/tabwriter"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,35 +35,29 @@ func newStatsCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			w := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
-			}
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "\t%d\t%d\tchange\n", st.Year, st.Year-1)
-			row := func(name string, now, prev int64) {
-				diff, pct := store.Change(now, prev)
-				change := fmt.Sprintf("%+d", diff)
-				if prev != 0 {
-					change += fmt.Sprintf(" (%+.1f%%)", pct)
+			return printJSONOrTable(cmd.OutOrStdout(), asJSON, st, func(tw io.Writer) {
+				fmt.Fprintf(tw, "\t%d\t%d\tchange\n", st.Year, st.Year-1)
+				row := func(name string, now, prev int64) {
+					diff, pct := store.Change(now, prev)
+					change := fmt.Sprintf("%+d", diff)
+					if prev != 0 {
+						change += fmt.Sprintf(" (%+.1f%%)", pct)
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", name, now, prev, change)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", name, now, prev, change)
-			}
-			row("documents (total)", st.Incoming+st.Outgoing, st.IncomingPrevYear+st.OutgoingPrevYear)
-			row("incoming", st.Incoming, st.IncomingPrevYear)
-			row("outgoing", st.Outgoing, st.OutgoingPrevYear)
-			fmt.Fprintf(tw, "documents signed\t%d\n", st.Signed)
-			fmt.Fprintf(tw, "signatures\t%d\n", st.Signatures)
-			fmt.Fprintf(tw, "certificates in use\t%d\n", st.Certificates)
-			for _, k := range []store.CertKind{store.CertOrganisation, store.CertPersonal} {
-				fmt.Fprintf(tw, "  %s\t%d\n", k, st.CertificatesByKind[k])
-			}
-			for _, f := range []store.CertForm{store.FormUSBToken, store.FormSIMPKI, store.FormHSM} {
-				fmt.Fprintf(tw, "  %s\t%d\n", f, st.CertificatesByForm[f])
-			}
-			return tw.Flush()
+				row("documents (total)", st.Incoming+st.Outgoing, st.IncomingPrevYear+st.OutgoingPrevYear)
+				row("incoming", st.Incoming, st.IncomingPrevYear)
+				row("outgoing", st.Outgoing, st.OutgoingPrevYear)
+				fmt.Fprintf(tw, "documents signed\t%d\n", st.Signed)
+				fmt.Fprintf(tw, "signatures\t%d\n", st.Signatures)
+				fmt.Fprintf(tw, "certificates in use\t%d\n", st.Certificates)
+				for _, k := range []store.CertKind{store.CertOrganisation, store.CertPersonal} {
+					fmt.Fprintf(tw, "  %s\t%d\n", k, st.CertificatesByKind[k])
+				}
+				for _, f := range []store.CertForm{store.FormUSBToken, store.FormSIMPKI, store.FormHSM} {
+					fmt.Fprintf(tw, "  %s\t%d\n", f, st.CertificatesByForm[f])
+				}
+			})
 		},
 	}
 	flags = addStoreFlags(cmd)

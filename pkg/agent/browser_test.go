@@ -81,7 +81,7 @@ func TestEndToEndBrowser(t *testing.T) {
 	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	e := newAgent(t, newToken(t, p, "Kyso leader"), k)
-	sigPNG, _ := signatureImages()
+	sigPNG := testenv.SignaturePNG()
 	req := k.prepareDoc(t, corpusPDF(t), p.Leader, service.RoleApprove, "Về việc triển khai chữ ký số trong cơ quan nhà nước", sigPNG)
 	ctx := browser(t)
 	app := k.srv.URL + "/app#agent=" + e.url + "&key=" + apiKey + "&ids=" + req.ID
@@ -140,7 +140,7 @@ func TestEndToEndBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	for what, b := range map[string][]byte{
-		"the server's request log": k.logs(), "the server's store": k.storeBytes(t),
+		"the server's request log": k.log.Bytes(), "the server's store": k.storeBytes(t),
 		"the agent's log": e.logs.Bytes(), "the agent's configuration": cfgFile,
 	} {
 		if len(b) == 0 {
@@ -150,8 +150,8 @@ func TestEndToEndBrowser(t *testing.T) {
 			t.Errorf("the PIN is in %s", what)
 		}
 	}
-	if !bytes.Contains(k.logs(), []byte("/complete")) {
+	if !bytes.Contains(k.log.Bytes(), []byte("/complete")) {
 		t.Fatal("the server's log lacks the completion: the search above proves nothing")
 	}
-	t.Logf("signed through the browser: %s, %d bytes in the server's log, %d in its store", rep.Indication, len(k.logs()), len(k.storeBytes(t)))
+	t.Logf("signed through the browser: %s, %d bytes in the server's log, %d in its store", rep.Indication, len(k.log.Bytes()), len(k.storeBytes(t)))
 }

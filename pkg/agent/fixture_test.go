@@ -56,9 +56,7 @@ type kysoServer struct {
 	blobDir string
 	pki     *testpki.TestPKI
 	clock   *fakeClock // the server's time: a test moves it to expire requests
-
-	mu  sync.Mutex
-	log bytes.Buffer
+	log     syncBuffer // every request, as the server saw it
 }
 
 func startKyso(t *testing.T, p *testpki.TestPKI) *kysoServer {
@@ -77,7 +75,7 @@ func startKyso(t *testing.T, p *testpki.TestPKI) *kysoServer {
 		Verify:  verify.Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: &pki.Checker{RewriteURL: services.RewriteURL}},
 		TempDir: t.TempDir(), Now: k.clock.Now,
 	}
-	logger := slog.New(slog.NewTextHandler(lockedWriter{k}, nil))
+	logger := slog.New(slog.NewTextHandler(&k.log, nil))
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/signatures", k.prepare)
 	mux.HandleFunc("GET /v1/signatures/{id}", k.get)
@@ -95,20 +93,6 @@ func startKyso(t *testing.T, p *testpki.TestPKI) *kysoServer {
 	}))
 	t.Cleanup(k.srv.Close)
 	return k
-}
-
-type lockedWriter struct{ k *kysoServer }
-
-func (l lockedWriter) Write(b []byte) (int, error) {
-	l.k.mu.Lock()
-	defer l.k.mu.Unlock()
-	return l.k.log.Write(b)
-}
-
-func (k *kysoServer) logs() []byte {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return bytes.Clone(k.log.Bytes())
 }
 
 func problem(w http.ResponseWriter, status int, detail string) {
@@ -617,6 +601,25 @@ func (e *agentEnv) confirmForm(t *testing.T, jobID, pinValue string) (int, strin
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// signAll has the person sign the requests through the agent's page with the right PIN,
+// and fails the test unless every one of them was signed.
+func (e *agentEnv) signAll(t *testing.T, ids ...string) {
+	t.Helper()
+	status, jobID, raw := e.createJob(t, ids...)
+	if status != http.StatusCreated {
+		t.Fatalf("job for %v: %d %s", ids, status, raw)
+	}
+	if code, page := e.confirmForm(t, jobID, pin); code != http.StatusSeeOther {
+		t.Fatalf("confirm: %d\n%s", code, page)
+	}
+	if prog := e.waitJob(t, jobID); prog.Completed != len(ids) {
+		for _, it := range prog.Items {
+			t.Logf("item %+v", *it)
+		}
+		t.Fatalf("signed %d of %d requests: %+v", prog.Completed, len(ids), prog)
+	}
 }
 
 // waitJob waits until the job is done and returns its progress.

@@ -6,11 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
-	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,37 +16,13 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/agent"
 	"github.com/kyso-vn/kyso/pkg/service"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
-
-func pngOf(w, h int, c color.NRGBA, on func(x, y int) bool) []byte {
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			if on(x, y) {
-				img.Set(x, y, c)
-			}
-		}
-	}
-	var b bytes.Buffer
-	_ = png.Encode(&b, img)
-	return b.Bytes()
-}
-
-func signatureImages() (sig, seal []byte) {
-	sig = pngOf(300, 100, color.NRGBA{0, 0, 200, 255}, func(x, y int) bool {
-		return math.Abs(float64(y)-(50+30*math.Sin(float64(x)/20))) < 3
-	})
-	seal = pngOf(200, 200, color.NRGBA{220, 0, 0, 255}, func(x, y int) bool {
-		d := math.Hypot(float64(x-100), float64(y-100))
-		return d > 85 && d < 97
-	})
-	return
-}
 
 // TestLeaderThenClerk: the leader approves a draft through the agent with the token;
 // the clerk then issues it with the organisation's key (on the clerk's token, opened
@@ -61,18 +33,9 @@ func TestLeaderThenClerk(t *testing.T) {
 	k := startKyso(t, p)
 	tok := newToken(t, p, "Kyso leader")
 	e := startAgent(t, tok, k)
-	sigPNG, sealPNG := signatureImages()
+	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
 	req := k.prepareDoc(t, corpusPDF(t), p.Leader, service.RoleApprove, "Về việc phê duyệt kế hoạch năm 2026", sigPNG)
-	status, jobID, raw := e.createJob(t, req.ID)
-	if status != http.StatusCreated {
-		t.Fatalf("job: %d %s", status, raw)
-	}
-	if code, page := e.confirmForm(t, jobID, pin); code != http.StatusSeeOther {
-		t.Fatalf("confirm: %d\n%s", code, page)
-	}
-	if prog := e.waitJob(t, jobID); prog.Completed != 1 {
-		t.Fatalf("approve: %+v %s", prog, prog.Items[0].Error)
-	}
+	e.signAll(t, req.ID)
 	doc, content := k.document(t, req.DocumentID)
 	if doc.Status != store.StatusApproved {
 		t.Fatalf("after the leader's signature the document is %s", doc.Status)
@@ -134,13 +97,7 @@ func TestReplayRefused(t *testing.T) {
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
 	req := k.prepareDoc(t, corpusPDF(t), p.Leader, service.RoleApprove, "Công văn thử", nil)
-	_, jobID, _ := e.createJob(t, req.ID)
-	if code, page := e.confirmForm(t, jobID, pin); code != http.StatusSeeOther {
-		t.Fatalf("confirm: %d %s", code, page)
-	}
-	if prog := e.waitJob(t, jobID); prog.Completed != 1 {
-		t.Fatalf("%+v", prog)
-	}
+	e.signAll(t, req.ID)
 	status, _, raw := e.createJob(t, req.ID)
 	if status != http.StatusConflict {
 		t.Fatalf("replayed request: %d %s, want 409", status, raw)

@@ -35,20 +35,7 @@ import (
 // data directory.
 type realKyso struct {
 	url, key, dataDir string
-	mu                sync.Mutex
-	logs              bytes.Buffer
-}
-
-func (r *realKyso) Write(b []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.logs.Write(b)
-}
-
-func (r *realKyso) logBytes() []byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return bytes.Clone(r.logs.Bytes())
+	logs              syncBuffer // its standard error
 }
 
 // kysoBinary is cmd/kyso, built once for the package's tests.
@@ -97,7 +84,7 @@ func startRealKyso(t *testing.T, extra string) *realKyso {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", "--config", cfg)
-	cmd.Stderr = r
+	cmd.Stderr = &r.logs
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -125,7 +112,7 @@ func startRealKyso(t *testing.T, extra string) *realKyso {
 	select {
 	case r.key = <-keys:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("kyso serve printed no admin key; its log:\n%s", r.logBytes())
+		t.Fatalf("kyso serve printed no admin key; its log:\n%s", r.logs.Bytes())
 	}
 	for i := 0; ; i++ {
 		resp, err := http.Get(r.url + "/readyz")
@@ -136,7 +123,7 @@ func startRealKyso(t *testing.T, extra string) *realKyso {
 			}
 		}
 		if i > 100 {
-			t.Fatalf("kyso serve not ready: %v; log:\n%s", err, r.logBytes())
+			t.Fatalf("kyso serve not ready: %v; log:\n%s", err, r.logs.Bytes())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -178,7 +165,7 @@ func TestEndToEndRealServer(t *testing.T) {
 	defer app.Close()
 	k := &kysoServer{srv: app} // only its URL: the origin the agent allows
 	e := newAgent(t, newToken(t, p, "Kyso leader"), k)
-	sigPNG, _ := signatureImages()
+	sigPNG := testenv.SignaturePNG()
 	req := prepareAt(t, srv.url, srv.key, corpusPDF(t), p.Leader, service.RoleApprove, "Về việc chạy thử với kyso serve", sigPNG)
 	ctx := browser(t)
 	var confirmURL, code string
@@ -207,7 +194,7 @@ func TestEndToEndRealServer(t *testing.T) {
 	)
 	if err != nil {
 		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-		t.Fatalf("browser: %v; page says %q; server log:\n%s", err, body, srv.logBytes())
+		t.Fatalf("browser: %v; page says %q; server log:\n%s", err, body, srv.logs.Bytes())
 	}
 	if d := srv.get(t, fmt.Sprintf("/v1/documents/%d", req.DocumentID)); !bytes.Contains(d, []byte(`"status":"approved"`)) {
 		t.Fatalf("the document after the leader's signature: %s", d)
@@ -238,7 +225,7 @@ func TestEndToEndRealServer(t *testing.T) {
 		}
 		return nil
 	})
-	logs := srv.logBytes()
+	logs := srv.logs.Bytes()
 	if stored.Len() == 0 || len(logs) == 0 || !bytes.Contains(logs, []byte("complete")) {
 		t.Fatalf("nothing to search: %d bytes stored, log:\n%s", stored.Len(), logs)
 	}
@@ -264,34 +251,16 @@ func TestLeaderThenClerkRealServer(t *testing.T) {
 	defer app.Close()
 	e := newAgent(t, tok, &kysoServer{srv: app})
 	e.token = e.pairWithKey(t, srv.url, srv.key)
-	sigPNG, sealPNG := signatureImages()
+	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
 	req := prepareAt(t, srv.url, srv.key, corpusPDF(t), p.Leader, service.RoleApprove, "Quyết định phê duyệt kế hoạch", sigPNG)
-	status, jobID, raw := e.createJob(t, req.ID)
-	if status != http.StatusCreated {
-		t.Fatalf("job: %d %s", status, raw)
-	}
-	if code, page := e.confirmForm(t, jobID, pin); code != http.StatusSeeOther {
-		t.Fatalf("confirm: %d\n%s", code, page)
-	}
-	if prog := e.waitJob(t, jobID); prog.Completed != 1 {
-		t.Fatalf("approve: %+v", prog.Items[0])
-	}
+	e.signAll(t, req.ID)
 	// The clerk issues through the agent too, with the organisation's certificate on
 	// the token: the server numbers the document and lays out the seal, the token signs.
 	issue := prepareIssueAt(t, srv.url, srv.key, req.DocumentID, p.Org, sealPNG)
 	if issue.Number == "" {
 		t.Fatalf("the issuing request shows no number: %+v", issue)
 	}
-	status, jobID, raw = e.createJob(t, issue.ID)
-	if status != http.StatusCreated {
-		t.Fatalf("issue job: %d %s", status, raw)
-	}
-	if code, page := e.confirmForm(t, jobID, pin); code != http.StatusSeeOther {
-		t.Fatalf("confirm issue: %d\n%s", code, page)
-	}
-	if prog := e.waitJob(t, jobID); prog.Completed != 1 {
-		t.Fatalf("issue: %+v", prog.Items[0])
-	}
+	e.signAll(t, issue.ID)
 	issued := issue.Number
 	var doc struct {
 		Status string `json:"status"`

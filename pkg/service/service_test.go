@@ -6,11 +6,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,31 +26,6 @@ import (
 )
 
 const agency = "000.00.00.H43"
-
-func pngOf(w, h int, c color.NRGBA, on func(x, y int) bool) []byte {
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			if on(x, y) {
-				img.Set(x, y, c)
-			}
-		}
-	}
-	var b bytes.Buffer
-	_ = png.Encode(&b, img)
-	return b.Bytes()
-}
-
-func images() (sig, seal []byte) {
-	sig = pngOf(300, 100, color.NRGBA{0, 0, 200, 255}, func(x, y int) bool {
-		return math.Abs(float64(y)-(50+30*math.Sin(float64(x)/20))) < 3
-	})
-	seal = pngOf(200, 200, color.NRGBA{220, 0, 0, 255}, func(x, y int) bool {
-		d := math.Hypot(float64(x-100), float64(y-100))
-		return d > 85 && d < 97
-	})
-	return
-}
 
 type fixture struct {
 	svc    *Service
@@ -115,7 +86,7 @@ func TestIssueFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sigPNG, sealPNG := images()
+	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
 	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{
 		Content: bytes.NewReader(in), Filename: "draft.pdf", AgencyCode: agency, Summary: "Về việc thử nghiệm", Symbol: "UBND-VP", Type: "CV",
 		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader",
@@ -337,7 +308,7 @@ func TestReceiveUnsigned(t *testing.T) {
 func TestIssueWithTokenOutside(t *testing.T) {
 	f := newFixture(t)
 	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
-	sigPNG, sealPNG := images()
+	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
 	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
 		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader",
 		Options: SignOptions{VisiblePage: 1, VisibleRect: [4]float64{300, 100, 480, 160}, VisibleImage: sigPNG}})

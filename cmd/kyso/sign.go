@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,6 +154,14 @@ type signJob struct {
 func runJobs(ctx context.Context, stderr io.Writer, key hsm.Key, jobs []signJob, opts pades.Options, workers int) error {
 	if workers < 1 {
 		workers = 1
+	}
+	if len(jobs) > 1 {
+		// A batch repeats the same signer for every document: estimate its CMS size
+		// once (an error here is every document's error, reported with each), and
+		// collect garbage less often, since each document's allocations die with it
+		// and the live heap stays a few MiB.
+		_ = opts.Precompute()
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
 	var bar *progressbar.ProgressBar
 	if len(jobs) > 1 && isTerminal(stderr) {

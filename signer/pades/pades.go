@@ -20,6 +20,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kyso-vn/kyso/signer/cms"
@@ -123,6 +124,36 @@ type Options struct {
 	// TimestampReserve is the room kept for the signature timestamp token (default
 	// 16 KiB). A token larger than this fails the signature instead of re-signing.
 	TimestampReserve int
+
+	// estimate is the CMS size bound kept by Precompute; shared by copies, never
+	// changed after it is made.
+	estimate *cmsEstimate
+}
+
+// cmsEstimate is cms.EstimateSize's answer for one signer.
+type cmsEstimate struct {
+	cert  *x509.Certificate
+	chain []*x509.Certificate
+	hash  crypto.Hash
+	pss   bool
+	size  int
+}
+
+// Precompute does once what every Prepare with these options would otherwise
+// repeat: the bound of the CMS size, which builds a whole CMS around the certificates.
+// A batch that signs many documents with one key calls it first. A later change of
+// the certificate, chain, digest or PSS is noticed: Prepare then estimates afresh.
+func (o *Options) Precompute() error {
+	c := *o
+	if err := c.normalize(); err != nil {
+		return err
+	}
+	n, err := cms.EstimateSize(c.cmsSpec(), nil, 0)
+	if err != nil {
+		return err
+	}
+	o.estimate = &cmsEstimate{cert: c.Certificate, chain: slices.Clone(c.Chain), hash: c.Hash, pss: c.PSS, size: n}
+	return nil
 }
 
 // Errors a caller branches on.
@@ -176,9 +207,14 @@ func (o *Options) normalize() error {
 // of the signature cms.EstimateSize builds (certificates, signed attributes, the
 // largest signature the key can make), and the timestamp allowance.
 func (o *Options) contentsReserve() (int, error) {
-	n, err := cms.EstimateSize(o.cmsSpec(), nil, 0)
-	if err != nil {
-		return 0, err
+	var n int
+	if e := o.estimate; e != nil && e.cert == o.Certificate && slices.Equal(e.chain, o.Chain) && e.hash == o.Hash && e.pss == o.PSS {
+		n = e.size
+	} else {
+		var err error
+		if n, err = cms.EstimateSize(o.cmsSpec(), nil, 0); err != nil {
+			return 0, err
+		}
 	}
 	if o.Level >= LevelBT {
 		n += o.TimestampReserve

@@ -250,3 +250,60 @@ func firstEmptySigField(t testing.TB, b []byte) string {
 	}
 	return ""
 }
+
+// TestPrecompute: the kept CMS bound is the one Prepare would compute, and a change of
+// signer after Precompute is noticed rather than signed into a too-small reserve.
+func TestPrecompute(t *testing.T) {
+	p := testpki.Committed(t)
+	opts := Options{Certificate: p.PersonalEC.Cert}
+	if err := opts.Precompute(); err != nil {
+		t.Fatal(err)
+	}
+	fresh := func(o Options) int {
+		t.Helper()
+		o.estimate = nil
+		if err := o.normalize(); err != nil {
+			t.Fatal(err)
+		}
+		n, err := o.contentsReserve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	kept := func(o Options) int {
+		t.Helper()
+		if err := o.normalize(); err != nil {
+			t.Fatal(err)
+		}
+		n, err := o.contentsReserve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got, want := kept(opts), fresh(opts); got != want {
+		t.Errorf("precomputed reserve %d, fresh %d", got, want)
+	}
+	for name, change := range map[string]func(o *Options){
+		"certificate": func(o *Options) { o.Certificate = p.Org.Cert },
+		"chain":       func(o *Options) { o.Chain = []*x509.Certificate{p.Sub.Cert, p.Root.Cert} },
+		"digest":      func(o *Options) { o.Hash = crypto.SHA512 },
+	} {
+		o := opts
+		change(&o)
+		if got, want := kept(o), fresh(o); got != want {
+			t.Errorf("after changing the %s: reserve %d, want %d", name, got, want)
+		}
+	}
+	// And a batch signs with it: the EC estimate kept, an RSA-3072 key signing.
+	o := opts
+	o.Certificate = p.Org.Cert
+	out, err := signBytes(t, pdfWithStream(1<<10), p.Org.Key, o)
+	if err != nil {
+		t.Fatalf("signing after changing the certificate: %v", err)
+	}
+	if !bytes.Contains(out, []byte("/ETSI.CAdES.detached")) {
+		t.Fatal("no signature written")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/kyso-vn/kyso/signer/cms"
 	"github.com/kyso-vn/kyso/signer/pdf"
@@ -116,6 +117,10 @@ func layOut(u *pdf.Update, baseSize int64, reserve int) ([]byte, int, int, [4]in
 	return b, cs, ce, br, nil
 }
 
+// copyBuffers are hashBase's read buffers: a batch of small documents would
+// otherwise allocate (and zero) one per document.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
 // hashBase reads the original once (copying it to w when w is not nil) and returns
 // the hash states after it.
 func hashBase(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, hashes []crypto.Hash) (map[crypto.Hash][]byte, error) {
@@ -128,7 +133,9 @@ func hashBase(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, hashe
 	if w != nil {
 		ws = append(ws, w)
 	}
-	if _, err := io.Copy(io.MultiWriter(ws...), &ctxReader{ctx: ctx, r: io.NewSectionReader(r, 0, size)}); err != nil {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	if _, err := io.CopyBuffer(io.MultiWriter(ws...), &ctxReader{ctx: ctx, r: io.NewSectionReader(r, 0, size)}, *buf); err != nil {
 		return nil, fmt.Errorf("pades: reading the document: %w", err)
 	}
 	out := map[crypto.Hash][]byte{}

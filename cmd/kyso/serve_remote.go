@@ -25,8 +25,10 @@ func newRemote(cfg config.Remote, log *slog.Logger) (*service.Remote, error) {
 	if len(cfg.Providers) == 0 {
 		return nil, nil
 	}
+	// poll_interval is the wait before the first status query and between the next
+	// ones, doubling up to the back-off's maximum.
 	r := &service.Remote{Providers: map[string]remote.Provider{}, Timeout: cfg.Timeout,
-		Backoff: remote.Backoff{Interval: cfg.PollInterval}, Scan: cfg.PollInterval / 2, Log: log}
+		Backoff: remote.Backoff{First: cfg.PollInterval, Interval: cfg.PollInterval}, Scan: cfg.PollInterval / 2, Log: log}
 	for i, p := range cfg.Providers {
 		at := func(f string) string { return fmt.Sprintf("remote.providers[%d].%s", i, f) }
 		secret := func(field, path string) (string, error) {
@@ -102,7 +104,16 @@ func (a serviceAPI) PrepareRemote(ctx context.Context, p api.Principal, req api.
 	case errors.Is(err, remote.ErrUnknownHolder), errors.Is(err, remote.ErrProviderRejected):
 		return api.Pending{}, api.UserError(api.ErrInvalidRequest, err.Error())
 	case errors.Is(err, remote.ErrUnreachable):
-		return api.Pending{}, fmt.Errorf("%w: %w", api.ErrKeyUnavailable, err)
+		// The caller must know which provider failed and whether the holder may have
+		// been asked; the network details stay in the log.
+		detail := fmt.Sprintf("The remote signing provider %q could not be reached; the request never reached it and nothing is waiting. Try again later.", req.Provider)
+		if !remote.SafeToResubmit(err) {
+			detail = fmt.Sprintf("The remote signing provider %q failed while taking the request; the holder may have been asked, so it is not sent again and nothing is waiting.", req.Provider)
+		}
+		if a.svc.Remote.Log != nil {
+			a.svc.Remote.Log.Warn("remote signing provider unreachable", "provider", req.Provider, "err", err)
+		}
+		return api.Pending{}, api.UserError(api.ErrKeyUnavailable, detail)
 	case err != nil:
 		return api.Pending{}, serviceError(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,6 +75,9 @@ type MSSPOptions struct {
 	Phone func(PhoneRequest) Answer
 	// APID and APPassword are what the AP must present (AP_Info).
 	APID, APPassword string
+	// CloseConnections answers every request with "Connection: close", so that no
+	// connection (and no goroutine) outlives a request: for goroutine leak checks.
+	CloseConnections bool
 }
 
 // MSSP is a running TS 102 204 service over HTTPS with client-certificate TLS.
@@ -117,6 +121,7 @@ func StartMSSP(t testing.TB, opts MSSPOptions) *MSSP {
 	clientCAs := x509.NewCertPool()
 	clientCAs.AddCert(ca)
 	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs, MinVersion: tls.VersionTLS12}
+	srv.Config.SetKeepAlivesEnabled(!opts.CloseConnections)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	m.URL = srv.URL + "/soap/services/MSS_SignaturePort"
@@ -164,6 +169,37 @@ func (m *MSSP) WriteClientConfig(path string) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o600)
+}
+
+// ClientFiles are the files a `kyso serve` configuration names to be this MSSP's AP
+// (remote.providers[].client_certificate_file, client_key_file, server_ca_file,
+// ap_password_file), with the URL and AP_ID that go beside them.
+type ClientFiles struct {
+	URL, APID                               string
+	CertFile, KeyFile, CAFile, PasswordFile string
+}
+
+// WriteClientFiles writes the AP's client certificate and key, the MSSP's certificate
+// and the AP password as PEM and text files into dir. The key file is a private key:
+// tests only.
+func (m *MSSP) WriteClientFiles(dir string) (ClientFiles, error) {
+	keyDER, err := x509.MarshalPKCS8PrivateKey(m.apCert.PrivateKey)
+	if err != nil {
+		return ClientFiles{}, err
+	}
+	f := ClientFiles{URL: m.URL, APID: m.opts.APID, CertFile: filepath.Join(dir, "ap-cert.pem"), KeyFile: filepath.Join(dir, "ap-key.pem"),
+		CAFile: filepath.Join(dir, "mssp-ca.pem"), PasswordFile: filepath.Join(dir, "ap-password")}
+	for path, b := range map[string][]byte{
+		f.CertFile:     pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.apCert.Certificate[0]}),
+		f.KeyFile:      pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		f.CAFile:       pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.serverCert.Raw}),
+		f.PasswordFile: []byte(m.opts.APPassword + "\n"),
+	} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return ClientFiles{}, err
+		}
+	}
+	return f, nil
 }
 
 // ClientFromFile makes an MSSP client from a WriteClientConfig file.

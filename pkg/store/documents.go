@@ -62,8 +62,9 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 	if nd.Content == nil {
 		return nil, fmt.Errorf("%w: store: document content is required", ErrInvalid)
 	}
-	sigs, err := signaturesJSON(nd.Signatures)
-	if err != nil {
+	first := VersionInput{Content: nd.Content, Filename: nd.Filename, MediaType: nd.MediaType,
+		Signatures: nd.Signatures, SignatureCount: nd.SignatureCount, Actor: nd.Actor}
+	if err := first.checkSignatures(); err != nil {
 		return nil, err
 	}
 	var out Document
@@ -92,10 +93,8 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 			}
 			return fmt.Errorf("store: insert document: %w", err)
 		}
-		v := Version{DocumentID: d.ID, Seq: 1, SHA256: sha, Size: size, Filename: nd.Filename, MediaType: nd.MediaType,
-			Signatures: sigs, SignatureCount: nd.SignatureCount, CreatedBy: nd.Actor, CreatedAt: now}
-		if err := tx.Create(&v).Error; err != nil {
-			return fmt.Errorf("store: insert version: %w", err)
+		if _, err := first.insert(tx, d.ID, 1, sha, size, now); err != nil {
+			return err
 		}
 		if _, err := s.appendAudit(tx, Event{Actor: nd.Actor, Action: action, DocumentID: d.ID, DocumentHash: sha,
 			Detail: map[string]any{"filename": nd.Filename, "size": size, "identifier": deref(d.Identifier)}}); err != nil {
@@ -200,14 +199,28 @@ var (
 	validConfidentiality = map[Confidentiality]bool{Unclassified: true, Confidential: true, Secret: true, TopSecret: true}
 )
 
-func signaturesJSON(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 {
-		return "[]", nil
+// checkSignatures refuses a signatures summary that is not JSON, before any content is
+// written, and makes no summary the empty list a version row keeps.
+func (in *VersionInput) checkSignatures() error {
+	if len(in.Signatures) == 0 {
+		in.Signatures = json.RawMessage("[]")
+		return nil
 	}
-	if !json.Valid(raw) {
-		return "", fmt.Errorf("%w: store: signatures summary is not JSON", ErrInvalid)
+	if !json.Valid(in.Signatures) {
+		return fmt.Errorf("%w: store: signatures summary is not JSON", ErrInvalid)
 	}
-	return string(raw), nil
+	return nil
+}
+
+// insert adds the row of version seq of a document whose content was just written
+// (sha, size): one place for what a version records, first or later.
+func (in *VersionInput) insert(tx *gorm.DB, documentID int64, seq int, sha string, size int64, at time.Time) (Version, error) {
+	v := Version{DocumentID: documentID, Seq: seq, SHA256: sha, Size: size, Filename: in.Filename, MediaType: in.MediaType,
+		Signatures: string(in.Signatures), SignatureCount: in.SignatureCount, CreatedBy: in.Actor, CreatedAt: at}
+	if err := tx.Create(&v).Error; err != nil {
+		return Version{}, fmt.Errorf("store: insert version: %w", err)
+	}
+	return v, nil
 }
 
 func deref(p *string) string {
@@ -226,21 +239,19 @@ func (s *Store) addVersion(ctx context.Context, documentID int64, in VersionInpu
 	if in.Content == nil || in.Actor == "" {
 		return nil, fmt.Errorf("%w: store: a version needs content and an actor", ErrInvalid)
 	}
-	sigs, err := signaturesJSON(in.Signatures)
-	if err != nil {
+	if err := in.checkSignatures(); err != nil {
 		return nil, err
 	}
 	var out Version
-	err = s.withContent(ctx, in.Content, func(tx *gorm.DB, sha string, size int64) error {
+	err := s.withContent(ctx, in.Content, func(tx *gorm.DB, sha string, size int64) error {
 		var d Document
 		if err := lockDocument(tx, &d, documentID); err != nil {
 			return err
 		}
 		now := s.now()
-		v := Version{DocumentID: d.ID, Seq: d.CurrentVersion + 1, SHA256: sha, Size: size, Filename: in.Filename,
-			MediaType: in.MediaType, Signatures: sigs, SignatureCount: in.SignatureCount, CreatedBy: in.Actor, CreatedAt: now}
-		if err := tx.Create(&v).Error; err != nil {
-			return fmt.Errorf("store: insert version: %w", err)
+		v, err := in.insert(tx, d.ID, d.CurrentVersion+1, sha, size, now)
+		if err != nil {
+			return err
 		}
 		d.CurrentVersion, d.ContentSHA256, d.UpdatedAt = v.Seq, sha, now
 		if also != nil {

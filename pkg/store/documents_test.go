@@ -353,3 +353,57 @@ func TestCreateDocumentValidation(t *testing.T) {
 		t.Errorf("the good document: %v", err)
 	}
 }
+
+// TestVersionRows: the first version (CreateDocument) and every later one (AddVersion,
+// Approve) record the same things of their content: its hash and size, file name,
+// media type, signatures summary (the empty list when none is given), signature count,
+// author and time. A summary that is not JSON is refused before anything is stored.
+func TestVersionRows(t *testing.T) {
+	clock := newClock(t0)
+	s := openStore(t, backends[0].cfg(t), clock)
+	ctx := context.Background()
+	d, err := s.CreateDocument(ctx, NewDocument{Direction: Outgoing, AgencyCode: "000.00.00.H43", Content: strings.NewReader("v1"),
+		Filename: "v1.pdf", MediaType: "application/pdf", Actor: "drafter"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1 := t0.Add(time.Hour)
+	clock.Set(t1)
+	if _, err := s.AddVersion(ctx, d.ID, VersionInput{Content: strings.NewReader("v2"), Filename: "v2.pdf", MediaType: "application/pdf",
+		Signatures: json.RawMessage(`[{"signer":"leader"}]`), SignatureCount: 1, Actor: "leader"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Approve(ctx, d.ID, VersionInput{Content: strings.NewReader("v3"), Signatures: json.RawMessage("{"), Actor: "leader"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a version with a summary that is not JSON: %v, want ErrInvalid", err)
+	}
+	vs, err := s.Versions(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Version{
+		{DocumentID: d.ID, Seq: 1, SHA256: sha("v1"), Size: 2, Filename: "v1.pdf", MediaType: "application/pdf", Signatures: "[]", CreatedBy: "drafter"},
+		{DocumentID: d.ID, Seq: 2, SHA256: sha("v2"), Size: 2, Filename: "v2.pdf", MediaType: "application/pdf", Signatures: `[{"signer":"leader"}]`,
+			SignatureCount: 1, CreatedBy: "leader"},
+	}
+	if len(vs) != len(want) {
+		t.Fatalf("%d versions, want %d: %+v", len(vs), len(want), vs)
+	}
+	for i, w := range want {
+		got := vs[i]
+		at := []time.Time{t0, t1}[i]
+		if !got.CreatedAt.Equal(at) {
+			t.Errorf("version %d created at %v, want %v", w.Seq, got.CreatedAt, at)
+		}
+		got.ID, got.CreatedAt = 0, time.Time{}
+		if got != w {
+			t.Errorf("version %d:\n got %+v\nwant %+v", w.Seq, got, w)
+		}
+	}
+	got, err := s.GetDocument(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StatusDraft || got.CurrentVersion != 2 {
+		t.Errorf("after the refused approval the document is %s at version %d", got.Status, got.CurrentVersion)
+	}
+}

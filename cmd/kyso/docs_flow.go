@@ -14,6 +14,7 @@ import (
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
@@ -84,16 +85,11 @@ the leader's signature, and stores the document as issued.`,
 				}
 			}
 			ctx := cmd.Context()
-			key, err := kf.open(ctx)
+			key, st, release, err := kf.openWithStore(ctx, sf)
 			if err != nil {
 				return err
 			}
-			defer closeKey(key.Key)
-			st, err := sf.open(ctx)
-			if err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			defer st.Close()
+			defer release()
 			sk := &service.ServerKey{Name: "cli", Key: key, URI: redactedURI(kf.uri)}
 			svc := &service.Service{Store: st, Keys: map[string]*service.ServerKey{"cli": sk}, Verify: vo}
 			if len(tsa) > 0 {
@@ -135,19 +131,27 @@ func (k *cliKey) add(cmd *cobra.Command, whose string) {
 	cmd.Flags().StringVar(&k.chain, "chain", "", "issuer certificates (PEM), nearest first")
 }
 
-// open opens the key with its certificates from the token or the files given; the
-// caller closes it with closeKey(key.Key).
-func (k *cliKey) open(ctx context.Context) (withCertificates, error) {
-	key, err := hsm.Open(ctx, k.uri, hsm.Options{})
+// openWithStore opens the key, with its certificates from the token or the files
+// given, and then the store: what a document's signing step needs. release closes both.
+// The key comes first so that a wrong key or certificate fails before the store is
+// touched.
+func (k *cliKey) openWithStore(ctx context.Context, sf *storeFlags) (key withCertificates, st *store.Store, release func(), err error) {
+	hk, err := hsm.Open(ctx, k.uri, hsm.Options{})
 	if err != nil {
-		return withCertificates{}, &exitError{code: 1, err: err}
+		return withCertificates{}, nil, nil, &exitError{code: 1, err: err}
 	}
 	var o pades.Options
-	if err := attachCertificates(key, signFlags{cert: k.cert, chain: k.chain}, &o); err != nil {
-		closeKey(key)
-		return withCertificates{}, &exitError{code: 2, err: err}
+	if err := attachCertificates(hk, signFlags{cert: k.cert, chain: k.chain}, &o); err != nil {
+		closeKey(hk)
+		return withCertificates{}, nil, nil, &exitError{code: 2, err: err}
 	}
-	return withCertificates{Key: key, cert: o.Certificate, chain: o.Chain}, nil
+	// sf.open's error carries its exit code: 2 for a store configuration that is not
+	// valid, 1 when the store cannot be reached.
+	if st, err = sf.open(ctx); err != nil {
+		closeKey(hk)
+		return withCertificates{}, nil, nil, err
+	}
+	return withCertificates{Key: hk, cert: o.Certificate, chain: o.Chain}, st, func() { st.Close(); closeKey(hk) }, nil
 }
 
 // withCertificates gives a key the certificates named on the command line.
@@ -265,16 +269,11 @@ the document becomes approved, ready for the clerk to issue.`,
 				return &exitError{code: 2, err: err}
 			}
 			ctx := cmd.Context()
-			key, err := kf.open(ctx)
+			key, st, release, err := kf.openWithStore(ctx, sf)
 			if err != nil {
 				return err
 			}
-			defer closeKey(key.Key)
-			st, err := sf.open(ctx)
-			if err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			defer st.Close()
+			defer release()
 			svc := &service.Service{Store: st, Timestamper: opts.Timestamper, Validation: opts.Validation}
 			p, err := svc.Prepare(ctx, service.PrepareRequest{DocumentID: id, Certificate: key.cert, Chain: key.chain,
 				Role: service.RoleApprove, Actor: actor, Options: service.SignOptions{Level: opts.Level, Reason: opts.Reason, Appearance: opts.Appearance}})

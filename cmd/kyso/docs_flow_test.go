@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,5 +117,38 @@ func TestDocsFlowCLI(t *testing.T) {
 		var txt bytes.Buffer
 		rep.WriteText(&txt, verify.English)
 		t.Fatalf("verify:\n%s", txt.String())
+	}
+}
+
+// TestDocsFlowOpenErrors: docs issue and docs approve open their key, its certificates
+// and the store the same way, and fail with the same exit codes: 1 for a key that does
+// not open, 2 for a certificate file that holds none or a store configuration that is
+// not valid (as every other docs command).
+func TestDocsFlowOpenErrors(t *testing.T) {
+	root := filepath.Join(testenv.TestPKIDir(), "root-ca.pem")
+	data := t.TempDir()
+	cases := []struct {
+		name string
+		args []string
+		code int
+		says string
+	}{
+		{"key does not open", []string{"--key", "softkey:path=" + filepath.Join(data, "absent.key")}, 1, "absent.key"},
+		{"certificate file without a certificate", []string{"--key", demoKeyURI(), "--cert", os.DevNull}, 2, os.DevNull},
+		{"store driver not valid", []string{"--key", demoKeyURI(), "--db-driver", "oracle"}, 2, "store: invalid argument"},
+	}
+	commands := map[string][]string{
+		"issue":   {"docs", "issue", "1", "--actor", "văn thư", "--trust", root},
+		"approve": {"docs", "approve", "1", "--actor", "Chủ tịch"},
+	}
+	for name, cmd := range commands {
+		for _, c := range cases {
+			t.Run(name+"/"+c.name, func(t *testing.T) {
+				args := append(append(slices.Clone(cmd), "--data-dir", data), c.args...)
+				if code, out := kysoExit(t, args...); code != c.code || !strings.Contains(out, c.says) {
+					t.Errorf("exit %d, want %d saying %q:\n%s", code, c.code, c.says, out)
+				}
+			})
+		}
 	}
 }

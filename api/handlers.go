@@ -12,11 +12,11 @@ import (
 	"mime"
 	"net/http"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 
@@ -330,7 +330,24 @@ type createClientRequest struct {
 	Role Role   `json:"role"`
 }
 
-var clientName = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$`)
+// clientName is what a client may be called: 1-64 letters, digits, spaces, '.', '_'
+// or '-', starting with a letter or digit.
+func clientName(s string) bool { return nameLike(s, " ._-", 64) }
+
+// nameLike reports whether s is 1 to max runes long, starts with a letter or digit and
+// holds only letters, digits and the runes in extra. (Written out rather than as a
+// regular expression: a bounded repetition of Unicode classes compiles for about
+// 3 ms, paid by every run of every kyso command at start-up.)
+func nameLike(s, extra string, max int) bool {
+	n := 0
+	for i, r := range s {
+		n++
+		if !unicode.IsLetter(r) && !unicode.IsNumber(r) && (i == 0 || !strings.ContainsRune(extra, r)) {
+			return false
+		}
+	}
+	return n >= 1 && n <= max
+}
 
 // createClient is POST /v1/clients: the new key is in this response and nowhere else.
 func (s *Server) createClient(c *gin.Context) {
@@ -339,7 +356,7 @@ func (s *Server) createClient(c *gin.Context) {
 		return
 	}
 	switch {
-	case !clientName.MatchString(req.Name):
+	case !clientName(req.Name):
 		fail(c, probInvalidRequest, "Field \"name\" must be 1-64 letters, digits, spaces, '.', '_' or '-'.")
 		return
 	case !req.Role.Valid() || req.Role == RolePublic:
@@ -371,13 +388,13 @@ func (s *Server) revokeClient(c *gin.Context) {
 }
 
 // grantPrincipal is what a grant may name: a client id or name, or role:<role>.
-var grantPrincipal = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._:-]{0,127}$`)
+func grantPrincipal(s string) bool { return nameLike(s, " ._:-", 128) }
 
 // keyGrantTarget reads and checks the key and principal of a grant route; on failure it
 // has rendered the problem.
 func (s *Server) keyGrantTarget(c *gin.Context) (key, who string, ok bool) {
 	key, who = c.Param("name"), c.Param("principal")
-	if !grantPrincipal.MatchString(who) {
+	if !grantPrincipal(who) {
 		fail(c, probInvalidRequest, "The principal must be a client id or name, or role:<role>.")
 		return "", "", false
 	}

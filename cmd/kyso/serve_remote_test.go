@@ -364,7 +364,7 @@ func TestServeRemoteSIM(t *testing.T) {
 		before := e.mssp.Submissions()
 		resp, body := prepareRemote(t, rs, keys["leader"], sim, "sim", testpki.SIMPhone, "Ký quyết định 15 [late]")
 		p := decodeInto[remotePending](t, "prepare", resp, body, 201)
-		start := time.Now()
+		start, killed := time.Now(), sp.cmd.Process.Pid
 		sp.signal(t, syscall.SIGKILL)
 		if st := sp.cmd.ProcessState; st == nil || st.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 			t.Fatalf("the server was not killed: %v", st)
@@ -372,7 +372,7 @@ func TestServeRemoteSIM(t *testing.T) {
 		sp = startServeProcess(t, e.cfgPath)
 		rs = sp.runningServer()
 		restarted := time.Since(start)
-		t.Logf("killed and restarted in %v", restarted.Round(10*time.Millisecond))
+		t.Logf("pid %d killed, pid %d listening %v later", killed, sp.cmd.Process.Pid, restarted.Round(10*time.Millisecond))
 		if restarted > 2*time.Second {
 			t.Fatalf("the restart took %v: the phone has answered meanwhile, so the kill proves nothing", restarted)
 		}
@@ -540,7 +540,8 @@ func (ph *cscPhone) seen() []string {
 // (api/csc over the leader's SoftHSM2 key, the holder approving on the phone after
 // 1 s). The certificate comes from credentials/info: the leader's chains to the test
 // root and completes (kyso verify TOTAL_PASSED at B-T); the stranger's does not, and
-// is refused before anyone is asked.
+// is refused before anyone is asked, as is a request naming another certificate than
+// the credential's.
 func TestServeRemoteCSC(t *testing.T) {
 	p := testpki.Committed(t)
 	other := testpki.New(t, testpki.Options{RootName: "Untrusted Root CA", SubName: "Untrusted Sub CA"})
@@ -601,7 +602,12 @@ func TestServeRemoteCSC(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "trust anchors") {
 		t.Fatalf("untrusted credential: %d %s", resp.StatusCode, body)
 	}
+	// The certificate a client names must be the credential's own.
+	resp, body = prepareRemote(t, rs, keys["leader"], stranger.ChainWithLeaf(), "cloud", "leader", "Ký [mismatch]")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `not the one of credential \"leader\"`) {
+		t.Fatalf("another certificate for the leader's credential: %d %s", resp.StatusCode, body)
+	}
 	if s := phone.seen(); len(s) != 1 {
-		t.Errorf("the holder was asked for the untrusted credential: %q", s)
+		t.Errorf("the holder was asked for a refused request: %q", s)
 	}
 }

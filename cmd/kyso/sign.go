@@ -128,6 +128,7 @@ func runSign(cmd *cobra.Command, f signFlags, inputs []string) error {
 		return &exitError{code: 2, err: err}
 	}
 	jobs := make([]signJob, len(inputs))
+	targets := map[string]string{}
 	for i, in := range inputs {
 		jobs[i] = signJob{in: in}
 		switch {
@@ -136,6 +137,15 @@ func runSign(cmd *cobra.Command, f signFlags, inputs []string) error {
 		case f.outDir != "":
 			jobs[i].out = filepath.Join(f.outDir, filepath.Base(in))
 		}
+		// Two inputs with one output name would leave only the later one's output.
+		target := filepath.Clean(jobs[i].out)
+		if jobs[i].out == "" {
+			target = filepath.Clean(in)
+		}
+		if prev, ok := targets[target]; ok {
+			return usageErr("%s and %s would both be written to %s", prev, in, target)
+		}
+		targets[target] = in
 	}
 	if f.outDir != "" {
 		if err := os.MkdirAll(f.outDir, 0o755); err != nil {
@@ -169,6 +179,7 @@ func runJobs(ctx context.Context, stderr io.Writer, key hsm.Key, jobs []signJob,
 			progressbar.OptionSetDescription("signing"), progressbar.OptionShowCount(), progressbar.OptionShowIts())
 	}
 	start := time.Now()
+	com := startCommitter(len(jobs), commitChunk)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < workers && w < len(jobs); w++ {
@@ -181,6 +192,9 @@ func runJobs(ctx context.Context, stderr io.Writer, key hsm.Key, jobs []signJob,
 					return
 				}
 				jobs[i].staged, jobs[i].err = signOne(ctx, key, jobs[i], opts)
+				if jobs[i].err == nil && jobs[i].staged.target != "" {
+					com.add(jobs[i].staged)
+				}
 				if bar != nil {
 					_ = bar.Add(1)
 				}
@@ -188,18 +202,11 @@ func runJobs(ctx context.Context, stderr io.Writer, key hsm.Key, jobs []signJob,
 		}()
 	}
 	wg.Wait()
-	var outs []staged
-	for _, j := range jobs {
-		if j.err == nil && j.staged.target != "" {
-			outs = append(outs, j.staged)
-		}
-	}
 	if ctx.Err() != nil {
-		discardOutputs(outs)
+		_ = com.finish(false)
 		return &exitError{code: 1, err: ctx.Err()}
 	}
-	if err := commitOutputs(outs); err != nil {
-		discardOutputs(outs)
+	if err := com.finish(true); err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("writing the signed documents: %w", err)}
 	}
 	failed := 0
@@ -352,6 +359,56 @@ func commitOutputs(outs []staged) error {
 		}
 	}
 	return syncDirs(false)
+}
+
+// commitChunk is how many staged outputs a batch commits at a time.
+const commitChunk = 64
+
+// committer commits a batch's outputs (commitOutputs) in chunks while the batch goes
+// on, so that waiting for the disk overlaps the signing of the next documents instead
+// of idling the cores at the end. Each output still becomes visible only once it is
+// on disk; a batch that is interrupted or fails to write keeps the chunks already
+// committed, complete, and removes the rest.
+type committer struct {
+	in     chan staged
+	commit bool // read by the goroutine after in is closed
+	done   chan error
+}
+
+func startCommitter(capacity, chunk int) *committer {
+	c := &committer{in: make(chan staged, capacity), done: make(chan error, 1)}
+	go func() {
+		var pending []staged
+		var err error
+		for o := range c.in {
+			pending = append(pending, o)
+			if len(pending) >= chunk && err == nil {
+				if err = commitOutputs(pending); err != nil {
+					discardOutputs(pending)
+				}
+				pending = pending[:0]
+			}
+		}
+		if c.commit && err == nil {
+			err = commitOutputs(pending)
+		}
+		if !c.commit || err != nil {
+			discardOutputs(pending)
+		}
+		c.done <- err
+	}()
+	return c
+}
+
+// add hands over one staged output; it never blocks (capacity is the batch's size).
+func (c *committer) add(o staged) { c.in <- o }
+
+// finish commits what is left (or, commit false, discards it) and reports the first
+// error of any chunk.
+func (c *committer) finish(commit bool) error {
+	c.commit = commit
+	close(c.in)
+	return <-c.done
 }
 
 // discardOutputs removes staged temporary files that will not be committed.

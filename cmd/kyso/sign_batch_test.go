@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/verify"
+)
+
+// batchInputs writes n distinct one-page PDFs and returns their paths.
+func batchInputs(t *testing.T, n int) []string {
+	t.Helper()
+	dir := t.TempDir()
+	var paths []string
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("doc%03d.pdf", i))
+		if err := os.WriteFile(p, serveTestPDF(fmt.Sprintf("document %d", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+// checkBatchOutputs: every file in dir is the signed form of its input (the input a
+// prefix, a signature that verifies intact) and no temporary file is left. It returns
+// how many outputs there are.
+func checkBatchOutputs(t *testing.T, dir string, inputs []string) int {
+	t.Helper()
+	byName := map[string]string{}
+	for _, in := range inputs {
+		byName[filepath.Base(in)] = in
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		in, ok := byName[e.Name()]
+		if !ok {
+			t.Errorf("unexpected file %s in the output directory", e.Name())
+			continue
+		}
+		orig, _ := os.ReadFile(in)
+		got, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		if !bytes.HasPrefix(got, orig) || len(got) == len(orig) {
+			t.Errorf("%s: not the input followed by a signature", e.Name())
+			continue
+		}
+		rep, err := verify.VerifyPDF(context.Background(), bytes.NewReader(got), int64(len(got)), e.Name(), verify.Options{Offline: true})
+		if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].Integrity != verify.IntegrityIntact || !rep.Signatures[0].CoversWholeDocument {
+			t.Errorf("%s: verify = %+v, %v", e.Name(), rep, err)
+		}
+	}
+	return len(entries)
+}
+
+// TestSignBatchChunks: a batch larger than several commit chunks writes every output,
+// complete, and leaves no temporary file; two inputs with one output name are a usage
+// error before anything is signed.
+func TestSignBatchChunks(t *testing.T) {
+	chain := filepath.Join(testenv.TestPKIDir(), "chain.pem")
+	inputs := batchInputs(t, 2*commitChunk+7)
+	out := t.TempDir()
+	code, msg := kysoExit(t, append([]string{"sign", "--key", demoKeyURI(), "--chain", chain, "--out-dir", out}, inputs...)...)
+	if code != 0 {
+		t.Fatalf("batch exit %d: %s", code, msg)
+	}
+	if n := checkBatchOutputs(t, out, inputs); n != len(inputs) {
+		t.Errorf("%d outputs for %d inputs", n, len(inputs))
+	}
+
+	twin := filepath.Join(t.TempDir(), filepath.Base(inputs[0]))
+	if err := os.WriteFile(twin, serveTestPDF("another"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out2 := t.TempDir()
+	code, msg = kysoExit(t, "sign", "--key", demoKeyURI(), "--out-dir", out2, inputs[0], inputs[1], twin)
+	if code != 2 || !strings.Contains(msg, "would both be written") {
+		t.Errorf("two inputs named alike: exit %d, %q; want 2 naming the clash", code, msg)
+	}
+	if entries, _ := os.ReadDir(out2); len(entries) != 0 {
+		t.Errorf("%d files written by a refused batch", len(entries))
+	}
+	code, msg = kysoExit(t, "sign", "--key", demoKeyURI(), "--in-place", inputs[0], inputs[0])
+	if code != 2 {
+		t.Errorf("one file twice in place: exit %d, %q; want 2", code, msg)
+	}
+}
+
+// cancellingKey cancels the batch's context after a number of signatures, as an
+// interrupt would.
+type cancellingKey struct {
+	hsm.Key
+	after  int64
+	n      atomic.Int64
+	cancel context.CancelFunc
+}
+
+func (k *cancellingKey) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := k.Key.SignContext(ctx, digest, opts)
+	if k.n.Add(1) == k.after {
+		k.cancel()
+	}
+	return sig, err
+}
+
+// TestSignBatchInterrupted: an interrupted batch exits 1, keeps the chunks it had
+// committed (every one complete and valid) and removes every other staged output.
+func TestSignBatchInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	key, err := hsm.Open(ctx, demoKeyURI(), hsm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeKey(key)
+	inputs := batchInputs(t, 3*commitChunk)
+	out := t.TempDir()
+	jobs := make([]signJob, len(inputs))
+	for i, in := range inputs {
+		jobs[i] = signJob{in: in, out: filepath.Join(out, filepath.Base(in))}
+	}
+	opts := pades.Options{Certificate: key.Certificate()}
+	ck := &cancellingKey{Key: key, after: int64(commitChunk + commitChunk/2), cancel: cancel}
+	err = runJobs(ctx, io.Discard, ck, jobs, opts, 2)
+	if exitCode(err) != 1 {
+		t.Fatalf("interrupted batch: %v (exit %d), want exit 1", err, exitCode(err))
+	}
+	n := checkBatchOutputs(t, out, inputs)
+	if n < commitChunk || n >= len(inputs) || n%commitChunk != 0 {
+		t.Errorf("%d outputs kept after an interrupt at %d signatures; want whole chunks of %d, at least one",
+			n, ck.after, commitChunk)
+	}
+}

@@ -53,7 +53,10 @@ unless the signed document is complete. A file that is not a PDF gets a detached
 CAdES signature (B-B or B-T): OUT (name it .p7s), or IN.p7s with --out-dir/--in-place.
 
 A batch (--out-dir) signs in one process with one login, on all cores, with a
-progress bar on a terminal and a summary at the end.
+progress bar on a terminal and a summary at the end. Its outputs are flushed to disk
+and made visible 64 at a time while it runs; an interrupted batch keeps those already
+made visible (each complete) and leaves nothing else. Two inputs that would be written
+to the same output are a usage error.
 
 Exit codes: 0 every document signed, 1 a document could not be signed (the message
 names the file and the reason), 2 usage error.`,

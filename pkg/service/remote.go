@@ -93,7 +93,7 @@ var ErrNoProvider = fmt.Errorf("%w: no such remote signing provider", ErrInvalid
 
 // ErrUntrustedHolder is a holder certificate that does not chain to the trust anchors:
 // the holder is not asked to sign with it.
-var ErrUntrustedHolder = fmt.Errorf("%w: the holder's certificate does not chain to the configured trust anchors", ErrInvalid)
+var ErrUntrustedHolder = fmt.Errorf("%w: the holder's certificate is not valid under the configured trust anchors", ErrInvalid)
 
 // errInterrupted ends a request that was cut off between "submitting" and the stored
 // ticket. See PrepareRemote.
@@ -416,8 +416,9 @@ func (c *completer) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// round handles every waiting row once: submit the queued whose turn it is, poll the
-// tickets that are due. Rows that share a ticket (a batch) are polled once.
+// round ends what a stopped process left submitting, then handles every waiting row
+// once: submit the queued whose turn it is, poll the tickets that are due. Rows that
+// share a ticket (a batch) are polled once.
 func (c *completer) round(ctx context.Context) {
 	c.endInterrupted(ctx)
 	rows, err := c.s.Store.ListPendingByStatus(ctx, StatusWaiting)

@@ -234,7 +234,7 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// signOne signs one PDF and stages its output (see stageOutput); any other file gets
+// signOne signs one PDF and stages its output (see copyOriginal); any other file gets
 // a detached CAdES signature beside it.
 func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) (staged, error) {
 	in, err := os.Open(j.in)
@@ -253,14 +253,48 @@ func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) (s
 		}
 		return staged{}, signCAdES(ctx, key, j, opts)
 	}
-	tail, err := signedTail(ctx, key, in, st.Size(), opts)
-	if err != nil {
-		return staged{}, explainSignError(err)
-	}
 	if j.out == "" {
+		tail, err := signedTail(ctx, key, in, st.Size(), opts)
+		if err != nil {
+			return staged{}, explainSignError(err)
+		}
 		return stageOutput(in, st.Size(), tail, j.in, true)
 	}
-	return stageOutput(in, st.Size(), tail, j.out, false)
+	// A large original is copied by the kernel while it is hashed here (both read it
+	// with their own offsets), and its write-back to disk starts at once; a small
+	// one is copied after signing, so that a failed document costs no file at all.
+	var copied chan copyResult
+	if st.Size() >= overlapCopyAbove {
+		copied = make(chan copyResult, 1)
+		go func() {
+			f, err := copyOriginal(in, st.Size(), j.out, true)
+			copied <- copyResult{f, err}
+		}()
+	}
+	tail, err := signedTail(ctx, key, in, st.Size(), opts)
+	var c copyResult
+	if copied != nil {
+		c = <-copied
+	}
+	if err != nil {
+		discardCopy(c.f)
+		return staged{}, explainSignError(err)
+	}
+	if copied == nil {
+		c.f, c.err = copyOriginal(in, st.Size(), j.out, false)
+	}
+	if c.err != nil {
+		return staged{}, c.err
+	}
+	return finishCopy(c.f, tail, j.out)
+}
+
+// overlapCopyAbove is the size from which the copy of the original overlaps signing.
+const overlapCopyAbove = 8 << 20
+
+type copyResult struct {
+	f   *os.File
+	err error
 }
 
 // signedTail reads the document once, asks the key once, and returns the new
@@ -283,37 +317,64 @@ type staged struct {
 	tmp, target string
 }
 
-// stageOutput writes the original followed by tail: in place with one append
-// (truncated back on a failed write), else into a temporary file in target's
-// directory filled by the kernel (copy_file_range: no second pass through user
-// space). commitOutputs then makes the outputs durable and visible.
+// stageOutput writes the original followed by tail, in place or into a staged copy
+// for target (see copyOriginal); commitOutputs then makes it durable and visible.
 func stageOutput(in *os.File, size int64, tail []byte, target string, inPlace bool) (staged, error) {
 	if inPlace {
-		f, err := os.OpenFile(target, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			return staged{}, err
-		}
-		if _, err := f.Write(tail); err != nil {
-			f.Close()
-			_ = os.Truncate(target, size)
-			return staged{}, err
-		}
-		return staged{target: target}, f.Close()
+		return appendInPlace(target, size, tail)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), ".kyso-*")
+	tmp, err := copyOriginal(in, size, target, false)
 	if err != nil {
 		return staged{}, err
 	}
-	err = func() error {
-		if _, err := in.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		if _, err := io.CopyN(tmp, in, size); err != nil {
-			return err
-		}
-		_, err := tmp.Write(tail)
-		return err
-	}()
+	return finishCopy(tmp, tail, target)
+}
+
+// appendInPlace appends tail to target with one write, truncated back on a failure.
+func appendInPlace(target string, size int64, tail []byte) (staged, error) {
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return staged{}, err
+	}
+	if _, err := f.Write(tail); err != nil {
+		f.Close()
+		_ = os.Truncate(target, size)
+		return staged{}, err
+	}
+	return staged{target: target}, f.Close()
+}
+
+// copyOriginal copies the first size bytes of in into a new temporary file in
+// target's directory, filled by the kernel (copy_file_range: no pass through user
+// space). With writeBack the kernel is also told to start writing it to disk now, so
+// that the flush at commit finds little left to do.
+func copyOriginal(in *os.File, size int64, target string, writeBack bool) (*os.File, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(target), ".kyso-*")
+	if err != nil {
+		return nil, err
+	}
+	// The copy owns in's file offset (os.File.ReadFrom passes it to copy_file_range);
+	// signing reads in with ReadAt only.
+	if _, err = in.Seek(0, io.SeekStart); err == nil {
+		_, err = io.CopyN(tmp, in, size)
+	}
+	if err == nil && writeBack {
+		err = unix.SyncFileRange(int(tmp.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+	}
+	if err != nil {
+		discardCopy(tmp)
+		return nil, err
+	}
+	return tmp, nil
+}
+
+// finishCopy appends tail to a copy of the original and stages it for target;
+// commitOutputs then makes it durable and visible.
+func finishCopy(tmp *os.File, tail []byte, target string) (staged, error) {
+	_, err := tmp.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = tmp.Write(tail)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -322,6 +383,14 @@ func stageOutput(in *os.File, size int64, tail []byte, target string, inPlace bo
 		return staged{}, err
 	}
 	return staged{tmp: tmp.Name(), target: target}, nil
+}
+
+// discardCopy removes a copy that will not be staged (nil is nothing).
+func discardCopy(tmp *os.File) {
+	if tmp != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}
 }
 
 // commitOutputs flushes the staged files to disk with one syncfs per directory (a

@@ -393,34 +393,48 @@ func discardCopy(tmp *os.File) {
 	}
 }
 
-// commitOutputs flushes the staged files to disk with one syncfs per directory (a
-// batch pays for one flush, not one per document), then renames each over its target
-// and syncs the directories. Until then no target holds a partial document.
+// commitOutputs flushes the staged files to disk, then renames each over its target
+// and syncs the directories. Until then no target holds a partial document. A few
+// files are flushed one by one (fsync: only their own data); more share one syncfs
+// per directory, so that a chunk of a batch pays for one journal commit, not one per
+// document. (syncfs also flushes whatever else is waiting on that file system, which
+// one large output should not have to wait for.)
 func commitOutputs(outs []staged) error {
 	dirs := map[string]bool{}
 	for _, o := range outs {
 		dirs[filepath.Dir(o.target)] = true
 	}
-	syncDirs := func(fs bool) error {
-		for d := range dirs {
-			f, err := os.Open(d)
-			if err != nil {
-				return err
+	syncPath := func(path string, fs bool) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		if fs {
+			err = unix.Syncfs(int(f.Fd()))
+		} else {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	if len(outs) <= fsyncEachUpTo {
+		for _, o := range outs {
+			path := o.tmp
+			if path == "" {
+				path = o.target
 			}
-			if fs {
-				err = unix.Syncfs(int(f.Fd()))
-			} else {
-				err = f.Sync()
-			}
-			f.Close()
-			if err != nil {
+			if err := syncPath(path, false); err != nil {
 				return err
 			}
 		}
-		return nil
-	}
-	if err := syncDirs(true); err != nil {
-		return err
+	} else {
+		for d := range dirs {
+			if err := syncPath(d, true); err != nil {
+				return err
+			}
+		}
 	}
 	for _, o := range outs {
 		if o.tmp == "" {
@@ -430,8 +444,16 @@ func commitOutputs(outs []staged) error {
 			return err
 		}
 	}
-	return syncDirs(false)
+	for d := range dirs {
+		if err := syncPath(d, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// fsyncEachUpTo is the most outputs commitOutputs flushes one by one.
+const fsyncEachUpTo = 4
 
 // commitChunk is how many staged outputs a batch commits at a time.
 const commitChunk = 64

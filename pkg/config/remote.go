@@ -46,6 +46,11 @@ func (c *Config) validateRemote(v *validator) {
 	r := c.Remote
 	v.duration("remote.poll_interval", r.PollInterval)
 	v.duration("remote.timeout", r.Timeout)
+	// A waiting signature is a pending one: it must outlive the holder's answer time.
+	if len(r.Providers) > 0 && r.Timeout > 0 && c.Signatures.PendingExpiry > 0 && r.Timeout >= c.Signatures.PendingExpiry {
+		v.add("remote.timeout", "%v must be shorter than signatures.pending_expiry (%v), or a waiting signature expires before the holder answers",
+			r.Timeout, c.Signatures.PendingExpiry)
+	}
 	seen := map[string]int{}
 	for i, p := range r.Providers {
 		at := func(field string) string { return fmt.Sprintf("remote.providers[%d].%s", i, field) }

@@ -35,6 +35,7 @@ func TestRemoteValidationNamesTheKey(t *testing.T) {
 	cases := []struct{ name, yaml, key, inText string }{
 		{"zero timeout", "remote: {timeout: 0s}", "remote.timeout", "> 0"},
 		{"zero poll", "remote: {poll_interval: 0s}", "remote.poll_interval", "> 0"},
+		{"timeout past expiry", "signatures: {pending_expiry: 5m}\nremote: {timeout: 10m, providers: [" + mss + "]}", "remote.timeout", "pending_expiry"},
 		{"bad kind", "remote: {providers: [{name: x, kind: sms}]}", "remote.providers[0].kind", "sms"},
 		{"bad name", "remote: {providers: [{name: 'a b', kind: mss, url: 'https://m', ap_id: a, ap_password_file: /p}]}", "remote.providers[0].name", "letters"},
 		{"duplicate", "remote: {providers: [" + mss + ", " + mss + "]}", "remote.providers[1].name", "providers[0]"},

@@ -296,11 +296,16 @@ func fillPrepare(req *PrepareRequest, f map[string]string, haveFile bool) error 
 	if req.Role == "" {
 		req.Role = "approve"
 	}
-	certs, err := parseCertificates(f["certificate"])
-	if err != nil {
-		return err
+	// A remote provider may tell the holder's certificate itself (CSC
+	// credentials/info); the service asks for one when it does not.
+	if req.Provider == "" || strings.TrimSpace(f["certificate"]) != "" {
+		certs, err := parseCertificates(f["certificate"])
+		if err != nil {
+			return err
+		}
+		req.Certificates = certs
 	}
-	req.Certificates = certs
+	var err error
 	if req.Page, err = optionInt("page", f["page"], 0, 1<<20); err != nil {
 		return err
 	}

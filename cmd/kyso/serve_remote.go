@@ -83,12 +83,18 @@ func (a serviceAPI) PrepareRemote(ctx context.Context, p api.Principal, req api.
 		return api.Pending{}, serviceError(err)
 	}
 	one := func(id int64) service.PrepareRequest {
-		return service.PrepareRequest{
+		r := service.PrepareRequest{
 			DocumentID: id, AgencyCode: req.Agency, Summary: req.Summary, Symbol: req.Symbol, Type: req.Type,
-			Certificate: req.Certificates[0], Chain: req.Certificates[1:], Role: req.Role, Actor: auditActor(p),
+			Role: req.Role, Actor: auditActor(p),
 			Options: service.SignOptions{Level: level, Reason: req.Reason, Location: req.Location,
 				VisiblePage: req.Page, VisibleRect: req.Rect, VisibleImage: req.Image},
 		}
+		// Without one, the provider tells the holder's certificate (see
+		// service.PrepareRemote), or the request is refused.
+		if len(req.Certificates) > 0 {
+			r.Certificate, r.Chain = req.Certificates[0], req.Certificates[1:]
+		}
+		return r
 	}
 	first := one(req.DocumentID)
 	if doc != nil {

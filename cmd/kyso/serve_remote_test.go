@@ -586,7 +586,8 @@ func TestServeRemoteCSC(t *testing.T) {
 	keys := remoteClients(t, rs)
 
 	start := time.Now()
-	resp, body := prepareRemote(t, rs, keys["leader"], p.Leader.ChainWithLeaf(), "cloud", "leader", "Ký quyết định 16 qua CSC")
+	// No certificate in the request: the credential's own, from credentials/info.
+	resp, body := prepareRemote(t, rs, keys["leader"], nil, "cloud", "leader", "Ký quyết định 16 qua CSC")
 	pend := decodeInto[remotePending](t, "prepare", resp, body, 201)
 	got := awaitRemote(t, rs, keys["leader"], pend.ID, 20*time.Second)
 	t.Logf("csc: %s after %v", got.Status, time.Since(start).Round(10*time.Millisecond))
@@ -606,6 +607,11 @@ func TestServeRemoteCSC(t *testing.T) {
 	resp, body = prepareRemote(t, rs, keys["leader"], stranger.ChainWithLeaf(), "cloud", "leader", "Ký [mismatch]")
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `not the one of credential \"leader\"`) {
 		t.Fatalf("another certificate for the leader's credential: %d %s", resp.StatusCode, body)
+	}
+	// A SIM provider does not tell the certificate: the request must.
+	resp, body = prepareRemote(t, rs, keys["leader"], nil, "sim", testpki.SIMPhone, "Ký [no certificate]")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "certificate is required") {
+		t.Fatalf("SIM holder without a certificate: %d %s", resp.StatusCode, body)
 	}
 	if s := phone.seen(); len(s) != 1 {
 		t.Errorf("the holder was asked for a refused request: %q", s)

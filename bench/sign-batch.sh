@@ -22,12 +22,12 @@ go build -o "$work/rawsign" ./bench/rawsign
 go build -o "$work/genpdf" ./bench/genpdf
 for i in $(seq 1 "$count"); do "$work/genpdf" -kib 20 -o "$work/in/doc$i.pdf"; done
 sync # the inputs on disk before anything is measured
-# Three rounds, the raw rate and the batch one right after the other in each, since
+# Five rounds, the raw rate and the batch one right after the other in each, since
 # the machine is shared and its speed drifts; every round is printed, and the
 # summary is the median of the rounds' ratios. Each round writes into a fresh
 # directory: deleting thousands of files just before creating thousands more makes
 # ext4 scan past the recently freed inodes, a cost of the benchmark, not of Kyso.
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-5}
 ratios=()
 for r in $(seq 1 "$rounds"); do
   raw=$("$work/rawsign" -key "$uri" -n "$count" -workers 2)

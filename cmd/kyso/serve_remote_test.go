@@ -68,18 +68,7 @@ func newRemoteEnv(t *testing.T, mssp remotetest.MSSPOptions, extraProviders stri
 	t.Helper()
 	p := testpki.Committed(t)
 	tsa := pkitest.StartTSA(t, p.TSA.Cert, p.TSA.Key, p.TSA.Chain)
-	h := testenv.NewSoftHSM(t, "sim", "4711-sim")
-	keyPEM, err := os.ReadFile(p.Path("sim.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.ImportKey(t, keyPEM, "sim", "01")
-	h.ImportCert(t, p.SIM.Cert.Raw, "sim", "01")
-	k, err := hsm.OpenPKCS11(context.Background(), h.URI("sim", "01"), hsm.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k.Close() })
+	k, h := remotetest.SIMHolder(t, p)
 	mssp.Holders, mssp.APID, mssp.APPassword = map[string]hsm.Key{testpki.SIMPhone: k}, remoteAPID, remoteAPPW
 	e := &remoteEnv{pki: p, hsm: h, mssp: remotetest.StartMSSP(t, mssp), dir: t.TempDir()}
 	files, err := e.mssp.WriteClientFiles(e.dir)

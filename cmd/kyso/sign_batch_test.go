@@ -145,38 +145,13 @@ func TestSignBatchInterrupted(t *testing.T) {
 	}
 }
 
-// largePDF is a one-page PDF of at least n bytes (a page content stream of comments).
-func largePDF(n int) []byte {
-	content := bytes.Repeat([]byte("% filler line of a large document\n"), n/34+1)
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
-	return b.Bytes()
-}
-
 // TestSignLargeOverlapped: from overlapCopyAbove up, the copy of the original runs
 // while it is hashed; the output is still the original plus a valid signature, and a
 // large document that cannot be signed leaves neither an output nor a temporary file.
 func TestSignLargeOverlapped(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "large.pdf")
-	doc := largePDF(overlapCopyAbove + 1<<20)
+	doc := serveTestPDF(strings.Repeat("a large document ", (overlapCopyAbove+1<<20)/17))
 	if err := os.WriteFile(in, doc, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -33,9 +33,8 @@ import (
 )
 
 const (
-	simPIN = "4711-sim"
-	apID   = "http://ap.test.invalid/kyso"
-	apPWD  = "ap-secret"
+	apID  = "http://ap.test.invalid/kyso"
+	apPWD = "ap-secret"
 )
 
 // simHolder puts the test PKI's SIM key and certificate on a SoftHSM2 token (the
@@ -46,18 +45,7 @@ func simHolder(t *testing.T) (hsm.Key, *testpki.TestPKI) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := testenv.NewSoftHSM(t, "sim", simPIN)
-	keyPEM, err := os.ReadFile(p.Path("sim.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.ImportKey(t, keyPEM, "sim", "01")
-	h.ImportCert(t, p.SIM.Cert.Raw, "sim", "01")
-	k, err := hsm.OpenPKCS11(context.Background(), h.URI("sim", "01"), hsm.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k.Close() })
+	k, _ := remotetest.SIMHolder(t, p)
 	return k, p
 }
 

@@ -32,18 +32,7 @@ const (
 // simMSSP starts the test MSSP with the test PKI's SIM key on a SoftHSM2 token.
 func simMSSP(t *testing.T, p *testpki.TestPKI, phone func(remotetest.PhoneRequest) remotetest.Answer) *remotetest.MSSP {
 	t.Helper()
-	h := testenv.NewSoftHSM(t, "sim", "4711-sim")
-	keyPEM, err := os.ReadFile(p.Path("sim.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.ImportKey(t, keyPEM, "sim", "01")
-	h.ImportCert(t, p.SIM.Cert.Raw, "sim", "01")
-	k, err := hsm.OpenPKCS11(context.Background(), h.URI("sim", "01"), hsm.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k.Close() })
+	k, _ := remotetest.SIMHolder(t, p)
 	return remotetest.StartMSSP(t, remotetest.MSSPOptions{Holders: map[string]hsm.Key{testpki.SIMPhone: k},
 		Phone: phone, APID: simAPID, APPassword: simAPPW})
 }

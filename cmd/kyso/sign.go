@@ -162,6 +162,7 @@ type signJob struct {
 	in, out string
 	staged  staged
 	err     error
+	done    bool // attempted (a batch stops early after a write error)
 }
 
 func runJobs(ctx context.Context, stderr io.Writer, key hsm.Key, jobs []signJob, opts pades.Options, workers int) error {
@@ -191,12 +192,18 @@ func runJobs(ctx context.Context, stderr io.Writer, key hsm.Key, jobs []signJob,
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(jobs) || ctx.Err() != nil {
+				// After an output could not be written or committed, nothing more
+				// will be: the token is not asked for signatures thrown away.
+				if i >= len(jobs) || ctx.Err() != nil || com.failed.Load() {
 					return
 				}
 				jobs[i].staged, jobs[i].err = signOne(ctx, key, jobs[i], opts)
+				jobs[i].done = true
 				if jobs[i].err == nil && jobs[i].staged.target != "" {
 					com.add(jobs[i].staged)
+				}
+				if errors.As(jobs[i].err, new(writeError)) {
+					com.failed.Store(true)
 				}
 				if bar != nil {
 					_ = bar.Add(1)
@@ -209,15 +216,23 @@ func runJobs(ctx context.Context, stderr io.Writer, key hsm.Key, jobs []signJob,
 		_ = com.finish(false)
 		return &exitError{code: 1, err: ctx.Err()}
 	}
-	if err := com.finish(true); err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("writing the signed documents: %w", err)}
-	}
-	failed := 0
+	commitErr := com.finish(true)
+	failed, skipped := 0, 0
 	for _, j := range jobs {
-		if j.err != nil {
+		switch {
+		case !j.done:
+			skipped++
+		case j.err != nil:
 			failed++
 			fmt.Fprintf(stderr, "kyso: %s: %v\n", j.in, j.err)
 		}
+	}
+	if skipped > 0 {
+		fmt.Fprintf(stderr, "kyso: %d documents not attempted: the batch stopped when an output could not be written\n", skipped)
+	}
+	failed += skipped
+	if commitErr != nil {
+		return &exitError{code: 1, err: fmt.Errorf("writing the signed documents: %w", commitErr)}
 	}
 	if len(jobs) > 1 {
 		d := time.Since(start)
@@ -258,36 +273,58 @@ func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) (s
 		if err != nil {
 			return staged{}, explainSignError(err)
 		}
-		return stageOutput(in, st.Size(), tail, j.in, true)
+		out, err := stageOutput(in, st.Size(), tail, j.in, true)
+		if err != nil {
+			return staged{}, writeError{err}
+		}
+		return out, nil
 	}
-	// A large original is copied by the kernel while it is hashed here (both read it
-	// with their own offsets), and its write-back to disk starts at once; a small
-	// one is copied after signing, so that a failed document costs no file at all.
-	var copied chan copyResult
+	// The original is copied first, so that an output that cannot be written costs
+	// no signature. A large one is copied by the kernel while it is hashed here (the
+	// copy owns the file offset, signing reads with ReadAt) and its write-back starts
+	// at once.
+	var c copyResult
 	if st.Size() >= overlapCopyAbove {
-		copied = make(chan copyResult, 1)
+		copied := make(chan copyResult, 1)
 		go func() {
 			f, err := copyOriginal(in, st.Size(), j.out, true)
 			copied <- copyResult{f, err}
 		}()
+		tail, err := signedTail(ctx, key, in, st.Size(), opts)
+		c = <-copied
+		return finishSigned(c, tail, err, j.out)
+	}
+	c.f, c.err = copyOriginal(in, st.Size(), j.out, false)
+	if c.err != nil {
+		return staged{}, writeError{c.err}
 	}
 	tail, err := signedTail(ctx, key, in, st.Size(), opts)
-	var c copyResult
-	if copied != nil {
-		c = <-copied
-	}
-	if err != nil {
+	return finishSigned(c, tail, err, j.out)
+}
+
+// finishSigned stages the copy c of the original with tail appended, or removes it
+// when signing failed (signErr).
+func finishSigned(c copyResult, tail []byte, signErr error, target string) (staged, error) {
+	if signErr != nil {
 		discardCopy(c.f)
-		return staged{}, explainSignError(err)
-	}
-	if copied == nil {
-		c.f, c.err = copyOriginal(in, st.Size(), j.out, false)
+		return staged{}, explainSignError(signErr)
 	}
 	if c.err != nil {
-		return staged{}, c.err
+		return staged{}, writeError{c.err}
 	}
-	return finishCopy(c.f, tail, j.out)
+	out, err := finishCopy(c.f, tail, target)
+	if err != nil {
+		return staged{}, writeError{err}
+	}
+	return out, nil
 }
+
+// writeError is an output that could not be written: not the document's fault, and
+// the same for every document after it, so a batch stops at the first.
+type writeError struct{ err error }
+
+func (e writeError) Error() string { return "writing the output: " + e.err.Error() }
+func (e writeError) Unwrap() error { return e.err }
 
 // overlapCopyAbove is the size from which the copy of the original overlaps signing.
 const overlapCopyAbove = 8 << 20
@@ -359,7 +396,8 @@ func copyOriginal(in *os.File, size int64, target string, writeBack bool) (*os.F
 		_, err = io.CopyN(tmp, in, size)
 	}
 	if err == nil && writeBack {
-		err = unix.SyncFileRange(int(tmp.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+		// A hint only: where the file system does not take it, commit flushes all.
+		_ = unix.SyncFileRange(int(tmp.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
 	}
 	if err != nil {
 		discardCopy(tmp)
@@ -467,6 +505,7 @@ type committer struct {
 	in     chan staged
 	commit bool // read by the goroutine after in is closed
 	done   chan error
+	failed atomic.Bool // an output could not be written or committed: stop
 }
 
 func startCommitter(capacity, chunk int) *committer {
@@ -479,6 +518,7 @@ func startCommitter(capacity, chunk int) *committer {
 			if len(pending) >= chunk && err == nil {
 				if err = commitOutputs(pending); err != nil {
 					discardOutputs(pending)
+					c.failed.Store(true)
 				}
 				pending = pending[:0]
 			}

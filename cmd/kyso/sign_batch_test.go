@@ -182,3 +182,50 @@ func TestSignLargeOverlapped(t *testing.T) {
 		t.Errorf("%d files left by a document that could not be signed", len(entries))
 	}
 }
+
+// hookKey runs hook once, after a number of signatures.
+type hookKey struct {
+	hsm.Key
+	after int64
+	n     atomic.Int64
+	hook  func()
+}
+
+func (k *hookKey) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := k.Key.SignContext(ctx, digest, opts)
+	if k.n.Add(1) == k.after {
+		k.hook()
+	}
+	return sig, err
+}
+
+// TestSignBatchCommitFails: when outputs can no longer be written (here their
+// directory is gone), the batch exits 1 saying so and stops asking the key for
+// signatures that could not be kept.
+func TestSignBatchCommitFails(t *testing.T) {
+	ctx := context.Background()
+	key, err := hsm.Open(ctx, demoKeyURI(), hsm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeKey(key)
+	inputs := batchInputs(t, 6*commitChunk)
+	out := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	jobs := make([]signJob, len(inputs))
+	for i, in := range inputs {
+		jobs[i] = signJob{in: in, out: filepath.Join(out, filepath.Base(in))}
+	}
+	hk := &hookKey{Key: key, after: commitChunk / 2, hook: func() { _ = os.RemoveAll(out) }}
+	var msg bytes.Buffer
+	err = runJobs(ctx, &msg, hk, jobs, pades.Options{Certificate: key.Certificate()}, 2)
+	if exitCode(err) != 1 || !strings.Contains(msg.String(), "not attempted") || !strings.Contains(msg.String(), "writing the output") {
+		t.Fatalf("batch whose output directory vanished: %v (exit %d), %s", err, exitCode(err), msg.String())
+	}
+	// The two workers may each finish the document in hand.
+	if n := hk.n.Load(); n > commitChunk/2+2 {
+		t.Errorf("the key made %d signatures; the outputs stopped being writable after %d", n, commitChunk/2)
+	}
+}

@@ -261,29 +261,30 @@ func (s *Service) Complete(ctx context.Context, id string, req CompleteRequest) 
 	if err != nil {
 		return nil, err
 	}
-	if ps.Status != statusPending {
+	// Claim it first, so that two completions of one request cannot both write. One
+	// left "completing" past the grace was cut off by a crash (it wrote no version,
+	// see complete) and is claimed again.
+	from := statusPending
+	if ps.Status == statusCompleting && s.now().Sub(ps.UpdatedAt) > s.completingGrace() {
+		from = statusCompleting
+	} else if ps.Status != statusPending {
 		return nil, fmt.Errorf("%w: the signature %s is %s", ErrConflict, id, ps.Status)
 	}
-	// Claim it first, so that two completions of one request cannot both write.
-	if err := s.Store.UpdatePending(ctx, id, statusPending, statusCompleting, nil); err != nil {
+	if err := s.Store.UpdatePending(ctx, id, from, statusCompleting, nil); err != nil {
 		return nil, mapStoreError(err)
 	}
-	v, err := s.complete(ctx, st, req)
-	if err != nil {
+	if _, err := s.complete(ctx, id, st, req); err != nil {
 		// Give the request back: a wrong signature may be followed by the right one.
 		_ = s.Store.UpdatePending(context.WithoutCancel(ctx), id, statusCompleting, statusPending, nil)
 		return nil, err
 	}
-	st.View.Version = v.Seq
-	st.View.Status = statusCompleted
-	raw, _ := json.Marshal(st)
-	if err := s.Store.UpdatePending(ctx, id, statusCompleting, statusCompleted, raw); err != nil {
-		return nil, mapStoreError(err)
-	}
 	return &st.View, nil
 }
 
-func (s *Service) complete(ctx context.Context, st *pendingState, req CompleteRequest) (*store.Version, error) {
+// complete embeds the signature and stores the new version; the pending signature id
+// moves from completing to completed in the same transaction, and only if the
+// document is still the version it was prepared over.
+func (s *Service) complete(ctx context.Context, id string, st *pendingState, req CompleteRequest) (*store.Version, error) {
 	f, size, sha, cleanup, err := s.openContent(ctx, st.BaseSHA256)
 	if err != nil {
 		return nil, err
@@ -320,6 +321,12 @@ func (s *Service) complete(ctx context.Context, st *pendingState, req CompleteRe
 	in := store.VersionInput{
 		Content: io.MultiReader(io.LimitReader(f, size), bytes.NewReader(tail)), MediaType: "application/pdf",
 		Actor: req.Actor, KeyURI: req.KeyURI, SignatureCount: count, Signatures: st.Signatures,
+		Base: st.BaseSHA256,
+		Completes: &store.PendingCompletion{ID: id, From: statusCompleting, To: statusCompleted,
+			State: func(v *store.Version) ([]byte, error) {
+				st.View.Version, st.View.Status = v.Seq, statusCompleted
+				return json.Marshal(st)
+			}},
 	}
 	add := s.Store.AddVersion
 	switch st.View.Role {

@@ -421,6 +421,7 @@ func (c *completer) log() *slog.Logger {
 // share a ticket (a batch) are polled once.
 func (c *completer) round(ctx context.Context) {
 	c.endInterrupted(ctx)
+	c.resumeCompleting(ctx)
 	rows, err := c.s.Store.ListPendingByStatus(ctx, StatusWaiting)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -558,18 +559,11 @@ func (c *completer) finish(ctx context.Context, id string, st *pendingState, sig
 		return // another replica has it
 	}
 	rs := st.Remote
-	v, err := s.complete(ctx, st, CompleteRequest{Signature: sig, Actor: rs.Actor,
+	v, err := s.complete(ctx, id, st, CompleteRequest{Signature: sig, Actor: rs.Actor,
 		KeyURI: "remote:" + rs.Provider + ":" + rs.Holder})
 	if err != nil {
 		c.log().Error("remote: completing", "pending_id", id, "err", err)
 		_ = s.endRemote(context.WithoutCancel(ctx), id, statusCompleting, err)
-		return
-	}
-	st.View.Version = v.Seq
-	st.View.Status = statusCompleted
-	raw, _ := json.Marshal(st)
-	if err := s.Store.UpdatePending(context.WithoutCancel(ctx), id, statusCompleting, statusCompleted, raw); err != nil {
-		c.log().Error("remote: marking completed", "pending_id", id, "err", err)
 		return
 	}
 	c.log().Info("remote signature completed", "pending_id", id, "document_id", st.DocumentID, "version", v.Seq)
@@ -640,6 +634,31 @@ func (c *completer) endInterrupted(ctx context.Context) {
 			rs.Provider, rs.Holder, rs.RequestID, rs.SubmitAt.UTC().Format(time.RFC3339))
 		if err := c.s.endRemote(ctx, row.ID, StatusSubmitting, cause); err == nil {
 			c.log().Warn("remote: interrupted submission ended, not re-submitted", "pending_id", row.ID, "request_id", rs.RequestID)
+		}
+	}
+}
+
+// resumeCompleting puts back to waiting a remote signature left "completing" past the
+// grace: a crash cut off its completion, which wrote no version (the version and the
+// end of the pending signature share one transaction). Its ticket is then polled
+// again; a provider that still holds the answer gives the same signature, one that
+// does not ends the request with its reason. The phone is not asked again.
+func (c *completer) resumeCompleting(ctx context.Context) {
+	rows, err := c.s.Store.ListPendingByStatus(ctx, statusCompleting)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log().Warn("remote: reading completing signatures", "err", err)
+		}
+		return
+	}
+	for _, row := range rows {
+		var st pendingState
+		if json.Unmarshal(row.State, &st) != nil || st.Remote == nil || st.Remote.Ticket == nil ||
+			c.s.now().Sub(row.UpdatedAt) <= c.s.completingGrace() {
+			continue
+		}
+		if err := c.s.Store.UpdatePending(ctx, row.ID, statusCompleting, StatusWaiting, nil); err == nil {
+			c.log().Warn("remote: completion cut off, polling the ticket again", "pending_id", row.ID)
 		}
 	}
 }

@@ -95,6 +95,19 @@ type Service struct {
 	TempDir string
 	// Remote is remote signing (SIM PKI, CSC); nil when none is configured.
 	Remote *Remote
+	// CompletingGrace is how long a completion may take (timestamp, revocation data,
+	// storing) before a pending signature still "completing" is taken for the
+	// leftover of a crash and completed again (default 5 min). The version and the
+	// pending signature's end are written in one transaction, so this never makes a
+	// second version.
+	CompletingGrace time.Duration
+}
+
+func (s *Service) completingGrace() time.Duration {
+	if s.CompletingGrace > 0 {
+		return s.CompletingGrace
+	}
+	return 5 * time.Minute
 }
 
 func (s *Service) now() time.Time {

@@ -49,6 +49,21 @@ type VersionInput struct {
 	SignatureCount int
 	Actor          string
 	KeyURI         string // the key that signed this version, for the audit trail
+	// Base (AddVersion, Approve, Issue), when set, is the content hash the new version
+	// was made from: it is refused (ErrConflict) when the document has moved on since,
+	// so that two signatures prepared over one version cannot drop each other.
+	Base string
+	// Completes (AddVersion, Approve, Issue), when set, moves a pending signature to
+	// its final status in the version's own transaction: a crash leaves both or
+	// neither, so a pending signature still "completing" has written no version.
+	Completes *PendingCompletion
+}
+
+// PendingCompletion is the move of a pending signature that a new version completes.
+type PendingCompletion struct {
+	ID, From, To string
+	// State makes the pending signature's new state once the version is known.
+	State func(*Version) ([]byte, error)
 }
 
 // CreateDocument stores content and the document row with its first version and an
@@ -248,10 +263,22 @@ func (s *Store) addVersion(ctx context.Context, documentID int64, in VersionInpu
 		if err := lockDocument(tx, &d, documentID); err != nil {
 			return err
 		}
+		if in.Base != "" && d.ContentSHA256 != in.Base {
+			return fmt.Errorf("%w: store: document %d has changed since this version was prepared (now version %d)", ErrConflict, d.ID, d.CurrentVersion)
+		}
 		now := s.now()
 		v, err := in.insert(tx, d.ID, d.CurrentVersion+1, sha, size, now)
 		if err != nil {
 			return err
+		}
+		if c := in.Completes; c != nil {
+			state, err := c.State(&v)
+			if err != nil {
+				return err
+			}
+			if err := updatePending(tx, now, c.ID, c.From, c.To, state); err != nil {
+				return err
+			}
 		}
 		d.CurrentVersion, d.ContentSHA256, d.UpdatedAt = v.Seq, sha, now
 		if also != nil {

@@ -291,22 +291,24 @@ func (s *Store) GetPending(ctx context.Context, id string) (*PendingSignature, e
 // set, so two replicas cannot both complete it) and replaces its state when state is
 // not nil.
 func (s *Store) UpdatePending(ctx context.Context, id, from, to string, state []byte) error {
-	return s.write(ctx, func(tx *gorm.DB) error {
-		now := s.now()
-		q := tx.Model(&PendingSignature{}).Where("id = ? AND status = ? AND expires_at > ?", id, from, now)
-		upd := map[string]any{"status": to, "updated_at": now}
-		if state != nil {
-			upd["state"] = state
-		}
-		res := q.Updates(upd)
-		if res.Error != nil {
-			return fmt.Errorf("store: update pending: %w", res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: store: pending signature %s is not %s (or has expired)", ErrConflict, id, from)
-		}
-		return nil
-	})
+	return s.write(ctx, func(tx *gorm.DB) error { return updatePending(tx, s.now(), id, from, to, state) })
+}
+
+// updatePending is UpdatePending inside the caller's transaction.
+func updatePending(tx *gorm.DB, now time.Time, id, from, to string, state []byte) error {
+	q := tx.Model(&PendingSignature{}).Where("id = ? AND status = ? AND expires_at > ?", id, from, now)
+	upd := map[string]any{"status": to, "updated_at": now}
+	if state != nil {
+		upd["state"] = state
+	}
+	res := q.Updates(upd)
+	if res.Error != nil {
+		return fmt.Errorf("store: update pending: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("%w: store: pending signature %s is not %s (or has expired)", ErrConflict, id, from)
+	}
+	return nil
 }
 
 // DeletePending removes a pending signature.

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/pkcs12"
+
+	"github.com/kyso-vn/kyso/internal/certfile"
 )
 
 // The revocation endpoints written into the committed certificates. Nothing listens
@@ -376,28 +378,9 @@ func ReadCertificates(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testpki: %w", err)
 	}
-	if !bytes.Contains(data, []byte("-----BEGIN")) {
-		c, err := x509.ParseCertificate(data)
-		if err != nil {
-			return nil, fmt.Errorf("testpki: %s: %w", path, err)
-		}
-		return []*x509.Certificate{c}, nil
-	}
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("testpki: %s: %w", path, err)
-		}
-		certs = append(certs, c)
+	certs, err := certfile.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("testpki: %s: %w", path, err)
 	}
 	return certs, nil
 }

@@ -18,7 +18,8 @@ func TestImports(t *testing.T) {
 		dir     string
 		allowed []string
 	}{
-		{"pkg/pki", []string{"golang.org/x/crypto/", "github.com/digitorus/timestamp", "github.com/digitorus/pkcs7"}},
+		{"pkg/pki", []string{"golang.org/x/crypto/", "github.com/digitorus/timestamp", "github.com/digitorus/pkcs7",
+			"github.com/kyso-vn/kyso/internal/certfile"}},
 		{"pkg/pki/pkitest", []string{"golang.org/x/crypto/", "github.com/digitorus/timestamp",
 			"github.com/kyso-vn/kyso/internal/testenv", "github.com/kyso-vn/kyso/internal/testpki"}},
 	}

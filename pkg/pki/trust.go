@@ -1,9 +1,7 @@
 package pki
 
 import (
-	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kyso-vn/kyso/internal/certfile"
 )
 
 // TrustStore holds the trust anchors chains are built to: the national root and the
@@ -105,28 +105,9 @@ func ReadCertificatesFile(path string) ([]*x509.Certificate, error) {
 
 // ParseCertificates reads every CERTIFICATE block of PEM data, or one DER certificate.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
-	if !bytes.Contains(data, []byte("-----BEGIN")) {
-		c, err := x509.ParseCertificate(data)
-		if err != nil {
-			return nil, err
-		}
-		return []*x509.Certificate{c}, nil
-	}
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		certs = append(certs, c)
+	certs, err := certfile.Parse(data)
+	if err != nil {
+		return nil, err
 	}
 	if len(certs) == 0 {
 		return nil, errors.New("no CERTIFICATE in PEM data")

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/hsm/remote"
-	"github.com/kyso-vn/kyso/hsm/remote/remotetest"
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
@@ -102,13 +101,10 @@ func TestTwoSignaturesOverOneVersion(t *testing.T) {
 func TestRemoteCompletionAfterCrash(t *testing.T) {
 	p := testpki.Committed(t)
 	services := pkitest.StartServices(t, p)
-	m := simMSSP(t, p, func(remotetest.PhoneRequest) remotetest.Answer {
-		return remotetest.Answer{Action: remotetest.Confirm, After: 200 * time.Millisecond}
-	})
+	m := simMSSP(t, p, confirmAfter(200*time.Millisecond))
 	db := filepath.Join(t.TempDir(), "kyso.db")
 	svc := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS1), services)
-	views, err := svc.PrepareRemote(context.Background(), RemoteRequest{Documents: []PrepareRequest{simDraft(t, svc, p, pades.LevelBT)},
-		Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "Ký dự thảo"})
+	views, err := askSIM(t, svc, p, pades.LevelBT)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,6 +68,20 @@ func simDraft(t *testing.T, svc *Service, p *testpki.TestPKI, level pades.Level)
 		Certificate: p.SIM.Cert, Chain: p.SIM.Chain, Actor: "sim-holder", Options: SignOptions{Level: level, Reason: "SIM PKI"}}
 }
 
+// askSIM prepares one draft at level for the test PKI's SIM holder and submits it.
+func askSIM(t *testing.T, svc *Service, p *testpki.TestPKI, level pades.Level) ([]*Pending, error) {
+	t.Helper()
+	return svc.PrepareRemote(context.Background(), RemoteRequest{Documents: []PrepareRequest{simDraft(t, svc, p, level)},
+		Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "Ký dự thảo"})
+}
+
+// confirmAfter is a phone that confirms after d.
+func confirmAfter(d time.Duration) func(remotetest.PhoneRequest) remotetest.Answer {
+	return func(remotetest.PhoneRequest) remotetest.Answer {
+		return remotetest.Answer{Action: remotetest.Confirm, After: d}
+	}
+}
+
 // runCompleter runs the completer until the test ends and checks that it stops.
 func runCompleter(t *testing.T, svc *Service) context.CancelFunc {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -100,8 +114,7 @@ func TestRemoteOutcomes(t *testing.T) {
 			svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, m.NewClient(remote.MSSFormatPKCS1), services)
 			runCompleter(t, svc)
 			start := time.Now()
-			views, err := svc.PrepareRemote(context.Background(), RemoteRequest{Documents: []PrepareRequest{simDraft(t, svc, p, pades.LevelBT)},
-				Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "Ký dự thảo"})
+			views, err := askSIM(t, svc, p, pades.LevelBT)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,8 +181,7 @@ func TestRemoteProviderDown(t *testing.T) {
 	services := pkitest.StartServices(t, p)
 	down := &remote.MSSClient{URL: "https://127.0.0.1:1/soap", APID: simAPID, APPassword: hsm.NewSecret(simAPPW)}
 	svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, down, services)
-	_, err := svc.PrepareRemote(context.Background(), RemoteRequest{Documents: []PrepareRequest{simDraft(t, svc, p, pades.LevelBB)},
-		Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "x"})
+	_, err := askSIM(t, svc, p, pades.LevelBB)
 	if !errors.Is(err, remote.ErrUnreachable) || !remote.SafeToResubmit(err) {
 		t.Fatalf("prepare against a closed port: %v", err)
 	}
@@ -201,14 +213,11 @@ func (c crashAfterSubmit) Submit(ctx context.Context, r remote.Request) (remote.
 func TestRemoteInterruptedSubmission(t *testing.T) {
 	p := testpki.Committed(t)
 	services := pkitest.StartServices(t, p)
-	m := simMSSP(t, p, func(remotetest.PhoneRequest) remotetest.Answer {
-		return remotetest.Answer{Action: remotetest.Confirm, After: 200 * time.Millisecond}
-	})
+	m := simMSSP(t, p, confirmAfter(200*time.Millisecond))
 	db := filepath.Join(t.TempDir(), "kyso.db")
 	first := remoteService(t, db, p, nil, services)
 	first.Remote.Providers["sim"] = crashAfterSubmit{m.NewClient(remote.MSSFormatPKCS1), func() { first.Store.Close() }}
-	_, err := first.PrepareRemote(context.Background(), RemoteRequest{Documents: []PrepareRequest{simDraft(t, first, p, pades.LevelBB)},
-		Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "Ký dự thảo"})
+	_, err := askSIM(t, first, p, pades.LevelBB)
 	if err == nil || m.Submissions() != 1 {
 		t.Fatalf("prepare through a crash: %v, %d submissions", err, m.Submissions())
 	}
@@ -245,8 +254,7 @@ func TestRemoteUntrustedHolder(t *testing.T) {
 	m := simMSSP(t, p, nil)
 	svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, m.NewClient(remote.MSSFormatPKCS1), services)
 	svc.Verify.Anchors = []*x509.Certificate{p.TSA.Cert} // not the SIM certificate's root
-	_, err := svc.PrepareRemote(context.Background(), RemoteRequest{Documents: []PrepareRequest{simDraft(t, svc, p, pades.LevelBB)},
-		Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "x"})
+	_, err := askSIM(t, svc, p, pades.LevelBB)
 	if !errors.Is(err, ErrUntrustedHolder) || m.Submissions() != 0 {
 		t.Fatalf("untrusted holder: %v, %d submissions", err, m.Submissions())
 	}
@@ -258,13 +266,10 @@ func TestRemoteUntrustedHolder(t *testing.T) {
 func TestRemoteResumeAfterRestart(t *testing.T) {
 	p := testpki.Committed(t)
 	services := pkitest.StartServices(t, p)
-	m := simMSSP(t, p, func(remotetest.PhoneRequest) remotetest.Answer {
-		return remotetest.Answer{Action: remotetest.Confirm, After: 2 * time.Second}
-	})
+	m := simMSSP(t, p, confirmAfter(2*time.Second))
 	db := filepath.Join(t.TempDir(), "kyso.db")
 	first := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS7), services)
-	views, err := first.PrepareRemote(context.Background(), RemoteRequest{Documents: []PrepareRequest{simDraft(t, first, p, pades.LevelBT)},
-		Provider: "sim", Holder: testpki.SIMPhone, DisplayText: "Ký dự thảo"})
+	views, err := askSIM(t, first, p, pades.LevelBT)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,9 +291,7 @@ func TestRemoteResumeAfterRestart(t *testing.T) {
 func TestRemoteBatchOnePerDocument(t *testing.T) {
 	p := testpki.Committed(t)
 	services := pkitest.StartServices(t, p)
-	m := simMSSP(t, p, func(remotetest.PhoneRequest) remotetest.Answer {
-		return remotetest.Answer{Action: remotetest.Confirm, After: 300 * time.Millisecond}
-	})
+	m := simMSSP(t, p, confirmAfter(300*time.Millisecond))
 	svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, m.NewClient(remote.MSSFormatPKCS1), services)
 	runCompleter(t, svc)
 	var docs []PrepareRequest

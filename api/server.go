@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -51,10 +52,12 @@ type Options struct {
 
 // Server is the HTTP API.
 type Server struct {
-	log            *slog.Logger
-	clock          func() time.Time
-	tempDir        string
-	maxUpload      int64
+	log       *slog.Logger
+	clock     func() time.Time
+	tempDir   string
+	maxUpload int64
+	// inMemory counts the bytes of uploads held in memory (see spool).
+	inMemory       atomic.Int64
 	requestTimeout time.Duration
 	httpCfg        config.Server
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -15,11 +16,12 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// Upload is a document received into a temporary file. The file is unlinked as soon as
-// it is created, so nothing is left on disk if the process dies mid-request; Close
-// releases it.
+// Upload is a received document: in memory when it is small (see spool), else in a
+// temporary file that is unlinked as soon as it is created, so nothing is left on disk
+// if the process dies mid-request. Close releases it.
 type Upload struct {
-	f           *os.File
+	r           io.ReaderAt
+	release     func() error
 	size        int64
 	filename    string
 	contentType string
@@ -28,14 +30,23 @@ type Upload struct {
 
 var _ Document = (*Upload)(nil)
 
-func (u *Upload) ReadAt(p []byte, off int64) (int, error) { return u.f.ReadAt(p, off) }
+func (u *Upload) ReadAt(p []byte, off int64) (int, error) { return u.r.ReadAt(p, off) }
 func (u *Upload) Size() int64                             { return u.size }
 func (u *Upload) Filename() string                        { return u.filename }
 func (u *Upload) ContentType() string                     { return u.contentType }
 func (u *Upload) SHA256() [32]byte                        { return u.sum }
 
-// Close releases the temporary file.
-func (u *Upload) Close() error { return u.f.Close() }
+// Close releases the temporary file or the memory.
+func (u *Upload) Close() error { return u.release() }
+
+// Uploads of at most smallUpload bytes are kept in memory, as long as all of them
+// together stay within inMemoryBudget; the rest go to temporary files. A small PDF
+// then costs no file creation (a tenth of a small signature's server time), and
+// memory stays bounded however many clients send at once.
+const (
+	smallUpload    = 256 << 10
+	inMemoryBudget = 64 << 20
+)
 
 // multipartSlack is what a multipart body may carry beyond the file: boundaries and
 // part headers.
@@ -126,18 +137,47 @@ func (s *Server) receiveMultipart(r *http.Request, boundary string) (*Upload, er
 	return up, nil
 }
 
-// spool copies at most maxUpload bytes of r into an unlinked temporary file.
+// spool reads at most maxUpload bytes of r: into memory when the whole body is small
+// and the budget allows, else into an unlinked temporary file.
 func (s *Server) spool(r io.Reader, name, contentType string) (*Upload, error) {
+	if name == "." || name == string(filepath.Separator) {
+		name = ""
+	}
+	r = io.LimitReader(r, s.maxUpload+1)
+	h := sha256.New()
+	up := &Upload{filename: name, contentType: contentType}
+	// First the head, in memory if the budget has room for a whole small upload.
+	var head []byte
+	if s.inMemory.Add(smallUpload) <= inMemoryBudget {
+		head = make([]byte, smallUpload+1)
+		n, err := io.ReadFull(r, head)
+		head = head[:n]
+		switch {
+		case err == nil: // more than smallUpload bytes: a file after all
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			if n == 0 || int64(n) > s.maxUpload {
+				s.inMemory.Add(-smallUpload)
+				if n == 0 {
+					return nil, fmt.Errorf("%w: the document is empty", errBadUpload)
+				}
+				return nil, errTooLarge
+			}
+			h.Write(head)
+			up.r, up.size, up.sum = bytes.NewReader(head), int64(n), [32]byte(h.Sum(nil))
+			up.release = func() error { s.inMemory.Add(-smallUpload); return nil }
+			return up, nil
+		default:
+			s.inMemory.Add(-smallUpload)
+			return nil, bodyError(err)
+		}
+	}
+	s.inMemory.Add(-smallUpload) // reserved above, whether it was used or not
 	f, err := os.CreateTemp(s.tempDir, "upload-*")
 	if err != nil {
 		return nil, fmt.Errorf("api: temporary file: %w", err)
 	}
 	_ = os.Remove(f.Name()) // keep the descriptor; the name is not needed any more
-	if name == "." || name == string(filepath.Separator) {
-		name = ""
-	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, s.maxUpload+1))
+	n, err := io.Copy(io.MultiWriter(f, h), io.MultiReader(bytes.NewReader(head), r))
 	if err != nil {
 		f.Close()
 		return nil, bodyError(err)
@@ -150,7 +190,8 @@ func (s *Server) spool(r io.Reader, name, contentType string) (*Upload, error) {
 		f.Close()
 		return nil, fmt.Errorf("%w: the document is empty", errBadUpload)
 	}
-	return &Upload{f: f, size: n, filename: name, contentType: contentType, sum: [32]byte(h.Sum(nil))}, nil
+	up.r, up.release, up.size, up.sum = f, f.Close, n, [32]byte(h.Sum(nil))
+	return up, nil
 }
 
 // bodyError sorts a failure while reading the body: over the limit, or the client or

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,37 +19,13 @@ import (
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
-// servePKIAtCertificateURLs runs the test PKI's OCSP responder and CRLs at the very
-// addresses its certificates name (127.0.0.1:18961 and :18962), as a deployment
-// would: the CLI has no test hook to point elsewhere.
-func servePKIAtCertificateURLs(t *testing.T, p *testpki.TestPKI) {
-	t.Helper()
-	pkitest.StartOCSP(t, pkitest.OCSPOptions{Dir: p.Dir, Port: 18961})
-	ln, err := net.Listen("tcp", "127.0.0.1:18962")
-	if err != nil {
-		t.Fatalf("the test PKI's CRL address 127.0.0.1:18962 is taken: %v", err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/sub-ca.crl":
-			w.Write(p.SubCRL)
-		case "/root-ca.crl":
-			w.Write(p.RootCRL)
-		default:
-			http.NotFound(w, r)
-		}
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-}
-
 // TestDocsFlowCLI: import a draft, the leader approves with the handwritten image, the
 // clerk issues with the seal; the stored document carries its number and identifier,
 // and both signatures verify TOTAL_PASSED. Issuing an unapproved draft is refused.
 func TestDocsFlowCLI(t *testing.T) {
 	corpus := testenv.CorpusDir(t)
 	p := testpki.Committed(t)
-	servePKIAtCertificateURLs(t, p)
+	pkitest.ServeAtCertificateURLs(t, p)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	sig := filepath.Join(dir, "sig.png")

@@ -291,7 +291,7 @@ func verifyWithCLI(t *testing.T, rs *runningServer, clerk string, docID int64, p
 // the same data directory, and completes when the holder confirms later.
 func TestServeRemoteSIM(t *testing.T) {
 	e := newRemoteEnv(t, remotetest.MSSPOptions{Phone: phoneByText}, "")
-	servePKIAtCertificateURLs(t, e.pki)
+	pkitest.ServeAtCertificateURLs(t, e.pki)
 	sp := startServeProcess(t, e.cfgPath)
 	rs := sp.runningServer()
 	keys := remoteClients(t, rs)
@@ -393,7 +393,7 @@ func TestServeRemoteSIM(t *testing.T) {
 // the server, which runs in this process for the check.
 func TestServeRemoteWait(t *testing.T) {
 	e := newRemoteEnv(t, remotetest.MSSPOptions{Phone: phoneByText, CloseConnections: true}, "")
-	servePKIAtCertificateURLs(t, e.pki)
+	pkitest.ServeAtCertificateURLs(t, e.pki)
 	rs := startServe(t, e.cfgPath, map[string]string{})
 	keys := remoteClients(t, rs)
 	sim := e.pki.SIM.ChainWithLeaf()
@@ -569,7 +569,7 @@ func TestServeRemoteCSC(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = leader.Close() })
 	creds["leader"], creds["stranger"] = leader, certifiedAs{leader, stranger}
-	servePKIAtCertificateURLs(t, p)
+	pkitest.ServeAtCertificateURLs(t, p)
 	sp := startServeProcess(t, e.cfgPath)
 	rs := sp.runningServer()
 	keys := remoteClients(t, rs)

@@ -245,7 +245,7 @@ func TestLeaderThenClerkRealServer(t *testing.T) {
 	tok := newToken(t, p, "Kyso leader")
 	// The server checks the leader's signature, revocation included, before issuing:
 	// it asks the addresses the certificates name.
-	servePKIAtCertificateURLs(t, p)
+	pkitest.ServeAtCertificateURLs(t, p)
 	srv := startRealKyso(t, "")
 	app := httptest.NewServer(http.HandlerFunc(serveApp))
 	defer app.Close()
@@ -288,42 +288,6 @@ func TestLeaderThenClerkRealServer(t *testing.T) {
 		}
 	}
 	t.Logf("issued number %d; both signatures %s", doc.Number, rep.Indication)
-}
-
-// servePKIAtCertificateURLs runs the test PKI's OCSP responder (real openssl) and CRLs
-// at the addresses its certificates name, 127.0.0.1:18961 and :18962, for a server
-// process that has no hook to be pointed elsewhere. Another package's test may hold
-// them for a while (cmd/kyso's does the same): wait for them to be free.
-func servePKIAtCertificateURLs(t *testing.T, p *testpki.TestPKI) {
-	t.Helper()
-	var crl net.Listener
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		ocsp, err := net.Listen("tcp", "127.0.0.1:18961")
-		if err == nil {
-			ocsp.Close()
-			if crl, err = net.Listen("tcp", "127.0.0.1:18962"); err == nil {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the test PKI's addresses 127.0.0.1:18961/18962 stay taken: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	pkitest.StartOCSP(t, pkitest.OCSPOptions{Dir: p.Dir, Port: 18961})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/sub-ca.crl":
-			_, _ = w.Write(p.SubCRL)
-		case "/root-ca.crl":
-			_, _ = w.Write(p.RootCRL)
-		default:
-			http.NotFound(w, r)
-		}
-	})}
-	go func() { _ = srv.Serve(crl) }()
-	t.Cleanup(func() { srv.Close() })
 }
 
 // TestBatch50RealServer: fifty documents prepared on a real kyso serve are signed

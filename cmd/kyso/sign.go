@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -121,7 +123,10 @@ func runSign(cmd *cobra.Command, f signFlags, inputs []string) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	ctx := cmd.Context()
+	// An interrupt (Ctrl-C, or SIGTERM from a scheduler) stops the batch between
+	// documents: what was committed stays, staged outputs are removed, exit 1.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	key, err := hsm.Open(ctx, f.key, hsm.Options{})
 	if err != nil {
 		return &exitError{code: 1, err: err}
@@ -214,7 +219,7 @@ func runJobs(ctx context.Context, stderr io.Writer, key hsm.Key, jobs []signJob,
 	wg.Wait()
 	if ctx.Err() != nil {
 		_ = com.finish(false)
-		return &exitError{code: 1, err: ctx.Err()}
+		return &exitError{code: 1, err: fmt.Errorf("interrupted: the outputs already committed are kept whole, the others removed (%w)", ctx.Err())}
 	}
 	commitErr := com.finish(true)
 	failed, skipped := 0, 0

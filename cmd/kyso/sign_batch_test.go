@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/internal/testenv"
@@ -227,5 +229,50 @@ func TestSignBatchCommitFails(t *testing.T) {
 	// The two workers may each finish the document in hand.
 	if n := hk.n.Load(); n > commitChunk/2+2 {
 		t.Errorf("the key made %d signatures; the outputs stopped being writable after %d", n, commitChunk/2)
+	}
+}
+
+// TestSignBatchSIGINT: Ctrl-C in the middle of a batch (a real signal to a real
+// process) leaves whole committed outputs only — no temporary file — and exits 1.
+func TestSignBatchSIGINT(t *testing.T) {
+	inputs := batchInputs(t, 8*commitChunk)
+	out := t.TempDir()
+	args := append([]string{"-test.run=^TestCLIHelperProcess$", "--", "sign", "--key", demoKeyURI(), "--workers", "1", "--out-dir", out}, inputs...)
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "KYSO_CLI_HELPER=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupt once the first chunk is visible, well before the batch can end.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		entries, _ := os.ReadDir(out)
+		n := 0
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), ".kyso-") {
+				n++
+			}
+		}
+		if n >= commitChunk {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no chunk committed in 30 s: %s", stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if err == nil || !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("after SIGINT: %v, %q; want a failure saying it was interrupted", err, stderr.String())
+	}
+	n := checkBatchOutputs(t, out, inputs)
+	if n < commitChunk || n >= len(inputs) || n%commitChunk != 0 {
+		t.Errorf("%d outputs after SIGINT; want whole chunks of %d, fewer than %d", n, commitChunk, len(inputs))
 	}
 }

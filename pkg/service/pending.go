@@ -265,7 +265,7 @@ func (s *Service) Complete(ctx context.Context, id string, req CompleteRequest) 
 	// left "completing" past the grace was cut off by a crash (it wrote no version,
 	// see complete) and is claimed again.
 	from := statusPending
-	if ps.Status == statusCompleting && s.now().Sub(ps.UpdatedAt) > s.completingGrace() {
+	if s.cutOff(*ps) {
 		from = statusCompleting
 	} else if ps.Status != statusPending {
 		return nil, fmt.Errorf("%w: the signature %s is %s", ErrConflict, id, ps.Status)

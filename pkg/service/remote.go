@@ -653,8 +653,7 @@ func (c *completer) resumeCompleting(ctx context.Context) {
 	}
 	for _, row := range rows {
 		var st pendingState
-		if json.Unmarshal(row.State, &st) != nil || st.Remote == nil || st.Remote.Ticket == nil ||
-			c.s.now().Sub(row.UpdatedAt) <= c.s.completingGrace() {
+		if !c.s.cutOff(row) || json.Unmarshal(row.State, &st) != nil || st.Remote == nil || st.Remote.Ticket == nil {
 			continue
 		}
 		if err := c.s.Store.UpdatePending(ctx, row.ID, statusCompleting, StatusWaiting, nil); err == nil {

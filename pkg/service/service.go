@@ -103,11 +103,15 @@ type Service struct {
 	CompletingGrace time.Duration
 }
 
-func (s *Service) completingGrace() time.Duration {
-	if s.CompletingGrace > 0 {
-		return s.CompletingGrace
+// cutOff reports whether a pending signature still "completing" has been so for longer
+// than CompletingGrace (default 5 min): its completion was cut off by a crash and
+// wrote no version, so it may be completed again.
+func (s *Service) cutOff(ps store.PendingSignature) bool {
+	grace := s.CompletingGrace
+	if grace <= 0 {
+		grace = 5 * time.Minute
 	}
-	return 5 * time.Minute
+	return ps.Status == statusCompleting && s.now().Sub(ps.UpdatedAt) > grace
 }
 
 func (s *Service) now() time.Time {

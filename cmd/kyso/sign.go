@@ -146,10 +146,11 @@ func runSign(cmd *cobra.Command, f signFlags, inputs []string) error {
 			jobs[i].out = filepath.Join(f.outDir, filepath.Base(in))
 		}
 		// Two inputs with one output name would leave only the later one's output.
-		target := filepath.Clean(jobs[i].out)
-		if jobs[i].out == "" {
-			target = filepath.Clean(in)
+		target := jobs[i].out
+		if target == "" {
+			target = in // in place
 		}
+		target = filepath.Clean(target)
 		if prev, ok := targets[target]; ok {
 			return usageErr("%s and %s would both be written to %s", prev, in, target)
 		}
@@ -288,7 +289,6 @@ func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) (s
 	// no signature. A large one is copied by the kernel while it is hashed here (the
 	// copy owns the file offset, signing reads with ReadAt) and its write-back starts
 	// at once.
-	var c copyResult
 	if st.Size() >= overlapCopyAbove {
 		copied := make(chan copyResult, 1)
 		go func() {
@@ -296,15 +296,14 @@ func signOne(ctx context.Context, key hsm.Key, j signJob, opts pades.Options) (s
 			copied <- copyResult{f, err}
 		}()
 		tail, err := signedTail(ctx, key, in, st.Size(), opts)
-		c = <-copied
-		return finishSigned(c, tail, err, j.out)
+		return finishSigned(<-copied, tail, err, j.out)
 	}
-	c.f, c.err = copyOriginal(in, st.Size(), j.out, false)
-	if c.err != nil {
-		return staged{}, writeError{c.err}
+	f, err := copyOriginal(in, st.Size(), j.out, false)
+	if err != nil {
+		return staged{}, writeError{err}
 	}
 	tail, err := signedTail(ctx, key, in, st.Size(), opts)
-	return finishSigned(c, tail, err, j.out)
+	return finishSigned(copyResult{f: f}, tail, err, j.out)
 }
 
 // finishSigned stages the copy c of the original with tail appended, or removes it

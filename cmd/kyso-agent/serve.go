@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kyso-vn/kyso/pkg/agent"
+	"github.com/kyso-vn/kyso/api/agent"
 )
 
 func newServeCmd(rf *rootFlags) *cobra.Command {

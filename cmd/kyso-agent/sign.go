@@ -15,7 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kyso-vn/kyso/hsm"
-	"github.com/kyso-vn/kyso/pkg/agent"
+	"github.com/kyso-vn/kyso/api/agent"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/pades"
 )

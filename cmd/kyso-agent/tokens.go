@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kyso-vn/kyso/pkg/agent"
+	"github.com/kyso-vn/kyso/api/agent"
 )
 
 func newTokensCmd(rf *rootFlags) *cobra.Command {

@@ -13,7 +13,7 @@ import (
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/pki"
-	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/verify"
@@ -90,15 +90,15 @@ the leader's signature, and stores the document as issued.`,
 				return err
 			}
 			defer release()
-			sk := &service.ServerKey{Name: "cli", Key: key, URI: redactedURI(kf.uri)}
-			svc := &service.Service{Store: st, Keys: map[string]*service.ServerKey{"cli": sk}, Verify: vo}
+			sk := &app.ServerKey{Name: "cli", Key: key, URI: redactedURI(kf.uri)}
+			svc := &app.Service{Store: st, Keys: map[string]*app.ServerKey{"cli": sk}, Verify: vo}
 			if len(tsa) > 0 {
 				svc.Timestamper = &pki.TSAClient{URLs: tsa}
 			}
 			if lvl >= pades.LevelBLT {
 				svc.Validation = &pki.Collector{OCSP: &pki.OCSPClient{}, CRLs: &pki.CRLFetcher{}}
 			}
-			d, rep, err := svc.Issue(ctx, service.IssueRequest{DocumentID: id, KeyName: "cli", Seal: sealPNG, SealSize: sealSize,
+			d, rep, err := svc.Issue(ctx, app.IssueRequest{DocumentID: id, KeyName: "cli", Seal: sealPNG, SealSize: sealSize,
 				NumberField: numberField, DateField: dateField, Level: lvl, Actor: ff.actor})
 			if err != nil {
 				if rep != nil {
@@ -192,7 +192,7 @@ register for the year, and it is stored.`,
 			if err != nil {
 				return err
 			}
-			req := service.ReceiveRequest{Filename: filepath.Base(args[0]), Holder: docid.AgencyCode(holder),
+			req := app.ReceiveRequest{Filename: filepath.Base(args[0]), Holder: docid.AgencyCode(holder),
 				Issuer: docid.AgencyCode(issuer), Identifier: identifier, Summary: summary, Type: docType, Actor: ff.actor}
 			if number != "" {
 				if req.Number, err = docid.ParseNumberSymbol(number); err != nil {
@@ -211,7 +211,7 @@ register for the year, and it is stored.`,
 				return &exitError{code: 1, err: err}
 			}
 			defer st.Close()
-			svc := &service.Service{Store: st, Verify: vo}
+			svc := &app.Service{Store: st, Verify: vo}
 			d, rep, err := svc.Receive(ctx, req)
 			if rep != nil {
 				_ = rep.WriteText(cmd.ErrOrStderr(), verify.Vietnamese)
@@ -274,13 +274,13 @@ the document becomes approved, ready for the clerk to issue.`,
 				return err
 			}
 			defer release()
-			svc := &service.Service{Store: st, Timestamper: opts.Timestamper, Validation: opts.Validation}
-			p, err := svc.Prepare(ctx, service.PrepareRequest{DocumentID: id, Certificate: key.cert, Chain: key.chain,
-				Role: service.RoleApprove, Actor: actor, Options: service.SignOptions{Level: opts.Level, Reason: opts.Reason, Appearance: opts.Appearance}})
+			svc := &app.Service{Store: st, Timestamper: opts.Timestamper, Validation: opts.Validation}
+			p, err := svc.Prepare(ctx, app.PrepareRequest{DocumentID: id, Certificate: key.cert, Chain: key.chain,
+				Role: app.RoleApprove, Actor: actor, Options: app.SignOptions{Level: opts.Level, Reason: opts.Reason, Appearance: opts.Appearance}})
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			so, err := service.SignerOpts(p.Algorithm)
+			so, err := app.SignerOpts(p.Algorithm)
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
@@ -288,7 +288,7 @@ the document becomes approved, ready for the clerk to issue.`,
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			done, err := svc.Complete(ctx, p.ID, service.CompleteRequest{Signature: sig, Actor: actor, KeyURI: redactedURI(kf.uri)})
+			done, err := svc.Complete(ctx, p.ID, app.CompleteRequest{Signature: sig, Actor: actor, KeyURI: redactedURI(kf.uri)})
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}

@@ -31,7 +31,7 @@ import (
 	"github.com/kyso-vn/kyso/pkg/config"
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/pki"
-	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
@@ -139,7 +139,7 @@ func serve(ctx context.Context, p serveParams) error {
 
 	prov := hsm.NewProvider(hsm.Options{AllowedModules: cfg.PKCS11.AllowedModules, Logger: log.With("component", "hsm")})
 	defer prov.Close()
-	keys, err := service.OpenKeys(ctx, prov, st, cfg.Keys)
+	keys, err := app.OpenKeys(ctx, prov, st, cfg.Keys)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -215,7 +215,7 @@ const sweepInterval = time.Hour
 
 // sweepPending deletes long-expired pending signatures until ctx ends. Replicas may
 // sweep at once: the deletes are idempotent.
-func sweepPending(ctx context.Context, svc *service.Service, log *slog.Logger) {
+func sweepPending(ctx context.Context, svc *app.Service, log *slog.Logger) {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
 	for {
@@ -236,8 +236,8 @@ func sweepPending(ctx context.Context, svc *service.Service, log *slog.Logger) {
 // authorities and revocation sources of the configuration, the trust anchors, and the
 // pending-signature expiry. rewrite, when set, maps revocation URLs (tests point the
 // test PKI's fixed addresses at their responders).
-func newServeService(cfg *config.Config, st *store.Store, keys map[string]*service.ServerKey, anchors []*x509.Certificate, tempDir string, rewrite func(string) string) *service.Service {
-	svc := &service.Service{
+func newServeService(cfg *config.Config, st *store.Store, keys map[string]*app.ServerKey, anchors []*x509.Certificate, tempDir string, rewrite func(string) string) *app.Service {
+	svc := &app.Service{
 		Store: st, Keys: keys, TempDir: tempDir, PendingTTL: cfg.Signatures.PendingExpiry,
 		Verify: verify.Options{Anchors: anchors, Offline: cfg.Revocation.Offline, RevocationTimeout: cfg.Revocation.OCSPTimeout},
 	}
@@ -368,11 +368,11 @@ func apiKeyHashBytes(hexHash string) [32]byte {
 }
 
 // storeService adapts the store to the API: clients, certificates, statistics,
-// agencies and documents (an incoming one through service.Receive). The store keeps
+// agencies and documents (an incoming one through app.Receive). The store keeps
 // one free "principal" string per client; Kyso keeps the client's role there.
 type storeService struct {
 	st  *store.Store
-	svc *service.Service
+	svc *app.Service
 }
 
 func (s storeService) LookupByKeyHash(ctx context.Context, hash string) (api.Principal, error) {
@@ -526,7 +526,7 @@ func (s storeService) CreateDocument(ctx context.Context, actor api.Principal, n
 // arrival number. A scan without a signature is registered as NOT_SIGNED, as the
 // API always accepted it.
 func (s storeService) receive(ctx context.Context, actor api.Principal, nd api.NewDocument, content api.Document) (api.DocumentRecord, error) {
-	d, rep, err := s.svc.Receive(ctx, service.ReceiveRequest{
+	d, rep, err := s.svc.Receive(ctx, app.ReceiveRequest{
 		Content: io.NewSectionReader(content, 0, content.Size()), Filename: content.Filename(),
 		Holder: docid.AgencyCode(nd.HolderCode), Issuer: docid.AgencyCode(nd.AgencyCode),
 		Number: docid.NumberSymbol{Number: nd.Number, Symbol: nd.Symbol}, Identifier: nd.Identifier,
@@ -541,9 +541,9 @@ func (s storeService) receive(ctx context.Context, actor api.Principal, nd api.N
 	if err != nil {
 		return rec, err
 	}
-	v := &api.Verification{Indication: service.NotSigned, Signatures: []api.SignatureVerification{}}
+	v := &api.Verification{Indication: app.NotSigned, Signatures: []api.SignatureVerification{}}
 	if rep != nil {
-		sum := service.VerificationSummary(rep)
+		sum := app.VerificationSummary(rep)
 		v.Indication = sum.Indication
 		for _, sg := range sum.Signatures {
 			v.Signatures = append(v.Signatures, api.SignatureVerification{Field: sg.Field, Signer: sg.Signer, Indication: sg.Indication, Level: sg.Level})
@@ -631,8 +631,8 @@ func (c storeCheck) Ready(ctx context.Context) error {
 
 // serviceAPI adapts the use-cases of pkg/service to the API's interfaces: keys and
 // grants, signing, verification, prepare/complete, issuing and registers. It only
-// converts types and errors; the rules live in pkg/service.
-type serviceAPI struct{ svc *service.Service }
+// converts types and errors; the rules live in app.
+type serviceAPI struct{ svc *app.Service }
 
 var (
 	_ api.Keys       = serviceAPI{}
@@ -650,12 +650,12 @@ func serviceError(err error) error {
 	kinds := []struct {
 		svc, api error
 	}{
-		{service.ErrNotVerified, api.ErrInvalidDocument},
-		{service.ErrBadDocument, api.ErrInvalidDocument},
-		{service.ErrNotFound, api.ErrNotFound},
-		{service.ErrExpired, api.ErrExpired},
-		{service.ErrConflict, api.ErrConflict},
-		{service.ErrInvalid, api.ErrInvalidRequest},
+		{app.ErrNotVerified, api.ErrInvalidDocument},
+		{app.ErrBadDocument, api.ErrInvalidDocument},
+		{app.ErrNotFound, api.ErrNotFound},
+		{app.ErrExpired, api.ErrExpired},
+		{app.ErrConflict, api.ErrConflict},
+		{app.ErrInvalid, api.ErrInvalidRequest},
 	}
 	for _, k := range kinds {
 		if errors.Is(err, k.svc) {
@@ -663,14 +663,14 @@ func serviceError(err error) error {
 			if _, after, ok := strings.Cut(detail, k.svc.Error()+": "); ok {
 				detail = after
 			}
-			if k.svc == service.ErrNotVerified {
+			if k.svc == app.ErrNotVerified {
 				detail = "The document's signature does not verify, so it is not issued: " + detail
 			}
 			return api.UserError(k.api, detail)
 		}
 	}
 	switch {
-	case errors.Is(err, service.ErrKeyUnavailable):
+	case errors.Is(err, app.ErrKeyUnavailable):
 		return fmt.Errorf("%w: %w", api.ErrKeyUnavailable, err)
 	case errors.Is(err, pki.ErrTSAUnavailable), errors.Is(err, pki.ErrOCSPUnavailable), errors.Is(err, pki.ErrCRLUnavailable):
 		return fmt.Errorf("%w: %w", api.ErrUpstreamUnavailable, err)
@@ -703,7 +703,7 @@ func (a serviceAPI) RevokeGrant(ctx context.Context, actor api.Principal, key, p
 // SignDocument signs as PAdES (or a detached CAdES .p7s of any file) with the named
 // key, and stores the signed PDF when asked. The API has already checked the grant.
 func (a serviceAPI) SignDocument(ctx context.Context, p api.Principal, req api.SignRequest, doc api.Document, out io.Writer) (api.SignResult, error) {
-	level, err := service.ParseLevel(req.Level)
+	level, err := app.ParseLevel(req.Level)
 	if err != nil {
 		return api.SignResult{}, serviceError(err)
 	}
@@ -713,14 +713,14 @@ func (a serviceAPI) SignDocument(ctx context.Context, p api.Principal, req api.S
 		}
 		return api.SignResult{ContentType: "application/pkcs7-signature"}, nil
 	}
-	o := service.SignOptions{Level: level, Reason: req.Reason, Location: req.Location, Contact: req.Contact, Field: req.Field, VisiblePage: req.Page}
+	o := app.SignOptions{Level: level, Reason: req.Reason, Location: req.Location, Contact: req.Contact, Field: req.Field, VisiblePage: req.Page}
 	if !req.Store {
 		if err := a.svc.SignPDF(ctx, req.Key, doc, doc.Size(), out, o); err != nil {
 			return api.SignResult{}, serviceError(err)
 		}
 		return api.SignResult{ContentType: "application/pdf"}, nil
 	}
-	d, err := a.svc.SignAndStore(ctx, req.Key, doc, doc.Size(), o, service.StoreTarget{
+	d, err := a.svc.SignAndStore(ctx, req.Key, doc, doc.Size(), o, app.StoreTarget{
 		DocumentID: req.DocumentID, AgencyCode: req.Agency, Summary: req.Summary, Symbol: req.Symbol, Type: req.Type,
 		Filename: doc.Filename(), Actor: auditActor(p),
 	})
@@ -745,14 +745,14 @@ func (a serviceAPI) Verify(ctx context.Context, doc api.Document, now time.Time)
 }
 
 func (a serviceAPI) Prepare(ctx context.Context, p api.Principal, req api.PrepareRequest, doc api.Document) (api.Pending, error) {
-	level, err := service.ParseLevel(req.Level)
+	level, err := app.ParseLevel(req.Level)
 	if err != nil {
 		return api.Pending{}, serviceError(err)
 	}
-	pr := service.PrepareRequest{
+	pr := app.PrepareRequest{
 		DocumentID: req.DocumentID, AgencyCode: req.Agency, Summary: req.Summary, Symbol: req.Symbol, Type: req.Type,
 		Certificate: req.Certificates[0], Chain: req.Certificates[1:], Role: req.Role, Actor: auditActor(p),
-		Options: service.SignOptions{Level: level, Reason: req.Reason, Location: req.Location,
+		Options: app.SignOptions{Level: level, Reason: req.Reason, Location: req.Location,
 			VisiblePage: req.Page, VisibleRect: req.Rect, VisibleImage: req.Image},
 	}
 	if doc != nil {
@@ -774,14 +774,14 @@ func (a serviceAPI) Pending(ctx context.Context, _ api.Principal, id string) (ap
 }
 
 func (a serviceAPI) Complete(ctx context.Context, p api.Principal, id string, c api.Completion) (api.Pending, error) {
-	pend, err := a.svc.Complete(ctx, id, service.CompleteRequest{Signature: c.Signature, CMS: c.CMS, Actor: auditActor(p)})
+	pend, err := a.svc.Complete(ctx, id, app.CompleteRequest{Signature: c.Signature, CMS: c.CMS, Actor: auditActor(p)})
 	if err != nil {
 		return api.Pending{}, serviceError(err)
 	}
 	return pendingView(pend), nil
 }
 
-func pendingView(p *service.Pending) api.Pending {
+func pendingView(p *app.Pending) api.Pending {
 	v := api.Pending{
 		ID: p.ID, Status: p.Status, Digest: p.Digest, Algorithm: p.Algorithm, Hash: p.Hash, ExpiresAt: p.ExpiresAt,
 		DocumentID: p.DocumentID, Role: p.Role, Summary: p.Summary, Number: p.Number, Agency: p.Agency,
@@ -798,11 +798,11 @@ func pendingView(p *service.Pending) api.Pending {
 }
 
 func (a serviceAPI) Issue(ctx context.Context, p api.Principal, id int64, req api.IssueRequest) (api.DocumentRecord, error) {
-	level, err := service.ParseLevel(req.Level)
+	level, err := app.ParseLevel(req.Level)
 	if err != nil {
 		return api.DocumentRecord{}, serviceError(err)
 	}
-	d, _, err := a.svc.Issue(ctx, service.IssueRequest{
+	d, _, err := a.svc.Issue(ctx, app.IssueRequest{
 		DocumentID: id, KeyName: req.Key, Seal: req.Seal, SealSize: req.SealSize, Page: req.Page, Rect: req.Rect,
 		NumberField: req.NumberField, DateField: req.DateField, Level: level, Actor: auditActor(p),
 	})
@@ -857,7 +857,7 @@ func newCSC(c config.CSC, stores storeService, uses serviceAPI, log *slog.Logger
 }
 
 // cscKeys offers the server keys as CSC credentials, named as in the API.
-type cscKeys struct{ svc *service.Service }
+type cscKeys struct{ svc *app.Service }
 
 func (k cscKeys) Credentials(context.Context) ([]string, error) {
 	ids := make([]string, 0, len(k.svc.Keys))

@@ -15,19 +15,19 @@ import (
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/hsm/remote"
 	"github.com/kyso-vn/kyso/pkg/config"
-	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/app"
 )
 
 // newRemote builds the configured remote signing providers. Secrets are read from
 // their files here and never logged; an error names the configuration key, not the
 // secret.
-func newRemote(cfg config.Remote, log *slog.Logger) (*service.Remote, error) {
+func newRemote(cfg config.Remote, log *slog.Logger) (*app.Remote, error) {
 	if len(cfg.Providers) == 0 {
 		return nil, nil
 	}
 	// poll_interval is the wait before the first status query and between the next
 	// ones, doubling up to the back-off's maximum.
-	r := &service.Remote{Providers: map[string]remote.Provider{}, Timeout: cfg.Timeout,
+	r := &app.Remote{Providers: map[string]remote.Provider{}, Timeout: cfg.Timeout,
 		Backoff: remote.Backoff{First: cfg.PollInterval, Interval: cfg.PollInterval}, Scan: cfg.PollInterval / 2, Log: log}
 	for i, p := range cfg.Providers {
 		at := func(f string) string { return fmt.Sprintf("remote.providers[%d].%s", i, f) }
@@ -78,19 +78,19 @@ func newRemote(cfg config.Remote, log *slog.Logger) (*service.Remote, error) {
 
 // PrepareRemote prepares the documents for a remote holder and submits them.
 func (a serviceAPI) PrepareRemote(ctx context.Context, p api.Principal, req api.PrepareRequest, doc api.Document) (api.Pending, error) {
-	level, err := service.ParseLevel(req.Level)
+	level, err := app.ParseLevel(req.Level)
 	if err != nil {
 		return api.Pending{}, serviceError(err)
 	}
-	one := func(id int64) service.PrepareRequest {
-		r := service.PrepareRequest{
+	one := func(id int64) app.PrepareRequest {
+		r := app.PrepareRequest{
 			DocumentID: id, AgencyCode: req.Agency, Summary: req.Summary, Symbol: req.Symbol, Type: req.Type,
 			Role: req.Role, Actor: auditActor(p),
-			Options: service.SignOptions{Level: level, Reason: req.Reason, Location: req.Location,
+			Options: app.SignOptions{Level: level, Reason: req.Reason, Location: req.Location,
 				VisiblePage: req.Page, VisibleRect: req.Rect, VisibleImage: req.Image},
 		}
 		// Without one, the provider tells the holder's certificate (see
-		// service.PrepareRemote), or the request is refused.
+		// app.PrepareRemote), or the request is refused.
 		if len(req.Certificates) > 0 {
 			r.Certificate, r.Chain = req.Certificates[0], req.Certificates[1:]
 		}
@@ -100,11 +100,11 @@ func (a serviceAPI) PrepareRemote(ctx context.Context, p api.Principal, req api.
 	if doc != nil {
 		first.Content, first.Filename = io.NewSectionReader(doc, 0, doc.Size()), doc.Filename()
 	}
-	docs := []service.PrepareRequest{first}
+	docs := []app.PrepareRequest{first}
 	for _, id := range req.MoreDocuments {
 		docs = append(docs, one(id))
 	}
-	views, err := a.svc.PrepareRemote(ctx, service.RemoteRequest{Documents: docs, Provider: req.Provider,
+	views, err := a.svc.PrepareRemote(ctx, app.RemoteRequest{Documents: docs, Provider: req.Provider,
 		Holder: req.Holder, DisplayText: req.DisplayText})
 	switch {
 	case errors.Is(err, remote.ErrUnknownHolder), errors.Is(err, remote.ErrProviderRejected):

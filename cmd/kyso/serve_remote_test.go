@@ -29,7 +29,7 @@ import (
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
-	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/store"
 )
 
@@ -242,7 +242,7 @@ func awaitRemote(t *testing.T, rs *runningServer, key, id string, limit time.Dur
 		resp, body := rs.call(t, "GET", "/v1/signatures/"+id, key, "", nil)
 		p := decodeInto[remotePending](t, "get "+id, resp, body, 200)
 		switch p.Status {
-		case service.StatusWaiting, service.StatusSubmitting, "completing":
+		case app.StatusWaiting, app.StatusSubmitting, "completing":
 		default:
 			return p
 		}
@@ -303,8 +303,8 @@ func TestServeRemoteSIM(t *testing.T) {
 			min                         time.Duration
 		}{
 			{"confirm", "Ký quyết định 12 [confirm]", "completed", "", 2 * time.Second},
-			{"refuse", "Ký công văn 13 [refuse]", service.StatusRefused, "remote/refused", 300 * time.Millisecond},
-			{"never", "Ký tờ trình 14 [never]", service.StatusTimedOut, "remote/timed-out", 3 * time.Second},
+			{"refuse", "Ký công văn 13 [refuse]", app.StatusRefused, "remote/refused", 300 * time.Millisecond},
+			{"never", "Ký tờ trình 14 [never]", app.StatusTimedOut, "remote/timed-out", 3 * time.Second},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
@@ -312,7 +312,7 @@ func TestServeRemoteSIM(t *testing.T) {
 				start := time.Now()
 				resp, body := prepareRemote(t, rs, keys["leader"], sim, "sim", testpki.SIMPhone, c.text)
 				p := decodeInto[remotePending](t, "prepare", resp, body, 201)
-				if p.Status != service.StatusWaiting || p.Provider != "sim" || p.Holder != testpki.SIMPhone {
+				if p.Status != app.StatusWaiting || p.Provider != "sim" || p.Holder != testpki.SIMPhone {
 					t.Fatalf("after prepare: %s", body)
 				}
 				got := awaitRemote(t, rs, keys["leader"], p.ID, 20*time.Second)
@@ -380,7 +380,7 @@ func TestServeRemoteSIM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	for _, status := range []string{service.StatusWaiting, service.StatusSubmitting} {
+	for _, status := range []string{app.StatusWaiting, app.StatusSubmitting} {
 		if rows, err := st.ListPendingByStatus(context.Background(), status); err != nil || len(rows) != 0 {
 			t.Errorf("%d signatures left %s (%v)", len(rows), status, err)
 		}

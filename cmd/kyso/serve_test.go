@@ -35,7 +35,7 @@ import (
 	"github.com/kyso-vn/kyso/pkg/config"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
-	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
@@ -1028,7 +1028,7 @@ func (e *flowEnv) prepare(t *testing.T, key string, signer *testpki.Cert, conten
 // signOutside signs a prepared digest with the key, as the desktop agent does.
 func signOutside(t *testing.T, key crypto.Signer, p pendingJSON) string {
 	t.Helper()
-	opts, err := service.SignerOpts(p.Algorithm)
+	opts, err := app.SignerOpts(p.Algorithm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1426,12 +1426,12 @@ func TestServeNewEndpointsGuarded(t *testing.T) {
 	}
 }
 
-// TestPendingJSONIsServicePending: the API renders exactly the JSON of service.Pending,
+// TestPendingJSONIsServicePending: the API renders exactly the JSON of app.Pending,
 // the contract the desktop agent codes against.
 func TestPendingJSONIsServicePending(t *testing.T) {
-	full := &service.Pending{ID: "0123456789abcdef0123456789abcdef", Status: "completed", Digest: []byte{1, 2, 3},
+	full := &app.Pending{ID: "0123456789abcdef0123456789abcdef", Status: "completed", Digest: []byte{1, 2, 3},
 		Algorithm: "RSA-PSS-SHA-384", Hash: "SHA-384", ExpiresAt: time.Date(2025, 3, 5, 7, 30, 15, 0, time.UTC),
-		DocumentID: 7, Role: service.RoleIssue, Summary: "Về việc", Number: "05/UBND-VP", Agency: "000.00.00.H43",
+		DocumentID: 7, Role: app.RoleIssue, Summary: "Về việc", Number: "05/UBND-VP", Agency: "000.00.00.H43",
 		Signer: "CN=Nguyễn Văn A", CertSHA256: "abc", Version: 3}
 	want, _ := json.Marshal(full)
 	got, _ := json.Marshal(pendingView(full))

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kyso-vn/kyso/pkg/agent"
-	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/api/agent"
+	"github.com/kyso-vn/kyso/app"
 )
 
 // jsonFields maps the JSON names of a struct's fields to their Go types.
@@ -27,14 +27,14 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 // TestDependencies). Every field it reads must be one the server writes, with the
 // same type, or the agent would silently see zero values.
 func TestRequestReadsServicePending(t *testing.T) {
-	server := jsonFields(reflect.TypeFor[service.Pending]())
+	server := jsonFields(reflect.TypeFor[app.Pending]())
 	agentSide := jsonFields(reflect.TypeFor[agent.Request]())
 	if len(agentSide) == 0 {
 		t.Fatal("agent.Request has no JSON fields")
 	}
 	for name, typ := range agentSide {
 		if st, ok := server[name]; !ok || st != typ {
-			t.Errorf("agent.Request reads %q as %v; service.Pending writes %v", name, typ, st)
+			t.Errorf("agent.Request reads %q as %v; app.Pending writes %v", name, typ, st)
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/kyso-vn/kyso/internal/testpki"
-	"github.com/kyso-vn/kyso/pkg/agent"
+	"github.com/kyso-vn/kyso/api/agent"
 )
 
 // TestWatcherSeesTokenComeAndGo: the agent lists the token's certificates with holder,

@@ -27,10 +27,10 @@ import (
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
-	"github.com/kyso-vn/kyso/pkg/agent"
+	"github.com/kyso-vn/kyso/api/agent"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
-	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/verify"
@@ -46,11 +46,11 @@ const (
 
 // kysoServer is a small Kyso server in the test: exactly the HTTP contract of
 // POST /v1/signatures, GET /v1/signatures/{id} and POST /v1/signatures/{id}/complete
-// (Bearer API key, problem+json), on a real pkg/service.Service over SQLite. Every
+// (Bearer API key, problem+json), on a real app.Service over SQLite. Every
 // request it receives is written, headers and body, to its log, so a test can show
 // what the server saw.
 type kysoServer struct {
-	svc     *service.Service
+	svc     *app.Service
 	srv     *httptest.Server
 	dbPath  string
 	blobDir string
@@ -70,8 +70,8 @@ func startKyso(t *testing.T, p *testpki.TestPKI) *kysoServer {
 	}
 	t.Cleanup(func() { st.Close() })
 	services := pkitest.StartServices(t, p)
-	k.svc = &service.Service{
-		Store: st, Keys: map[string]*service.ServerKey{},
+	k.svc = &app.Service{
+		Store: st, Keys: map[string]*app.ServerKey{},
 		Verify:  verify.Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: &pki.Checker{RewriteURL: services.RewriteURL}},
 		TempDir: t.TempDir(), Now: k.clock.Now,
 	}
@@ -104,13 +104,13 @@ func problem(w http.ResponseWriter, status int, detail string) {
 func serviceError(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, service.ErrNotFound):
+	case errors.Is(err, app.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, service.ErrExpired):
+	case errors.Is(err, app.ErrExpired):
 		status = http.StatusGone
-	case errors.Is(err, service.ErrConflict):
+	case errors.Is(err, app.ErrConflict):
 		status = http.StatusConflict
-	case errors.Is(err, service.ErrInvalid):
+	case errors.Is(err, app.ErrInvalid):
 		status = http.StatusBadRequest
 	}
 	problem(w, status, err.Error())
@@ -146,10 +146,10 @@ func (k *kysoServer) prepare(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "no certificate")
 		return
 	}
-	req := service.PrepareRequest{
+	req := app.PrepareRequest{
 		AgencyCode: r.FormValue("agency"), Summary: r.FormValue("summary"), Symbol: r.FormValue("symbol"),
 		Certificate: certs[0], Chain: certs[1:], Role: r.FormValue("role"), Actor: "web",
-		Options: service.SignOptions{Reason: r.FormValue("reason"), Location: r.FormValue("location")},
+		Options: app.SignOptions{Reason: r.FormValue("reason"), Location: r.FormValue("location")},
 	}
 	if id := r.FormValue("document_id"); id != "" {
 		req.DocumentID, _ = strconv.ParseInt(id, 10, 64)
@@ -196,7 +196,7 @@ func (k *kysoServer) complete(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "give signature")
 		return
 	}
-	p, err := k.svc.Complete(r.Context(), r.PathValue("id"), service.CompleteRequest{Signature: in.Signature, Actor: "agent"})
+	p, err := k.svc.Complete(r.Context(), r.PathValue("id"), app.CompleteRequest{Signature: in.Signature, Actor: "agent"})
 	if err != nil {
 		serviceError(w, err)
 		return
@@ -267,7 +267,7 @@ func prepareIssueAt(t *testing.T, base, key string, docID int64, cert *testpki.C
 		_ = pem.Encode(&certPEM, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}
 	_ = mw.WriteField("certificate", certPEM.String())
-	_ = mw.WriteField("role", service.RoleIssue)
+	_ = mw.WriteField("role", app.RoleIssue)
 	iw, _ := mw.CreateFormFile("image", "seal.png")
 	_, _ = iw.Write(sealPNG)
 	_ = mw.Close()

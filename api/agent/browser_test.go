@@ -15,7 +15,7 @@ import (
 
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
-	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
@@ -82,7 +82,7 @@ func TestEndToEndBrowser(t *testing.T) {
 	k := startKyso(t, p)
 	e := newAgent(t, newToken(t, p, "Kyso leader"), k)
 	sigPNG := testenv.SignaturePNG()
-	req := k.prepareDoc(t, corpusPDF(t), p.Leader, service.RoleApprove, "Về việc triển khai chữ ký số trong cơ quan nhà nước", sigPNG)
+	req := k.prepareDoc(t, corpusPDF(t), p.Leader, app.RoleApprove, "Về việc triển khai chữ ký số trong cơ quan nhà nước", sigPNG)
 	ctx := browser(t)
 	app := k.srv.URL + "/app#agent=" + e.url + "&key=" + apiKey + "&ids=" + req.ID
 	var summary, heading, confirmURL, code string

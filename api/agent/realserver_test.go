@@ -24,10 +24,10 @@ import (
 
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
-	"github.com/kyso-vn/kyso/pkg/agent"
+	"github.com/kyso-vn/kyso/api/agent"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
-	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -161,12 +161,12 @@ func (r *realKyso) do(t *testing.T, method, path string, body []byte) []byte {
 func TestEndToEndRealServer(t *testing.T) {
 	p := testpki.Committed(t)
 	srv := startRealKyso(t, "")
-	app := httptest.NewServer(http.HandlerFunc(serveApp)) // the Kyso web page's origin
-	defer app.Close()
-	k := &kysoServer{srv: app} // only its URL: the origin the agent allows
+	web := httptest.NewServer(http.HandlerFunc(serveApp)) // the Kyso web page's origin
+	defer web.Close()
+	k := &kysoServer{srv: web} // only its URL: the origin the agent allows
 	e := newAgent(t, newToken(t, p, "Kyso leader"), k)
 	sigPNG := testenv.SignaturePNG()
-	req := prepareAt(t, srv.url, srv.key, corpusPDF(t), p.Leader, service.RoleApprove, "Về việc chạy thử với kyso serve", sigPNG)
+	req := prepareAt(t, srv.url, srv.key, corpusPDF(t), p.Leader, app.RoleApprove, "Về việc chạy thử với kyso serve", sigPNG)
 	ctx := browser(t)
 	var confirmURL, code string
 	read := func(sel chromedp.CSS, into *string) chromedp.Action[chromedp.Void] {
@@ -175,7 +175,7 @@ func TestEndToEndRealServer(t *testing.T) {
 			return err
 		})
 	}
-	page := app.URL + "/app#agent=" + e.url + "&server=" + srv.url + "&key=" + srv.key + "&ids=" + req.ID
+	page := web.URL + "/app#agent=" + e.url + "&server=" + srv.url + "&key=" + srv.key + "&ids=" + req.ID
 	if err := chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("#code")), read("#confirm-url", &confirmURL)); err != nil {
 		t.Fatalf("pairing: %v", err)
 	}
@@ -247,12 +247,12 @@ func TestLeaderThenClerkRealServer(t *testing.T) {
 	// it asks the addresses the certificates name.
 	pkitest.ServeAtCertificateURLs(t, p)
 	srv := startRealKyso(t, "")
-	app := httptest.NewServer(http.HandlerFunc(serveApp))
-	defer app.Close()
-	e := newAgent(t, tok, &kysoServer{srv: app})
+	web := httptest.NewServer(http.HandlerFunc(serveApp))
+	defer web.Close()
+	e := newAgent(t, tok, &kysoServer{srv: web})
 	e.token = e.pairWithKey(t, srv.url, srv.key)
 	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
-	req := prepareAt(t, srv.url, srv.key, corpusPDF(t), p.Leader, service.RoleApprove, "Quyết định phê duyệt kế hoạch", sigPNG)
+	req := prepareAt(t, srv.url, srv.key, corpusPDF(t), p.Leader, app.RoleApprove, "Quyết định phê duyệt kế hoạch", sigPNG)
 	e.signAll(t, req.ID)
 	// The clerk issues through the agent too, with the organisation's certificate on
 	// the token: the server numbers the document and lays out the seal, the token signs.
@@ -296,15 +296,15 @@ func TestLeaderThenClerkRealServer(t *testing.T) {
 func TestBatch50RealServer(t *testing.T) {
 	p := testpki.Committed(t)
 	srv := startRealKyso(t, "")
-	app := httptest.NewServer(http.HandlerFunc(serveApp))
-	defer app.Close()
-	e := newAgent(t, newToken(t, p, "Kyso leader"), &kysoServer{srv: app})
+	web := httptest.NewServer(http.HandlerFunc(serveApp))
+	defer web.Close()
+	e := newAgent(t, newToken(t, p, "Kyso leader"), &kysoServer{srv: web})
 	e.token = e.pairWithKey(t, srv.url, srv.key)
 	doc := corpusPDF(t)
 	var ids []string
 	var docs []int64
 	for i := range 50 {
-		r := prepareAt(t, srv.url, srv.key, doc, p.Leader, service.RoleApprove, fmt.Sprintf("Công văn %02d", i+1), nil)
+		r := prepareAt(t, srv.url, srv.key, doc, p.Leader, app.RoleApprove, fmt.Sprintf("Công văn %02d", i+1), nil)
 		ids, docs = append(ids, r.ID), append(docs, r.DocumentID)
 	}
 	seen, took := signBatch(t, e, ids)

@@ -1,4 +1,4 @@
-// Package service holds Kyso's use-cases: sign a document with a server-side key,
+// Package app holds Kyso's use-cases: sign a document with a server-side key,
 // prepare a signature for a key outside the server and complete it later, verify,
 // issue an approved document (number, identifier codes and the organisation's
 // signature with the seal, Decree 30/2020) and receive an incoming one. It ties the
@@ -6,7 +6,7 @@
 // (pkg/store) together; HTTP and the CLI stand above it and call only these methods.
 //
 // It must never import api/ or cmd/.
-package service
+package app
 
 import (
 	"context"

@@ -18,8 +18,8 @@ import (
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
-	"github.com/kyso-vn/kyso/pkg/agent"
-	"github.com/kyso-vn/kyso/pkg/service"
+	"github.com/kyso-vn/kyso/api/agent"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
@@ -34,7 +34,7 @@ func TestLeaderThenClerk(t *testing.T) {
 	tok := newToken(t, p, "Kyso leader")
 	e := startAgent(t, tok, k)
 	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
-	req := k.prepareDoc(t, corpusPDF(t), p.Leader, service.RoleApprove, "Về việc phê duyệt kế hoạch năm 2026", sigPNG)
+	req := k.prepareDoc(t, corpusPDF(t), p.Leader, app.RoleApprove, "Về việc phê duyệt kế hoạch năm 2026", sigPNG)
 	e.signAll(t, req.ID)
 	doc, content := k.document(t, req.DocumentID)
 	if doc.Status != store.StatusApproved {
@@ -60,8 +60,8 @@ func TestLeaderThenClerk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.svc.Keys["org"] = &service.ServerKey{Name: "org", Key: orgKey{org, p.Org.Chain}, StoreID: sk.ID}
-	issued, rep, err := k.svc.Issue(context.Background(), service.IssueRequest{DocumentID: req.DocumentID, KeyName: "org", Seal: sealPNG, SealSize: 60, Actor: "clerk"})
+	k.svc.Keys["org"] = &app.ServerKey{Name: "org", Key: orgKey{org, p.Org.Chain}, StoreID: sk.ID}
+	issued, rep, err := k.svc.Issue(context.Background(), app.IssueRequest{DocumentID: req.DocumentID, KeyName: "org", Seal: sealPNG, SealSize: 60, Actor: "clerk"})
 	if err != nil {
 		t.Fatalf("issue: %v (%+v)", err, rep)
 	}
@@ -96,7 +96,7 @@ func TestReplayRefused(t *testing.T) {
 	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
-	req := k.prepareDoc(t, corpusPDF(t), p.Leader, service.RoleApprove, "Công văn thử", nil)
+	req := k.prepareDoc(t, corpusPDF(t), p.Leader, app.RoleApprove, "Công văn thử", nil)
 	e.signAll(t, req.ID)
 	status, _, raw := e.createJob(t, req.ID)
 	if status != http.StatusConflict {
@@ -121,7 +121,7 @@ func TestPINLockout(t *testing.T) {
 	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
-	req := k.prepareDoc(t, corpusPDF(t), p.Leader, service.RoleApprove, "Tờ trình", nil)
+	req := k.prepareDoc(t, corpusPDF(t), p.Leader, app.RoleApprove, "Tờ trình", nil)
 	_, jobID, _ := e.createJob(t, req.ID)
 	cases := []struct {
 		pin    string
@@ -270,7 +270,7 @@ func TestBatch50(t *testing.T) {
 	var ids []string
 	var docs []int64
 	for i := range 50 {
-		r := k.prepareDoc(t, doc, p.Leader, service.RoleApprove, "Văn bản số "+string(rune('A'+i%26)), nil)
+		r := k.prepareDoc(t, doc, p.Leader, app.RoleApprove, "Văn bản số "+string(rune('A'+i%26)), nil)
 		ids, docs = append(ids, r.ID), append(docs, r.DocumentID)
 	}
 	seen, took := signBatch(t, e, ids)
@@ -364,10 +364,10 @@ func TestRequestRefusals(t *testing.T) {
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
 	doc := corpusPDF(t)
-	expired := k.prepareDoc(t, doc, p.Leader, service.RoleApprove, "hết hạn", nil)
+	expired := k.prepareDoc(t, doc, p.Leader, app.RoleApprove, "hết hạn", nil)
 	k.clock.Add(31 * time.Minute)
-	clerk := k.prepareDoc(t, doc, p.Clerk, service.RoleApprove, "chứng thư khác", nil)
-	leader := k.prepareDoc(t, doc, p.Leader, service.RoleApprove, "đúng chứng thư", nil)
+	clerk := k.prepareDoc(t, doc, p.Clerk, app.RoleApprove, "chứng thư khác", nil)
+	leader := k.prepareDoc(t, doc, p.Leader, app.RoleApprove, "đúng chứng thư", nil)
 	cases := []struct {
 		name   string
 		ids    []string

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/api/agent"
 	"github.com/kyso-vn/kyso/app"
+	"github.com/kyso-vn/kyso/internal/testpki"
 )
 
 // TestConfigFile: the configuration is written 0600 in a 0700 directory, refused when

@@ -22,12 +22,12 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/kyso-vn/kyso/api/agent"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
-	"github.com/kyso-vn/kyso/api/agent"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
-	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 

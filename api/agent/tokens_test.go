@@ -14,8 +14,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
-	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/api/agent"
+	"github.com/kyso-vn/kyso/internal/testpki"
 )
 
 // TestWatcherSeesTokenComeAndGo: the agent lists the token's certificates with holder,

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/api/agent"
+	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/pades"
 )

@@ -27,11 +27,11 @@ import (
 
 	"github.com/kyso-vn/kyso/api"
 	"github.com/kyso-vn/kyso/api/csc"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/config"
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/pki"
-	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/verify"
 )

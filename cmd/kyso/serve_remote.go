@@ -12,10 +12,10 @@ import (
 	"strings"
 
 	"github.com/kyso-vn/kyso/api"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/hsm/remote"
 	"github.com/kyso-vn/kyso/pkg/config"
-	"github.com/kyso-vn/kyso/app"
 )
 
 // newRemote builds the configured remote signing providers. Secrets are read from

@@ -23,13 +23,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kyso-vn/kyso/api/csc"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/hsm/remote"
 	"github.com/kyso-vn/kyso/hsm/remote/remotetest"
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
-	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/store"
 )
 

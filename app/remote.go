@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/hsm/remote"
+	"github.com/kyso-vn/kyso/pkg/pki"
 )
 
 // Statuses of a remote signature after prepare. Submitting is the moment the request
@@ -233,16 +234,9 @@ func (s *Service) holderCertificate(ctx context.Context, prov remote.Provider, r
 	if len(s.Verify.Anchors) == 0 {
 		return fmt.Errorf("%w: no trust anchors are configured", ErrUntrustedHolder)
 	}
-	roots, inter := x509.NewCertPool(), x509.NewCertPool()
-	for _, a := range s.Verify.Anchors {
-		roots.AddCert(a)
-	}
-	for _, c := range req.Documents[0].Chain {
-		inter.AddCert(c)
-	}
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: s.now(),
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrUntrustedHolder, cert.Subject.CommonName, err)
+	trust := pki.NewTrustStore(s.Verify.Anchors...)
+	if _, err := trust.BuildChain(cert, req.Documents[0].Chain, s.now(), pki.ChainOptions{}); err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrUntrustedHolder, cert.Subject.CommonName, pki.ChainCause(err))
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/subtle"
 	"crypto/x509"
@@ -92,9 +93,8 @@ func parseTimestampToken(der []byte, extra []*x509.Certificate) (*TimestampInfo,
 		return nil, err
 	}
 	// cms.Parse normalises BER and allows trailing zero bytes (a PDF's padding); its
-	// DER is a prefix of the input only when the input was DER, so equal lengths mean
-	// DER with nothing after it.
-	if len(t.Token.Raw) != len(der) {
+	// DER is the input itself only when the input was DER with nothing after it.
+	if !bytes.Equal(t.Token.Raw, der) {
 		return nil, errors.New("the token is not DER, or has data after it")
 	}
 	if !t.Signer.HasSignedAttrs {

@@ -188,11 +188,12 @@ func EndEntityPaths(pool []*x509.Certificate) [][]*x509.Certificate {
 	return out
 }
 
-// Issuer reports whether candidate issued cert: its subject is cert's issuer name, it
-// is not cert itself, and its key verifies cert's signature as a CA may sign
-// (crypto/x509's CheckSignatureFrom: basic constraints and key usage).
+// Issuer reports whether candidate issued cert: its subject is cert's issuer name and
+// its key verifies cert's signature as a CA may sign (crypto/x509's
+// CheckSignatureFrom: basic constraints and key usage). A self-signed CA is its own
+// issuer; IssuerPath stops before asking.
 func Issuer(cert, candidate *x509.Certificate) bool {
-	return bytes.Equal(candidate.RawSubject, cert.RawIssuer) && !candidate.Equal(cert) && cert.CheckSignatureFrom(candidate) == nil
+	return bytes.Equal(candidate.RawSubject, cert.RawIssuer) && cert.CheckSignatureFrom(candidate) == nil
 }
 
 // Issuers lists the certificates of pool that issued cert (Issuer), in pool's order.

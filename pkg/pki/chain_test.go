@@ -103,6 +103,7 @@ func TestIssuerPath(t *testing.T) {
 	t.Run("issuers", func(t *testing.T) {
 		check(t, pki.Issuers(p.Leader.Cert, pool), []*x509.Certificate{p.Sub.Cert})
 		check(t, pki.Issuers(impostor.Sub.Cert, pool), nil)
+		check(t, pki.Issuers(p.Root.Cert, pool), []*x509.Certificate{p.Root.Cert}) // self-signed
 	})
 	t.Run("end-entity paths in pool order", func(t *testing.T) {
 		paths := pki.EndEntityPaths(pool)

@@ -243,10 +243,7 @@ func hasRevocationDataFor(dss *dssData, cert *x509.Certificate, pool []*x509.Cer
 	if dss == nil || cert == nil {
 		return false
 	}
-	for _, iss := range pool {
-		if !bytes.Equal(iss.RawSubject, cert.RawIssuer) || cert.CheckSignatureFrom(iss) != nil {
-			continue
-		}
+	for _, iss := range pki.Issuers(cert, pool) {
 		for _, o := range dss.ocsps {
 			// freshness is not asked: only whether the data is about cert
 			if _, err := ocsp.ParseResponseForCert(o, cert, iss); err == nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"gorm.io/gorm"
 )
 
@@ -29,13 +30,13 @@ func CertificateFromX509(c *x509.Certificate, kind CertKind, form CertForm) Cert
 // returns the stored row.
 func (s *Store) AddCertificate(ctx context.Context, c Certificate) (*Certificate, error) {
 	if c.Kind != CertOrganisation && c.Kind != CertPersonal {
-		return nil, fmt.Errorf("%w: store: certificate kind %q", ErrInvalid, c.Kind)
+		return nil, fault.Errorf(fault.Invalid, "unknown certificate kind %q", c.Kind)
 	}
 	if c.Form != FormUSBToken && c.Form != FormSIMPKI && c.Form != FormHSM {
-		return nil, fmt.Errorf("%w: store: certificate form %q", ErrInvalid, c.Form)
+		return nil, fault.Errorf(fault.Invalid, "unknown certificate form %q", c.Form)
 	}
 	if !isHexSHA256(c.Fingerprint) {
-		return nil, fmt.Errorf("%w: store: certificate fingerprint must be a sha256 hex", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "certificate fingerprint must be a sha256 hex")
 	}
 	c.ID = 0
 	c.NotBefore, c.NotAfter, c.CreatedAt = dbTime(c.NotBefore), dbTime(c.NotAfter), s.now()

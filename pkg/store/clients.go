@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"gorm.io/gorm"
 )
 
@@ -28,13 +29,13 @@ func HashAPIKey(key string) [32]byte { return sha256.Sum256([]byte(key)) }
 // CreateClient records an API client by the hash of its key.
 func (s *Store) CreateClient(ctx context.Context, name, principal string, keyHash [32]byte, actor string) (*Client, error) {
 	if name == "" || principal == "" {
-		return nil, fmt.Errorf("%w: store: a client needs a name and a principal", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "a client needs a name and a principal")
 	}
 	c := Client{Name: name, Principal: principal, KeyHash: hex.EncodeToString(keyHash[:]), CreatedAt: s.now()}
 	err := s.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&c).Error; err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("%w: store: API key already in use", ErrConflict)
+				return fault.Errorf(fault.Conflict, "API key already in use")
 			}
 			return fmt.Errorf("store: create client: %w", err)
 		}
@@ -66,7 +67,7 @@ func (s *Store) RevokeClient(ctx context.Context, id int64, actor string) error 
 			return fmt.Errorf("store: revoke client: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: active client %d", ErrNotFound, id)
+			return fault.Errorf(fault.NotFound, "no active client %d", id)
 		}
 		_, err := s.appendAudit(tx, Event{Actor: actor, Action: ActionClient, Detail: map[string]any{"revoked": id}})
 		return err

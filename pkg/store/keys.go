@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"gorm.io/gorm"
 )
 
@@ -12,16 +13,16 @@ import (
 // from pin-source files or the user, and are never stored.
 func (s *Store) CreateKey(ctx context.Context, k SigningKey, actor string) (*SigningKey, error) {
 	if k.URI == "" {
-		return nil, fmt.Errorf("%w: store: key URI is required", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "key URI is required")
 	}
 	if strings.Contains(strings.ToLower(k.URI), "pin-value") {
-		return nil, fmt.Errorf("%w: store: key URI must not carry a PIN (use pin-source)", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "key URI must not carry a PIN (use pin-source)")
 	}
 	k.ID, k.CreatedAt, k.DisabledAt = 0, s.now(), nil
 	err := s.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&k).Error; err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("%w: store: key %s already exists", ErrConflict, k.URI)
+				return fault.Errorf(fault.Conflict, "key %s already exists", k.URI)
 			}
 			return fmt.Errorf("store: create key: %w", err)
 		}
@@ -55,7 +56,7 @@ func (s *Store) KeyByURI(ctx context.Context, uri string) (*SigningKey, error) {
 // GrantKey allows principal to sign with a key (idempotent).
 func (s *Store) GrantKey(ctx context.Context, keyID int64, principal, actor string) error {
 	if principal == "" {
-		return fmt.Errorf("%w: store: principal is required", ErrInvalid)
+		return fault.Errorf(fault.Invalid, "principal is required")
 	}
 	return s.write(ctx, func(tx *gorm.DB) error {
 		var k SigningKey
@@ -79,7 +80,7 @@ func (s *Store) RevokeGrant(ctx context.Context, keyID int64, principal, actor s
 			return fmt.Errorf("store: revoke grant: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: grant of key %d to %s", ErrNotFound, keyID, principal)
+			return fault.Errorf(fault.NotFound, "no grant of key %d to %s", keyID, principal)
 		}
 		_, err := s.appendAudit(tx, Event{Actor: actor, Action: ActionKey, Detail: map[string]any{"key": keyID, "revoke": principal}})
 		return err

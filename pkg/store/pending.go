@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"gorm.io/gorm"
 )
 
 // PutPending stores a new pending two-phase signature.
 func (s *Store) PutPending(ctx context.Context, p PendingSignature) error {
 	if p.ID == "" || len(p.ID) > 64 || p.Status == "" || p.ExpiresAt.IsZero() {
-		return fmt.Errorf("%w: store: a pending signature needs an id (≤64), a status and an expiry", ErrInvalid)
+		return fault.Errorf(fault.Invalid, "a pending signature needs an id (≤64), a status and an expiry")
 	}
 	now := s.now()
 	p.CreatedAt, p.UpdatedAt, p.ExpiresAt = now, now, dbTime(p.ExpiresAt)
@@ -21,7 +22,7 @@ func (s *Store) PutPending(ctx context.Context, p PendingSignature) error {
 	return s.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&p).Error; err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("%w: store: pending signature %s exists", ErrConflict, p.ID)
+				return fault.Errorf(fault.Conflict, "pending signature %s exists", p.ID)
 			}
 			return fmt.Errorf("store: put pending: %w", err)
 		}
@@ -36,7 +37,7 @@ func (s *Store) GetPending(ctx context.Context, id string) (*PendingSignature, e
 		return nil, notFound(err, "pending signature "+id)
 	}
 	if !s.cfg.Now().Before(p.ExpiresAt) {
-		return nil, fmt.Errorf("%w: pending signature %s", ErrExpired, id)
+		return nil, fault.Errorf(fault.Expired, "the signature %s has expired", id)
 	}
 	return &p, nil
 }
@@ -60,7 +61,7 @@ func updatePending(tx *gorm.DB, now time.Time, id, from, to string, state []byte
 		return fmt.Errorf("store: update pending: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("%w: store: pending signature %s is not %s (or has expired)", ErrConflict, id, from)
+		return fault.Errorf(fault.Conflict, "pending signature %s is not %s (or has expired)", id, from)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/store"
 )
@@ -117,9 +118,9 @@ func (s *Service) ListKeys(ctx context.Context) ([]KeyGrant, error) {
 func (s *Service) GrantKey(ctx context.Context, keyName, principal, actor string) error {
 	k, ok := s.Keys[keyName]
 	if !ok {
-		return fmt.Errorf("%w: no key %q", ErrNotFound, keyName)
+		return fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
-	return mapStoreError(s.Store.GrantKey(ctx, k.StoreID, principal, actor))
+	return s.Store.GrantKey(ctx, k.StoreID, principal, actor)
 }
 
 // RevokeGrant withdraws a grant given through GrantKey. A grant written in the
@@ -127,16 +128,16 @@ func (s *Service) GrantKey(ctx context.Context, keyName, principal, actor string
 func (s *Service) RevokeGrant(ctx context.Context, keyName, principal, actor string) error {
 	k, ok := s.Keys[keyName]
 	if !ok {
-		return fmt.Errorf("%w: no key %q", ErrNotFound, keyName)
+		return fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
 	err := s.Store.RevokeGrant(ctx, k.StoreID, principal, actor)
 	if errors.Is(err, store.ErrNotFound) {
 		if slices.Contains(k.Allowed, principal) {
-			return fmt.Errorf("%w: this grant is written in the configuration file; change it there", ErrNotFound)
+			return fault.Errorf(fault.NotFound, "this grant is written in the configuration file; change it there")
 		}
-		return fmt.Errorf("%w: the key has no such grant", ErrNotFound)
+		return fault.Errorf(fault.NotFound, "the key has no such grant")
 	}
-	return mapStoreError(err)
+	return err
 }
 
 // readinessDigest is what the readiness probe signs: a key that can sign it and whose

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/verify"
@@ -102,10 +102,10 @@ const (
 // Prepare lays out the signature revision and returns the digest the key must sign.
 func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, error) {
 	if req.Certificate == nil {
-		return nil, fmt.Errorf("%w: the signer's certificate is required", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "the signer's certificate is required")
 	}
 	if req.Actor == "" {
-		return nil, fmt.Errorf("%w: an actor is required", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "an actor is required")
 	}
 	if req.Role == "" {
 		req.Role = RoleApprove
@@ -123,16 +123,16 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	)
 	if req.DocumentID != 0 {
 		if doc, err = s.Store.GetDocument(ctx, req.DocumentID); err != nil {
-			return nil, mapStoreError(err)
+			return nil, err
 		}
 		if req.Role == RoleApprove && doc.Status != store.StatusDraft {
-			return nil, fmt.Errorf("%w: document %d is %s; only a draft is approved", ErrConflict, doc.ID, doc.Status)
+			return nil, fault.Errorf(fault.Conflict, "document %d is %s; only a draft is approved", doc.ID, doc.Status)
 		}
 		f, size, sha, cleanup, err = s.openContent(ctx, doc.ContentSHA256)
 	} else if req.Content != nil {
 		f, size, sha, cleanup, err = s.spool(req.Content)
 	} else {
-		return nil, fmt.Errorf("%w: give a document id or the document", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "give a document id or the document")
 	}
 	if err != nil {
 		return nil, err
@@ -146,10 +146,10 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 		// The clerk issues with the organisation's token: the same numbering, metadata
 		// and seal as Issue, signed outside the server. Options.VisibleImage is the seal.
 		if doc == nil {
-			return nil, fmt.Errorf("%w: an issue signature is over a stored, approved document; give its id", ErrInvalid)
+			return nil, fault.Errorf(fault.Invalid, "an issue signature is over a stored, approved document; give its id")
 		}
 		if doc.Status != store.StatusApproved {
-			return nil, fmt.Errorf("%w: document %d is %s; only an approved document is issued", ErrConflict, doc.ID, doc.Status)
+			return nil, fault.Errorf(fault.Conflict, "document %d is %s; only an approved document is issued", doc.ID, doc.Status)
 		}
 		var rep *verify.Report
 		po, doc, rep, err = s.issueOptions(ctx, doc, f, size, IssueRequest{Seal: req.Options.VisibleImage, Page: req.Options.VisiblePage,
@@ -176,7 +176,7 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 			Content: io.LimitReader(f, size), Filename: req.Filename, MediaType: "application/pdf", Actor: req.Actor,
 		})
 		if err != nil {
-			return nil, mapStoreError(err)
+			return nil, err
 		}
 		if doc.ContentSHA256 != sha {
 			return nil, fmt.Errorf("service: stored draft %d reads %s, prepared over %s", doc.ID, doc.ContentSHA256, sha)
@@ -203,7 +203,7 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	}
 	if err := s.Store.PutPending(ctx, store.PendingSignature{ID: view.ID, Status: statusPending, State: raw,
 		DocumentID: &docID, ExpiresAt: view.ExpiresAt}); err != nil {
-		return nil, mapStoreError(err)
+		return nil, err
 	}
 	return &view, nil
 }
@@ -233,7 +233,7 @@ func (s *Service) GetPending(ctx context.Context, id string) (*Pending, error) {
 func (s *Service) loadPending(ctx context.Context, id string) (*store.PendingSignature, *pendingState, error) {
 	ps, err := s.Store.GetPending(ctx, id)
 	if err != nil {
-		return nil, nil, mapStoreError(err)
+		return nil, nil, err
 	}
 	var st pendingState
 	if err := json.Unmarshal(ps.State, &st); err != nil {
@@ -255,7 +255,7 @@ type CompleteRequest struct {
 // version. A pending signature completes once: a replay is ErrConflict.
 func (s *Service) Complete(ctx context.Context, id string, req CompleteRequest) (*Pending, error) {
 	if (req.Signature == nil) == (req.CMS == nil) {
-		return nil, fmt.Errorf("%w: give exactly one of a signature or a CMS", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "give exactly one of a signature or a CMS")
 	}
 	ps, st, err := s.loadPending(ctx, id)
 	if err != nil {
@@ -268,10 +268,10 @@ func (s *Service) Complete(ctx context.Context, id string, req CompleteRequest) 
 	if s.cutOff(*ps) {
 		from = statusCompleting
 	} else if ps.Status != statusPending {
-		return nil, fmt.Errorf("%w: the signature %s is %s", ErrConflict, id, ps.Status)
+		return nil, fault.Errorf(fault.Conflict, "the signature %s is %s", id, ps.Status)
 	}
 	if err := s.Store.UpdatePending(ctx, id, from, statusCompleting, nil); err != nil {
-		return nil, mapStoreError(err)
+		return nil, err
 	}
 	if _, err := s.complete(ctx, id, st, req); err != nil {
 		// Give the request back: a wrong signature may be followed by the right one.
@@ -309,7 +309,10 @@ func (s *Service) complete(ctx context.Context, id string, st *pendingState, req
 		tail, err = st.Prepared.Complete(ctx, f, req.Signature, po)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadDocument, err)
+		if e := mapSignError(err); fault.KindOf(e) == fault.Unavailable {
+			return nil, e
+		}
+		return nil, fault.Errorf(fault.BadDocument, "%v", err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
@@ -337,7 +340,7 @@ func (s *Service) complete(ctx context.Context, id string, st *pendingState, req
 	}
 	v, err := add(ctx, st.DocumentID, in)
 	if err != nil {
-		return nil, mapStoreError(err)
+		return nil, err
 	}
 	return v, nil
 }
@@ -367,7 +370,7 @@ func SignerOpts(algorithm string) (crypto.SignerOpts, error) {
 	case strings.HasSuffix(algorithm, "-SHA-512"):
 		h = crypto.SHA512
 	default:
-		return nil, fmt.Errorf("%w: unknown algorithm %q", ErrInvalid, algorithm)
+		return nil, fault.Errorf(fault.Invalid, "unknown algorithm %q", algorithm)
 	}
 	switch {
 	case strings.HasPrefix(algorithm, "RSA-PSS-"):
@@ -375,7 +378,7 @@ func SignerOpts(algorithm string) (crypto.SignerOpts, error) {
 	case strings.HasPrefix(algorithm, "RSA-PKCS1v15-"), strings.HasPrefix(algorithm, "ECDSA-"):
 		return h, nil
 	}
-	return nil, fmt.Errorf("%w: unknown algorithm %q", ErrInvalid, algorithm)
+	return nil, fault.Errorf(fault.Invalid, "unknown algorithm %q", algorithm)
 }
 
 func hashName(h crypto.Hash) string {
@@ -396,20 +399,6 @@ func certSHA(c *x509.Certificate) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
-func mapStoreError(err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: %v", ErrNotFound, err)
-	case errors.Is(err, store.ErrExpired):
-		return fmt.Errorf("%w: %v", ErrExpired, err)
-	case errors.Is(err, store.ErrConflict):
-		return fmt.Errorf("%w: %v", ErrConflict, err)
-	case errors.Is(err, store.ErrInvalid):
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	return err
-}
-
 // pendingKeep is how long an expired pending signature is kept, so that a late
 // completion is told "expired" rather than "not found".
 const pendingKeep = 24 * time.Hour
@@ -417,5 +406,5 @@ const pendingKeep = 24 * time.Hour
 // SweepPending deletes pending signatures that expired more than a day ago.
 func (s *Service) SweepPending(ctx context.Context) (int64, error) {
 	n, err := s.Store.ExpirePendingBefore(ctx, s.now().Add(-pendingKeep))
-	return n, mapStoreError(err)
+	return n, err
 }

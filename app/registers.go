@@ -14,14 +14,14 @@ func (s *Service) Registers(ctx context.Context, agency string, year int) ([]sto
 		year = store.NumberingYear(s.now())
 	}
 	regs, err := s.Store.Registers(ctx, docid.AgencyCode(agency), year)
-	return regs, mapStoreError(err)
+	return regs, err
 }
 
 // CreateRegister creates an agency's outgoing or incoming register.
 func (s *Service) CreateRegister(ctx context.Context, agency string, kind store.Direction, series, name, actor string) (*store.RegisterCount, error) {
 	r, err := s.Store.CreateRegister(ctx, docid.AgencyCode(agency), kind, series, name, actor)
 	if err != nil {
-		return nil, mapStoreError(err)
+		return nil, err
 	}
 	return &store.RegisterCount{Register: *r, Year: store.NumberingYear(s.now())}, nil
 }

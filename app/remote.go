@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/hsm/remote"
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // Statuses of a remote signature after prepare. Submitting is the moment the request
@@ -89,11 +90,11 @@ type RemoteRequest struct {
 }
 
 // ErrNoProvider is a provider name that is not configured.
-var ErrNoProvider = fmt.Errorf("%w: no such remote signing provider", ErrInvalid)
+var ErrNoProvider = errors.New("service: no such remote signing provider")
 
 // ErrUntrustedHolder is a holder certificate that does not chain to the trust anchors:
 // the holder is not asked to sign with it.
-var ErrUntrustedHolder = fmt.Errorf("%w: the holder's certificate is not valid under the configured trust anchors", ErrInvalid)
+var ErrUntrustedHolder = errors.New("service: the holder's certificate is not valid under the configured trust anchors")
 
 // errInterrupted ends a request that was cut off between "submitting" and the stored
 // ticket. See PrepareRemote.
@@ -120,14 +121,14 @@ var errInterrupted = errors.New("service: remote signature interrupted before th
 // error names the request ID so that an operator can reconcile with the provider.
 func (s *Service) PrepareRemote(ctx context.Context, req RemoteRequest) ([]*Pending, error) {
 	if s.Remote == nil {
-		return nil, fmt.Errorf("%w: remote signing is not configured", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "remote signing is not configured")
 	}
 	prov, ok := s.Remote.Providers[req.Provider]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrNoProvider, req.Provider)
+		return nil, fault.Wrap(fault.Invalid, ErrNoProvider, fmt.Sprintf("no remote signing provider %q is configured", req.Provider))
 	}
 	if req.Holder == "" || len(req.Documents) == 0 {
-		return nil, fmt.Errorf("%w: a holder and at least one document are required", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "a holder and at least one document are required")
 	}
 	if err := s.holderCertificate(ctx, prov, &req); err != nil {
 		return nil, err
@@ -221,17 +222,17 @@ func (s *Service) holderCertificate(ctx context.Context, prov remote.Provider, r
 		for i := range req.Documents {
 			d := &req.Documents[i]
 			if d.Certificate != nil && !d.Certificate.Equal(cert) {
-				return fmt.Errorf("%w: the certificate given is not the one of credential %q at provider %q", ErrInvalid, req.Holder, req.Provider)
+				return fault.Errorf(fault.Invalid, "the certificate given is not the one of credential %q at provider %q", req.Holder, req.Provider)
 			}
 			d.Certificate, d.Chain = cert, chain
 		}
 	}
 	cert := req.Documents[0].Certificate
 	if cert == nil {
-		return fmt.Errorf("%w: the signer's certificate is required", ErrInvalid)
+		return fault.Errorf(fault.Invalid, "the signer's certificate is required")
 	}
 	if len(s.Verify.Anchors) == 0 {
-		return fmt.Errorf("%w: no trust anchors are configured", ErrUntrustedHolder)
+		return fault.Wrap(fault.Invalid, ErrUntrustedHolder, "the holder's certificate cannot be checked: no trust anchors are configured")
 	}
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	for _, a := range s.Verify.Anchors {
@@ -242,7 +243,7 @@ func (s *Service) holderCertificate(ctx context.Context, prov remote.Provider, r
 	}
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: s.now(),
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrUntrustedHolder, cert.Subject.CommonName, err)
+		return fault.Wrap(fault.Invalid, ErrUntrustedHolder, fmt.Sprintf("the holder's certificate %q is not valid under the configured trust anchors: %v", cert.Subject.CommonName, err))
 	}
 	return nil
 }
@@ -254,7 +255,7 @@ func (s *Service) moveRemote(ctx context.Context, id string, st *pendingState, f
 	if err != nil {
 		return err
 	}
-	return mapStoreError(s.Store.UpdatePending(ctx, id, from, to, raw))
+	return s.Store.UpdatePending(ctx, id, from, to, raw)
 }
 
 // abandon ends prepared signatures whose submission failed, so that nothing waits.
@@ -278,7 +279,7 @@ func (s *Service) newRemoteRequest(holder, algorithm string, digests [][]byte, d
 	}
 	r, err := remote.NewRequest(remote.NewRequestID(), holder, digests, opts, display)
 	if err != nil {
-		return remote.Request{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return remote.Request{}, fault.Errorf(fault.Invalid, "%v", err)
 	}
 	r.Timeout = s.Remote.Timeout
 	return r, nil
@@ -340,7 +341,7 @@ func (s *Service) endRemote(ctx context.Context, id, from string, cause error) e
 	st.Remote.Error = prob
 	st.View.Status = status
 	raw, _ := json.Marshal(st)
-	return mapStoreError(s.Store.UpdatePending(ctx, id, from, status, raw))
+	return s.Store.UpdatePending(ctx, id, from, status, raw)
 }
 
 func (s *Service) fillRemoteView(v *Pending, rs *remoteState) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kyso-vn/kyso/hsm/remote"
 	"github.com/kyso-vn/kyso/pkg/fault"
+	"github.com/kyso-vn/kyso/pkg/wire"
 )
 
 // Statuses of a remote signature after prepare. Submitting is the moment the request
@@ -47,17 +48,10 @@ type Remote struct {
 
 // RemoteError is why a remote signature ended without a signature, shaped like a
 // problem detail so that clients branch on Type.
-type RemoteError struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Detail string `json:"detail,omitempty"`
-}
+type RemoteError = wire.RemoteError
 
 // Progress counts the documents of a batch that are signed.
-type Progress struct {
-	Done  int `json:"done"`
-	Total int `json:"total"`
-}
+type Progress = wire.Progress
 
 // remoteState is what a remote pending signature keeps besides the prepared layout.
 type remoteState struct {
@@ -205,7 +199,7 @@ func (s *Service) PrepareRemote(ctx context.Context, req RemoteRequest) ([]*Pend
 			}
 		}
 		v.Status = StatusWaiting
-		s.fillRemoteView(v, rs)
+		v.Provider, v.Holder, v.Error, v.Batch = rs.Provider, rs.Holder, rs.Error, rs.Batch
 	}
 	return views, nil
 }
@@ -250,7 +244,6 @@ func (s *Service) holderCertificate(ctx context.Context, prov remote.Provider, r
 
 // moveRemote stores st under the status `to`, from `from` (compare and set).
 func (s *Service) moveRemote(ctx context.Context, id string, st *pendingState, from, to string) error {
-	st.View.Status = to
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -273,7 +266,7 @@ func (r *Remote) submitTimeout() time.Duration {
 }
 
 func (s *Service) newRemoteRequest(holder, algorithm string, digests [][]byte, display string) (remote.Request, error) {
-	opts, err := SignerOpts(algorithm)
+	opts, err := wire.SignerOpts(algorithm)
 	if err != nil {
 		return remote.Request{}, err
 	}
@@ -339,13 +332,8 @@ func (s *Service) endRemote(ctx context.Context, id, from string, cause error) e
 		st.Remote = &remoteState{}
 	}
 	st.Remote.Error = prob
-	st.View.Status = status
 	raw, _ := json.Marshal(st)
 	return s.Store.UpdatePending(ctx, id, from, status, raw)
-}
-
-func (s *Service) fillRemoteView(v *Pending, rs *remoteState) {
-	v.Provider, v.Holder, v.Error, v.Batch = rs.Provider, rs.Holder, rs.Error, rs.Batch
 }
 
 // remoteProgress counts the signed documents of a batch.
@@ -439,13 +427,13 @@ func (c *completer) round(ctx context.Context) {
 	groups := map[string]*group{}
 	var order []string
 	for _, row := range rows {
-		var st pendingState
-		if json.Unmarshal(row.State, &st) != nil || st.Remote == nil {
+		st, err := decodePending(&row)
+		if err != nil || st.Remote == nil {
 			continue
 		}
 		rs := st.Remote
 		if rs.Ticket == nil {
-			c.submitQueued(ctx, row.ID, &st)
+			c.submitQueued(ctx, row.ID, st)
 			continue
 		}
 		key := rs.Provider + "\x00" + rs.Ticket.Ref
@@ -455,7 +443,7 @@ func (c *completer) round(ctx context.Context) {
 			groups[key] = g
 			order = append(order, key)
 		}
-		g.rs, g.ids, g.states = append(g.rs, rs), append(g.ids, row.ID), append(g.states, &st)
+		g.rs, g.ids, g.states = append(g.rs, rs), append(g.ids, row.ID), append(g.states, st)
 	}
 	live := map[string]bool{}
 	for _, key := range order {
@@ -567,7 +555,7 @@ func (c *completer) finish(ctx context.Context, id string, st *pendingState, sig
 		_ = s.endRemote(context.WithoutCancel(ctx), id, statusCompleting, err)
 		return
 	}
-	c.log().Info("remote signature completed", "pending_id", id, "document_id", st.DocumentID, "version", v.Seq)
+	c.log().Info("remote signature completed", "pending_id", id, "document_id", st.documentID, "version", v.Seq)
 }
 
 // submitQueued sends a batch document that waits for its turn: once every earlier
@@ -588,7 +576,7 @@ func (c *completer) submitQueued(ctx context.Context, id string, st *pendingStat
 		_ = s.endRemote(ctx, id, StatusWaiting, fmt.Errorf("%w: provider %q is no longer configured", remote.ErrProviderRejected, rs.Provider))
 		return
 	}
-	r, err := s.newRemoteRequest(rs.Holder, st.View.Algorithm, [][]byte{st.View.Digest}, rs.Display)
+	r, err := s.newRemoteRequest(rs.Holder, st.Shown.Algorithm, [][]byte{st.Prepared.SignedAttrsDigest()}, rs.Display)
 	if err != nil {
 		_ = s.endRemote(ctx, id, StatusWaiting, err)
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
 	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/pkg/wire"
 	"github.com/kyso-vn/kyso/signer/cades"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/pdf"
@@ -197,7 +198,7 @@ func mustStream(r *pdf.Reader, o pdf.Object) *pdf.Stream {
 // optsFor gives the signer options a Pending names (what the agent does).
 func optsFor(t *testing.T, p *Pending) crypto.SignerOpts {
 	t.Helper()
-	o, err := SignerOpts(p.Algorithm)
+	o, err := wire.SignerOpts(p.Algorithm)
 	if err != nil {
 		t.Fatal(err)
 	}

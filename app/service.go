@@ -210,7 +210,7 @@ func (k keyFailures) SignContext(ctx context.Context, digest []byte, opts crypto
 	sig, err := k.Key.SignContext(ctx, digest, opts)
 	if err != nil && ctx.Err() == nil {
 		return nil, fault.WithCode(fault.Wrap(fault.Unavailable, err,
-			fmt.Sprintf("the signing key %q is unavailable; the failure has been logged", k.name)), CodeKeyUnavailable)
+			fmt.Sprintf("the signing key %q is unavailable", k.name)), CodeKeyUnavailable)
 	}
 	return sig, err
 }

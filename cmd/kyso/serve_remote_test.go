@@ -487,7 +487,7 @@ func (cscClient) Authenticate(_ context.Context, secret string) (csc.Principal, 
 	return csc.Principal{ID: "kyso", Name: "Kyso server"}, nil
 }
 
-func (cscClient) MayUse(csc.Principal, string) bool { return true }
+func (cscClient) MayUseCredential(csc.Principal, string) bool { return true }
 
 // cscPhone approves every authorization one second after it was asked, and keeps what
 // it was shown.

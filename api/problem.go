@@ -103,7 +103,7 @@ var codeProblems = map[string]problemKind{
 }
 
 // problemOfError is the problem err is rendered as, and whether its cause is the
-// server's to look into (logged as an error, its detail withheld).
+// server's to look into (logged as an error).
 func problemOfError(err error) (k problemKind, serverSide bool) {
 	k, ok := codeProblems[fault.CodeOf(err)]
 	if !ok {
@@ -115,9 +115,25 @@ func problemOfError(err error) (k problemKind, serverSide bool) {
 	return k, k.status >= http.StatusInternalServerError && k != probNotImplemented
 }
 
-// failErr renders an error as a problem. The detail shown is the fault's, written
-// for people where the refusal happened; an internal error's text never reaches the
-// caller, and every cause goes to the log with the request id.
+// loggedDetail is the detail of a server-side failure that carries none for people.
+const loggedDetail = "The failure has been logged under this request id; quote it to the operator."
+
+// ProblemFor is the problem err is rendered as, without its instance: the type and
+// status from the fault kind (refined by its Code), the detail the fault's own, made
+// where the refusal happened. An internal error's text is never shown.
+func ProblemFor(err error) Problem {
+	k, serverSide := problemOfError(err)
+	detail := fault.DetailOf(err)
+	if k == probInternal || (detail == "" && serverSide) {
+		detail = ""
+		if serverSide {
+			detail = loggedDetail
+		}
+	}
+	return Problem{Type: ProblemBase + k.slug, Title: k.title, Status: k.status, Detail: detail}
+}
+
+// failErr renders err as a problem and logs its cause with the request id.
 func failErr(c *gin.Context, err error) {
 	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
 		// The client went away (closed the connection or gave up): not the server's
@@ -128,16 +144,10 @@ func failErr(c *gin.Context, err error) {
 		return
 	}
 	k, serverSide := problemOfError(err)
-	level, detail := slog.LevelInfo, fault.DetailOf(err)
+	level := slog.LevelInfo
 	if serverSide {
 		level = slog.LevelError
 	}
-	if k == probInternal {
-		detail = ""
-	}
 	logger(c).LogAttrs(c.Request.Context(), level, "request failed", slog.String("problem", k.slug), slog.String("error", err.Error()))
-	if detail == "" && serverSide {
-		detail = "The failure has been logged under this request id; quote it to the operator."
-	}
-	fail(c, k, detail)
+	fail(c, k, ProblemFor(err).Detail)
 }

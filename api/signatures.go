@@ -114,7 +114,7 @@ func (s *Server) readPrepareForm(c *gin.Context) (PrepareRequest, *Upload, error
 		return req, nil, badOption("Send multipart/form-data: a part \"file\" (the PDF) or a field \"document_id\", and the field \"certificate\".")
 	}
 	if params["boundary"] == "" {
-		return req, nil, fmt.Errorf("%w: multipart body without a boundary", errBadUpload)
+		return req, nil, badUpload("multipart body without a boundary")
 	}
 	limit := s.maxUpload + maxSignatureImage + int64(len(prepareFields))*maxFormField + multipartSlack
 	if r.ContentLength > limit {
@@ -123,7 +123,7 @@ func (s *Server) readPrepareForm(c *gin.Context) (PrepareRequest, *Upload, error
 	r.Body = http.MaxBytesReader(c.Writer, r.Body, limit)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return req, nil, fmt.Errorf("%w: %v", errBadUpload, err)
+		return req, nil, badUpload("%v", err)
 	}
 	fields := map[string]string{}
 	var up *Upload

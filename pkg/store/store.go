@@ -94,6 +94,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Driver != DriverSQLite && cfg.Driver != DriverPostgres {
+		return nil, fault.Errorf(fault.Invalid, "unknown store driver %q (want sqlite or postgres)", cfg.Driver)
+	}
 	if cfg.DSN == "" {
 		return nil, fault.Errorf(fault.Invalid, "the store needs a DSN")
 	}

@@ -4,6 +4,10 @@
 // signature with the seal, Decree 30/2020) and receive an incoming one. It ties the
 // signing engines (signer/), the key providers (hsm/) and the document store
 // (pkg/store) together; HTTP and the CLI stand above it and call only these methods.
+// *Service implements every interface the API declares, in the types of this package
+// and pkg/wire (access.go: principals, clients, grants; records.go: what the store
+// shows; front.go: the use-cases as a client asks for them), so nothing adapts between
+// them. Refusals are pkg/fault errors made where they happen.
 //
 // It must never import api/ or cmd/.
 package app
@@ -19,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/kyso-vn/kyso/hsm"
@@ -38,7 +41,6 @@ import (
 // kinds, kept for callers that ask errors.Is(err, app.ErrNotFound).
 var (
 	ErrNotFound    = fault.NotFound
-	ErrForbidden   = fault.Forbidden
 	ErrExpired     = fault.Expired
 	ErrConflict    = fault.Conflict
 	ErrInvalid     = fault.Invalid
@@ -112,27 +114,6 @@ func (s *Service) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
-}
-
-// MayUse tells whether principal (a client id, a user, or "role:<role>") may sign with
-// the named key: the key's grant list in the store decides.
-func (s *Service) MayUse(ctx context.Context, keyName string, principals ...string) (bool, error) {
-	k, ok := s.Keys[keyName]
-	if !ok {
-		return false, fault.Errorf(fault.NotFound, "no key %q", keyName)
-	}
-	grants, err := s.Store.KeyGrants(ctx, k.StoreID)
-	if err != nil {
-		return false, err
-	}
-	for _, g := range append(slices.Clone(k.Allowed), grants...) {
-		for _, p := range principals {
-			if g == p {
-				return true, nil
-			}
-		}
-	}
-	return false, nil
 }
 
 // SignOptions are what a caller may choose of a PAdES signature.

@@ -971,21 +971,8 @@ func certPEM(certs ...*x509.Certificate) string {
 	return b.String()
 }
 
-type pendingJSON struct {
-	ID         string    `json:"id"`
-	Status     string    `json:"status"`
-	Digest     []byte    `json:"digest"`
-	Algorithm  string    `json:"algorithm"`
-	Hash       string    `json:"hash"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	DocumentID int64     `json:"document_id"`
-	Role       string    `json:"role"`
-	Summary    string    `json:"summary"`
-	Agency     string    `json:"agency"`
-	Signer     string    `json:"signer"`
-	CertSHA256 string    `json:"certificate_sha256"`
-	Version    int       `json:"signed_version"`
-}
+// pendingJSON is a prepared signature as the API shows it: the wire contract.
+type pendingJSON = wire.Pending
 
 type docJSON struct {
 	ID           int64  `json:"id"`

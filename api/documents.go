@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // Documents is the document store. Domain rules (agency codes, symbols, numbering) are
@@ -61,10 +63,8 @@ func optionTime(name, v string) (time.Time, error) {
 	return time.Time{}, badOption(fmt.Sprintf("Option %q must be a date (2025-03-05) or a time (2025-03-05T14:30:15+07:00).", name))
 }
 
-// badOption is a refused query option, its text written for the caller.
-type badOption string
-
-func (b badOption) Error() string { return string(b) }
+// badOption is a refused option or field, its text written for the caller.
+func badOption(detail string) error { return fault.New(fault.Invalid, detail) }
 
 // optionInt reads a whole number from lo to hi; "" is 0.
 func optionInt(name, v string, lo, hi int) (int, error) {

@@ -66,11 +66,6 @@ func (s *Server) prepareSignature(c *gin.Context) {
 		defer up.Close()
 	}
 	if err != nil {
-		var bad badOption
-		if errors.As(err, &bad) {
-			fail(c, probInvalidRequest, bad.Error())
-			return
-		}
 		s.uploadFail(c, err)
 		return
 	}
@@ -105,7 +100,7 @@ func (s *Server) prepareSignature(c *gin.Context) {
 
 // readPrepareForm reads the multipart form of POST /v1/signatures, streaming "file"
 // into a temporary file under the upload limit. Refusals of the caller's fields are
-// badOption; of the body itself, what receive returns.
+// badOption (fault.Invalid); of the body itself, what receive returns.
 func (s *Server) readPrepareForm(c *gin.Context) (PrepareRequest, *Upload, error) {
 	var req PrepareRequest
 	r := c.Request

@@ -214,7 +214,8 @@ func bodyError(err error) error {
 	return fmt.Errorf("%w: %v", errClientGone, err)
 }
 
-// uploadFail renders an error from receive.
+// uploadFail renders an error from receive; a malformed body (badUpload) and a refused
+// field (badOption) are Invalid faults and render as any other.
 func (s *Server) uploadFail(c *gin.Context, err error) {
 	switch {
 	case errors.Is(err, errTooLarge):
@@ -222,8 +223,6 @@ func (s *Server) uploadFail(c *gin.Context, err error) {
 		fail(c, probUploadTooLarge, fmt.Sprintf("Documents may be at most %d bytes.", s.maxUpload))
 	case errors.Is(err, errMediaType):
 		fail(c, probUnsupportedMedia, "Send the document as the raw body (e.g. application/pdf) or as multipart/form-data with a part named \"file\".")
-	case errors.Is(err, errBadUpload):
-		fail(c, probInvalidRequest, fault.DetailOf(err))
 	case errors.Is(err, errClientGone):
 		logger(c).Info("upload interrupted", "error", err.Error())
 		fail(c, probInvalidRequest, "The upload was interrupted before the whole body arrived.")

@@ -135,3 +135,22 @@ type Signer interface {
 type Verifier interface {
 	VerifyDocument(ctx context.Context, doc Document, now time.Time) (*verify.Report, error)
 }
+
+// The use-cases implement every service the API declares; cmd/kyso passes them in.
+var (
+	_ Clients          = (*app.Service)(nil)
+	_ ClientRegistry   = (*app.Service)(nil)
+	_ Keys             = (*app.Service)(nil)
+	_ KeyGrants        = (*app.Service)(nil)
+	_ Certificates     = (*app.Service)(nil)
+	_ StatsSource      = (*app.Service)(nil)
+	_ Documents        = (*app.Service)(nil)
+	_ Agencies         = (*app.Service)(nil)
+	_ Signer           = (*app.Service)(nil)
+	_ Verifier         = (*app.Service)(nil)
+	_ Signatures       = (*app.Service)(nil)
+	_ RemoteSignatures = (*app.Service)(nil)
+	_ Issuer           = (*app.Service)(nil)
+	_ Registers        = (*app.Service)(nil)
+	_ Readiness        = (*app.Service)(nil)
+)

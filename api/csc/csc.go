@@ -601,3 +601,10 @@ func signerOpts(pub crypto.PublicKey, algo, params string, h crypto.Hash) (crypt
 	}
 	return nil, invalid("Invalid parameter signAlgo for this key and hash")
 }
+
+// The use-cases are the key store and the authorizer: the server keys under the API's
+// grants.
+var (
+	_ KeyStore   = (*app.Service)(nil)
+	_ Authorizer = (*app.Service)(nil)
+)

@@ -72,12 +72,18 @@ func exitCode(err error) int {
 		return ee.code
 	}
 	if isFault(err) {
-		if c, ok := kindExitCodes[fault.KindOf(err)]; ok {
-			return c
-		}
-		return 1
+		return kindExitCode(err)
 	}
 	return 2
+}
+
+// kindExitCode is the exit code of err's fault kind; an error without one is an
+// internal failure (1).
+func kindExitCode(err error) int {
+	if c, ok := kindExitCodes[fault.KindOf(err)]; ok {
+		return c
+	}
+	return 1
 }
 
 // isFault reports whether err carries a fault kind (a *fault.Error, a bare Kind, or a

@@ -14,6 +14,8 @@ import (
 	"math/big"
 
 	"github.com/miekg/pkcs11"
+
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // load finds the private key, its public key, certificate and chain; the caller holds
@@ -73,7 +75,7 @@ func findOne(ctx *pkcs11.Ctx, s pkcs11.SessionHandle, class uint, label string, 
 	what := describe(label, id)
 	switch len(hs) {
 	case 0:
-		return 0, fmt.Errorf("%w %s", ErrKeyNotFound, what)
+		return 0, withKind(fault.NotFound, fmt.Errorf("%w %s", ErrKeyNotFound, what))
 	case 1:
 		return hs[0], nil
 	}

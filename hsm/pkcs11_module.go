@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/miekg/pkcs11"
+
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // modules holds every loaded PKCS#11 module, one per path, shared by the whole process:
@@ -161,7 +163,7 @@ func (m *p11Module) findSlot(sel tokenSelector) (uint, pkcs11.TokenInfo, error) 
 	}
 	switch len(found) {
 	case 0:
-		return 0, pkcs11.TokenInfo{}, fmt.Errorf("%w %s in module %s", ErrTokenNotFound, sel, m.path)
+		return 0, pkcs11.TokenInfo{}, withKind(fault.Unavailable, fmt.Errorf("%w %s in module %s", ErrTokenNotFound, sel, m.path))
 	case 1:
 		return found[0], infos[0], nil
 	}
@@ -221,7 +223,7 @@ func modulePath(u *PKCS11URI, opts Options) (string, error) {
 			return path, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %s is not in the configured list", ErrModuleNotAllowed, path)
+	return "", withKind(fault.Forbidden, fmt.Errorf("%w: %s is not in the configured list", ErrModuleNotAllowed, path))
 }
 
 func checkLibrary(m *p11Module, u *PKCS11URI) error {
@@ -238,8 +240,8 @@ func checkLibrary(m *p11Module, u *PKCS11URI) error {
 	if u.LibraryManufacturer != "" && strings.TrimRight(info.ManufacturerID, " ") != u.LibraryManufacturer ||
 		u.LibraryDescription != "" && strings.TrimRight(info.LibraryDescription, " ") != u.LibraryDescription ||
 		u.LibraryVersion != "" && version != u.LibraryVersion && fmt.Sprint(info.LibraryVersion.Major) != u.LibraryVersion {
-		return fmt.Errorf("%w: module %s is %q %q %s, not what the URI names", ErrTokenNotFound, m.path,
-			info.ManufacturerID, info.LibraryDescription, version)
+		return withKind(fault.Unavailable, fmt.Errorf("%w: module %s is %q %q %s, not what the URI names", ErrTokenNotFound, m.path,
+			info.ManufacturerID, info.LibraryDescription, version))
 	}
 	return nil
 }

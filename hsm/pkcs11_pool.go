@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/miekg/pkcs11"
+
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // p11Token is the process's use of one token: its login and its session pool, shared
@@ -22,8 +24,11 @@ type p11Token struct {
 	label string
 	pin   Secret
 	log   *slog.Logger
-	refs  int           // guarded by mod.tokensMu
-	sem   chan struct{} // one slot per open or lent session
+	// guardTries: refuse to log in when the token says its PIN is locked or at its
+	// final try (Options.GuardPINTries of the first key opened on the token).
+	guardTries bool
+	refs       int           // guarded by mod.tokensMu
+	sem        chan struct{} // one slot per open or lent session
 
 	mu       sync.Mutex
 	slot     uint
@@ -70,14 +75,14 @@ func acquireToken(ctx context.Context, m *p11Module, sel tokenSelector, pin Secr
 			m.tokensMu.Unlock()
 			// The token is logged in already, so C_Login cannot check this PIN; taking it
 			// would let any PIN through (crypto11's flaw).
-			return nil, fmt.Errorf("hsm: pkcs11: token %q is in use in this process with another PIN: %w", ti.Label, ErrPINIncorrect)
+			return nil, withKind(fault.Invalid, fmt.Errorf("hsm: pkcs11: token %q is in use in this process with another PIN: %w", ti.Label, ErrPINIncorrect))
 		}
 		t.refs++
 		m.tokensMu.Unlock()
 		return t, nil
 	}
 	t := &p11Token{
-		mod: m, sel: sel, label: ti.Label, pin: pin, log: opts.logger(), refs: 1,
+		mod: m, sel: sel, label: ti.Label, pin: pin, log: opts.logger(), refs: 1, guardTries: opts.GuardPINTries,
 		sem: make(chan struct{}, opts.maxSessions()), slot: slot, gen: gen,
 	}
 	m.tokens = append(m.tokens, t)

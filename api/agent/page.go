@@ -137,7 +137,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	}
 	s.agent.mu.Unlock()
 	if len(jobs) == 0 {
-		s.render(w, r, http.StatusOK, "index.html", pageData{Message: messages[langOf(r)]["noSession"]})
+		s.render(w, r, http.StatusOK, "index.html", pageData{})
 		return
 	}
 	toks, _ := s.agent.watcher.Tokens()

@@ -81,17 +81,23 @@ func (e *WrongPINError) Unwrap() error { return ErrWrongPIN }
 // pinGuard counts wrong PINs per job and per web origin, each locking the prompt for
 // lockout after max of them in a row, and per token: the wrong PINs the agent gave
 // the token since it last accepted one. That count is not forgiven by time: only a
-// good login (the agent's, or another program's, seen as the token's
-// CKF_USER_PIN_COUNT_LOW cleared) resets it, so the agent never spends more than max
-// of the token's own tries, however long an attacker or a forgetful person goes on.
+// good login resets it — the agent's own, or another program's, seen as the token's
+// CKF_USER_PIN_COUNT_LOW cleared on a token that has been seen to set it (a token
+// that never sets it cannot tell) — so the agent never spends more than max of the
+// token's own tries, however long an attacker or a forgetful person goes on.
 type pinGuard struct {
 	max     int
 	lockout time.Duration
 	now     func() time.Time
 
 	mu     sync.Mutex
-	counts map[string]*pinCount // "job:ID", "origin:ORIGIN"
-	tokens map[string]int       // Token.Key() → wrong PINs given since the last good one
+	counts map[string]*pinCount   // "job:ID", "origin:ORIGIN"
+	tokens map[string]*tokenCount // Token.Key()
+}
+
+type tokenCount struct {
+	failures   int  // wrong PINs the agent gave since the token last accepted one
+	reportsLow bool // the token was seen with CKF_USER_PIN_COUNT_LOW set
 }
 
 type pinCount struct {
@@ -101,7 +107,7 @@ type pinCount struct {
 }
 
 func newPINGuard(max int, lockout time.Duration, now func() time.Time) *pinGuard {
-	return &pinGuard{max: max, lockout: lockout, now: now, counts: map[string]*pinCount{}, tokens: map[string]int{}}
+	return &pinGuard{max: max, lockout: lockout, now: now, counts: map[string]*pinCount{}, tokens: map[string]*tokenCount{}}
 }
 
 func guardKeys(j *Job) []string { return []string{"job:" + j.ID, "origin:" + j.Origin} }
@@ -131,18 +137,24 @@ func (g *pinGuard) checkToken(t Token) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	n, seen := g.tokens[t.Key()]
-	switch {
-	case !t.PINCountLow:
-		n = 0 // no wrong PIN since the last good one, whoever gave it
-	case !seen:
-		// Wrong PINs the agent did not give (another program, or before a restart):
-		// how many is unknown, so allow one try, not max.
-		n = max(n, g.max-1)
+	c := g.tokens[t.Key()]
+	if c == nil {
+		c = &tokenCount{}
+		g.tokens[t.Key()] = c
+		if t.PINCountLow {
+			// Wrong PINs the agent did not give (another program, or before a restart):
+			// how many is unknown, so allow one try, not max.
+			c.failures = g.max - 1
+		}
 	}
-	g.tokens[t.Key()] = n
-	if n >= g.max {
-		return fmt.Errorf("%w: %d wrong PINs since it last accepted one", ErrTokenAtRisk, n)
+	switch {
+	case t.PINCountLow:
+		c.reportsLow = true
+	case c.reportsLow:
+		c.failures = 0 // the token accepted a PIN since, whoever gave it
+	}
+	if c.failures >= g.max {
+		return fmt.Errorf("%w: %d wrong PINs since it last accepted one", ErrTokenAtRisk, c.failures)
 	}
 	return nil
 }
@@ -157,8 +169,13 @@ func (g *pinGuard) fail(keys []string, tokenKey string) error {
 			delete(g.counts, k) // a day-old count is only memory
 		}
 	}
-	g.tokens[tokenKey]++
-	left := g.max - g.tokens[tokenKey]
+	tc := g.tokens[tokenKey]
+	if tc == nil {
+		tc = &tokenCount{}
+		g.tokens[tokenKey] = tc
+	}
+	tc.failures++
+	left := g.max - tc.failures
 	var locked time.Time
 	for _, k := range keys {
 		c := g.counts[k]
@@ -179,7 +196,7 @@ func (g *pinGuard) fail(keys []string, tokenKey string) error {
 	case !locked.IsZero():
 		return &LockedError{Until: locked}
 	case left <= 0:
-		return fmt.Errorf("%w: %d wrong PINs since it last accepted one", ErrTokenAtRisk, g.tokens[tokenKey])
+		return fmt.Errorf("%w: %d wrong PINs since it last accepted one", ErrTokenAtRisk, tc.failures)
 	}
 	return &WrongPINError{Left: left}
 }
@@ -191,7 +208,9 @@ func (g *pinGuard) succeed(keys []string, tokenKey string) {
 	for _, k := range keys {
 		delete(g.counts, k)
 	}
-	g.tokens[tokenKey] = 0
+	if tc := g.tokens[tokenKey]; tc != nil {
+		tc.failures = 0
+	}
 }
 
 // Options configure an Agent.

@@ -1,19 +1,26 @@
 // Package agent is the logic of kyso-agent, the desktop agent leaders and clerks sign
 // with on their USB token (Decree 30/2020 roles: approve, issue, appendix, copy,
 // incoming). It finds the tokens of the configured PKCS#11 modules and notices them
-// come and go (Watcher); fetches a signing request prepared on a paired Kyso server
+// come and go (Watcher, through hsm: the process's one PKCS#11 loader); fetches a signing request prepared on a paired Kyso server
 // (POST /v1/signatures), shows it on a small page served on 127.0.0.1, asks for the
 // PIN there, signs the digest on the token and sends the signature to
 // POST /v1/signatures/{id}/complete (Agent, Server); and answers web pages of allowed
 // origins only, over HTTP and a WebSocket, once paired.
 //
-// The PIN lives in memory for the one login it serves: it is never written, logged,
-// returned or sent anywhere but to the token. A wrong PIN costs exactly one C_Login,
-// and the agent's own prompt locks after Config.MaxPINFailures wrong PINs, before the
-// token's counter can lock the token.
+// The PIN lives in memory, as an hsm.Secret, for the one login it serves: it is never
+// written, logged, returned or sent anywhere but to the token. A wrong PIN costs
+// exactly one C_Login; the prompt locks after Config.MaxPINFailures wrong PINs for a
+// job or a web origin, and the agent never gives a token more than that many wrong
+// PINs between two good ones (pinGuard), nor any PIN when the token says it is locked
+// or at its final try.
 //
-// The package needs cgo (PKCS#11). It must never import api/, cmd/, pkg/service,
-// pkg/store or gorm: it talks to the server only over the HTTP API.
+// A job's page, its progress and the PIN form answer only the browser that traded the
+// job's session (handed to the web page in the fragment of the job's URL) for a
+// cookie: other local processes see nothing of a job (Server).
+//
+// Without cgo hsm finds no token and the agent says so in its log. The package must
+// never import api/, cmd/, app, pkg/store or gorm: it talks to the server only over
+// the HTTP API.
 package agent
 
 import (

@@ -72,6 +72,7 @@ type Server struct {
 	mu   sync.Mutex
 	self string // the page's own origin, http://127.0.0.1:PORT
 
+	pairConfirm sync.Mutex // held by each pairing confirmation
 	pairMu      sync.Mutex
 	pairFails   []time.Time // wrong pairing codes within pairWindow
 	pairLocked  time.Time   // pairing refused until then
@@ -294,6 +295,10 @@ func (s *Server) apiPairConfirm(w http.ResponseWriter, r *http.Request) {
 		Code string `json:"code"`
 	}
 	_ = json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<12)).Decode(&in)
+	// One confirmation at a time, from the lock check to the count of a wrong code:
+	// codes sent in parallel must not all get past the check before the first counts.
+	s.pairConfirm.Lock()
+	defer s.pairConfirm.Unlock()
 	if s.pairingLocked(w, r) {
 		return
 	}
@@ -312,12 +317,12 @@ func (s *Server) apiPairConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	if subtle.ConstantTimeCompare([]byte(in.Code), []byte(p.code)) != 1 {
 		p.tries++
-		ended := p.tries >= 3
-		if ended {
+		tries := p.tries
+		if tries >= 3 {
 			delete(a.pairings, p.id)
 		}
 		a.mu.Unlock()
-		s.pairingFailed(p, ended)
+		s.pairingFailed(p, tries)
 		problem(w, http.StatusForbidden, "wrong code", "type the code the agent's page shows")
 		return
 	}
@@ -362,7 +367,7 @@ func (s *Server) pairingLocked(w http.ResponseWriter, r *http.Request) bool {
 
 // pairingFailed counts a wrong pairing code for the whole agent, logs it (never the
 // code), and locks pairing after pairMaxFailures of them within pairWindow.
-func (s *Server) pairingFailed(p *pairingRequest, ended bool) {
+func (s *Server) pairingFailed(p *pairingRequest, tries int) {
 	now := s.agent.now()
 	s.pairMu.Lock()
 	kept := s.pairFails[:0]
@@ -380,7 +385,7 @@ func (s *Server) pairingFailed(p *pairingRequest, ended bool) {
 	}
 	s.pairMu.Unlock()
 	s.agent.log.Warn("agent: wrong pairing code", "origin", p.origin, "server", p.server, "pairing", p.id,
-		"tries", p.tries, "pairing_ended", ended, "wrong_codes_in_window", n)
+		"tries", tries, "pairing_ended", tries >= 3, "wrong_codes_in_window", n)
 	if lock {
 		s.agent.log.Error("agent: pairing locked after too many wrong codes", "wrong_codes", n, "window", pairWindow, "until", now.Add(pairLockout))
 		// Every pending pairing ends too: its code may be what was being guessed.

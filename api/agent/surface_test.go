@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,5 +265,52 @@ func TestPairingAttemptsLimited(t *testing.T) {
 	id, code := start()
 	if s := confirm(id, code); s != http.StatusOK {
 		t.Fatalf("pairing after the lock: %d", s)
+	}
+}
+
+// TestPairingCodesInParallel: wrong codes sent all at once are counted as they come:
+// no more than five are ever checked before pairing locks.
+func TestPairingCodesInParallel(t *testing.T) {
+	p := testpki.Committed(t)
+	e := newAgent(t, newToken(t, p, "Kyso leader"), nil)
+	var ids []string
+	for range 7 {
+		resp, raw := e.call(t, http.MethodPost, "/api/pair", e.origin, "", map[string]string{"server": "https://kyso.example.vn", "api_key": "k"})
+		var started struct {
+			ID string `json:"pairing_id"`
+		}
+		if err := json.Unmarshal(raw, &started); err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("pair: %s %s", resp.Status, raw)
+		}
+		ids = append(ids, started.ID)
+	}
+	statuses := make(chan int, 3*len(ids))
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		for i := range 3 {
+			wg.Go(func() {
+				body, _ := json.Marshal(map[string]string{"code": fmt.Sprintf("x%d", i)}) // never a code
+				req, _ := http.NewRequest(http.MethodPost, e.url+"/api/pair/"+id+"/confirm", bytes.NewReader(body))
+				req.Header.Set("Origin", e.origin)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				statuses <- resp.StatusCode
+			})
+		}
+	}
+	wg.Wait()
+	close(statuses)
+	checked := 0
+	for s := range statuses {
+		if s == http.StatusForbidden {
+			checked++
+		}
+	}
+	if checked != 5 {
+		t.Fatalf("%d wrong codes checked, want 5 before the lock", checked)
 	}
 }

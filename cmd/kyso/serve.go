@@ -123,12 +123,13 @@ func serve(ctx context.Context, p serveParams) error {
 	if err != nil {
 		return fmt.Errorf("serve: store.data_dir: %w", err)
 	}
-	tempDir := filepath.Join(dataDir, "tmp")
-	if err := os.MkdirAll(tempDir, 0o700); err != nil {
-		return fmt.Errorf("serve: %w", err)
+	tempDir, releaseTemp, err := serveTempDir(dataDir, log)
+	if err != nil {
+		return err
 	}
+	defer releaseTemp()
 
-	st, err := openServeStore(ctx, cfg, dataDir)
+	st, err := openServeStore(ctx, cfg, dataDir, tempDir)
 	if err != nil {
 		return err
 	}
@@ -325,8 +326,8 @@ func loadAnchors(t config.Trust) ([]*x509.Certificate, error) {
 	return ts.Anchors(), nil
 }
 
-func openServeStore(ctx context.Context, cfg *config.Config, dataDir string) (*store.Store, error) {
-	sc := store.Config{Driver: cfg.Store.Driver, DSN: cfg.Store.DSN, BlobsInDB: cfg.Store.BlobsInDB}
+func openServeStore(ctx context.Context, cfg *config.Config, dataDir, tempDir string) (*store.Store, error) {
+	sc := store.Config{Driver: cfg.Store.Driver, DSN: cfg.Store.DSN, BlobsInDB: cfg.Store.BlobsInDB, TempDir: tempDir}
 	if !sc.BlobsInDB {
 		sc.BlobDir = filepath.Join(dataDir, "blobs")
 	}

@@ -60,7 +60,7 @@ func defaultServerLimits() ServerLimits {
 	return ServerLimits{
 		MaxConnections:     1024,
 		MinUploadRate:      4 * KiB,
-		MinUploadWindow:    20 * time.Second,
+		MinUploadWindow:    10 * time.Second,
 		HeavyRequestMemory: 128 * MiB,
 		HeavyQueueWait:     2 * time.Second,
 		ReadyInterval:      30 * time.Second,

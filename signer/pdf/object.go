@@ -5,8 +5,10 @@
 // incremental-update writer.
 //
 // It must never panic on malformed input: every error is returned, every loop and every
-// recursion is bounded. It imports only the standard library, and never anything of
-// Kyso's other than itself.
+// recursion is bounded. The readers of one file (its revisions, its repair) share a
+// File: one budget (Limits: revisions, objects, cross-reference entries, decoded bytes,
+// the context's deadline), one cache of cross-reference sections, parsed objects and
+// decoded object streams. It imports the standard library and pkg/fault only.
 package pdf
 
 import (

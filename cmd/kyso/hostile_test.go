@@ -96,8 +96,13 @@ func startHostile(t *testing.T, env ...string) *hostileServer {
 	}
 	hs := &hostileServer{serveProcess: sp, pid: sp.cmd.Process.Pid, client: &http.Client{Transport: &http.Transport{}}}
 	t.Cleanup(hs.client.CloseIdleConnections)
-	if m := adminKeyLine.FindStringSubmatch(sp.stdout.String()); m != nil {
-		hs.admin = m[1]
+	for deadline := time.Now().Add(5 * time.Second); hs.admin == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := adminKeyLine.FindStringSubmatch(sp.stdout.String()); m != nil {
+			hs.admin = m[1] // printed before listening, read from the pipe a little later
+		}
+	}
+	if hs.admin == "" {
+		t.Fatalf("no admin key printed:\n%s", sp.stdout)
 	}
 	go hs.watchdog()
 	return hs

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"math"
@@ -56,7 +57,7 @@ func newGates(c config.Server, publicPerAddress int) *gates {
 		wait:   c.HeavyQueueWait,
 	}
 	if publicPerAddress > 0 {
-		g.perAddress = &addressCounter{max: publicPerAddress, n: map[string]int{}}
+		g.perAddress = &addressCounter{max: publicPerAddress, slots: map[string]*addressSlots{}}
 	}
 	return g
 }
@@ -97,52 +98,64 @@ func memoryLimit() int64 {
 	return 1 << 30
 }
 
-// addressCounter counts what each address (limitKey) is running.
+// addressCounter holds each address's (limitKey's) slots: at most max requests of
+// one address run at once, the others wait their turn briefly.
 type addressCounter struct {
-	mu  sync.Mutex
-	max int
-	n   map[string]int
+	mu    sync.Mutex
+	max   int
+	slots map[string]*addressSlots
+}
+
+type addressSlots struct {
+	sem   chan struct{}
+	users int // holding or waiting; the entry goes when it reaches 0
 }
 
 // refusal is the error of an address over its cap.
 func (a *addressCounter) refusal() error {
-	return fault.WithCode(fault.Errorf(fault.RateLimited, "Your address already has %d verifications running "+
+	return fault.WithCode(fault.Errorf(fault.RateLimited, "Your address already has %d verification(s) running "+
 		"(rate_limit.public_verify_concurrent); wait for them to finish, or use an API key.", a.max), "limit/concurrent-per-address")
 }
 
-func (a *addressCounter) acquire(key string) bool {
+// acquire takes one of key's slots, waiting up to wait (or until ctx ends); release
+// gives it back. It reports false when no slot came.
+func (a *addressCounter) acquire(ctx context.Context, key string, wait time.Duration) (release func(), ok bool) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.n[key] >= a.max {
-		return false
+	s := a.slots[key]
+	if s == nil {
+		s = &addressSlots{sem: make(chan struct{}, a.max)}
+		a.slots[key] = s
 	}
-	a.n[key]++
-	return true
+	s.users++
+	a.mu.Unlock()
+	leave := func() {
+		a.mu.Lock()
+		if s.users--; s.users == 0 {
+			delete(a.slots, key) // the map holds only addresses with work running or waiting
+		}
+		a.mu.Unlock()
+	}
+	if !acquireWithin(ctx, s.sem, wait) {
+		leave()
+		return nil, false
+	}
+	return func() { <-s.sem; leave() }, true
 }
 
-func (a *addressCounter) release(key string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.n[key]--; a.n[key] <= 0 {
-		delete(a.n, key) // the map holds only addresses with work running
-	}
-}
-
-// take waits up to g.wait for a slot of sem; it reports false when none came (or the
-// client left).
-func (g *gates) take(c *gin.Context, sem chan struct{}) bool {
+// acquireWithin takes a slot of sem, waiting up to wait or until ctx ends.
+func acquireWithin(ctx context.Context, sem chan struct{}, wait time.Duration) bool {
 	select {
 	case sem <- struct{}{}:
 		return true
 	default:
 	}
-	t := time.NewTimer(g.wait)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case sem <- struct{}{}:
 		return true
 	case <-t.C:
-	case <-c.Request.Context().Done():
+	case <-ctx.Done():
 	}
 	return false
 }
@@ -155,22 +168,26 @@ func (s *Server) bounded(c *gin.Context) {
 	p, _ := principal(c)
 	public := p.Role == RolePublic
 	if public && g.perAddress != nil {
-		key := limitKey(client(c))
-		if !g.perAddress.acquire(key) {
+		release, ok := g.perAddress.acquire(c.Request.Context(), limitKey(client(c)), g.wait)
+		if !ok {
+			if c.Request.Context().Err() != nil {
+				c.AbortWithStatus(statusClientClosed)
+				return
+			}
 			c.Header("Retry-After", "1")
 			fail(c, probRateLimited, fault.DetailOf(g.perAddress.refusal()))
 			return
 		}
-		defer g.perAddress.release(key)
+		defer release()
 	}
 	if public {
-		if !g.take(c, g.public) {
+		if !acquireWithin(c.Request.Context(), g.public, g.wait) {
 			s.busy(c)
 			return
 		}
 		defer func() { <-g.public }()
 	}
-	if !g.take(c, g.heavy) {
+	if !acquireWithin(c.Request.Context(), g.heavy, g.wait) {
 		s.busy(c)
 		return
 	}

@@ -129,6 +129,7 @@ func TestPublicConcurrencyPerAddress(t *testing.T) {
 	ts := startServer(t, func(c *config.Config, o *Options) {
 		c.RateLimit.PublicVerifyConcurrent = 2
 		c.Server.MaxHeavy = 8
+		c.Server.HeavyQueueWait = 300 * time.Millisecond
 		o.Verifier = v
 	})
 	var wg sync.WaitGroup
@@ -146,9 +147,10 @@ func TestPublicConcurrencyPerAddress(t *testing.T) {
 	}
 	<-v.entered
 	<-v.entered
+	start := time.Now()
 	r := ts.publicVerify()
-	if r.StatusCode != 429 || r.Header.Get("Retry-After") == "" {
-		t.Fatalf("third at once: %d Retry-After %q", r.StatusCode, r.Header.Get("Retry-After"))
+	if r.StatusCode != 429 || r.Header.Get("Retry-After") == "" || time.Since(start) < 250*time.Millisecond {
+		t.Fatalf("third at once: %d Retry-After %q after %s", r.StatusCode, r.Header.Get("Retry-After"), time.Since(start))
 	}
 	if p := problemOf(t, r); !strings.Contains(p.Detail, "public_verify_concurrent") {
 		t.Errorf("problem %+v does not name the limit", p)
@@ -174,6 +176,33 @@ func TestPublicConcurrencyPerAddress(t *testing.T) {
 	wg.Wait()
 	if r := ts.publicVerify(); r.StatusCode != 200 {
 		t.Errorf("after the two ended: %d", r.StatusCode)
+	}
+	// One that waits its turn is served when a slot frees within the queue wait.
+	v2 := &pdfVerifier{entered: make(chan struct{}, 8), release: make(chan struct{})}
+	ts2 := startServer(t, func(c *config.Config, o *Options) {
+		c.RateLimit.PublicVerifyConcurrent = 1
+		c.Server.HeavyQueueWait = 5 * time.Second
+		o.Verifier = v2
+	})
+	first := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", ts2.base+"/v1/verify", strings.NewReader(tinyPDF))
+		req.Header.Set("Content-Type", "application/pdf")
+		if r, err := http.DefaultClient.Do(req); err == nil {
+			r.Body.Close()
+			first <- r.StatusCode
+		} else {
+			first <- 0
+		}
+	}()
+	<-v2.entered
+	go func() { time.Sleep(200 * time.Millisecond); v2.release <- struct{}{} }()
+	go func() { <-v2.entered; v2.release <- struct{}{} }()
+	if r := ts2.publicVerify(); r.StatusCode != 200 {
+		t.Errorf("the queued one: %d", r.StatusCode)
+	}
+	if s := <-first; s != 200 {
+		t.Errorf("the first: %d", s)
 	}
 }
 

@@ -136,7 +136,8 @@ type RateLimit struct {
 	// without an API key; it is also the burst.
 	PublicVerifyPerMinute int `yaml:"public_verify_per_minute"`
 	// PublicVerifyConcurrent is the verifications one address (an IPv6 /64) may run at
-	// once without an API key; more are refused with 429. 0 means no cap.
+	// once without an API key; more wait up to server.heavy_queue_wait, then get 429.
+	// 0 means no cap.
 	PublicVerifyConcurrent int `yaml:"public_verify_concurrent"`
 }
 

@@ -68,7 +68,7 @@ func defaultServerLimits() ServerLimits {
 }
 
 // DefaultPublicVerifyConcurrent is rate_limit.public_verify_concurrent's default.
-const DefaultPublicVerifyConcurrent = 2
+const DefaultPublicVerifyConcurrent = 1
 
 func (c *Config) validateServerLimits(v *validator) {
 	s := c.Server.ServerLimits

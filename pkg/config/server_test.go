@@ -18,7 +18,7 @@ func TestServerLimits(t *testing.T) {
 	if s.MaxConnections != 1024 || s.MinUploadRate != 4*KiB || s.MinUploadWindow != 10*time.Second ||
 		s.MaxHeavy != 0 || s.HeavyRequestMemory != 128*MiB || s.HeavyQueueWait != 2*time.Second ||
 		s.ReadyInterval != 30*time.Second || s.TLS.Enabled() || cfg.Metrics.KeyNames || cfg.Metrics.TokenFile != "" ||
-		cfg.RateLimit.PublicVerifyConcurrent != 2 || s.Listen != "127.0.0.1:8080" {
+		cfg.RateLimit.PublicVerifyConcurrent != 1 || s.Listen != "127.0.0.1:8080" {
 		t.Errorf("defaults: %+v %+v %+v", s.ServerLimits, cfg.Metrics, cfg.RateLimit)
 	}
 	p := writeFile(t, `

@@ -157,7 +157,7 @@ func TestServeDefaults(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("kyso-data", "kyso.db")); err != nil {
 		t.Errorf("no SQLite store under ./kyso-data: %v", err)
 	}
-	resp, body := rs.call(t, "GET", "/readyz", "", "", nil)
+	resp, body := rs.call(t, "GET", "/readyz", key, "", nil) // an admin's key: checks by name
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"store":"ok"`) {
 		t.Errorf("readyz: %d %s", resp.StatusCode, body)
 	}

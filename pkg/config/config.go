@@ -41,6 +41,7 @@ type Config struct {
 	Signatures Signatures `yaml:"signatures"`
 	CSC        CSC        `yaml:"csc"`
 	Remote     Remote     `yaml:"remote"`
+	Verify     Verify     `yaml:"verify"`
 }
 
 // Server is the HTTP listener and its limits.
@@ -179,6 +180,7 @@ func Default() Config {
 		RateLimit:  RateLimit{PublicVerifyPerMinute: 30, PublicVerifyConcurrent: DefaultPublicVerifyConcurrent},
 		Signatures: Signatures{PendingExpiry: 15 * time.Minute},
 		Remote:     defaultRemote(),
+		Verify:     defaultVerify(),
 	}
 }
 

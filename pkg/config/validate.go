@@ -100,6 +100,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateRemote(&v)
 	c.validateServerLimits(&v)
+	c.validateVerify(&v)
 	return errors.Join(v.errs...)
 }
 

@@ -957,6 +957,9 @@ func (r *Reader) Catalog() (Dict, Ref, error) {
 	ref, _ := r.Trailer["Root"].(Ref)
 	d := r.Dict(ref)
 	if d == nil {
+		if ferr := r.file.Err(); ferr != nil {
+			return nil, ref, ferr
+		}
 		return nil, ref, fmt.Errorf("%w: no document catalog", ErrDamaged)
 	}
 	return d, ref, nil
@@ -1063,6 +1066,9 @@ func (r *Reader) Pages() ([]Ref, error) {
 		return nil
 	}
 	if err := walk(root, 0); err != nil {
+		if ferr := r.file.Err(); ferr != nil {
+			return nil, ferr // a limit or the context, not the page tree, stopped the walk
+		}
 		return nil, err
 	}
 	return out, nil

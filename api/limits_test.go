@@ -517,3 +517,49 @@ func TestTLSReload(t *testing.T) {
 		t.Errorf("a broken pair at start: %v", err)
 	}
 }
+
+// TestMaxConnectionsPerAddress: one address may hold server.max_connections_per_address
+// connections; the next is answered 429 and closed, another address is not affected,
+// and a trusted proxy is exempt.
+func TestMaxConnectionsPerAddress(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		ts := startServer(t, func(c *config.Config, o *Options) {
+			c.Server.MaxConnectionsPerAddress = 2
+			if trusted {
+				c.Server.TrustedProxies = []string{"127.0.0.1"}
+			}
+		})
+		addr := strings.TrimPrefix(ts.base, "http://")
+		for range 2 {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+		}
+		third, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer third.Close()
+		fmt.Fprint(third, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		third.SetReadDeadline(time.Now().Add(5 * time.Second))
+		r, err := http.ReadResponse(bufio.NewReader(third), nil)
+		if err != nil {
+			t.Fatalf("trusted %v: third connection: %v", trusted, err)
+		}
+		r.Body.Close()
+		if want := map[bool]int{false: 429, true: 200}[trusted]; r.StatusCode != want {
+			t.Errorf("trusted %v: third connection got %d, want %d", trusted, r.StatusCode, want)
+		}
+		other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
+			LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")},
+		}).DialContext}}
+		if r, err := other.Get(ts.base + "/healthz"); err != nil || r.StatusCode != 200 {
+			t.Errorf("another address: %v", err)
+		} else {
+			r.Body.Close()
+		}
+		other.CloseIdleConnections()
+	}
+}

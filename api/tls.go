@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -91,30 +92,99 @@ func (r *certReloader) config() *tls.Config {
 
 // limitListener accepts at most n connections at once (golang.org/x/net/netutil's
 // LimitListener, which is not in the module graph); past it Accept waits, and new
-// connections wait in the kernel's backlog.
+// connections wait in the kernel's backlog. A connection from an address (limitKey of
+// the peer) that already has perAddress open is closed at once, with a 429 for plain
+// HTTP; trusted proxies are exempt, as every client behind them shares their address.
 type limitListener struct {
 	net.Listener
-	sem       chan struct{}
+	sem        chan struct{} // nil: no global cap
+	perAddress int
+	proxies    proxies
+	plain      bool // not TLS: a refusal can say 429
+
+	mu        sync.Mutex
+	open      map[string]int
 	closeOnce sync.Once
 	done      chan struct{}
 }
 
-func newLimitListener(l net.Listener, n int) *limitListener {
-	return &limitListener{Listener: l, sem: make(chan struct{}, n), done: make(chan struct{})}
+func newLimitListener(l net.Listener, n, perAddress int, ps proxies, plain bool) *limitListener {
+	ll := &limitListener{Listener: l, perAddress: perAddress, proxies: ps, plain: plain, open: map[string]int{}, done: make(chan struct{})}
+	if n > 0 {
+		ll.sem = make(chan struct{}, n)
+	}
+	return ll
 }
 
+// refusedConnection is all a connection over its address's cap gets.
+var refusedConnection = func() string {
+	body := "Too many connections from your address (server.max_connections_per_address).\n"
+	return fmt.Sprintf("HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+}()
+
 func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.sem <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
+	for {
+		if l.sem != nil {
+			select {
+			case l.sem <- struct{}{}:
+			case <-l.done:
+				return nil, net.ErrClosed
+			}
+		}
+		c, err := l.Listener.Accept()
+		if err != nil {
+			l.releaseSlot()
+			return nil, err
+		}
+		key, ok := l.admit(c.RemoteAddr())
+		if !ok {
+			if l.plain {
+				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = c.Write([]byte(refusedConnection))
+			}
+			_ = c.Close()
+			l.releaseSlot()
+			continue
+		}
+		return &limitConn{Conn: c, release: func() { l.leave(key); l.releaseSlot() }}, nil
 	}
-	c, err := l.Listener.Accept()
-	if err != nil {
+}
+
+func (l *limitListener) releaseSlot() {
+	if l.sem != nil {
 		<-l.sem
-		return nil, err
 	}
-	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+// admit counts a connection from addr against its address's cap; key "" is not
+// counted.
+func (l *limitListener) admit(addr net.Addr) (string, bool) {
+	if l.perAddress <= 0 {
+		return "", true
+	}
+	a := l.proxies.clientAddr(addr.String(), nil) // the peer: a header is not read here
+	if !a.IsValid() || l.proxies.trusted(a) {
+		return "", true
+	}
+	key := limitKey(a)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[key] >= l.perAddress {
+		return "", false
+	}
+	l.open[key]++
+	return key, true
+}
+
+func (l *limitListener) leave(key string) {
+	if key == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[key]--; l.open[key] <= 0 {
+		delete(l.open, key)
+	}
 }
 
 func (l *limitListener) Close() error {
@@ -137,8 +207,8 @@ func (c *limitConn) Close() error {
 
 // listener wraps ln with the connection cap and TLS, as configured.
 func (s *Server) listener(ln net.Listener) net.Listener {
-	if n := s.httpCfg.MaxConnections; n > 0 {
-		ln = newLimitListener(ln, n)
+	if n, per := s.httpCfg.MaxConnections, s.httpCfg.MaxConnectionsPerAddress; n > 0 || per > 0 {
+		ln = newLimitListener(ln, n, per, s.proxies, s.tls == nil)
 	}
 	if s.tls != nil {
 		ln = tls.NewListener(ln, s.tls.config())

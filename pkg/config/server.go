@@ -12,6 +12,10 @@ type ServerLimits struct {
 	// MaxConnections caps the open connections; past it new ones wait in the kernel's
 	// backlog until one closes. 0 means no cap.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerAddress caps one client address's (an IPv6 /64's) open
+	// connections, so that one address cannot take all of MaxConnections; trusted
+	// proxies are exempt. 0 means no cap.
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
 	// MinUploadRate is the slowest a request body may arrive, in bytes a second,
 	// averaged over MinUploadWindow; a slower client is cut off (408). 0 disables it.
 	MinUploadRate   ByteSize      `yaml:"min_upload_rate"`
@@ -58,12 +62,13 @@ type Hardening struct {
 
 func defaultServerLimits() ServerLimits {
 	return ServerLimits{
-		MaxConnections:     1024,
-		MinUploadRate:      4 * KiB,
-		MinUploadWindow:    10 * time.Second,
-		HeavyRequestMemory: 128 * MiB,
-		HeavyQueueWait:     2 * time.Second,
-		ReadyInterval:      30 * time.Second,
+		MaxConnections:           1024,
+		MaxConnectionsPerAddress: 256,
+		MinUploadRate:            4 * KiB,
+		MinUploadWindow:          10 * time.Second,
+		HeavyRequestMemory:       128 * MiB,
+		HeavyQueueWait:           2 * time.Second,
+		ReadyInterval:            30 * time.Second,
 	}
 }
 
@@ -74,6 +79,9 @@ func (c *Config) validateServerLimits(v *validator) {
 	s := c.Server.ServerLimits
 	if s.MaxConnections < 0 {
 		v.add("server.max_connections", "must be >= 0 (0: no cap)")
+	}
+	if s.MaxConnectionsPerAddress < 0 {
+		v.add("server.max_connections_per_address", "must be >= 0 (0: no cap)")
 	}
 	if s.MinUploadRate < 0 {
 		v.add("server.min_upload_rate", "must be >= 0 (0: no minimum)")
@@ -103,6 +111,7 @@ func (c *Config) validateServerLimits(v *validator) {
 func init() {
 	EnvVars = append(EnvVars,
 		EnvVar{"KYSO_MAX_CONNECTIONS", "server.max_connections", func(c *Config, v string) error { return setInt(&c.Server.MaxConnections, v) }},
+		EnvVar{"KYSO_MAX_CONNECTIONS_PER_ADDRESS", "server.max_connections_per_address", func(c *Config, v string) error { return setInt(&c.Server.MaxConnectionsPerAddress, v) }},
 		EnvVar{"KYSO_MIN_UPLOAD_RATE", "server.min_upload_rate", func(c *Config, v string) error { return setSize(&c.Server.MinUploadRate, v) }},
 		EnvVar{"KYSO_MIN_UPLOAD_WINDOW", "server.min_upload_window", func(c *Config, v string) error { return setDuration(&c.Server.MinUploadWindow, v) }},
 		EnvVar{"KYSO_MAX_HEAVY", "server.max_heavy", func(c *Config, v string) error { return setInt(&c.Server.MaxHeavy, v) }},

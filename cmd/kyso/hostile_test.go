@@ -633,3 +633,43 @@ func TestHostileRotatingXFF(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileConnectionFlood: one address opens 1,100 connections and trickles
+// half a request line on each (slowloris). Another address is still answered at once,
+// the flood's connections past its address's cap are refused, and the server stays
+// small.
+func TestHostileConnectionFlood(t *testing.T) {
+	hs := startHostile(t)
+	addr := strings.TrimPrefix(hs.base, "http://")
+	hs.attack(t, "slowloris: 1,100 connections, one address", func(s int) bool { return s == 200 }, func(ctx context.Context) (int, error) {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for range 1100 {
+			c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return 0, err
+			}
+			conns = append(conns, c)
+			_, _ = c.Write([]byte("GET /healthz HTTP/1.1\r\nHo"))
+		}
+		other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
+			LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")},
+		}).DialContext}}
+		defer other.CloseIdleConnections()
+		req, _ := http.NewRequestWithContext(ctx, "GET", hs.base+"/healthz", nil)
+		start := time.Now()
+		resp, err := other.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("another address waited %s", d)
+		}
+		return resp.StatusCode, nil
+	})
+}

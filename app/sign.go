@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/cms"
 	"github.com/kyso-vn/kyso/signer/pades"
@@ -129,6 +130,10 @@ func (s *Service) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64, name
 		return nil, fmt.Errorf("%w: the document holds no signature", ErrBadDocument)
 	case errors.Is(err, verify.ErrUnreadable):
 		return nil, fmt.Errorf("%w: the document cannot be read as a PDF", ErrBadDocument)
+	case fault.KindOf(err) == fault.TooLarge:
+		// a verify.* limit: the document is refused (a 4xx naming the limit), and the
+		// fault stays in the chain for those who read its kind and code
+		return nil, fmt.Errorf("%w: %w", ErrBadDocument, err)
 	}
 	return rep, err
 }

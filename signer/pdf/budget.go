@@ -131,6 +131,13 @@ func NewFile(ctx context.Context, r io.ReaderAt, size int64, lim Limits) *File {
 // Limits are the file's limits, defaults filled in.
 func (f *File) Limits() Limits { return f.lim }
 
+// Usage tells what the file's readers have used of the budget so far.
+func (f *File) Usage() (objects, entries int, decoded int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.objects, f.entries, f.decoded
+}
+
 // Err is the first limit exceeded, or the context's end, or nil.
 func (f *File) Err() error {
 	f.mu.Lock()

@@ -293,3 +293,26 @@ func TestHostileCancel(t *testing.T) {
 		t.Errorf("want a TooLarge fault naming verify.timeout, got %v (kind %v, code %q)", err, fault.KindOf(err), fault.CodeOf(err))
 	}
 }
+
+// TestWriteHostileFiles writes the hostile files to $KYSO_HOSTILE_DIR, for measuring
+// a kyso binary or a server against them (skipped without it).
+func TestWriteHostileFiles(t *testing.T) {
+	dir := os.Getenv("KYSO_HOSTILE_DIR")
+	if dir == "" {
+		t.Skip("KYSO_HOSTILE_DIR is not set")
+	}
+	p := testpki.Committed(t)
+	signed := sign(t, formPDF(), p.Org, pades.Options{})
+	files := map[string][]byte{
+		"xref-bomb.pdf":       xrefBomb(t, 256<<20),
+		"objstm-12x40MiB.pdf": objStmFile(t, 12, 40<<20, 3),
+	}
+	for _, n := range []int{1000, 2000, 4000, 20000} {
+		files[fmt.Sprintf("updates-%d.pdf", n)] = emptyUpdates(t, signed, n)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(dir+"/"+name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

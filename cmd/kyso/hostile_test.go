@@ -454,6 +454,18 @@ func TestHostileObjectStreams(t *testing.T) {
 		s, _, err := hs.post(ctx, "/v1/verify", "", doc)
 		return s, err
 	})
+	// The client hangs up after 0.3 s: the server stops within a second (499 is
+	// what the access log records; the client sees no status).
+	hs = startHostile(t)
+	hs.attack(t, "object streams, client leaves at 0.3 s", func(s int) bool { return s == 499 }, func(ctx context.Context) (int, error) {
+		ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		s, _, err := hs.post(ctx, "/v1/verify", "", doc)
+		if err != nil && ctx.Err() != nil {
+			return 499, nil
+		}
+		return s, err
+	})
 	hs = startHostile(t) // the same demo key: the same file verifies here
 	hs.attack(t, "object streams ×3 at once, one address", ok, func(ctx context.Context) (int, error) {
 		var wg sync.WaitGroup

@@ -212,6 +212,8 @@ func (s *Server) listener(ln net.Listener) net.Listener {
 	}
 	if s.tls != nil {
 		ln = tls.NewListener(ln, s.tls.config())
+	} else if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && len(s.proxies) == 0 {
+		s.log.Warn("listening beyond loopback without TLS and with no trusted proxy: API keys and documents would cross the network in clear; set server.tls or put a TLS proxy in front")
 	}
 	return ln
 }

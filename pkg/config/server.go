@@ -24,6 +24,8 @@ type ServerLimits struct {
 	// preparing, issuing, receiving: they parse whole PDFs). 0 sizes it from memory:
 	// the memory limit (GOMEMLIMIT, else the cgroup's, else half the RAM) divided by
 	// HeavyRequestMemory, at least 2. The public may hold at most half of the slots.
+	// HeavyRequestMemory defaults to verify.max_decoded_bytes' default (256 MiB): the
+	// worst hostile file measured needs about 160 MiB while it is verified.
 	MaxHeavy           int      `yaml:"max_heavy"`
 	HeavyRequestMemory ByteSize `yaml:"heavy_request_memory"`
 	// HeavyQueueWait is how long a heavy request waits for a slot before a 503.

@@ -16,7 +16,7 @@ func TestServerLimits(t *testing.T) {
 	}
 	s := cfg.Server
 	if s.MaxConnections != 1024 || s.MaxConnectionsPerAddress != 256 || s.MinUploadRate != 4*KiB || s.MinUploadWindow != 10*time.Second ||
-		s.MaxHeavy != 0 || s.HeavyRequestMemory != 128*MiB || s.HeavyQueueWait != 2*time.Second ||
+		s.MaxHeavy != 0 || s.HeavyRequestMemory != 256*MiB || s.HeavyQueueWait != 2*time.Second ||
 		s.ReadyInterval != 30*time.Second || s.TLS.Enabled() || cfg.Metrics.KeyNames || cfg.Metrics.TokenFile != "" ||
 		cfg.RateLimit.PublicVerifyConcurrent != 1 || s.Listen != "127.0.0.1:8080" {
 		t.Errorf("defaults: %+v %+v %+v", s.ServerLimits, cfg.Metrics, cfg.RateLimit)

@@ -68,7 +68,7 @@ func defaultServerLimits() ServerLimits {
 		MaxConnectionsPerAddress: 256,
 		MinUploadRate:            4 * KiB,
 		MinUploadWindow:          10 * time.Second,
-		HeavyRequestMemory:       128 * MiB,
+		HeavyRequestMemory:       256 * MiB,
 		HeavyQueueWait:           2 * time.Second,
 		ReadyInterval:            30 * time.Second,
 	}

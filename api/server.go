@@ -76,16 +76,17 @@ type Server struct {
 	checks     []Check
 
 	publicLimit *limiter
+	metrics     *metrics
+	engine      *gin.Engine
+	table       []route
+	mounts      []string
+
 	// issue 13's defences (clientaddr.go, limits.go, tls.go, ready.go)
 	proxies       proxies
 	gates         *gates
 	tls           *certReloader
 	ready         []*cachedCheck
 	metricsAccess metricsAccess
-	metrics       *metrics
-	engine        *gin.Engine
-	table         []route
-	mounts        []string
 }
 
 // route is one entry of the route table. roles nil means no authentication (health,

@@ -306,6 +306,8 @@ func TestWriteHostileFiles(t *testing.T) {
 	files := map[string][]byte{
 		"xref-bomb.pdf":       xrefBomb(t, 256<<20),
 		"objstm-12x40MiB.pdf": objStmFile(t, 12, 40<<20, 3),
+		"objects-1M.pdf":      manyObjects(1_000_000),
+		"objects-3M.pdf":      manyObjects(3_000_000),
 	}
 	for _, n := range []int{1000, 2000, 4000, 20000} {
 		files[fmt.Sprintf("updates-%d.pdf", n)] = emptyUpdates(t, signed, n)
@@ -315,4 +317,33 @@ func TestWriteHostileFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// manyObjects is a file of n tiny objects, all listed in an array of the catalog (so
+// that the verifier's walk of the document reaches every one).
+func manyObjects(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	offs := make([]int, n+4)
+	offs[1] = b.Len()
+	b.WriteString("1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Names 3 0 R >>\nendobj\n")
+	offs[2] = b.Len()
+	b.WriteString("2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n")
+	offs[3] = b.Len()
+	b.WriteString("3 0 obj\n[")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%d 0 R ", 4+i)
+	}
+	b.WriteString("]\nendobj\n")
+	for i := 0; i < n; i++ {
+		offs[4+i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n<</A %d>>\nendobj\n", 4+i, i)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", n+4)
+	for _, o := range offs[1:] {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", n+4, xref)
+	return b.Bytes()
 }

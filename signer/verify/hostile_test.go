@@ -308,6 +308,7 @@ func TestWriteHostileFiles(t *testing.T) {
 		"objstm-12x40MiB.pdf": objStmFile(t, 12, 40<<20, 3),
 		"objects-1M.pdf":      manyObjects(1_000_000),
 		"objects-3M.pdf":      manyObjects(3_000_000),
+		"damaged-900.pdf":     damagedTails(signed, 900),
 	}
 	for _, n := range []int{1000, 2000, 4000, 20000} {
 		files[fmt.Sprintf("updates-%d.pdf", n)] = emptyUpdates(t, signed, n)
@@ -346,4 +347,39 @@ func manyObjects(n int) []byte {
 	}
 	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", n+4, xref)
 	return b.Bytes()
+}
+
+// damagedTails appends n updates to doc whose cross-reference data is broken (their
+// startxref points nowhere), each with one new object: a viewer reads them by
+// reconstruction, and so does the verifier (the old code repaired every prefix anew).
+func damagedTails(doc []byte, n int) []byte {
+	var b bytes.Buffer
+	b.Write(doc)
+	if doc[len(doc)-1] != '\n' {
+		b.WriteByte('\n')
+	}
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%d 0 obj\n<< /Note (update %d) >>\nendobj\nstartxref\n%d\n%%%%EOF\n", 1000+i, i, b.Len()+7)
+	}
+	return b.Bytes()
+}
+
+func TestHostileDamagedTails(t *testing.T) {
+	p := testpki.Committed(t)
+	signed := sign(t, formPDF(), p.Org, pades.Options{})
+	opts := Options{Offline: true, At: fuzzTime}
+	// more damaged revisions than allowed: refused, without a repair per prefix
+	checkBounded(t, damagedTails(signed, 3000), opts, "limit/revisions")
+	// 900: read by reconstruction from one scan of the file, and judged
+	rep, _ := checkBounded(t, damagedTails(signed, 900), opts, "")
+	if rep == nil || rep.Revisions != 902 || len(rep.Signatures) != 1 || rep.Signatures[0].Integrity != IntegrityIntact {
+		t.Fatalf("report %+v", rep)
+	}
+	found := false
+	for _, w := range rep.Warnings {
+		found = found || strings.Contains(w, "reconstruction")
+	}
+	if !found {
+		t.Errorf("no warning about the reconstruction: %v", rep.Warnings)
+	}
 }

@@ -3,7 +3,6 @@ package pdf
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"sync"
@@ -361,7 +360,3 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 // poisoned is the reach of a parse that ran into the end of its view: no other view
 // may reuse it.
 const poisoned = math.MaxInt64
-
-func errAt(err error, format string, a ...any) error {
-	return fmt.Errorf("%w: %s: %v", ErrDamaged, fmt.Sprintf(format, a...), err)
-}

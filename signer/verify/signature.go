@@ -275,7 +275,7 @@ func (v *pdfVerifier) level(sc *sigCheck, poe time.Time) string {
 			continue
 		}
 		k := v.revisionAt(c.signedEnd)
-		if k >= 0 && readDSS(v.revs[k].rd).present {
+		if k >= 0 && hasDSS(v.revs[k].rd) {
 			return "B-LTA"
 		}
 	}

@@ -544,6 +544,13 @@ func newDocsCheckCmd(sf *storeFlags) *cobra.Command {
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "documents: %d, versions: %d, blobs verified: %d, audit events: %d (%s)\n",
 				rep.Documents, rep.Versions, rep.Blobs, rep.AuditEvents, time.Since(start).Round(time.Millisecond))
+			// Copies of documents left in DATA_DIR/tmp by a process that crashed (those of
+			// running processes are locked and stay).
+			if n, err := sweepTemp(tempRoot(sf.dataDir)); err != nil {
+				return &exitError{code: 1, err: err}
+			} else if n > 0 {
+				fmt.Fprintf(w, "temporary copies left by a crash, removed: %d\n", n)
+			}
 			if len(rep.OrphanBlobs) > 0 {
 				fmt.Fprintf(w, "unreferenced blobs or temp files (harmless): %d\n", len(rep.OrphanBlobs))
 				if removeOrphans {

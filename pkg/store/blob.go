@@ -38,7 +38,7 @@ func (st *staged) discard() {
 func (s *Store) stage(ctx context.Context, r io.Reader) (*staged, error) {
 	dir := filepath.Join(s.cfg.BlobDir, tmpDirName)
 	if s.cfg.BlobsInDB {
-		dir = "" // system temp dir: there is no blob dir
+		dir = s.cfg.TempDir // "": the system's temp dir, as there is no blob dir
 	}
 	f, err := os.CreateTemp(dir, "in-*")
 	if err != nil {

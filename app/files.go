@@ -16,6 +16,7 @@ import (
 
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/internal/durable"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/cades"
 	"github.com/kyso-vn/kyso/signer/cms"
@@ -39,7 +40,7 @@ func ParseHash(s string) (crypto.Hash, error) {
 	case "SHA512":
 		return crypto.SHA512, nil
 	}
-	return 0, fmt.Errorf("%w: digest %q: want SHA-256, SHA-384 or SHA-512", ErrInvalid, s)
+	return 0, fault.Errorf(fault.Invalid, "digest %q: want SHA-256, SHA-384 or SHA-512", s)
 }
 
 // ParseCertify reads a certification level: "" (an approval signature), no-changes,
@@ -47,7 +48,7 @@ func ParseHash(s string) (crypto.Hash, error) {
 func ParseCertify(s string) (pades.Certify, error) {
 	c, err := pades.ParseCertify(s)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return 0, fault.Errorf(fault.Invalid, "%v", err)
 	}
 	return c, nil
 }
@@ -61,12 +62,12 @@ func ParseRect(s string) ([4]float64, error) {
 	}
 	parts := strings.Split(s, ",")
 	if len(parts) != 4 {
-		return r, fmt.Errorf("%w: rectangle %q: want x1,y1,x2,y2", ErrInvalid, s)
+		return r, fault.Errorf(fault.Invalid, "rectangle %q: want x1,y1,x2,y2", s)
 	}
 	for i, p := range parts {
 		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 		if err != nil {
-			return r, fmt.Errorf("%w: rectangle %q: %v", ErrInvalid, s, err)
+			return r, fault.Errorf(fault.Invalid, "rectangle %q: %v", s, err)
 		}
 		r[i] = v
 	}
@@ -98,7 +99,7 @@ const OverlapCopyAbove = 8 << 20
 // after each file.
 //
 // Each job's own failure is in its Err. SignFiles itself fails when the options
-// cannot be used (ErrInvalid, nothing attempted), when ctx ends (the outputs already
+// cannot be used (kind Invalid, nothing attempted), when ctx ends (the outputs already
 // committed stay, whole; the others are removed), or when a chunk of outputs could
 // not be committed.
 func (s *Service) SignFiles(ctx context.Context, keyName string, jobs []FileJob, o SignOptions, workers int, done func()) error {
@@ -108,7 +109,7 @@ func (s *Service) SignFiles(ctx context.Context, keyName string, jobs []FileJob,
 	}
 	cert := k.Key.Certificate()
 	if cert == nil {
-		return fmt.Errorf("%w: key %q has no certificate", ErrInvalid, keyName)
+		return fault.Errorf(fault.Invalid, "key %q has no certificate", keyName)
 	}
 	po, err := s.padesOptions(o, cert, k.Key.Chain())
 	if err != nil {
@@ -118,7 +119,7 @@ func (s *Service) SignFiles(ctx context.Context, keyName string, jobs []FileJob,
 		// An error here is every document's error, reported with each.
 		_ = po.Precompute()
 	}
-	key := keyFailures{k.Key}
+	key := keyFailures{Key: k.Key}
 	workers = max(1, min(workers, len(jobs)))
 	batch := durable.NewBatch(len(jobs), CommitChunk)
 	var next atomic.Int64
@@ -186,7 +187,7 @@ func (s *Service) signFile(ctx context.Context, key keyFailures, j FileJob, po p
 	if !looksLikePDF(in) {
 		// A .pdf without a PDF header is a broken PDF, not another kind of file.
 		if strings.EqualFold(filepath.Ext(j.In), ".pdf") {
-			return durable.Pending{}, fmt.Errorf("%w: %v: the file is named .pdf but is not one", ErrBadDocument, pdf.ErrNotPDF)
+			return durable.Pending{}, fault.Errorf(fault.BadDocument, "%w: the file is named .pdf but is not one", pdf.ErrNotPDF)
 		}
 		return durable.Pending{}, s.signCAdESFile(ctx, key, j, o)
 	}
@@ -362,7 +363,7 @@ func (s *Service) signCAdESFile(ctx context.Context, key keyFailures, j FileJob,
 // or appending it to path when out is "".
 func (s *Service) ExtendFile(ctx context.Context, path, out string, level pades.Level) error {
 	if level == pades.LevelBLTA && s.Timestamper == nil {
-		return fmt.Errorf("%w: level B-LTA needs a timestamp authority, and none is configured", ErrInvalid)
+		return fault.New(fault.Invalid, "level B-LTA needs a timestamp authority, and none is configured")
 	}
 	in, st, err := openInput(path)
 	if err != nil {

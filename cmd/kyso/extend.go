@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,7 +35,7 @@ The original bytes stay an untouched prefix.`,
 			}
 			svc := signFlags{tsa: tsa, tsaTimeout: timeout}.service()
 			err = svc.ExtendFile(cmd.Context(), args[0], out, lvl)
-			if errors.Is(err, app.ErrInvalid) && !errors.Is(err, app.ErrBadDocument) {
+			if badOptions(err) {
 				return &exitError{code: 2, err: err}
 			}
 			if err != nil {

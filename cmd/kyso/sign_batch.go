@@ -14,6 +14,7 @@ import (
 
 	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // signJob is one input of kyso sign and what became of it.
@@ -55,7 +56,7 @@ func runJobs(ctx context.Context, stderr io.Writer, svc *app.Service, key hsm.Ke
 	switch {
 	case ctx.Err() != nil:
 		return &exitError{code: 1, err: fmt.Errorf("interrupted: the outputs already committed are kept whole, the others removed (%w)", ctx.Err())}
-	case errors.Is(err, app.ErrInvalid):
+	case badOptions(err):
 		return &exitError{code: 2, err: err}
 	}
 	failed, skipped := 0, 0
@@ -94,4 +95,11 @@ func closeKey(k hsm.Key) {
 	if c, ok := k.(io.Closer); ok {
 		_ = c.Close()
 	}
+}
+
+// badOptions tells options the use-case layer refused (exit 2, a usage error) from a
+// document it could not use (exit 1). app's older sentinels and pkg/fault's kinds
+// are both asked while app moves to the one error model.
+func badOptions(err error) bool {
+	return (errors.Is(err, fault.Invalid) || errors.Is(err, app.ErrInvalid)) && !errors.Is(err, app.ErrBadDocument)
 }

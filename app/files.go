@@ -105,7 +105,7 @@ const OverlapCopyAbove = 8 << 20
 func (s *Service) SignFiles(ctx context.Context, keyName string, jobs []FileJob, o SignOptions, workers int, done func()) error {
 	k, ok := s.Keys[keyName]
 	if !ok {
-		return fmt.Errorf("%w: key %q", ErrNotFound, keyName)
+		return fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
 	cert := k.Key.Certificate()
 	if cert == nil {

@@ -108,7 +108,7 @@ func runSign(cmd *cobra.Command, f signFlags, inputs []string) error {
 	}
 	svc := f.service()
 	if err := svc.CheckSignOptions(opts); err != nil {
-		return &exitError{code: 2, err: err}
+		return usageErr("%v (--tsa URL)", err) // the only thing the flags can leave out
 	}
 	jobs := make([]signJob, len(inputs))
 	targets := map[string]string{}
@@ -165,7 +165,7 @@ func (f signFlags) options() (app.SignOptions, error) {
 	o.PSS, o.Field = f.pss, f.field
 	o.Reason, o.Location, o.Contact, o.Name = f.reason, f.location, f.contact, f.name
 	if f.visible || f.image != "" || f.seal != "" || len(f.text) > 0 {
-		o.VisiblePage, o.VisibleLines = f.page, f.text
+		o.VisiblePage, o.VisibleLines = max(f.page, 1), f.text
 		if o.VisibleRect, err = app.ParseRect(f.rect); err != nil {
 			return o, err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -72,6 +73,22 @@ func ParseRect(s string) ([4]float64, error) {
 		r[i] = v
 	}
 	return r, nil
+}
+
+// WithCertificates is key with cert and chain in place of those its provider holds
+// (a token may hold none): files named on the command line or in the configuration.
+// Closing it closes key.
+func WithCertificates(key hsm.Key, cert *x509.Certificate, chain []*x509.Certificate) hsm.Key {
+	return withCertificates{Key: key, cert: cert, chain: chain}
+}
+
+// Close closes the key underneath (a PKCS#11 session, a token login), if it has one
+// to close.
+func (k withCertificates) Close() error {
+	if c, ok := k.Key.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // FileJob is one file SignFiles signs: In, written to Out, or appended to In itself

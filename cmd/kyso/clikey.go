@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/store"
@@ -25,69 +25,53 @@ func (k *cliKey) add(cmd *cobra.Command, whose string) {
 // open opens the key with its certificate and chain: from the files given, else from
 // the token. A key that cannot be opened is exit 1; certificates that cannot be
 // read, or none at all, exit 2. Close it with closeKey.
-func (k cliKey) open(ctx context.Context) (withCertificates, error) {
+func (k cliKey) open(ctx context.Context) (hsm.Key, error) {
 	hk, err := hsm.Open(ctx, k.uri, hsm.Options{})
 	if err != nil {
-		return withCertificates{}, &exitError{code: 1, err: err}
+		return nil, &exitError{code: 1, err: err}
 	}
-	key := withCertificates{Key: hk, cert: hk.Certificate(), chain: hk.Chain()}
+	cert, chain := hk.Certificate(), hk.Chain()
 	err = func() error {
 		if k.cert != "" {
 			certs, err := pki.ReadCertificatesFile(k.cert)
 			if err != nil {
 				return err
 			}
-			key.cert = certs[0]
+			cert = certs[0]
 		}
 		if k.chain != "" {
 			certs, err := pki.ReadCertificatesFile(k.chain)
 			if err != nil {
 				return err
 			}
-			key.chain = certs
+			chain = certs
 		}
-		if key.cert == nil {
+		if cert == nil {
 			return errors.New("no certificate: the key has none on its token; give --cert")
 		}
 		return nil
 	}()
 	if err != nil {
 		closeKey(hk)
-		return withCertificates{}, &exitError{code: 2, err: err}
+		return nil, &exitError{code: 2, err: err}
 	}
-	return key, nil
+	return app.WithCertificates(hk, cert, chain), nil
 }
 
 // openWithStore opens the key (open), and then the store: what a document's signing
 // step needs. release closes both. The key comes first so that a wrong key or
 // certificate fails before the store is touched.
-func (k *cliKey) openWithStore(ctx context.Context, sf *storeFlags) (key withCertificates, st *store.Store, release func(), err error) {
+func (k *cliKey) openWithStore(ctx context.Context, sf *storeFlags) (key hsm.Key, st *store.Store, release func(), err error) {
 	if key, err = k.open(ctx); err != nil {
-		return withCertificates{}, nil, nil, err
+		return nil, nil, nil, err
 	}
 	// sf.open's error carries its exit code: 2 for a store configuration that is not
 	// valid, 1 when the store cannot be reached.
 	if st, err = sf.open(ctx); err != nil {
 		closeKey(key)
-		return withCertificates{}, nil, nil, err
+		return nil, nil, nil, err
 	}
 	return key, st, func() { st.Close(); closeKey(key) }, nil
-}
-
-// withCertificates gives a key the certificates named on the command line.
-type withCertificates struct {
-	hsm.Key
-	cert  *x509.Certificate
-	chain []*x509.Certificate
-}
-
-func (k withCertificates) Certificate() *x509.Certificate { return k.cert }
-func (k withCertificates) Chain() []*x509.Certificate     { return k.chain }
-
-// Close closes the key underneath (a PKCS#11 session, a token login).
-func (k withCertificates) Close() error {
-	closeKey(k.Key)
-	return nil
 }
 
 // redactedURI is the key URI as the audit trail records it: without a PIN.

@@ -215,7 +215,7 @@ the document becomes approved, ready for the clerk to issue.`,
 			}
 			defer release()
 			svc.Store = st
-			p, err := svc.Prepare(ctx, app.PrepareRequest{DocumentID: id, Certificate: key.cert, Chain: key.chain,
+			p, err := svc.Prepare(ctx, app.PrepareRequest{DocumentID: id, Certificate: key.Certificate(), Chain: key.Chain(),
 				Role: app.RoleApprove, Actor: actor, Options: opts})
 			if err != nil {
 				return &exitError{code: 1, err: err}

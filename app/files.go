@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -176,6 +177,17 @@ func (s *Service) SignFiles(ctx context.Context, keyName string, jobs []FileJob,
 		return err
 	}
 	if err := batch.Finish(true); err != nil {
+		// The documents of the chunks that could not be committed were signed but are
+		// not written: each is a failure of its own, named with its file.
+		byTarget := make(map[string]*FileJob, len(jobs))
+		for i := range jobs {
+			byTarget[cmp.Or(jobs[i].Out, jobs[i].In)] = &jobs[i]
+		}
+		for _, p := range batch.Lost() {
+			if j := byTarget[p.Target()]; j != nil && j.Err == nil {
+				j.Err = writeError{err}
+			}
+		}
 		return writeError{err}
 	}
 	return nil

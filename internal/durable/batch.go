@@ -12,6 +12,7 @@ type Batch struct {
 	commit bool // read by the goroutine after in is closed
 	done   chan error
 	failed atomic.Bool
+	lost   []Pending // read after Finish
 }
 
 // NewBatch starts a batch of at most capacity outputs (Add never blocks) committed
@@ -26,6 +27,7 @@ func NewBatch(capacity, chunk int) *Batch {
 			if len(pending) >= chunk && err == nil {
 				if err = Commit(pending...); err != nil {
 					Discard(pending...)
+					b.lost = append(b.lost, pending...)
 					b.failed.Store(true)
 				}
 				pending = pending[:0]
@@ -36,6 +38,9 @@ func NewBatch(capacity, chunk int) *Batch {
 		}
 		if !b.commit || err != nil {
 			Discard(pending...)
+		}
+		if b.commit && err != nil {
+			b.lost = append(b.lost, pending...)
 		}
 		b.done <- err
 	}()
@@ -51,6 +56,10 @@ func (b *Batch) Fail() { b.failed.Store(true) }
 // Failed reports whether an output could not be written or committed: nothing more
 // should be made.
 func (b *Batch) Failed() bool { return b.failed.Load() }
+
+// Lost lists, after Finish, the outputs that were added but not committed because a
+// commit failed (not those an unfinished batch removed): made, but never written.
+func (b *Batch) Lost() []Pending { return b.lost }
 
 // Finish commits what is left (or, with commit false, discards it) and reports the
 // first error of any chunk.

@@ -126,3 +126,38 @@ func TestBatch(t *testing.T) {
 		t.Errorf("after an unfinished batch of 10 in chunks of 4: %v, want the 8 committed", n)
 	}
 }
+
+// TestBatchLost: when a chunk cannot be committed, the batch reports it, stops, and
+// names every output it did not write (that chunk and all added after it).
+func TestBatchLost(t *testing.T) {
+	dir := t.TempDir()
+	gone := filepath.Join(dir, "gone")
+	if err := os.Mkdir(gone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var ps []Pending
+	for i := range 5 {
+		f, err := Create(filepath.Join(gone, fmt.Sprintf("doc%d", i)), 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := f.Stage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatch(5, 2)
+	for _, p := range ps {
+		b.Add(p)
+	}
+	if err := b.Finish(true); err == nil {
+		t.Fatal("a batch whose directory vanished committed")
+	}
+	if !b.Failed() || len(b.Lost()) != 5 {
+		t.Errorf("failed %v, lost %d; want failed and all 5 lost", b.Failed(), len(b.Lost()))
+	}
+}

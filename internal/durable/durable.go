@@ -59,27 +59,32 @@ func (f *File) Commit() error {
 		f.Discard()
 		return errors.New("durable: commit of a file with no target")
 	}
-	if err := f.Sync(); err != nil {
-		f.Discard()
+	p, err := f.stage(true)
+	if err != nil {
 		return err
 	}
-	p, err := f.Stage()
-	if err == nil {
-		if err = rename(p); err != nil {
-			Discard(p)
-		}
+	if err := rename(p); err != nil {
+		Discard(p)
+		return err
 	}
-	return err
+	return nil
 }
 
 // Stage closes the written file without flushing it: it waits, invisible, for
 // Commit (or Discard) together with others. On an error the file is removed.
-func (f *File) Stage() (Pending, error) {
+func (f *File) Stage() (Pending, error) { return f.stage(false) }
+
+// stage gives the file its mode, flushes it when sync is set (after the mode, so
+// that the mode is on disk too), and closes it.
+func (f *File) stage(sync bool) (Pending, error) {
 	if f.done {
 		return Pending{}, errors.New("durable: file already staged or discarded")
 	}
 	f.done = true
 	err := f.Chmod(f.perm &^ umask)
+	if err == nil && sync {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -137,7 +137,7 @@ func (s *Service) SignFiles(ctx context.Context, keyName string, jobs []FileJob,
 		// An error here is every document's error, reported with each.
 		_ = po.Precompute()
 	}
-	key := keyFailures{Key: k.Key}
+	key := keyFailures{k.Key, keyName}
 	workers = max(1, min(workers, len(jobs)))
 	batch := durable.NewBatch(len(jobs), CommitChunk)
 	var next atomic.Int64
@@ -354,7 +354,7 @@ func stageSigned(in *os.File, path string, st os.FileInfo, tail []byte, target s
 // with the service's timestamp authority; the digest and padding of o.
 func (s *Service) cadesSpec(key hsm.Key, o SignOptions) (cms.SignerInfoSpec, cms.Timestamper, error) {
 	if o.Level > pades.LevelBT {
-		return cms.SignerInfoSpec{}, nil, fmt.Errorf("%w: not a PDF: a detached CAdES signature (.p7s) is made at B-B or B-T, not %v", ErrInvalid, o.Level)
+		return cms.SignerInfoSpec{}, nil, fault.Errorf(fault.Invalid, "not a PDF: a detached CAdES signature (.p7s) is made at B-B or B-T, not %v", o.Level)
 	}
 	if err := s.CheckSignOptions(SignOptions{Level: o.Level}); err != nil {
 		return cms.SignerInfoSpec{}, nil, err

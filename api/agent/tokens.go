@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kyso-vn/kyso/pkg/pki"
 )
 
 // Kind tells a person's certificate from an organisation's.
@@ -316,9 +318,13 @@ func signingCertificates(objs []certObject) []Certificate {
 		cert *x509.Certificate
 	}
 	var all []parsed
+	var cas []*x509.Certificate
 	for _, o := range objs {
 		if c, err := x509.ParseCertificate(o.der); err == nil {
 			all = append(all, parsed{o, c})
+			if c.IsCA {
+				cas = append(cas, c)
+			}
 		}
 	}
 	var out []Certificate
@@ -331,19 +337,8 @@ func signingCertificates(objs []certObject) []Certificate {
 			Issuer: o.cert.Issuer.CommonName, Serial: strings.ToUpper(o.cert.SerialNumber.Text(16)),
 			NotBefore: o.cert.NotBefore, NotAfter: o.cert.NotAfter, Kind: KindOf(o.cert), SHA256: certSHA256(o.cert), Cert: o.cert,
 		}
-		for cur := o.cert; len(ci.Chain) < 8; {
-			var next *x509.Certificate
-			for _, p := range all {
-				if p.cert.IsCA && cur.CheckSignatureFrom(p.cert) == nil && !p.cert.Equal(cur) {
-					next = p.cert
-					break
-				}
-			}
-			if next == nil {
-				break
-			}
-			ci.Chain = append(ci.Chain, next)
-			cur = next
+		if path := pki.IssuerPath(o.cert, cas); len(path) > 1 {
+			ci.Chain = path[1:]
 		}
 		out = append(out, ci)
 	}

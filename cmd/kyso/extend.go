@@ -34,12 +34,8 @@ The original bytes stay an untouched prefix.`,
 				return usageErr("give exactly one of -o OUT or --in-place")
 			}
 			svc := signFlags{tsa: tsa, tsaTimeout: timeout}.service()
-			err = svc.ExtendFile(cmd.Context(), args[0], out, lvl)
-			if badOptions(err) {
-				return &exitError{code: 2, err: err}
-			}
-			if err != nil {
-				return &exitError{code: 1, err: err}
+			if err := svc.ExtendFile(cmd.Context(), args[0], out, lvl); err != nil {
+				return useCaseExit(err)
 			}
 			return nil
 		},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -56,7 +55,7 @@ func runJobs(ctx context.Context, stderr io.Writer, svc *app.Service, key hsm.Ke
 	switch {
 	case ctx.Err() != nil:
 		return &exitError{code: 1, err: fmt.Errorf("interrupted: the outputs already committed are kept whole, the others removed (%w)", ctx.Err())}
-	case badOptions(err):
+	case fault.KindOf(err) == fault.Invalid:
 		return &exitError{code: 2, err: err}
 	}
 	failed, skipped := 0, 0
@@ -97,9 +96,11 @@ func closeKey(k hsm.Key) {
 	}
 }
 
-// badOptions tells options the use-case layer refused (exit 2, a usage error) from a
-// document it could not use (exit 1). app's older sentinels and pkg/fault's kinds
-// are both asked while app moves to the one error model.
-func badOptions(err error) bool {
-	return (errors.Is(err, fault.Invalid) || errors.Is(err, app.ErrInvalid)) && !errors.Is(err, app.ErrBadDocument)
+// useCaseExit gives an error of the use-case layer its exit code: its fault kind's,
+// or 1 for a failure underneath (the file system, the key).
+func useCaseExit(err error) error {
+	if isFault(err) {
+		return &exitError{code: kindExitCode(err), err: err}
+	}
+	return &exitError{code: 1, err: err}
 }

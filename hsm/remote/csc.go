@@ -21,22 +21,23 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/signer/cms"
 )
 
-// Algorithm OIDs of the CSC API (hashAlgorithmOID, signAlgo).
-const (
-	OIDSHA256          = "2.16.840.1.101.3.4.2.1"
-	OIDSHA384          = "2.16.840.1.101.3.4.2.2"
-	OIDSHA512          = "2.16.840.1.101.3.4.2.3"
-	OIDRSAEncryption   = "1.2.840.113549.1.1.1"
-	OIDRSASSAPSS       = "1.2.840.113549.1.1.10"
-	OIDSHA256WithRSA   = "1.2.840.113549.1.1.11"
-	OIDSHA384WithRSA   = "1.2.840.113549.1.1.12"
-	OIDSHA512WithRSA   = "1.2.840.113549.1.1.13"
-	OIDECPublicKey     = "1.2.840.10045.2.1"
-	OIDECDSAWithSHA256 = "1.2.840.10045.4.3.2"
-	OIDECDSAWithSHA384 = "1.2.840.10045.4.3.3"
-	OIDECDSAWithSHA512 = "1.2.840.10045.4.3.4"
+// Algorithm OIDs of the CSC API (hashAlgorithmOID, signAlgo), dotted, from cms's table.
+var (
+	OIDSHA256          = cms.OIDSHA256.String()
+	OIDSHA384          = cms.OIDSHA384.String()
+	OIDSHA512          = cms.OIDSHA512.String()
+	OIDRSAEncryption   = cms.OIDRSAEncryption.String()
+	OIDRSASSAPSS       = cms.OIDRSASSAPSS.String()
+	OIDSHA256WithRSA   = cms.OIDSHA256WithRSA.String()
+	OIDSHA384WithRSA   = cms.OIDSHA384WithRSA.String()
+	OIDSHA512WithRSA   = cms.OIDSHA512WithRSA.String()
+	OIDECPublicKey     = cms.OIDECPublicKey.String()
+	OIDECDSAWithSHA256 = cms.OIDECDSAWithSHA256.String()
+	OIDECDSAWithSHA384 = cms.OIDECDSAWithSHA384.String()
+	OIDECDSAWithSHA512 = cms.OIDECDSAWithSHA512.String()
 )
 
 var hashByOID = map[string]crypto.Hash{OIDSHA256: crypto.SHA256, OIDSHA384: crypto.SHA384, OIDSHA512: crypto.SHA512}
@@ -65,12 +66,10 @@ type pssParams struct {
 	Trailer1 int                 `asn1:"optional,explicit,tag:3,default:1"`
 }
 
-var oidMGF1 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
-
 // PSSParams is the DER signAlgoParams for RSASSA-PSS with h, MGF1 with h and a salt of
 // salt bytes.
 func PSSParams(h crypto.Hash, salt int) ([]byte, error) {
-	oid, ok := digestOIDs[h]
+	oid, ok := cms.HashOID(h)
 	if !ok {
 		return nil, fmt.Errorf("remote: no PSS parameters for %v", h)
 	}
@@ -79,7 +78,7 @@ func PSSParams(h crypto.Hash, salt int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return asn1.Marshal(pssParams{Hash: hashAlg, MGF: algorithmIdentifier{Algorithm: oidMGF1, Parameters: asn1.RawValue{FullBytes: mgfParam}}, SaltLen: salt, Trailer1: 1})
+	return asn1.Marshal(pssParams{Hash: hashAlg, MGF: algorithmIdentifier{Algorithm: cms.OIDMGF1, Parameters: asn1.RawValue{FullBytes: mgfParam}}, SaltLen: salt, Trailer1: 1})
 }
 
 // ParsePSSParams reads signAlgoParams and returns the hash and the salt length,
@@ -90,13 +89,11 @@ func ParsePSSParams(der []byte) (crypto.Hash, int, error) {
 		return 0, 0, errors.New("remote: signAlgoParams is not RSASSA-PSS-params")
 	}
 	var mgfHash algorithmIdentifier
-	if _, err := asn1.Unmarshal(p.MGF.Parameters.FullBytes, &mgfHash); err != nil || !p.MGF.Algorithm.Equal(oidMGF1) || !mgfHash.Algorithm.Equal(p.Hash.Algorithm) {
+	if _, err := asn1.Unmarshal(p.MGF.Parameters.FullBytes, &mgfHash); err != nil || !p.MGF.Algorithm.Equal(cms.OIDMGF1) || !mgfHash.Algorithm.Equal(p.Hash.Algorithm) {
 		return 0, 0, errors.New("remote: RSASSA-PSS mask function is not MGF1 with the signature's hash")
 	}
-	for h, oid := range digestOIDs {
-		if oid.Equal(p.Hash.Algorithm) && p.SaltLen >= 1 && p.SaltLen <= 2*h.Size() && p.Trailer1 == 1 {
-			return h, p.SaltLen, nil
-		}
+	if h, ok := cms.HashByOID(p.Hash.Algorithm); ok && p.SaltLen >= 1 && p.SaltLen <= 2*h.Size() && p.Trailer1 == 1 {
+		return h, p.SaltLen, nil
 	}
 	return 0, 0, errors.New("remote: RSASSA-PSS parameters not supported (SHA-2, MGF1, trailer 1)")
 }

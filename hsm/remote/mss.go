@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/signer/cms"
 )
 
 // ETSI TS 102 204 names.
@@ -394,12 +395,6 @@ func NormalizeMSISDN(s string) (string, error) {
 	return "+" + digits, nil
 }
 
-var digestOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
-	crypto.SHA256: {2, 16, 840, 1, 101, 3, 4, 2, 1},
-	crypto.SHA384: {2, 16, 840, 1, 101, 3, 4, 2, 2},
-	crypto.SHA512: {2, 16, 840, 1, 101, 3, 4, 2, 3},
-}
-
 type algorithmIdentifier struct {
 	Algorithm  asn1.ObjectIdentifier
 	Parameters asn1.RawValue `asn1:"optional"`
@@ -412,7 +407,7 @@ type digestInfo struct {
 
 // DigestInfo is the DER DigestInfo (RFC 8017) a SIM signs with PKCS#1 v1.5.
 func DigestInfo(h crypto.Hash, digest []byte) ([]byte, error) {
-	oid, ok := digestOIDs[h]
+	oid, ok := cms.HashOID(h)
 	if !ok || len(digest) != h.Size() {
 		return nil, fmt.Errorf("remote: no DigestInfo for %v with a %d-byte digest", h, len(digest))
 	}
@@ -426,10 +421,8 @@ func ParseDigestInfo(der []byte) (crypto.Hash, []byte, error) {
 	if err != nil || len(rest) > 0 {
 		return 0, nil, errors.New("remote: not a DER DigestInfo")
 	}
-	for h, oid := range digestOIDs {
-		if oid.Equal(di.Algorithm.Algorithm) && len(di.Digest) == h.Size() {
-			return h, di.Digest, nil
-		}
+	if h, ok := cms.HashByOID(di.Algorithm.Algorithm); ok && len(di.Digest) == h.Size() {
+		return h, di.Digest, nil
 	}
 	return 0, nil, fmt.Errorf("remote: DigestInfo algorithm %v not allowed", di.Algorithm.Algorithm)
 }

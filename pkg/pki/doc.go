@@ -1,13 +1,17 @@
 // Package pki holds the PKI chores the signing and verification engines share: an
-// RFC 3161 timestamp client and a timestamp-token parser that checks the token's CMS
-// signature itself, OCSP (RFC 6960) and CRL (RFC 5280) revocation checking with an
-// offline mode, and a trust store that builds chains to configured anchors only.
+// RFC 3161 timestamp client that checks each token against its request, OCSP
+// (RFC 6960) and CRL (RFC 5280) revocation checking with an offline mode, a trust store,
+// and the one certificate-chain builder (chain.go): chains to configured anchors only,
+// and issuer paths through the certificates a file or a token carries.
+//
+// CMS is signer/cms's: timestamp tokens are parsed and their signatures checked there,
+// and its OID table is the one used here. This package adds what a TSA client requires
+// of a fresh token (DER, the ESS signing-certificate attribute, nonce and imprint).
 //
 // Every check that depends on time takes the time as a parameter or an injected clock.
 // Network operations take a context and a timeout.
 //
-// It imports only the standard library, golang.org/x/crypto and
-// github.com/digitorus/timestamp (request encoding). It must never import HTTP-server
-// code (test servers live in pkitest), gorm, PKCS#11 or anything above pkg/ in the
-// layout.
+// It imports the standard library, golang.org/x/crypto, github.com/digitorus/timestamp
+// (request encoding) and signer/cms. It must never import HTTP-server code (test
+// servers live in pkitest), gorm, PKCS#11 or anything above it in the layers.
 package pki

@@ -17,6 +17,7 @@ import (
 	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
+	"github.com/kyso-vn/kyso/signer/cms"
 )
 
 var genTime = time.Date(2025, 3, 5, 7, 30, 15, 0, time.UTC)
@@ -59,6 +60,8 @@ func TestParseTimestampToken(t *testing.T) {
 		{"signed by a personal certificate", mintToken(t, p.Leader, crypto.SHA256, d256[:]), 0, nil, nil, pki.ErrTimestampInvalid},
 		{"not DER", []byte("hello"), 0, nil, nil, pki.ErrTimestampInvalid},
 		{"trailing data", append(bytes.Clone(good), 0), 0, nil, nil, pki.ErrTimestampInvalid},
+		// signer/cms reads BER (documents carry it); a fresh token from a TSA must be DER.
+		{"BER, indefinite length", indefinite(t, good), 0, nil, nil, pki.ErrTimestampInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,4 +216,32 @@ func FuzzParseTimestampToken(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// indefinite re-encodes the outer SEQUENCE of der with an indefinite length (BER).
+func indefinite(t testing.TB, der []byte) []byte {
+	t.Helper()
+	if len(der) < 2 || der[0] != 0x30 {
+		t.Fatal("not a SEQUENCE")
+	}
+	hdr := 2
+	if der[1]&0x80 != 0 {
+		hdr += int(der[1] & 0x7f)
+	}
+	out := append([]byte{0x30, 0x80}, der[hdr:]...)
+	return append(out, 0, 0)
+}
+
+// TestTokenStrictnessIsTheClients: the BER token the TSA client refuses is one
+// signer/cms reads, so the refusal is the client's DER rule, not a parse failure.
+func TestTokenStrictnessIsTheClients(t *testing.T) {
+	p := committed(t)
+	d := sha256.Sum256([]byte("văn bản"))
+	ber := indefinite(t, mintToken(t, p.TSA, crypto.SHA256, d[:]))
+	if _, err := cms.ParseTimestampToken(ber); err != nil {
+		t.Fatalf("cms refuses the BER token: %v", err)
+	}
+	if _, err := pki.ParseTimestampToken(ber); !errors.Is(err, pki.ErrTimestampInvalid) {
+		t.Fatalf("pki: err = %v, want ErrTimestampInvalid", err)
+	}
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/digitorus/timestamp"
+
+	"github.com/kyso-vn/kyso/signer/cms"
 )
 
 // DefaultTSATimeout bounds one TSA URL when TSAClient.Timeout is zero.
@@ -45,7 +47,7 @@ type TSAClient struct {
 // URL gives a timestamp, is ErrTSAUnavailable joined with each URL's failure
 // (ErrTSARejected, ErrTSAMismatch, ErrTimestampInvalid, or the network cause).
 func (c *TSAClient) Timestamp(ctx context.Context, digest []byte, hash crypto.Hash) ([]byte, error) {
-	if _, ok := hashOIDs[hash]; !ok {
+	if _, ok := cms.HashOID(hash); !ok {
 		return nil, newErr("timestamp", "", ErrUnsupportedAlgorithm, "hash %v (use SHA-256, SHA-384 or SHA-512)", hash)
 	}
 	if len(digest) != hash.Size() {
@@ -140,6 +142,18 @@ func (c *TSAClient) check(reply, digest []byte, hash crypto.Hash, nonce *big.Int
 		return nil, newErr("timestamp", "", ErrTSAMismatch, "policy %v, asked %v", ti.Policy, c.Policy)
 	}
 	return bytes.Clone(token), nil
+}
+
+// unmarshalDER decodes der into v and refuses anything after it.
+func unmarshalDER(der []byte, v any, params string) error {
+	rest, err := asn1.UnmarshalWithParams(der, v, params)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return errors.New("trailing data")
+	}
+	return nil
 }
 
 // post sends body and returns the reply body of a 200 answer, read up to maxReplySize.

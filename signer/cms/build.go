@@ -339,14 +339,14 @@ func signatureAlgorithm(pub crypto.PublicKey, h crypto.Hash, pss bool) (string, 
 		if pss {
 			name = "RSASSA-PSS with " + h.String()
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1ObjectIdentifier(oidRSASSAPSS)
+				b.AddASN1ObjectIdentifier(OIDRSASSAPSS)
 				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 					b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
 						addAlgNull(b, hashOID)
 					})
 					b.AddASN1(cbasn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
 						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-							b.AddASN1ObjectIdentifier(oidMGF1)
+							b.AddASN1ObjectIdentifier(OIDMGF1)
 							addAlgNull(b, hashOID)
 						})
 					})
@@ -361,11 +361,11 @@ func signatureAlgorithm(pub crypto.PublicKey, h crypto.Hash, pss bool) (string, 
 		var oid asn1.ObjectIdentifier
 		switch h {
 		case crypto.SHA256:
-			oid = oidSHA256WithRSA
+			oid = OIDSHA256WithRSA
 		case crypto.SHA384:
-			oid = oidSHA384WithRSA
+			oid = OIDSHA384WithRSA
 		default:
-			oid = oidSHA512WithRSA
+			oid = OIDSHA512WithRSA
 		}
 		addAlgNull(&b, oid)
 	case *ecdsa.PublicKey:
@@ -376,11 +376,11 @@ func signatureAlgorithm(pub crypto.PublicKey, h crypto.Hash, pss bool) (string, 
 		var oid asn1.ObjectIdentifier
 		switch h {
 		case crypto.SHA256:
-			oid = oidECDSAWithSHA256
+			oid = OIDECDSAWithSHA256
 		case crypto.SHA384:
-			oid = oidECDSAWithSHA384
+			oid = OIDECDSAWithSHA384
 		default:
-			oid = oidECDSAWithSHA512
+			oid = OIDECDSAWithSHA512
 		}
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oid) })
 	default:

@@ -19,6 +19,11 @@
 // Verification here covers integrity only — digests, signatures, the attributes a
 // profile needs; trust, revocation and time belong to the callers in pkg/.
 //
+// It is Kyso's one CMS parser and holds its one OID table (oid.go): pkg/pki's TSA
+// client parses the tokens it receives here and adds its own stricter checks (DER,
+// nonce, imprint), hsm/remote reads what remote providers answer here, and the engines
+// name the OIDs here rather than keep copies.
+//
 // This package depends only on the standard library and golang.org/x/crypto. It must
 // never import HTTP, gorm, PKCS#11 code, or anything above signer/ in the layout.
 package cms

@@ -9,6 +9,9 @@ import (
 	"fmt"
 )
 
+// The object identifiers Kyso reads and writes. This is the one table: pkg/pki, hsm/remote,
+// signer/verify, signer/pades and signer/cades name these rather than keep copies.
+
 // Content types and attribute types that callers look for.
 var (
 	OIDData       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
@@ -31,39 +34,74 @@ var (
 	OIDRevocationInfoOCSP = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 16, 2}
 )
 
+// Digest algorithms.
 var (
-	oidSHA1   = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
-	oidSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	oidSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
-	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
-	oidSHA224 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 4}
-	oidMD5    = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 5}
-	// SHAKE256 is the digest of Ed448 signatures (RFC 8419).
-	oidSHAKE256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 12}
-
-	oidRSAEncryption = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
-	oidMD5WithRSA    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 4}
-	oidSHA1WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 5}
-	oidMGF1          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
-	oidRSASSAPSS     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
-	oidSHA256WithRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
-	oidSHA384WithRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
-	oidSHA512WithRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
-	oidSHA224WithRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 14}
-
-	oidECPublicKey     = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
-	oidECDSAWithSHA1   = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 1}
-	oidECDSAWithSHA224 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 1}
-	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
-	oidECDSAWithSHA384 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
-	oidECDSAWithSHA512 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
-
-	oidEd25519       = asn1.ObjectIdentifier{1, 3, 101, 112}
-	oidEd448         = asn1.ObjectIdentifier{1, 3, 101, 113}
-	oidDSA           = asn1.ObjectIdentifier{1, 2, 840, 10040, 4, 1}
-	oidDSAWithSHA1   = asn1.ObjectIdentifier{1, 2, 840, 10040, 4, 3}
-	oidDSAWithSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 2}
+	OIDSHA1   = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+	OIDSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	OIDSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
+	OIDSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+	OIDSHA224 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 4}
+	OIDMD5    = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 5}
+	// OIDSHAKE256 is the digest of Ed448 signatures (RFC 8419).
+	OIDSHAKE256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 12}
 )
+
+// Signature and public-key algorithms.
+var (
+	OIDRSAEncryption = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
+	OIDMD5WithRSA    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 4}
+	OIDSHA1WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 5}
+	// OIDMGF1 is the mask generation function of RSASSA-PSS (RFC 4055).
+	OIDMGF1          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
+	OIDRSASSAPSS     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
+	OIDSHA256WithRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
+	OIDSHA384WithRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
+	OIDSHA512WithRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
+	OIDSHA224WithRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 14}
+
+	OIDECPublicKey     = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	OIDECDSAWithSHA1   = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 1}
+	OIDECDSAWithSHA224 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 1}
+	OIDECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
+	OIDECDSAWithSHA384 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
+	OIDECDSAWithSHA512 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
+
+	OIDEd25519       = asn1.ObjectIdentifier{1, 3, 101, 112}
+	OIDEd448         = asn1.ObjectIdentifier{1, 3, 101, 113}
+	OIDDSA           = asn1.ObjectIdentifier{1, 2, 840, 10040, 4, 1}
+	OIDDSAWithSHA1   = asn1.ObjectIdentifier{1, 2, 840, 10040, 4, 3}
+	OIDDSAWithSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 2}
+)
+
+// Certificate extensions and extended key usages that signers and timestamp
+// authorities are judged by.
+var (
+	// OIDExtKeyUsage is the extended key usage extension (RFC 5280 4.2.1.12).
+	OIDExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
+	// OIDEKUTimeStamping is id-kp-timeStamping, the only EKU a TSA certificate may
+	// have (RFC 3161 2.3).
+	OIDEKUTimeStamping = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
+	// OIDEKUDocumentSigning is id-kp-documentSigning (RFC 9336).
+	OIDEKUDocumentSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
+	// OIDEKUAdobeAuthenticDocuments is Adobe's authentic-documents trust EKU.
+	OIDEKUAdobeAuthenticDocuments = asn1.ObjectIdentifier{1, 2, 840, 113583, 1, 1, 5}
+	// OIDEKUMicrosoftDocumentSigning is Microsoft's document-signing EKU.
+	OIDEKUMicrosoftDocumentSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 10, 3, 12}
+)
+
+// HashOID is the digest algorithm identifier of h, for the hashes Kyso signs and asks
+// timestamps with: SHA-256, SHA-384 and SHA-512.
+func HashOID(h crypto.Hash) (asn1.ObjectIdentifier, bool) {
+	oid, err := oidFromHash(h)
+	return oid, err == nil
+}
+
+// HashByOID is the hash oid names, among those HashOID gives (SHA-256, SHA-384 and
+// SHA-512); anything else, weak or unknown, is not found.
+func HashByOID(oid asn1.ObjectIdentifier) (crypto.Hash, bool) {
+	h, err := hashFromOID(oid)
+	return h, err == nil && h != 0
+}
 
 // hashFromOID maps a digest algorithm to a hash. SHA-1 and SHA-224 are refused by
 // policy (SHA-1 is broken for signatures; SHA-224 is not among the ETSI TS 119 312
@@ -72,19 +110,19 @@ var (
 // one. A zero hash means it cannot be computed at all.
 func hashFromOID(oid asn1.ObjectIdentifier) (crypto.Hash, error) {
 	switch {
-	case oid.Equal(oidSHA256):
+	case oid.Equal(OIDSHA256):
 		return crypto.SHA256, nil
-	case oid.Equal(oidSHA384):
+	case oid.Equal(OIDSHA384):
 		return crypto.SHA384, nil
-	case oid.Equal(oidSHA512):
+	case oid.Equal(OIDSHA512):
 		return crypto.SHA512, nil
-	case oid.Equal(oidSHA1):
+	case oid.Equal(OIDSHA1):
 		return crypto.SHA1, unsupported("SHA-1", "refused by policy")
-	case oid.Equal(oidSHA224):
+	case oid.Equal(OIDSHA224):
 		return crypto.SHA224, unsupported("SHA-224", "refused by policy")
-	case oid.Equal(oidMD5):
+	case oid.Equal(OIDMD5):
 		return 0, unsupported("MD5", "refused by policy")
-	case oid.Equal(oidSHAKE256):
+	case oid.Equal(OIDSHAKE256):
 		return 0, unsupported("Ed448 (SHAKE256 digest)", "")
 	}
 	return 0, unsupported("digest "+oid.String(), "")
@@ -93,11 +131,11 @@ func hashFromOID(oid asn1.ObjectIdentifier) (crypto.Hash, error) {
 func oidFromHash(h crypto.Hash) (asn1.ObjectIdentifier, error) {
 	switch h {
 	case crypto.SHA256:
-		return oidSHA256, nil
+		return OIDSHA256, nil
 	case crypto.SHA384:
-		return oidSHA384, nil
+		return OIDSHA384, nil
 	case crypto.SHA512:
-		return oidSHA512, nil
+		return OIDSHA512, nil
 	}
 	return nil, unsupported(hashName(h), "signing needs SHA-256, SHA-384 or SHA-512")
 }

@@ -383,17 +383,29 @@ func (si *SignerInfo) singleValue(oid asn1.ObjectIdentifier) ([]byte, bool, erro
 
 // SignerCertificate finds the certificate the signer identifier names.
 func (sd *SignedData) SignerCertificate(si *SignerInfo) (*x509.Certificate, error) {
-	for _, c := range sd.Certificates {
-		if si.SerialNumber != nil {
-			if c.SerialNumber.Cmp(si.SerialNumber) == 0 && string(c.RawIssuer) == string(si.Issuer) {
+	return sd.signerCertificate(si, nil)
+}
+
+// signerCertificate looks for the signer's certificate among those the SignedData
+// carries, then among extra (certificates the caller knows from elsewhere).
+func (sd *SignedData) signerCertificate(si *SignerInfo, extra []*x509.Certificate) (*x509.Certificate, error) {
+	for _, list := range [][]*x509.Certificate{sd.Certificates, extra} {
+		for _, c := range list {
+			if si.names(c) {
 				return c, nil
 			}
-		} else if len(si.SubjectKeyID) > 0 && string(c.SubjectKeyId) == string(si.SubjectKeyID) {
-			return c, nil
 		}
 	}
 	if len(sd.Warnings) > 0 {
 		return nil, fmt.Errorf("%w (%d certificate(s) skipped: %s)", ErrSignerCertNotFound, len(sd.Warnings), sd.Warnings[0])
 	}
 	return nil, ErrSignerCertNotFound
+}
+
+// names reports whether the signer identifier names c.
+func (si *SignerInfo) names(c *x509.Certificate) bool {
+	if si.SerialNumber != nil {
+		return c.SerialNumber.Cmp(si.SerialNumber) == 0 && string(c.RawIssuer) == string(si.Issuer)
+	}
+	return len(si.SubjectKeyID) > 0 && string(c.SubjectKeyId) == string(si.SubjectKeyID)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -89,7 +90,11 @@ type Timestamp struct {
 // ParseTimestampToken parses an RFC 3161 token, verifies its signature over the TSTInfo
 // and returns it. When the token is intact but uses an algorithm refused by policy
 // (a SHA-1 TSA), the token is returned with an *AlgorithmError whose Verified is set.
-func ParseTimestampToken(der []byte) (*Timestamp, error) {
+//
+// The TSA certificate is looked for among the token's certificates, then among extra:
+// a token asked for without certReq carries none, and the caller knows it from
+// elsewhere.
+func ParseTimestampToken(der []byte, extra ...*x509.Certificate) (*Timestamp, error) {
 	sd, err := Parse(der)
 	if err != nil {
 		return nil, err
@@ -101,7 +106,7 @@ func ParseTimestampToken(der []byte) (*Timestamp, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := sd.VerifyContent(bytes.NewReader(sd.Content))
+	res, err := sd.verifyContent(bytes.NewReader(sd.Content), extra)
 	if res == nil {
 		return nil, fmt.Errorf("cms: timestamp token: %w", err)
 	}

@@ -5,9 +5,12 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"encoding/asn1"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/digitorus/timestamp"
 
 	"github.com/kyso-vn/kyso/signer/cms"
 )
@@ -160,5 +163,62 @@ func TestOwnTSAToken(t *testing.T) {
 	}
 	if ts.Token.Version != 3 || !ts.Info.GenTime.Equal(refTS.Info.GenTime) || ts.Info.SerialNumber.Cmp(refTS.Info.SerialNumber) != 0 {
 		t.Errorf("version %d genTime %v serial %v", ts.Token.Version, ts.Info.GenTime, ts.Info.SerialNumber)
+	}
+}
+
+// TestTimestampTokenCertificateFromCaller: a token asked for without certReq carries no
+// certificate; the TSA certificate the caller knows verifies it, another does not.
+func TestTimestampTokenCertificateFromCaller(t *testing.T) {
+	p := newPKI(t, "P-256")
+	tsa := newTSA(t, p, "P-256")
+	sum := sha256.Sum256([]byte("văn bản"))
+	ts := timestamp.Timestamp{HashAlgorithm: crypto.SHA256, HashedMessage: sum[:], Time: time.Now().Truncate(time.Second),
+		Policy: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}}
+	resp, err := ts.CreateResponseWithOpts(tsa.cert, tsa.key, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := timestamp.ParseResponse(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := parsed.RawToken
+	if _, err := cms.ParseTimestampToken(tok); !errors.Is(err, cms.ErrSignerCertNotFound) {
+		t.Fatalf("no certificate anywhere: err = %v, want ErrSignerCertNotFound", err)
+	}
+	if _, err := cms.ParseTimestampToken(tok, p.inter); !errors.Is(err, cms.ErrSignerCertNotFound) {
+		t.Fatalf("another certificate given: err = %v, want ErrSignerCertNotFound", err)
+	}
+	got, err := cms.ParseTimestampToken(tok, p.inter, tsa.cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Signer.Certificate.Equal(tsa.cert) || len(got.Token.Certificates) != 0 {
+		t.Errorf("signer %q, %d certificates in the token", got.Signer.Certificate.Subject.CommonName, len(got.Token.Certificates))
+	}
+	if err := got.MatchesDigest(sum[:], crypto.SHA256); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestHashOIDs: the lookups other packages use instead of their own copies give the
+// SHA-2 hashes Kyso signs with and nothing weaker.
+func TestHashOIDs(t *testing.T) {
+	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		oid, ok := cms.HashOID(h)
+		if !ok {
+			t.Fatalf("%v has no OID", h)
+		}
+		if back, ok := cms.HashByOID(oid); !ok || back != h {
+			t.Errorf("%v → %v → %v %v", h, oid, back, ok)
+		}
+	}
+	for _, oid := range []asn1.ObjectIdentifier{cms.OIDSHA1, cms.OIDSHA224, cms.OIDMD5, cms.OIDSHAKE256, cms.OIDRSAEncryption} {
+		if h, ok := cms.HashByOID(oid); ok {
+			t.Errorf("%v gives %v", oid, h)
+		}
+	}
+	if _, ok := cms.HashOID(crypto.SHA1); ok {
+		t.Error("SHA-1 has an OID for signing")
 	}
 }

@@ -65,6 +65,10 @@ func (sd *SignedData) onlySigner() (*SignerInfo, error) {
 // VerifyContent reads the signed content from r (the detached file, or the PDF byte
 // ranges), hashing it with the signer's digest algorithm, and verifies.
 func (sd *SignedData) VerifyContent(r io.Reader) (*Result, error) {
+	return sd.verifyContent(r, nil)
+}
+
+func (sd *SignedData) verifyContent(r io.Reader, extra []*x509.Certificate) (*Result, error) {
 	si, err := sd.onlySigner()
 	if err != nil {
 		return nil, err
@@ -77,7 +81,7 @@ func (sd *SignedData) VerifyContent(r io.Reader) (*Result, error) {
 	if _, err := io.Copy(hh, r); err != nil {
 		return nil, fmt.Errorf("cms: reading content: %w", err)
 	}
-	return sd.VerifySigner(si, hh.Sum(nil), h)
+	return sd.verifySigner(si, hh.Sum(nil), h, extra)
 }
 
 // Verify checks the only signer against contentDigest (the content hashed with hash,
@@ -98,6 +102,10 @@ func (sd *SignedData) Verify(contentDigest []byte, hash crypto.Hash) (*Result, e
 // P-224), the error is an *AlgorithmError with Verified set and the Result is
 // returned too; it is never a plain success.
 func (sd *SignedData) VerifySigner(si *SignerInfo, contentDigest []byte, hash crypto.Hash) (*Result, error) {
+	return sd.verifySigner(si, contentDigest, hash, nil)
+}
+
+func (sd *SignedData) verifySigner(si *SignerInfo, contentDigest []byte, hash crypto.Hash, extra []*x509.Certificate) (*Result, error) {
 	h, weak := si.Hash()
 	if h == 0 {
 		return nil, weak
@@ -114,7 +122,7 @@ func (sd *SignedData) VerifySigner(si *SignerInfo, contentDigest []byte, hash cr
 	if !announced {
 		return nil, fmt.Errorf("%w: the signer's digest algorithm %s is not among the SignedData's digest algorithms", ErrDigestMismatch, h)
 	}
-	cert, err := sd.SignerCertificate(si)
+	cert, err := sd.signerCertificate(si, extra)
 	if err != nil {
 		return nil, err
 	}
@@ -335,14 +343,14 @@ func verifySignature(pub crypto.PublicKey, alg AlgorithmIdentifier, h crypto.Has
 		return name, nil, fmt.Errorf("%w (%s)", ErrSignatureInvalid, name)
 	}
 	rsaAlgs := map[string]crypto.Hash{
-		oidRSAEncryption.String(): 0, oidSHA256WithRSA.String(): crypto.SHA256,
-		oidSHA384WithRSA.String(): crypto.SHA384, oidSHA512WithRSA.String(): crypto.SHA512,
-		oidSHA1WithRSA.String(): crypto.SHA1, oidSHA224WithRSA.String(): crypto.SHA224,
+		OIDRSAEncryption.String(): 0, OIDSHA256WithRSA.String(): crypto.SHA256,
+		OIDSHA384WithRSA.String(): crypto.SHA384, OIDSHA512WithRSA.String(): crypto.SHA512,
+		OIDSHA1WithRSA.String(): crypto.SHA1, OIDSHA224WithRSA.String(): crypto.SHA224,
 	}
 	ecdsaAlgs := map[string]crypto.Hash{
-		oidECPublicKey.String(): 0, oidECDSAWithSHA256.String(): crypto.SHA256,
-		oidECDSAWithSHA384.String(): crypto.SHA384, oidECDSAWithSHA512.String(): crypto.SHA512,
-		oidECDSAWithSHA1.String(): crypto.SHA1, oidECDSAWithSHA224.String(): crypto.SHA224,
+		OIDECPublicKey.String(): 0, OIDECDSAWithSHA256.String(): crypto.SHA256,
+		OIDECDSAWithSHA384.String(): crypto.SHA384, OIDECDSAWithSHA512.String(): crypto.SHA512,
+		OIDECDSAWithSHA1.String(): crypto.SHA1, OIDECDSAWithSHA224.String(): crypto.SHA224,
 	}
 	if want, ok := rsaAlgs[oid.String()]; ok {
 		if err := sameHash(want); err != nil {
@@ -373,7 +381,7 @@ func verifySignature(pub crypto.PublicKey, alg AlgorithmIdentifier, h crypto.Has
 		return name, checkCurve(k), nil
 	}
 	switch {
-	case oid.Equal(oidRSASSAPSS):
+	case oid.Equal(OIDRSASSAPSS):
 		if alg.Parameters == nil {
 			return "", nil, unsupported("RSASSA-PSS", "parameters absent")
 		}
@@ -396,7 +404,7 @@ func verifySignature(pub crypto.PublicKey, alg AlgorithmIdentifier, h crypto.Has
 			weak = weakKey
 		}
 		return name, weak, nil
-	case oid.Equal(oidEd25519):
+	case oid.Equal(OIDEd25519):
 		k, ok := pub.(ed25519.PublicKey)
 		if !ok {
 			return "", nil, formatErrorf("Ed25519 signature with a %T key", pub)
@@ -408,11 +416,11 @@ func verifySignature(pub crypto.PublicKey, alg AlgorithmIdentifier, h crypto.Has
 			return invalid("Ed25519")
 		}
 		return "Ed25519", nil, nil
-	case oid.Equal(oidEd448):
+	case oid.Equal(OIDEd448):
 		return "", nil, unsupported("Ed448", "")
-	case oid.Equal(oidDSA), oid.Equal(oidDSAWithSHA1), oid.Equal(oidDSAWithSHA256):
+	case oid.Equal(OIDDSA), oid.Equal(OIDDSAWithSHA1), oid.Equal(OIDDSAWithSHA256):
 		return "", nil, unsupported("DSA", "refused by policy")
-	case oid.Equal(oidMD5WithRSA):
+	case oid.Equal(OIDMD5WithRSA):
 		return "", nil, unsupported("MD5", "refused by policy")
 	}
 	return "", nil, unsupported("signature "+oid.String(), "")
@@ -467,7 +475,7 @@ func parsePSSParams(der []byte) (crypto.Hash, int, error, error) {
 		if err != nil || !e.Empty() {
 			return bad("mask generation")
 		}
-		if !a.Algorithm.Equal(oidMGF1) {
+		if !a.Algorithm.Equal(OIDMGF1) {
 			return 0, 0, nil, unsupported("RSASSA-PSS mask generation "+a.Algorithm.String(), "")
 		}
 		ps := cryptobyte.String(a.Parameters)

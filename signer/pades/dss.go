@@ -1,7 +1,6 @@
 package pades
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -171,17 +170,6 @@ func certsFromSignedData(der []byte) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-// endEntityChains builds a chain, leaf first, for each end-entity certificate in pool.
-func endEntityChains(pool []*x509.Certificate) [][]*x509.Certificate {
-	var out [][]*x509.Certificate
-	for _, c := range pool {
-		if !c.IsCA {
-			out = append(out, chainFrom(c, pool))
-		}
-	}
-	return out
-}
-
 // recordingTimestamper keeps the tokens it hands out, so that B-LT can gather the
 // validation data of the timestamp authority's chain.
 type recordingTimestamper struct {
@@ -195,30 +183,6 @@ func (r *recordingTimestamper) Timestamp(ctx context.Context, digest []byte, h c
 		r.tokens = append(r.tokens, tok)
 	}
 	return tok, err
-}
-
-// chainFrom orders certs into a chain from leaf upwards by issuer name and signature.
-func chainFrom(leaf *x509.Certificate, pool []*x509.Certificate) []*x509.Certificate {
-	chain := []*x509.Certificate{leaf}
-	cur := leaf
-	for i := 0; i < 10; i++ {
-		if bytes.Equal(cur.RawIssuer, cur.RawSubject) {
-			break
-		}
-		var next *x509.Certificate
-		for _, c := range pool {
-			if bytes.Equal(c.RawSubject, cur.RawIssuer) && cur.CheckSignatureFrom(c) == nil {
-				next = c
-				break
-			}
-		}
-		if next == nil {
-			break
-		}
-		chain = append(chain, next)
-		cur = next
-	}
-	return chain
 }
 
 // addDocTimestamp appends a document timestamp revision (/Type /DocTimeStamp,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/cms"
 	"github.com/kyso-vn/kyso/signer/pdf"
 )
@@ -54,7 +55,7 @@ func Extend(ctx context.Context, r io.ReaderAt, size int64, o ExtendOptions) ([]
 		if err != nil {
 			return nil, fmt.Errorf("pades: signature %q: %w", f.name, err)
 		}
-		sigs = append(sigs, dssSignature{contents: contents, chains: endEntityChains(pool)})
+		sigs = append(sigs, dssSignature{contents: contents, chains: pki.EndEntityPaths(pool)})
 	}
 	if len(sigs) == 0 {
 		return nil, fmt.Errorf("%w: the document has no signature to extend", ErrField)

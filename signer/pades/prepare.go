@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/cms"
 	"github.com/kyso-vn/kyso/signer/pdf"
 )
@@ -224,7 +225,7 @@ func (p *Prepared) complete(ctx context.Context, base io.ReaderAt, der []byte, t
 	pool = append(pool, opts.Chain...)
 	padded := make([]byte, (p.ContentsEnd-p.ContentsStart-2)/2)
 	copy(padded, der)
-	sig := dssSignature{contents: padded, chains: endEntityChains(pool)}
+	sig := dssSignature{contents: padded, chains: pki.EndEntityPaths(pool)}
 	if err := addDSS(ctx, doc, []dssSignature{sig}, opts.Validation); err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -133,58 +132,31 @@ type chainResult struct {
 }
 
 // buildChain builds a chain from leaf to one of the anchors, using the other
-// certificates only as intermediates, valid at t. When no chain is valid at t but one
-// exists at a time the leaf was valid, that chain is returned with
+// certificates only as intermediates, valid at t (pki's builder). When no chain is
+// valid at t but one exists at a time the leaf was valid, that chain is returned with
 // OUT_OF_BOUNDS_NO_POE (or NOT_YET_VALID when t is before the leaf's validity).
 func buildChain(leaf *x509.Certificate, others []*x509.Certificate, anchors []*x509.Certificate, t time.Time) chainResult {
 	if len(anchors) == 0 {
 		return chainResult{sub: NoCertificateChainFound, err: errors.New("verify: no trust anchors configured (--trust)")}
 	}
-	roots := x509.NewCertPool()
-	for _, a := range anchors {
-		roots.AddCert(a)
-	}
-	inter := x509.NewCertPool()
-	for _, c := range others {
-		if !c.Equal(leaf) {
-			inter.AddCert(c)
-		}
-	}
-	opts := x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: t,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
-	chains, err := leaf.Verify(opts)
-	if err == nil && len(chains) > 0 {
+	chains, err := pki.NewTrustStore(anchors...).BuildChain(leaf, others, t, pki.ChainOptions{ValidityFallback: true})
+	switch {
+	case err == nil:
 		return chainResult{chain: chains[0]}
-	}
-	var inv x509.CertificateInvalidError
-	if errors.As(err, &inv) && inv.Reason == x509.Expired {
-		// is there a chain at all? try at a time the leaf was valid
-		opts.CurrentTime = leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
-		if chains, err2 := leaf.Verify(opts); err2 == nil && len(chains) > 0 {
-			sub := OutOfBoundsNoPOE
-			if t.Before(leaf.NotBefore) {
-				sub = NotYetValid
-			}
-			return chainResult{chain: chains[0], sub: sub, err: fmt.Errorf("verify: certificate not valid at %s: %w", t.UTC().Format(time.RFC3339), err)}
+	case len(chains) > 0:
+		sub := OutOfBoundsNoPOE
+		if t.Before(leaf.NotBefore) {
+			sub = NotYetValid
 		}
+		return chainResult{chain: chains[0], sub: sub, err: fmt.Errorf("verify: certificate not valid at %s: %w", t.UTC().Format(time.RFC3339), pki.ChainCause(err))}
 	}
-	if err == nil {
-		err = errors.New("verify: no chain")
-	}
-	return chainResult{sub: NoCertificateChainFound, err: fmt.Errorf("verify: no chain to a trust anchor: %w", err)}
+	return chainResult{sub: NoCertificateChainFound, err: fmt.Errorf("verify: no chain to a trust anchor: %w", pki.ChainCause(err))}
 }
 
-// Extended key usages accepted for signing documents: any, RFC 9336 document signing,
-// e-mail protection and client authentication (what Vietnamese CAs issue), Adobe's
-// and Microsoft's document signing.
-var (
-	oidEKUDocumentSigning      = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
-	oidEKUAdobeAuthenticDoc    = asn1.ObjectIdentifier{1, 2, 840, 113583, 1, 1, 5}
-	oidEKUMicrosoftDocumentSig = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 10, 3, 12}
-)
-
 // checkSignerUsage checks the key usage (digitalSignature or nonRepudiation) and,
-// when the certificate restricts it, the extended key usage.
+// when the certificate restricts it, the extended key usage. Accepted for signing
+// documents: any, RFC 9336 document signing, e-mail protection and client
+// authentication (what Vietnamese CAs issue), Adobe's and Microsoft's document signing.
 func checkSignerUsage(c *x509.Certificate) error {
 	if c.KeyUsage != 0 && c.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
 		return errors.New("verify: the signer certificate's key usage allows neither digitalSignature nor nonRepudiation")
@@ -199,7 +171,7 @@ func checkSignerUsage(c *x509.Certificate) error {
 		}
 	}
 	for _, u := range c.UnknownExtKeyUsage {
-		if u.Equal(oidEKUDocumentSigning) || u.Equal(oidEKUAdobeAuthenticDoc) || u.Equal(oidEKUMicrosoftDocumentSig) {
+		if u.Equal(cms.OIDEKUDocumentSigning) || u.Equal(cms.OIDEKUAdobeAuthenticDocuments) || u.Equal(cms.OIDEKUMicrosoftDocumentSigning) {
 			return nil
 		}
 	}
@@ -271,10 +243,7 @@ func hasRevocationDataFor(dss *dssData, cert *x509.Certificate, pool []*x509.Cer
 	if dss == nil || cert == nil {
 		return false
 	}
-	for _, iss := range pool {
-		if !bytes.Equal(iss.RawSubject, cert.RawIssuer) || cert.CheckSignatureFrom(iss) != nil {
-			continue
-		}
+	for _, iss := range pki.Issuers(cert, pool) {
 		for _, o := range dss.ocsps {
 			// freshness is not asked: only whether the data is about cert
 			if _, err := ocsp.ParseResponseForCert(o, cert, iss); err == nil {

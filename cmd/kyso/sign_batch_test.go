@@ -222,7 +222,10 @@ func TestSignBatchCommitFails(t *testing.T) {
 	for i, in := range inputs {
 		jobs[i] = signJob{in: in, out: filepath.Join(out, filepath.Base(in))}
 	}
-	hk := &hookKey{Key: key, after: commitChunk / 2, hook: func() { _ = os.RemoveAll(out) }}
+	// The directory goes at once (a rename): RemoveAll would race the workers'
+	// new temporary files, fail to remove a directory they had just written into,
+	// and leave the outputs writable.
+	hk := &hookKey{Key: key, after: commitChunk / 2, hook: func() { _ = os.Rename(out, out+"-gone") }}
 	var msg bytes.Buffer
 	err = runJobs(ctx, &msg, &app.Service{}, hk, jobs, app.SignOptions{}, 2)
 	if exitCode(err) != 1 || !strings.Contains(msg.String(), "not attempted") || !strings.Contains(msg.String(), "writing the output") {

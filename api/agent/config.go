@@ -65,8 +65,10 @@ type Config struct {
 	// PINLockout is how long the PIN prompt stays locked after MaxPINFailures wrong
 	// PINs in a row (default 5m).
 	PINLockout time.Duration `yaml:"pin_lockout,omitempty"`
-	// MaxPINFailures is how many wrong PINs in a row lock the prompt (default 3). Keep
-	// it below the tokens' own counter (usually 5 to 10) so the token never locks.
+	// MaxPINFailures is how many wrong PINs in a row, for one job or one web origin,
+	// lock the prompt (default 3); it is also the most wrong PINs the agent gives one
+	// token between two good ones, however much time passes. Keep it below the tokens'
+	// own counter (usually 5 to 10) so the token never locks.
 	MaxPINFailures int       `yaml:"max_pin_failures,omitempty"`
 	Pairings       []Pairing `yaml:"pairings,omitempty"`
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -116,24 +115,14 @@ func runSign(cmd *cobra.Command, rf *rootFlags, f signFlags, in string) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	uri, err := agent.KeyURI(tok, cert, pin)
-	if err != nil {
-		return &exitError{code: 1, err: err}
-	}
-	var allowed []string
-	for _, m := range modules {
-		allowed = append(allowed, m.Path)
-	}
 	ctx := cmd.Context()
-	key, err := hsm.Open(ctx, uri, hsm.Options{AllowedModules: allowed})
+	// Through the watcher's module: one loader, and the token's PIN state is checked
+	// before the PIN is tried.
+	key, err := w.OpenKey(ctx, tok, cert, pin)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	defer func() {
-		if c, ok := key.(io.Closer); ok {
-			_ = c.Close()
-		}
-	}()
+	defer key.Close()
 	opts.Certificate, opts.Chain = key.Certificate(), key.Chain()
 	if opts.Certificate == nil {
 		opts.Certificate = cert.Cert
@@ -173,26 +162,26 @@ func runSign(cmd *cobra.Command, rf *rootFlags, f signFlags, in string) error {
 }
 
 // readPIN reads the PIN from source, or from the terminal without echo.
-func readPIN(cmd *cobra.Command, source, label string) (string, error) {
+func readPIN(cmd *cobra.Command, source, label string) (hsm.Secret, error) {
 	if source != "" {
 		raw, err := os.ReadFile(source)
 		if err != nil {
-			return "", fmt.Errorf("reading the PIN: %w", err)
+			return hsm.Secret{}, fmt.Errorf("reading the PIN: %w", err)
 		}
 		line, _, _ := bytes.Cut(raw, []byte("\n"))
-		return strings.TrimRight(string(line), "\r"), nil
+		return hsm.NewSecret(strings.TrimRight(string(line), "\r")), nil
 	}
 	fd := int(os.Stdin.Fd())
 	fmt.Fprintf(cmd.ErrOrStderr(), "PIN of token %q: ", label)
 	if term.IsTerminal(fd) {
 		b, err := term.ReadPassword(fd)
 		fmt.Fprintln(cmd.ErrOrStderr())
-		return string(b), err
+		return hsm.NewSecret(string(b)), err
 	}
 	// Not a terminal (a pipe): read one line.
 	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 	if err != nil && line == "" {
-		return "", fmt.Errorf("reading the PIN: %w", err)
+		return hsm.Secret{}, fmt.Errorf("reading the PIN: %w", err)
 	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return hsm.NewSecret(strings.TrimRight(line, "\r\n")), nil
 }

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/pdf"
 	"github.com/kyso-vn/kyso/signer/verify"
@@ -111,11 +111,12 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 		}
 	}
 
+	svc := &app.Service{Verify: opts}
 	var outputs []any
 	worst := 0 // 0 < 3 < 2 < 1
 	severity := map[int]int{0: 0, 3: 1, 2: 2, 1: 3}
 	for i, file := range files {
-		rep, err := verifyOne(ctx, f, file, opts)
+		rep, err := verifyOne(ctx, svc, f, file)
 		code := verify.ExitStatus(rep, err)
 		if severity[code] > severity[worst] {
 			worst = code
@@ -166,24 +167,11 @@ func verdictLine(code int) string {
 	return "verify: the validity of a signature cannot be established"
 }
 
-func verifyOne(ctx context.Context, f verifyFlags, file string, opts verify.Options) (*verify.Report, error) {
+func verifyOne(ctx context.Context, svc *app.Service, f verifyFlags, file string) (*verify.Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	if f.content == "" {
-		return verify.VerifyFile(ctx, file, opts)
+		return svc.VerifyFile(ctx, file)
 	}
-	sig, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", verify.ErrUnreadable, err)
-	}
-	c, err := os.Open(f.content)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", verify.ErrUnreadable, err)
-	}
-	defer c.Close()
-	st, err := c.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", verify.ErrUnreadable, err)
-	}
-	return verify.VerifyDetached(ctx, sig, c, st.Size(), file, opts)
+	return svc.VerifyDetachedFile(ctx, file, f.content)
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/pki"
-	"github.com/kyso-vn/kyso/signer/pdf"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -27,7 +26,7 @@ type verifyFlags struct {
 	lang    string
 	content string
 	timeout time.Duration
-	limits  pdf.Limits
+	limits  verify.Limits
 }
 
 func newVerifyCmd() *cobra.Command {
@@ -60,7 +59,7 @@ be read becomes {"version":1,"file":…,"error":…}.`,
 	fl.StringVar(&f.content, "content", "", "the signed content of a detached CMS/CAdES signature FILE (.p7s)")
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "time limit for each FILE")
 	// the limits of the server's verify: section; exceeding one is exit status 2
-	d := pdf.DefaultLimits()
+	d := verify.DefaultLimits()
 	fl.IntVar(&f.limits.MaxRevisions, "max-revisions", d.MaxRevisions, "refuse a document with more revisions (verify.max_revisions)")
 	fl.IntVar(&f.limits.MaxObjects, "max-objects", d.MaxObjects, "refuse a document that needs more objects read (verify.max_objects)")
 	fl.IntVar(&f.limits.MaxXrefEntries, "max-xref-entries", d.MaxXrefEntries, "refuse a document with more cross-reference entries (verify.max_xref_entries)")

@@ -47,6 +47,8 @@ type Options struct {
 	// stripped. They get the request id, logging, metrics, panic recovery and
 	// deadline of every route, and do their own authentication.
 	Mounts map[string]http.Handler
+	// Pages, when set, serves the public web pages (api/web) at / and /tra-cuu/.
+	Pages PageServices
 }
 
 // Server is the HTTP API.
@@ -180,6 +182,11 @@ func New(o Options) (*Server, error) {
 		e.Any(prefix+"/*rest", gin.WrapH(http.StripPrefix(prefix, h)))
 	}
 	s.mounts = slices.Sorted(maps.Keys(o.Mounts))
+	if o.Pages != nil {
+		if err := s.mountPages(e, o.Pages); err != nil {
+			return nil, err
+		}
+	}
 	s.engine = e
 	return s, nil
 }

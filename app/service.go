@@ -96,6 +96,9 @@ type Service struct {
 	// pending signature's end are written in one transaction, so this never makes a
 	// second version.
 	CompletingGrace time.Duration
+	// PublicRegisters are the agencies whose issued documents anyone may look up
+	// (public.registers; see PublicDocument).
+	PublicRegisters []string
 }
 
 // cutOff reports whether a pending signature still "completing" has been so for longer

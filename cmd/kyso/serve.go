@@ -172,6 +172,7 @@ func serve(ctx context.Context, p serveParams) error {
 		Registers:      svc,
 		Checks:         checks,
 		Mounts:         mounts,
+		Pages:          svc,
 	})
 	if err != nil {
 		return err

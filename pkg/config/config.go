@@ -42,6 +42,7 @@ type Config struct {
 	CSC        CSC        `yaml:"csc"`
 	Remote     Remote     `yaml:"remote"`
 	Verify     Verify     `yaml:"verify"`
+	Public     Public     `yaml:"public"`
 }
 
 // Server is the HTTP listener and its limits.

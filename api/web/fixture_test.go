@@ -1,0 +1,207 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kyso-vn/kyso/api"
+	"github.com/kyso-vn/kyso/app"
+	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
+	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
+	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/pkg/wire"
+	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/verify"
+)
+
+// kyso is a real server: the app's use-cases over SQLite, the test PKI's
+// organisation key, a stranger's key from a throw-away PKI nobody trusts, revocation
+// answered by the test PKI's own OCSP responder and CRL servers, and the API with the
+// pages mounted behind its public limits.
+type kyso struct {
+	svc  *app.Service
+	pki  *testpki.TestPKI
+	url  string
+	logs bytes.Buffer
+	dir  string
+}
+
+func startKyso(t *testing.T, edit func(*config.Config)) *kyso {
+	t.Helper()
+	ctx := context.Background()
+	p := testpki.Committed(t)
+	k := &kyso{pki: p, dir: t.TempDir()}
+	st, err := store.Open(ctx, store.Config{DSN: filepath.Join(k.dir, "kyso.db"), BlobDir: filepath.Join(k.dir, "blobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	org, err := hsm.NewSoftwareDemoKey(p.Org.Key, p.Org.ChainWithLeaf()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, err := st.CreateKey(ctx, store.SigningKey{Label: "org", URI: "softkey:demo", Owner: "clerk"}, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := testpki.New(t)
+	sc := other.Issue(t, testpki.Spec{Kind: testpki.Organisation, NoRevocationURLs: true,
+		Subject: pkix.Name{Country: []string{"VN"}, Organization: []string{"Công ty Không Rõ"}, CommonName: "Công ty Không Rõ"}})
+	stranger, err := hsm.NewSoftwareDemoKey(sc.Key, sc.ChainWithLeaf()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := pkitest.StartServices(t, p)
+	k.svc = &app.Service{
+		Store: st,
+		Keys: map[string]*app.ServerKey{
+			"org":      {Name: "org", Key: org, StoreID: sk.ID, URI: "softkey:demo"},
+			"stranger": {Name: "stranger", Key: stranger, URI: "softkey:stranger"},
+		},
+		Verify: verify.Options{Anchors: []*x509.Certificate{p.Root.Cert},
+			Revocation: &pki.Checker{RewriteURL: services.RewriteURL}},
+		TempDir:         t.TempDir(),
+		PublicRegisters: []string{testpki.OrgCode},
+	}
+	cfg := config.Default()
+	cfg.Server.MaxUpload = 8 * config.MiB
+	cfg.RateLimit.PublicVerifyPerMinute = 1000
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := api.New(api.Options{Config: &cfg, Logger: slog.New(slog.NewTextHandler(&k.logs, nil)),
+		TempDir: t.TempDir(), Verifier: k.svc, Pages: k.svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	k.url = hs.URL
+	return k
+}
+
+// pdfDoc is a one-page PDF with a correct cross-reference table.
+func pdfDoc(text string) []byte {
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+		"",
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+	}
+	stream := "BT /F1 14 Tf 72 760 Td (" + text + ") Tj ET"
+	objs[3] = fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream)
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	offsets := make([]int, len(objs))
+	for i, o := range objs {
+		offsets[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, off := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return b.Bytes()
+}
+
+// sign signs in with the named server key through the app's signing path.
+func (k *kyso) sign(t *testing.T, key string, in []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	if err := k.svc.SignPDF(context.Background(), key, bytes.NewReader(in), int64(len(in)), &out, app.SignOptions{Reason: "Phát hành"}); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// tamper changes one letter of the page's text, inside the signed bytes.
+func tamper(t *testing.T, signed []byte, from, to string) []byte {
+	t.Helper()
+	i := bytes.Index(signed, []byte(from))
+	if i < 0 {
+		t.Fatalf("%q not in the signed PDF", from)
+	}
+	out := bytes.Clone(signed)
+	copy(out[i:], to)
+	return out
+}
+
+// report is what the CLI would say of b: the same use-case, at the same trust.
+func (k *kyso) report(t *testing.T, b []byte) *verify.Report {
+	t.Helper()
+	rep, err := k.svc.VerifyPDF(context.Background(), bytes.NewReader(b), int64(len(b)), "x.pdf", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// issue runs the Decree 30 flow through app: a draft, the leader's signature made
+// outside the server (prepare, sign the digest, complete), the clerk's issue with
+// the organisation's key and the seal. It returns the issued file and its identifier.
+func (k *kyso) issue(t *testing.T, text string) ([]byte, string) {
+	t.Helper()
+	ctx := context.Background()
+	in := pdfDoc(text)
+	pend, err := k.svc.Prepare(ctx, app.PrepareRequest{
+		Content: bytes.NewReader(in), Filename: "du-thao.pdf", AgencyCode: testpki.OrgCode,
+		Summary: "Về việc thử nghiệm tra cứu văn bản", Symbol: "UBND-VP", Type: "CV",
+		Certificate: k.pki.Leader.Cert, Chain: k.pki.Leader.Chain, Role: app.RoleApprove, Actor: "leader",
+		Options: app.SignOptions{Reason: "Phê duyệt", Appearance: &pades.Appearance{Page: 1, Rect: [4]float64{330, 120, 510, 190}, Image: testenv.SignaturePNG()}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := wire.SignerOpts(pend.Algorithm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := pades.SignDigest(ctx, k.pki.Leader.Key, pend.Digest, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.svc.Complete(ctx, pend.ID, app.CompleteRequest{Signature: sig, Actor: "leader"}); err != nil {
+		t.Fatal(err)
+	}
+	doc, rep, err := k.svc.Issue(ctx, app.IssueRequest{DocumentID: pend.DocumentID, KeyName: "org",
+		Seal: testenv.SealPNG(), SealSize: 60, Actor: "clerk"})
+	if err != nil {
+		t.Fatalf("issue: %v (%+v)", err, rep)
+	}
+	rc, _, err := k.svc.OpenContent(ctx, app.Principal{ID: "test", Name: "test", Role: app.RoleClerk}, doc.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, *doc.Identifier
+}
+
+func writeFile(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -44,9 +44,13 @@ func post(t *testing.T, u string, files map[string][]byte) (*http.Response, stri
 type etsiReport struct {
 	XMLName xml.Name `xml:"http://uri.etsi.org/19102/v1.2.1# ValidationReport"`
 	Reports []struct {
-		ID     struct{ ID string `xml:"id,attr"` } `xml:"SignatureIdentifier"`
+		ID struct {
+			ID string `xml:"id,attr"`
+		} `xml:"SignatureIdentifier"`
 		Signer struct {
-			Ref    struct{ VOReference string `xml:"VOReference,attr"` } `xml:"SignerCertificate"`
+			Ref struct {
+				VOReference string `xml:"VOReference,attr"`
+			} `xml:"SignerCertificate"`
 			Signer string `xml:"Signer"`
 		} `xml:"SignerInformation"`
 		Main string   `xml:"SignatureValidationStatus>MainIndication"`

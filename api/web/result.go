@@ -102,16 +102,25 @@ func newResult(rep *verify.Report, lang verify.Lang) (*result, error) {
 			v.CA = caName(s.Signer.Issuer)
 		}
 		// the chain runs leaf first, to the anchor: its last certificate is the PKI
-		if n := len(s.Chain); n > 0 && s.SubIndication != verify.NoCertificateChainFound {
-			v.PKI = caName(s.Chain[n-1].Subject)
-		} else {
+		switch n := len(s.Chain); {
+		case s.SubIndication == verify.NoCertificateChainFound:
 			v.PKI = T("no-pki")
+		case n > 0:
+			v.PKI = caName(s.Chain[n-1].Subject)
+		default: // the signature failed before its chain was looked at
+			v.PKI = T("not-checked")
 		}
 		v.Time = showTime(s.SigningTime)
-		if v.Time == "" {
-			v.Time = T("unknown")
-		}
 		v.TimeHow = timeSources[s.TimeSource].in(lang)
+		if s.SigningTime == nil && s.ClaimedSigningTime != nil {
+			v.Time, v.TimeHow = showTime(s.ClaimedSigningTime), timeSources["claimed"].in(lang)
+		}
+		if v.Time == "" {
+			v.Time, v.TimeHow = T("unknown"), ""
+		}
+		if v.Level == "none" {
+			v.Level = T("no-level")
+		}
 		if s.Timestamp != nil && s.Timestamp.TSA != nil && s.TimeSource == "timestamp" {
 			v.TimeHow += " — " + caName(s.Timestamp.TSA.Subject)
 		}
@@ -139,7 +148,7 @@ func newResult(rep *verify.Report, lang verify.Lang) (*result, error) {
 				v.Revocation += " — " + showTime(r.RevokedAt)
 			}
 		} else {
-			v.Revocation = T("unknown")
+			v.Revocation = T("not-checked")
 		}
 		res.Signatures = append(res.Signatures, v)
 	}

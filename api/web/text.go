@@ -55,6 +55,8 @@ var texts = map[string]text{
 	"errors":         {"Lỗi", "Errors"},
 	"warnings":       {"Cảnh báo", "Warnings"},
 	"unknown":        {"không rõ", "unknown"},
+	"not-checked":    {"chưa kiểm tra (việc kiểm tra đã dừng ở bước trước)", "not checked (the check stopped at an earlier step)"},
+	"no-level":       {"không phải chữ ký PAdES cơ bản", "not a PAdES baseline signature"},
 	"lookup-title":   {"Tra cứu văn bản đã ban hành", "Look up an issued document"},
 	"agency":         {"Cơ quan ban hành", "Issued by"},
 	"number":         {"Số, ký hiệu", "Number and symbol"},

@@ -140,9 +140,10 @@ type page struct {
 	Result *result
 	Error  string
 	Doc    *app.PublicDocument
-	Same   *bool
-	Yours  string // SHA-256 of the visitor's copy
-	Action string
+	// Compared is "same" or "different" after the visitor's copy was compared.
+	Compared string
+	Yours    string // SHA-256 of the visitor's copy
+	Action   string
 }
 
 func (p *Pages) render(w http.ResponseWriter, status int, name string, pg page) {
@@ -327,7 +328,7 @@ func (p *Pages) Lookup(w http.ResponseWriter, r *http.Request, identifier string
 		p.lookupFail(w, r, lang, err)
 		return
 	}
-	p.renderLookup(w, r, lang, &pd, nil, "")
+	p.renderLookup(w, r, lang, &pd, "", "")
 }
 
 func (p *Pages) lookupFail(w http.ResponseWriter, r *http.Request, lang verify.Lang, err error) {
@@ -339,8 +340,8 @@ func (p *Pages) lookupFail(w http.ResponseWriter, r *http.Request, lang verify.L
 	p.fail(w, r, "notfound", pg, err)
 }
 
-func (p *Pages) renderLookup(w http.ResponseWriter, r *http.Request, lang verify.Lang, pd *app.PublicDocument, same *bool, yours string) {
-	pg := page{Lang: lang, Path: r.URL.Path, Title: texts["lookup-title"].in(lang), Doc: pd, Same: same, Yours: yours, Action: r.URL.Path}
+func (p *Pages) renderLookup(w http.ResponseWriter, r *http.Request, lang verify.Lang, pd *app.PublicDocument, compared, yours string) {
+	pg := page{Lang: lang, Path: r.URL.Path, Title: texts["lookup-title"].in(lang), Doc: pd, Compared: compared, Yours: yours, Action: r.URL.Path}
 	res, err := newResult(pd.Report, lang)
 	if err != nil {
 		p.fail(w, r, "notfound", pg, err)
@@ -368,8 +369,11 @@ func (p *Pages) Compare(w http.ResponseWriter, r *http.Request, identifier strin
 		p.fail(w, r, "lookup", pg, err)
 		return
 	}
-	same := sum == pd.SHA256
-	p.renderLookup(w, r, lang, &pd, &same, sum)
+	compared := "different"
+	if sum == pd.SHA256 {
+		compared = "same"
+	}
+	p.renderLookup(w, r, lang, &pd, compared, sum)
 }
 
 // hashUpload reads the form's "file" part through SHA-256 without keeping it.

@@ -1,0 +1,310 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"flag"
+	"image/png"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/signer/verify"
+)
+
+var updateScreenshots = flag.Bool("web.screenshots", false, "write the pages' screenshots to docs/web/")
+
+// browser starts Debian's chromium headless with a fresh profile, offline.
+func browser(t *testing.T, width, height int) context.Context {
+	t.Helper()
+	path := testenv.Tool(t, "chromium", "chromium")
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+// screenshot captures the whole page; with -web.screenshots it goes to docs/web/.
+func screenshot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		b, err := chromedp.FullScreenshot(100)(ctx, tg)
+		if err != nil {
+			return err
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil || img.Bounds().Dx() < 300 {
+			t.Errorf("screenshot %s is not a page-sized PNG: %v", name, err)
+		}
+		dir := t.TempDir()
+		if *updateScreenshots {
+			dir = filepath.Join(testenv.ModuleRoot(), "docs", "web")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+		}
+		return os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	})
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("reading %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// noHorizontalScroll fails when the page is wider than the window.
+func noHorizontalScroll(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	w, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w[0] > w[1] {
+		t.Errorf("%s: the page is %d px wide in a %d px window: it scrolls sideways", page, w[0], w[1])
+	}
+}
+
+// TestCitizenVerifies: a citizen opens the portal, chooses a file and presses the
+// button (the script uploads with progress and shows the answer in place): a good,
+// a tampered and an untrusted document get the verdict word, its colour and the
+// CLI's verdict sentence; the page's ETSI XML download is well-formed with the
+// CLI's indications; the English switch works; nothing scrolls sideways at 1100 px.
+func TestCitizenVerifies(t *testing.T) {
+	k := startKyso(t, nil)
+	dir := t.TempDir()
+	good := k.sign(t, "org", pdfDoc("Thong bao so 1"))
+	cases := []struct {
+		name, shot string
+		doc        []byte
+		word       string
+		class      string
+		main       string
+	}{
+		{"good", "verify-valid.png", good, "Hợp lệ", "ok", "urn:etsi:019102:mainindication:total-passed"},
+		{"tampered", "verify-tampered.png", tamper(t, good, "so 1", "so 7"), "Không hợp lệ", "bad", "urn:etsi:019102:mainindication:total-failed"},
+		{"untrusted", "verify-untrusted.png", k.sign(t, "stranger", pdfDoc("Thong bao so 2")), "Chưa xác định được", "unknown", "urn:etsi:019102:mainindication:indeterminate"},
+	}
+	ctx := browser(t, 1100, 900)
+	if err := chromedp.Do(ctx, chromedp.Navigate(k.url+"/"), chromedp.WaitVisible(chromedp.ID("file")), screenshot(t, "portal.png")); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(t, ctx, "#not-stored"); !strings.Contains(got, "không được lưu") {
+		t.Errorf("the page does not say the file is not stored: %q", got)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep := k.report(t, c.doc)
+			path := writeFile(t, dir, c.name+".pdf", c.doc)
+			err := chromedp.Do(ctx,
+				chromedp.Navigate("about:blank"),
+				chromedp.Navigate(k.url+"/"),
+				chromedp.WaitVisible(chromedp.ID("file")),
+				chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}),
+				chromedp.Click(chromedp.ID("submit")),
+				chromedp.WaitVisible(chromedp.ID("verdict")),
+			)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := text(t, ctx, "#verdict-text"); got != c.word {
+				t.Errorf("verdict %q, want %q", got, c.word)
+			}
+			if got, want := text(t, ctx, "#verdict-sentence"), rep.Verdict(verify.Vietnamese); got != want {
+				t.Errorf("verdict sentence %q, the CLI says %q", got, want)
+			}
+			class, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("verdict"), "class"))
+			if err != nil || !strings.Contains(class.Value, c.class) {
+				t.Errorf("verdict class %q, want %s", class.Value, c.class)
+			}
+			if got := text(t, ctx, "#indication"); !strings.HasPrefix(got, string(rep.Indication)) {
+				t.Errorf("technical result %q, the CLI says %s", got, rep.Indication)
+			}
+			href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("download-xml"), "href"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b64, ok := strings.CutPrefix(href.Value, "data:application/xml;base64,")
+			if !ok {
+				t.Fatalf("the XML download is %.60q", href.Value)
+			}
+			x, err := base64.StdEncoding.DecodeString(b64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := parseETSI(t, x)
+			if len(r.Reports) != len(rep.Signatures) || r.Reports[0].Main != c.main {
+				t.Errorf("downloaded report: %d reports, first %q; want %d, %s", len(r.Reports), r.Reports[0].Main, len(rep.Signatures), c.main)
+			}
+			noHorizontalScroll(t, ctx, c.name)
+			if err := chromedp.Do(ctx, screenshot(t, c.shot)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// the same check in English, without the script: a plain form POST
+	path := writeFile(t, dir, "good-en.pdf", good)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(k.url+"/?lang=en"),
+		chromedp.WaitVisible(chromedp.ID("file")),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("verify-form").submit = HTMLFormElement.prototype.submit; 0`),
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}),
+		chromedp.Evaluate[chromedp.Void](`HTMLFormElement.prototype.submit.call(document.getElementById("verify-form")); 0`),
+		chromedp.WaitVisible(chromedp.ID("verdict")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := text(t, ctx, "#verdict-text"); got != "Valid" {
+		t.Errorf("English verdict %q", got)
+	}
+	if got, want := text(t, ctx, "#verdict-sentence"), k.report(t, good).Verdict(verify.English); got != want {
+		t.Errorf("English sentence %q, the CLI says %q", got, want)
+	}
+}
+
+// TestLookupRoundTrip: a document issued through app is found at
+// /tra-cuu/{identifier} with its agency, number, date, summary, SHA-256 and
+// signatures' verdicts; dropping the same file says "same document", another file
+// "not the same".
+func TestLookupRoundTrip(t *testing.T) {
+	k := startKyso(t, nil)
+	issued, id := k.issue(t, "Quyet dinh so mot")
+	other, _ := k.issue(t, "Quyet dinh so hai")
+	dir := t.TempDir()
+	same, diff := writeFile(t, dir, "ban-nhan-duoc.pdf", issued), writeFile(t, dir, "ban-khac.pdf", other)
+	ctx := browser(t, 1100, 900)
+	page := k.url + "/tra-cuu/" + url.PathEscape(id)
+	if err := chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.ID("record"))); err != nil {
+		t.Fatal(err)
+	}
+	rep := k.report(t, issued)
+	if got := text(t, ctx, "#identifier"); got != id {
+		t.Errorf("identifier %q, want %q", got, id)
+	}
+	if got := text(t, ctx, "#sha256"); got != rep.SHA256 {
+		t.Errorf("SHA-256 %q, want %q", got, rep.SHA256)
+	}
+	if got := text(t, ctx, "#number"); !strings.Contains(got, "/UBND-VP") {
+		t.Errorf("number %q", got)
+	}
+	if got := text(t, ctx, "#verdict-text"); got != "Hợp lệ" || len(rep.Signatures) != 2 {
+		t.Errorf("verdict %q on %d signatures (%s)", got, len(rep.Signatures), rep.Indication)
+	}
+	if got := text(t, ctx, "#scan-note"); !strings.Contains(got, "quét lại") {
+		t.Errorf("no note on scanned copies: %q", got)
+	}
+	if err := chromedp.Do(ctx, screenshot(t, "lookup.png")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		file, want, shot string
+	}{
+		{same, "Cùng văn bản", "lookup-same.png"},
+		{diff, "Không phải cùng văn bản", "lookup-different.png"},
+	} {
+		err := chromedp.Do(ctx,
+			chromedp.Navigate("about:blank"),
+			chromedp.Navigate(page),
+			chromedp.WaitVisible(chromedp.ID("file")),
+			chromedp.SetUploadFiles(chromedp.ID("file"), []string{c.file}),
+			chromedp.Click(chromedp.ID("submit")),
+			chromedp.WaitVisible(chromedp.ID("compare-result")),
+			screenshot(t, c.shot),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := text(t, ctx, "#compare-text"); !strings.HasPrefix(got, c.want) {
+			t.Errorf("%s: %q, want %q", filepath.Base(c.file), got, c.want)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(k.url+"/tra-cuu/000.00.00.H43,2020%2F01%2F01,99%2FUBND-VP"),
+		chromedp.WaitVisible(chromedp.ID("not-found")), screenshot(t, "lookup-not-found.png")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNarrowScreen: at 360 px wide the portal, a result and the lookup page do not
+// scroll sideways, and the form is reachable by keyboard alone (Tab reaches the file
+// input and the button, each with a label).
+func TestNarrowScreen(t *testing.T) {
+	k := startKyso(t, nil)
+	issued, id := k.issue(t, "Cong van")
+	path := writeFile(t, t.TempDir(), "van-ban.pdf", issued)
+	ctx := browser(t, 360, 740)
+	if err := chromedp.Do(ctx, chromedp.Navigate(k.url+"/"), chromedp.WaitVisible(chromedp.ID("file")), screenshot(t, "portal-360.png")); err != nil {
+		t.Fatal(err)
+	}
+	noHorizontalScroll(t, ctx, "portal")
+	labelled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`["file","content"].every(id => document.querySelector("label[for="+id+"]"))`))
+	if err != nil || !labelled {
+		t.Errorf("a file input has no label")
+	}
+	// Tab from the top: skip link, brand, language switch, then the form's controls.
+	var order []string
+	for range 6 {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent("\t")); err != nil {
+			t.Fatal(err)
+		}
+		id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id || document.activeElement.className`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		order = append(order, id)
+	}
+	if !contains(order, "file") || !contains(order, "submit") {
+		t.Errorf("Tab visits %v: the file input or the button cannot be reached by keyboard", order)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}),
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("verdict")),
+		screenshot(t, "verify-360.png"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noHorizontalScroll(t, ctx, "result")
+	if err := chromedp.Do(ctx, chromedp.Navigate(k.url+"/tra-cuu/"+url.PathEscape(id)), chromedp.WaitVisible(chromedp.ID("record")), screenshot(t, "lookup-360.png")); err != nil {
+		t.Fatal(err)
+	}
+	noHorizontalScroll(t, ctx, "lookup")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

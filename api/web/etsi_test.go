@@ -28,7 +28,9 @@ func TestETSIReportShape(t *testing.T) {
 	}
 	var r struct {
 		Reports []struct {
-			ID   struct{ ID string `xml:"id,attr"` } `xml:"SignatureIdentifier"`
+			ID struct {
+				ID string `xml:"id,attr"`
+			} `xml:"SignatureIdentifier"`
 			Best *struct {
 				POETime string
 			} `xml:"ValidationTimeInfo>BestSignatureTime"`

@@ -203,7 +203,9 @@ func TestLookupRoundTrip(t *testing.T) {
 	same, diff := writeFile(t, dir, "ban-nhan-duoc.pdf", issued), writeFile(t, dir, "ban-khac.pdf", other)
 	ctx := browser(t, 1100, 900)
 	page := k.url + "/tra-cuu/" + url.PathEscape(id)
-	if err := chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.ID("record"))); err != nil {
+	// a visitor with a paper copy types the identifier printed on it into the portal
+	if err := chromedp.Do(ctx, chromedp.Navigate(k.url+"/"), chromedp.SendKeys(chromedp.ID("lookup-id"), id+"\r"),
+		chromedp.WaitVisible(chromedp.ID("record"))); err != nil {
 		t.Fatal(err)
 	}
 	rep := k.report(t, issued)

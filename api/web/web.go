@@ -25,6 +25,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -321,8 +322,13 @@ func (p *Pages) Verify(w http.ResponseWriter, r *http.Request) {
 }
 
 // Lookup is GET /tra-cuu/{identifier}.
+// GET /tra-cuu/?id=... (the lookup form) redirects to the document's own URL.
 func (p *Pages) Lookup(w http.ResponseWriter, r *http.Request, identifier string) {
 	lang := langOf(r)
+	if q := strings.TrimSpace(r.URL.Query().Get("id")); identifier == "" && q != "" && len(q) <= 200 {
+		http.Redirect(w, r, "/tra-cuu/"+url.PathEscape(q)+"?lang="+string(lang), http.StatusSeeOther)
+		return
+	}
 	pd, err := p.o.Services.PublicDocument(r.Context(), identifier, p.o.Now())
 	if err != nil {
 		p.lookupFail(w, r, lang, err)

@@ -50,10 +50,16 @@ func browser(t *testing.T, width, height int) context.Context {
 	return ctx
 }
 
-// screenshot captures the whole page; with -web.screenshots it goes to docs/web/.
+// screenshot captures the whole page (the window only for names ending -top.png or
+// -360.png, which show what a phone shows first); with -web.screenshots it goes to
+// docs/web/.
 func screenshot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		b, err := chromedp.FullScreenshot(100)(ctx, tg)
+		capture := chromedp.FullScreenshot(100)
+		if strings.HasSuffix(name, "-top.png") || strings.HasSuffix(name, "-360.png") {
+			capture = chromedp.CaptureScreenshot()
+		}
+		b, err := capture(ctx, tg)
 		if err != nil {
 			return err
 		}
@@ -230,8 +236,8 @@ func TestLookupRoundTrip(t *testing.T) {
 	for _, c := range []struct {
 		file, want, shot string
 	}{
-		{same, "Cùng văn bản", "lookup-same.png"},
-		{diff, "Không phải cùng văn bản", "lookup-different.png"},
+		{same, "Cùng văn bản", "lookup-same-top.png"},
+		{diff, "Không phải cùng văn bản", "lookup-different-top.png"},
 	} {
 		err := chromedp.Do(ctx,
 			chromedp.Navigate("about:blank"),

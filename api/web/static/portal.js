@@ -48,7 +48,8 @@
     if (!main) return false;
     document.title = doc.title;
     document.getElementById("main").replaceWith(main);
-    main.focus();
+    main.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
     return true;
   }
 

@@ -170,15 +170,35 @@ func TestCitizenVerifies(t *testing.T) {
 			if len(r.Reports) != len(rep.Signatures) || r.Reports[0].Main != c.main {
 				t.Errorf("downloaded report: %d reports, first %q; want %d, %s", len(r.Reports), r.Reports[0].Main, len(rep.Signatures), c.main)
 			}
+			// the script sent it and showed the answer in place: a plain form POST
+			// would have gone to /?lang=vi
+			if loc, _ := chromedp.Run(ctx, chromedp.Location()); loc != k.url+"/" {
+				t.Errorf("the page's script did not handle the upload: at %s", loc)
+			}
 			noHorizontalScroll(t, ctx, c.name)
 			if err := chromedp.Do(ctx, screenshot(t, c.shot)); err != nil {
 				t.Fatal(err)
 			}
 		})
 	}
+	// dropping a .p7s and its content onto the form puts each in its input
+	err := chromedp.Do(ctx, chromedp.Navigate(k.url+"/"), chromedp.WaitVisible(chromedp.ID("drop")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => {
+		const dt = new DataTransfer();
+		dt.items.add(new File(["noi dung"], "bien-ban.txt", {type: "text/plain"}));
+		dt.items.add(new File([new Uint8Array([0x30, 0x82])], "bien-ban.txt.p7s"));
+		document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		return [document.getElementById("file").files[0]?.name || "", document.getElementById("content").files[0]?.name || ""];
+	})()`))
+	if err != nil || len(names) != 2 || names[0] != "bien-ban.txt.p7s" || names[1] != "bien-ban.txt" {
+		t.Errorf("after dropping a .p7s and its content: file, content = %v (%v)", names, err)
+	}
 	// the same check in English, without the script: a plain form POST
 	path := writeFile(t, dir, "good-en.pdf", good)
-	err := chromedp.Do(ctx,
+	err = chromedp.Do(ctx,
 		chromedp.Navigate(k.url+"/?lang=en"),
 		chromedp.WaitVisible(chromedp.ID("file")),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("verify-form").submit = HTMLFormElement.prototype.submit; 0`),

@@ -14,7 +14,8 @@ import (
 // The ETSI TS 119 102-2 validation report, the XML EU DSS writes as its "ETSI
 // validation report". Only the elements Kyso can fill truthfully are written: for
 // each signature its identifier (the digest of the signed file), the validation time
-// and, when a timestamp proves it, the best signature time, the signer and the main
+// and, when a timestamp proves it, the best signature time (a proof "provided", as
+// DSS writes it), the signer and the main
 // and sub-indication; the certificates as validation objects named by their SHA-256.
 
 const (
@@ -30,7 +31,6 @@ type xmlReport struct {
 	NSDS       string         `xml:"xmlns:ds,attr"`
 	Signatures []xmlSigReport `xml:"vr:SignatureValidationReport"`
 	Objects    *xmlObjects    `xml:"vr:SignatureValidationObjects,omitempty"`
-	Validator  xmlValidator   `xml:"vr:SignatureValidator"`
 }
 
 type xmlSigReport struct {
@@ -74,7 +74,7 @@ type xmlPOE struct {
 
 type xmlSigAttrs struct {
 	SigningTime *xmlSigningTime `xml:"vr:SigningTime,omitempty"`
-	Reason      *xmlSignedText  `xml:"vr:Reason,omitempty"`
+	Reason      *xmlReason      `xml:"vr:Reason,omitempty"`
 }
 
 type xmlSigningTime struct {
@@ -82,9 +82,9 @@ type xmlSigningTime struct {
 	Time   string `xml:"vr:Time"`
 }
 
-type xmlSignedText struct {
+type xmlReason struct {
 	Signed bool   `xml:"Signed,attr"`
-	Text   string `xml:",chardata"`
+	Text   string `xml:"vr:ReasonElement"`
 }
 
 type xmlSignerInfo struct {
@@ -115,10 +115,6 @@ type xmlDigRep struct {
 	Digest xmlDigest `xml:"vr:DigestAlgAndValue"`
 }
 
-type xmlValidator struct {
-	Other string `xml:"vr:DigitalId>vr:Other"`
-}
-
 // mainIndication is the URI of an indication (TS 119 102-2, clause 5.1.3).
 func mainIndication(i verify.Indication) string {
 	switch i {
@@ -144,7 +140,7 @@ func xmlTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // writeETSI renders rep as a TS 119 102-2 ValidationReport: one
 // SignatureValidationReport per signature or document timestamp, in report order.
 func writeETSI(rep *verify.Report) ([]byte, error) {
-	doc := xmlReport{NSVR: nsVR, NSDS: nsDS, Validator: xmlValidator{Other: "Kyso"}}
+	doc := xmlReport{NSVR: nsVR, NSDS: nsDS}
 	seen := map[string]bool{}
 	objects := &xmlObjects{}
 	addCert := func(c *verify.CertInfo) string {
@@ -172,14 +168,14 @@ func writeETSI(rep *verify.Report) ([]byte, error) {
 			sr.Status.Sub = []string{subIndication(s.SubIndication)}
 		}
 		if s.SigningTime != nil && (s.TimeSource == "timestamp" || s.TimeSource == "document-timestamp") {
-			sr.Time.Best = &xmlPOE{POETime: xmlTime(*s.SigningTime), TypeOfProof: urnVR + "poetype:validation"}
+			sr.Time.Best = &xmlPOE{POETime: xmlTime(*s.SigningTime), TypeOfProof: urnVR + "poetype:provided"}
 		}
 		var attrs xmlSigAttrs
 		if s.ClaimedSigningTime != nil {
 			attrs.SigningTime = &xmlSigningTime{Signed: true, Time: xmlTime(*s.ClaimedSigningTime)}
 		}
 		if s.Reason != "" {
-			attrs.Reason = &xmlSignedText{Signed: true, Text: s.Reason}
+			attrs.Reason = &xmlReason{Signed: true, Text: s.Reason}
 		}
 		if attrs != (xmlSigAttrs{}) {
 			sr.Attrs = &attrs

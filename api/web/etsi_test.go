@@ -32,10 +32,11 @@ func TestETSIReportShape(t *testing.T) {
 				ID string `xml:"id,attr"`
 			} `xml:"SignatureIdentifier"`
 			Best *struct {
-				POETime string
+				POETime     string
+				TypeOfProof string
 			} `xml:"ValidationTimeInfo>BestSignatureTime"`
 			Doc    *struct{} `xml:"SignersDocument"`
-			Reason string    `xml:"SignatureAttributes>Reason"`
+			Reason string    `xml:"SignatureAttributes>Reason>ReasonElement"`
 			Main   string    `xml:"SignatureValidationStatus>MainIndication"`
 			Sub    string    `xml:"SignatureValidationStatus>SubIndication"`
 		} `xml:"SignatureValidationReport"`
@@ -48,7 +49,7 @@ func TestETSIReportShape(t *testing.T) {
 		t.Fatalf("%d reports, %d objects:\n%s", len(r.Reports), len(r.Objects), b)
 	}
 	s1, s2, s3 := r.Reports[0], r.Reports[1], r.Reports[2]
-	if s1.ID.ID != "S-1" || s1.Best == nil || s1.Best.POETime != "2026-03-05T07:30:15Z" || s1.Reason != `<b>&"` || s1.Doc != nil {
+	if s1.ID.ID != "S-1" || s1.Best == nil || s1.Best.POETime != "2026-03-05T07:30:15Z" || s1.Best.TypeOfProof != "urn:etsi:019102:poetype:provided" || s1.Reason != `<b>&"` || s1.Doc != nil {
 		t.Errorf("signature 1: %+v", s1)
 	}
 	if s1.Main != "urn:etsi:019102:mainindication:total-failed" || s1.Sub != "urn:kyso:subindication:MODIFIED_AFTER_SIGNING" {

@@ -41,15 +41,23 @@ func (s *Server) mountPages(e *gin.Engine, svc PageServices) error {
 	if err != nil {
 		return err
 	}
+	// the limits' refusals (429, 503, 401) come as pages, not problem+json
+	asPage := func(c *gin.Context) {
+		c.Set(ctxPageProblem, func(status int, detail string) { p.Problem(c.Writer, c.Request, status, detail) })
+		c.Next()
+	}
 	anyone := s.allow(RoleAdmin, RoleSystem, RoleClerk, RoleLeader, RolePublic)
 	id := func(c *gin.Context) string { return strings.TrimPrefix(c.Param("id"), "/") }
 	e.GET("/", gin.WrapF(p.Portal))
-	e.POST("/", anyone, s.bounded, gin.WrapF(p.Verify))
-	e.GET("/tra-cuu/*id", anyone, s.bounded, func(c *gin.Context) { p.Lookup(c.Writer, c.Request, id(c)) })
-	e.POST("/tra-cuu/*id", anyone, s.bounded, func(c *gin.Context) { p.Compare(c.Writer, c.Request, id(c)) })
+	e.POST("/", asPage, anyone, s.bounded, gin.WrapF(p.Verify))
+	e.GET("/tra-cuu/*id", asPage, anyone, s.bounded, func(c *gin.Context) { p.Lookup(c.Writer, c.Request, id(c)) })
+	e.POST("/tra-cuu/*id", asPage, anyone, s.bounded, func(c *gin.Context) { p.Compare(c.Writer, c.Request, id(c)) })
 	e.GET("/static/*file", gin.WrapF(p.Static))
 	return nil
 }
+
+// ctxPageProblem holds, for a page's request, how fail renders a problem as a page.
+const ctxPageProblem = "kyso.page-problem"
 
 // explain is the status and detail a page shows for err: the upload's own errors as
 // uploadFail renders them, every other one as its problem.

@@ -83,6 +83,10 @@ func fail(c *gin.Context, k problemKind, detail string) {
 	if c.Writer.Written() {
 		return // the status line is gone; nothing coherent can be added
 	}
+	if page, ok := c.Get(ctxPageProblem); ok { // a web page's request: the problem as a page
+		page.(func(status int, detail string))(k.status, detail)
+		return
+	}
 	c.Data(k.status, "application/problem+json", body)
 }
 

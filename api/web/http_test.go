@@ -193,11 +193,18 @@ func TestPublicLimitsApply(t *testing.T) {
 	k := startKyso(t, func(c *config.Config) { c.RateLimit.PublicVerifyPerMinute = 2 })
 	doc := k.sign(t, "org", pdfDoc("Thong bao"))
 	var codes []int
+	var last string
+	var resp *http.Response
 	for range 3 {
-		resp, _ := post(t, k.url+"/", map[string][]byte{"file": doc})
+		resp, last = post(t, k.url+"/", map[string][]byte{"file": doc})
 		codes = append(codes, resp.StatusCode)
 	}
 	if codes[0] != 200 || codes[1] != 200 || codes[2] != http.StatusTooManyRequests {
 		t.Fatalf("statuses %v, want 200 200 429", codes)
+	}
+	// a browser without the script gets the refusal as the page, not as JSON
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(last, `id="error"`) ||
+		!strings.Contains(last, "Too many requests") || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("the 429 is %s (Retry-After %q):\n%s", resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"), last)
 	}
 }

@@ -166,6 +166,19 @@ func (p *Pages) Portal(w http.ResponseWriter, r *http.Request) {
 	p.render(w, http.StatusOK, "portal", page{Lang: lang, Path: "/", Title: texts["title"].in(lang)})
 }
 
+// Problem renders a refusal made before the page's handler ran (the public's rate
+// or concurrency limit, a wrong API key) as the portal with the message, at status.
+func (p *Pages) Problem(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	lang := langOf(r)
+	switch status {
+	case http.StatusTooManyRequests:
+		detail = texts["rate-limited"].in(lang) + " (" + detail + ")"
+	case http.StatusServiceUnavailable:
+		detail = texts["busy"].in(lang) + " (" + detail + ")"
+	}
+	p.render(w, status, "portal", page{Lang: lang, Path: "/", Title: texts["title"].in(lang), Error: detail})
+}
+
 // fail renders err on the portal form with the API's status for it.
 func (p *Pages) fail(w http.ResponseWriter, r *http.Request, name string, pg page, err error) {
 	status, detail := p.o.Explain(err)

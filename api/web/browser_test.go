@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,36 @@ func noHorizontalScroll(t *testing.T, ctx context.Context, page string) {
 	}
 }
 
+// contrastJS is the WCAG contrast ratio of an element's text against the first
+// opaque background behind it.
+const contrastJS = `((sel) => {
+	const el = document.querySelector(sel);
+	if (!el) return -1;
+	const rgb = (c) => c.match(/[\d.]+/g).map(Number);
+	const lum = (c) => {
+		const [r, g, b] = rgb(c).slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+		return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+	};
+	let bg = null;
+	for (let e = el; e && !bg; e = e.parentElement) {
+		const c = getComputedStyle(e).backgroundColor, v = rgb(c);
+		if (v.length < 4 || v[3] > 0) bg = c;
+	}
+	const a = lum(getComputedStyle(el).color), b = lum(bg || "rgb(255,255,255)");
+	return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+})`
+
+// contrastAtLeast fails for each selector whose text has less than 4.5:1 contrast.
+func contrastAtLeast(t *testing.T, ctx context.Context, sels ...string) {
+	t.Helper()
+	for _, sel := range sels {
+		ratio, err := chromedp.Run(ctx, chromedp.Evaluate[float64](contrastJS+"("+strconv.Quote(sel)+")"))
+		if err != nil || ratio < 4.5 {
+			t.Errorf("%s: contrast %.2f:1, below 4.5:1 (%v)", sel, ratio, err)
+		}
+	}
+}
+
 // TestCitizenVerifies: a citizen opens the portal, chooses a file and presses the
 // button (the script uploads with progress and shows the answer in place): a good,
 // a tampered and an untrusted document get the verdict word, its colour and the
@@ -123,6 +154,7 @@ func TestCitizenVerifies(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(k.url+"/"), chromedp.WaitVisible(chromedp.ID("file")), screenshot(t, "portal.png")); err != nil {
 		t.Fatal(err)
 	}
+	contrastAtLeast(t, ctx, "h1", "label[for=file]", "#not-stored", "#submit", ".lang", ".hint")
 	if got := text(t, ctx, "#not-stored"); !strings.Contains(got, "không được lưu") {
 		t.Errorf("the page does not say the file is not stored: %q", got)
 	}
@@ -176,6 +208,7 @@ func TestCitizenVerifies(t *testing.T) {
 				t.Errorf("the page's script did not handle the upload: at %s", loc)
 			}
 			noHorizontalScroll(t, ctx, c.name)
+			contrastAtLeast(t, ctx, "#verdict-text", "#verdict-sentence", ".sig .badge", ".sig dt", ".sig dd", "#again", ".top .brand", "footer p")
 			if err := chromedp.Do(ctx, screenshot(t, c.shot)); err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
@@ -158,11 +159,23 @@ func (k *kyso) report(t *testing.T, b []byte) *verify.Report {
 // the organisation's key and the seal. It returns the issued file and its identifier.
 func (k *kyso) issue(t *testing.T, text string) ([]byte, string) {
 	t.Helper()
+	return k.issueAs(t, text, "")
+}
+
+// issueAs issues a draft of the given confidentiality ("" unclassified).
+func (k *kyso) issueAs(t *testing.T, text, confidentiality string) ([]byte, string) {
+	t.Helper()
 	ctx := context.Background()
 	in := pdfDoc(text)
+	clerk := app.Principal{ID: "clerk", Name: "clerk", Role: app.RoleClerk}
+	draft, err := k.svc.CreateDocument(ctx, clerk, app.NewDocument{Direction: "outgoing", AgencyCode: testpki.OrgCode,
+		HolderCode: testpki.OrgCode, Summary: "Về việc thử nghiệm tra cứu văn bản", Symbol: "UBND-VP", Type: "CV",
+		Confidentiality: confidentiality}, upload{bytes.NewReader(in), int64(len(in))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pend, err := k.svc.Prepare(ctx, app.PrepareRequest{
-		Content: bytes.NewReader(in), Filename: "du-thao.pdf", AgencyCode: testpki.OrgCode,
-		Summary: "Về việc thử nghiệm tra cứu văn bản", Symbol: "UBND-VP", Type: "CV",
+		DocumentID:  draft.ID,
 		Certificate: k.pki.Leader.Cert, Chain: k.pki.Leader.Chain, Role: app.RoleApprove, Actor: "leader",
 		Options: app.SignOptions{Reason: "Phê duyệt", Appearance: &pades.Appearance{Page: 1, Rect: [4]float64{330, 120, 510, 190}, Image: testenv.SignaturePNG()}},
 	})
@@ -204,4 +217,19 @@ func writeFile(t *testing.T, dir, name string, b []byte) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// upload is an app.Document over bytes.
+type upload struct {
+	*bytes.Reader
+	size int64
+}
+
+func (u upload) Size() int64         { return u.size }
+func (u upload) Filename() string    { return "du-thao.pdf" }
+func (u upload) ContentType() string { return "application/pdf" }
+func (u upload) SHA256() [32]byte {
+	b := make([]byte, u.size)
+	_, _ = u.ReadAt(b, 0)
+	return sha256.Sum256(b)
 }

@@ -168,6 +168,8 @@ func TestLookupNotFoundIsOneAnswer(t *testing.T) {
 	if code, body := get(id); code != 200 || !strings.Contains(body, `id="sha256"`) {
 		t.Fatalf("the issued document %s: %d\n%s", id, code, body)
 	}
+	_, secret := k.issueAs(t, "Mat", "confidential") // issued, public register, but confidential
+	_, confidential := get(secret)
 	k.svc.PublicRegisters = nil // the same document, its register no longer public
 	_, notPublic := get(id)
 	k.svc.PublicRegisters = []string{"000.00.00.H43"}
@@ -180,7 +182,7 @@ func TestLookupNotFoundIsOneAnswer(t *testing.T) {
 	// the language switch links back to the URL asked for; nothing else may differ
 	echo := regexp.MustCompile(`<a class="lang" href="[^"]*"`)
 	unknown = echo.ReplaceAllString(unknown, "")
-	for name, b := range map[string]string{"not public": notPublic, "malformed": malformed, "other agency": otherAgency} {
+	for name, b := range map[string]string{"not public": notPublic, "malformed": malformed, "other agency": otherAgency, "confidential": confidential} {
 		if echo.ReplaceAllString(b, "") != unknown {
 			t.Errorf("%s answers differently from unknown:\n%s", name, b)
 		}

@@ -8,12 +8,15 @@ import (
 	"image/png"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
@@ -207,6 +210,9 @@ func TestCitizenVerifies(t *testing.T) {
 			if loc, _ := chromedp.Run(ctx, chromedp.Location()); loc != k.url+"/" {
 				t.Errorf("the page's script did not handle the upload: at %s", loc)
 			}
+			if c.name == "good" {
+				printedReport(t, ctx, dir)
+			}
 			noHorizontalScroll(t, ctx, c.name)
 			contrastAtLeast(t, ctx, "#verdict-text", "#verdict-sentence", ".sig .badge", ".sig dt", ".sig dd", "#again", ".top .brand", "footer p")
 			if err := chromedp.Do(ctx, screenshot(t, c.shot)); err != nil {
@@ -247,6 +253,36 @@ func TestCitizenVerifies(t *testing.T) {
 	}
 	if got, want := text(t, ctx, "#verdict-sentence"), k.report(t, good).Verdict(verify.English); got != want {
 		t.Errorf("English sentence %q, the CLI says %q", got, want)
+	}
+}
+
+// printedReport: the result printed to PDF by the browser (the page's "save as PDF")
+// holds the verdict and the signer, and none of the page's chrome: pdftotext reads
+// the Vietnamese back.
+func printedReport(t *testing.T, ctx context.Context, dir string) {
+	t.Helper()
+	pdftotext := testenv.Tool(t, "pdftotext", "poppler-utils")
+	b, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]byte, error) {
+		res, err := cdp.Call(ctx, tg, page.PrintToPDF, page.PrintToPDFParams{})
+		return res.Data, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(pdftotext, writeFile(t, dir, "printed.pdf", b), "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt := strings.Join(strings.Fields(string(out)), " ")
+	for _, want := range []string{"Hợp lệ", "Ủy ban nhân dân tỉnh Ninh Thuận", "TOTAL_PASSED"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("the printed report lacks %q:\n%s", want, txt)
+		}
+	}
+	for _, not := range []string{"Kiểm tra tệp khác", "Tải báo cáo", "English"} {
+		if strings.Contains(txt, not) {
+			t.Errorf("the printed report shows the page's %q", not)
+		}
 	}
 }
 

@@ -2,6 +2,15 @@
 // upload progress, and shows the answer in place.
 (function () {
   "use strict";
+  // the print button (a PDF of the report through the browser's own printing)
+  document.addEventListener("click", function (ev) {
+    if (ev.target && ev.target.id === "print") window.print();
+  });
+  function showPrint() {
+    var b = document.getElementById("print");
+    if (b) b.hidden = false;
+  }
+  showPrint();
   var form = document.getElementById("verify-form") || document.getElementById("compare-form");
   if (!form || !window.FormData || !window.XMLHttpRequest || !window.DOMParser) return;
   var drop = document.getElementById("drop");
@@ -48,6 +57,7 @@
     if (!main) return false;
     document.title = doc.title;
     document.getElementById("main").replaceWith(main);
+    showPrint();
     main.focus({ preventScroll: true });
     window.scrollTo(0, 0);
     return true;

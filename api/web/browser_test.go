@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -309,6 +310,15 @@ func TestLookupRoundTrip(t *testing.T) {
 	}
 	if got := text(t, ctx, "#sha256"); got != rep.SHA256 {
 		t.Errorf("SHA-256 %q, want %q", got, rep.SHA256)
+	}
+	if got := text(t, ctx, "#agency"); got != testpki.OrgName+" — "+testpki.OrgCode {
+		t.Errorf("agency %q", got)
+	}
+	if ymd := strings.Split(strings.Split(id, ",")[1], "/"); text(t, ctx, "#date") != ymd[2]+"/"+ymd[1]+"/"+ymd[0] {
+		t.Errorf("date %q, the identifier says %v", text(t, ctx, "#date"), ymd)
+	}
+	if got := text(t, ctx, "#summary"); got != "Về việc thử nghiệm tra cứu văn bản" {
+		t.Errorf("summary %q", got)
 	}
 	if got := text(t, ctx, "#number"); !strings.Contains(got, "/UBND-VP") {
 		t.Errorf("number %q", got)

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,6 +78,11 @@ func startKyso(t *testing.T, edit func(*config.Config)) *kyso {
 			Revocation: &pki.Checker{RewriteURL: services.RewriteURL}},
 		TempDir:         t.TempDir(),
 		PublicRegisters: []string{testpki.OrgCode},
+	}
+	admin := app.Principal{ID: "admin", Name: "admin", Role: app.RoleAdmin}
+	if _, err := k.svc.ImportAgencies(ctx, admin, strings.NewReader("code,name,parent_code,valid_from,valid_to\n"+
+		testpki.OrgCode+","+testpki.OrgName+",,2020-01-01,\n")); err != nil {
+		t.Fatal(err)
 	}
 	cfg := config.Default()
 	cfg.Server.MaxUpload = 8 * config.MiB

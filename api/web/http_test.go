@@ -168,6 +168,12 @@ func TestLookupNotFoundIsOneAnswer(t *testing.T) {
 	if code, body := get(id); code != 200 || !strings.Contains(body, `id="sha256"`) {
 		t.Fatalf("the issued document %s: %d\n%s", id, code, body)
 	}
+	// a link written with the identifier's slashes as they are (a QR code's) works too
+	if resp, err := http.Get(k.url + "/tra-cuu/" + id); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/tra-cuu/%s unescaped: %v %v", id, resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
 	_, secret := k.issueAs(t, "Mat", "confidential") // issued, public register, but confidential
 	_, confidential := get(secret)
 	k.svc.PublicRegisters = nil // the same document, its register no longer public

@@ -47,6 +47,7 @@ var kysoBinary struct {
 
 func buildKyso(t *testing.T) string {
 	t.Helper()
+	testenv.External(t, "a kyso binary built for the test")
 	kysoBinary.once.Do(func() {
 		if kysoBinary.dir, kysoBinary.err = os.MkdirTemp("", "kyso-agent-test-"); kysoBinary.err != nil {
 			return

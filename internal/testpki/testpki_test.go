@@ -187,6 +187,9 @@ func TestOrgP12(t *testing.T) {
 // TestGenerate regenerates the PKI into a temp dir and loads it back, so the generator
 // cannot drift from what Load and the committed files expect.
 func TestGenerate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: fresh RSA-4096 and RSA-3072 keys take seconds; TestMintAt mints the same way with the committed keys")
+	}
 	testenv.Tool(t, "openssl", "openssl")
 	dir := t.TempDir()
 	if err := testpki.Generate(dir); err != nil {

@@ -95,6 +95,15 @@ func (ph *phone) now() time.Time {
 	return time.Now()
 }
 
+// realBound is the test's context with a real-time bound: a wait that sleeps on the
+// system clock instead of the test's Clock fails here in seconds rather than at the
+// go test timeout.
+func realBound(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // clockedKey is credential of apiKey's client with the client, its back-off and its
 // tickets in clk's time.
 func (f *fixture) clockedKey(t *testing.T, apiKey, credential string, clk *remotetest.Clock, b remote.Backoff) *remote.Key {
@@ -438,7 +447,7 @@ func TestCSCAsynchronousApproval(t *testing.T) {
 	clk := remotetest.NewClock(time.Time{}, 1)
 	ph := &phone{clk: clk}
 	f := start(t, csc.Options{Approver: ph, ApprovalLifetime: 2 * time.Second})
-	ctx := context.Background()
+	ctx := realBound(t)
 	fast := remote.Backoff{First: 300 * time.Millisecond, Interval: 200 * time.Millisecond, Max: 400 * time.Millisecond, Grace: 2 * time.Second}
 	// In clk's time, exact: polls at 0.3, 0.5, 0.9, 1.3, 1.7, 2.1 s; the phone approves
 	// after 1 s, refuses after 0.5 s, gives up after 2 s.
@@ -518,7 +527,7 @@ func TestCSCBatchOneApproval(t *testing.T) {
 		digests = append(digests, d[:])
 	}
 	var progress []int
-	sigs, err := k.SignDigests(context.Background(), digests, &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}, func(done, _ int) { progress = append(progress, done) })
+	sigs, err := k.SignDigests(realBound(t), digests, &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}, func(done, _ int) { progress = append(progress, done) })
 	if err != nil || len(sigs) != 10 {
 		t.Fatalf("%d signatures: %v", len(sigs), err)
 	}
@@ -543,7 +552,7 @@ func TestCSCCancelLeavesNoGoroutine(t *testing.T) {
 	defer f.srv.Client().CloseIdleConnections()
 	k := f.clockedKey(t, keyAgencyA, "org", clk, remote.Backoff{First: 200 * time.Millisecond, Interval: 200 * time.Millisecond})
 	k.DisplayText = "ignore"
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(realBound(t))
 	defer cancel()
 	d := sha256.Sum256([]byte("cancel"))
 	ended := make(chan error, 1)

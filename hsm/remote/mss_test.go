@@ -75,6 +75,15 @@ func after(a remotetest.Action, d time.Duration) func(remotetest.PhoneRequest) r
 // the system clock; fastOn(clk) waits on clk.
 var fast = remote.Backoff{First: 500 * time.Millisecond, Interval: 200 * time.Millisecond, Max: 500 * time.Millisecond, Grace: time.Second}
 
+// realBound is the test's context with a real-time bound: a wait that sleeps on the
+// system clock instead of the test's Clock never sees the phone answer (it lives in
+// the Clock's time) and fails here in seconds rather than at the go test timeout.
+func realBound(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func fastOn(clk remote.Clock) remote.Backoff {
 	b := fast
 	b.Clock = clk
@@ -104,14 +113,14 @@ func TestMSSEndToEndPAdES(t *testing.T) {
 	text := "Ký Quyết định số 05/QĐ-UBND"
 
 	synchronous := func(t *testing.T, prep *pades.Prepared) []byte {
-		sig, err := simKey(m.NewClient(remote.MSSFormatPKCS1), p, clk).SignContext(context.Background(), prep.SignedAttrsDigest(), prep.SignatureOpts())
+		sig, err := simKey(m.NewClient(remote.MSSFormatPKCS1), p, clk).SignContext(realBound(t), prep.SignedAttrsDigest(), prep.SignatureOpts())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return sig
 	}
 	twoPhase := func(t *testing.T, prep *pades.Prepared) []byte {
-		ctx := context.Background()
+		ctx := realBound(t)
 		r, err := remote.NewRequest("pending-42", testpki.SIMPhone, [][]byte{prep.SignedAttrsDigest()}, prep.SignatureOpts(), text)
 		if err != nil {
 			t.Fatal(err)
@@ -154,7 +163,7 @@ func TestMSSEndToEndPAdES(t *testing.T) {
 		sign func(*testing.T, *pades.Prepared) []byte
 	}{{"synchronous PKCS1", synchronous}, {"two-phase PKCS7", twoPhase}} {
 		t.Run(c.name, func(t *testing.T) {
-			ctx := context.Background()
+			ctx := realBound(t)
 			prep, err := pades.Prepare(ctx, bytes.NewReader(in), int64(len(in)), nil, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -233,7 +242,7 @@ func TestMSSHolderOutcomes(t *testing.T) {
 			}
 			d := sha256.Sum256([]byte(c.name))
 			start := clk.Now()
-			_, err := k.SignContext(context.Background(), d[:], crypto.SHA256)
+			_, err := k.SignContext(realBound(t), d[:], crypto.SHA256)
 			took := clk.Since(start)
 			if !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
@@ -272,7 +281,7 @@ func TestMSSProviderDown(t *testing.T) {
 		}
 		d := sha256.Sum256([]byte("down"))
 		start := clk.Now()
-		_, err = simKey(client, p, clk).SignContext(context.Background(), d[:], crypto.SHA256)
+		_, err = simKey(client, p, clk).SignContext(realBound(t), d[:], crypto.SHA256)
 		if !errors.Is(err, remote.ErrUnreachable) || !remote.SafeToResubmit(err) {
 			t.Fatalf("err = %v, want ErrUnreachable, safe to resubmit", err)
 		}
@@ -297,7 +306,7 @@ func TestMSSProviderDown(t *testing.T) {
 			c.breakTLS(client.HTTPClient.Transport.(*http.Transport).TLSClientConfig)
 			before := m.Submissions()
 			d := sha256.Sum256([]byte(c.name))
-			_, err := simKey(client, p, clk).SignContext(context.Background(), d[:], crypto.SHA256)
+			_, err := simKey(client, p, clk).SignContext(realBound(t), d[:], crypto.SHA256)
 			if !errors.Is(err, remote.ErrProviderRejected) || remote.SafeToResubmit(err) {
 				t.Fatalf("err = %v, want ErrProviderRejected, not retried", err)
 			}
@@ -312,7 +321,7 @@ func TestMSSProviderDown(t *testing.T) {
 		defer m.FailSignatures(false)
 		before := m.Submissions()
 		d := sha256.Sum256([]byte("503"))
-		_, err := simKey(m.NewClient(""), p, clk).SignContext(context.Background(), d[:], crypto.SHA256)
+		_, err := simKey(m.NewClient(""), p, clk).SignContext(realBound(t), d[:], crypto.SHA256)
 		if !errors.Is(err, remote.ErrUnreachable) || remote.SafeToResubmit(err) {
 			t.Fatalf("err = %v, want ErrUnreachable, not safe to resubmit", err)
 		}
@@ -325,7 +334,7 @@ func TestMSSProviderDown(t *testing.T) {
 		m.FailStatusQueries(3)
 		before := m.StatusQueries()
 		d := sha256.Sum256([]byte("flaky"))
-		if _, err := simKey(m.NewClient(""), p, clk).SignContext(context.Background(), d[:], crypto.SHA256); err != nil {
+		if _, err := simKey(m.NewClient(""), p, clk).SignContext(realBound(t), d[:], crypto.SHA256); err != nil {
 			t.Fatal(err)
 		}
 		if n := m.StatusQueries() - before; n < 4 {
@@ -343,7 +352,7 @@ func TestMSSResumeAfterRestart(t *testing.T) {
 	k := simKey(m.NewClient(""), p, clk)
 	k.Backoff.First = 10 * time.Second
 	// The first process goes away once the ticket is stored, before its first poll.
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(realBound(t))
 	k.OnSubmit = func(_ context.Context, tk remote.Ticket) (err error) {
 		stored, err = json.Marshal(tk)
 		cancel()
@@ -361,7 +370,7 @@ func TestMSSResumeAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := m.NewClient("")
-	res, err := remote.Wait(context.Background(), fresh, tk, fastOn(clk))
+	res, err := remote.Wait(realBound(t), fresh, tk, fastOn(clk))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +396,7 @@ func TestMSSCancelLeavesNoGoroutine(t *testing.T) {
 	k := simKey(client, p, clk)
 	// The clock advances only when told: the wait sleeps until the test cancels it.
 	clk.AutoAdvance(0)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(realBound(t))
 	defer cancel()
 	d := sha256.Sum256([]byte("cancel"))
 	ended := make(chan error, 1)
@@ -435,7 +444,7 @@ func TestMSSBatchOnePerDocument(t *testing.T) {
 		digests = append(digests, d[:])
 	}
 	var progress []int
-	sigs, err := k.SignDigests(context.Background(), digests, crypto.SHA256, func(done, total int) {
+	sigs, err := k.SignDigests(realBound(t), digests, crypto.SHA256, func(done, total int) {
 		if total != 3 {
 			t.Errorf("total = %d", total)
 		}

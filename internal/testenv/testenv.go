@@ -33,6 +33,16 @@ func External(t testing.TB, part string) {
 	}
 }
 
+// Heavy skips the test under -short saying why it is left to the full tier (it
+// measures a server process or a hostile file's time and memory); otherwise it does
+// nothing.
+func Heavy(t testing.TB, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: %s (make test runs it)", why)
+	}
+}
+
 // CorpusDir returns the shared corpus (KYSO_CORPUS, default ../shared/corpus next to
 // the module), or skips the test saying where it looked. Under -short it skips.
 func CorpusDir(t testing.TB) string {

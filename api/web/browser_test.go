@@ -140,6 +140,7 @@ func contrastAtLeast(t *testing.T, ctx context.Context, sels ...string) {
 // CLI's verdict sentence; the page's ETSI XML download is well-formed with the
 // CLI's indications; the English switch works; nothing scrolls sideways at 1100 px.
 func TestCitizenVerifies(t *testing.T) {
+	testenv.External(t, "Chromium")
 	k := startKyso(t, nil)
 	dir := t.TempDir()
 	good := k.sign(t, "org", pdfDoc("Thong bao so 1"))
@@ -292,6 +293,7 @@ func printedReport(t *testing.T, ctx context.Context, dir string) {
 // signatures' verdicts; dropping the same file says "same document", another file
 // "not the same".
 func TestLookupRoundTrip(t *testing.T) {
+	testenv.External(t, "Chromium")
 	k := startKyso(t, nil)
 	issued, id := k.issue(t, "Quyet dinh so mot")
 	other, _ := k.issue(t, "Quyet dinh so hai")
@@ -371,6 +373,7 @@ func TestLookupRoundTrip(t *testing.T) {
 // scroll sideways, and the form is reachable by keyboard alone (Tab reaches the file
 // input and the button, each with a label).
 func TestNarrowScreen(t *testing.T) {
+	testenv.External(t, "Chromium")
 	k := startKyso(t, nil)
 	issued, id := k.issue(t, "Cong van")
 	path := writeFile(t, t.TempDir(), "van-ban.pdf", issued)

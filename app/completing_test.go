@@ -34,7 +34,7 @@ func TestCompleteAfterCrash(t *testing.T) {
 	f := newFixture(t)
 	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
 	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
-		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader"})
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestCompleteAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	sig, _ := pades.SignDigest(f.ctx, f.leader, pend.Digest, optsFor(t, pend))
-	req := CompleteRequest{Signature: sig, Actor: "leader"}
+	req := CompleteRequest{Signature: sig, By: f.lp}
 	if _, err := f.svc.Complete(f.ctx, pend.ID, req); !errors.Is(err, ErrConflict) {
 		t.Fatalf("completing inside the grace: %v, want ErrConflict", err)
 	}
@@ -71,18 +71,18 @@ func TestTwoSignaturesOverOneVersion(t *testing.T) {
 	// Copies are signed as new versions with no status change, so nothing but the
 	// base check stands between the two.
 	first, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
-		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleCopy, Actor: "leader"})
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	second, err := f.svc.Prepare(f.ctx, PrepareRequest{DocumentID: first.DocumentID,
-		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleCopy, Actor: "leader"})
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, p := range []*Pending{first, second} {
 		sig, _ := pades.SignDigest(f.ctx, f.leader, p.Digest, optsFor(t, p))
-		_, err := f.svc.Complete(f.ctx, p.ID, CompleteRequest{Signature: sig, Actor: "leader"})
+		_, err := f.svc.Complete(f.ctx, p.ID, CompleteRequest{Signature: sig, By: f.lp})
 		if i == 0 && err != nil {
 			t.Fatal(err)
 		}

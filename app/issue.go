@@ -38,7 +38,10 @@ type IssueRequest struct {
 	// them (e.g. "so_ky_hieu", "ngay_ban_hanh").
 	NumberField, DateField string
 	Level                  pades.Level
-	Actor                  string
+	// By is the clerk issuing (authz.go); Actor names it in the audit trail (default
+	// AuditActor(By)).
+	By    Principal
+	Actor string
 }
 
 // Issue issues an approved document. It refuses when the leader's signature does not
@@ -48,8 +51,14 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 	if !ok {
 		return nil, nil, fault.Errorf(fault.NotFound, "no key %q", req.KeyName)
 	}
-	doc, err := s.Store.GetDocument(ctx, req.DocumentID)
+	if req.Actor == "" {
+		req.Actor = AuditActor(req.By)
+	}
+	doc, err := s.readDocument(ctx, req.By, req.DocumentID, "")
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.mayIssueWithKey(ctx, req.By, doc.AgencyCode, k); err != nil {
 		return nil, nil, err
 	}
 	if doc.Status != store.StatusApproved {
@@ -69,14 +78,14 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 		return nil, rep, err
 	}
 	defer func() { out.Close(); os.Remove(out.Name()) }()
-	if err := pades.Sign(ctx, keyFailures{k.Key, req.KeyName}, f, size, out, po); err != nil {
+	if err := pades.Sign(withUse(ctx, req.By, doc.ID, doc.ContentSHA256), s.useOf(k), f, size, out, po); err != nil {
 		return nil, rep, mapSignError(err)
 	}
 	if _, err := out.Seek(0, io.SeekStart); err != nil {
 		return nil, rep, err
 	}
 	sum, _ := json.Marshal(summary(rep))
-	if _, err := s.Store.Issue(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf",
+	if _, err := s.Store.Issue(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf", Base: doc.ContentSHA256,
 		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}); err != nil {
 		return nil, rep, err
 	}

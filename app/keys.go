@@ -87,13 +87,18 @@ type withCertificates struct {
 func (k withCertificates) Certificate() *x509.Certificate { return k.cert }
 func (k withCertificates) Chain() []*x509.Certificate     { return k.chain }
 
-// GrantKey lets principal (a client id or name, or "role:<role>") sign with the key.
+// GrantKey lets principal (a client id, or "role:<role>") sign with the key; a
+// client's name is taken for its id, and the id is what the grant keeps.
 func (s *Service) GrantKey(ctx context.Context, actor Principal, keyName, principal string) error {
 	k, ok := s.Keys[keyName]
 	if !ok {
 		return fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
-	return s.Store.GrantKey(ctx, k.StoreID, principal, AuditActor(actor))
+	who, err := s.grantee(ctx, principal)
+	if err != nil {
+		return err
+	}
+	return s.Store.GrantKey(ctx, k.StoreID, who, AuditActor(actor))
 }
 
 // RevokeGrant withdraws a grant given through GrantKey. A grant written in the
@@ -103,7 +108,11 @@ func (s *Service) RevokeGrant(ctx context.Context, actor Principal, keyName, pri
 	if !ok {
 		return fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
-	err := s.Store.RevokeGrant(ctx, k.StoreID, principal, AuditActor(actor))
+	who := principal
+	if g, err := s.grantee(ctx, principal); err == nil {
+		who = g
+	}
+	err := s.Store.RevokeGrant(ctx, k.StoreID, who, AuditActor(actor))
 	if errors.Is(err, store.ErrNotFound) {
 		if slices.Contains(k.Allowed, principal) {
 			return fault.Errorf(fault.NotFound, "this grant is written in the configuration file; change it there")

@@ -349,7 +349,7 @@ func (s *Service) remoteProgress(ctx context.Context, batch []string) *Progress 
 // watches the store, so an abandoned wait leaves nothing running.
 func (s *Service) WaitRemote(ctx context.Context, id string) (*Pending, error) {
 	for {
-		v, err := s.GetPending(ctx, id)
+		v, err := s.GetPending(ctx, Principal{}, id) // the caller was checked by WaitSignature
 		if err != nil {
 			return nil, err
 		}

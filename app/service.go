@@ -177,7 +177,7 @@ func (s *Service) SignPDF(ctx context.Context, keyName string, in io.ReaderAt, s
 	if err != nil {
 		return err
 	}
-	return mapSignError(pades.Sign(ctx, keyFailures{k.Key, keyName}, in, size, out, po))
+	return mapSignError(pades.Sign(ctx, s.useOf(k), in, size, out, po))
 }
 
 // keyFailures marks every failure of the key itself as Unavailable with

@@ -61,7 +61,7 @@ func TestLeaderThenClerk(t *testing.T) {
 		t.Fatal(err)
 	}
 	k.svc.Keys["org"] = &app.ServerKey{Name: "org", Key: orgKey{org, p.Org.Chain}, StoreID: sk.ID}
-	issued, rep, err := k.svc.Issue(context.Background(), app.IssueRequest{DocumentID: req.DocumentID, KeyName: "org", Seal: sealPNG, SealSize: 60, Actor: "clerk"})
+	issued, rep, err := k.svc.Issue(context.Background(), app.IssueRequest{DocumentID: req.DocumentID, KeyName: "org", Seal: sealPNG, SealSize: 60, By: k.clerk})
 	if err != nil {
 		t.Fatalf("issue: %v (%+v)", err, rep)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -42,17 +43,19 @@ func TestDocsFlowCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("import: %d %s", code, out)
 	}
+	leaderID := cliClient(t, data, "chu-tich", "leader", "000.00.00.H43", p.Leader.Cert)
+	clerkID := cliClient(t, data, "van-thu", "clerk", "000.00.00.H43")
 	// a draft is not issued
 	if code, out := kysoExit(t, "docs", "issue", "1", "--data-dir", data, "--key", demoKeyURI(), "--chain", chain,
-		"--seal", seal, "--actor", "văn thư", "--trust", root); code != 1 || !strings.Contains(out, "approved") {
+		"--seal", seal, "--as", clerkID, "--actor", "văn thư", "--trust", root); code != 1 || !strings.Contains(out, "approved") {
 		t.Fatalf("issuing a draft: %d %s", code, out)
 	}
 	if code, out := kysoExit(t, "docs", "approve", "1", "--data-dir", data, "--key", leaderKey, "--chain", chain,
-		"--image", sig, "--page", "1", "--rect", "300,100,480,160", "--actor", "Chủ tịch"); code != 0 {
+		"--image", sig, "--page", "1", "--rect", "300,100,480,160", "--as", leaderID, "--actor", "Chủ tịch", "--trust", root); code != 0 {
 		t.Fatalf("approve: %d %s", code, out)
 	}
 	code, out = kysoExit(t, "docs", "issue", "1", "--data-dir", data, "--key", demoKeyURI(), "--chain", chain,
-		"--seal", seal, "--seal-size", "60", "--actor", "văn thư", "--trust", root)
+		"--seal", seal, "--seal-size", "60", "--as", clerkID, "--actor", "văn thư", "--trust", root)
 	if code != 0 {
 		t.Fatalf("issue: %d %s", code, out)
 	}
@@ -113,7 +116,7 @@ func TestDocsFlowOpenErrors(t *testing.T) {
 	}
 	commands := map[string][]string{
 		"issue":   {"docs", "issue", "1", "--actor", "văn thư", "--trust", root},
-		"approve": {"docs", "approve", "1", "--actor", "Chủ tịch"},
+		"approve": {"docs", "approve", "1", "--actor", "Chủ tịch", "--trust", root},
 	}
 	for name, cmd := range commands {
 		for _, c := range cases {
@@ -125,4 +128,29 @@ func TestDocsFlowOpenErrors(t *testing.T) {
 			})
 		}
 	}
+}
+
+// cliClient makes an API client in the store of data (as POST /v1/clients would) and
+// returns its id, for --as.
+func cliClient(t *testing.T, data, name, role, agency string, certs ...*x509.Certificate) string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{DSN: filepath.Join(data, "kyso.db"), BlobDir: filepath.Join(data, "blobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, hash, err := store.NewAPIKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := store.ClientSpec{Name: name, Principal: role, Agencies: []string{agency}}
+	for _, c := range certs {
+		spec.Certificates = append(spec.Certificates, c.Raw)
+	}
+	c, err := st.CreateClientWith(ctx, spec, hash, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strconv.FormatInt(c.ID, 10)
 }

@@ -116,6 +116,9 @@ func (s *Service) readDocument(ctx context.Context, p Principal, id int64, why s
 // mayCreate refuses a document p may not make: of an agency it does not act for, or
 // above its clearance.
 func mayCreate(p Principal, agency string, conf store.Confidentiality) error {
+	if _, err := docid.ParseAgencyCode(agency); err != nil {
+		return fault.Errorf(fault.Invalid, "agency: %v", err) // as the store would say
+	}
 	if !actsFor(p, agency) {
 		return fault.Errorf(fault.Forbidden, "you do not act for agency %s", agency)
 	}

@@ -50,6 +50,14 @@ type PrepareRequest struct {
 	Actor string
 }
 
+// actor names the request's principal in the audit trail.
+func (r PrepareRequest) actor() string {
+	if r.Actor != "" {
+		return r.Actor
+	}
+	return AuditActor(r.By)
+}
+
 // Pending is a prepared signature as callers see it: the wire contract of the
 // prepare/complete exchange.
 type Pending = wire.Pending
@@ -152,9 +160,7 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	if req.Certificate == nil {
 		return nil, fault.Errorf(fault.Invalid, "the signer's certificate is required")
 	}
-	if req.Actor == "" {
-		req.Actor = AuditActor(req.By)
-	}
+	req.Actor = req.actor()
 	if req.Actor == "" {
 		return nil, fault.Errorf(fault.Invalid, "an actor is required")
 	}
@@ -167,6 +173,9 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 		d, err := s.readDocument(ctx, req.By, req.DocumentID, "")
 		if err != nil {
 			return nil, err
+		}
+		if req.Role == RoleApprove && d.Status != store.StatusDraft {
+			return nil, fault.Errorf(fault.Conflict, "document %d is %s; only a draft is approved", d.ID, d.Status)
 		}
 		agency = d.AgencyCode
 	} else if err := mayCreate(req.By, agency, store.Unclassified); err != nil {

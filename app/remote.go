@@ -169,7 +169,7 @@ func (s *Service) PrepareRemote(ctx context.Context, req RemoteRequest) ([]*Pend
 	now := s.now()
 	for i, v := range views {
 		rs := &remoteState{Provider: req.Provider, Holder: req.Holder, Display: req.DisplayText,
-			Cert: first.Certificate.Raw, Actor: req.Documents[i].Actor}
+			Cert: first.Certificate.Raw, Actor: req.Documents[i].actor()}
 		if len(views) > 1 {
 			rs.Batch = ids
 		}

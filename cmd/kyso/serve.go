@@ -186,6 +186,9 @@ func serve(ctx context.Context, p serveParams) error {
 	swept := make(chan struct{})
 	go func() { defer close(swept); sweepPending(sweepCtx, svc, log) }()
 	defer func() { stopSweep(); <-swept }()
+	headed := make(chan struct{})
+	go func() { defer close(headed); svc.LogAuditHead(sweepCtx, log, app.AuditHeadEvery) }()
+	defer func() { stopSweep(); <-headed }()
 	// The completer resumes every ticket the store holds, then finishes them as the
 	// holders answer; it stops with the server.
 	completed := make(chan struct{})

@@ -76,6 +76,11 @@ func MayUseKey(p Principal, k KeyInfo) bool {
 	if p.Role == RolePublic || !p.Role.Valid() {
 		return false
 	}
+	// An organisation's key is used only by those who act for the organisation: a
+	// grant by role does not reach across agencies.
+	if a := agencyOf(k.Certificate); a != "" && !actsFor(p, a) {
+		return false
+	}
 	for _, g := range k.Allowed {
 		if g != "" && (g == p.ID || g == "role:"+string(p.Role)) {
 			return true

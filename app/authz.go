@@ -183,6 +183,19 @@ func describeRole(r Role) string {
 // organisation certificate names the agency's identifier code.
 var oidOrganizationIdentifier = asn1.ObjectIdentifier{2, 5, 4, 97}
 
+// agencyOf is the agency code an organisation certificate names, or "".
+func agencyOf(cert *x509.Certificate) string {
+	if cert == nil {
+		return ""
+	}
+	for _, n := range cert.Subject.Names {
+		if v, ok := n.Value.(string); ok && n.Type.Equal(oidOrganizationIdentifier) {
+			return v
+		}
+	}
+	return ""
+}
+
 // organisationOf refuses a certificate that is not agency's organisation certificate.
 func organisationOf(cert *x509.Certificate, agency string) error {
 	for _, n := range cert.Subject.Names {

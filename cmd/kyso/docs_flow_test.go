@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -130,27 +129,8 @@ func TestDocsFlowOpenErrors(t *testing.T) {
 	}
 }
 
-// cliClient makes an API client in the store of data (as POST /v1/clients would) and
-// returns its id, for --as.
+// cliClient makes an API client in the SQLite store of data and returns its id.
 func cliClient(t *testing.T, data, name, role, agency string, certs ...*x509.Certificate) string {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{DSN: filepath.Join(data, "kyso.db"), BlobDir: filepath.Join(data, "blobs")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	_, hash, err := store.NewAPIKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := store.ClientSpec{Name: name, Principal: role, Agencies: []string{agency}}
-	for _, c := range certs {
-		spec.Certificates = append(spec.Certificates, c.Raw)
-	}
-	c, err := st.CreateClientWith(ctx, spec, hash, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strconv.FormatInt(c.ID, 10)
+	return storeClient(t, store.Config{DSN: filepath.Join(data, "kyso.db"), BlobDir: filepath.Join(data, "blobs")}, name, role, agency, certs...)
 }

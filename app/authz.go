@@ -148,7 +148,7 @@ func (s *Service) mayPrepare(ctx context.Context, p Principal, role, agency stri
 		return err
 	}
 	if p.Role != need {
-		return fault.Errorf(fault.Forbidden, "a %s signature is a %s's; you are %s", role, need, describeRole(p.Role))
+		return fault.Errorf(fault.Forbidden, "signing as %s is for a %s; you are %s", role, need, describeRole(p.Role))
 	}
 	if !actsFor(p, agency) {
 		return fault.Errorf(fault.Forbidden, "you do not act for agency %s", agency)
@@ -175,6 +175,9 @@ func (s *Service) mayPrepare(ctx context.Context, p Principal, role, agency stri
 func describeRole(r Role) string {
 	if r == "" {
 		return "not a client (name one with --as)"
+	}
+	if r == RoleAdmin {
+		return "an admin"
 	}
 	return "a " + string(r)
 }

@@ -69,7 +69,7 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 		return nil, nil, err
 	}
 	defer cleanup()
-	po, _, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), k.Key.Chain())
+	po, numbered, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), k.Key.Chain())
 	if err != nil {
 		return nil, rep, err
 	}
@@ -85,8 +85,8 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 		return nil, rep, err
 	}
 	sum, _ := json.Marshal(summary(rep))
-	if _, err := s.Store.Issue(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf", Base: doc.ContentSHA256,
-		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}); err != nil {
+	if _, err := s.Store.IssueNumbered(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf", Base: doc.ContentSHA256,
+		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}, numbered); err != nil {
 		return nil, rep, err
 	}
 	d, err := s.Store.GetDocument(ctx, doc.ID)
@@ -101,8 +101,9 @@ func notVerified(why string) error {
 // issueOptions checks that the approved document's signatures verify, numbers it, and
 // lays out the organisation's signature: number, date and identifier in /Info, XMP
 // and the template's fields, and the seal. Issue (a server key) and Prepare with
-// RoleIssue (the clerk's token, outside the server) share it. Numbering is idempotent,
-// so a second attempt after an abandoned one reuses the number: no gap.
+// RoleIssue (the clerk's token, outside the server) share it. The number is planned,
+// not taken: the returned document carries it, and store.IssueNumbered takes it when
+// the signed version is stored.
 func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.File, size int64, req IssueRequest, cert *x509.Certificate, chain []*x509.Certificate) (pades.Options, *store.Document, *verify.Report, error) {
 	rep, err := verify.VerifyPDF(ctx, f, size, fmt.Sprintf("document-%d", doc.ID), s.Verify)
 	if err != nil {
@@ -111,7 +112,9 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 	if rep.Indication != verify.TotalPassed || len(rep.Signatures) == 0 {
 		return pades.Options{}, nil, rep, notVerified(verdict(rep))
 	}
-	numbered, err := s.Store.AssignNumber(ctx, doc.ID, s.now(), req.Actor)
+	// The number is planned here and taken only when the issued version is stored
+	// (store.IssueNumbered): a signature never completed uses up no number.
+	numbered, err := s.Store.PlanNumber(ctx, doc.ID, s.now())
 	if err != nil {
 		return pades.Options{}, nil, rep, err
 	}

@@ -91,6 +91,8 @@ type pendingState struct {
 	// Cert is the signer's certificate, checked again at completion.
 	By   string `json:"by,omitempty"`
 	Cert []byte `json:"cert,omitempty"`
+	// Plan is the number an issue signature carries, taken when it completes.
+	Plan *numberPlan `json:"plan,omitempty"`
 
 	// Rows of version 0 only: a copy of the view, and the document id.
 	LegacyView       *Pending `json:"view,omitempty"`
@@ -265,6 +267,9 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	if doc.Number > 0 {
 		st.Shown.Number = doc.NumberSymbol().String()
 	}
+	if req.Role == RoleIssue && doc.RegNumber != nil && doc.IssuedAt != nil {
+		st.Plan = &numberPlan{Number: *doc.RegNumber, IssuedAt: *doc.IssuedAt}
+	}
 	for _, c := range req.Chain {
 		st.Chain = append(st.Chain, c.Raw)
 	}
@@ -418,7 +423,22 @@ func (s *Service) complete(ctx context.Context, id string, st *pendingState, req
 	case RoleApprove:
 		add = s.Store.Approve // the leader's signature approves the draft
 	case RoleIssue:
-		add = s.Store.Issue // the organisation's signature issues the numbered document
+		// The organisation's signature issues the document, taking the number it
+		// carries now (rows prepared before numbers were planned were numbered then).
+		var planned *store.Document
+		if st.Plan != nil {
+			d, err := s.Store.GetDocument(ctx, st.documentID)
+			if err != nil {
+				return nil, err
+			}
+			year := store.NumberingYear(st.Plan.IssuedAt)
+			n, at := st.Plan.Number, st.Plan.IssuedAt
+			d.RegNumber, d.Year, d.IssuedAt = &n, &year, &at
+			planned = d
+		}
+		add = func(ctx context.Context, id int64, in store.VersionInput) (*store.Version, error) {
+			return s.Store.IssueNumbered(ctx, id, in, planned)
+		}
 	}
 	v, err := add(ctx, st.documentID, in)
 	if err != nil {
@@ -435,6 +455,12 @@ const pendingKeep = 24 * time.Hour
 func (s *Service) SweepPending(ctx context.Context) (int64, error) {
 	n, err := s.Store.ExpirePendingBefore(ctx, s.now().Add(-pendingKeep))
 	return n, err
+}
+
+// numberPlan is the number an issue signature was prepared with.
+type numberPlan struct {
+	Number   int       `json:"number"`
+	IssuedAt time.Time `json:"issued_at"`
 }
 
 // noPending is the one answer for a pending signature that does not exist and one

@@ -58,7 +58,8 @@ type kysoServer struct {
 	clock   *fakeClock // the server's time: a test moves it to expire requests
 	log     syncBuffer // every request, as the server saw it
 	// leader and clerk are the agency's clients the requests are made as: the
-	// leader's certificate is bound to the leader (app's approval rule).
+	// personal certificates are bound to the leader (app's approval rule), the
+	// clerk's too, so that a test may prepare with a certificate the token lacks.
 	leader, clerk app.Principal
 }
 
@@ -83,7 +84,7 @@ func startKyso(t *testing.T, p *testpki.TestPKI) *kysoServer {
 		name string
 		role app.Role
 		cert []*x509.Certificate
-	}{{&k.leader, "leader", app.RoleLeader, []*x509.Certificate{p.Leader.Cert}}, {&k.clerk, "clerk", app.RoleClerk, nil}} {
+	}{{&k.leader, "leader", app.RoleLeader, []*x509.Certificate{p.Leader.Cert, p.Clerk.Cert, p.PersonalEC.Cert}}, {&k.clerk, "clerk", app.RoleClerk, nil}} {
 		_, hash, err := store.NewAPIKey()
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -31,10 +32,13 @@ import (
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
-// realKyso is a real "kyso serve" process on loopback: its admin key, its logs, its
-// data directory.
+// realKyso is a real "kyso serve" process on loopback: the API key of agency H43's
+// leader (the test PKI's leader certificate bound to it) and of its clerk, its logs,
+// its data directory. Only a leader approves and only a clerk issues, each completing
+// what it prepared.
 type realKyso struct {
 	url, key, dataDir string
+	clerkKey          string
 	logs              syncBuffer // its standard error
 }
 
@@ -127,7 +131,30 @@ func startRealKyso(t *testing.T, extra string) *realKyso {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	leaderPEM, _ := json.Marshal(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: testpki.Committed(t).Leader.Cert.Raw})))
+	r.key, r.clerkKey = r.client(t, `{"name":"leader","role":"leader","agencies":["000.00.00.H43"],"certificates":[`+string(leaderPEM)+`]}`),
+		r.client(t, `{"name":"clerk","role":"clerk","agencies":["000.00.00.H43"]}`)
 	return r
+}
+
+// client makes an API client with the admin key r holds, and returns its key.
+func (r *realKyso) client(t *testing.T, body string) string {
+	t.Helper()
+	var c struct {
+		APIKey string `json:"api_key"`
+	}
+	req, _ := http.NewRequest(http.MethodPost, r.url+"/v1/clients", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("client %s: %d %v", body, resp.StatusCode, err)
+	}
+	return c.APIKey
 }
 
 func (r *realKyso) get(t *testing.T, path string) []byte {
@@ -160,6 +187,9 @@ func (r *realKyso) do(t *testing.T, method, path string, body []byte) []byte {
 // TOTAL_PASSED, and neither its log nor its data directory holds the PIN.
 func TestEndToEndRealServer(t *testing.T) {
 	p := testpki.Committed(t)
+	// The server checks the leader's certificate, revocation included, before it
+	// prepares an approval: it asks the addresses the certificates name.
+	pkitest.ServeAtCertificateURLs(t, p)
 	srv := startRealKyso(t, "")
 	web := httptest.NewServer(http.HandlerFunc(serveApp)) // the Kyso web page's origin
 	defer web.Close()
@@ -256,10 +286,11 @@ func TestLeaderThenClerkRealServer(t *testing.T) {
 	e.signAll(t, req.ID)
 	// The clerk issues through the agent too, with the organisation's certificate on
 	// the token: the server numbers the document and lays out the seal, the token signs.
-	issue := prepareIssueAt(t, srv.url, srv.key, req.DocumentID, p.Org, sealPNG)
+	issue := prepareIssueAt(t, srv.url, srv.clerkKey, req.DocumentID, p.Org, sealPNG)
 	if issue.Number == "" {
 		t.Fatalf("the issuing request shows no number: %+v", issue)
 	}
+	e.token = e.pairWithKey(t, srv.url, srv.clerkKey) // the clerk's agent signs what the clerk prepared
 	e.signAll(t, issue.ID)
 	issued := issue.Number
 	var doc struct {
@@ -295,6 +326,7 @@ func TestLeaderThenClerkRealServer(t *testing.T) {
 // all fifty as approved, and the first and last verify.
 func TestBatch50RealServer(t *testing.T) {
 	p := testpki.Committed(t)
+	pkitest.ServeAtCertificateURLs(t, p) // the leader's certificate is checked at prepare
 	srv := startRealKyso(t, "")
 	web := httptest.NewServer(http.HandlerFunc(serveApp))
 	defer web.Close()

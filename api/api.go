@@ -104,7 +104,8 @@ type KeyGrants interface {
 
 // Certificates lists the certificates in use.
 type Certificates interface {
-	Certificates(ctx context.Context) ([]CertificateInfo, error)
+	// Certificates lists those of the agencies p acts for.
+	Certificates(ctx context.Context, p Principal) ([]CertificateInfo, error)
 }
 
 // StatsSource reports a year's statistics.

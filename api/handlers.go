@@ -467,7 +467,8 @@ func (s *Server) revokeGrant(c *gin.Context) {
 
 // listCertificates is GET /v1/certificates.
 func (s *Server) listCertificates(c *gin.Context) {
-	certs, err := s.certs.Certificates(c.Request.Context())
+	p, _ := principal(c)
+	certs, err := s.certs.Certificates(c.Request.Context(), p)
 	if err != nil {
 		failErr(c, err)
 		return

@@ -319,19 +319,23 @@ func (s *Service) OpenContent(ctx context.Context, actor Principal, id int64, se
 	return rc, versionRecord(v), nil
 }
 
-// Certificates lists the certificates in use.
-func (s *Service) Certificates(ctx context.Context) ([]CertificateInfo, error) {
+// Certificates lists the certificates in use of the agencies p acts for (all, for an
+// admin).
+func (s *Service) Certificates(ctx context.Context, p Principal) ([]CertificateInfo, error) {
 	cs, err := s.Store.Certificates(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]CertificateInfo, len(cs))
-	for i, c := range cs {
-		out[i] = CertificateInfo{
+	out := make([]CertificateInfo, 0, len(cs))
+	for _, c := range cs {
+		if !actsFor(p, c.AgencyCode) {
+			continue // another agency's, or of no agency: an admin's to see
+		}
+		out = append(out, CertificateInfo{
 			Subject: c.Subject, Issuer: c.Issuer, Serial: c.Serial, SHA256: c.Fingerprint,
 			Kind: string(c.Kind), Form: string(c.Form), AgencyCode: c.AgencyCode, Owner: c.Owner,
 			NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), RevokedAt: c.RevokedAt,
-		}
+		})
 	}
 	return out, nil
 }

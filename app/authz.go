@@ -116,8 +116,14 @@ func (s *Service) readDocument(ctx context.Context, p Principal, id int64, why s
 // mayCreate refuses a document p may not make: of an agency it does not act for, or
 // above its clearance.
 func mayCreate(p Principal, agency string, conf store.Confidentiality) error {
+	return mayCreateAs(p, "issuing", agency, conf)
+}
+
+// mayCreateAs is mayCreate naming the agency's part (issuing, holder) in a refusal of
+// its code, as the store would.
+func mayCreateAs(p Principal, part, agency string, conf store.Confidentiality) error {
 	if _, err := docid.ParseAgencyCode(agency); err != nil {
-		return fault.Errorf(fault.Invalid, "agency: %v", err) // as the store would say
+		return fault.Errorf(fault.Invalid, "%s agency: %v", part, err)
 	}
 	if !actsFor(p, agency) {
 		return fault.Errorf(fault.Forbidden, "you do not act for agency %s", agency)

@@ -58,11 +58,11 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.mayIssueWithKey(ctx, req.By, doc.AgencyCode, k); err != nil {
-		return nil, nil, err
-	}
 	if doc.Status != store.StatusApproved {
 		return nil, nil, fault.Errorf(fault.Conflict, "document %d is %s; only an approved document is issued", doc.ID, doc.Status)
+	}
+	if err := s.mayIssueWithKey(ctx, req.By, doc.AgencyCode, k); err != nil {
+		return nil, nil, err
 	}
 	f, size, _, cleanup, err := s.openContent(ctx, doc.ContentSHA256)
 	if err != nil {

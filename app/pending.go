@@ -179,6 +179,9 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 		if req.Role == RoleApprove && d.Status != store.StatusDraft {
 			return nil, fault.Errorf(fault.Conflict, "document %d is %s; only a draft is approved", d.ID, d.Status)
 		}
+		if req.Role == RoleIssue && d.Status != store.StatusApproved {
+			return nil, fault.Errorf(fault.Conflict, "document %d is %s; only an approved document is issued", d.ID, d.Status)
+		}
 		agency = d.AgencyCode
 	} else if err := mayCreate(req.By, agency, store.Unclassified); err != nil {
 		return nil, err

@@ -196,11 +196,11 @@ func registerRecord(r store.RegisterCount) RegisterRecord {
 // CreateDocument records an outgoing draft, or receives an incoming document (see
 // Receive: its signatures are verified, a scan without one is registered NOT_SIGNED).
 func (s *Service) CreateDocument(ctx context.Context, actor Principal, nd NewDocument, content Document) (DocumentRecord, error) {
-	owner := nd.AgencyCode
+	part, owner := "issuing", nd.AgencyCode
 	if store.Direction(nd.Direction) == store.Incoming {
-		owner = nd.HolderCode
+		part, owner = "holder", nd.HolderCode
 	}
-	if err := mayCreate(actor, owner, store.Confidentiality(nd.Confidentiality)); err != nil {
+	if err := mayCreateAs(actor, part, owner, store.Confidentiality(nd.Confidentiality)); err != nil {
 		return DocumentRecord{}, err
 	}
 	if store.Direction(nd.Direction) == store.Incoming {

@@ -204,8 +204,16 @@ func remoteClients(t *testing.T, rs *runningServer) map[string]string {
 		time.Sleep(20 * time.Millisecond)
 	}
 	keys := map[string]string{}
+	// Agency H43's leader, to whom the SIM and token certificates of the test PKI are
+	// bound (a leader approves only with its own), and its clerk.
+	p := testpki.Committed(t)
+	bound, _ := json.Marshal([]string{certPEM(p.SIM.Cert), certPEM(p.Leader.Cert)})
 	for name, role := range map[string]string{"chu-tich": "leader", "van-thu": "clerk"} {
-		resp, body := rs.call(t, "POST", "/v1/clients", admin, "application/json", strings.NewReader(`{"name":"`+name+`","role":"`+role+`"}`))
+		extra := `,"agencies":["000.00.00.H43"]`
+		if role == "leader" {
+			extra += `,"certificates":` + string(bound)
+		}
+		resp, body := rs.call(t, "POST", "/v1/clients", admin, "application/json", strings.NewReader(`{"name":"`+name+`","role":"`+role+`"`+extra+`}`))
 		c := decodeInto[struct {
 			APIKey string `json:"api_key"`
 		}](t, "client "+name, resp, body, 201)

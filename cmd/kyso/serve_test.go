@@ -416,7 +416,7 @@ csc:
 	}
 
 	newClient := func(name, role string) string {
-		resp, body := rs.call(t, "POST", "/v1/clients", admin, "application/json", strings.NewReader(`{"name":"`+name+`","role":"`+role+`"}`))
+		resp, body := rs.call(t, "POST", "/v1/clients", admin, "application/json", strings.NewReader(`{"name":"`+name+`","role":"`+role+`","agencies":["000.00.00.H43"]}`))
 		if resp.StatusCode != 201 {
 			t.Fatalf("create %s: %d %s", role, resp.StatusCode, body)
 		}

@@ -208,7 +208,10 @@ func (s *Service) Key(ctx context.Context, id string) (hsm.Key, error) {
 	if !ok {
 		return nil, fault.Errorf(fault.NotFound, "no key %q", id)
 	}
-	ak := auditedKey{Key: k.Key, s: s, k: k}
+	ak, ok := s.useOf(k).(auditedKey)
+	if !ok {
+		return k.Key, nil
+	}
 	if u, ok := ctx.Value(useKey{}).(keyUse); ok {
 		ak.use = &u
 	}

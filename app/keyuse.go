@@ -48,7 +48,15 @@ type auditedKey struct {
 	use *keyUse // the caller bound when the key was handed out (Key), if any
 }
 
-func (s *Service) useOf(k *ServerKey) hsm.Key { return auditedKey{Key: k.Key, s: s, k: k} }
+// useOf is k as the signing code uses it: audited when the service has a store. A
+// service without one (`kyso sign` with the person's own key file or token, no
+// document store) has no trail to write to, and signs through keyFailures alone.
+func (s *Service) useOf(k *ServerKey) hsm.Key {
+	if s.Store == nil {
+		return keyFailures{k.Key, k.Name}
+	}
+	return auditedKey{Key: k.Key, s: s, k: k}
+}
 
 func (a auditedKey) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	u, ok := ctx.Value(useKey{}).(keyUse)

@@ -114,7 +114,7 @@ func (e *authzEnv) store(t *testing.T) *store.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := openServeStore(context.Background(), cfg, filepath.Join(filepath.Dir(e.cfgPath), "data"))
+	st, err := openServeStore(context.Background(), cfg, filepath.Join(filepath.Dir(e.cfgPath), "data"), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

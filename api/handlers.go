@@ -380,7 +380,8 @@ func (s *Server) revokeClient(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// grantPrincipal is what a grant may name: a client id or name, or role:<role>.
+// grantPrincipal is what a grant may name: a client id or name (kept as its id), or
+// role:<role>.
 func grantPrincipal(s string) bool { return nameLike(s, " ._:-", 128) }
 
 // keyGrantTarget reads and checks the key and principal of a grant route; on failure it

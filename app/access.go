@@ -60,7 +60,7 @@ func AuditActor(p Principal) string {
 type KeyInfo struct {
 	Name  string
 	Owner string
-	// Allowed lists client ids or names, or "role:<role>" entries (see MayUseKey):
+	// Allowed lists client ids, or "role:<role>" entries (see MayUseKey):
 	// the configuration's, then the store's.
 	Allowed     []string
 	Demo        bool

@@ -69,7 +69,7 @@ type ServerKey struct {
 	StoreID int64
 	URI     string // without any PIN
 	// Owner is who the key belongs to; Allowed the grants written in the
-	// configuration (client ids or names, "role:<role>"), next to those in the store.
+	// configuration (client ids, "role:<role>"), next to those in the store.
 	Owner   string
 	Allowed []string
 	// Demo marks a software key from the test PKI, so every listing says so.

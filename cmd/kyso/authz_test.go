@@ -223,6 +223,32 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 		}, map[string]int{"admin": 201}, 403},
 		{"DELETE", "/v1/clients/999999", "", none, map[string]int{"admin": 404}, 403},
 	}
+	// The rows cover every operation the API documents, so a route added without a row
+	// here fails.
+	covered := []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "POST /v1/sign",
+		"POST /v1/signatures", "GET /v1/signatures/{id}", "POST /v1/signatures/{id}/complete", "POST /v1/verify",
+		"POST /v1/documents", "GET /v1/documents", "GET /v1/documents/{id}", "GET /v1/documents/{id}/content",
+		"POST /v1/documents/{id}/issue", "POST /v1/documents/receive", "GET /v1/registers", "POST /v1/registers",
+		"GET /v1/agencies", "POST /v1/agencies", "GET /v1/keys", "PUT /v1/keys/{name}/grants/{principal}",
+		"DELETE /v1/keys/{name}/grants/{principal}", "GET /v1/certificates", "GET /v1/stats", "POST /v1/clients",
+		"DELETE /v1/clients/{id}"}
+	_, spec := e.rs.call(t, "GET", "/openapi.json", "", "", nil)
+	var doc struct{ Paths map[string]map[string]json.RawMessage }
+	if err := json.Unmarshal(spec, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for path, ops := range doc.Paths {
+		for m := range ops {
+			if m == "get" || m == "post" || m == "put" || m == "delete" || m == "patch" {
+				documented = append(documented, strings.ToUpper(m)+" "+path)
+			}
+		}
+	}
+	slices.Sort(documented)
+	if want := slices.Sorted(slices.Values(covered)); !slices.Equal(documented, want) || len(rows) != len(covered) {
+		t.Fatalf("the matrix covers %v (%d rows), the API documents %v", want, len(rows), documented)
+	}
 	for _, r := range rows {
 		for _, who := range principals {
 			want, ok := r.want[who]

@@ -329,9 +329,9 @@ type CompleteRequest struct {
 	CMS       []byte
 	// By is who completes: the client that prepared the signature, whose right to make
 	// it is checked again now.
-	By        Principal
-	Actor     string
-	KeyURI    string // for the audit trail
+	By     Principal
+	Actor  string
+	KeyURI string // for the audit trail
 }
 
 // Complete embeds the signature and stores the signed document as the document's new

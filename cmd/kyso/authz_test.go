@@ -233,7 +233,9 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 		"DELETE /v1/keys/{name}/grants/{principal}", "GET /v1/certificates", "GET /v1/stats", "POST /v1/clients",
 		"DELETE /v1/clients/{id}"}
 	_, spec := e.rs.call(t, "GET", "/openapi.json", "", "", nil)
-	var doc struct{ Paths map[string]map[string]json.RawMessage }
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage
+	}
 	if err := json.Unmarshal(spec, &doc); err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +465,7 @@ func fakeOrganisation(t *testing.T) *x509.Certificate {
 		Subject: pkix.Name{CommonName: "UBND (FAKE)", Organization: []string{"UBND (FAKE)"}, Country: []string{"VN"},
 			ExtraNames: []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{2, 5, 4, 97}, Value: agencyA}}},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:  x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
 	if err != nil {

@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
-	"strconv"
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"

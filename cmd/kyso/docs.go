@@ -540,6 +540,13 @@ its head row is found. kyso serve also logs the head every 15 minutes.`,
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "documents: %d, versions: %d, blobs verified: %d, audit events: %d (%s)\n",
 				rep.Documents, rep.Versions, rep.Blobs, rep.AuditEvents, time.Since(start).Round(time.Millisecond))
+			if ok, how, err := s.Durability(cmd.Context()); err == nil {
+				if ok {
+					fmt.Fprintf(w, "durable: %s\n", how)
+				} else {
+					fmt.Fprintf(w, "WARNING not durable (%s): a power cut may lose committed work\n", how)
+				}
+			}
 			// Copies of documents left in DATA_DIR/tmp by a process that crashed (those of
 			// running processes are locked and stay).
 			if n, err := sweepTemp(tempRoot(sf.dataDir)); err != nil {

@@ -120,6 +120,9 @@ func serve(ctx context.Context, p serveParams) error {
 		return err
 	}
 	defer st.Close()
+	if ok, how, err := st.Durability(ctx); err == nil && !ok {
+		log.Warn("the store is not durable: a power cut may lose committed work, a number already handed out among it", "settings", how)
+	}
 	svc := newServeService(cfg, st, anchors, tempDir, p.revocationURL)
 	if err := bootstrapAdmin(ctx, svc, p.stdout, log); err != nil {
 		return err

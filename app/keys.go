@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/config"
@@ -73,8 +75,27 @@ func openKey(ctx context.Context, prov hsm.Provider, st *store.Store, kc config.
 	}
 	return &ServerKey{
 		Name: kc.Name, Key: withCertificates{Key: key, cert: cert, chain: chain}, StoreID: rec.ID, URI: kc.URI,
-		Owner: owner, Allowed: slices.Clone(kc.Allowed), Demo: kc.Demo,
+		Owner: owner, Allowed: configGrants(ctx, st, kc.Allowed), Demo: kc.Demo,
 	}, nil
+}
+
+// configGrants are the configuration's grants as MayUseKey matches them: a client's
+// name, which grants once matched, is taken for the id of the client so named now
+// (names are unique); a name no client has matches nobody.
+func configGrants(ctx context.Context, st *store.Store, allowed []string) []string {
+	out := slices.Clone(allowed)
+	for i, g := range out {
+		if strings.HasPrefix(g, "role:") {
+			continue
+		}
+		if _, err := strconv.ParseInt(g, 10, 64); err == nil {
+			continue
+		}
+		if c, err := st.ClientByName(ctx, g); err == nil {
+			out[i] = strconv.FormatInt(c.ID, 10)
+		}
+	}
+	return out
 }
 
 // withCertificates gives a key the certificates its configuration names.

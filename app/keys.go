@@ -135,7 +135,7 @@ func (s *Service) RevokeGrant(ctx context.Context, actor Principal, keyName, pri
 	}
 	err := s.Store.RevokeGrant(ctx, k.StoreID, who, AuditActor(actor))
 	if errors.Is(err, store.ErrNotFound) {
-		if slices.Contains(k.Allowed, principal) {
+		if slices.Contains(k.Allowed, principal) || slices.Contains(k.Allowed, who) {
 			return fault.Errorf(fault.NotFound, "this grant is written in the configuration file; change it there")
 		}
 		return fault.Errorf(fault.NotFound, "the key has no such grant")

@@ -387,6 +387,14 @@ func testAuthzBypasses(t *testing.T, e *authzEnv) {
 	resp, body = e.rs.call(t, "POST", fmt.Sprintf("/v1/documents/%d/issue", A), e.key["clerkB"], "application/json", strings.NewReader(`{"key":"org"}`))
 	refused("another agency's clerk issues", resp, body, 403, "key-not-granted")
 
+	// The clerk prepares the issue on its token, showing number 01, and abandons it:
+	// the number is not taken, so the issue with the server key below is 01 too; the
+	// abandoned signature then completes no more (409), and nothing is numbered twice.
+	resp, body = issueWith("clerkA", certPEM(e.pki.Org.ChainWithLeaf()...))
+	abandoned := decodeInto[pendingJSON](t, "clerk prepares an issue", resp, body, 201)
+	if abandoned.Number != "01/UBND-VP" {
+		t.Fatalf("the prepared issue shows %q", abandoned.Number)
+	}
 	// The clerk of A issues it; then the issued text cannot be replaced through
 	// /v1/sign?store=true&document_id=N, and the stored content stays.
 	resp, body = e.rs.call(t, "POST", fmt.Sprintf("/v1/documents/%d/issue", A), e.key["clerkA"], "application/json", strings.NewReader(`{"key":"org"}`))
@@ -394,6 +402,8 @@ func testAuthzBypasses(t *testing.T, e *authzEnv) {
 	if issued.Status != "issued" || issued.Number != 1 {
 		t.Fatalf("issued: %s", body)
 	}
+	resp, body = e.complete(t, e.key["clerkA"], abandoned.ID, signOutside(t, e.pki.Org.Key, abandoned))
+	refused("the abandoned issue completed after another", resp, body, 409, "")
 	_, before := e.rs.call(t, "GET", fmt.Sprintf("/v1/documents/%d/content", A), e.key["clerkA"], "", nil)
 	resp, body = e.rs.call(t, "POST", fmt.Sprintf("/v1/sign?key=org&store=true&document_id=%d", A), e.key["clerkA"], "application/pdf", bytes.NewReader(serveTestPDF("Noi dung khac")))
 	refused("a new version of an issued document", resp, body, 409, "cannot change")

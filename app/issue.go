@@ -69,28 +69,47 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 		return nil, nil, err
 	}
 	defer cleanup()
-	po, numbered, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), k.Key.Chain())
+	// Another document of the agency may take the planned number while this one is
+	// signed; the number then goes to the next attempt (a few, then the conflict).
+	var rep *verify.Report
+	for attempt := 1; ; attempt++ {
+		rep, err = s.issueOnce(ctx, doc, k, f, size, req)
+		if fault.CodeOf(err) != store.CodeNumberTaken || attempt == issueAttempts {
+			break
+		}
+	}
 	if err != nil {
-		return nil, rep, err
-	}
-	out, err := os.CreateTemp(s.TempDir, "kyso-issue-*")
-	if err != nil {
-		return nil, rep, err
-	}
-	defer func() { out.Close(); os.Remove(out.Name()) }()
-	if err := pades.Sign(withUse(ctx, req.By, doc.ID, doc.ContentSHA256), s.useOf(k), f, size, out, po); err != nil {
-		return nil, rep, mapSignError(err)
-	}
-	if _, err := out.Seek(0, io.SeekStart); err != nil {
-		return nil, rep, err
-	}
-	sum, _ := json.Marshal(summary(rep))
-	if _, err := s.Store.IssueNumbered(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf", Base: doc.ContentSHA256,
-		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}, numbered); err != nil {
 		return nil, rep, err
 	}
 	d, err := s.Store.GetDocument(ctx, doc.ID)
 	return d, rep, err
+}
+
+// issueAttempts bounds Issue's attempts when its planned number is taken meanwhile.
+const issueAttempts = 3
+
+// issueOnce plans the number, signs with the organisation's key and stores the issued
+// version, taking the number.
+func (s *Service) issueOnce(ctx context.Context, doc *store.Document, k *ServerKey, f *os.File, size int64, req IssueRequest) (*verify.Report, error) {
+	po, numbered, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), k.Key.Chain())
+	if err != nil {
+		return rep, err
+	}
+	out, err := os.CreateTemp(s.TempDir, "kyso-issue-*")
+	if err != nil {
+		return rep, err
+	}
+	defer func() { out.Close(); os.Remove(out.Name()) }()
+	if err := pades.Sign(withUse(ctx, req.By, doc.ID, doc.ContentSHA256), s.useOf(k), f, size, out, po); err != nil {
+		return rep, mapSignError(err)
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		return rep, err
+	}
+	sum, _ := json.Marshal(summary(rep))
+	_, err = s.Store.IssueNumbered(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf", Base: doc.ContentSHA256,
+		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}, numbered)
+	return rep, err
 }
 
 // notVerified refuses to issue a document whose signatures do not verify.

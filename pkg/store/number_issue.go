@@ -16,6 +16,10 @@ import (
 // used) when another document took it meanwhile. A signature prepared and never
 // completed, or refused, uses up no number, and a number is never given twice.
 
+// CodeNumberTaken refines the Conflict of an issue whose planned number another
+// document took meanwhile: planning again and signing again succeeds.
+const CodeNumberTaken = "number-taken"
+
 // PlanNumber is document id, approved and outgoing, as it would stand if issued at at:
 // with the next number of its agency's outgoing register for the numbering year of at,
 // at as its issue time and its edXML identifier. Nothing is written. A document given
@@ -81,7 +85,7 @@ func (s *Store) IssueNumbered(ctx context.Context, documentID int64, in VersionI
 			return err
 		}
 		if n != *planned.RegNumber {
-			return fault.Errorf(fault.Conflict, "number %d was taken by another document since this issue was prepared; prepare it again", *planned.RegNumber)
+			return fault.WithCode(fault.Errorf(fault.Conflict, "number %d was taken by another document since this issue was prepared; prepare it again", *planned.RegNumber), CodeNumberTaken)
 		}
 		plan(d, n, year, *planned.IssuedAt)
 		d.RegisterID = &reg.ID

@@ -458,8 +458,12 @@ func testAuthzBypasses(t *testing.T, e *authzEnv) {
 	if d := uses[n+1].Detail; !strings.Contains(d, fmt.Sprintf("%x", digest[:])) && !strings.Contains(d, "digest") {
 		t.Errorf("the CSC key use does not name the digest: %s", d)
 	}
-	if !strings.Contains(e.rs.stdout.String()+e.rs.stderr.String(), `"csc_method":"signatures/signHash"`) {
+	logs := e.rs.stdout.String() + e.rs.stderr.String()
+	if !strings.Contains(logs, `"csc_method":"signatures/signHash","client_id":"`+e.id["clerkA"]+`"`) {
 		t.Error("the log does not name the CSC method and client")
+	}
+	if !strings.Contains(logs, `"client_id":"`+e.id["clerkA"]+`"`) || !strings.Contains(logs, `"route":"/v1/sign"`) {
+		t.Error("the access log does not name the client")
 	}
 }
 

@@ -33,7 +33,7 @@ import (
 )
 
 // realKyso is a real "kyso serve" process on loopback: the API key of agency H43's
-// leader (the test PKI's leader certificate bound to it) and of its clerk, its logs,
+// leader (the leader certificate of the test's PKI bound to it) and of its clerk, its logs,
 // its data directory. Only a leader approves and only a clerk issues, each completing
 // what it prepared.
 type realKyso struct {
@@ -51,6 +51,7 @@ var kysoBinary struct {
 
 func buildKyso(t *testing.T) string {
 	t.Helper()
+	testenv.External(t, "a kyso binary built for the test")
 	kysoBinary.once.Do(func() {
 		if kysoBinary.dir, kysoBinary.err = os.MkdirTemp("", "kyso-agent-test-"); kysoBinary.err != nil {
 			return
@@ -70,7 +71,7 @@ func buildKyso(t *testing.T) string {
 
 // startRealKyso builds cmd/kyso and runs "kyso serve" with a config in a temp dir,
 // extra appended to it.
-func startRealKyso(t *testing.T, extra string) *realKyso {
+func startRealKyso(t *testing.T, p *testpki.TestPKI, extra string) *realKyso {
 	t.Helper()
 	dir := t.TempDir()
 	bin := buildKyso(t)
@@ -131,7 +132,7 @@ func startRealKyso(t *testing.T, extra string) *realKyso {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	leaderPEM, _ := json.Marshal(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: testpki.Committed(t).Leader.Cert.Raw})))
+	leaderPEM, _ := json.Marshal(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Leader.Cert.Raw})))
 	r.key, r.clerkKey = r.client(t, `{"name":"leader","role":"leader","agencies":["000.00.00.H43"],"certificates":[`+string(leaderPEM)+`]}`),
 		r.client(t, `{"name":"clerk","role":"clerk","agencies":["000.00.00.H43"]}`)
 	return r
@@ -186,11 +187,11 @@ func (r *realKyso) do(t *testing.T, method, path string, body []byte) []byte {
 // in headless Chromium, the server completes; the document it serves verifies
 // TOTAL_PASSED, and neither its log nor its data directory holds the PIN.
 func TestEndToEndRealServer(t *testing.T) {
-	p := testpki.Committed(t)
 	// The server checks the leader's certificate, revocation included, before it
-	// prepares an approval: it asks the addresses the certificates name.
-	pkitest.ServeAtCertificateURLs(t, p)
-	srv := startRealKyso(t, "")
+	// prepares an approval: it asks the addresses the certificates name, this test's
+	// own responders.
+	p := pkitest.ServeRevocation(t)
+	srv := startRealKyso(t, p, "")
 	web := httptest.NewServer(http.HandlerFunc(serveApp)) // the Kyso web page's origin
 	defer web.Close()
 	k := &kysoServer{srv: web} // only its URL: the origin the agent allows
@@ -271,12 +272,11 @@ func TestEndToEndRealServer(t *testing.T) {
 // the seal; the organisation's key on the token signs). Both signatures verify and the
 // document is stored as issued with its number.
 func TestLeaderThenClerkRealServer(t *testing.T) {
-	p := testpki.Committed(t)
-	tok := newToken(t, p, "Kyso leader")
 	// The server checks the leader's signature, revocation included, before issuing:
-	// it asks the addresses the certificates name.
-	pkitest.ServeAtCertificateURLs(t, p)
-	srv := startRealKyso(t, "")
+	// it asks the addresses the certificates name, this test's own responders.
+	p := pkitest.ServeRevocation(t)
+	tok := newToken(t, p, "Kyso leader")
+	srv := startRealKyso(t, p, "")
 	web := httptest.NewServer(http.HandlerFunc(serveApp))
 	defer web.Close()
 	e := newAgent(t, tok, &kysoServer{srv: web})
@@ -325,9 +325,8 @@ func TestLeaderThenClerkRealServer(t *testing.T) {
 // through the agent after one PIN, with progress over the WebSocket; the server holds
 // all fifty as approved, and the first and last verify.
 func TestBatch50RealServer(t *testing.T) {
-	p := testpki.Committed(t)
-	pkitest.ServeAtCertificateURLs(t, p) // the leader's certificate is checked at prepare
-	srv := startRealKyso(t, "")
+	p := pkitest.ServeRevocation(t) // the leader's certificate is checked at prepare
+	srv := startRealKyso(t, p, "")
 	web := httptest.NewServer(http.HandlerFunc(serveApp))
 	defer web.Close()
 	e := newAgent(t, newToken(t, p, "Kyso leader"), &kysoServer{srv: web})

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
-	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
 	"github.com/kyso-vn/kyso/pkg/store"
 )
@@ -28,8 +27,8 @@ func TestAuthzCLI(t *testing.T) {
 
 func testAuthzCLI(t *testing.T, backend string) {
 	corpus := testenv.CorpusDir(t)
-	p := testpki.Committed(t)
-	pkitest.ServeAtCertificateURLs(t, p)
+	// The approval's certificate is checked for revocation at the URLs it names.
+	p := pkitest.ServeRevocation(t)
 	dir := t.TempDir()
 	sc := store.Config{Driver: store.DriverSQLite, DSN: filepath.Join(dir, "kyso.db"), BlobDir: filepath.Join(dir, "blobs")}
 	storeArgs := []string{"--data-dir", dir}
@@ -38,7 +37,7 @@ func testAuthzCLI(t *testing.T, backend string) {
 		storeArgs = append(storeArgs, "--db-driver", "postgres", "--db-dsn", sc.DSN)
 	}
 	run := func(args ...string) (int, string) { return kysoExit(t, append(args, storeArgs...)...) }
-	pkiDir := testenv.TestPKIDir()
+	pkiDir := p.Dir
 	softkey := func(name string) string {
 		return "softkey:path=" + filepath.Join(pkiDir, name+".key") + ";cert=" + filepath.Join(pkiDir, name+".pem")
 	}
@@ -54,7 +53,7 @@ func testAuthzCLI(t *testing.T, backend string) {
 		return run("docs", "approve", "1", "--key", key, "--chain", chain, "--as", as, "--actor", "người ký", "--trust", root)
 	}
 	issue := func(as string) (int, string) {
-		return run("docs", "issue", "1", "--key", demoKeyURI(), "--chain", chain, "--as", as, "--actor", "văn thư", "--trust", root)
+		return run("docs", "issue", "1", "--key", softkey("org"), "--chain", chain, "--as", as, "--actor", "văn thư", "--trust", root)
 	}
 	for _, c := range []struct {
 		name string

@@ -67,7 +67,8 @@ type remoteEnv struct {
 
 func newRemoteEnv(t *testing.T, mssp remotetest.MSSPOptions, extraProviders string) *remoteEnv {
 	t.Helper()
-	p := testpki.Committed(t)
+	// The server checks revocation at the URLs the certificates name: this test's own.
+	p := pkitest.ServeRevocation(t)
 	tsa := pkitest.StartTSA(t, p.TSA.Cert, p.TSA.Key, p.TSA.Chain)
 	k, h := remotetest.SIMHolder(t, p)
 	mssp.Holders, mssp.APID, mssp.APPassword = map[string]hsm.Key{testpki.SIMPhone: k}, remoteAPID, remoteAPPW
@@ -190,7 +191,7 @@ func (sp *serveProcess) runningServer() *runningServer {
 
 // remoteClients makes the leader (who signs) and the clerk (who reads documents)
 // with the admin key the first start printed.
-func remoteClients(t *testing.T, rs *runningServer) map[string]string {
+func remoteClients(t *testing.T, rs *runningServer, p *testpki.TestPKI) map[string]string {
 	t.Helper()
 	var admin string
 	for deadline := time.Now().Add(5 * time.Second); ; {
@@ -206,7 +207,6 @@ func remoteClients(t *testing.T, rs *runningServer) map[string]string {
 	keys := map[string]string{}
 	// Agency H43's leader, to whom the SIM and token certificates of the test PKI are
 	// bound (a leader approves only with its own), and its clerk.
-	p := testpki.Committed(t)
 	bound, _ := json.Marshal([]string{certPEM(p.SIM.Cert), certPEM(p.Leader.Cert)})
 	for name, role := range map[string]string{"chu-tich": "leader", "van-thu": "clerk"} {
 		extra := `,"agencies":["000.00.00.H43"]`
@@ -293,10 +293,9 @@ func verifyWithCLI(t *testing.T, rs *runningServer, clerk string, docID int64, p
 // the same data directory, and completes when the holder confirms later.
 func TestServeRemoteSIM(t *testing.T) {
 	e := newRemoteEnv(t, remotetest.MSSPOptions{Phone: phoneByText}, "")
-	pkitest.ServeAtCertificateURLs(t, e.pki)
 	sp := startServeProcess(t, e.cfgPath)
 	rs := sp.runningServer()
-	keys := remoteClients(t, rs)
+	keys := remoteClients(t, rs, e.pki)
 	sim := e.pki.SIM.ChainWithLeaf()
 
 	t.Run("outcomes", func(t *testing.T) {
@@ -395,9 +394,8 @@ func TestServeRemoteSIM(t *testing.T) {
 // the server, which runs in this process for the check.
 func TestServeRemoteWait(t *testing.T) {
 	e := newRemoteEnv(t, remotetest.MSSPOptions{Phone: phoneByText, CloseConnections: true}, "")
-	pkitest.ServeAtCertificateURLs(t, e.pki)
 	rs := startServe(t, e.cfgPath, map[string]string{})
-	keys := remoteClients(t, rs)
+	keys := remoteClients(t, rs, e.pki)
 	sim := e.pki.SIM.ChainWithLeaf()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
@@ -534,7 +532,6 @@ func (ph *cscPhone) seen() []string {
 // is refused before anyone is asked, as is a request naming another certificate than
 // the credential's.
 func TestServeRemoteCSC(t *testing.T) {
-	p := testpki.Committed(t)
 	other := testpki.New(t, testpki.Options{RootName: "Untrusted Root CA", SubName: "Untrusted Sub CA"})
 	stranger := other.Issue(t, testpki.Spec{Kind: testpki.Personal, NoRevocationURLs: true})
 	phone := &cscPhone{asked: map[string]time.Time{}}
@@ -558,6 +555,7 @@ func TestServeRemoteCSC(t *testing.T) {
       base_url: %q
       client_id: kyso
       client_secret_file: %q`, srv.URL+"/csc/v2", secretFile))
+	p := e.pki // minted with its revocation servers' URLs
 	keyPEM, err := os.ReadFile(p.Path("leader.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -571,10 +569,9 @@ func TestServeRemoteCSC(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = leader.Close() })
 	creds["leader"], creds["stranger"] = leader, certifiedAs{leader, stranger}
-	pkitest.ServeAtCertificateURLs(t, p)
 	sp := startServeProcess(t, e.cfgPath)
 	rs := sp.runningServer()
-	keys := remoteClients(t, rs)
+	keys := remoteClients(t, rs, e.pki)
 
 	start := time.Now()
 	// No certificate in the request: the credential's own, from credentials/info.

@@ -239,7 +239,8 @@ func sweepPending(ctx context.Context, svc *app.Service, log *slog.Logger) {
 func newServeService(cfg *config.Config, st *store.Store, keys map[string]*app.ServerKey, anchors []*x509.Certificate, tempDir string, rewrite func(string) string) *app.Service {
 	svc := &app.Service{
 		Store: st, Keys: keys, TempDir: tempDir, PendingTTL: cfg.Signatures.PendingExpiry,
-		Verify: verify.Options{Anchors: anchors, Offline: cfg.Revocation.Offline, RevocationTimeout: cfg.Revocation.OCSPTimeout},
+		Verify: verify.Options{Anchors: anchors, Offline: cfg.Revocation.Offline, RevocationTimeout: cfg.Revocation.OCSPTimeout,
+			Limits: app.VerifyLimits(cfg.Verify)},
 	}
 	if len(cfg.TSA.URLs) > 0 {
 		svc.Timestamper = &pki.TSAClient{URLs: cfg.TSA.URLs, Timeout: cfg.TSA.Timeout}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/signer/pdf"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -26,6 +27,7 @@ type verifyFlags struct {
 	lang    string
 	content string
 	timeout time.Duration
+	limits  pdf.Limits
 }
 
 func newVerifyCmd() *cobra.Command {
@@ -57,6 +59,12 @@ be read becomes {"version":1,"file":…,"error":…}.`,
 	fl.StringVar(&f.lang, "lang", "vi", "language of text and html reports: vi or en")
 	fl.StringVar(&f.content, "content", "", "the signed content of a detached CMS/CAdES signature FILE (.p7s)")
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "time limit for each FILE")
+	// the limits of the server's verify: section; exceeding one is exit status 2
+	d := pdf.DefaultLimits()
+	fl.IntVar(&f.limits.MaxRevisions, "max-revisions", d.MaxRevisions, "refuse a document with more revisions (verify.max_revisions)")
+	fl.IntVar(&f.limits.MaxObjects, "max-objects", d.MaxObjects, "refuse a document that needs more objects read (verify.max_objects)")
+	fl.IntVar(&f.limits.MaxXrefEntries, "max-xref-entries", d.MaxXrefEntries, "refuse a document with more cross-reference entries (verify.max_xref_entries)")
+	fl.Int64Var(&f.limits.MaxDecodedBytes, "max-decoded-bytes", d.MaxDecodedBytes, "refuse a document whose streams decode to more bytes (verify.max_decoded_bytes)")
 	return cmd
 }
 
@@ -80,7 +88,8 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 	if f.content != "" && len(files) != 1 {
 		return verifyUsageErr("verify: --content goes with exactly one signature FILE")
 	}
-	opts := verify.Options{Offline: f.offline}
+	opts := verify.Options{Offline: f.offline, Limits: f.limits}
+	opts.Limits.Timeout = f.timeout
 	if f.at != "" {
 		if opts.At, err = time.Parse(time.RFC3339, f.at); err != nil {
 			return verifyUsageErr("verify: --at: %v", err)

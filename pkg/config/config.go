@@ -38,6 +38,7 @@ type Config struct {
 	Signatures Signatures `yaml:"signatures"`
 	CSC        CSC        `yaml:"csc"`
 	Remote     Remote     `yaml:"remote"`
+	Verify     Verify     `yaml:"verify"`
 }
 
 // Server is the HTTP listener and its limits.
@@ -169,6 +170,7 @@ func Default() Config {
 		RateLimit:  RateLimit{PublicVerifyPerMinute: 30},
 		Signatures: Signatures{PendingExpiry: 15 * time.Minute},
 		Remote:     defaultRemote(),
+		Verify:     defaultVerify(),
 	}
 }
 

@@ -74,7 +74,10 @@ func applyMetadata(rd *pdf.Reader, u *pdf.Update, m *Metadata, cat pdf.Dict, new
 		nd := copyDict(f.dict)
 		nd["V"] = pdf.TextString(value)
 		if r := rd.Array(nd["Rect"]); len(r) == 4 {
-			rect := [4]float64{number(r[0]), number(r[1]), number(r[2]), number(r[3])}
+			rect, err := coords(rd, r, fmt.Sprintf("the /Rect of field %q", name))
+			if err != nil {
+				return false, err
+			}
 			h := rect[3] - rect[1]
 			fs := 10.0
 			if h < 12 {

@@ -107,6 +107,12 @@ func computeRoles(r *pdf.Reader) *roleMap {
 		it := queue[0]
 		queue = queue[1:]
 		queue = m.visit(it, queue, 0)
+		if m.visits&4095 == 4095 {
+			if err := r.File().Check(); err != nil {
+				m.err = err
+				return m
+			}
+		}
 		if m.visits > maxRoleVisits {
 			m.err = fmt.Errorf("verify: document too large to analyse (more than %d references)", maxRoleVisits)
 			return m
@@ -364,20 +370,14 @@ type changedObject struct {
 // Objects whose cross-reference entry moved but whose value is identical are not
 // changes.
 func objectChanges(old, cur *pdf.Reader) ([]changedObject, error) {
-	nums := map[int]bool{}
-	for _, n := range old.Objects() {
-		nums[n] = true
-	}
-	for _, n := range cur.Objects() {
-		nums[n] = true
-	}
-	sorted := make([]int, 0, len(nums))
-	for n := range nums {
-		sorted = append(sorted, n)
-	}
-	sort.Ints(sorted)
+	sorted := candidateChanges(old, cur)
 	var out []changedObject
-	for _, n := range sorted {
+	for i, n := range sorted {
+		if i&1023 == 1023 {
+			if err := cur.File().Check(); err != nil {
+				return nil, err
+			}
+		}
 		o1, s1, ok1 := old.ObjectOffset(n)
 		o2, s2, ok2 := cur.ObjectOffset(n)
 		if ok1 && ok2 && o1 == o2 && s1 == s2 {
@@ -415,6 +415,41 @@ func objectChanges(old, cur *pdf.Reader) ([]changedObject, error) {
 		}
 	}
 	return out, nil
+}
+
+// candidateChanges lists, sorted, the object numbers whose entries may differ between
+// two states: when cur is old with one more cross-reference section (an incremental
+// update, the common case), the numbers that section lists, unless one of them was an
+// object stream in old (its members move with it); else every number of both.
+func candidateChanges(old, cur *pdf.Reader) []int {
+	if nums, ok := cur.ChangedSince(old); ok {
+		simple := true
+		for _, n := range nums {
+			if _, inStream, ok := old.ObjectOffset(n); ok && inStream == 0 {
+				if v, err := old.Get(n); err == nil && isContainer(v) {
+					simple = false
+					break
+				}
+			}
+		}
+		if simple {
+			sort.Ints(nums)
+			return nums
+		}
+	}
+	set := map[int]bool{}
+	for _, n := range old.Objects() {
+		set[n] = true
+	}
+	for _, n := range cur.Objects() {
+		set[n] = true
+	}
+	sorted := make([]int, 0, len(set))
+	for n := range set {
+		sorted = append(sorted, n)
+	}
+	sort.Ints(sorted)
+	return sorted
 }
 
 func isContainer(o pdf.Object) bool {

@@ -43,6 +43,10 @@ type ChainOptions struct {
 	// it lacks a proof of existence (OUT_OF_BOUNDS_NO_POE, NOT_YET_VALID). Without it,
 	// chains and error never come together.
 	ValidityFallback bool
+	// LegacySHA1 also builds chains whose certificates are signed with SHA-1, which
+	// crypto/x509 refuses (legacy.go), for a verifier that judges the algorithms of the
+	// chain itself against dated constraints. Never for a decision that does not.
+	LegacySHA1 bool
 }
 
 // ChainError says why no chain was built, and about which certificate.
@@ -128,6 +132,11 @@ func (s *TrustStore) BuildChain(leaf *x509.Certificate, intermediates []*x509.Ce
 		vo.CurrentTime = leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
 		if chains, err := leaf.Verify(vo); err == nil {
 			return chains, cerr
+		}
+	}
+	if opts.LegacySHA1 {
+		if chains, lerr := s.legacyBuild(leaf, intermediates, at, opts.ValidityFallback); chains != nil {
+			return chains, lerr
 		}
 	}
 	return nil, cerr

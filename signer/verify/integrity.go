@@ -1,7 +1,9 @@
 package verify
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/sha1"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -38,6 +40,8 @@ type sigCheck struct {
 	digest []byte
 	// failed is set once the signature is TOTAL_FAILED for integrity or format.
 	integrityErr error
+	// whys are the reasons found for sub-indications, in both languages.
+	whys map[SubIndication]msg
 }
 
 // cmsOutcome is what the CMS step found.
@@ -51,9 +55,11 @@ type cmsOutcome struct {
 	signingCert string // "v2", "v1", ""
 	hasSignTime bool
 	sigTS       *tsOutcome
-	ocsps       [][]byte
-	crls        [][]byte
-	err         error
+	// sha1Doc: adbe.pkcs7.sha1, the signer signed the document's SHA-1 digest.
+	sha1Doc bool
+	ocsps   [][]byte
+	crls    [][]byte
+	err     error
 }
 
 // tsOutcome is a timestamp token checked for integrity (imprint and TSA signature).
@@ -157,8 +163,10 @@ func parseSignatureValue(sc *sigCheck) bool {
 	if sc.dict["SubFilter"] == pdf.Name("adbe.pkcs7.sha1") || len(sd.SignerInfos) != 1 {
 		return false
 	}
-	h, err := sd.SignerInfos[0].Hash()
-	if err != nil {
+	// a hash refused by policy (SHA-1) is still computed here: integrity is always
+	// checked, the algorithm judged afterwards
+	h, _ := sd.SignerInfos[0].Hash()
+	if h == 0 {
 		return false
 	}
 	sc.hash = h
@@ -230,16 +238,35 @@ func checkCMS(f io.ReaderAt, sc *sigCheck) *cmsOutcome {
 	}
 	sub, _ := sc.dict["SubFilter"].(pdf.Name)
 	var res *cms.Result
-	if sub == "adbe.pkcs7.sha1" {
-		// The SignedData encapsulates the SHA-1 digest of the ranges: SHA-1, refused.
-		out.err = &cms.AlgorithmError{Algorithm: "SHA-1", Reason: "adbe.pkcs7.sha1 signs a SHA-1 digest of the document"}
-		return out
-	}
 	var err error
-	if sc.digest != nil {
+	switch {
+	case sub == "adbe.pkcs7.sha1":
+		// The SignedData encapsulates the SHA-1 digest of the ranges, and the signer
+		// signs that: both are checked; whether SHA-1 is still acceptable is the
+		// cryptographic constraints' question, asked later with the proof of time.
+		out.sha1Doc = true
+		if len(sd.Content) != sha1.Size {
+			out.err = fmt.Errorf("%w: adbe.pkcs7.sha1: the SignedData encapsulates %d bytes, not a SHA-1 digest", cms.ErrFormat, len(sd.Content))
+			return out
+		}
+		h := sha1.New()
+		if _, err := io.Copy(h, rangesReader(f, sc.br)); err != nil {
+			out.err = fmt.Errorf("verify: reading the signed ranges: %w", err)
+			return out
+		}
+		if !bytes.Equal(h.Sum(nil), sd.Content) {
+			out.err = fmt.Errorf("%w: the SHA-1 digest adbe.pkcs7.sha1 encapsulates is not the document's", cms.ErrDigestMismatch)
+			return out
+		}
+		res, err = sd.VerifyContent(bytes.NewReader(sd.Content))
+	case sc.digest != nil:
 		res, err = sd.Verify(sc.digest, sc.hash)
-	} else {
+	default:
 		res, err = sd.VerifyContent(rangesReader(f, sc.br))
+	}
+	if weakButIntact(res, err) {
+		// intact; the algorithm is judged by the dated constraints (crypto.go)
+		err = nil
 	}
 	if err != nil {
 		out.err = err
@@ -310,6 +337,14 @@ func checkDocTimestamp(f io.ReaderAt, sc *sigCheck) (*tsOutcome, error) {
 		return hh.Sum(nil)
 	})
 	return ts, readErr
+}
+
+// weakButIntact tells an intact signature whose algorithm signer/cms refuses by its
+// own fixed policy (SHA-1, RSA-1024): the Result is there and the AlgorithmError says
+// Verified.
+func weakButIntact(res *cms.Result, err error) bool {
+	var ae *cms.AlgorithmError
+	return res != nil && errors.As(err, &ae) && ae.Verified
 }
 
 // integrityFromError maps a CMS error to the integrity verdict and sub-indication.

@@ -144,6 +144,9 @@ func serve(ctx context.Context, p serveParams) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	svc := newServeService(cfg, st, keys, anchors, tempDir, p.revocationURL)
+	if err := applyTrustConfig(cfg, &svc.Verify); err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	if svc.Remote, err = newRemote(cfg.Remote, log.With("component", "remote")); err != nil {
 		return err
 	}

@@ -100,6 +100,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateRemote(&v)
 	c.validateVerify(&v)
+	c.validateCrypto(&v)
 	return errors.Join(v.errs...)
 }
 

@@ -39,10 +39,10 @@ func attrValue(v any) string {
 	return fmt.Sprint(v)
 }
 
-// DisplayName is name as "CN=…, O=…, C=VN, UID=MST:0101234567", every attribute by
-// its name, most specific first.
+// DisplayName is name as "CN=…, UID=MST:0101234567, O=…, C=VN", every attribute by
+// its name: the common name first, then the others most specific first.
 func DisplayName(name pkix.Name) string {
-	var parts []string
+	var parts, cn []string
 	for i := len(name.Names) - 1; i >= 0; i-- {
 		a := name.Names[i]
 		key, ok := attrNames[a.Type.String()]
@@ -51,9 +51,13 @@ func DisplayName(name pkix.Name) string {
 		}
 		val := attrValue(a.Value)
 		val = strings.NewReplacer(",", "\\,", "+", "\\+", "=", "\\=").Replace(val)
+		if key == "CN" {
+			cn = append(cn, key+"="+val)
+			continue
+		}
 		parts = append(parts, key+"="+val)
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join(append(cn, parts...), ", ")
 }
 
 // Identifier is a number a Vietnamese certificate names its holder by.

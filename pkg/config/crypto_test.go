@@ -20,7 +20,9 @@ func TestTrustBuiltinAndCrypto(t *testing.T) {
 	if cfg.Trust.UseBuiltin() || cfg.Verify.Crypto.Settings()["SHA-1"] != "2030-01-01" || cfg.Verify.Crypto.Settings()["RSA-1024"] != "refused" {
 		t.Errorf("builtin %v, crypto %v", cfg.Trust.UseBuiltin(), cfg.Verify.Crypto.Settings())
 	}
-	env := func(name string) (string, bool) { return map[string]string{"KYSO_TRUST_BUILTIN": "false"}[name], name == "KYSO_TRUST_BUILTIN" }
+	env := func(name string) (string, bool) {
+		return map[string]string{"KYSO_TRUST_BUILTIN": "false"}[name], name == "KYSO_TRUST_BUILTIN"
+	}
 	if cfg, err = Load("", env); err != nil || cfg.Trust.UseBuiltin() {
 		t.Errorf("KYSO_TRUST_BUILTIN=false: %v, %v", err, cfg.Trust.UseBuiltin())
 	}

@@ -1,0 +1,113 @@
+package verify
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kyso-vn/kyso/internal/testpki"
+	"github.com/kyso-vn/kyso/signer/pades"
+)
+
+// aiaPKI is a root, an intermediate the document does not carry, served with its CRL
+// by a loopback HTTP server on a free port, and a leaf whose AIA names it.
+type aiaPKI struct {
+	root, sub, leaf *testpki.Cert
+	fetched         *atomic.Int32
+}
+
+func newAIAPKI(t *testing.T) aiaPKI {
+	t.Helper()
+	now := time.Now()
+	key := func(i int) *testpki.Cert {
+		k, err := testpki.PooledKey(testpki.RSA2048, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &testpki.Cert{Key: k}
+	}
+	issue := func(tmpl *x509.Certificate, subject, issuer *testpki.Cert) {
+		parent, signer := tmpl, subject.Key
+		if issuer != nil {
+			parent, signer = issuer.Cert, issuer.Key
+		}
+		tmpl.SerialNumber = big.NewInt(now.UnixNano())
+		tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, subject.Key.Public(), signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if subject.Cert, err = x509.ParseCertificate(der); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var fetched atomic.Int32
+	var subDER, crlDER []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/sub.crt":
+			fetched.Add(1)
+			w.Write(subDER)
+		case "/sub.crl":
+			w.Write(crlDER)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p := aiaPKI{root: key(0), sub: key(1), leaf: key(2), fetched: &fetched}
+	issue(&x509.Certificate{Subject: pkix.Name{CommonName: "AIA TEST root — NOT FOR PRODUCTION", Country: []string{"VN"}},
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}, p.root, nil)
+	issue(&x509.Certificate{Subject: pkix.Name{CommonName: "AIA TEST sub CA", Country: []string{"VN"}},
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}, p.sub, p.root)
+	issue(&x509.Certificate{Subject: pkix.Name{CommonName: "Trần Thị B", Country: []string{"VN"},
+		ExtraNames: []pkix.AttributeTypeAndValue{{Type: testpki.OIDUID, Value: "CCCD:079123456789"}}},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		IssuingCertificateURL: []string{srv.URL + "/sub.crt"}, CRLDistributionPoints: []string{srv.URL + "/sub.crl"}}, p.leaf, p.sub)
+	subDER = p.sub.Cert.Raw
+	var err error
+	crlDER, err = x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(1),
+		ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour)}, p.sub.Cert, p.sub.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The signer's intermediate is not in the document: it is fetched from the AIA
+// caIssuers URL (once), never with --offline, and the configured chain material
+// (the built-in list's role) serves without any network.
+func TestMissingIntermediate(t *testing.T) {
+	p := newAIAPKI(t)
+	doc := sign(t, formPDF(), &testpki.Cert{Cert: p.leaf.Cert, Key: p.leaf.Key}, pades.Options{Level: pades.LevelBB})
+	anchors := []*x509.Certificate{p.root.Cert}
+
+	rep := verifyBytes(t, doc, Options{Anchors: anchors, Offline: true})
+	if s := rep.Signatures[0]; s.SubIndication != NoCertificateChainFound || p.fetched.Load() != 0 {
+		t.Fatalf("offline: fetched %d times:\n%s", p.fetched.Load(), describe(rep))
+	}
+
+	rep = verifyBytes(t, doc, Options{Anchors: anchors})
+	s := rep.Signatures[0]
+	if s.Indication != TotalPassed || len(s.Chain) != 3 || p.fetched.Load() != 1 {
+		t.Fatalf("online: fetched %d times:\n%s", p.fetched.Load(), describe(rep))
+	}
+	if !strings.Contains(strings.Join(s.Warnings, " "), "fetched from "+p.leaf.Cert.IssuingCertificateURL[0]) {
+		t.Errorf("warnings %q do not say where the issuer came from", s.Warnings)
+	}
+	if s.Signer.Subject != "CN=Trần Thị B, UID=CCCD:079123456789, C=VN" || len(s.Signer.Identifiers) != 1 || s.Signer.Identifiers[0].Value != "079123456789" {
+		t.Errorf("signer %q, identifiers %+v", s.Signer.Subject, s.Signer.Identifiers)
+	}
+
+	rep = verifyBytes(t, doc, Options{Anchors: anchors, Offline: true, Intermediates: []*x509.Certificate{p.sub.Cert}})
+	if s := rep.Signatures[0]; len(s.Chain) != 3 || s.SubIndication == NoCertificateChainFound || p.fetched.Load() != 1 {
+		t.Errorf("with the intermediate configured:\n%s", describe(rep))
+	}
+}

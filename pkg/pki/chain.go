@@ -37,7 +37,7 @@ type ChainOptions struct {
 	// (CheckTSACertificate: timeStamping EKU only, critical).
 	TimeStamping bool
 	// ValidityFallback: when no chain is valid at the time asked because a certificate
-	// is out of its validity then, look again at the middle of the leaf's validity. A
+	// is out of its validity then, look again at the middle of the leaf's validity and at its ends. A
 	// chain found there is returned together with the *ChainError for the time asked
 	// (ErrExpired or ErrNotYetValid), so that a verifier can report the chain and say
 	// it lacks a proof of existence (OUT_OF_BOUNDS_NO_POE, NOT_YET_VALID). Without it,
@@ -129,9 +129,13 @@ func (s *TrustStore) BuildChain(leaf *x509.Certificate, intermediates []*x509.Ce
 	}
 	cerr := classify(err, leaf, at)
 	if opts.ValidityFallback && (errors.Is(cerr, ErrExpired) || errors.Is(cerr, ErrNotYetValid)) {
-		vo.CurrentTime = leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
-		if chains, err := leaf.Verify(vo); err == nil {
-			return chains, cerr
+		// the middle of the leaf's validity, else its ends: an intermediate renewed
+		// during the leaf's life is valid at one of them
+		for _, t := range fallbackTimes(leaf) {
+			vo.CurrentTime = t
+			if chains, err := leaf.Verify(vo); err == nil {
+				return chains, cerr
+			}
 		}
 	}
 	if opts.LegacySHA1 {
@@ -140,6 +144,11 @@ func (s *TrustStore) BuildChain(leaf *x509.Certificate, intermediates []*x509.Ce
 		}
 	}
 	return nil, cerr
+}
+
+// fallbackTimes are the times ValidityFallback looks again at.
+func fallbackTimes(leaf *x509.Certificate) []time.Time {
+	return []time.Time{leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2), leaf.NotBefore.Add(time.Minute), leaf.NotAfter.Add(-time.Minute)}
 }
 
 // classify turns a crypto/x509 failure into a ChainError. crypto/x509 reports a

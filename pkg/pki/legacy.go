@@ -115,8 +115,12 @@ func (s *TrustStore) legacyBuild(leaf *x509.Certificate, intermediates []*x509.C
 	if !fallback {
 		return nil, nil
 	}
-	mid := leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
-	chain := s.legacyChain(leaf, intermediates, mid)
+	var chain []*x509.Certificate
+	for _, t := range fallbackTimes(leaf) {
+		if chain = s.legacyChain(leaf, intermediates, t); chain != nil {
+			break
+		}
+	}
 	if chain == nil {
 		return nil, nil
 	}

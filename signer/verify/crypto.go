@@ -161,28 +161,31 @@ func certSigHash(c *x509.Certificate) crypto.Hash {
 }
 
 // usedAlgorithm is one algorithm a signature relies on, and where.
-type usedAlgorithm struct{ name, where string }
+type usedAlgorithm struct {
+	name  string
+	where msg
+}
 
 // signatureAlgorithms lists what the signature relies on: its digest (and, for
 // adbe.pkcs7.sha1, the SHA-1 of the document), its key, and its chain's signatures.
 func signatureAlgorithms(h crypto.Hash, signer *x509.Certificate, chain []*x509.Certificate, sha1Doc bool) []usedAlgorithm {
 	var out []usedAlgorithm
-	add := func(name, where string) {
+	add := func(name string, where msg) {
 		if name != "" {
 			out = append(out, usedAlgorithm{name, where})
 		}
 	}
 	if sha1Doc {
-		add("SHA-1", "the document digest (adbe.pkcs7.sha1)")
+		add("SHA-1", msg{"giá trị băm của văn bản, adbe.pkcs7.sha1", "the document digest, adbe.pkcs7.sha1"})
 	}
-	add(hashAlgName(h), "the signature's digest")
+	add(hashAlgName(h), msg{"hàm băm của chữ ký", "the signature's digest"})
 	if signer != nil {
-		add(keyAlgName(signer.PublicKey), "the signer's key")
+		add(keyAlgName(signer.PublicKey), msg{"khóa của người ký", "the signer's key"})
 	}
 	for i := 0; i+1 < len(chain); i++ {
-		who := fmt.Sprintf("the certificate %q", chain[i].Subject.CommonName)
-		add(hashAlgName(certSigHash(chain[i])), "the signature on "+who)
-		add(keyAlgName(chain[i+1].PublicKey), "the key that signed "+who)
+		cn := chain[i].Subject.CommonName
+		add(hashAlgName(certSigHash(chain[i])), msg{fmt.Sprintf("chữ ký trên chứng thư %q", cn), fmt.Sprintf("the signature on the certificate %q", cn)})
+		add(keyAlgName(chain[i+1].PublicKey), msg{fmt.Sprintf("khóa đã ký chứng thư %q", cn), fmt.Sprintf("the key that signed the certificate %q", cn)})
 	}
 	return out
 }
@@ -225,14 +228,14 @@ func (p CryptoPolicy) judge(algs []usedAlgorithm, poe, at time.Time) cryptoVerdi
 func (v cryptoVerdict) why() msg {
 	if v.sub == CryptoConstraintsFailure {
 		return msg{
-			fmt.Sprintf("Chữ ký nguyên vẹn, nhưng thuật toán %s (%s) không được chấp nhận theo chính sách kiểm tra", v.alg.name, v.alg.where),
-			fmt.Sprintf("The signature is intact, but %s (%s) is not accepted by the validation policy", v.alg.name, v.alg.where),
+			fmt.Sprintf("Chữ ký nguyên vẹn, nhưng thuật toán %s (%s) không được chấp nhận theo chính sách kiểm tra", v.alg.name, v.alg.where.vi),
+			fmt.Sprintf("The signature is intact, but %s (%s) is not accepted by the validation policy", v.alg.name, v.alg.where.en),
 		}
 	}
 	d := v.cutoff.Format("2006-01-02")
 	return msg{
-		fmt.Sprintf("Chữ ký nguyên vẹn, nhưng %s không còn được chấp nhận từ %s và không có gì chứng minh chữ ký được tạo trước thời điểm đó (%s)", v.alg.name, viDate(v.cutoff), v.alg.where),
-		fmt.Sprintf("The signature is intact, but %s is no longer accepted since %s and nothing proves it was signed earlier (%s)", v.alg.name, d, v.alg.where),
+		fmt.Sprintf("Chữ ký nguyên vẹn, nhưng %s không còn được chấp nhận từ %s và không có gì chứng minh chữ ký được tạo trước thời điểm đó (%s)", v.alg.name, viDate(v.cutoff), v.alg.where.vi),
+		fmt.Sprintf("The signature is intact, but %s is no longer accepted since %s and nothing proves it was signed earlier (%s)", v.alg.name, d, v.alg.where.en),
 	}
 }
 

@@ -226,8 +226,8 @@ func TestExpiredSaysSo(t *testing.T) {
 	doc := sign(t, formPDF(), p.Expired, pades.Options{Level: pades.LevelBB, Time: inValidity})
 	rep := verifyBytes(t, doc, Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: svc.revocation})
 	legacyCheck(t, rep, Indeterminate, OutOfBoundsNotRevoked,
-		"chứng thư số \""+p.Expired.Cert.Subject.CommonName+"\" đã hết hạn ngày 31/12/2023 (có hiệu lực từ ngày 01/01/2022 đến ngày 31/12/2023)",
-		"expired on 2023-12-31 (valid from 2022-01-01 to 2023-12-31) and no timestamp proves")
+		"chứng thư số đã hết hạn ngày 31/12/2023 (chứng thư \""+p.Expired.Cert.Subject.CommonName+"\", có hiệu lực từ ngày 01/01/2022 đến ngày 31/12/2023)",
+		"the certificate expired on 2023-12-31 (\""+p.Expired.Cert.Subject.CommonName+"\", valid from 2022-01-01 to 2023-12-31) and no timestamp proves")
 	var text bytes.Buffer
 	if err := rep.WriteText(&text, Vietnamese); err != nil || !strings.Contains(text.String(), "chứng thư số") {
 		t.Errorf("the Vietnamese report does not say it:\n%s", text.String())

@@ -435,10 +435,10 @@ func expiredWhy(chain []*x509.Certificate, t time.Time) msg {
 		}
 		who := c.Subject.CommonName
 		return msg{
-			fmt.Sprintf("Chữ ký nguyên vẹn, nhưng chứng thư số %q đã hết hạn %s (có hiệu lực từ %s đến %s) và không có dấu thời gian chứng minh chữ ký được tạo khi chứng thư còn hiệu lực",
-				who, viDate(c.NotAfter), viDate(c.NotBefore), viDate(c.NotAfter)),
-			fmt.Sprintf("The signature is intact, but the certificate %q expired on %s (valid from %s to %s) and no timestamp proves the signature was made while it was valid",
-				who, c.NotAfter.UTC().Format("2006-01-02"), c.NotBefore.UTC().Format("2006-01-02"), c.NotAfter.UTC().Format("2006-01-02")),
+			fmt.Sprintf("Chữ ký nguyên vẹn, nhưng chứng thư số đã hết hạn %s (chứng thư %q, có hiệu lực từ %s đến %s) và không có dấu thời gian chứng minh chữ ký được tạo khi chứng thư còn hiệu lực",
+				viDate(c.NotAfter), who, viDate(c.NotBefore), viDate(c.NotAfter)),
+			fmt.Sprintf("The signature is intact, but the certificate expired on %s (%q, valid from %s to %s) and no timestamp proves the signature was made while it was valid",
+				c.NotAfter.UTC().Format("2006-01-02"), who, c.NotBefore.UTC().Format("2006-01-02"), c.NotAfter.UTC().Format("2006-01-02")),
 		}
 	}
 	return subExplanations[OutOfBoundsNoPOE]

@@ -68,6 +68,8 @@ type tsOutcome struct {
 	signer  *x509.Certificate
 	certs   []*x509.Certificate
 	err     error
+	// algs are the token's algorithms, for the dated constraints.
+	algs []usedAlgorithm
 }
 
 // maxContentsHex bounds the /Contents gap: no CMS signature with its chain, timestamp
@@ -297,24 +299,53 @@ func checkCMS(f io.ReaderAt, sc *sigCheck) *cmsOutcome {
 
 // checkTimestampToken parses a token, verifies its signature and compares its imprint
 // with digestOf(the token's hash).
+//
+// A token intact under an algorithm signer/cms refuses by its fixed policy (a SHA-1
+// token) is kept, with its algorithms, for the dated constraints to judge.
 func checkTimestampToken(der []byte, digestOf func(crypto.Hash) []byte) *tsOutcome {
 	t, err := cms.ParseTimestampToken(der)
-	if err != nil {
+	if t == nil || (err != nil && !weakButIntact(t.Signer, err)) {
 		return &tsOutcome{err: err}
 	}
 	out := &tsOutcome{genTime: t.Info.GenTime, certs: t.Token.Certificates}
 	if t.Signer != nil {
 		out.signer = t.Signer.Certificate
 	}
-	h, err := t.Hash()
-	if err != nil {
-		out.err = err
+	h, herr := t.Hash()
+	if h == 0 {
+		out.err = herr
 		return out
 	}
-	if err := t.MatchesDigest(digestOf(h), h); err != nil {
+	if err := t.MatchesDigest(digestOf(h), h); err != nil && !weakImprint(err) {
 		out.err = err
 	}
+	out.algs = tokenAlgorithms(t, h)
 	return out
+}
+
+// weakImprint tells a matching imprint under a hash refused by signer/cms's policy.
+func weakImprint(err error) bool {
+	var ae *cms.AlgorithmError
+	return errors.As(err, &ae) && ae.Verified
+}
+
+// tokenAlgorithms are what a timestamp token relies on: its imprint's hash, its
+// signature's digest and the TSA's key.
+func tokenAlgorithms(t *cms.Timestamp, imprint crypto.Hash) []usedAlgorithm {
+	out := []usedAlgorithm{{hashAlgName(imprint), msg{"hàm băm của dấu thời gian", "the timestamp's imprint"}}}
+	if t.Signer != nil {
+		out = append(out, usedAlgorithm{hashAlgName(t.Signer.Hash), msg{"hàm băm của chữ ký dấu thời gian", "the timestamp's signature digest"}})
+		if t.Signer.Certificate != nil {
+			out = append(out, usedAlgorithm{keyAlgName(t.Signer.Certificate.PublicKey), msg{"khóa của máy chủ dấu thời gian", "the timestamp authority's key"}})
+		}
+	}
+	var kept []usedAlgorithm
+	for _, a := range out {
+		if a.name != "" {
+			kept = append(kept, a)
+		}
+	}
+	return kept
 }
 
 // checkDocTimestamp verifies a document timestamp: the token over the byte ranges.
@@ -326,6 +357,7 @@ func checkDocTimestamp(f io.ReaderAt, sc *sigCheck) (*tsOutcome, error) {
 			out.signer = t.Signer.Certificate
 		}
 		out.err = t.MatchesDigest(sc.digest, sc.hash)
+		out.algs = tokenAlgorithms(t, sc.hash)
 		return out, nil
 	}
 	var readErr error

@@ -212,6 +212,18 @@ func TestSHA1BeforeCutoffWithPOE(t *testing.T) {
 	if s := rep.Signatures[0]; s.TimeSource != "timestamp" || !strings.Contains(strings.Join(s.Warnings, " "), "SHA-1 is accepted only because a timestamp") {
 		t.Errorf("time source %q, warnings %q", s.TimeSource, s.Warnings)
 	}
+	// a token whose own algorithm is past its cutoff proves nothing (here SHA-256,
+	// dated like SHA-1 for the test)
+	tokenPolicy := DefaultCryptoPolicy()
+	tokenPolicy["SHA-1"] = CryptoRule{Cutoff: now.Add(time.Hour)}
+	tokenPolicy["SHA-256"] = CryptoRule{Cutoff: now.Add(time.Hour)}
+	o := opts
+	o.Crypto = tokenPolicy
+	rep = verifyBytes(t, stamped, o)
+	if s := rep.Signatures[0]; s.SubIndication != CryptoConstraintsFailureNoPOE || s.Timestamp == nil ||
+		s.Timestamp.SubIndication != CryptoConstraintsFailureNoPOE || s.TimeSource == "timestamp" || s.Integrity != IntegrityIntact {
+		t.Errorf("a token past its cutoff:\n%s", describe(rep))
+	}
 	unstamped := resign(t, base, "adbe.pkcs7.detached", func([]byte) []byte { return plain })
 	legacyCheck(t, verifyBytes(t, unstamped, opts), Indeterminate, CryptoConstraintsFailureNoPOE,
 		"SHA-1 không còn được chấp nhận từ", "SHA-1 is no longer accepted since")

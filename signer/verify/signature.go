@@ -378,6 +378,12 @@ func (v *pdfVerifier) timestampReport(ctx context.Context, ts *tsOutcome) (tsRep
 		// a later timestamp covers it; Kyso keeps to the validation time (documented)
 		return fail(Indeterminate, cr.sub, "timestamp authority: "+cr.err.Error())
 	}
+	if ts.algs != nil {
+		algs := append(append([]usedAlgorithm{}, ts.algs...), signatureAlgorithms(0, nil, cr.chain, false)...)
+		if cv := v.opts.Crypto.judge(algs, time.Time{}, v.at); cv.sub != "" {
+			return fail(Indeterminate, cv.sub, "timestamp: "+cv.why().en)
+		}
+	}
 	if len(cr.chain) >= 2 {
 		ro := v.checkRevocation(ctx, cr.chain[0], cr.chain[1], v.dss.ocsps, v.dss.crls, ts.genTime)
 		var sr SignatureReport

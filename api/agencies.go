@@ -14,22 +14,12 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// AgencyRecord is one version of an agency's identifier code entry (Decision
-// 20/2020/QĐ-TTg): codes change with reorganisations, so each entry has a validity.
-type AgencyRecord struct {
-	Code       string     `json:"code"`
-	Name       string     `json:"name"`
-	ParentCode string     `json:"parent_code,omitempty"`
-	ValidFrom  time.Time  `json:"valid_from"`
-	ValidTo    *time.Time `json:"valid_to,omitempty"`
-}
-
 // Agencies is the versioned list of agency identifier codes.
 type Agencies interface {
-	// AgencyAt returns the entry of code in force at at; none wraps ErrNotFound.
+	// AgencyAt returns the entry of code in force at at; none is fault.NotFound.
 	AgencyAt(ctx context.Context, code string, at time.Time) (AgencyRecord, error)
 	// ImportAgencies reads an agency list in CSV (code,name,parent_code,valid_from,
-	// valid_to) and upserts it; a bad file wraps ErrInvalidRequest naming its lines.
+	// valid_to) and upserts it; a bad file is fault.Invalid naming its lines.
 	ImportAgencies(ctx context.Context, actor Principal, csv io.Reader) (int, error)
 }
 

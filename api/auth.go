@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"math"
 	"regexp"
 	"slices"
@@ -13,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // APIKeyPrefix starts every API key, so that secret scanners and people recognise one.
@@ -80,7 +81,7 @@ func (s *Server) allow(roles ...Role) gin.HandlerFunc {
 				return
 			}
 			found, err := s.clients.LookupByKeyHash(c.Request.Context(), HashAPIKey(key))
-			if errors.Is(err, ErrUnknownAPIKey) {
+			if fault.KindOf(err) == fault.Unauthenticated {
 				s.unauthenticated(c, "The API key is unknown or has been revoked.")
 				return
 			}
@@ -113,22 +114,4 @@ func (s *Server) allow(roles ...Role) gin.HandlerFunc {
 func (s *Server) unauthenticated(c *gin.Context, detail string) {
 	c.Header("WWW-Authenticate", `Bearer realm="kyso"`)
 	fail(c, probUnauthenticated, detail)
-}
-
-// MayUseKey answers "may principal p sign with key k": only when k's grant list names
-// p's id or name, or p's role as "role:<role>". The public never may, and no role
-// implies a grant, admin included: a client signs only with keys it was given.
-func MayUseKey(p Principal, k KeyInfo) bool {
-	if p.Role == RolePublic || !p.Role.Valid() {
-		return false
-	}
-	for _, g := range k.Allowed {
-		if g == "" {
-			continue
-		}
-		if g == p.ID || g == p.Name || g == "role:"+string(p.Role) {
-			return true
-		}
-	}
-	return false
 }

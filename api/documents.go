@@ -12,90 +12,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
-// DocumentRecord is a stored document as the API shows it.
-type DocumentRecord struct {
-	ID              int64           `json:"id"`
-	Direction       string          `json:"direction"` // outgoing (văn bản đi), incoming (văn bản đến)
-	Status          string          `json:"status"`    // draft, approved, issued, received
-	Type            string          `json:"type,omitempty"`
-	Summary         string          `json:"summary,omitempty"` // trích yếu
-	AgencyCode      string          `json:"agency_code"`       // the issuing agency
-	HolderCode      string          `json:"holder_code"`       // the agency keeping it
-	Number          int             `json:"number,omitempty"`
-	Symbol          string          `json:"symbol,omitempty"`
-	LegalYear       int             `json:"legal_year,omitempty"`
-	Identifier      string          `json:"identifier,omitempty"` // edXML document identifier
-	RegisterYear    int             `json:"register_year,omitempty"`
-	RegisterNumber  int             `json:"register_number,omitempty"` // outgoing number or arrival number (số đến)
-	IssuedAt        *time.Time      `json:"issued_at,omitempty"`
-	ReceivedAt      *time.Time      `json:"received_at,omitempty"`
-	Urgency         string          `json:"urgency,omitempty"`
-	Confidentiality string          `json:"confidentiality,omitempty"`
-	CurrentVersion  int             `json:"current_version"`
-	ContentSHA256   string          `json:"content_sha256"`
-	CreatedAt       time.Time       `json:"created_at"`
-	UpdatedAt       time.Time       `json:"updated_at"`
-	Versions        []VersionRecord `json:"versions,omitempty"`
-	// Verification is the verdict on the signatures of a received document.
-	Verification *Verification `json:"verification,omitempty"`
-}
-
-// Verification summarises the verification of a document's signatures when it was
-// received: the overall indication (NOT_SIGNED for a document without one) and each
-// signature's.
-type Verification struct {
-	Indication string                  `json:"indication"`
-	Signatures []SignatureVerification `json:"signatures"`
-}
-
-// SignatureVerification is one signature's line of a Verification.
-type SignatureVerification struct {
-	Field      string `json:"field"`
-	Signer     string `json:"signer"`
-	Indication string `json:"indication"`
-	Level      string `json:"level"`
-}
-
-// VersionRecord is one stored revision of a document's content.
-type VersionRecord struct {
-	Seq            int       `json:"seq"`
-	SHA256         string    `json:"sha256"`
-	Size           int64     `json:"size"`
-	Filename       string    `json:"filename,omitempty"`
-	MediaType      string    `json:"media_type,omitempty"`
-	SignatureCount int       `json:"signature_count"`
-	CreatedBy      string    `json:"created_by,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-}
-
-// NewDocument is what POST /v1/documents and /v1/documents/receive record.
-type NewDocument struct {
-	Direction       string // outgoing or incoming
-	AgencyCode      string
-	HolderCode      string
-	Type            string
-	Summary         string
-	Number          int
-	Symbol          string
-	Identifier      string
-	IssuedAt        time.Time
-	ReceivedAt      time.Time
-	Urgency         string
-	Confidentiality string
-}
-
-// DocumentQuery is a search of GET /v1/documents; zero fields do not filter.
-type DocumentQuery struct {
-	Identifier, HolderCode, AgencyCode, Direction, Status, Symbol, Text string
-	Number, Year                                                        int
-	IssuedFrom, IssuedTo                                                time.Time
-	Limit, Offset                                                       int
-}
-
 // Documents is the document store. Domain rules (agency codes, symbols, numbering) are
-// checked there; their refusals wrap ErrInvalidRequest, a duplicate ErrConflict.
+// checked there; their refusals are fault.Invalid, a duplicate fault.Conflict.
 type Documents interface {
 	CreateDocument(ctx context.Context, actor Principal, nd NewDocument, content Document) (DocumentRecord, error)
 	SearchDocuments(ctx context.Context, q DocumentQuery) ([]DocumentRecord, error)
@@ -141,10 +63,8 @@ func optionTime(name, v string) (time.Time, error) {
 	return time.Time{}, badOption(fmt.Sprintf("Option %q must be a date (2025-03-05) or a time (2025-03-05T14:30:15+07:00).", name))
 }
 
-// badOption is a refused query option, its text written for the caller.
-type badOption string
-
-func (b badOption) Error() string { return string(b) }
+// badOption is a refused option or field, its text written for the caller.
+func badOption(detail string) error { return fault.New(fault.Invalid, detail) }
 
 // optionInt reads a whole number from lo to hi; "" is 0.
 func optionInt(name, v string, lo, hi int) (int, error) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kyso-vn/kyso/app"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -124,7 +125,7 @@ func decodeSignRequest(c *gin.Context) (SignRequest, bool) {
 
 // findKey returns the key named name, and whether it exists.
 func (s *Server) findKey(ctx context.Context, name string) (KeyInfo, bool, error) {
-	keys, err := s.keys.Keys(ctx)
+	keys, err := s.keys.ListKeys(ctx)
 	if err != nil {
 		return KeyInfo{}, false, err
 	}
@@ -146,7 +147,7 @@ func (s *Server) grantedKey(c *gin.Context, p Principal, name string) (KeyInfo, 
 		return KeyInfo{}, false
 	}
 	if !exists || !MayUseKey(p, key) {
-		fail(c, probKeyNotGranted, fmt.Sprintf("You are not granted the key %q, or it does not exist.", name))
+		failErr(c, fault.WithCode(fault.Errorf(fault.Forbidden, "You are not granted the key %q, or it does not exist.", name), app.CodeKeyNotGranted))
 		return KeyInfo{}, false
 	}
 	return key, true
@@ -157,7 +158,7 @@ func (s *Server) grantedKey(c *gin.Context, p Principal, name string) (KeyInfo, 
 // against the key, which is what the key-error alert watches.
 func (s *Server) signed(c *gin.Context, key string, err error) bool {
 	if err != nil {
-		if errors.Is(err, ErrKeyUnavailable) {
+		if fault.CodeOf(err) == app.CodeKeyUnavailable {
 			s.metrics.keyErrors.WithLabelValues(key).Inc()
 		}
 		failErr(c, err)
@@ -253,7 +254,7 @@ func (s *Server) verify(c *gin.Context) {
 		return
 	}
 	defer up.Close()
-	rep, err := s.verifier.Verify(c.Request.Context(), up, s.now())
+	rep, err := s.verifier.VerifyDocument(c.Request.Context(), up, s.now())
 	if err != nil {
 		failErr(c, err)
 		return
@@ -295,7 +296,7 @@ type certificateView struct {
 // sees only the keys it may sign with.
 func (s *Server) listKeys(c *gin.Context) {
 	p, _ := principal(c)
-	keys, err := s.keys.Keys(c.Request.Context())
+	keys, err := s.keys.ListKeys(c.Request.Context())
 	if err != nil {
 		failErr(c, err)
 		return

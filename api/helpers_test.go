@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -44,7 +45,7 @@ func (m *memClients) LookupByKeyHash(_ context.Context, hash string) (Principal,
 	defer m.mu.Unlock()
 	p, ok := m.byHash[hash]
 	if !ok || m.revoked[p.ID] {
-		return Principal{}, ErrUnknownAPIKey
+		return Principal{}, fault.New(fault.Unauthenticated, "unknown API key")
 	}
 	return p, nil
 }
@@ -67,7 +68,7 @@ func (m *memClients) RevokeClient(_ context.Context, _ Principal, id string) err
 			return nil
 		}
 	}
-	return ErrNotFound
+	return fault.New(fault.NotFound, "no such client")
 }
 
 // add makes a client and returns its API key.
@@ -86,7 +87,7 @@ type memKeys struct {
 	keys []KeyInfo
 }
 
-func (m *memKeys) Keys(context.Context) ([]KeyInfo, error) {
+func (m *memKeys) ListKeys(context.Context) ([]KeyInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]KeyInfo, len(m.keys))
@@ -117,7 +118,7 @@ func (m *memKeys) RevokeGrant(_ context.Context, _ Principal, key, who string) e
 			return nil
 		}
 	}
-	return UserError(ErrNotFound, "No such grant.")
+	return fault.New(fault.NotFound, "No such grant.")
 }
 
 // ecdsaSigner stands in for the signing service: it signs the SHA-256 of the uploaded
@@ -172,7 +173,7 @@ type pdfVerifier struct {
 	release chan struct{}
 }
 
-func (v *pdfVerifier) Verify(ctx context.Context, doc Document, now time.Time) (*verify.Report, error) {
+func (v *pdfVerifier) VerifyDocument(ctx context.Context, doc Document, now time.Time) (*verify.Report, error) {
 	if v.entered != nil {
 		v.entered <- struct{}{}
 		select {
@@ -183,7 +184,7 @@ func (v *pdfVerifier) Verify(ctx context.Context, doc Document, now time.Time) (
 	}
 	head := make([]byte, 5)
 	if _, err := doc.ReadAt(head, 0); err != nil || string(head) != "%PDF-" {
-		return nil, UserError(ErrInvalidDocument, "The file is not a PDF.")
+		return nil, fault.New(fault.BadDocument, "The file is not a PDF.")
 	}
 	sum := doc.SHA256()
 	return &verify.Report{

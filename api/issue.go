@@ -10,24 +10,10 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// IssueRequest is the clerk's issuing of an approved document (Decree 30/2020): the
-// server assigns the number and date, writes them and the identifier codes into the
-// PDF, and adds the organisation's signature with the seal.
-type IssueRequest struct {
-	Key         string // the organisation's server-side key
-	Seal        []byte // PNG; nil for an invisible signature
-	SealSize    float64
-	Page        int
-	Rect        [4]float64 // zero: over the leader's visible signature
-	NumberField string
-	DateField   string
-	Level       string
-}
-
-// Issuer issues documents. A document that is not approved wraps ErrConflict; one
-// whose leader's signature does not verify wraps ErrInvalidDocument with the verdict.
+// Issuer issues documents. A document that is not approved is fault.Conflict; one
+// whose leader's signature does not verify fault.BadDocument with the verdict.
 type Issuer interface {
-	Issue(ctx context.Context, p Principal, id int64, req IssueRequest) (DocumentRecord, error)
+	IssueDocument(ctx context.Context, p Principal, id int64, req IssueRequest) (DocumentRecord, error)
 }
 
 type issueBody struct {
@@ -93,7 +79,7 @@ func (s *Server) issueDocument(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rec, err := s.issuer.Issue(ctx, p, id, req)
+	rec, err := s.issuer.IssueDocument(ctx, p, id, req)
 	if !s.signed(c, key.Name, err) {
 		return
 	}

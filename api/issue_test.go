@@ -5,13 +5,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // failingIssuer issues every document, or fails with fail.
 type failingIssuer struct{ fail error }
 
-func (f *failingIssuer) Issue(_ context.Context, _ Principal, id int64, _ IssueRequest) (DocumentRecord, error) {
+func (f *failingIssuer) IssueDocument(_ context.Context, _ Principal, id int64, _ IssueRequest) (DocumentRecord, error) {
 	if f.fail != nil {
 		return DocumentRecord{}, f.fail
 	}
@@ -46,7 +48,7 @@ func TestSigningRoutesShareKeyGrantAndCounting(t *testing.T) {
 		{"granted", "org", nil, 0, "", []string{`kyso_signatures_total{key="org"} 1`, `kyso_key_provider_errors_total{key="org"} 0`}},
 		{"someone else's key", "personal", nil, 403, "key-not-granted", []string{`kyso_signatures_total{key="personal"} 0`}},
 		{"no such key", "ghost", nil, 403, "key-not-granted", []string{`kyso_signatures_total{key="org"} 0`}},
-		{"key unavailable", "org", UserError(ErrKeyUnavailable, "The HSM does not answer."), 503, "key-unavailable",
+		{"key unavailable", "org", fault.WithCode(fault.New(fault.Unavailable, "The HSM does not answer."), app.CodeKeyUnavailable), 503, "key-unavailable",
 			[]string{`kyso_signatures_total{key="org"} 0`, `kyso_key_provider_errors_total{key="org"} 1`}},
 		{"other failure", "org", errBoom, 500, "internal",
 			[]string{`kyso_signatures_total{key="org"} 0`, `kyso_key_provider_errors_total{key="org"} 0`}},

@@ -8,6 +8,9 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kyso-vn/kyso/app"
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // ProblemBase is the prefix of every problem type URI. The URIs are identifiers that
@@ -74,8 +77,63 @@ func fail(c *gin.Context, k problemKind, detail string) {
 	c.Data(k.status, "application/problem+json", body)
 }
 
-// failErr maps a service error to a problem. Only UserError details are shown; the
-// cause of anything unexpected goes to the log with the request id.
+// kindProblems is the problem of each fault kind: the one place a kind becomes a
+// status. A kind missing here is rendered as internal.
+var kindProblems = map[fault.Kind]problemKind{
+	fault.Internal:        probInternal,
+	fault.Invalid:         probInvalidRequest,
+	fault.BadDocument:     probInvalidDocument,
+	fault.TooLarge:        probUploadTooLarge,
+	fault.Unauthenticated: probUnauthenticated,
+	fault.Forbidden:       probForbidden,
+	fault.NotFound:        probNotFound,
+	fault.Conflict:        probConflict,
+	fault.Expired:         probExpired,
+	fault.Unavailable:     probUpstream,
+	fault.RateLimited:     probRateLimited,
+	fault.Timeout:         probTimeout,
+	fault.Canceled:        probInternal, // the server's own cancellation; a client that left gets 499
+	fault.NotImplemented:  probNotImplemented,
+}
+
+// codeProblems refine a kind by the error's stable Code.
+var codeProblems = map[string]problemKind{
+	app.CodeKeyUnavailable: probKeyUnavailable,
+	app.CodeKeyNotGranted:  probKeyNotGranted,
+}
+
+// problemOfError is the problem err is rendered as, and whether its cause is the
+// server's to look into (logged as an error).
+func problemOfError(err error) (k problemKind, serverSide bool) {
+	k, ok := codeProblems[fault.CodeOf(err)]
+	if !ok {
+		k, ok = kindProblems[fault.KindOf(err)]
+	}
+	if !ok {
+		k = probInternal
+	}
+	return k, k.status >= http.StatusInternalServerError && k != probNotImplemented
+}
+
+// loggedDetail is the detail of a server-side failure that carries none for people.
+const loggedDetail = "The failure has been logged under this request id; quote it to the operator."
+
+// ProblemFor is the problem err is rendered as, without its instance: the type and
+// status from the fault kind (refined by its Code), the detail the fault's own, made
+// where the refusal happened. An internal error's text is never shown.
+func ProblemFor(err error) Problem {
+	k, serverSide := problemOfError(err)
+	detail := fault.DetailOf(err)
+	if k == probInternal || (detail == "" && serverSide) {
+		detail = ""
+		if serverSide {
+			detail = loggedDetail
+		}
+	}
+	return Problem{Type: ProblemBase + k.slug, Title: k.title, Status: k.status, Detail: detail}
+}
+
+// failErr renders err as a problem and logs its cause with the request id.
 func failErr(c *gin.Context, err error) {
 	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
 		// The client went away (closed the connection or gave up): not the server's
@@ -85,39 +143,11 @@ func failErr(c *gin.Context, err error) {
 		c.AbortWithStatus(statusClientClosed)
 		return
 	}
-	var detail string
-	var ue *userError
-	if errors.As(err, &ue) {
-		detail = ue.detail
+	k, serverSide := problemOfError(err)
+	level := slog.LevelInfo
+	if serverSide {
+		level = slog.LevelError
 	}
-	k, level := probInternal, slog.LevelError
-	switch {
-	case errors.Is(err, ErrNotFound):
-		k, level = probNotFound, slog.LevelInfo
-	case errors.Is(err, ErrInvalidDocument):
-		k, level = probInvalidDocument, slog.LevelInfo
-	case errors.Is(err, ErrInvalidRequest):
-		k, level = probInvalidRequest, slog.LevelInfo
-	case errors.Is(err, ErrExpired):
-		k, level = probExpired, slog.LevelInfo
-	case errors.Is(err, ErrConflict):
-		k, level = probConflict, slog.LevelInfo
-	case errors.Is(err, ErrNotImplemented):
-		k, level = probNotImplemented, slog.LevelInfo
-	case errors.Is(err, ErrUnknownAPIKey):
-		k, level = probUnauthenticated, slog.LevelInfo
-	case errors.Is(err, ErrKeyUnavailable):
-		k = probKeyUnavailable
-	case errors.Is(err, ErrUpstreamUnavailable):
-		k = probUpstream
-	case errors.Is(err, context.DeadlineExceeded):
-		k = probTimeout
-	}
-	// The cause goes to the log, where the operator finds it by the request id; a
-	// service's error text never reaches the caller unless wrapped in UserError.
 	logger(c).LogAttrs(c.Request.Context(), level, "request failed", slog.String("problem", k.slug), slog.String("error", err.Error()))
-	if detail == "" && level == slog.LevelError {
-		detail = "The failure has been logged under this request id; quote it to the operator."
-	}
-	fail(c, k, detail)
+	fail(c, k, ProblemFor(err).Detail)
 }

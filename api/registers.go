@@ -3,34 +3,12 @@ package api
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 )
 
-// RegisterRecord is a numbering register ("sổ đăng ký") with the last number taken in
-// Year.
-type RegisterRecord struct {
-	ID         int64     `json:"id"`
-	AgencyCode string    `json:"agency_code"`
-	Kind       string    `json:"kind"` // outgoing or incoming
-	Series     string    `json:"series,omitempty"`
-	Name       string    `json:"name,omitempty"`
-	Year       int       `json:"year"`
-	LastNumber int       `json:"last_number"`
-	CreatedAt  time.Time `json:"created_at"`
-}
-
-// NewRegister is what POST /v1/registers creates.
-type NewRegister struct {
-	AgencyCode string `json:"agency"`
-	Kind       string `json:"kind"`
-	Series     string `json:"series"`
-	Name       string `json:"name"`
-}
-
-// Registers lists and creates registers. A bad agency code or kind wraps
-// ErrInvalidRequest, a register that exists ErrConflict.
+// Registers lists and creates registers. A bad agency code or kind is fault.Invalid,
+// a register that exists fault.Conflict.
 type Registers interface {
 	// Registers lists the registers of agency ("" for every agency) with the last
 	// number of year (0: this year).

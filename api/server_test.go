@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -297,8 +299,8 @@ func TestServiceErrorsHideCauses(t *testing.T) {
 		metric string
 	}{
 		{errBoom, 500, "internal", `kyso_key_provider_errors_total{key="org"} 0`},
-		{UserError(ErrKeyUnavailable, "The HSM does not answer."), 503, "key-unavailable", `kyso_key_provider_errors_total{key="org"} 1`},
-		{UserError(ErrInvalidDocument, "The PDF has no cross-reference table."), 422, "invalid-document", `kyso_signatures_total{key="org"} 0`},
+		{fault.WithCode(fault.New(fault.Unavailable, "The HSM does not answer."), app.CodeKeyUnavailable), 503, "key-unavailable", `kyso_key_provider_errors_total{key="org"} 1`},
+		{fault.New(fault.BadDocument, "The PDF has no cross-reference table."), 422, "invalid-document", `kyso_signatures_total{key="org"} 0`},
 	}
 	for _, c := range cases {
 		t.Run(c.typ, func(t *testing.T) {
@@ -642,7 +644,7 @@ func TestStats(t *testing.T) {
 // ctxVerifier waits for its context to end and reports how long that took.
 type ctxVerifier struct{ waited chan time.Duration }
 
-func (v ctxVerifier) Verify(ctx context.Context, _ Document, _ time.Time) (*verify.Report, error) {
+func (v ctxVerifier) VerifyDocument(ctx context.Context, _ Document, _ time.Time) (*verify.Report, error) {
 	start := time.Now()
 	select {
 	case <-ctx.Done():

@@ -14,100 +14,28 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 )
 
-// PrepareRequest is POST /v1/signatures: a signature the key outside the server (the
-// desktop agent's USB token, a SIM PKI, another system) will make over a digest.
-type PrepareRequest struct {
-	// DocumentID names a stored document; 0 means the uploaded file is a new draft of
-	// Agency.
-	DocumentID int64
-	// Certificates is the signer's certificate first, then its chain.
-	Certificates []*x509.Certificate
-	Role         string // approve, issue, appendix, copy or incoming
-	Level        string // B-B, B-T, B-LT or B-LTA ("" is B-B)
-	Reason       string
-	Location     string
-	Page         int        // page of the visible signature, 0 for none
-	Rect         [4]float64 // its place; zero: the top right corner, or for a seal over the leader's signature
-	Image        []byte     // PNG of the handwritten signature; with role issue, the seal
-	Agency       string
-	Symbol       string
-	Summary      string
-	Type         string
-	// Remote holder (optional): a configured provider, the holder's MSISDN or CSC
-	// credential id, the text shown on the phone, further documents for the same
-	// confirmation, and whether the request waits for the answer.
-	Provider, Holder, DisplayText string
-	MoreDocuments                 []int64
-	Wait                          bool
-}
-
-// RemoteError is why a remote signature ended without a signature.
-type RemoteError struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Detail string `json:"detail,omitempty"`
-}
-
-// Progress counts the signed documents of a batch.
-type Progress struct {
-	Done  int `json:"done"`
-	Total int `json:"total"`
-}
-
-// RemoteSignatures is what a Signatures also implements when remote signing (SIM
-// PKI, CSC) is configured.
+// RemoteSignatures is what a Signatures also implements to reach remote holders (SIM
+// PKI, CSC); a server without remote signing configured refuses such a request as
+// fault.Invalid.
 type RemoteSignatures interface {
-	PrepareRemote(ctx context.Context, p Principal, req PrepareRequest, doc Document) (Pending, error)
-	WaitRemote(ctx context.Context, p Principal, id string) (Pending, error)
-}
-
-// Pending is a prepared signature as callers see it: what the key must sign (Digest,
-// with Algorithm), what the signer is shown, and until when.
-type Pending struct {
-	ID         string    `json:"id"`
-	Status     string    `json:"status"` // pending, completing, completed
-	Digest     []byte    `json:"digest"`
-	Algorithm  string    `json:"algorithm"` // e.g. RSA-PKCS1v15-SHA-256
-	Hash       string    `json:"hash"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	DocumentID int64     `json:"document_id"`
-	Role       string    `json:"role"`
-	Summary    string    `json:"summary,omitempty"`
-	Number     string    `json:"number,omitempty"`
-	Agency     string    `json:"agency,omitempty"`
-	Signer     string    `json:"signer"`
-	CertSHA256 string    `json:"certificate_sha256"`
-	Version    int       `json:"signed_version,omitempty"`
-	// Remote signatures only (status waiting, refused, timed_out or failed).
-	Provider string       `json:"provider,omitempty"`
-	Holder   string       `json:"holder,omitempty"`
-	Error    *RemoteError `json:"error,omitempty"`
-	Batch    []string     `json:"batch,omitempty"`
-	Progress *Progress    `json:"progress,omitempty"`
-}
-
-// Completion is what the key produced: a raw signature over the digest, or a whole
-// CMS SignedData made elsewhere. Exactly one is set.
-type Completion struct {
-	Signature []byte
-	CMS       []byte
+	PrepareRemoteSignature(ctx context.Context, p Principal, req PrepareRequest, doc Document) (Pending, error)
+	WaitSignature(ctx context.Context, p Principal, id string) (Pending, error)
 }
 
 // Signatures is the prepare → complete pipeline. Its state lives in the store, so any
-// replica (or a restarted one) completes what another prepared. An expired handle
-// wraps ErrExpired, a completed one ErrConflict, a signature that does not verify with
-// the certificate ErrInvalidDocument.
+// replica (or a restarted one) completes what another prepared. An expired handle is
+// fault.Expired, a completed one fault.Conflict, a signature that does not verify with
+// the certificate fault.BadDocument.
 type Signatures interface {
-	// Prepare lays out the signature; doc is the upload, nil when req.DocumentID names
-	// a stored document.
-	Prepare(ctx context.Context, p Principal, req PrepareRequest, doc Document) (Pending, error)
-	Pending(ctx context.Context, p Principal, id string) (Pending, error)
-	Complete(ctx context.Context, p Principal, id string, c Completion) (Pending, error)
+	// PrepareSignature lays out the signature; doc is the upload, nil when
+	// req.DocumentID names a stored document.
+	PrepareSignature(ctx context.Context, p Principal, req PrepareRequest, doc Document) (Pending, error)
+	Signature(ctx context.Context, p Principal, id string) (Pending, error)
+	CompleteSignature(ctx context.Context, p Principal, id string, c Completion) (Pending, error)
 }
 
 var (
@@ -138,11 +66,6 @@ func (s *Server) prepareSignature(c *gin.Context) {
 		defer up.Close()
 	}
 	if err != nil {
-		var bad badOption
-		if errors.As(err, &bad) {
-			fail(c, probInvalidRequest, bad.Error())
-			return
-		}
 		s.uploadFail(c, err)
 		return
 	}
@@ -158,13 +81,13 @@ func (s *Server) prepareSignature(c *gin.Context) {
 			fail(c, probInvalidRequest, "Remote signing is not configured on this server.")
 			return
 		}
-		pend, err = rs.PrepareRemote(c.Request.Context(), p, req, doc)
+		pend, err = rs.PrepareRemoteSignature(c.Request.Context(), p, req, doc)
 		if err == nil && req.Wait {
 			// The answer may take minutes; the wait ends with the caller's request.
-			pend, err = rs.WaitRemote(c.Request.Context(), p, pend.ID)
+			pend, err = rs.WaitSignature(c.Request.Context(), p, pend.ID)
 		}
 	} else {
-		pend, err = s.signatures.Prepare(c.Request.Context(), p, req, doc)
+		pend, err = s.signatures.PrepareSignature(c.Request.Context(), p, req, doc)
 	}
 	if err != nil {
 		failErr(c, err)
@@ -177,7 +100,7 @@ func (s *Server) prepareSignature(c *gin.Context) {
 
 // readPrepareForm reads the multipart form of POST /v1/signatures, streaming "file"
 // into a temporary file under the upload limit. Refusals of the caller's fields are
-// badOption; of the body itself, what receive returns.
+// badOption (fault.Invalid); of the body itself, what receive returns.
 func (s *Server) readPrepareForm(c *gin.Context) (PrepareRequest, *Upload, error) {
 	var req PrepareRequest
 	r := c.Request
@@ -186,7 +109,7 @@ func (s *Server) readPrepareForm(c *gin.Context) (PrepareRequest, *Upload, error
 		return req, nil, badOption("Send multipart/form-data: a part \"file\" (the PDF) or a field \"document_id\", and the field \"certificate\".")
 	}
 	if params["boundary"] == "" {
-		return req, nil, fmt.Errorf("%w: multipart body without a boundary", errBadUpload)
+		return req, nil, badUpload("multipart body without a boundary")
 	}
 	limit := s.maxUpload + maxSignatureImage + int64(len(prepareFields))*maxFormField + multipartSlack
 	if r.ContentLength > limit {
@@ -195,7 +118,7 @@ func (s *Server) readPrepareForm(c *gin.Context) (PrepareRequest, *Upload, error
 	r.Body = http.MaxBytesReader(c.Writer, r.Body, limit)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return req, nil, fmt.Errorf("%w: %v", errBadUpload, err)
+		return req, nil, badUpload("%v", err)
 	}
 	fields := map[string]string{}
 	var up *Upload
@@ -384,7 +307,7 @@ func (s *Server) getSignature(c *gin.Context) {
 		return
 	}
 	p, _ := principal(c)
-	pend, err := s.signatures.Pending(c.Request.Context(), p, id)
+	pend, err := s.signatures.Signature(c.Request.Context(), p, id)
 	if err != nil {
 		failErr(c, err)
 		return
@@ -426,7 +349,7 @@ func (s *Server) completeSignature(c *gin.Context) {
 	}
 	*dst = raw
 	p, _ := principal(c)
-	pend, err := s.signatures.Complete(c.Request.Context(), p, id, comp)
+	pend, err := s.signatures.CompleteSignature(c.Request.Context(), p, id, comp)
 	if err != nil {
 		failErr(c, err)
 		return

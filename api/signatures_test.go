@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // recordingSignatures stands in for the pipeline: it keeps what the handler decoded
@@ -29,7 +30,7 @@ type recordingSignatures struct {
 	comp Completion
 }
 
-func (r *recordingSignatures) Prepare(_ context.Context, _ Principal, req PrepareRequest, doc Document) (Pending, error) {
+func (r *recordingSignatures) PrepareSignature(_ context.Context, _ Principal, req PrepareRequest, doc Document) (Pending, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.req, r.doc = req, nil
@@ -43,11 +44,11 @@ func (r *recordingSignatures) Prepare(_ context.Context, _ Principal, req Prepar
 	return Pending{ID: strings.Repeat("a", 32), Status: "pending", Role: req.Role}, nil
 }
 
-func (r *recordingSignatures) Pending(context.Context, Principal, string) (Pending, error) {
-	return Pending{}, UserError(ErrExpired, "The signature request expired.")
+func (r *recordingSignatures) Signature(context.Context, Principal, string) (Pending, error) {
+	return Pending{}, fault.New(fault.Expired, "The signature request expired.")
 }
 
-func (r *recordingSignatures) Complete(_ context.Context, _ Principal, id string, c Completion) (Pending, error) {
+func (r *recordingSignatures) CompleteSignature(_ context.Context, _ Principal, id string, c Completion) (Pending, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.comp = c

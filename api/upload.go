@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // Upload is a received document: in memory when it is small (see spool), else in a
@@ -60,6 +62,11 @@ var (
 	errClientGone = errors.New("api: upload interrupted")
 )
 
+// badUpload is a malformed body, with the detail the caller is shown.
+func badUpload(format string, args ...any) error {
+	return fault.Wrap(fault.Invalid, errBadUpload, fmt.Sprintf(format, args...))
+}
+
 // receive streams the request's document into a temporary file, counting and hashing
 // as it goes and stopping at s.maxUpload+1 bytes. The body is either the raw document
 // (any content type but multipart/form-data and JSON) or multipart/form-data with one
@@ -96,11 +103,11 @@ func (s *Server) receive(c *gin.Context) (*Upload, error) {
 
 func (s *Server) receiveMultipart(r *http.Request, boundary string) (*Upload, error) {
 	if boundary == "" {
-		return nil, fmt.Errorf("%w: multipart body without a boundary", errBadUpload)
+		return nil, badUpload("multipart body without a boundary")
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errBadUpload, err)
+		return nil, badUpload("%v", err)
 	}
 	var up *Upload
 	for {
@@ -118,7 +125,7 @@ func (s *Server) receiveMultipart(r *http.Request, boundary string) (*Upload, er
 			if up != nil {
 				up.Close()
 			}
-			return nil, fmt.Errorf("%w: unexpected part %q (send one part named \"file\"; options go in the query string)", errBadUpload, part.FormName())
+			return nil, badUpload("unexpected part %q (send one part named \"file\"; options go in the query string)", part.FormName())
 		}
 		ct := part.Header.Get("Content-Type")
 		if mt, _, err := mime.ParseMediaType(ct); err == nil {
@@ -132,7 +139,7 @@ func (s *Server) receiveMultipart(r *http.Request, boundary string) (*Upload, er
 		}
 	}
 	if up == nil {
-		return nil, fmt.Errorf("%w: no part named \"file\"", errBadUpload)
+		return nil, badUpload("no part named \"file\"")
 	}
 	return up, nil
 }
@@ -158,7 +165,7 @@ func (s *Server) spool(r io.Reader, name, contentType string) (*Upload, error) {
 			if n == 0 || int64(n) > s.maxUpload {
 				s.inMemory.Add(-smallUpload)
 				if n == 0 {
-					return nil, fmt.Errorf("%w: the document is empty", errBadUpload)
+					return nil, badUpload("the document is empty")
 				}
 				return nil, errTooLarge
 			}
@@ -188,7 +195,7 @@ func (s *Server) spool(r io.Reader, name, contentType string) (*Upload, error) {
 	}
 	if n == 0 {
 		f.Close()
-		return nil, fmt.Errorf("%w: the document is empty", errBadUpload)
+		return nil, badUpload("the document is empty")
 	}
 	up.r, up.release, up.size, up.sum = f, f.Close, n, [32]byte(h.Sum(nil))
 	return up, nil
@@ -202,12 +209,13 @@ func bodyError(err error) error {
 		return errTooLarge
 	}
 	if strings.Contains(err.Error(), "multipart") {
-		return fmt.Errorf("%w: %v", errBadUpload, err)
+		return badUpload("%v", err)
 	}
 	return fmt.Errorf("%w: %v", errClientGone, err)
 }
 
-// uploadFail renders an error from receive.
+// uploadFail renders an error from receive; a malformed body (badUpload) and a refused
+// field (badOption) are Invalid faults and render as any other.
 func (s *Server) uploadFail(c *gin.Context, err error) {
 	switch {
 	case errors.Is(err, errTooLarge):
@@ -215,8 +223,6 @@ func (s *Server) uploadFail(c *gin.Context, err error) {
 		fail(c, probUploadTooLarge, fmt.Sprintf("Documents may be at most %d bytes.", s.maxUpload))
 	case errors.Is(err, errMediaType):
 		fail(c, probUnsupportedMedia, "Send the document as the raw body (e.g. application/pdf) or as multipart/form-data with a part named \"file\".")
-	case errors.Is(err, errBadUpload):
-		fail(c, probInvalidRequest, strings.TrimPrefix(err.Error(), errBadUpload.Error()+": "))
 	case errors.Is(err, errClientGone):
 		logger(c).Info("upload interrupted", "error", err.Error())
 		fail(c, probInvalidRequest, "The upload was interrupted before the whole body arrived.")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/pdf"
@@ -45,14 +46,14 @@ type IssueRequest struct {
 func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document, *verify.Report, error) {
 	k, ok := s.Keys[req.KeyName]
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: key %q", ErrNotFound, req.KeyName)
+		return nil, nil, fault.Errorf(fault.NotFound, "no key %q", req.KeyName)
 	}
 	doc, err := s.Store.GetDocument(ctx, req.DocumentID)
 	if err != nil {
-		return nil, nil, mapStoreError(err)
+		return nil, nil, err
 	}
 	if doc.Status != store.StatusApproved {
-		return nil, nil, fmt.Errorf("%w: document %d is %s; only an approved document is issued", ErrConflict, doc.ID, doc.Status)
+		return nil, nil, fault.Errorf(fault.Conflict, "document %d is %s; only an approved document is issued", doc.ID, doc.Status)
 	}
 	f, size, _, cleanup, err := s.openContent(ctx, doc.ContentSHA256)
 	if err != nil {
@@ -68,7 +69,7 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 		return nil, rep, err
 	}
 	defer func() { out.Close(); os.Remove(out.Name()) }()
-	if err := pades.Sign(ctx, keyFailures{k.Key}, f, size, out, po); err != nil {
+	if err := pades.Sign(ctx, keyFailures{k.Key, req.KeyName}, f, size, out, po); err != nil {
 		return nil, rep, mapSignError(err)
 	}
 	if _, err := out.Seek(0, io.SeekStart); err != nil {
@@ -77,10 +78,15 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 	sum, _ := json.Marshal(summary(rep))
 	if _, err := s.Store.Issue(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf",
 		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}); err != nil {
-		return nil, rep, mapStoreError(err)
+		return nil, rep, err
 	}
 	d, err := s.Store.GetDocument(ctx, doc.ID)
-	return d, rep, mapStoreError(err)
+	return d, rep, err
+}
+
+// notVerified refuses to issue a document whose signatures do not verify.
+func notVerified(why string) error {
+	return fault.WithCode(fault.Errorf(fault.BadDocument, "the document's signature does not verify, so it is not issued: %s", why), CodeNotVerified)
 }
 
 // issueOptions checks that the approved document's signatures verify, numbers it, and
@@ -91,14 +97,14 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.File, size int64, req IssueRequest, cert *x509.Certificate, chain []*x509.Certificate) (pades.Options, *store.Document, *verify.Report, error) {
 	rep, err := verify.VerifyPDF(ctx, f, size, fmt.Sprintf("document-%d", doc.ID), s.Verify)
 	if err != nil {
-		return pades.Options{}, nil, nil, fmt.Errorf("%w: %v", ErrNotVerified, err)
+		return pades.Options{}, nil, nil, notVerified(err.Error())
 	}
 	if rep.Indication != verify.TotalPassed || len(rep.Signatures) == 0 {
-		return pades.Options{}, nil, rep, fmt.Errorf("%w: %s", ErrNotVerified, verdict(rep))
+		return pades.Options{}, nil, rep, notVerified(verdict(rep))
 	}
 	numbered, err := s.Store.AssignNumber(ctx, doc.ID, s.now(), req.Actor)
 	if err != nil {
-		return pades.Options{}, nil, rep, mapStoreError(err)
+		return pades.Options{}, nil, rep, err
 	}
 	ns := numbered.NumberSymbol().String()
 	issued := numbered.IssuedAt.In(vietnam)
@@ -142,7 +148,7 @@ func sealAppearance(f *os.File, size int64, req IssueRequest) (*pades.Appearance
 	}
 	page, rect, ok := pades.LastVisibleSignature(rd)
 	if !ok {
-		return nil, fmt.Errorf("%w: the document has no visible signature to lay the seal over; give its place", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "the document has no visible signature to lay the seal over; give its place")
 	}
 	app.Page, app.Rect = page, rect
 	return app, nil
@@ -187,9 +193,9 @@ func (s *Service) Receive(ctx context.Context, req ReceiveRequest) (*store.Docum
 	case req.AllowUnsigned && errors.Is(err, verify.ErrNotSigned):
 		sum.Indication = NotSigned
 	case errors.Is(err, verify.ErrNotSigned), errors.Is(err, verify.ErrUnreadable):
-		return nil, nil, fmt.Errorf("%w: %v", ErrBadDocument, err)
+		return nil, nil, fault.Errorf(fault.BadDocument, "%v", err)
 	default:
-		return nil, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, nil, fault.Errorf(fault.Invalid, "%v", err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, rep, err
@@ -211,7 +217,7 @@ func (s *Service) Receive(ctx context.Context, req ReceiveRequest) (*store.Docum
 		Signatures: raw, SignatureCount: len(sum.Signatures), Actor: req.Actor,
 	})
 	if err != nil {
-		return nil, rep, mapStoreError(err)
+		return nil, rep, err
 	}
 	return d, rep, nil
 }

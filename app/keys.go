@@ -10,10 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/store"
 )
@@ -87,56 +87,30 @@ type withCertificates struct {
 func (k withCertificates) Certificate() *x509.Certificate { return k.cert }
 func (k withCertificates) Chain() []*x509.Certificate     { return k.chain }
 
-// KeyGrant is a server key with everyone who may use it.
-type KeyGrant struct {
-	*ServerKey
-	// Grants are the configuration's and the store's, in that order.
-	Grants []string
-}
-
-// ListKeys lists the server keys by name, each with its grants.
-func (s *Service) ListKeys(ctx context.Context) ([]KeyGrant, error) {
-	names := make([]string, 0, len(s.Keys))
-	for n := range s.Keys {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]KeyGrant, 0, len(names))
-	for _, n := range names {
-		k := s.Keys[n]
-		grants, err := s.Store.KeyGrants(ctx, k.StoreID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, KeyGrant{ServerKey: k, Grants: append(slices.Clone(k.Allowed), grants...)})
-	}
-	return out, nil
-}
-
 // GrantKey lets principal (a client id or name, or "role:<role>") sign with the key.
-func (s *Service) GrantKey(ctx context.Context, keyName, principal, actor string) error {
+func (s *Service) GrantKey(ctx context.Context, actor Principal, keyName, principal string) error {
 	k, ok := s.Keys[keyName]
 	if !ok {
-		return fmt.Errorf("%w: no key %q", ErrNotFound, keyName)
+		return fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
-	return mapStoreError(s.Store.GrantKey(ctx, k.StoreID, principal, actor))
+	return s.Store.GrantKey(ctx, k.StoreID, principal, AuditActor(actor))
 }
 
 // RevokeGrant withdraws a grant given through GrantKey. A grant written in the
 // configuration is changed there, and is ErrNotFound here with a message that says so.
-func (s *Service) RevokeGrant(ctx context.Context, keyName, principal, actor string) error {
+func (s *Service) RevokeGrant(ctx context.Context, actor Principal, keyName, principal string) error {
 	k, ok := s.Keys[keyName]
 	if !ok {
-		return fmt.Errorf("%w: no key %q", ErrNotFound, keyName)
+		return fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
-	err := s.Store.RevokeGrant(ctx, k.StoreID, principal, actor)
+	err := s.Store.RevokeGrant(ctx, k.StoreID, principal, AuditActor(actor))
 	if errors.Is(err, store.ErrNotFound) {
 		if slices.Contains(k.Allowed, principal) {
-			return fmt.Errorf("%w: this grant is written in the configuration file; change it there", ErrNotFound)
+			return fault.Errorf(fault.NotFound, "this grant is written in the configuration file; change it there")
 		}
-		return fmt.Errorf("%w: the key has no such grant", ErrNotFound)
+		return fault.Errorf(fault.NotFound, "the key has no such grant")
 	}
-	return mapStoreError(err)
+	return err
 }
 
 // readinessDigest is what the readiness probe signs: a key that can sign it and whose

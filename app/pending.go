@@ -3,20 +3,17 @@ package app
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/pkg/wire"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
@@ -50,47 +47,91 @@ type PrepareRequest struct {
 	Actor       string
 }
 
-// Pending is a prepared signature as callers see it.
-type Pending struct {
-	ID         string    `json:"id"`
-	Status     string    `json:"status"`
-	Digest     []byte    `json:"digest"`    // what the key signs
-	Algorithm  string    `json:"algorithm"` // e.g. RSA-PKCS1v15-SHA256, RSA-PSS-SHA256, ECDSA-SHA256
-	Hash       string    `json:"hash"`      // SHA-256, SHA-384, SHA-512
-	ExpiresAt  time.Time `json:"expires_at"`
-	DocumentID int64     `json:"document_id"`
-	Role       string    `json:"role"`
-	// What the signer is shown: the document's summary, number and agency, its pages.
-	Summary    string `json:"summary,omitempty"`
-	Number     string `json:"number,omitempty"`
-	Agency     string `json:"agency,omitempty"`
-	Signer     string `json:"signer"`                   // the certificate's subject
-	CertSHA256 string `json:"certificate_sha256"`       // which certificate must sign
-	Version    int    `json:"signed_version,omitempty"` // set once completed
-	// Remote signatures only: who was asked, why it ended without a signature, and
-	// the documents signed with it in one go.
-	Provider string       `json:"provider,omitempty"`
-	Holder   string       `json:"holder,omitempty"`
-	Error    *RemoteError `json:"error,omitempty"`
-	Batch    []string     `json:"batch,omitempty"`
-	Progress *Progress    `json:"progress,omitempty"`
-}
+// Pending is a prepared signature as callers see it: the wire contract of the
+// prepare/complete exchange.
+type Pending = wire.Pending
+
+// pendingStateVersion is the version of pendingState written now. Rows written before
+// (no "v") also held a copy of the caller's view and of the row's document_id; they
+// are still read, and rewritten in this version when they next change.
+const pendingStateVersion = 2
 
 // pendingState is what the store keeps between prepare and complete, so that any
-// replica, or the same one after a restart, completes the signature.
+// replica, or the same one after a restart, completes the signature. The id, status,
+// document and expiry are the row's own columns and are not repeated here; the digest
+// is the prepared layout's.
 type pendingState struct {
+	V          int             `json:"v"`
 	Prepared   *pades.Prepared `json:"prepared"`
-	DocumentID int64           `json:"document_id"`
 	BaseSHA256 string          `json:"base_sha256"`
 	Chain      [][]byte        `json:"chain"`
 	Reserve    int             `json:"timestamp_reserve"`
-	View       Pending         `json:"view"`
+	// Shown is what the signer is shown, and how the key signs.
+	Shown shownState `json:"shown"`
+	// SignedVersion is the document's version the completion stored.
+	SignedVersion int `json:"signed_version,omitempty"`
 	// Signatures summarises the signatures verified before an issue signature, and
 	// SignatureCount counts them with it (1 for other roles).
 	Signatures     json.RawMessage `json:"signatures,omitempty"`
 	SignatureCount int             `json:"signature_count,omitempty"`
 	// Remote is set when a remote holder signs (see PrepareRemote).
 	Remote *remoteState `json:"remote,omitempty"`
+
+	// Rows of version 0 only: a copy of the view, and the document id.
+	LegacyView       *Pending `json:"view,omitempty"`
+	LegacyDocumentID int64    `json:"document_id,omitempty"`
+
+	// documentID is the row's document_id column, set by decodePending.
+	documentID int64
+}
+
+// shownState is the part of the view that is the pending signature's own.
+type shownState struct {
+	Role       string `json:"role"`
+	Summary    string `json:"summary,omitempty"`
+	Number     string `json:"number,omitempty"`
+	Agency     string `json:"agency,omitempty"`
+	Signer     string `json:"signer"`
+	CertSHA256 string `json:"certificate_sha256"`
+	Algorithm  string `json:"algorithm"`
+	Hash       string `json:"hash"`
+}
+
+// decodePending reads a row's state, of any version, into the current one.
+func decodePending(ps *store.PendingSignature) (*pendingState, error) {
+	var st pendingState
+	if err := json.Unmarshal(ps.State, &st); err != nil {
+		return nil, fmt.Errorf("app: pending signature %s: %w", ps.ID, err)
+	}
+	if st.V == 0 && st.LegacyView != nil {
+		v := st.LegacyView
+		st.Shown = shownState{Role: v.Role, Summary: v.Summary, Number: v.Number, Agency: v.Agency, Signer: v.Signer,
+			CertSHA256: v.CertSHA256, Algorithm: v.Algorithm, Hash: v.Hash}
+		st.SignedVersion = v.Version
+		st.documentID = v.DocumentID
+	}
+	if st.LegacyDocumentID != 0 {
+		st.documentID = st.LegacyDocumentID
+	}
+	st.V, st.LegacyView, st.LegacyDocumentID = pendingStateVersion, nil, 0
+	if ps.DocumentID != nil {
+		st.documentID = *ps.DocumentID
+	}
+	return &st, nil
+}
+
+// view is the pending signature of row ps with state st as callers see it.
+func (st *pendingState) view(ps *store.PendingSignature) *Pending {
+	sh := st.Shown
+	v := &Pending{
+		ID: ps.ID, Status: ps.Status, Digest: st.Prepared.SignedAttrsDigest(), Algorithm: sh.Algorithm, Hash: sh.Hash,
+		ExpiresAt: ps.ExpiresAt, DocumentID: st.documentID, Role: sh.Role, Summary: sh.Summary, Number: sh.Number,
+		Agency: sh.Agency, Signer: sh.Signer, CertSHA256: sh.CertSHA256, Version: st.SignedVersion,
+	}
+	if st.Remote != nil {
+		v.Provider, v.Holder, v.Error, v.Batch = st.Remote.Provider, st.Remote.Holder, st.Remote.Error, st.Remote.Batch
+	}
+	return v
 }
 
 const (
@@ -102,10 +143,10 @@ const (
 // Prepare lays out the signature revision and returns the digest the key must sign.
 func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, error) {
 	if req.Certificate == nil {
-		return nil, fmt.Errorf("%w: the signer's certificate is required", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "the signer's certificate is required")
 	}
 	if req.Actor == "" {
-		return nil, fmt.Errorf("%w: an actor is required", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "an actor is required")
 	}
 	if req.Role == "" {
 		req.Role = RoleApprove
@@ -123,16 +164,16 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	)
 	if req.DocumentID != 0 {
 		if doc, err = s.Store.GetDocument(ctx, req.DocumentID); err != nil {
-			return nil, mapStoreError(err)
+			return nil, err
 		}
 		if req.Role == RoleApprove && doc.Status != store.StatusDraft {
-			return nil, fmt.Errorf("%w: document %d is %s; only a draft is approved", ErrConflict, doc.ID, doc.Status)
+			return nil, fault.Errorf(fault.Conflict, "document %d is %s; only a draft is approved", doc.ID, doc.Status)
 		}
 		f, size, sha, cleanup, err = s.openContent(ctx, doc.ContentSHA256)
 	} else if req.Content != nil {
 		f, size, sha, cleanup, err = s.spool(req.Content)
 	} else {
-		return nil, fmt.Errorf("%w: give a document id or the document", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "give a document id or the document")
 	}
 	if err != nil {
 		return nil, err
@@ -146,10 +187,10 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 		// The clerk issues with the organisation's token: the same numbering, metadata
 		// and seal as Issue, signed outside the server. Options.VisibleImage is the seal.
 		if doc == nil {
-			return nil, fmt.Errorf("%w: an issue signature is over a stored, approved document; give its id", ErrInvalid)
+			return nil, fault.Errorf(fault.Invalid, "an issue signature is over a stored, approved document; give its id")
 		}
 		if doc.Status != store.StatusApproved {
-			return nil, fmt.Errorf("%w: document %d is %s; only an approved document is issued", ErrConflict, doc.ID, doc.Status)
+			return nil, fault.Errorf(fault.Conflict, "document %d is %s; only an approved document is issued", doc.ID, doc.Status)
 		}
 		var rep *verify.Report
 		po, doc, rep, err = s.issueOptions(ctx, doc, f, size, IssueRequest{Seal: req.Options.VisibleImage, Page: req.Options.VisiblePage,
@@ -176,24 +217,21 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 			Content: io.LimitReader(f, size), Filename: req.Filename, MediaType: "application/pdf", Actor: req.Actor,
 		})
 		if err != nil {
-			return nil, mapStoreError(err)
+			return nil, err
 		}
 		if doc.ContentSHA256 != sha {
 			return nil, fmt.Errorf("service: stored draft %d reads %s, prepared over %s", doc.ID, doc.ContentSHA256, sha)
 		}
 	}
 	docID := doc.ID
-	view := Pending{
-		ID: newID(), Status: statusPending, Digest: p.SignedAttrsDigest(),
-		Algorithm: algorithmName(req.Certificate, p.SignatureOpts()), Hash: hashName(p.SignatureOpts().HashFunc()),
-		ExpiresAt: s.now().Add(s.ttl()), DocumentID: docID, Role: req.Role, Summary: doc.Summary,
-		Agency: doc.AgencyCode, Signer: req.Certificate.Subject.String(), CertSHA256: certSHA(req.Certificate),
-	}
+	st := pendingState{V: pendingStateVersion, Prepared: p, BaseSHA256: sha, Reserve: po.TimestampReserve,
+		Signatures: sigs, SignatureCount: sigCount, documentID: docID,
+		Shown: shownState{Role: req.Role, Summary: doc.Summary, Agency: doc.AgencyCode, Signer: req.Certificate.Subject.String(),
+			CertSHA256: wire.CertificateHash(req.Certificate), Algorithm: wire.AlgorithmName(req.Certificate.PublicKey, p.SignatureOpts()),
+			Hash: wire.HashName(p.SignatureOpts().HashFunc())}}
 	if doc.Number > 0 {
-		view.Number = doc.NumberSymbol().String()
+		st.Shown.Number = doc.NumberSymbol().String()
 	}
-	st := pendingState{Prepared: p, DocumentID: docID, BaseSHA256: sha, View: view, Reserve: po.TimestampReserve,
-		Signatures: sigs, SignatureCount: sigCount}
 	for _, c := range req.Chain {
 		st.Chain = append(st.Chain, c.Raw)
 	}
@@ -201,11 +239,11 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Store.PutPending(ctx, store.PendingSignature{ID: view.ID, Status: statusPending, State: raw,
-		DocumentID: &docID, ExpiresAt: view.ExpiresAt}); err != nil {
-		return nil, mapStoreError(err)
+	row := store.PendingSignature{ID: newID(), Status: statusPending, State: raw, DocumentID: &docID, ExpiresAt: s.now().Add(s.ttl()).UTC().Truncate(time.Microsecond)} // as the store keeps it
+	if err := s.Store.PutPending(ctx, row); err != nil {
+		return nil, err
 	}
-	return &view, nil
+	return st.view(&row), nil
 }
 
 func (s *Service) ttl() time.Duration {
@@ -221,25 +259,23 @@ func (s *Service) GetPending(ctx context.Context, id string) (*Pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := st.View
-	v.Status = ps.Status
+	v := st.view(ps)
 	if st.Remote != nil {
-		s.fillRemoteView(&v, st.Remote)
 		v.Progress = s.remoteProgress(ctx, st.Remote.Batch)
 	}
-	return &v, nil
+	return v, nil
 }
 
 func (s *Service) loadPending(ctx context.Context, id string) (*store.PendingSignature, *pendingState, error) {
 	ps, err := s.Store.GetPending(ctx, id)
 	if err != nil {
-		return nil, nil, mapStoreError(err)
+		return nil, nil, err
 	}
-	var st pendingState
-	if err := json.Unmarshal(ps.State, &st); err != nil {
-		return nil, nil, fmt.Errorf("service: pending signature %s: %w", id, err)
+	st, err := decodePending(ps)
+	if err != nil {
+		return nil, nil, err
 	}
-	return ps, &st, nil
+	return ps, st, nil
 }
 
 // CompleteRequest carries what the key produced: a raw signature over the digest, or a
@@ -255,7 +291,7 @@ type CompleteRequest struct {
 // version. A pending signature completes once: a replay is ErrConflict.
 func (s *Service) Complete(ctx context.Context, id string, req CompleteRequest) (*Pending, error) {
 	if (req.Signature == nil) == (req.CMS == nil) {
-		return nil, fmt.Errorf("%w: give exactly one of a signature or a CMS", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "give exactly one of a signature or a CMS")
 	}
 	ps, st, err := s.loadPending(ctx, id)
 	if err != nil {
@@ -268,17 +304,18 @@ func (s *Service) Complete(ctx context.Context, id string, req CompleteRequest) 
 	if s.cutOff(*ps) {
 		from = statusCompleting
 	} else if ps.Status != statusPending {
-		return nil, fmt.Errorf("%w: the signature %s is %s", ErrConflict, id, ps.Status)
+		return nil, fault.Errorf(fault.Conflict, "the signature %s is %s", id, ps.Status)
 	}
 	if err := s.Store.UpdatePending(ctx, id, from, statusCompleting, nil); err != nil {
-		return nil, mapStoreError(err)
+		return nil, err
 	}
 	if _, err := s.complete(ctx, id, st, req); err != nil {
 		// Give the request back: a wrong signature may be followed by the right one.
 		_ = s.Store.UpdatePending(context.WithoutCancel(ctx), id, statusCompleting, statusPending, nil)
 		return nil, err
 	}
-	return &st.View, nil
+	ps.Status = statusCompleted
+	return st.view(ps), nil
 }
 
 // complete embeds the signature and stores the new version; the pending signature id
@@ -309,7 +346,10 @@ func (s *Service) complete(ctx context.Context, id string, st *pendingState, req
 		tail, err = st.Prepared.Complete(ctx, f, req.Signature, po)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadDocument, err)
+		if e := mapSignError(err); fault.KindOf(e) == fault.Unavailable {
+			return nil, e
+		}
+		return nil, fault.Errorf(fault.BadDocument, "%v", err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
@@ -324,90 +364,22 @@ func (s *Service) complete(ctx context.Context, id string, st *pendingState, req
 		Base: st.BaseSHA256,
 		Completes: &store.PendingCompletion{ID: id, From: statusCompleting, To: statusCompleted,
 			State: func(v *store.Version) ([]byte, error) {
-				st.View.Version, st.View.Status = v.Seq, statusCompleted
+				st.SignedVersion = v.Seq
 				return json.Marshal(st)
 			}},
 	}
 	add := s.Store.AddVersion
-	switch st.View.Role {
+	switch st.Shown.Role {
 	case RoleApprove:
 		add = s.Store.Approve // the leader's signature approves the draft
 	case RoleIssue:
 		add = s.Store.Issue // the organisation's signature issues the numbered document
 	}
-	v, err := add(ctx, st.DocumentID, in)
+	v, err := add(ctx, st.documentID, in)
 	if err != nil {
-		return nil, mapStoreError(err)
+		return nil, err
 	}
 	return v, nil
-}
-
-func algorithmName(cert *x509.Certificate, opts crypto.SignerOpts) string {
-	h := hashName(opts.HashFunc())
-	switch cert.PublicKey.(type) {
-	case *rsa.PublicKey:
-		if _, pss := opts.(*rsa.PSSOptions); pss {
-			return "RSA-PSS-" + h
-		}
-		return "RSA-PKCS1v15-" + h
-	default:
-		return "ECDSA-" + h
-	}
-}
-
-// SignerOpts turns a Pending's Algorithm back into the options to sign its digest with
-// (what the desktop agent and remote signers do).
-func SignerOpts(algorithm string) (crypto.SignerOpts, error) {
-	var h crypto.Hash
-	switch {
-	case strings.HasSuffix(algorithm, "-SHA-256"):
-		h = crypto.SHA256
-	case strings.HasSuffix(algorithm, "-SHA-384"):
-		h = crypto.SHA384
-	case strings.HasSuffix(algorithm, "-SHA-512"):
-		h = crypto.SHA512
-	default:
-		return nil, fmt.Errorf("%w: unknown algorithm %q", ErrInvalid, algorithm)
-	}
-	switch {
-	case strings.HasPrefix(algorithm, "RSA-PSS-"):
-		return &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}, nil
-	case strings.HasPrefix(algorithm, "RSA-PKCS1v15-"), strings.HasPrefix(algorithm, "ECDSA-"):
-		return h, nil
-	}
-	return nil, fmt.Errorf("%w: unknown algorithm %q", ErrInvalid, algorithm)
-}
-
-func hashName(h crypto.Hash) string {
-	switch h {
-	case crypto.SHA256:
-		return "SHA-256"
-	case crypto.SHA384:
-		return "SHA-384"
-	case crypto.SHA512:
-		return "SHA-512"
-	}
-	return h.String()
-}
-
-func certSHA(c *x509.Certificate) string {
-	h := crypto.SHA256.New()
-	h.Write(c.Raw)
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
-}
-
-func mapStoreError(err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: %v", ErrNotFound, err)
-	case errors.Is(err, store.ErrExpired):
-		return fmt.Errorf("%w: %v", ErrExpired, err)
-	case errors.Is(err, store.ErrConflict):
-		return fmt.Errorf("%w: %v", ErrConflict, err)
-	case errors.Is(err, store.ErrInvalid):
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	return err
 }
 
 // pendingKeep is how long an expired pending signature is kept, so that a late
@@ -417,5 +389,5 @@ const pendingKeep = 24 * time.Hour
 // SweepPending deletes pending signatures that expired more than a day ago.
 func (s *Service) SweepPending(ctx context.Context) (int64, error) {
 	n, err := s.Store.ExpirePendingBefore(ctx, s.now().Add(-pendingKeep))
-	return n, mapStoreError(err)
+	return n, err
 }

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/hsm/remote"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/wire"
 )
 
 // Statuses of a remote signature after prepare. Submitting is the moment the request
@@ -47,17 +49,10 @@ type Remote struct {
 
 // RemoteError is why a remote signature ended without a signature, shaped like a
 // problem detail so that clients branch on Type.
-type RemoteError struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Detail string `json:"detail,omitempty"`
-}
+type RemoteError = wire.RemoteError
 
 // Progress counts the documents of a batch that are signed.
-type Progress struct {
-	Done  int `json:"done"`
-	Total int `json:"total"`
-}
+type Progress = wire.Progress
 
 // remoteState is what a remote pending signature keeps besides the prepared layout.
 type remoteState struct {
@@ -90,11 +85,11 @@ type RemoteRequest struct {
 }
 
 // ErrNoProvider is a provider name that is not configured.
-var ErrNoProvider = fmt.Errorf("%w: no such remote signing provider", ErrInvalid)
+var ErrNoProvider = errors.New("service: no such remote signing provider")
 
 // ErrUntrustedHolder is a holder certificate that does not chain to the trust anchors:
 // the holder is not asked to sign with it.
-var ErrUntrustedHolder = fmt.Errorf("%w: the holder's certificate is not valid under the configured trust anchors", ErrInvalid)
+var ErrUntrustedHolder = errors.New("service: the holder's certificate is not valid under the configured trust anchors")
 
 // errInterrupted ends a request that was cut off between "submitting" and the stored
 // ticket. See PrepareRemote.
@@ -121,14 +116,14 @@ var errInterrupted = errors.New("service: remote signature interrupted before th
 // error names the request ID so that an operator can reconcile with the provider.
 func (s *Service) PrepareRemote(ctx context.Context, req RemoteRequest) ([]*Pending, error) {
 	if s.Remote == nil {
-		return nil, fmt.Errorf("%w: remote signing is not configured", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "remote signing is not configured")
 	}
 	prov, ok := s.Remote.Providers[req.Provider]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrNoProvider, req.Provider)
+		return nil, fault.Wrap(fault.Invalid, ErrNoProvider, fmt.Sprintf("no remote signing provider %q is configured", req.Provider))
 	}
 	if req.Holder == "" || len(req.Documents) == 0 {
-		return nil, fmt.Errorf("%w: a holder and at least one document are required", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "a holder and at least one document are required")
 	}
 	if err := s.holderCertificate(ctx, prov, &req); err != nil {
 		return nil, err
@@ -205,7 +200,7 @@ func (s *Service) PrepareRemote(ctx context.Context, req RemoteRequest) ([]*Pend
 			}
 		}
 		v.Status = StatusWaiting
-		s.fillRemoteView(v, rs)
+		v.Provider, v.Holder, v.Error, v.Batch = rs.Provider, rs.Holder, rs.Error, rs.Batch
 	}
 	return views, nil
 }
@@ -222,33 +217,32 @@ func (s *Service) holderCertificate(ctx context.Context, prov remote.Provider, r
 		for i := range req.Documents {
 			d := &req.Documents[i]
 			if d.Certificate != nil && !d.Certificate.Equal(cert) {
-				return fmt.Errorf("%w: the certificate given is not the one of credential %q at provider %q", ErrInvalid, req.Holder, req.Provider)
+				return fault.Errorf(fault.Invalid, "the certificate given is not the one of credential %q at provider %q", req.Holder, req.Provider)
 			}
 			d.Certificate, d.Chain = cert, chain
 		}
 	}
 	cert := req.Documents[0].Certificate
 	if cert == nil {
-		return fmt.Errorf("%w: the signer's certificate is required", ErrInvalid)
+		return fault.Errorf(fault.Invalid, "the signer's certificate is required")
 	}
 	if len(s.Verify.Anchors) == 0 {
-		return fmt.Errorf("%w: no trust anchors are configured", ErrUntrustedHolder)
+		return fault.Wrap(fault.Invalid, ErrUntrustedHolder, "the holder's certificate cannot be checked: no trust anchors are configured")
 	}
 	trust := pki.NewTrustStore(s.Verify.Anchors...)
 	if _, err := trust.BuildChain(cert, req.Documents[0].Chain, s.now(), pki.ChainOptions{}); err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrUntrustedHolder, cert.Subject.CommonName, pki.ChainCause(err))
+		return fault.Wrap(fault.Invalid, ErrUntrustedHolder, fmt.Sprintf("the holder's certificate %q is not valid under the configured trust anchors: %v", cert.Subject.CommonName, pki.ChainCause(err)))
 	}
 	return nil
 }
 
 // moveRemote stores st under the status `to`, from `from` (compare and set).
 func (s *Service) moveRemote(ctx context.Context, id string, st *pendingState, from, to string) error {
-	st.View.Status = to
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return mapStoreError(s.Store.UpdatePending(ctx, id, from, to, raw))
+	return s.Store.UpdatePending(ctx, id, from, to, raw)
 }
 
 // abandon ends prepared signatures whose submission failed, so that nothing waits.
@@ -266,13 +260,13 @@ func (r *Remote) submitTimeout() time.Duration {
 }
 
 func (s *Service) newRemoteRequest(holder, algorithm string, digests [][]byte, display string) (remote.Request, error) {
-	opts, err := SignerOpts(algorithm)
+	opts, err := wire.SignerOpts(algorithm)
 	if err != nil {
 		return remote.Request{}, err
 	}
 	r, err := remote.NewRequest(remote.NewRequestID(), holder, digests, opts, display)
 	if err != nil {
-		return remote.Request{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return remote.Request{}, fault.Errorf(fault.Invalid, "%v", err)
 	}
 	r.Timeout = s.Remote.Timeout
 	return r, nil
@@ -332,13 +326,8 @@ func (s *Service) endRemote(ctx context.Context, id, from string, cause error) e
 		st.Remote = &remoteState{}
 	}
 	st.Remote.Error = prob
-	st.View.Status = status
 	raw, _ := json.Marshal(st)
-	return mapStoreError(s.Store.UpdatePending(ctx, id, from, status, raw))
-}
-
-func (s *Service) fillRemoteView(v *Pending, rs *remoteState) {
-	v.Provider, v.Holder, v.Error, v.Batch = rs.Provider, rs.Holder, rs.Error, rs.Batch
+	return s.Store.UpdatePending(ctx, id, from, status, raw)
 }
 
 // remoteProgress counts the signed documents of a batch.
@@ -432,13 +421,13 @@ func (c *completer) round(ctx context.Context) {
 	groups := map[string]*group{}
 	var order []string
 	for _, row := range rows {
-		var st pendingState
-		if json.Unmarshal(row.State, &st) != nil || st.Remote == nil {
+		st, err := decodePending(&row)
+		if err != nil || st.Remote == nil {
 			continue
 		}
 		rs := st.Remote
 		if rs.Ticket == nil {
-			c.submitQueued(ctx, row.ID, &st)
+			c.submitQueued(ctx, row.ID, st)
 			continue
 		}
 		key := rs.Provider + "\x00" + rs.Ticket.Ref
@@ -448,7 +437,7 @@ func (c *completer) round(ctx context.Context) {
 			groups[key] = g
 			order = append(order, key)
 		}
-		g.rs, g.ids, g.states = append(g.rs, rs), append(g.ids, row.ID), append(g.states, &st)
+		g.rs, g.ids, g.states = append(g.rs, rs), append(g.ids, row.ID), append(g.states, st)
 	}
 	live := map[string]bool{}
 	for _, key := range order {
@@ -560,7 +549,7 @@ func (c *completer) finish(ctx context.Context, id string, st *pendingState, sig
 		_ = s.endRemote(context.WithoutCancel(ctx), id, statusCompleting, err)
 		return
 	}
-	c.log().Info("remote signature completed", "pending_id", id, "document_id", st.DocumentID, "version", v.Seq)
+	c.log().Info("remote signature completed", "pending_id", id, "document_id", st.documentID, "version", v.Seq)
 }
 
 // submitQueued sends a batch document that waits for its turn: once every earlier
@@ -581,7 +570,7 @@ func (c *completer) submitQueued(ctx context.Context, id string, st *pendingStat
 		_ = s.endRemote(ctx, id, StatusWaiting, fmt.Errorf("%w: provider %q is no longer configured", remote.ErrProviderRejected, rs.Provider))
 		return
 	}
-	r, err := s.newRemoteRequest(rs.Holder, st.View.Algorithm, [][]byte{st.View.Digest}, rs.Display)
+	r, err := s.newRemoteRequest(rs.Holder, st.Shown.Algorithm, [][]byte{st.Prepared.SignedAttrsDigest()}, rs.Display)
 	if err != nil {
 		_ = s.endRemote(ctx, id, StatusWaiting, err)
 		return

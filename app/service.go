@@ -4,6 +4,10 @@
 // signature with the seal, Decree 30/2020) and receive an incoming one. It ties the
 // signing engines (signer/), the key providers (hsm/) and the document store
 // (pkg/store) together; HTTP and the CLI stand above it and call only these methods.
+// *Service implements every interface the API declares, in the types of this package
+// and pkg/wire (access.go: principals, clients, grants; records.go: what the store
+// shows; front.go: the use-cases as a client asks for them), so nothing adapts between
+// them. Refusals are pkg/fault errors made where they happen.
 //
 // It must never import api/ or cmd/.
 package app
@@ -19,11 +23,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/fault"
+	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/cms"
 	"github.com/kyso-vn/kyso/signer/pades"
@@ -31,39 +36,29 @@ import (
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
-// Errors the layers above map to their own (HTTP status, exit code).
+// Refusals are *fault.Error values made where they happen, with a detail for people;
+// the surfaces render them from their kind (and Code) alone. These names are the fault
+// kinds, kept for callers that ask errors.Is(err, app.ErrNotFound).
 var (
-	// ErrNotFound: no such document, key or pending signature.
-	ErrNotFound = errors.New("service: not found")
-	// ErrForbidden: the principal may not use the key.
-	ErrForbidden = errors.New("service: not allowed")
-	// ErrExpired: the pending signature expired.
-	ErrExpired = errors.New("service: pending signature expired")
-	// ErrConflict: the request does not fit the document's state (already completed,
-	// not approved, already issued).
-	ErrConflict = errors.New("service: conflict with the document's state")
-	// ErrInvalid: the request itself is wrong (bad certificate, bad signature, not a
-	// PDF). Its message is meant for people.
-	ErrInvalid = errors.New("service: invalid request")
-	// ErrNotVerified: the leader's signature does not verify, so the document is not
-	// issued (Decree 30/2020, Art. 32).
-	ErrNotVerified = errors.New("service: the document's signature does not verify")
-	// ErrBadDocument: the document or the signature handed in cannot be used (not a
-	// PDF, damaged, a signature that does not verify with the certificate). It is also
-	// ErrInvalid, so callers that only tell valid from invalid need not change.
-	ErrBadDocument error = &subError{msg: "service: the document or signature cannot be used", parent: ErrInvalid}
-	// ErrKeyUnavailable: the key provider (HSM, token) failed while signing.
-	ErrKeyUnavailable = errors.New("service: signing key unavailable")
+	ErrNotFound    = fault.NotFound
+	ErrExpired     = fault.Expired
+	ErrConflict    = fault.Conflict
+	ErrInvalid     = fault.Invalid
+	ErrBadDocument = fault.BadDocument
 )
 
-// subError is a sentinel that is also its parent sentinel.
-type subError struct {
-	msg    string
-	parent error
-}
-
-func (e *subError) Error() string        { return e.msg }
-func (e *subError) Is(target error) bool { return target == e.parent }
+// Codes refine a fault kind for clients that branch on them (the API's problem types).
+const (
+	// CodeKeyUnavailable: a server key, its HSM or token, or a remote signing
+	// provider failed (kind Unavailable).
+	CodeKeyUnavailable = "key-unavailable"
+	// CodeKeyNotGranted: the caller may not sign with the key, or it does not exist
+	// (kind Forbidden; the two are not told apart).
+	CodeKeyNotGranted = "key-not-granted"
+	// CodeNotVerified: the leader's signature does not verify, so the document is not
+	// issued (kind BadDocument, Decree 30/2020, Art. 32).
+	CodeNotVerified = "not-verified"
+)
 
 // ServerKey is a signing key the server holds (HSM, organisation token, demo key),
 // with the name clients use and the principals that may use it.
@@ -121,27 +116,6 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-// MayUse tells whether principal (a client id, a user, or "role:<role>") may sign with
-// the named key: the key's grant list in the store decides.
-func (s *Service) MayUse(ctx context.Context, keyName string, principals ...string) (bool, error) {
-	k, ok := s.Keys[keyName]
-	if !ok {
-		return false, fmt.Errorf("%w: key %q", ErrNotFound, keyName)
-	}
-	grants, err := s.Store.KeyGrants(ctx, k.StoreID)
-	if err != nil {
-		return false, err
-	}
-	for _, g := range append(slices.Clone(k.Allowed), grants...) {
-		for _, p := range principals {
-			if g == p {
-				return true, nil
-			}
-		}
-	}
-	return false, nil
-}
-
 // SignOptions are what a caller may choose of a PAdES signature.
 type SignOptions struct {
 	Level      pades.Level
@@ -180,10 +154,10 @@ func (s *Service) padesOptions(o SignOptions, cert *x509.Certificate, chain []*x
 		}
 	}
 	if po.Level >= pades.LevelBT && s.Timestamper == nil {
-		return po, fmt.Errorf("%w: level %v needs a timestamp authority, and the server has none configured", ErrInvalid, po.Level)
+		return po, fault.Errorf(fault.Invalid, "level %v needs a timestamp authority, and the server has none configured", po.Level)
 	}
 	if po.Level >= pades.LevelBLT && s.Validation == nil {
-		return po, fmt.Errorf("%w: level %v needs revocation data, and the server gathers none", ErrInvalid, po.Level)
+		return po, fault.Errorf(fault.Invalid, "level %v needs revocation data, and the server gathers none", po.Level)
 	}
 	return po, nil
 }
@@ -193,27 +167,31 @@ func (s *Service) padesOptions(o SignOptions, cert *x509.Certificate, chain []*x
 func (s *Service) SignPDF(ctx context.Context, keyName string, in io.ReaderAt, size int64, out io.Writer, o SignOptions) error {
 	k, ok := s.Keys[keyName]
 	if !ok {
-		return fmt.Errorf("%w: key %q", ErrNotFound, keyName)
+		return fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
 	cert := k.Key.Certificate()
 	if cert == nil {
-		return fmt.Errorf("%w: key %q has no certificate", ErrInvalid, keyName)
+		return fault.Errorf(fault.Invalid, "key %q has no certificate", keyName)
 	}
 	po, err := s.padesOptions(o, cert, k.Key.Chain())
 	if err != nil {
 		return err
 	}
-	return mapSignError(pades.Sign(ctx, keyFailures{k.Key}, in, size, out, po))
+	return mapSignError(pades.Sign(ctx, keyFailures{k.Key, keyName}, in, size, out, po))
 }
 
-// keyFailures marks every failure of the key itself as ErrKeyUnavailable, so that the
-// layers above tell a broken HSM from a broken request.
-type keyFailures struct{ hsm.Key }
+// keyFailures marks every failure of the key itself as Unavailable with
+// CodeKeyUnavailable, so that the layers above tell a broken HSM from a broken request.
+type keyFailures struct {
+	hsm.Key
+	name string
+}
 
 func (k keyFailures) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	sig, err := k.Key.SignContext(ctx, digest, opts)
 	if err != nil && ctx.Err() == nil {
-		return nil, fmt.Errorf("%w: %w", ErrKeyUnavailable, err)
+		return nil, fault.WithCode(fault.Wrap(fault.Unavailable, err,
+			fmt.Sprintf("the signing key %q is unavailable", k.name)), CodeKeyUnavailable)
 	}
 	return sig, err
 }
@@ -222,19 +200,24 @@ func (k keyFailures) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([
 	return k.SignContext(context.Background(), digest, opts)
 }
 
-// mapSignError turns the engines' input errors into ErrInvalid (a 4xx, with the
-// engine's message for people) and leaves the rest (key, network) as they are.
+// mapSignError gives the engines' errors their fault kind: input errors are
+// BadDocument or Invalid with the engine's message for people, an unanswered timestamp
+// authority or revocation server is Unavailable; the rest (a key's fault) are kept.
 func mapSignError(err error) error {
-	if err == nil {
-		return nil
+	var fe *fault.Error
+	if err == nil || errors.As(err, &fe) {
+		return err
+	}
+	if errors.Is(err, pki.ErrTSAUnavailable) || errors.Is(err, pki.ErrOCSPUnavailable) || errors.Is(err, pki.ErrCRLUnavailable) {
+		return fault.Wrap(fault.Unavailable, err, "a timestamp authority or revocation server did not answer usefully; try again later")
 	}
 	for _, e := range inputErrors {
 		if errors.Is(err, e) {
-			return fmt.Errorf("%w: %v", ErrBadDocument, err)
+			return fault.Errorf(fault.BadDocument, "%v", err)
 		}
 	}
 	if errors.Is(err, pades.ErrOptions) {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return fault.Errorf(fault.Invalid, "%v", err)
 	}
 	return err
 }
@@ -268,7 +251,7 @@ func newID() string {
 func (s *Service) openContent(ctx context.Context, sha string) (*os.File, int64, string, func(), error) {
 	rc, err := s.Store.OpenBlob(ctx, sha)
 	if err != nil {
-		return nil, 0, "", nil, mapStoreError(err)
+		return nil, 0, "", nil, err
 	}
 	defer rc.Close()
 	f, n, got, cleanup, err := s.spool(rc)
@@ -277,7 +260,7 @@ func (s *Service) openContent(ctx context.Context, sha string) (*os.File, int64,
 	}
 	if got != sha {
 		cleanup()
-		return nil, 0, "", nil, fmt.Errorf("service: stored content %s reads back as %s", sha, got)
+		return nil, 0, "", nil, fmt.Errorf("app: stored content %s reads back as %s", sha, got)
 	}
 	return f, n, got, cleanup, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
 	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/pkg/wire"
 	"github.com/kyso-vn/kyso/signer/cades"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/pdf"
@@ -160,7 +161,7 @@ func TestIssueRefusedWhenLeaderSignatureFails(t *testing.T) {
 	}
 	// the leader signs with the wrong key: Complete refuses to embed it
 	wrong, _ := pades.SignDigest(f.ctx, f.pki.Clerk.Key, pend.Digest, optsFor(t, pend))
-	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: wrong, Actor: "leader"}); !errors.Is(err, ErrInvalid) {
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: wrong, Actor: "leader"}); !errors.Is(err, ErrBadDocument) {
 		t.Fatalf("wrong signature: %v", err)
 	}
 	if _, _, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Actor: "clerk"}); !errors.Is(err, ErrConflict) {
@@ -197,7 +198,7 @@ func mustStream(r *pdf.Reader, o pdf.Object) *pdf.Stream {
 // optsFor gives the signer options a Pending names (what the agent does).
 func optsFor(t *testing.T, p *Pending) crypto.SignerOpts {
 	t.Helper()
-	o, err := SignerOpts(p.Algorithm)
+	o, err := wire.SignerOpts(p.Algorithm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func optsFor(t *testing.T, p *Pending) crypto.SignerOpts {
 }
 
 // TestBadInputStoresNothing: a file that is not a PDF, or a damaged one, handed to
-// Prepare is refused as ErrBadDocument before anything is stored.
+// Prepare is refused as ErrBadDocument (fault.BadDocument) before anything is stored.
 func TestBadInputStoresNothing(t *testing.T) {
 	f := newFixture(t)
 	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
@@ -219,7 +220,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 	for _, c := range cases {
 		_, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(c.content), AgencyCode: agency,
 			Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Actor: "leader"})
-		if !errors.Is(err, ErrBadDocument) || !errors.Is(err, ErrInvalid) {
+		if !errors.Is(err, ErrBadDocument) {
 			t.Errorf("%s: %v", c.name, err)
 		}
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/cms"
 	"github.com/kyso-vn/kyso/signer/pades"
@@ -23,7 +23,7 @@ func ParseLevel(s string) (pades.Level, error) {
 	}
 	l, err := pades.ParseLevel(s)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return 0, fault.Errorf(fault.Invalid, "%v", err)
 	}
 	return l, nil
 }
@@ -45,11 +45,11 @@ type StoreTarget struct {
 // MayUse.
 func (s *Service) SignAndStore(ctx context.Context, keyName string, in io.ReaderAt, size int64, o SignOptions, t StoreTarget) (*store.Document, error) {
 	if t.DocumentID == 0 && t.AgencyCode == "" {
-		return nil, fmt.Errorf("%w: name the document to add a version to, or the agency of a new draft", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "name the document to add a version to, or the agency of a new draft")
 	}
 	if t.DocumentID != 0 {
 		if _, err := s.Store.GetDocument(ctx, t.DocumentID); err != nil {
-			return nil, mapStoreError(err)
+			return nil, err
 		}
 	}
 	out, err := os.CreateTemp(s.TempDir, "kyso-signed-*")
@@ -67,17 +67,17 @@ func (s *Service) SignAndStore(ctx context.Context, keyName string, in io.Reader
 	if t.DocumentID != 0 {
 		if _, err := s.Store.AddVersion(ctx, t.DocumentID, store.VersionInput{Content: out, Filename: t.Filename,
 			MediaType: "application/pdf", SignatureCount: 1, Actor: t.Actor, KeyURI: k.URI}); err != nil {
-			return nil, mapStoreError(err)
+			return nil, err
 		}
 		d, err := s.Store.GetDocument(ctx, t.DocumentID)
-		return d, mapStoreError(err)
+		return d, err
 	}
 	d, err := s.Store.CreateDocument(ctx, store.NewDocument{
 		Direction: store.Outgoing, AgencyCode: docid.AgencyCode(t.AgencyCode), Summary: t.Summary, Type: t.Type,
 		Number:  docid.NumberSymbol{Symbol: t.Symbol},
 		Content: out, Filename: t.Filename, MediaType: "application/pdf", SignatureCount: 1, Actor: t.Actor,
 	})
-	return d, mapStoreError(err)
+	return d, err
 }
 
 // SignCAdES writes to out a detached CAdES signature (.p7s, B-B, or B-T with level
@@ -87,13 +87,13 @@ func (s *Service) SignAndStore(ctx context.Context, keyName string, in io.Reader
 func (s *Service) SignCAdES(ctx context.Context, keyName string, in io.Reader, out io.Writer, level pades.Level) error {
 	k, ok := s.Keys[keyName]
 	if !ok {
-		return fmt.Errorf("%w: key %q", ErrNotFound, keyName)
+		return fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
 	if level > pades.LevelBT {
-		return fmt.Errorf("%w: a .p7s is signed at B-B or B-T", ErrInvalid)
+		return fault.Errorf(fault.Invalid, "a .p7s is signed at B-B or B-T")
 	}
 	if level == pades.LevelBT && s.Timestamper == nil {
-		return fmt.Errorf("%w: level B-T needs a timestamp authority, and the server has none configured", ErrInvalid)
+		return fault.Errorf(fault.Invalid, "level B-T needs a timestamp authority, and the server has none configured")
 	}
 	h := crypto.SHA256.New()
 	if _, err := io.Copy(h, in); err != nil {
@@ -106,12 +106,12 @@ func (s *Service) SignCAdES(ctx context.Context, keyName string, in io.Reader, o
 		err error
 	)
 	if level == pades.LevelBT {
-		der, err = cms.SignWithTimestamp(ctx, keyFailures{k.Key}, spec, h.Sum(nil), s.Timestamper)
+		der, err = cms.SignWithTimestamp(ctx, keyFailures{k.Key, keyName}, spec, h.Sum(nil), s.Timestamper)
 	} else {
-		der, err = cms.Sign(ctx, keyFailures{k.Key}, spec, h.Sum(nil))
+		der, err = cms.Sign(ctx, keyFailures{k.Key, keyName}, spec, h.Sum(nil))
 	}
 	if err != nil {
-		return err
+		return mapSignError(err)
 	}
 	_, err = out.Write(der)
 	return err
@@ -126,9 +126,9 @@ func (s *Service) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64, name
 	rep, err := verify.VerifyPDF(ctx, r, size, name, o)
 	switch {
 	case errors.Is(err, verify.ErrNotSigned):
-		return nil, fmt.Errorf("%w: the document holds no signature", ErrBadDocument)
+		return nil, fault.Errorf(fault.BadDocument, "the document holds no signature")
 	case errors.Is(err, verify.ErrUnreadable):
-		return nil, fmt.Errorf("%w: the document cannot be read as a PDF", ErrBadDocument)
+		return nil, fault.Errorf(fault.BadDocument, "the document cannot be read as a PDF")
 	}
 	return rep, err
 }

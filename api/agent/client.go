@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/kyso-vn/kyso/pkg/wire"
 )
 
 // Errors of the server's answers a caller branches on.
@@ -28,45 +29,13 @@ var (
 	ErrServer = errors.New("agent: the server refused")
 )
 
-// Request is a prepared signature as the server shows it (GET /v1/signatures/{id}).
-type Request struct {
-	ID         string    `json:"id"`
-	Status     string    `json:"status"`
-	Digest     []byte    `json:"digest"`
-	Algorithm  string    `json:"algorithm"`
-	Hash       string    `json:"hash"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	DocumentID int64     `json:"document_id"`
-	Role       string    `json:"role"`
-	Summary    string    `json:"summary,omitempty"`
-	Number     string    `json:"number,omitempty"`
-	Agency     string    `json:"agency,omitempty"`
-	Signer     string    `json:"signer"`
-	CertSHA256 string    `json:"certificate_sha256"`
-}
+// Request is a prepared signature as the server shows it (GET /v1/signatures/{id}):
+// the wire contract, not a copy of it.
+type Request = wire.Pending
 
 // SignerOpts turns a request's algorithm ("RSA-PKCS1v15-SHA-256", "RSA-PSS-SHA-256",
-// "ECDSA-SHA-384", …) into the options to sign its digest with. The agent keeps its
-// own copy of this mapping so as not to link the server's use-cases; a test holds it
-// equal to pkg/service.SignerOpts.
-func SignerOpts(algorithm string) (crypto.SignerOpts, error) {
-	hashes := map[string]crypto.Hash{"SHA-256": crypto.SHA256, "SHA-384": crypto.SHA384, "SHA-512": crypto.SHA512}
-	for _, prefix := range []string{"RSA-PSS-", "RSA-PKCS1v15-", "ECDSA-"} {
-		name, ok := strings.CutPrefix(algorithm, prefix)
-		if !ok {
-			continue
-		}
-		h, ok := hashes[name]
-		if !ok {
-			break
-		}
-		if prefix == "RSA-PSS-" {
-			return &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}, nil
-		}
-		return h, nil
-	}
-	return nil, fmt.Errorf("agent: unknown signature algorithm %q", algorithm)
-}
+// "ECDSA-SHA-384", …) into the options to sign its digest with.
+func SignerOpts(algorithm string) (crypto.SignerOpts, error) { return wire.SignerOpts(algorithm) }
 
 // Client talks to a paired Kyso server. Its API key is never logged.
 type Client struct {
@@ -94,7 +63,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Request, error) {
 
 // Complete sends the signature over the request's digest.
 func (c *Client) Complete(ctx context.Context, id string, sig []byte) (*Request, error) {
-	body, _ := json.Marshal(map[string][]byte{"signature": sig})
+	body, _ := json.Marshal(wire.Completion{Signature: sig})
 	var r Request
 	if err := c.do(ctx, http.MethodPost, "/v1/signatures/"+url.PathEscape(id)+"/complete", body, &r); err != nil {
 		return nil, err

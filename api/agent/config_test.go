@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/kyso-vn/kyso/api/agent"
-	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/internal/testpki"
+	"github.com/kyso-vn/kyso/pkg/wire"
 )
 
 // TestConfigFile: the configuration is written 0600 in a 0700 directory, refused when
@@ -140,12 +140,12 @@ func TestPageLanguageAndHost(t *testing.T) {
 }
 
 // TestSignerOptsMatchService: the agent's reading of a request's algorithm is the
-// server's own.
+// wire contract's, which the server writes.
 func TestSignerOptsMatchService(t *testing.T) {
 	for _, alg := range []string{"RSA-PKCS1v15-SHA-256", "RSA-PKCS1v15-SHA-384", "RSA-PKCS1v15-SHA-512", "RSA-PSS-SHA-256",
 		"RSA-PSS-SHA-512", "ECDSA-SHA-256", "ECDSA-SHA-384", "ECDSA-SHA-512", "RSA-PSS-SHA-1", "DSA-SHA-256", ""} {
 		got, gerr := agent.SignerOpts(alg)
-		want, werr := app.SignerOpts(alg)
+		want, werr := wire.SignerOpts(alg)
 		if (gerr == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
 			t.Errorf("%q: agent %v %v, service %v %v", alg, got, gerr, want, werr)
 		}

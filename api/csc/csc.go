@@ -37,18 +37,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/hsm/remote"
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // Specs is the CSC API version served.
 const Specs = "2.0.0.2"
 
-// Principal is an authenticated API client.
-type Principal struct {
-	ID   string
-	Name string
-}
+// Principal is an authenticated API client: the use-cases' principal, so that the
+// key grants of the API apply.
+type Principal = app.Principal
 
 // Authorizer authenticates clients by their Kyso API key and decides which
 // credentials (keys) each may sign with.
@@ -56,20 +56,22 @@ type Authorizer interface {
 	// Authenticate checks an API key presented as a bearer token or client secret;
 	// an unknown or revoked key is an error.
 	Authenticate(ctx context.Context, apiKey string) (Principal, error)
-	// MayUse reports whether p may sign with the credential.
-	MayUse(p Principal, credentialID string) bool
+	// MayUseCredential reports whether p may sign with the credential.
+	MayUseCredential(p Principal, credentialID string) bool
 }
 
 // KeyStore hands out the server-side keys by credential ID.
 type KeyStore interface {
 	// Credentials lists every credential ID the server offers.
 	Credentials(ctx context.Context) ([]string, error)
-	// Key opens a credential's key; ErrUnknownCredential when there is none.
+	// Key opens a credential's key; ErrUnknownCredential (any fault.NotFound) when
+	// there is none.
 	Key(ctx context.Context, credentialID string) (hsm.Key, error)
 }
 
-// ErrUnknownCredential is what a KeyStore answers for a credential it does not hold.
-var ErrUnknownCredential = errors.New("csc: unknown credential")
+// ErrUnknownCredential is what a KeyStore answers for a credential it does not hold:
+// the fault kind NotFound, so that *app.Service's "no key" is one.
+var ErrUnknownCredential = fault.NotFound
 
 // Approver asks a person to approve the use of a credential out of band (a phone app, a
 // second officer). With an Approver, credentials/authorize answers 202 with a handle
@@ -278,7 +280,7 @@ func (s *service) list(w http.ResponseWriter, r *http.Request, p Principal) erro
 	}
 	mine := []string{}
 	for _, id := range ids {
-		if s.o.Auth.MayUse(p, id) {
+		if s.o.Auth.MayUseCredential(p, id) {
 			mine = append(mine, id)
 		}
 	}
@@ -292,7 +294,7 @@ func (s *service) key(ctx context.Context, p Principal, id string) (hsm.Key, err
 	if id == "" {
 		return nil, invalid("Missing (or invalid type) string parameter credentialID")
 	}
-	if !s.o.Auth.MayUse(p, id) {
+	if !s.o.Auth.MayUseCredential(p, id) {
 		return nil, invalid("Invalid parameter credentialID")
 	}
 	k, err := s.o.Keys.Key(ctx, id)
@@ -599,3 +601,10 @@ func signerOpts(pub crypto.PublicKey, algo, params string, h crypto.Hash) (crypt
 	}
 	return nil, invalid("Invalid parameter signAlgo for this key and hash")
 }
+
+// The use-cases are the key store and the authorizer: the server keys under the API's
+// grants.
+var (
+	_ KeyStore   = (*app.Service)(nil)
+	_ Authorizer = (*app.Service)(nil)
+)

@@ -53,7 +53,7 @@ func (a *apiKeys) Authenticate(_ context.Context, key string) (csc.Principal, er
 	return p, nil
 }
 
-func (a *apiKeys) MayUse(p csc.Principal, credentialID string) bool {
+func (a *apiKeys) MayUseCredential(p csc.Principal, credentialID string) bool {
 	return slices.Contains(a.grants[p.ID], credentialID)
 }
 

@@ -62,11 +62,7 @@ func (f *storeFlags) open(ctx context.Context) (*store.Store, error) {
 	}
 	s, err := store.Open(ctx, cfg)
 	if err != nil {
-		code := 1
-		if errors.Is(err, store.ErrInvalid) {
-			code = 2
-		}
-		return nil, &exitError{code: code, err: err}
+		return nil, &exitError{code: kindExitCode(err), err: err}
 	}
 	return s, nil
 }

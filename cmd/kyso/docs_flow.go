@@ -15,6 +15,7 @@ import (
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/pkg/wire"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
@@ -280,7 +281,7 @@ the document becomes approved, ready for the clerk to issue.`,
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			so, err := app.SignerOpts(p.Algorithm)
+			so, err := wire.SignerOpts(p.Algorithm)
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}

@@ -109,7 +109,7 @@ func TestDocsFlowOpenErrors(t *testing.T) {
 	}{
 		{"key does not open", []string{"--key", "softkey:path=" + filepath.Join(data, "absent.key")}, 1, "absent.key"},
 		{"certificate file without a certificate", []string{"--key", demoKeyURI(), "--cert", os.DevNull}, 2, os.DevNull},
-		{"store driver not valid", []string{"--key", demoKeyURI(), "--db-driver", "oracle"}, 2, "store: invalid argument"},
+		{"store driver not valid", []string{"--key", demoKeyURI(), "--db-driver", "oracle"}, 2, `unknown store driver "oracle"`},
 	}
 	commands := map[string][]string{
 		"issue":   {"docs", "issue", "1", "--actor", "văn thư", "--trust", root},

@@ -11,7 +11,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // exitError carries a process exit code through cobra's error return.
@@ -26,13 +29,40 @@ func (e *exitError) Unwrap() error { return e.err }
 func main() {
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "kyso:", err)
-		os.Exit(exitCode(err))
+		os.Exit(report(os.Stderr, err))
 	}
 }
 
+// report prints err for the person at the terminal and returns the process exit code:
+// the one rendering of errors for every command.
+func report(w io.Writer, err error) int {
+	fmt.Fprintln(w, "kyso:", errorMessage(err))
+	return exitCode(err)
+}
+
+// kindExitCodes is the exit code of each fault kind: 2 for a request that is wrong as
+// given (a usage error), 1 for every refusal or failure of the work. Commands with
+// codes of their own (kyso verify's 3 for INDETERMINATE) say so with an exitError.
+var kindExitCodes = map[fault.Kind]int{
+	fault.Internal:        1,
+	fault.Invalid:         2,
+	fault.BadDocument:     1,
+	fault.TooLarge:        1,
+	fault.Unauthenticated: 1,
+	fault.Forbidden:       1,
+	fault.NotFound:        1,
+	fault.Conflict:        1,
+	fault.Expired:         1,
+	fault.Unavailable:     1,
+	fault.RateLimited:     1,
+	fault.Timeout:         1,
+	fault.Canceled:        1,
+	fault.NotImplemented:  2,
+}
+
 // exitCode is the process exit code of a command's error: the code an exitError
-// carries, else 2 (usage errors, which cobra reports before any command runs).
+// carries; else that of its fault kind; else 2 (usage errors, which cobra reports
+// before any command runs).
 func exitCode(err error) int {
 	if err == nil {
 		return 0
@@ -41,5 +71,40 @@ func exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	if isFault(err) {
+		return kindExitCode(err)
+	}
 	return 2
+}
+
+// kindExitCode is the exit code of err's fault kind; an error without one is an
+// internal failure (1).
+func kindExitCode(err error) int {
+	if c, ok := kindExitCodes[fault.KindOf(err)]; ok {
+		return c
+	}
+	return 1
+}
+
+// isFault reports whether err carries a fault kind (a *fault.Error, a bare Kind, or a
+// context error).
+func isFault(err error) bool {
+	var fe *fault.Error
+	return errors.As(err, &fe) || fault.KindOf(err) != fault.Internal
+}
+
+// errorMessage is what the person is told: a refusal's detail, as the API shows it;
+// for a failure of the work itself (internal, unavailable, timeout) the whole text
+// with its cause, since on the command line the person is also the operator.
+func errorMessage(err error) string {
+	switch d := fault.DetailOf(err); {
+	case d == "":
+		return err.Error()
+	case fault.KindOf(err) == fault.Internal, fault.KindOf(err) == fault.Unavailable, fault.KindOf(err) == fault.Timeout:
+		var fe *fault.Error
+		errors.As(err, &fe)
+		return fe.Error()
+	default:
+		return d
+	}
 }

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
 
-	"github.com/kyso-vn/kyso/api"
 	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/hsm/remote"
@@ -74,63 +70,4 @@ func newRemote(cfg config.Remote, log *slog.Logger) (*app.Remote, error) {
 		}
 	}
 	return r, nil
-}
-
-// PrepareRemote prepares the documents for a remote holder and submits them.
-func (a serviceAPI) PrepareRemote(ctx context.Context, p api.Principal, req api.PrepareRequest, doc api.Document) (api.Pending, error) {
-	level, err := app.ParseLevel(req.Level)
-	if err != nil {
-		return api.Pending{}, serviceError(err)
-	}
-	one := func(id int64) app.PrepareRequest {
-		r := app.PrepareRequest{
-			DocumentID: id, AgencyCode: req.Agency, Summary: req.Summary, Symbol: req.Symbol, Type: req.Type,
-			Role: req.Role, Actor: auditActor(p),
-			Options: app.SignOptions{Level: level, Reason: req.Reason, Location: req.Location,
-				VisiblePage: req.Page, VisibleRect: req.Rect, VisibleImage: req.Image},
-		}
-		// Without one, the provider tells the holder's certificate (see
-		// app.PrepareRemote), or the request is refused.
-		if len(req.Certificates) > 0 {
-			r.Certificate, r.Chain = req.Certificates[0], req.Certificates[1:]
-		}
-		return r
-	}
-	first := one(req.DocumentID)
-	if doc != nil {
-		first.Content, first.Filename = io.NewSectionReader(doc, 0, doc.Size()), doc.Filename()
-	}
-	docs := []app.PrepareRequest{first}
-	for _, id := range req.MoreDocuments {
-		docs = append(docs, one(id))
-	}
-	views, err := a.svc.PrepareRemote(ctx, app.RemoteRequest{Documents: docs, Provider: req.Provider,
-		Holder: req.Holder, DisplayText: req.DisplayText})
-	switch {
-	case errors.Is(err, remote.ErrUnknownHolder), errors.Is(err, remote.ErrProviderRejected):
-		return api.Pending{}, api.UserError(api.ErrInvalidRequest, err.Error())
-	case errors.Is(err, remote.ErrUnreachable):
-		// The caller must know which provider failed and whether the holder may have
-		// been asked; the network details stay in the log.
-		detail := fmt.Sprintf("The remote signing provider %q could not be reached; the request never reached it and nothing is waiting. Try again later.", req.Provider)
-		if !remote.SafeToResubmit(err) {
-			detail = fmt.Sprintf("The remote signing provider %q failed while taking the request; the holder may have been asked, so it is not sent again and nothing is waiting.", req.Provider)
-		}
-		if a.svc.Remote.Log != nil {
-			a.svc.Remote.Log.Warn("remote signing provider unreachable", "provider", req.Provider, "err", err)
-		}
-		return api.Pending{}, api.UserError(api.ErrKeyUnavailable, detail)
-	case err != nil:
-		return api.Pending{}, serviceError(err)
-	}
-	return pendingView(views[0]), nil
-}
-
-// WaitRemote blocks until the remote signature ends or ctx does.
-func (a serviceAPI) WaitRemote(ctx context.Context, _ api.Principal, id string) (api.Pending, error) {
-	v, err := a.svc.WaitRemote(ctx, id)
-	if err != nil {
-		return api.Pending{}, serviceError(err)
-	}
-	return pendingView(v), nil
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
 	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/pkg/wire"
 )
 
 const (
@@ -214,14 +215,7 @@ func remoteClients(t *testing.T, rs *runningServer) map[string]string {
 }
 
 // remotePending is a Pending of a remote holder as the API shows it.
-type remotePending struct {
-	pendingJSON
-	Provider string `json:"provider"`
-	Holder   string `json:"holder"`
-	Error    *struct {
-		Type, Title, Detail string
-	} `json:"error"`
-}
+type remotePending = wire.Pending
 
 // prepareRemote posts a new draft for a remote holder.
 func prepareRemote(t *testing.T, rs *runningServer, key string, certs []*x509.Certificate, provider, holder, display string, extra ...[2]any) (*http.Response, []byte) {
@@ -487,7 +481,7 @@ func (cscClient) Authenticate(_ context.Context, secret string) (csc.Principal, 
 	return csc.Principal{ID: "kyso", Name: "Kyso server"}, nil
 }
 
-func (cscClient) MayUse(csc.Principal, string) bool { return true }
+func (cscClient) MayUseCredential(csc.Principal, string) bool { return true }
 
 // cscPhone approves every authorization one second after it was asked, and keeps what
 // it was shown.

@@ -30,13 +30,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/config"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
 	"github.com/kyso-vn/kyso/pkg/store"
+	"github.com/kyso-vn/kyso/pkg/wire"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -971,21 +971,8 @@ func certPEM(certs ...*x509.Certificate) string {
 	return b.String()
 }
 
-type pendingJSON struct {
-	ID         string    `json:"id"`
-	Status     string    `json:"status"`
-	Digest     []byte    `json:"digest"`
-	Algorithm  string    `json:"algorithm"`
-	Hash       string    `json:"hash"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	DocumentID int64     `json:"document_id"`
-	Role       string    `json:"role"`
-	Summary    string    `json:"summary"`
-	Agency     string    `json:"agency"`
-	Signer     string    `json:"signer"`
-	CertSHA256 string    `json:"certificate_sha256"`
-	Version    int       `json:"signed_version"`
-}
+// pendingJSON is a prepared signature as the API shows it: the wire contract.
+type pendingJSON = wire.Pending
 
 type docJSON struct {
 	ID           int64  `json:"id"`
@@ -1028,7 +1015,7 @@ func (e *flowEnv) prepare(t *testing.T, key string, signer *testpki.Cert, conten
 // signOutside signs a prepared digest with the key, as the desktop agent does.
 func signOutside(t *testing.T, key crypto.Signer, p pendingJSON) string {
 	t.Helper()
-	opts, err := app.SignerOpts(p.Algorithm)
+	opts, err := wire.SignerOpts(p.Algorithm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1423,19 +1410,5 @@ func TestServeNewEndpointsGuarded(t *testing.T) {
 	}
 	if resp, body := e.rs.call(t, "GET", "/v1/registers?year=12", e.keys["system"], "", nil); resp.StatusCode != 400 {
 		t.Errorf("registers bad year: %d %s", resp.StatusCode, body)
-	}
-}
-
-// TestPendingJSONIsServicePending: the API renders exactly the JSON of app.Pending,
-// the contract the desktop agent codes against.
-func TestPendingJSONIsServicePending(t *testing.T) {
-	full := &app.Pending{ID: "0123456789abcdef0123456789abcdef", Status: "completed", Digest: []byte{1, 2, 3},
-		Algorithm: "RSA-PSS-SHA-384", Hash: "SHA-384", ExpiresAt: time.Date(2025, 3, 5, 7, 30, 15, 0, time.UTC),
-		DocumentID: 7, Role: app.RoleIssue, Summary: "Về việc", Number: "05/UBND-VP", Agency: "000.00.00.H43",
-		Signer: "CN=Nguyễn Văn A", CertSHA256: "abc", Version: 3}
-	want, _ := json.Marshal(full)
-	got, _ := json.Marshal(pendingView(full))
-	if !bytes.Equal(got, want) {
-		t.Errorf("api renders\n%s\nservice.Pending is\n%s", got, want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"gorm.io/gorm"
 )
 
@@ -42,11 +43,11 @@ func (s *Store) Audit(ctx context.Context, ev Event) (*AuditEvent, error) {
 // sequence with no gap and no fork.
 func (s *Store) appendAudit(tx *gorm.DB, ev Event) (*AuditEvent, error) {
 	if ev.Actor == "" || ev.Action == "" {
-		return nil, fmt.Errorf("%w: store: audit event needs an actor and an action", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "audit event needs an actor and an action")
 	}
 	detail, err := canonicalJSON(ev.Detail)
 	if err != nil {
-		return nil, fmt.Errorf("%w: store: audit detail: %v", ErrInvalid, err)
+		return nil, fault.Errorf(fault.Invalid, "audit detail: %v", err)
 	}
 	var head struct {
 		LastID   int64

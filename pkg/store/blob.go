@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"gorm.io/gorm"
 )
 
@@ -168,7 +169,7 @@ func (s *Store) withContent(ctx context.Context, r io.Reader, fn func(tx *gorm.D
 // goes and returns ErrHashChange at the end if the content was altered on disk.
 func (s *Store) OpenBlob(ctx context.Context, sha string) (io.ReadCloser, error) {
 	if !isHexSHA256(sha) {
-		return nil, fmt.Errorf("%w: store: %q is not a sha256", ErrInvalid, sha)
+		return nil, fault.Errorf(fault.Invalid, "%q is not a sha256", sha)
 	}
 	if s.cfg.BlobsInDB {
 		var row struct{ Data []byte }
@@ -177,13 +178,13 @@ func (s *Store) OpenBlob(ctx context.Context, sha string) (io.ReadCloser, error)
 			return nil, fmt.Errorf("store: read blob: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return nil, fmt.Errorf("%w: blob %s", ErrNotFound, sha)
+			return nil, fault.Errorf(fault.NotFound, "no blob %s", sha)
 		}
 		return &verifyingReader{r: io.NopCloser(bytes.NewReader(row.Data)), want: sha, h: sha256.New()}, nil
 	}
 	f, err := os.Open(s.blobPath(sha))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: blob %s", ErrNotFound, sha)
+		return nil, fault.Errorf(fault.NotFound, "no blob %s", sha)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open blob: %w", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -75,7 +76,7 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 		return nil, err
 	}
 	if nd.Content == nil {
-		return nil, fmt.Errorf("%w: store: document content is required", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "document content is required")
 	}
 	first := VersionInput{Content: nd.Content, Filename: nd.Filename, MediaType: nd.MediaType,
 		Signatures: nd.Signatures, SignatureCount: nd.SignatureCount, Actor: nd.Actor}
@@ -104,7 +105,7 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 		}
 		if err := tx.Create(&d).Error; err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("%w: store: a document with identifier %s is already stored", ErrConflict, deref(d.Identifier))
+				return fault.Errorf(fault.Conflict, "a document with identifier %s is already stored", deref(d.Identifier))
 			}
 			return fmt.Errorf("store: insert document: %w", err)
 		}
@@ -126,7 +127,7 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 
 func (s *Store) prepareDocument(nd *NewDocument) (*Document, error) {
 	bad := func(format string, a ...any) (*Document, error) {
-		return nil, fmt.Errorf("%w: store: "+format, append([]any{ErrInvalid}, a...)...)
+		return nil, fault.Errorf(fault.Invalid, format, a...)
 	}
 	if nd.Actor == "" {
 		return bad("an actor is required")
@@ -222,7 +223,7 @@ func (in *VersionInput) checkSignatures() error {
 		return nil
 	}
 	if !json.Valid(in.Signatures) {
-		return fmt.Errorf("%w: store: signatures summary is not JSON", ErrInvalid)
+		return fault.Errorf(fault.Invalid, "signatures summary is not JSON")
 	}
 	return nil
 }
@@ -252,7 +253,7 @@ func (s *Store) AddVersion(ctx context.Context, documentID int64, in VersionInpu
 
 func (s *Store) addVersion(ctx context.Context, documentID int64, in VersionInput, action string, also func(tx *gorm.DB, d *Document) error) (*Version, error) {
 	if in.Content == nil || in.Actor == "" {
-		return nil, fmt.Errorf("%w: store: a version needs content and an actor", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "a version needs content and an actor")
 	}
 	if err := in.checkSignatures(); err != nil {
 		return nil, err
@@ -264,7 +265,7 @@ func (s *Store) addVersion(ctx context.Context, documentID int64, in VersionInpu
 			return err
 		}
 		if in.Base != "" && d.ContentSHA256 != in.Base {
-			return fmt.Errorf("%w: store: document %d has changed since this version was prepared (now version %d)", ErrConflict, d.ID, d.CurrentVersion)
+			return fault.Errorf(fault.Conflict, "document %d has changed since this version was prepared (now version %d)", d.ID, d.CurrentVersion)
 		}
 		now := s.now()
 		v, err := in.insert(tx, d.ID, d.CurrentVersion+1, sha, size, now)
@@ -306,7 +307,7 @@ func (s *Store) addVersion(ctx context.Context, documentID int64, in VersionInpu
 func (s *Store) Approve(ctx context.Context, documentID int64, in VersionInput) (*Version, error) {
 	return s.addVersion(ctx, documentID, in, ActionApprove, func(tx *gorm.DB, d *Document) error {
 		if d.Status != StatusDraft {
-			return fmt.Errorf("%w: store: document %d is %s, only a draft can be approved", ErrConflict, d.ID, d.Status)
+			return fault.Errorf(fault.Conflict, "document %d is %s, only a draft can be approved", d.ID, d.Status)
 		}
 		d.Status = StatusApproved
 		return nil
@@ -320,7 +321,7 @@ func (s *Store) Approve(ctx context.Context, documentID int64, in VersionInput) 
 // calls Issue. Calling it again on a numbered document returns the document unchanged.
 func (s *Store) AssignNumber(ctx context.Context, documentID int64, at time.Time, actor string) (*Document, error) {
 	if actor == "" {
-		return nil, fmt.Errorf("%w: store: an actor is required", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "an actor is required")
 	}
 	var out Document
 	err := s.write(ctx, func(tx *gorm.DB) error {
@@ -329,14 +330,14 @@ func (s *Store) AssignNumber(ctx context.Context, documentID int64, at time.Time
 			return err
 		}
 		if d.Direction != Outgoing || d.Status != StatusApproved {
-			return fmt.Errorf("%w: store: document %d is %s %s; only an approved outgoing document is numbered", ErrConflict, d.ID, d.Direction, d.Status)
+			return fault.Errorf(fault.Conflict, "document %d is %s %s; only an approved outgoing document is numbered", d.ID, d.Direction, d.Status)
 		}
 		if d.RegNumber != nil {
 			out = d
 			return nil
 		}
 		if d.Symbol == "" {
-			return fmt.Errorf("%w: store: document %d has no symbol", ErrInvalid, d.ID)
+			return fault.Errorf(fault.Invalid, "document %d has no symbol", d.ID)
 		}
 		reg, err := s.registerTx(tx, docid.AgencyCode(d.AgencyCode), Outgoing, "")
 		if err != nil {
@@ -354,7 +355,7 @@ func (s *Store) AssignNumber(ctx context.Context, documentID int64, at time.Time
 		d.IssuedAt, d.Identifier, d.UpdatedAt = &issued, &id, s.now()
 		if err := tx.Save(&d).Error; err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("%w: store: identifier %s already stored", ErrConflict, id)
+				return fault.Errorf(fault.Conflict, "identifier %s already stored", id)
 			}
 			return fmt.Errorf("store: number document: %w", err)
 		}
@@ -376,7 +377,7 @@ func (s *Store) AssignNumber(ctx context.Context, documentID int64, at time.Time
 func (s *Store) Issue(ctx context.Context, documentID int64, in VersionInput) (*Version, error) {
 	return s.addVersion(ctx, documentID, in, ActionIssue, func(tx *gorm.DB, d *Document) error {
 		if d.Status != StatusApproved || d.RegNumber == nil {
-			return fmt.Errorf("%w: store: document %d must be approved and numbered before it is issued", ErrConflict, d.ID)
+			return fault.Errorf(fault.Conflict, "document %d must be approved and numbered before it is issued", d.ID)
 		}
 		d.Status = StatusIssued
 		return nil
@@ -453,7 +454,7 @@ func (s *Store) Download(ctx context.Context, documentID int64, seq int, actor s
 // AddAttachment stores a separate-file attachment of a document.
 func (s *Store) AddAttachment(ctx context.Context, documentID int64, name, mediaType string, content io.Reader, actor string) (*Attachment, error) {
 	if name == "" || content == nil || actor == "" {
-		return nil, fmt.Errorf("%w: store: an attachment needs a name, content and an actor", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "an attachment needs a name, content and an actor")
 	}
 	var out Attachment
 	err := s.withContent(ctx, content, func(tx *gorm.DB, sha string, size int64) error {
@@ -462,7 +463,7 @@ func (s *Store) AddAttachment(ctx context.Context, documentID int64, name, media
 			return fmt.Errorf("store: %w", err)
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: document %d", ErrNotFound, documentID)
+			return fault.Errorf(fault.NotFound, "no document %d", documentID)
 		}
 		a := Attachment{DocumentID: documentID, Name: name, SHA256: sha, Size: size, MediaType: mediaType, CreatedAt: s.now()}
 		if err := tx.Create(&a).Error; err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"gorm.io/gorm"
 )
 
@@ -18,10 +19,10 @@ func NumberingYear(at time.Time) int { return at.In(docid.Vietnam).Year() }
 // advisory council using the agency's seal) have their own name.
 func (s *Store) Register(ctx context.Context, agency docid.AgencyCode, kind Direction, series string) (*Register, error) {
 	if kind != Outgoing && kind != Incoming {
-		return nil, fmt.Errorf("%w: store: register kind %q", ErrInvalid, kind)
+		return nil, fault.Errorf(fault.Invalid, "unknown register kind %q", kind)
 	}
 	if _, err := docid.ParseAgencyCode(string(agency)); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fault.Errorf(fault.Invalid, "%v", err)
 	}
 	var reg *Register
 	err := s.write(ctx, func(tx *gorm.DB) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"gorm.io/gorm"
 )
 
@@ -43,22 +44,22 @@ func (s *Store) Registers(ctx context.Context, agency docid.AgencyCode, year int
 // first use (Register); this is the administrator's explicit way, and it is audited.
 func (s *Store) CreateRegister(ctx context.Context, agency docid.AgencyCode, kind Direction, series, name, actor string) (*Register, error) {
 	if kind != Outgoing && kind != Incoming {
-		return nil, fmt.Errorf("%w: store: register kind %q (outgoing or incoming)", ErrInvalid, kind)
+		return nil, fault.Errorf(fault.Invalid, "register kind %q (outgoing or incoming)", kind)
 	}
 	if _, err := docid.ParseAgencyCode(string(agency)); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fault.Errorf(fault.Invalid, "%v", err)
 	}
 	if len(series) > 64 {
-		return nil, fmt.Errorf("%w: store: register series longer than 64 characters", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "register series longer than 64 characters")
 	}
 	if actor == "" {
-		return nil, fmt.Errorf("%w: store: an actor is required", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "an actor is required")
 	}
 	reg := Register{AgencyCode: string(agency), Kind: kind, Series: series, Name: name, CreatedAt: s.now()}
 	err := s.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&reg).Error; err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("%w: store: agency %s already has the %s register %q", ErrConflict, agency, kind, series)
+				return fault.Errorf(fault.Conflict, "agency %s already has the %s register %q", agency, kind, series)
 			}
 			return fmt.Errorf("store: create register: %w", err)
 		}

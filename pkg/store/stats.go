@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // Stats is what the province's yearly report counts.
@@ -36,7 +37,7 @@ func Change(now, prev int64) (diff int64, pct float64) {
 // Stats counts documents, signatures and certificates of a calendar year in Vietnam.
 func (s *Store) Stats(ctx context.Context, year int) (*Stats, error) {
 	if year < 1 || year > 9999 {
-		return nil, fmt.Errorf("%w: store: year %d", ErrInvalid, year)
+		return nil, fault.Errorf(fault.Invalid, "year %d is out of range", year)
 	}
 	db := s.db.WithContext(ctx)
 	st := &Stats{Year: year, CertificatesByKind: map[CertKind]int64{}, CertificatesByForm: map[CertForm]int64{}}

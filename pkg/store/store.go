@@ -30,6 +30,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -41,14 +42,19 @@ const (
 	DriverPostgres = "postgres"
 )
 
-// Sentinel errors callers branch on.
+// The store refuses with *fault.Error values made where the refusal happens; their
+// detail is written for people and shown as it is. These names are the fault kinds,
+// kept so that callers may say errors.Is(err, store.ErrNotFound).
 var (
-	ErrNotFound   = errors.New("store: not found")
-	ErrConflict   = errors.New("store: conflict") // a uniqueness rule or a state transition refused
-	ErrExpired    = errors.New("store: expired")
-	ErrInvalid    = errors.New("store: invalid argument")
-	ErrHashChange = errors.New("store: stored content does not match its hash")
+	ErrNotFound = fault.NotFound
+	ErrConflict = fault.Conflict // a uniqueness rule or a state transition refused
+	ErrExpired  = fault.Expired
+	ErrInvalid  = fault.Invalid
 )
+
+// ErrHashChange is stored content that no longer matches its hash: damage, never a
+// caller's mistake, so it is no fault kind but an internal error.
+var ErrHashChange = errors.New("store: stored content does not match its hash")
 
 // Config chooses the database and where blobs live.
 type Config struct {
@@ -88,12 +94,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Driver != DriverSQLite && cfg.Driver != DriverPostgres {
+		return nil, fault.Errorf(fault.Invalid, "unknown store driver %q (want sqlite or postgres)", cfg.Driver)
+	}
 	if cfg.DSN == "" {
-		return nil, fmt.Errorf("%w: store: DSN is required", ErrInvalid)
+		return nil, fault.Errorf(fault.Invalid, "the store needs a DSN")
 	}
 	if !cfg.BlobsInDB {
 		if cfg.BlobDir == "" {
-			return nil, fmt.Errorf("%w: store: BlobDir is required unless BlobsInDB", ErrInvalid)
+			return nil, fault.Errorf(fault.Invalid, "the store needs a blob directory unless blobs are kept in the database")
 		}
 		if err := os.MkdirAll(filepath.Join(cfg.BlobDir, tmpDirName), 0o750); err != nil {
 			return nil, fmt.Errorf("store: blob dir: %w", err)
@@ -115,7 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	case DriverPostgres:
 		dial = postgres.Open(cfg.DSN)
 	default:
-		return nil, fmt.Errorf("%w: store: unknown driver %q (want sqlite or postgres)", ErrInvalid, cfg.Driver)
+		return nil, fault.Errorf(fault.Invalid, "unknown store driver %q (want sqlite or postgres)", cfg.Driver)
 	}
 	db, err := gorm.Open(dial, gcfg)
 	if err != nil {
@@ -227,7 +236,7 @@ func isUniqueViolation(err error) bool {
 
 func notFound(err error, what string) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return fmt.Errorf("%w: %s", ErrNotFound, what)
+		return fault.Errorf(fault.NotFound, "no %s", what)
 	}
 	return fmt.Errorf("store: %s: %w", what, err)
 }

@@ -1,0 +1,378 @@
+package app
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/fault"
+	"github.com/kyso-vn/kyso/pkg/store"
+)
+
+// The records below are what the surfaces show of the store (the API renders them as
+// JSON): the store's rows, in plain types.
+
+// DocumentRecord is a stored document.
+type DocumentRecord struct {
+	ID              int64           `json:"id"`
+	Direction       string          `json:"direction"` // outgoing (văn bản đi), incoming (văn bản đến)
+	Status          string          `json:"status"`    // draft, approved, issued, received
+	Type            string          `json:"type,omitempty"`
+	Summary         string          `json:"summary,omitempty"` // trích yếu
+	AgencyCode      string          `json:"agency_code"`       // the issuing agency
+	HolderCode      string          `json:"holder_code"`       // the agency keeping it
+	Number          int             `json:"number,omitempty"`
+	Symbol          string          `json:"symbol,omitempty"`
+	LegalYear       int             `json:"legal_year,omitempty"`
+	Identifier      string          `json:"identifier,omitempty"` // edXML document identifier
+	RegisterYear    int             `json:"register_year,omitempty"`
+	RegisterNumber  int             `json:"register_number,omitempty"` // outgoing number or arrival number (số đến)
+	IssuedAt        *time.Time      `json:"issued_at,omitempty"`
+	ReceivedAt      *time.Time      `json:"received_at,omitempty"`
+	Urgency         string          `json:"urgency,omitempty"`
+	Confidentiality string          `json:"confidentiality,omitempty"`
+	CurrentVersion  int             `json:"current_version"`
+	ContentSHA256   string          `json:"content_sha256"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
+	Versions        []VersionRecord `json:"versions,omitempty"`
+	// Verification is the verdict on the signatures of a received document.
+	Verification *Verification `json:"verification,omitempty"`
+}
+
+// Verification summarises the verification of a document's signatures when it was
+// received: the overall indication (NOT_SIGNED for a document without one) and each
+// signature's.
+type Verification struct {
+	Indication string                  `json:"indication"`
+	Signatures []SignatureVerification `json:"signatures"`
+}
+
+// SignatureVerification is one signature's line of a Verification.
+type SignatureVerification struct {
+	Field      string `json:"field"`
+	Signer     string `json:"signer"`
+	Indication string `json:"indication"`
+	Level      string `json:"level"`
+}
+
+// VersionRecord is one stored revision of a document's content.
+type VersionRecord struct {
+	Seq            int       `json:"seq"`
+	SHA256         string    `json:"sha256"`
+	Size           int64     `json:"size"`
+	Filename       string    `json:"filename,omitempty"`
+	MediaType      string    `json:"media_type,omitempty"`
+	SignatureCount int       `json:"signature_count"`
+	CreatedBy      string    `json:"created_by,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// NewDocument is a document to record: an outgoing draft, or an incoming document.
+type NewDocument struct {
+	Direction       string // outgoing or incoming
+	AgencyCode      string
+	HolderCode      string
+	Type            string
+	Summary         string
+	Number          int
+	Symbol          string
+	Identifier      string
+	IssuedAt        time.Time
+	ReceivedAt      time.Time
+	Urgency         string
+	Confidentiality string
+}
+
+// DocumentQuery is a search of the documents; zero fields do not filter.
+type DocumentQuery struct {
+	Identifier, HolderCode, AgencyCode, Direction, Status, Symbol, Text string
+	Number, Year                                                        int
+	IssuedFrom, IssuedTo                                                time.Time
+	Limit, Offset                                                       int
+}
+
+// Document is a file handed in for the length of a request (an upload).
+type Document interface {
+	io.ReaderAt
+	Size() int64
+	Filename() string
+	ContentType() string
+	SHA256() [32]byte
+}
+
+// CertificateInfo is a certificate in use in the province.
+type CertificateInfo struct {
+	Subject    string     `json:"subject"`
+	Issuer     string     `json:"issuer"`
+	Serial     string     `json:"serial"`
+	SHA256     string     `json:"sha256"`
+	Kind       string     `json:"kind"` // organisation, personal
+	Form       string     `json:"form"` // usb_token, sim_pki, hsm
+	AgencyCode string     `json:"agency_code,omitempty"`
+	Owner      string     `json:"owner,omitempty"`
+	NotBefore  time.Time  `json:"not_before"`
+	NotAfter   time.Time  `json:"not_after"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Stats is a year's activity, with the year before for comparison.
+type Stats struct {
+	Year               int              `json:"year"`
+	Incoming           int64            `json:"incoming"`
+	Outgoing           int64            `json:"outgoing"`
+	IncomingPrevYear   int64            `json:"incoming_prev_year"`
+	OutgoingPrevYear   int64            `json:"outgoing_prev_year"`
+	Signed             int64            `json:"signed"`
+	Signatures         int64            `json:"signatures"`
+	Certificates       int64            `json:"certificates"`
+	CertificatesByKind map[string]int64 `json:"certificates_by_kind"`
+	CertificatesByForm map[string]int64 `json:"certificates_by_form"`
+}
+
+// AgencyRecord is one version of an agency's identifier code entry (Decision
+// 20/2020/QĐ-TTg): codes change with reorganisations, so each entry has a validity.
+type AgencyRecord struct {
+	Code       string     `json:"code"`
+	Name       string     `json:"name"`
+	ParentCode string     `json:"parent_code,omitempty"`
+	ValidFrom  time.Time  `json:"valid_from"`
+	ValidTo    *time.Time `json:"valid_to,omitempty"`
+}
+
+// RegisterRecord is a numbering register ("sổ đăng ký") with the last number taken in
+// Year.
+type RegisterRecord struct {
+	ID         int64     `json:"id"`
+	AgencyCode string    `json:"agency_code"`
+	Kind       string    `json:"kind"` // outgoing or incoming
+	Series     string    `json:"series,omitempty"`
+	Name       string    `json:"name,omitempty"`
+	Year       int       `json:"year"`
+	LastNumber int       `json:"last_number"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// NewRegister is a register to create.
+type NewRegister struct {
+	AgencyCode string `json:"agency"`
+	Kind       string `json:"kind"`
+	Series     string `json:"series"`
+	Name       string `json:"name"`
+}
+
+func documentRecord(d *store.Document) DocumentRecord {
+	r := DocumentRecord{
+		ID: d.ID, Direction: string(d.Direction), Status: string(d.Status), Type: d.Type, Summary: d.Summary,
+		AgencyCode: d.AgencyCode, HolderCode: d.HolderCode, Number: d.Number, Symbol: d.Symbol, LegalYear: d.LegalYear,
+		IssuedAt: d.IssuedAt, ReceivedAt: d.ReceivedAt, Urgency: string(d.Urgency), Confidentiality: string(d.Confidentiality),
+		CurrentVersion: d.CurrentVersion, ContentSHA256: d.ContentSHA256, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+	}
+	if d.Identifier != nil {
+		r.Identifier = *d.Identifier
+	}
+	if d.Year != nil {
+		r.RegisterYear = *d.Year
+	}
+	if d.RegNumber != nil {
+		r.RegisterNumber = *d.RegNumber
+	}
+	return r
+}
+
+func versionRecord(v *store.Version) VersionRecord {
+	return VersionRecord{
+		Seq: v.Seq, SHA256: v.SHA256, Size: v.Size, Filename: v.Filename, MediaType: v.MediaType,
+		SignatureCount: v.SignatureCount, CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt.UTC(),
+	}
+}
+
+func registerRecord(r store.RegisterCount) RegisterRecord {
+	return RegisterRecord{ID: r.ID, AgencyCode: r.AgencyCode, Kind: string(r.Kind), Series: r.Series, Name: r.Name,
+		Year: r.Year, LastNumber: r.LastNumber, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// CreateDocument records an outgoing draft, or receives an incoming document (see
+// Receive: its signatures are verified, a scan without one is registered NOT_SIGNED).
+func (s *Service) CreateDocument(ctx context.Context, actor Principal, nd NewDocument, content Document) (DocumentRecord, error) {
+	if store.Direction(nd.Direction) == store.Incoming {
+		return s.receiveDocument(ctx, actor, nd, content)
+	}
+	d, err := s.Store.CreateDocument(ctx, store.NewDocument{
+		Direction:       store.Direction(nd.Direction),
+		Type:            nd.Type,
+		Summary:         nd.Summary,
+		AgencyCode:      docid.AgencyCode(nd.AgencyCode),
+		HolderCode:      docid.AgencyCode(nd.HolderCode),
+		Number:          docid.NumberSymbol{Number: nd.Number, Symbol: nd.Symbol},
+		Identifier:      nd.Identifier,
+		IssuedAt:        nd.IssuedAt,
+		ReceivedAt:      nd.ReceivedAt,
+		Urgency:         store.Urgency(nd.Urgency),
+		Confidentiality: store.Confidentiality(nd.Confidentiality),
+		Content:         io.NewSectionReader(content, 0, content.Size()),
+		Filename:        content.Filename(),
+		MediaType:       content.ContentType(),
+		Actor:           AuditActor(actor),
+	})
+	if err != nil {
+		return DocumentRecord{}, err
+	}
+	return s.GetDocument(ctx, d.ID)
+}
+
+func (s *Service) receiveDocument(ctx context.Context, actor Principal, nd NewDocument, content Document) (DocumentRecord, error) {
+	d, rep, err := s.Receive(ctx, ReceiveRequest{
+		Content: io.NewSectionReader(content, 0, content.Size()), Filename: content.Filename(),
+		Holder: docid.AgencyCode(nd.HolderCode), Issuer: docid.AgencyCode(nd.AgencyCode),
+		Number: docid.NumberSymbol{Number: nd.Number, Symbol: nd.Symbol}, Identifier: nd.Identifier,
+		Summary: nd.Summary, Type: nd.Type, IssuedAt: nd.IssuedAt, ReceivedAt: nd.ReceivedAt,
+		Urgency: store.Urgency(nd.Urgency), Confidentiality: store.Confidentiality(nd.Confidentiality),
+		AllowUnsigned: true, Actor: AuditActor(actor),
+	})
+	if err != nil {
+		return DocumentRecord{}, err
+	}
+	rec, err := s.GetDocument(ctx, d.ID)
+	if err != nil {
+		return rec, err
+	}
+	v := &Verification{Indication: NotSigned, Signatures: []SignatureVerification{}}
+	if rep != nil {
+		sum := VerificationSummary(rep)
+		v.Indication = sum.Indication
+		for _, sg := range sum.Signatures {
+			v.Signatures = append(v.Signatures, SignatureVerification{Field: sg.Field, Signer: sg.Signer, Indication: sg.Indication, Level: sg.Level})
+		}
+	}
+	rec.Verification = v
+	return rec, nil
+}
+
+// SearchDocuments finds documents, newest first.
+func (s *Service) SearchDocuments(ctx context.Context, q DocumentQuery) ([]DocumentRecord, error) {
+	docs, err := s.Store.Search(ctx, store.Query{
+		Identifier: q.Identifier, HolderCode: docid.AgencyCode(q.HolderCode), AgencyCode: docid.AgencyCode(q.AgencyCode),
+		Direction: store.Direction(q.Direction), Status: store.Status(q.Status), Number: q.Number, Symbol: q.Symbol,
+		Year: q.Year, IssuedFrom: q.IssuedFrom, IssuedTo: q.IssuedTo, Text: q.Text, Limit: q.Limit, Offset: q.Offset,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DocumentRecord, len(docs))
+	for i := range docs {
+		out[i] = documentRecord(&docs[i])
+	}
+	return out, nil
+}
+
+// GetDocument returns the document with its versions.
+func (s *Service) GetDocument(ctx context.Context, id int64) (DocumentRecord, error) {
+	d, err := s.Store.GetDocument(ctx, id)
+	if err != nil {
+		return DocumentRecord{}, err
+	}
+	vs, err := s.Store.Versions(ctx, id)
+	if err != nil {
+		return DocumentRecord{}, err
+	}
+	rec := documentRecord(d)
+	for i := range vs {
+		rec.Versions = append(rec.Versions, versionRecord(&vs[i]))
+	}
+	return rec, nil
+}
+
+// OpenContent opens version seq (0: the current one) of a document and records the
+// download.
+func (s *Service) OpenContent(ctx context.Context, actor Principal, id int64, seq int) (io.ReadCloser, VersionRecord, error) {
+	rc, v, err := s.Store.Download(ctx, id, seq, AuditActor(actor))
+	if err != nil {
+		return nil, VersionRecord{}, err
+	}
+	return rc, versionRecord(v), nil
+}
+
+// Certificates lists the certificates in use.
+func (s *Service) Certificates(ctx context.Context) ([]CertificateInfo, error) {
+	cs, err := s.Store.Certificates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CertificateInfo, len(cs))
+	for i, c := range cs {
+		out[i] = CertificateInfo{
+			Subject: c.Subject, Issuer: c.Issuer, Serial: c.Serial, SHA256: c.Fingerprint,
+			Kind: string(c.Kind), Form: string(c.Form), AgencyCode: c.AgencyCode, Owner: c.Owner,
+			NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), RevokedAt: c.RevokedAt,
+		}
+	}
+	return out, nil
+}
+
+// Stats reports a year's activity.
+func (s *Service) Stats(ctx context.Context, year int) (Stats, error) {
+	st, err := s.Store.Stats(ctx, year)
+	if err != nil {
+		return Stats{}, err
+	}
+	out := Stats{
+		Year: st.Year, Incoming: st.Incoming, Outgoing: st.Outgoing,
+		IncomingPrevYear: st.IncomingPrevYear, OutgoingPrevYear: st.OutgoingPrevYear,
+		Signed: st.Signed, Signatures: st.Signatures, Certificates: st.Certificates,
+		CertificatesByKind: map[string]int64{}, CertificatesByForm: map[string]int64{},
+	}
+	for k, n := range st.CertificatesByKind {
+		out.CertificatesByKind[string(k)] = n
+	}
+	for f, n := range st.CertificatesByForm {
+		out.CertificatesByForm[string(f)] = n
+	}
+	return out, nil
+}
+
+// AgencyAt returns the entry of code in force at at.
+func (s *Service) AgencyAt(ctx context.Context, code string, at time.Time) (AgencyRecord, error) {
+	a, err := s.Store.AgencyAt(ctx, docid.AgencyCode(code), at)
+	if err != nil {
+		return AgencyRecord{}, err
+	}
+	return AgencyRecord{Code: a.Code, Name: a.Name, ParentCode: a.ParentCode, ValidFrom: a.ValidFrom.UTC(), ValidTo: a.ValidTo}, nil
+}
+
+// ImportAgencies reads an agency list in CSV (code,name,parent_code,valid_from,
+// valid_to) and upserts it; a bad file is Invalid, naming its lines.
+func (s *Service) ImportAgencies(ctx context.Context, actor Principal, csv io.Reader) (int, error) {
+	list, err := docid.ReadAgencies(csv)
+	if err != nil {
+		return 0, fault.Errorf(fault.Invalid, "%v", err) // the line errors describe the caller's own file
+	}
+	return s.Store.ImportAgencies(ctx, list, AuditActor(actor))
+}
+
+// Registers lists the registers ("sổ đăng ký") of agency ("" for all) with the last
+// number taken in year; year 0 is this numbering year (Vietnam time).
+func (s *Service) Registers(ctx context.Context, agency string, year int) ([]RegisterRecord, error) {
+	if year == 0 {
+		year = store.NumberingYear(s.now())
+	}
+	regs, err := s.Store.Registers(ctx, docid.AgencyCode(agency), year)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RegisterRecord, len(regs))
+	for i, r := range regs {
+		out[i] = registerRecord(r)
+	}
+	return out, nil
+}
+
+// CreateRegister creates an agency's outgoing or incoming register.
+func (s *Service) CreateRegister(ctx context.Context, actor Principal, nr NewRegister) (RegisterRecord, error) {
+	r, err := s.Store.CreateRegister(ctx, docid.AgencyCode(nr.AgencyCode), store.Direction(nr.Kind), nr.Series, nr.Name, AuditActor(actor))
+	if err != nil {
+		return RegisterRecord{}, err
+	}
+	return registerRecord(store.RegisterCount{Register: *r, Year: store.NumberingYear(s.now())}), nil
+}

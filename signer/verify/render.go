@@ -43,6 +43,7 @@ var verdicts = map[string]msg{
 	"revoked":       {"Chứng thư của người ký đã bị thu hồi trước khi ký", "The signer's certificate was revoked before the signature was made"},
 	"no-chain":      {"Không xác định được chứng thư của người ký", "The signer's certificate cannot be traced to a trusted authority"},
 	"unsupported":   {"Chữ ký dùng thuật toán không được hỗ trợ", "The signature uses an algorithm that is not supported"},
+	"weak":          {"Chữ ký nguyên vẹn nhưng dùng thuật toán không còn được chấp nhận", "The signature is intact but uses an algorithm no longer accepted"},
 	"indeterminate": {"Chưa xác định được tính hợp lệ của chữ ký", "The validity of the signature cannot be established"},
 }
 
@@ -134,7 +135,9 @@ func verdictKey(i Indication, s SubIndication) string {
 		return "failed"
 	case s == NoCertificateChainFound || s == NoSigningCertificateFound:
 		return "no-chain"
-	case s == CryptoConstraintsFailure || s == CryptoConstraintsFailureNoPOE:
+	case s == CryptoConstraintsFailureNoPOE:
+		return "weak"
+	case s == CryptoConstraintsFailure:
 		return "unsupported"
 	}
 	return "indeterminate"

@@ -232,14 +232,17 @@ func (v cryptoVerdict) why() msg {
 			fmt.Sprintf("The signature is intact, but %s (%s) is not accepted by the validation policy", v.alg.name, v.alg.where.en),
 		}
 	}
-	d := v.cutoff.Format("2006-01-02")
+	d := enDate(v.cutoff)
 	return msg{
 		fmt.Sprintf("Chữ ký nguyên vẹn, nhưng %s không còn được chấp nhận từ %s và không có gì chứng minh chữ ký được tạo trước thời điểm đó (%s)", v.alg.name, viDate(v.cutoff), v.alg.where.vi),
 		fmt.Sprintf("The signature is intact, but %s is no longer accepted since %s and nothing proves it was signed earlier (%s)", v.alg.name, d, v.alg.where.en),
 	}
 }
 
-// viDate writes a date as Vietnamese documents do: ngày 05/03/2025.
-func viDate(t time.Time) string {
-	return "ngày " + t.In(time.FixedZone("ICT", 7*3600)).Format("02/01/2006")
-}
+var ict = time.FixedZone("ICT", 7*3600)
+
+// viDate writes a date as Vietnamese documents do, in Vietnam's time: ngày 05/03/2025.
+func viDate(t time.Time) string { return "ngày " + t.In(ict).Format("02/01/2006") }
+
+// enDate is the same day as ISO 8601: 2025-03-05.
+func enDate(t time.Time) string { return t.In(ict).Format("2006-01-02") }

@@ -444,7 +444,7 @@ func expiredWhy(chain []*x509.Certificate, t time.Time) msg {
 			fmt.Sprintf("Chữ ký nguyên vẹn, nhưng chứng thư số đã hết hạn %s (chứng thư %q, có hiệu lực từ %s đến %s) và không có dấu thời gian chứng minh chữ ký được tạo khi chứng thư còn hiệu lực",
 				viDate(c.NotAfter), who, viDate(c.NotBefore), viDate(c.NotAfter)),
 			fmt.Sprintf("The signature is intact, but the certificate expired on %s (%q, valid from %s to %s) and no timestamp proves the signature was made while it was valid",
-				c.NotAfter.UTC().Format("2006-01-02"), who, c.NotBefore.UTC().Format("2006-01-02"), c.NotAfter.UTC().Format("2006-01-02")),
+				enDate(c.NotAfter), who, enDate(c.NotBefore), enDate(c.NotAfter)),
 		}
 	}
 	return subExplanations[OutOfBoundsNoPOE]

@@ -3,9 +3,13 @@ package pki
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/kyso-vn/kyso/signer/cms"
@@ -23,17 +27,50 @@ type IssuerFetcher interface {
 // certificates that actually issued cert are returned (Issuer): the network never adds
 // a certificate that is not a link of the chain, and never an anchor. Safe for
 // concurrent use.
+//
+// The URLs come from certificates nobody has vouched for yet (that is why the issuer
+// is missing), so by default the fetcher connects to public addresses only: a document
+// cannot make a server ask its own loopback, private or link-local network (the check
+// is on the address dialled, so DNS cannot route around it).
 type AIAFetcher struct {
+	// HTTPClient, when set, is used as it is (its own dialer decides).
 	HTTPClient *http.Client
 	// Timeout bounds one download (DefaultRevocationTimeout when zero).
 	Timeout time.Duration
+	// AllowPrivate lets the default client connect to loopback, private and
+	// link-local addresses (tests, an intranet CA).
+	AllowPrivate bool
 
 	mu    sync.Mutex
 	cache map[string][]*x509.Certificate // by URL
 }
 
-// maxAIAURLs bounds the URLs asked for one certificate.
-const maxAIAURLs = 4
+// maxAIAURLs bounds the URLs asked for one certificate; maxAIACache the URLs kept.
+const (
+	maxAIAURLs  = 4
+	maxAIACache = 1024
+)
+
+// publicClient connects to public addresses only.
+var publicClient = &http.Client{Transport: &http.Transport{
+	Proxy: nil,
+	DialContext: (&net.Dialer{Timeout: 10 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return err
+		}
+		ip = ip.Unmap()
+		if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
+			return fmt.Errorf("pki: aia: %s is not a public address", ip)
+		}
+		return nil
+	}}).DialContext,
+	MaxIdleConns: 16, IdleConnTimeout: 30 * time.Second,
+}}
 
 // FetchIssuers returns the issuers of cert found at its caIssuers URLs. The error is
 // the last download's failure when none was found.
@@ -81,7 +118,10 @@ func (f *AIAFetcher) fetch(ctx context.Context, url string) ([]*x509.Certificate
 	}
 	client := f.HTTPClient
 	if client == nil {
-		client = http.DefaultClient
+		client = publicClient
+		if f.AllowPrivate {
+			client = http.DefaultClient
+		}
 	}
 	data, err := do(client, req)
 	if err != nil {
@@ -92,8 +132,8 @@ func (f *AIAFetcher) fetch(ctx context.Context, url string) ([]*x509.Certificate
 		return nil, &Error{Op: "aia", URL: url, Kind: ErrNoChain, Err: err}
 	}
 	f.mu.Lock()
-	if f.cache == nil {
-		f.cache = map[string][]*x509.Certificate{}
+	if f.cache == nil || len(f.cache) >= maxAIACache {
+		f.cache = map[string][]*x509.Certificate{} // bounded: start again when full
 	}
 	f.cache[url] = certs
 	f.mu.Unlock()

@@ -37,7 +37,7 @@ func TestAIAFetcher(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	f := &pki.AIAFetcher{}
+	f := &pki.AIAFetcher{AllowPrivate: true}
 	for _, path := range []string{"/sub.cer", "/chain.p7c"} {
 		leaf := *p.Clerk.Cert
 		leaf.IssuingCertificateURL = []string{"ldap://ldap.example.vn/cn=sub", srv.URL + path}
@@ -57,5 +57,12 @@ func TestAIAFetcher(t *testing.T) {
 	root.IssuingCertificateURL = []string{srv.URL + "/sub.cer"}
 	if got, _ := f.FetchIssuers(context.Background(), &root); len(got) != 0 {
 		t.Errorf("a certificate that is not the issuer was returned")
+	}
+	// by default a document cannot make the verifier ask a loopback address
+	leaf := *p.Clerk.Cert
+	leaf.IssuingCertificateURL = []string{srv.URL + "/sub.cer?again"}
+	before := hits.Load()
+	if got, err := (&pki.AIAFetcher{}).FetchIssuers(context.Background(), &leaf); len(got) != 0 || err == nil || hits.Load() != before {
+		t.Errorf("the default fetcher reached %s: %d certificates, %v", srv.URL, len(got), err)
 	}
 }

@@ -31,12 +31,24 @@
 //     the key found must have the public key opened before;
 //   - a CKA_ALWAYS_AUTHENTICATE key is logged in with CKU_CONTEXT_SPECIFIC after each
 //     C_SignInit.
+//   - a Module is a module held loaded by a caller that watches its tokens (the desktop
+//     agent): it lists tokens and their certificates without a PIN, re-initialises the
+//     module when no key is open on it, and opens keys by token and CKA_ID with the PIN
+//     as a Secret — on the same process-wide module keys use, so there is one loader;
+//   - with Options.GuardPINTries a login is refused before C_Login when the token says
+//     its user PIN is locked or at its final try (ErrPINLocked, ErrPINFinalTry).
+//
+// Refusals carry a pkg/fault kind where they are made: a wrong PIN is fault.Invalid, a
+// locked PIN, a PIN at its final try and a module off the allow-list fault.Forbidden,
+// a missing token fault.Unavailable, a missing key fault.NotFound; errors.Is with the
+// sentinels below still holds.
 //
 // SoftHSM2 2.6 keeps no PIN retry counter: a failed C_Login sets
 // CKF_USER_PIN_COUNT_LOW, a good one clears it, and it never sets
 // CKF_USER_PIN_FINAL_TRY or CKF_USER_PIN_LOCKED (the tests assert exactly that).
 //
-// The package needs cgo (miekg/pkcs11 loads modules with dlopen).
+// The package needs cgo (miekg/pkcs11 loads modules with dlopen); built without it,
+// every PKCS#11 call fails with a fault.NotImplemented error saying so.
 //
 // This package must never import signer/, api/, pkg/service or anything HTTP-facing.
 package hsm

@@ -10,6 +10,7 @@ import (
 var (
 	ErrPINIncorrect     = errors.New("hsm: PIN incorrect (not retried: tokens lock after a few wrong PINs)")
 	ErrPINLocked        = errors.New("hsm: PIN locked (unlock it with the SO PIN)")
+	ErrPINFinalTry      = errors.New("hsm: PIN at its final try (not tried: a wrong PIN would lock the token)")
 	ErrTokenNotFound    = errors.New("hsm: no token matches")
 	ErrKeyNotFound      = errors.New("hsm: no key matches")
 	ErrModuleNotAllowed = errors.New("hsm: PKCS#11 module not allowed")
@@ -26,6 +27,11 @@ type Options struct {
 	// beyond it wait, and give up when their context ends. Keys on one token share its
 	// pool: the first key opened on the token sets the bound.
 	MaxSessions int
+	// GuardPINTries makes a login refuse, before C_Login, when the token reports its
+	// user PIN locked (ErrPINLocked) or at its final try (ErrPINFinalTry): for a PIN a
+	// person typed, which nobody has checked. Keys on one token share the first key's
+	// setting.
+	GuardPINTries bool
 	// Logger receives module, login and recovery events (never a PIN); nil discards.
 	Logger *slog.Logger
 }

@@ -5,10 +5,12 @@ package hsm
 import (
 	"context"
 	"errors"
+
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // errNoCgo says why PKCS#11 is missing from this binary.
-var errNoCgo = errors.New("hsm: pkcs11: this binary was built without cgo (CGO_ENABLED=0); PKCS#11 modules are loaded through cgo, so rebuild with cgo")
+var errNoCgo = withKind(fault.NotImplemented, errors.New("hsm: pkcs11: this binary was built without cgo (CGO_ENABLED=0); PKCS#11 modules are loaded through cgo, so rebuild with cgo"))
 
 // PKCS11Key is a key on a PKCS#11 token; without cgo none can be opened.
 type PKCS11Key struct{ Key }
@@ -26,3 +28,30 @@ func ListObjects(context.Context, string, Options) ([]ObjectInfo, error) { retur
 
 // Close does nothing.
 func (k *PKCS11Key) Close() error { return nil }
+
+// Module is a PKCS#11 module; without cgo none can be loaded.
+type Module struct{}
+
+// OpenModule fails: this binary was built without cgo.
+func OpenModule(string, Options) (*Module, error) { return nil, errNoCgo }
+
+// Path is empty.
+func (m *Module) Path() string { return "" }
+
+// Reinitialize fails: this binary was built without cgo.
+func (m *Module) Reinitialize() error { return errNoCgo }
+
+// Tokens fails: this binary was built without cgo.
+func (m *Module) Tokens() ([]TokenInfo, error) { return nil, errNoCgo }
+
+// Token fails: this binary was built without cgo.
+func (m *Module) Token(uint) (TokenInfo, error) { return TokenInfo{}, errNoCgo }
+
+// Certificates fails: this binary was built without cgo.
+func (m *Module) Certificates(uint) ([]CertObject, error) { return nil, errNoCgo }
+
+// OpenKey fails: this binary was built without cgo.
+func (m *Module) OpenKey(context.Context, KeyRef, Secret) (*PKCS11Key, error) { return nil, errNoCgo }
+
+// Close does nothing.
+func (m *Module) Close() error { return nil }

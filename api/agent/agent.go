@@ -1,19 +1,26 @@
 // Package agent is the logic of kyso-agent, the desktop agent leaders and clerks sign
 // with on their USB token (Decree 30/2020 roles: approve, issue, appendix, copy,
 // incoming). It finds the tokens of the configured PKCS#11 modules and notices them
-// come and go (Watcher); fetches a signing request prepared on a paired Kyso server
+// come and go (Watcher, through hsm: the process's one PKCS#11 loader); fetches a signing request prepared on a paired Kyso server
 // (POST /v1/signatures), shows it on a small page served on 127.0.0.1, asks for the
 // PIN there, signs the digest on the token and sends the signature to
 // POST /v1/signatures/{id}/complete (Agent, Server); and answers web pages of allowed
 // origins only, over HTTP and a WebSocket, once paired.
 //
-// The PIN lives in memory for the one login it serves: it is never written, logged,
-// returned or sent anywhere but to the token. A wrong PIN costs exactly one C_Login,
-// and the agent's own prompt locks after Config.MaxPINFailures wrong PINs, before the
-// token's counter can lock the token.
+// The PIN lives in memory, as an hsm.Secret, for the one login it serves: it is never
+// written, logged, returned or sent anywhere but to the token. A wrong PIN costs
+// exactly one C_Login; the prompt locks after Config.MaxPINFailures wrong PINs for a
+// job or a web origin, and the agent never gives a token more than that many wrong
+// PINs between two good ones (pinGuard), nor any PIN when the token says it is locked
+// or at its final try.
 //
-// The package needs cgo (PKCS#11). It must never import api/, cmd/, pkg/service,
-// pkg/store or gorm: it talks to the server only over the HTTP API.
+// A job's page, its progress and the PIN form answer only the browser that traded the
+// job's session (handed to the web page in the fragment of the job's URL) for a
+// cookie: other local processes see nothing of a job (Server).
+//
+// Without cgo hsm finds no token and the agent says so in its log. The package must
+// never import api/, cmd/, app, pkg/store or gorm: it talks to the server only over
+// the HTTP API.
 package agent
 
 import (
@@ -28,31 +35,34 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
-// Errors of a confirmation a caller (the page) branches on.
+// Errors of a confirmation a caller (the page) branches on. Each carries its fault
+// kind, from which the page chooses its words (pageMessage).
 var (
-	// ErrPromptLocked: too many wrong PINs; the agent refuses to try the token until
-	// the lock ends (see *LockedError for when).
-	ErrPromptLocked = errors.New("agent: PIN prompt locked after too many wrong PINs")
+	// ErrPromptLocked: too many wrong PINs for this job or this web origin; the agent
+	// refuses to try the token until the lock ends (see *LockedError for when).
+	ErrPromptLocked = fault.New(fault.RateLimited, "agent: PIN prompt locked after too many wrong PINs")
 	// ErrWrongPIN: the token refused the PIN (one C_Login was spent).
-	ErrWrongPIN = errors.New("agent: wrong PIN")
-	// ErrTokenAtRisk: the token itself is locked, or has one try left: the agent will
-	// not spend it; the holder unlocks it with the vendor's tool and the SO PIN.
-	ErrTokenAtRisk = errors.New("agent: the token is locked or has one PIN try left")
+	ErrWrongPIN = fault.New(fault.Invalid, "agent: wrong PIN")
+	// ErrTokenAtRisk: the token itself is locked, or has one try left, or the agent has
+	// given it Config.MaxPINFailures wrong PINs since it last accepted one: the agent
+	// will not spend another; the holder checks the PIN with the vendor's tool (a good
+	// PIN there clears the token's count) or unlocks the token with the SO PIN.
+	ErrTokenAtRisk = fault.WithCode(fault.New(fault.Forbidden, "agent: the token is locked, has one PIN try left, or was given too many wrong PINs"), "token-at-risk")
 	// ErrNoCertificate: no token present holds the certificate the requests need.
-	ErrNoCertificate = errors.New("agent: the certificate the request needs is not on any token present")
+	ErrNoCertificate = fault.New(fault.NotFound, "agent: the certificate the request needs is not on any token present")
 	// ErrBadJob: the request ids do not make a job (none, too many, repeated, or
 	// naming different certificates).
-	ErrBadJob = errors.New("agent: bad signing job")
+	ErrBadJob = fault.New(fault.Invalid, "agent: bad signing job")
 	// ErrJobState: the job is not waiting for a confirmation.
-	ErrJobState = errors.New("agent: the job is not waiting for confirmation")
+	ErrJobState = fault.New(fault.Conflict, "agent: the job is not waiting for confirmation")
 )
 
 // LockedError says until when the prompt is locked.
@@ -75,42 +85,139 @@ func (e *WrongPINError) Error() string {
 // Unwrap makes errors.Is(err, ErrWrongPIN) true.
 func (e *WrongPINError) Unwrap() error { return ErrWrongPIN }
 
-// pinGuard counts wrong PINs in a row and locks the prompt after max of them.
+// pinGuard counts wrong PINs per job and per web origin, each locking the prompt for
+// lockout after max of them in a row, and per token: the wrong PINs the agent gave
+// the token since it last accepted one. That count is not forgiven by time: only a
+// good login resets it — the agent's own, or another program's, seen as the token's
+// CKF_USER_PIN_COUNT_LOW cleared on a token that has been seen to set it (a token
+// that never sets it cannot tell) — so the agent never spends more than max of the
+// token's own tries, however long an attacker or a forgetful person goes on.
 type pinGuard struct {
 	max     int
 	lockout time.Duration
 	now     func() time.Time
 
-	mu       sync.Mutex
-	failures int
-	until    time.Time
+	mu     sync.Mutex
+	counts map[string]*pinCount   // "job:ID", "origin:ORIGIN"
+	tokens map[string]*tokenCount // Token.Key()
 }
 
-func (g *pinGuard) check() error {
+type tokenCount struct {
+	failures   int  // wrong PINs the agent gave since the token last accepted one
+	reportsLow bool // the token was seen with CKF_USER_PIN_COUNT_LOW set
+}
+
+type pinCount struct {
+	failures int
+	until    time.Time
+	last     time.Time
+}
+
+func newPINGuard(max int, lockout time.Duration, now func() time.Time) *pinGuard {
+	return &pinGuard{max: max, lockout: lockout, now: now, counts: map[string]*pinCount{}, tokens: map[string]*tokenCount{}}
+}
+
+func guardKeys(j *Job) []string { return []string{"job:" + j.ID, "origin:" + j.Origin} }
+
+// check refuses while any of keys is locked.
+func (g *pinGuard) check(keys []string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.now().Before(g.until) {
-		return &LockedError{Until: g.until}
+	var until time.Time
+	for _, k := range keys {
+		if c := g.counts[k]; c != nil && g.now().Before(c.until) && c.until.After(until) {
+			until = c.until
+		}
+	}
+	if !until.IsZero() {
+		return &LockedError{Until: until}
 	}
 	return nil
 }
 
-func (g *pinGuard) fail() error {
+// checkToken decides from the token's state read just now whether it may be given a
+// PIN: never when it is locked or at its final try, nor when the agent has given it
+// max wrong PINs since it last accepted one.
+func (g *pinGuard) checkToken(t Token) error {
+	if t.PINLocked || t.PINFinalTry {
+		return ErrTokenAtRisk
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.failures++
-	if g.failures >= g.max {
-		g.failures = 0
-		g.until = g.now().Add(g.lockout)
-		return &LockedError{Until: g.until}
+	c := g.tokens[t.Key()]
+	if c == nil {
+		c = &tokenCount{}
+		g.tokens[t.Key()] = c
+		if t.PINCountLow {
+			// Wrong PINs the agent did not give (another program, or before a restart):
+			// how many is unknown, so allow one try, not max.
+			c.failures = g.max - 1
+		}
 	}
-	return &WrongPINError{Left: g.max - g.failures}
+	switch {
+	case t.PINCountLow:
+		c.reportsLow = true
+	case c.reportsLow:
+		c.failures = 0 // the token accepted a PIN since, whoever gave it
+	}
+	if c.failures >= g.max {
+		return fmt.Errorf("%w: %d wrong PINs since it last accepted one", ErrTokenAtRisk, c.failures)
+	}
+	return nil
 }
 
-func (g *pinGuard) succeed() {
+// fail counts a wrong PIN against keys and the token, and says what is left.
+func (g *pinGuard) fail(keys []string, tokenKey string) error {
 	g.mu.Lock()
-	g.failures = 0
-	g.mu.Unlock()
+	defer g.mu.Unlock()
+	now := g.now()
+	for k, c := range g.counts {
+		if now.Sub(c.last) > 24*time.Hour && now.After(c.until) {
+			delete(g.counts, k) // a day-old count is only memory
+		}
+	}
+	tc := g.tokens[tokenKey]
+	if tc == nil {
+		tc = &tokenCount{}
+		g.tokens[tokenKey] = tc
+	}
+	tc.failures++
+	left := g.max - tc.failures
+	var locked time.Time
+	for _, k := range keys {
+		c := g.counts[k]
+		if c == nil {
+			c = &pinCount{}
+			g.counts[k] = c
+		}
+		c.failures++
+		c.last = now
+		if c.failures >= g.max {
+			c.failures = 0
+			c.until = now.Add(g.lockout)
+			locked = c.until
+		}
+		left = min(left, g.max-c.failures)
+	}
+	switch {
+	case !locked.IsZero():
+		return &LockedError{Until: locked}
+	case left <= 0:
+		return fmt.Errorf("%w: %d wrong PINs since it last accepted one", ErrTokenAtRisk, tc.failures)
+	}
+	return &WrongPINError{Left: left}
+}
+
+// succeed forgets the wrong PINs of keys and the token: it accepted a PIN.
+func (g *pinGuard) succeed(keys []string, tokenKey string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, k := range keys {
+		delete(g.counts, k)
+	}
+	if tc := g.tokens[tokenKey]; tc != nil {
+		tc.failures = 0
+	}
 }
 
 // Options configure an Agent.
@@ -156,7 +263,7 @@ func New(cfg *Config, w *Watcher, o Options) *Agent {
 	if a.workers <= 0 {
 		a.workers = 8
 	}
-	a.guard = &pinGuard{max: cfg.MaxPINFailures, lockout: cfg.PINLockout, now: a.now}
+	a.guard = newPINGuard(cfg.MaxPINFailures, cfg.PINLockout, a.now)
 	return a
 }
 
@@ -199,12 +306,17 @@ type Job struct {
 	Origin  string
 	Created time.Time
 	csrf    string
+	// session is handed to the web page that listed the job (in the fragment of the
+	// page's URL) and nobody else; the agent's page trades it once for an HttpOnly,
+	// SameSite=Strict cookie. Without it the page shows nothing of the job.
+	session string
 	client  *Client
 
 	mu      sync.Mutex
 	state   string
 	items   []*Item
 	cert    string // SHA-256 of the certificate the requests need (one for all)
+	claimed bool   // the session was traded for a cookie
 	changed chan struct{}
 }
 
@@ -273,7 +385,7 @@ func (a *Agent) CreateJob(ctx context.Context, p Pairing, ids []string) (*Job, e
 		}
 		seen[id] = true
 	}
-	j := &Job{ID: newID(12), Server: p.Server, Origin: p.Origin, Created: a.now(), csrf: newID(16),
+	j := &Job{ID: newID(12), Server: p.Server, Origin: p.Origin, Created: a.now(), csrf: newID(16), session: newID(32),
 		client: NewClient(p.Server, p.APIKey, a.hc), state: JobReview, changed: make(chan struct{})}
 	j.items = make([]*Item, len(ids))
 	sem := make(chan struct{}, a.workers)
@@ -343,47 +455,16 @@ func (a *Agent) Job(id string) (*Job, bool) {
 	return j, ok
 }
 
-// pkcs11URI names the private key with the certificate's CKA_ID on the token, with the
-// PIN. The result holds the PIN: it goes to hsm.Open and nowhere else.
-func pkcs11URI(t Token, c Certificate, pin string) (string, error) {
-	id, err := hex.DecodeString(c.ID)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	b.WriteString("pkcs11:token=" + uriEscape(t.Label))
-	if t.Serial != "" {
-		b.WriteString(";serial=" + uriEscape(t.Serial))
-	}
-	if len(id) > 0 {
-		b.WriteString(";id=" + uriEscape(string(id)))
-	} else {
-		b.WriteString(";object=" + uriEscape(c.Label))
-	}
-	b.WriteString(";type=private?module-path=" + uriEscape(t.Module) + "&pin-value=" + uriEscape(pin))
-	return b.String(), nil
-}
-
-func uriEscape(v string) string {
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
-
 // Confirm logs in to the token holding the job's certificate with pin (one C_Login)
 // and, once the token accepted it, signs and completes every listed request in the
-// background (ctx bounds that work). It returns ErrPromptLocked (a *LockedError)
-// without touching the token while the prompt is locked, and a *WrongPINError or
-// *LockedError after a wrong PIN.
-func (a *Agent) Confirm(ctx context.Context, j *Job, certSHA256 string, pin string) error {
-	if err := a.guard.check(); err != nil {
+// background (ctx bounds that work). It returns a *LockedError without touching the
+// token while the prompt is locked for the job or its origin; ErrTokenAtRisk without
+// touching it when the token, read just before, says its PIN is locked or at its
+// final try, or the agent has given it MaxPINFailures wrong PINs since it last
+// accepted one; and a *WrongPINError or *LockedError after a wrong PIN.
+func (a *Agent) Confirm(ctx context.Context, j *Job, certSHA256 string, pin hsm.Secret) error {
+	keys := guardKeys(j)
+	if err := a.guard.check(keys); err != nil {
 		return err
 	}
 	// One signing at a time: a second waits a little for the first (or a poll), then
@@ -410,40 +491,37 @@ func (a *Agent) Confirm(ctx context.Context, j *Job, certSHA256 string, pin stri
 		return fmt.Errorf("%w: the requests name another certificate than the one picked", ErrNoCertificate)
 	}
 	// Checked again under the hold: a confirmation that waited may come after a lock.
-	if err := a.guard.check(); err != nil {
+	if err := a.guard.check(keys); err != nil {
 		return err
 	}
 	tok, cert, ok := a.watcher.FindCertificate(certSHA256)
 	if !ok {
 		return ErrNoCertificate
 	}
-	if tok.PINLocked || tok.PINFinalTry {
-		return ErrTokenAtRisk
+	// The token's own state now, not as the last poll saw it.
+	if tok, err = a.watcher.TokenNow(tok); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoCertificate, err)
 	}
-	if pin == "" {
-		return &WrongPINError{Left: a.cfg.MaxPINFailures}
-	}
-	uri, err := pkcs11URI(tok, cert, pin)
-	if err != nil {
+	if err := a.guard.checkToken(tok); err != nil {
+		a.log.Warn("agent: PIN not tried: the token is at risk of locking", "token", tok.Label, "job", j.ID, "origin", j.Origin)
 		return err
 	}
-	var allowed []string
-	for _, m := range a.cfg.Modules {
-		allowed = append(allowed, m.Path)
+	if pin.IsZero() {
+		return &WrongPINError{Left: a.cfg.MaxPINFailures}
 	}
 	a.logins.Add(1)
-	key, err := hsm.Open(ctx, uri, hsm.Options{AllowedModules: allowed, Logger: a.log, MaxSessions: 2})
+	key, err := a.watcher.OpenKey(ctx, tok, cert, pin)
 	if err != nil {
 		if errors.Is(err, hsm.ErrPINIncorrect) {
-			a.log.Warn("agent: the token refused the PIN", "token", tok.Label)
-			return a.guard.fail()
+			a.log.Warn("agent: the token refused the PIN", "token", tok.Label, "job", j.ID, "origin", j.Origin)
+			return a.guard.fail(keys, tok.Key())
 		}
-		if errors.Is(err, hsm.ErrPINLocked) {
-			return ErrTokenAtRisk
+		if errors.Is(err, hsm.ErrPINLocked) || errors.Is(err, hsm.ErrPINFinalTry) {
+			return fmt.Errorf("%w: %w", ErrTokenAtRisk, err)
 		}
 		return fmt.Errorf("agent: opening the key on token %q: %w", tok.Label, err)
 	}
-	a.guard.succeed()
+	a.guard.succeed(keys, tok.Key())
 	if kc := key.Certificate(); kc == nil || !sameCertHash(want, kc) {
 		closeKey(key)
 		return fmt.Errorf("%w: the key's certificate on token %q is not the one the requests name", ErrNoCertificate, tok.Label)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/kyso-vn/kyso/api/agent"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/wire"
 )
@@ -122,8 +123,12 @@ func TestPageLanguageAndHost(t *testing.T) {
 	p := testpki.Committed(t)
 	k := startKyso(t, p)
 	e := startAgent(t, newToken(t, p, "Kyso leader"), k)
+	// The tokens show in the browser that opened a job's page (its session cookie).
+	prepared := k.prepareDoc(t, corpusPDF(t), p.Leader, app.RoleApprove, "Công văn", nil)
+	_, jobID, _ := e.createJob(t, prepared.ID)
+	e.jobPage(t, jobID)
 	for _, c := range []struct{ query, want string }{{"", "Thiết bị ký số"}, {"?lang=en", "Signing tokens"}, {"?lang=xx", "Thiết bị ký số"}} {
-		if page := getPage(t, e.url+"/"+c.query); !strings.Contains(page, c.want) || !strings.Contains(page, "Nguyễn Văn A") {
+		if page := e.page(t, "/"+c.query); !strings.Contains(page, c.want) || !strings.Contains(page, "Nguyễn Văn A") {
 			t.Errorf("page %q lacks %q", c.query, c.want)
 		}
 	}

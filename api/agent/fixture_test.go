@@ -13,6 +13,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -376,6 +377,12 @@ type agentEnv struct {
 	token  string // the pairing token
 	now    *fakeClock
 	logs   *syncBuffer // everything the agent logged, at debug level
+
+	// browser is the person's browser: it holds the job pages' session cookies.
+	browser  *http.Client
+	mu       sync.Mutex
+	sessions map[string]string // job id → the session from the job's URL
+	claimed  map[string]bool
 }
 
 type syncBuffer struct {
@@ -490,7 +497,67 @@ func newAgent(t *testing.T, tok *testenv.SoftHSM, k *kysoServer) *agentEnv {
 		}
 		<-watched
 	})
-	return &agentEnv{hsm: tok, cfg: cfg, agent: a, srv: srv, url: "http://" + ln.Addr().String(), origin: origin, now: clock, logs: logs}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &agentEnv{hsm: tok, cfg: cfg, agent: a, srv: srv, url: "http://" + ln.Addr().String(), origin: origin, now: clock, logs: logs,
+		browser: browser, sessions: map[string]string{}, claimed: map[string]bool{}}
+}
+
+// noteJobURL keeps the session in the fragment of a job's URL, as the web page that
+// got it does.
+func (e *agentEnv) noteJobURL(t *testing.T, jobID, u string) {
+	t.Helper()
+	// TestJobPagesNeedTheSession checks that there is one; here an agent without
+	// sessions still runs the other tests.
+	_, frag, _ := strings.Cut(u, "#session=")
+	e.mu.Lock()
+	e.sessions[jobID] = frag
+	e.mu.Unlock()
+}
+
+// openJob does what the agent's page does in the browser the first time: it trades
+// the session from the URL's fragment for the session cookie.
+func (e *agentEnv) openJob(t *testing.T, jobID string) {
+	t.Helper()
+	e.mu.Lock()
+	session, done := e.sessions[jobID], e.claimed[jobID]
+	e.mu.Unlock()
+	if done || session == "" {
+		return
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/jobs/"+jobID+"/session", nil)
+	req.Header.Set("Origin", e.url)
+	req.Header.Set("X-Kyso-Session", session)
+	resp, err := e.browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("opening job %s: %s", jobID, resp.Status)
+	}
+	e.mu.Lock()
+	e.claimed[jobID] = true
+	e.mu.Unlock()
+}
+
+// page gets a page of the agent in the person's browser.
+func (e *agentEnv) page(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := e.browser.Get(e.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// jobPage opens the job's page in the person's browser.
+func (e *agentEnv) jobPage(t *testing.T, jobID string) string {
+	t.Helper()
+	e.openJob(t, jobID)
+	return e.page(t, "/jobs/"+jobID)
 }
 
 // call sends a request to the agent's API as a page of origin would.
@@ -573,8 +640,12 @@ func (e *agentEnv) createJob(t *testing.T, ids ...string) (status int, jobID str
 	resp, raw := e.call(t, http.MethodPost, "/api/jobs", e.origin, e.token, map[string]any{"request_ids": ids})
 	var out struct {
 		JobID string `json:"job_id"`
+		URL   string `json:"url"`
 	}
 	_ = json.Unmarshal(raw, &out)
+	if resp.StatusCode == http.StatusCreated {
+		e.noteJobURL(t, out.JobID, out.URL)
+	}
 	return resp.StatusCode, out.JobID, raw
 }
 
@@ -584,7 +655,7 @@ var certRE = regexp.MustCompile(`name="certificate" value="([^"]+)"`)
 // confirmForm posts the agent's confirmation form as its own page does, with the PIN.
 func (e *agentEnv) confirmForm(t *testing.T, jobID, pinValue string) (int, string) {
 	t.Helper()
-	page := getPage(t, e.url+"/jobs/"+jobID)
+	page := e.jobPage(t, jobID)
 	csrf, cert := csrfRE.FindStringSubmatch(page), certRE.FindStringSubmatch(page)
 	if csrf == nil || cert == nil {
 		t.Fatalf("the job page has no confirmation form:\n%s", page)
@@ -593,8 +664,7 @@ func (e *agentEnv) confirmForm(t *testing.T, jobID, pinValue string) (int, strin
 	req, _ := http.NewRequest(http.MethodPost, e.url+"/jobs/"+jobID+"/confirm", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", e.url)
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
+	resp, err := e.browser.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -313,12 +313,15 @@ func signBatch(t *testing.T, e *agentEnv, ids []string) ([]int, time.Duration) {
 		}
 		switch string(m["type"]) {
 		case `"job"`:
+			var u string
 			_ = json.Unmarshal(m["job_id"], &jobID)
+			_ = json.Unmarshal(m["url"], &u)
+			e.noteJobURL(t, jobID, u)
 		case `"error"`:
 			t.Fatalf("sign: %s", m["error"])
 		}
 	}
-	page := getPage(t, e.url+"/jobs/"+jobID)
+	page := e.jobPage(t, jobID)
 	if n := strings.Count(page, `class="item listed"`); n != len(ids) {
 		t.Fatalf("the page lists %d requests before confirmation, want %d", n, len(ids))
 	}
@@ -388,12 +391,12 @@ func TestRequestRefusals(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("clerk's request: %d %s", status, raw)
 	}
-	page := getPage(t, e.url+"/jobs/"+jobID)
+	page := e.jobPage(t, jobID)
 	if !strings.Contains(page, "Không thấy chứng thư số") || strings.Contains(page, `id="pin"`) {
 		t.Fatalf("a request for a certificate on no token asks for the PIN:\n%s", page)
 	}
 	j, _ := e.agent.Job(jobID)
-	if err := e.agent.Confirm(context.Background(), j, j.CertificateSHA256(), pin); !errors.Is(err, agent.ErrNoCertificate) {
+	if err := e.agent.Confirm(context.Background(), j, j.CertificateSHA256(), hsm.NewSecret(pin)); !errors.Is(err, agent.ErrNoCertificate) {
 		t.Fatalf("confirm: %v", err)
 	}
 	if n := e.agent.LoginAttempts(); n != 0 {

@@ -53,6 +53,15 @@ type pairingRequest struct {
 	done                             bool
 }
 
+// Pairing attempts are limited for the whole agent, not per pairing: a wrong code
+// ends nothing an attacker cannot start again. After pairMaxFailures wrong codes
+// within pairWindow, pairing is refused for pairLockout.
+const (
+	pairMaxFailures = 5
+	pairWindow      = 10 * time.Minute
+	pairLockout     = 10 * time.Minute
+)
+
 // Server is the agent's local face: the page the person uses and the API web pages of
 // allowed origins call, both on one loopback listener.
 type Server struct {
@@ -62,6 +71,12 @@ type Server struct {
 
 	mu   sync.Mutex
 	self string // the page's own origin, http://127.0.0.1:PORT
+
+	pairConfirm sync.Mutex // held by each pairing confirmation
+	pairMu      sync.Mutex
+	pairFails   []time.Time // wrong pairing codes within pairWindow
+	pairLocked  time.Time   // pairing refused until then
+	pairRefused int         // pairing calls refused while locked, logged in one line per lock
 }
 
 // NewServer returns the local server of a; base bounds background signing.
@@ -103,8 +118,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /{$}", s.index)
 	mux.HandleFunc("GET /jobs/{id}", s.jobPage)
-	mux.HandleFunc("POST /jobs/{id}/confirm", s.ownOrigin(s.confirm))
-	mux.HandleFunc("GET /jobs/{id}/events", s.events)
+	mux.HandleFunc("POST /jobs/{id}/session", s.ownOrigin(s.claimSession))
+	mux.HandleFunc("POST /jobs/{id}/confirm", s.ownOrigin(s.withSession(s.confirm)))
+	mux.HandleFunc("GET /jobs/{id}/events", s.withSession(s.events))
 	mux.HandleFunc("GET /pair/{id}", s.pairPage)
 
 	api := http.NewServeMux()
@@ -248,6 +264,9 @@ func (s *Server) apiPair(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "bad pairing request", "server must be an https URL (http only on loopback)")
 		return
 	}
+	if s.pairingLocked(w, r) {
+		return
+	}
 	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	p := &pairingRequest{id: newID(12), code: fmt.Sprintf("%06d", n.Int64()), server: strings.TrimRight(in.Server, "/"),
 		origin: strings.ToLower(r.Header.Get("Origin")), apiKey: in.APIKey, expires: s.agent.now().Add(5 * time.Minute)}
@@ -276,23 +295,34 @@ func (s *Server) apiPairConfirm(w http.ResponseWriter, r *http.Request) {
 		Code string `json:"code"`
 	}
 	_ = json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<12)).Decode(&in)
+	// One confirmation at a time, from the lock check to the count of a wrong code:
+	// codes sent in parallel must not all get past the check before the first counts.
+	s.pairConfirm.Lock()
+	defer s.pairConfirm.Unlock()
+	if s.pairingLocked(w, r) {
+		return
+	}
 	a := s.agent
+	origin := strings.ToLower(r.Header.Get("Origin"))
 	a.mu.Lock()
 	p, ok := a.pairings[r.PathValue("id")]
-	if ok && (p.done || a.now().After(p.expires) || p.origin != strings.ToLower(r.Header.Get("Origin"))) {
+	if ok && (p.done || a.now().After(p.expires) || p.origin != origin) {
 		ok = false
 	}
 	if !ok {
 		a.mu.Unlock()
+		a.log.Warn("agent: pairing confirmation for no pending pairing", "origin", origin, "pairing", r.PathValue("id"))
 		problem(w, http.StatusNotFound, "no such pairing", "start again")
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(in.Code), []byte(p.code)) != 1 {
 		p.tries++
-		if p.tries >= 3 {
+		tries := p.tries
+		if tries >= 3 {
 			delete(a.pairings, p.id)
 		}
 		a.mu.Unlock()
+		s.pairingFailed(p, tries)
 		problem(w, http.StatusForbidden, "wrong code", "type the code the agent's page shows")
 		return
 	}
@@ -309,6 +339,60 @@ func (s *Server) apiPairConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("agent: paired", "origin", p.origin, "server", p.server)
 	writeJSON(w, http.StatusOK, map[string]string{"token": token, "server": p.server})
+}
+
+// pairingLocked answers 429 and reports true while pairing is locked after too many
+// wrong codes.
+func (s *Server) pairingLocked(w http.ResponseWriter, r *http.Request) bool {
+	now := s.agent.now()
+	s.pairMu.Lock()
+	until := s.pairLocked
+	locked := now.Before(until)
+	if locked {
+		s.pairRefused++
+	}
+	refused := s.pairRefused
+	s.pairMu.Unlock()
+	if !locked {
+		return false
+	}
+	if refused == 1 || refused%100 == 0 {
+		s.agent.log.Warn("agent: pairing refused while locked after wrong codes", "origin", r.Header.Get("Origin"), "until", until, "refused", refused)
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(int(until.Sub(now).Seconds())+1))
+	problem(w, http.StatusTooManyRequests, "pairing locked",
+		fmt.Sprintf("too many wrong pairing codes; pairing is refused until %s", until.In(vietnam).Format("15:04")))
+	return true
+}
+
+// pairingFailed counts a wrong pairing code for the whole agent, logs it (never the
+// code), and locks pairing after pairMaxFailures of them within pairWindow.
+func (s *Server) pairingFailed(p *pairingRequest, tries int) {
+	now := s.agent.now()
+	s.pairMu.Lock()
+	kept := s.pairFails[:0]
+	for _, t := range s.pairFails {
+		if now.Sub(t) < pairWindow {
+			kept = append(kept, t)
+		}
+	}
+	s.pairFails = append(kept, now)
+	n := len(s.pairFails)
+	lock := n >= pairMaxFailures
+	if lock {
+		s.pairFails = s.pairFails[:0]
+		s.pairLocked, s.pairRefused = now.Add(pairLockout), 0
+	}
+	s.pairMu.Unlock()
+	s.agent.log.Warn("agent: wrong pairing code", "origin", p.origin, "server", p.server, "pairing", p.id,
+		"tries", tries, "pairing_ended", tries >= 3, "wrong_codes_in_window", n)
+	if lock {
+		s.agent.log.Error("agent: pairing locked after too many wrong codes", "wrong_codes", n, "window", pairWindow, "until", now.Add(pairLockout))
+		// Every pending pairing ends too: its code may be what was being guessed.
+		s.agent.mu.Lock()
+		clear(s.agent.pairings)
+		s.agent.mu.Unlock()
+	}
 }
 
 func (s *Server) apiTokens(w http.ResponseWriter, _ *http.Request, _ Pairing) {
@@ -341,7 +425,7 @@ func (s *Server) apiCreateJob(w http.ResponseWriter, r *http.Request, p Pairing)
 		return
 	}
 	pr, _ := j.Progress()
-	writeJSON(w, http.StatusCreated, map[string]any{"job_id": j.ID, "url": s.URL() + "/jobs/" + j.ID, "progress": pr})
+	writeJSON(w, http.StatusCreated, map[string]any{"job_id": j.ID, "url": s.jobURL(j), "progress": pr})
 }
 
 func (s *Server) apiJob(w http.ResponseWriter, r *http.Request, p Pairing) {
@@ -352,6 +436,69 @@ func (s *Server) apiJob(w http.ResponseWriter, r *http.Request, p Pairing) {
 	}
 	pr, _ := j.Progress()
 	writeJSON(w, http.StatusOK, pr)
+}
+
+// jobURL is the agent's page of j for the web page that listed it, with the job's
+// session in the fragment: a browser does not send a fragment to any server, so it
+// reaches the agent's page only through its own script (agent.js), which trades it
+// for a cookie.
+func (s *Server) jobURL(j *Job) string {
+	return s.URL() + "/jobs/" + url.PathEscape(j.ID) + "#session=" + j.session
+}
+
+const sessionHeader = "X-Kyso-Session"
+
+func sessionCookie(j *Job) string { return "kyso_job_" + j.ID }
+
+// hasSession reports whether r carries j's session cookie.
+func hasSession(r *http.Request, j *Job) bool {
+	c, err := r.Cookie(sessionCookie(j))
+	return err == nil && constantEqual(c.Value, j.session)
+}
+
+// claimSession trades the session the web page got for the job (sent by the agent's
+// page as a header) for an HttpOnly, SameSite=Strict cookie, once: a second claim,
+// from another browser or process that saw the URL later, is refused.
+func (s *Server) claimSession(w http.ResponseWriter, r *http.Request) {
+	j, ok := s.agent.Job(r.PathValue("id"))
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if hasSession(r, j) {
+		w.WriteHeader(http.StatusNoContent) // opened again in the same browser
+		return
+	}
+	given := r.Header.Get(sessionHeader)
+	j.mu.Lock()
+	good := constantEqual(given, j.session) && !j.claimed
+	if good {
+		j.claimed = true
+	}
+	j.mu.Unlock()
+	if !good {
+		s.agent.log.Warn("agent: refused a job session that is wrong or was claimed already", "job", j.ID)
+		http.Error(w, "agent: this signing page was opened already, or the link is wrong; open it again from the Kyso web page", http.StatusForbidden)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie(j), Value: j.session, Path: "/", MaxAge: 24 * 3600,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// withSession lets through only requests carrying the job's session cookie.
+func (s *Server) withSession(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		j, ok := s.agent.Job(r.PathValue("id"))
+		if !ok || !hasSession(r, j) {
+			if ok {
+				s.agent.log.Warn("agent: refused a job request without its session", "job", j.ID, "path", r.URL.Path)
+			}
+			http.Error(w, "agent: open the signing page from the Kyso web page", http.StatusForbidden)
+			return
+		}
+		next(w, r)
+	}
 }
 
 // events streams a job's progress to the agent's page as server-sent events.

@@ -10,11 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/pki"
 )
 
@@ -95,6 +98,7 @@ type Token struct {
 	Model        string        `json:"model"`
 	PINLocked    bool          `json:"pin_locked"`
 	PINFinalTry  bool          `json:"pin_final_try"`
+	PINCountLow  bool          `json:"pin_count_low"` // a wrong PIN since the last good one
 	Certificates []Certificate `json:"certificates"`
 }
 
@@ -122,10 +126,11 @@ func sameCertHash(given string, c *x509.Certificate) bool {
 // Watcher keeps the list of tokens present in the configured modules, polling their
 // slots, and tells subscribers when a token is plugged in or pulled out.
 //
-// It loads each module itself with github.com/miekg/pkcs11 (the hsm package exports no
-// slot listing) and reads certificates in public sessions: it never logs in.
+// It holds each module through hsm (the process's one PKCS#11 loader, shared with the
+// keys it opens) and reads certificates in public sessions: listing never logs in.
 type Watcher struct {
 	modules  []Module
+	allowed  []string // the modules' paths: the only ones hsm may load for the agent
 	log      *slog.Logger
 	interval time.Duration
 
@@ -139,7 +144,7 @@ type Watcher struct {
 	// lastErr is each module's last error, logged once rather than every second.
 	lastErr map[string]string
 
-	mods map[string]*loadedModule // guarded by idle
+	mods map[string]*hsm.Module // guarded by idle
 
 	mu     sync.Mutex
 	tokens []Token
@@ -165,7 +170,11 @@ func NewWatcher(modules []Module, interval time.Duration, log *slog.Logger) *Wat
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{modules: modules, log: log, interval: interval, mods: map[string]*loadedModule{}, certs: map[string]cachedCerts{}, lastErr: map[string]string{},
+	var allowed []string
+	for _, m := range modules {
+		allowed = append(allowed, m.Path)
+	}
+	return &Watcher{modules: modules, allowed: allowed, log: log, interval: interval, mods: map[string]*hsm.Module{}, certs: map[string]cachedCerts{}, lastErr: map[string]string{},
 		subs: map[chan struct{}]struct{}{}, ready: make(chan struct{}), idle: make(chan struct{}, 1)}
 }
 
@@ -211,7 +220,7 @@ func (w *Watcher) Subscribe() (<-chan struct{}, func()) {
 }
 
 // ErrBusy: another signing holds the tokens.
-var ErrBusy = errors.New("agent: another signing is in progress")
+var ErrBusy = fault.New(fault.Conflict, "agent: another signing is in progress")
 
 // Hold keeps polls from finalising modules until release is called; a signer holds it
 // while it has a key open. It waits for a running poll or signer until ctx ends, and
@@ -273,7 +282,7 @@ func sameTokens(a, b []Token) bool {
 	}
 	for i := range a {
 		if a[i].Key() != b[i].Key() || a[i].Slot != b[i].Slot || len(a[i].Certificates) != len(b[i].Certificates) ||
-			a[i].PINLocked != b[i].PINLocked || a[i].PINFinalTry != b[i].PINFinalTry {
+			a[i].PINLocked != b[i].PINLocked || a[i].PINFinalTry != b[i].PINFinalTry || a[i].PINCountLow != b[i].PINCountLow {
 			return false
 		}
 	}
@@ -287,16 +296,9 @@ func (w *Watcher) Close() {
 	w.unload()
 }
 
-// certObject is a certificate object as read from a token.
-type certObject struct {
-	der   []byte
-	label string
-	id    []byte
-}
-
 // certificates returns the signing certificates of token t, read with read when t is
 // new or its cache is old; the caller holds idle.
-func (w *Watcher) certificates(t Token, read func() ([]certObject, error)) []Certificate {
+func (w *Watcher) certificates(t Token, read func() ([]hsm.CertObject, error)) []Certificate {
 	cached, ok := w.certs[t.Key()]
 	if !ok || cached.polls >= certRefresh {
 		objs, err := read()
@@ -312,38 +314,136 @@ func (w *Watcher) certificates(t Token, read func() ([]certObject, error)) []Cer
 
 // signingCertificates describes the end-entity certificates among objs, each with the
 // chain the other (CA) certificates on the token give it.
-func signingCertificates(objs []certObject) []Certificate {
-	type parsed struct {
-		certObject
-		cert *x509.Certificate
-	}
-	var all []parsed
+func signingCertificates(all []hsm.CertObject) []Certificate {
 	var cas []*x509.Certificate
-	for _, o := range objs {
-		if c, err := x509.ParseCertificate(o.der); err == nil {
-			all = append(all, parsed{o, c})
-			if c.IsCA {
-				cas = append(cas, c)
-			}
+	for _, o := range all {
+		if o.Cert.IsCA {
+			cas = append(cas, o.Cert)
 		}
 	}
 	var out []Certificate
 	for _, o := range all {
-		if o.cert.IsCA {
+		if o.Cert.IsCA {
 			continue // the chain the token carries, not a signing certificate
 		}
 		ci := Certificate{
-			Label: o.label, ID: hex.EncodeToString(o.id), Holder: o.cert.Subject.CommonName, Subject: o.cert.Subject.String(),
-			Issuer: o.cert.Issuer.CommonName, Serial: strings.ToUpper(o.cert.SerialNumber.Text(16)),
-			NotBefore: o.cert.NotBefore, NotAfter: o.cert.NotAfter, Kind: KindOf(o.cert), SHA256: certSHA256(o.cert), Cert: o.cert,
+			Label: o.Label, ID: hex.EncodeToString(o.ID), Holder: o.Cert.Subject.CommonName, Subject: o.Cert.Subject.String(),
+			Issuer: o.Cert.Issuer.CommonName, Serial: strings.ToUpper(o.Cert.SerialNumber.Text(16)),
+			NotBefore: o.Cert.NotBefore, NotAfter: o.Cert.NotAfter, Kind: KindOf(o.Cert), SHA256: certSHA256(o.Cert), Cert: o.Cert,
 		}
-		if path := pki.IssuerPath(o.cert, cas); len(path) > 1 {
+		if path := pki.IssuerPath(o.Cert, cas); len(path) > 1 {
 			ci.Chain = path[1:]
 		}
 		out = append(out, ci)
 	}
 	slices.SortFunc(out, func(a, b Certificate) int { return strings.Compare(a.ID+a.Label, b.ID+b.Label) })
 	return out
+}
+
+// load returns the module at m.Path, loading it through hsm the first time; the caller
+// holds idle.
+func (w *Watcher) load(m Module) (*hsm.Module, error) {
+	if l := w.mods[m.Path]; l != nil {
+		return l, nil
+	}
+	// MaxSessions 2: the agent signs one request at a time. GuardPINTries: the PINs
+	// the agent hands a token are typed by a person, unchecked.
+	l, err := hsm.OpenModule(m.Path, hsm.Options{AllowedModules: w.allowed, MaxSessions: 2, GuardPINTries: true, Logger: w.log})
+	if err != nil {
+		return nil, err
+	}
+	w.mods[m.Path] = l
+	return l, nil
+}
+
+// scan lists the tokens of one module with their certificates; the caller holds idle.
+func (w *Watcher) scan(m Module) ([]Token, error) {
+	mod, err := w.load(m)
+	if err != nil {
+		return nil, err
+	}
+	if m.Reinitialize {
+		if err := mod.Reinitialize(); err != nil {
+			return nil, err
+		}
+	}
+	infos, err := mod.Tokens()
+	if err != nil {
+		return nil, err
+	}
+	name := m.Name
+	if name == "" {
+		name = filepath.Base(m.Path)
+	}
+	var out []Token
+	for _, ti := range infos {
+		t := tokenOf(ti, name)
+		t.Certificates = w.certificates(t, func() ([]hsm.CertObject, error) { return mod.Certificates(ti.Slot) })
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func tokenOf(ti hsm.TokenInfo, moduleName string) Token {
+	return Token{
+		Module: ti.Module, ModuleName: moduleName, Slot: ti.Slot, Label: ti.Label, Serial: ti.Serial,
+		Manufacturer: ti.Manufacturer, Model: ti.Model,
+		PINLocked: ti.PINLocked, PINFinalTry: ti.PINFinalTry, PINCountLow: ti.PINCountLow,
+	}
+}
+
+// unload releases the modules; the caller holds idle.
+func (w *Watcher) unload() {
+	for p, l := range w.mods {
+		_ = l.Close()
+		delete(w.mods, p)
+	}
+}
+
+// module is the loaded module of t; the caller holds idle (Hold).
+func (w *Watcher) module(t Token) (*hsm.Module, error) {
+	for _, m := range w.modules {
+		if m.Path == t.Module {
+			return w.load(m)
+		}
+	}
+	return nil, fault.Errorf(fault.Forbidden, "agent: module %s is not configured", t.Module)
+}
+
+// TokenNow reads t's state from the token now, not from the last poll: its PIN
+// flags may have changed since. The caller holds the watcher (Hold).
+func (w *Watcher) TokenNow(t Token) (Token, error) {
+	mod, err := w.module(t)
+	if err != nil {
+		return Token{}, err
+	}
+	ti, err := mod.Token(t.Slot)
+	if err != nil {
+		return Token{}, err
+	}
+	if ti.Serial != t.Serial || ti.Label != t.Label {
+		return Token{}, fault.Wrap(fault.Unavailable, hsm.ErrTokenNotFound, "agent: the token was pulled out or changed")
+	}
+	now := tokenOf(ti, t.ModuleName)
+	now.Certificates = t.Certificates
+	return now, nil
+}
+
+// OpenKey opens the private key of certificate c on token t (by its CKA_ID, or its
+// label when it has none), logging in with pin: one C_Login, which hsm refuses to make
+// when the token says its PIN is locked or at its final try. The caller holds the
+// watcher (Hold) until the key is closed, so that no poll re-initialises the module
+// under it.
+func (w *Watcher) OpenKey(ctx context.Context, t Token, c Certificate, pin hsm.Secret) (*hsm.PKCS11Key, error) {
+	id, err := hex.DecodeString(c.ID)
+	if err != nil {
+		return nil, fault.Errorf(fault.Invalid, "agent: certificate id %q is not hex", c.ID)
+	}
+	mod, err := w.module(t)
+	if err != nil {
+		return nil, err
+	}
+	return mod.OpenKey(ctx, hsm.KeyRef{Token: t.Label, Serial: t.Serial, ID: id, Label: c.Label}, pin)
 }
 
 // FindCertificate returns the token and certificate whose SHA-256 (base64url) is sum.
@@ -397,7 +497,3 @@ func SelectCertificate(toks []Token, label, certIDHex string) (Token, Certificat
 	}
 	return t, certs[0], nil
 }
-
-// KeyURI is the pkcs11: URI of the private key of c on t, with pin. It holds the PIN:
-// give it to hsm.Open and nothing else.
-func KeyURI(t Token, c Certificate, pin string) (string, error) { return pkcs11URI(t, c, pin) }

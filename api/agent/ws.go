@@ -101,7 +101,7 @@ func (s *Server) wsReader(ctx context.Context, stop func(), c *websocket.Conn, p
 				send(ctx, out, wsMessage{Type: "error", Error: err.Error()})
 				continue
 			}
-			send(ctx, out, wsMessage{Type: "job", JobID: j.ID, URL: s.URL() + "/jobs/" + j.ID})
+			send(ctx, out, wsMessage{Type: "job", JobID: j.ID, URL: s.jobURL(j)})
 		case "watch":
 			j, ok := s.agent.Job(m.JobID)
 			if !ok || j.Origin != p.Origin {

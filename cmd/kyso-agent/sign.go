@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -16,6 +14,7 @@ import (
 
 	"github.com/kyso-vn/kyso/api/agent"
 	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/internal/durable"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/pades"
 )
@@ -116,24 +115,14 @@ func runSign(cmd *cobra.Command, rf *rootFlags, f signFlags, in string) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	uri, err := agent.KeyURI(tok, cert, pin)
-	if err != nil {
-		return &exitError{code: 1, err: err}
-	}
-	var allowed []string
-	for _, m := range modules {
-		allowed = append(allowed, m.Path)
-	}
 	ctx := cmd.Context()
-	key, err := hsm.Open(ctx, uri, hsm.Options{AllowedModules: allowed})
+	// Through the watcher's module: one loader, and the token's PIN state is checked
+	// before the PIN is tried.
+	key, err := w.OpenKey(ctx, tok, cert, pin)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	defer func() {
-		if c, ok := key.(io.Closer); ok {
-			_ = c.Close()
-		}
-	}()
+	defer key.Close()
 	opts.Certificate, opts.Chain = key.Certificate(), key.Chain()
 	if opts.Certificate == nil {
 		opts.Certificate = cert.Cert
@@ -155,20 +144,17 @@ func runSign(cmd *cobra.Command, rf *rootFlags, f signFlags, in string) error {
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	// Write next to OUT and rename, so that OUT is never a half-signed file.
-	tmp, err := os.CreateTemp(filepath.Dir(f.out), ".kyso-agent-*.pdf")
+	// OUT is never a half-signed file; it gets the input's permissions, as kyso sign
+	// gives them.
+	out, err := durable.Create(f.out, st.Mode().Perm())
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	defer os.Remove(tmp.Name())
-	if err := pades.Sign(ctx, key, src, st.Size(), tmp, opts); err != nil {
-		tmp.Close()
+	defer out.Discard()
+	if err := pades.Sign(ctx, key, src, st.Size(), out, opts); err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("signing %s: %w", in, err)}
 	}
-	if err := tmp.Close(); err != nil {
-		return &exitError{code: 1, err: err}
-	}
-	if err := os.Rename(tmp.Name(), f.out); err != nil {
+	if err := out.Commit(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "signed %s → %s with %s (token %q)\n", in, f.out, cert.Holder, tok.Label)
@@ -176,26 +162,26 @@ func runSign(cmd *cobra.Command, rf *rootFlags, f signFlags, in string) error {
 }
 
 // readPIN reads the PIN from source, or from the terminal without echo.
-func readPIN(cmd *cobra.Command, source, label string) (string, error) {
+func readPIN(cmd *cobra.Command, source, label string) (hsm.Secret, error) {
 	if source != "" {
 		raw, err := os.ReadFile(source)
 		if err != nil {
-			return "", fmt.Errorf("reading the PIN: %w", err)
+			return hsm.Secret{}, fmt.Errorf("reading the PIN: %w", err)
 		}
 		line, _, _ := bytes.Cut(raw, []byte("\n"))
-		return strings.TrimRight(string(line), "\r"), nil
+		return hsm.NewSecret(strings.TrimRight(string(line), "\r")), nil
 	}
 	fd := int(os.Stdin.Fd())
 	fmt.Fprintf(cmd.ErrOrStderr(), "PIN of token %q: ", label)
 	if term.IsTerminal(fd) {
 		b, err := term.ReadPassword(fd)
 		fmt.Fprintln(cmd.ErrOrStderr())
-		return string(b), err
+		return hsm.NewSecret(string(b)), err
 	}
 	// Not a terminal (a pipe): read one line.
 	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 	if err != nil && line == "" {
-		return "", fmt.Errorf("reading the PIN: %w", err)
+		return hsm.Secret{}, fmt.Errorf("reading the PIN: %w", err)
 	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return hsm.NewSecret(strings.TrimRight(line, "\r\n")), nil
 }

@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/pki"
-	"github.com/kyso-vn/kyso/signer/pdf"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -27,7 +26,7 @@ type verifyFlags struct {
 	lang    string
 	content string
 	timeout time.Duration
-	limits  pdf.Limits
+	limits  verify.Limits
 	// builtin and crypto: the built-in trust list and verify.crypto-like overrides
 	// (trust.go)
 	builtin bool
@@ -65,7 +64,7 @@ be read becomes {"version":1,"file":…,"error":…}.`,
 	addTrustFlags(cmd, &f)
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "time limit for each FILE")
 	// the limits of the server's verify: section; exceeding one is exit status 2
-	d := pdf.DefaultLimits()
+	d := verify.DefaultLimits()
 	fl.IntVar(&f.limits.MaxRevisions, "max-revisions", d.MaxRevisions, "refuse a document with more revisions (verify.max_revisions)")
 	fl.IntVar(&f.limits.MaxObjects, "max-objects", d.MaxObjects, "refuse a document that needs more objects read (verify.max_objects)")
 	fl.IntVar(&f.limits.MaxXrefEntries, "max-xref-entries", d.MaxXrefEntries, "refuse a document with more cross-reference entries (verify.max_xref_entries)")
@@ -119,11 +118,12 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 		return err
 	}
 
+	svc := &app.Service{Verify: opts}
 	var outputs []any
 	worst := 0 // 0 < 3 < 2 < 1
 	severity := map[int]int{0: 0, 3: 1, 2: 2, 1: 3}
 	for i, file := range files {
-		rep, err := verifyOne(ctx, f, file, opts)
+		rep, err := verifyOne(ctx, svc, f, file)
 		code := verify.ExitStatus(rep, err)
 		if severity[code] > severity[worst] {
 			worst = code
@@ -174,24 +174,11 @@ func verdictLine(code int) string {
 	return "verify: the validity of a signature cannot be established"
 }
 
-func verifyOne(ctx context.Context, f verifyFlags, file string, opts verify.Options) (*verify.Report, error) {
+func verifyOne(ctx context.Context, svc *app.Service, f verifyFlags, file string) (*verify.Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	if f.content == "" {
-		return verify.VerifyFile(ctx, file, opts)
+		return svc.VerifyFile(ctx, file)
 	}
-	sig, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", verify.ErrUnreadable, err)
-	}
-	c, err := os.Open(f.content)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", verify.ErrUnreadable, err)
-	}
-	defer c.Close()
-	st, err := c.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", verify.ErrUnreadable, err)
-	}
-	return verify.VerifyDetached(ctx, sig, c, st.Size(), file, opts)
+	return svc.VerifyDetachedFile(ctx, file, f.content)
 }

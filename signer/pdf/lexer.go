@@ -17,6 +17,9 @@ type source struct {
 	size  int64
 	cache *blockCache
 	hw    int64
+	// the block read last, so that consecutive bytes need no cache lookup
+	cur  []byte
+	curN int64
 }
 
 const (
@@ -75,10 +78,17 @@ func (s *source) byteAt(off int64) (byte, bool) {
 		}
 		return 0, false
 	}
-	s.touch(off + 1)
-	b, err := s.cache.block(off / blockSize)
-	if err != nil {
-		return 0, false
+	if off+1 > s.hw {
+		s.hw = off + 1
+	}
+	n := off / blockSize
+	b := s.cur
+	if b == nil || n != s.curN {
+		var err error
+		if b, err = s.cache.block(n); err != nil {
+			return 0, false
+		}
+		s.cur, s.curN = b, n
 	}
 	i := off % blockSize
 	if i >= int64(len(b)) {

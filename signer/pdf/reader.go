@@ -43,6 +43,9 @@ type xrefSection struct {
 	entries map[int]xrefEntry
 	maxNum  int
 	reach   int64
+	// uncharged counts the entries not yet charged to the file's budget (charged
+	// 1024 at a time, and the rest when the section is read)
+	uncharged int
 }
 
 // xrefLayer is a section over the chain of its /Prev sections. Layers are shared by
@@ -363,13 +366,22 @@ func (r *Reader) readSectionAt(pos, shift int64) (*xrefSection, error) {
 		return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
 	sec := &xrefSection{entries: map[int]xrefEntry{}}
-	if t.kind == tKeyword && string(t.s) == "xref" {
-		return sec, r.readTable(l, sec, shift)
+	switch {
+	case t.kind == tKeyword && string(t.s) == "xref":
+		err = r.readTable(l, sec, shift)
+	case t.kind == tInt:
+		err = r.readXrefStream(pos, sec)
+	default:
+		return nil, fmt.Errorf("%w: no cross-reference section at offset %d", ErrDamaged, pos)
 	}
-	if t.kind == tInt {
-		return sec, r.readXrefStream(pos, sec)
+	if err == nil {
+		err = r.file.chargeEntries(sec.uncharged)
+		sec.uncharged = 0
 	}
-	return nil, fmt.Errorf("%w: no cross-reference section at offset %d", ErrDamaged, pos)
+	if err != nil {
+		return nil, err
+	}
+	return sec, nil
 }
 
 // add records an entry of sec unless the section defined num already, charging the
@@ -378,7 +390,8 @@ func (r *Reader) add(sec *xrefSection, num int, e xrefEntry) error {
 	if _, done := sec.entries[num]; done {
 		return nil
 	}
-	if len(sec.entries)&1023 == 0 {
+	if sec.uncharged++; sec.uncharged == 1024 {
+		sec.uncharged = 0
 		if err := r.file.chargeEntries(1024); err != nil {
 			return err
 		}
@@ -452,6 +465,9 @@ func (r *Reader) readTable(l *lexer, sec *xrefSection, shift int64) error {
 		} else {
 			tmp := &xrefSection{entries: map[int]xrefEntry{}}
 			if err := r.readXrefStream(xs+shift, tmp); err != nil {
+				return err
+			}
+			if err := r.file.chargeEntries(tmp.uncharged); err != nil {
 				return err
 			}
 			for n, e := range tmp.entries {
@@ -957,6 +973,9 @@ func (r *Reader) Catalog() (Dict, Ref, error) {
 	ref, _ := r.Trailer["Root"].(Ref)
 	d := r.Dict(ref)
 	if d == nil {
+		if ferr := r.file.Err(); ferr != nil {
+			return nil, ref, ferr
+		}
 		return nil, ref, fmt.Errorf("%w: no document catalog", ErrDamaged)
 	}
 	return d, ref, nil
@@ -1063,6 +1082,9 @@ func (r *Reader) Pages() ([]Ref, error) {
 		return nil
 	}
 	if err := walk(root, 0); err != nil {
+		if ferr := r.file.Err(); ferr != nil {
+			return nil, ferr // a limit or the context, not the page tree, stopped the walk
+		}
 		return nil, err
 	}
 	return out, nil

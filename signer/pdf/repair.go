@@ -126,13 +126,20 @@ func (f *File) Repair(end int64) (rd *Reader, err error) {
 	if len(rd.xref) == 0 {
 		return nil, fmt.Errorf("%w: no object found", ErrDamaged)
 	}
-	// objects inside object streams, where no direct definition exists
-	for num, e := range rd.snapshotXref() {
+	// objects inside object streams, where no direct definition exists: the streams
+	// latest in the file first, so that a number two streams hold is the later one's
+	// (and the result does not depend on the order of a map)
+	direct := make([]int, 0, len(rd.xref))
+	for num := range rd.xref {
+		direct = append(direct, num)
+	}
+	sort.Slice(direct, func(i, j int) bool { return rd.xref[direct[i]].offset > rd.xref[direct[j]].offset })
+	for _, num := range direct {
 		o, err := rd.getObject(num, 0)
 		if fe := f.Err(); fe != nil {
 			return nil, fe
 		}
-		if err != nil || e.kind != 1 {
+		if err != nil {
 			continue
 		}
 		s, ok := o.(*Stream)
@@ -176,10 +183,12 @@ func (f *File) Repair(end int64) (rd *Reader, err error) {
 		}
 	}
 	if rd.Trailer == nil {
-		for num := range rd.xref {
+		// the latest cross-reference stream that names a catalog
+		for _, num := range direct {
 			if d := rd.Dict(Ref{Num: num}); d != nil && d["Type"] == Name("XRef") {
 				if _, ok := d["Root"].(Ref); ok {
 					rd.Trailer = d
+					break
 				}
 			}
 		}
@@ -194,12 +203,4 @@ func (f *File) Repair(end int64) (rd *Reader, err error) {
 		return nil, err
 	}
 	return rd, nil
-}
-
-func (r *Reader) snapshotXref() map[int]xrefEntry {
-	out := make(map[int]xrefEntry, len(r.xref))
-	for k, v := range r.xref {
-		out[k] = v
-	}
-	return out
 }

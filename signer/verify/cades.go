@@ -141,6 +141,20 @@ func VerifyDetached(ctx context.Context, sig []byte, content io.ReaderAt, size i
 	return rep, nil
 }
 
+// ctxReaderAt stops a long read (a signature's ranges hashed the slow way) when the
+// context ends.
+type ctxReaderAt struct {
+	ctx context.Context
+	r   io.ReaderAt
+}
+
+func (c ctxReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if err := pdf.ContextError(c.ctx); err != nil {
+		return 0, err
+	}
+	return c.r.ReadAt(p, off)
+}
+
 // ctxReader stops a long read when the context ends.
 type ctxReader struct {
 	ctx context.Context

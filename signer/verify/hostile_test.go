@@ -293,3 +293,93 @@ func TestHostileCancel(t *testing.T) {
 		t.Errorf("want a TooLarge fault naming verify.timeout, got %v (kind %v, code %q)", err, fault.KindOf(err), fault.CodeOf(err))
 	}
 }
+
+// TestWriteHostileFiles writes the hostile files to $KYSO_HOSTILE_DIR, for measuring
+// a kyso binary or a server against them (skipped without it).
+func TestWriteHostileFiles(t *testing.T) {
+	dir := os.Getenv("KYSO_HOSTILE_DIR")
+	if dir == "" {
+		t.Skip("KYSO_HOSTILE_DIR is not set")
+	}
+	p := testpki.Committed(t)
+	signed := sign(t, formPDF(), p.Org, pades.Options{})
+	files := map[string][]byte{
+		"xref-bomb.pdf":       xrefBomb(t, 256<<20),
+		"objstm-12x40MiB.pdf": objStmFile(t, 12, 40<<20, 3),
+		"objects-1M.pdf":      manyObjects(1_000_000),
+		"objects-3M.pdf":      manyObjects(3_000_000),
+		"damaged-900.pdf":     damagedTails(signed, 900),
+	}
+	for _, n := range []int{1000, 2000, 4000, 20000} {
+		files[fmt.Sprintf("updates-%d.pdf", n)] = emptyUpdates(t, signed, n)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(dir+"/"+name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// manyObjects is a file of n tiny objects, all listed in an array of the catalog (so
+// that the verifier's walk of the document reaches every one).
+func manyObjects(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	offs := make([]int, n+4)
+	offs[1] = b.Len()
+	b.WriteString("1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Names 3 0 R >>\nendobj\n")
+	offs[2] = b.Len()
+	b.WriteString("2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n")
+	offs[3] = b.Len()
+	b.WriteString("3 0 obj\n[")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%d 0 R ", 4+i)
+	}
+	b.WriteString("]\nendobj\n")
+	for i := 0; i < n; i++ {
+		offs[4+i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n<</A %d>>\nendobj\n", 4+i, i)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", n+4)
+	for _, o := range offs[1:] {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", n+4, xref)
+	return b.Bytes()
+}
+
+// damagedTails appends n updates to doc whose cross-reference data is broken (their
+// startxref points nowhere), each with one new object: a viewer reads them by
+// reconstruction, and so does the verifier (the old code repaired every prefix anew).
+func damagedTails(doc []byte, n int) []byte {
+	var b bytes.Buffer
+	b.Write(doc)
+	if doc[len(doc)-1] != '\n' {
+		b.WriteByte('\n')
+	}
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%d 0 obj\n<< /Note (update %d) >>\nendobj\nstartxref\n%d\n%%%%EOF\n", 1000+i, i, b.Len()+7)
+	}
+	return b.Bytes()
+}
+
+func TestHostileDamagedTails(t *testing.T) {
+	p := testpki.Committed(t)
+	signed := sign(t, formPDF(), p.Org, pades.Options{})
+	opts := Options{Offline: true, At: fuzzTime}
+	// more damaged revisions than allowed: refused, without a repair per prefix
+	checkBounded(t, damagedTails(signed, 3000), opts, "limit/revisions")
+	// 900: read by reconstruction from one scan of the file, and judged
+	rep, _ := checkBounded(t, damagedTails(signed, 900), opts, "")
+	if rep == nil || rep.Revisions != 902 || len(rep.Signatures) != 1 || rep.Signatures[0].Integrity != IntegrityIntact {
+		t.Fatalf("report %+v", rep)
+	}
+	found := false
+	for _, w := range rep.Warnings {
+		found = found || strings.Contains(w, "reconstruction")
+	}
+	if !found {
+		t.Errorf("no warning about the reconstruction: %v", rep.Warnings)
+	}
+}

@@ -49,6 +49,7 @@
 // limit/<name>), with no report; the end of the caller's context stops the work
 // within a second (fault.Canceled or fault.Timeout).
 //
-// It imports the standard library, x/crypto, signer/pdf, signer/cms and pkg/pki; never
+// It imports the standard library, x/crypto, signer/pdf, signer/cms, pkg/pki and
+// pkg/pki/vntrust (to name the PKI a chain ends in); never
 // HTTP servers, gorm, PKCS#11 or anything above signer/.
 package verify

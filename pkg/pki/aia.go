@@ -91,7 +91,6 @@ func (f *AIAFetcher) FetchIssuers(ctx context.Context, cert *x509.Certificate) (
 			continue
 		}
 		out = append(out, Issuers(cert, certs)...)
-		out = append(out, legacyIssuers(cert, certs)...)
 		if len(out) > 0 {
 			return out, nil
 		}

@@ -210,8 +210,14 @@ func EndEntityPaths(pool []*x509.Certificate) [][]*x509.Certificate {
 // its key verifies cert's signature as a CA may sign (crypto/x509's
 // CheckSignatureFrom: basic constraints and key usage). A self-signed CA is its own
 // issuer; IssuerPath stops before asking.
+//
+// A SHA-1 signature, which CheckSignatureFrom refuses, links too (legacy.go): this is
+// about which certificate issued which, and trust is BuildChain's.
 func Issuer(cert, candidate *x509.Certificate) bool {
-	return bytes.Equal(candidate.RawSubject, cert.RawIssuer) && cert.CheckSignatureFrom(candidate) == nil
+	if !bytes.Equal(candidate.RawSubject, cert.RawIssuer) {
+		return false
+	}
+	return cert.CheckSignatureFrom(candidate) == nil || (SHA1Signed(cert) && legacyLink(cert, candidate))
 }
 
 // Issuers lists the certificates of pool that issued cert (Issuer), in pool's order.

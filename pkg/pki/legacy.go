@@ -53,20 +53,6 @@ func legacyLink(cert, candidate *x509.Certificate) bool {
 	return false
 }
 
-// legacyIssuers lists the certificates of pool that issued cert with a SHA-1 signature.
-func legacyIssuers(cert *x509.Certificate, pool []*x509.Certificate) []*x509.Certificate {
-	if !SHA1Signed(cert) {
-		return nil
-	}
-	var out []*x509.Certificate
-	for _, c := range pool {
-		if legacyLink(cert, c) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 func validAt(c *x509.Certificate, at time.Time) bool {
 	return !at.Before(c.NotBefore) && !at.After(c.NotAfter)
 }

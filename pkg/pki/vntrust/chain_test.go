@@ -43,6 +43,9 @@ func TestLegacySHA1Chains(t *testing.T) {
 			if _, err := store.BuildChain(leaf, nil, tc.at, pki.ChainOptions{}); err == nil {
 				t.Fatal("a SHA-1 chain was built without LegacySHA1")
 			}
+			if is := pki.Issuers(leaf, anchors); len(is) != 1 || !is[0].Equal(entry(t, tc.root)) {
+				t.Errorf("Issuers: %d", len(is))
+			}
 			chains, err := store.BuildChain(leaf, nil, tc.at, pki.ChainOptions{LegacySHA1: true})
 			if err != nil || len(chains) != 1 || len(chains[0]) != 2 || !chains[0][1].Equal(entry(t, tc.root)) {
 				t.Fatalf("chains %v, err %v", chains, err)

@@ -17,11 +17,12 @@ import (
 	"github.com/kyso-vn/kyso/signer/pades"
 )
 
-// aiaPKI is a root, an intermediate the document does not carry, served with its CRL
-// by a loopback HTTP server on a free port, and a leaf whose AIA names it.
+// aiaPKI is a root, two intermediates (mid under the root, sub under mid) the
+// document does not carry, served by a loopback HTTP server on a free port with sub's
+// CRL, and a leaf under sub; each certificate's AIA names its issuer's URL.
 type aiaPKI struct {
-	root, sub, leaf *testpki.Cert
-	fetched         *atomic.Int32
+	root, mid, sub, leaf *testpki.Cert
+	fetched, midFetched  *atomic.Int32
 }
 
 func newAIAPKI(t *testing.T) aiaPKI {
@@ -49,13 +50,16 @@ func newAIAPKI(t *testing.T) aiaPKI {
 			t.Fatal(err)
 		}
 	}
-	var fetched atomic.Int32
-	var subDER, crlDER []byte
+	var fetched, midFetched atomic.Int32
+	var subDER, midDER, crlDER []byte
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/sub.crt":
 			fetched.Add(1)
 			w.Write(subDER)
+		case "/mid.crt":
+			midFetched.Add(1)
+			w.Write(midDER)
 		case "/sub.crl":
 			w.Write(crlDER)
 		default:
@@ -63,16 +67,19 @@ func newAIAPKI(t *testing.T) aiaPKI {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	p := aiaPKI{root: key(0), sub: key(1), leaf: key(2), fetched: &fetched}
+	p := aiaPKI{root: key(0), mid: key(3), sub: key(1), leaf: key(2), fetched: &fetched, midFetched: &midFetched}
 	issue(&x509.Certificate{Subject: pkix.Name{CommonName: "AIA TEST root — NOT FOR PRODUCTION", Country: []string{"VN"}},
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}, p.root, nil)
+	issue(&x509.Certificate{Subject: pkix.Name{CommonName: "AIA TEST mid CA", Country: []string{"VN"}},
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}, p.mid, p.root)
 	issue(&x509.Certificate{Subject: pkix.Name{CommonName: "AIA TEST sub CA", Country: []string{"VN"}},
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}, p.sub, p.root)
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		IssuingCertificateURL: []string{srv.URL + "/mid.crt"}}, p.sub, p.mid)
 	issue(&x509.Certificate{Subject: pkix.Name{CommonName: "Trần Thị B", Country: []string{"VN"},
 		ExtraNames: []pkix.AttributeTypeAndValue{{Type: testpki.OIDUID, Value: "CCCD:079123456789"}}},
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
 		IssuingCertificateURL: []string{srv.URL + "/sub.crt"}, CRLDistributionPoints: []string{srv.URL + "/sub.crl"}}, p.leaf, p.sub)
-	subDER = p.sub.Cert.Raw
+	subDER, midDER = p.sub.Cert.Raw, p.mid.Cert.Raw
 	var err error
 	crlDER, err = x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(1),
 		ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour)}, p.sub.Cert, p.sub.Key)
@@ -99,7 +106,7 @@ func TestMissingIntermediate(t *testing.T) {
 	// ask its own network): here the server is on loopback, so it is allowed
 	rep = verifyBytes(t, doc, Options{Anchors: anchors, Issuers: &pki.AIAFetcher{AllowPrivate: true}})
 	s := rep.Signatures[0]
-	if s.Indication != TotalPassed || len(s.Chain) != 3 || p.fetched.Load() != 1 {
+	if s.Indication != TotalPassed || len(s.Chain) != 4 || p.fetched.Load() != 1 || p.midFetched.Load() != 1 {
 		t.Fatalf("online: fetched %d times:\n%s", p.fetched.Load(), describe(rep))
 	}
 	if !strings.Contains(strings.Join(s.Warnings, " "), "fetched from "+p.leaf.Cert.IssuingCertificateURL[0]) {
@@ -109,8 +116,15 @@ func TestMissingIntermediate(t *testing.T) {
 		t.Errorf("signer %q, identifiers %+v", s.Signer.Subject, s.Signer.Identifiers)
 	}
 
-	rep = verifyBytes(t, doc, Options{Anchors: anchors, Offline: true, Intermediates: []*x509.Certificate{p.sub.Cert}})
-	if s := rep.Signatures[0]; len(s.Chain) != 3 || s.SubIndication == NoCertificateChainFound || p.fetched.Load() != 1 {
-		t.Errorf("with the intermediate configured:\n%s", describe(rep))
+	rep = verifyBytes(t, doc, Options{Anchors: anchors, Offline: true, Intermediates: []*x509.Certificate{p.sub.Cert, p.mid.Cert}})
+	if s := rep.Signatures[0]; len(s.Chain) != 4 || s.SubIndication == NoCertificateChainFound || p.fetched.Load() != 1 {
+		t.Errorf("with the intermediates configured:\n%s", describe(rep))
+	}
+
+	// the document carries sub but not mid: the walk goes up past what is present
+	withSub := sign(t, formPDF(), &testpki.Cert{Cert: p.leaf.Cert, Key: p.leaf.Key, Chain: []*x509.Certificate{p.sub.Cert}}, pades.Options{Level: pades.LevelBB})
+	rep = verifyBytes(t, withSub, Options{Anchors: anchors, Issuers: &pki.AIAFetcher{AllowPrivate: true}})
+	if s := rep.Signatures[0]; s.Indication != TotalPassed || len(s.Chain) != 4 || p.fetched.Load() != 1 || p.midFetched.Load() != 2 {
+		t.Errorf("mid missing above sub: sub fetched %d, mid %d:\n%s", p.fetched.Load(), p.midFetched.Load(), describe(rep))
 	}
 }

@@ -175,11 +175,19 @@ func (v *pdfVerifier) chain(ctx context.Context, leaf *x509.Certificate, pool []
 		return cr, nil
 	}
 	var notes []string
-	cur := leaf
-	for range maxAIADepth {
-		if len(pki.Issuers(cur, pool)) > 0 || len(cur.IssuingCertificateURL) == 0 || bytes.Equal(cur.RawIssuer, cur.RawSubject) {
+	cur, fetched := leaf, 0
+	for range 2 * maxAIADepth {
+		if bytes.Equal(cur.RawIssuer, cur.RawSubject) || fetched == maxAIADepth {
 			break
 		}
+		if is := pki.Issuers(cur, pool); len(is) > 0 {
+			cur = is[0] // present: look further up
+			continue
+		}
+		if len(cur.IssuingCertificateURL) == 0 {
+			break
+		}
+		fetched++
 		got, err := v.opts.Issuers.FetchIssuers(ctx, cur)
 		if err != nil || len(got) == 0 {
 			if err != nil {

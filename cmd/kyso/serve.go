@@ -124,6 +124,9 @@ func serve(ctx context.Context, p serveParams) error {
 		log.Warn("the store is not durable: a power cut may lose committed work, a number already handed out among it", "settings", how)
 	}
 	svc := newServeService(cfg, st, anchors, tempDir, p.revocationURL)
+	if err := applyTrustConfig(cfg, &svc.Verify); err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	if err := bootstrapAdmin(ctx, svc, p.stdout, log); err != nil {
 		return err
 	}

@@ -109,6 +109,9 @@ type Key struct {
 type Trust struct {
 	Anchors    []string `yaml:"anchors"`
 	AnchorsDir string   `yaml:"anchors_dir"`
+	// Builtin: the built-in Vietnamese trust list (pkg/pki/vntrust) is used too; on
+	// unless set to false (trust.go).
+	Builtin *bool `yaml:"builtin"`
 }
 
 // TSA is the RFC 3161 timestamp authorities, tried in order.

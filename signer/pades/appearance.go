@@ -103,6 +103,9 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 		return pdf.Ref{}, rect, fmt.Errorf("%w: the appearance rectangle is empty", ErrOptions)
 	}
 	var content bytes.Buffer
+	// bbox is what the appearance draws, in its own (upright) space: the rectangle,
+	// grown to hold a seal that reaches past it.
+	bbox := [4]float64{0, 0, w, h}
 	xobjs := pdf.Dict{}
 	resources := pdf.Dict{"ProcSet": pdf.Array{pdf.Name("PDF"), pdf.Name("Text"), pdf.Name("ImageC")}}
 	if a.Image != nil || a.Seal != nil {
@@ -135,6 +138,9 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 			sx := x + dw/3 - sw*ss
 			sy := y + dh/2 - sh*ss/2
 			fmt.Fprintf(&content, "q %s 0 0 %s %s %s cm /Im2 Do Q\n", f2(sw*ss), f2(sh*ss), f2(sx), f2(sy))
+			// The seal is shown whole, at its true size: the box grows to hold it
+			// (Decree 30/2020, Appendix I, II.8.a).
+			bbox = [4]float64{minf(0, sx), minf(0, sy), maxf(w, sx+sw*ss), maxf(h, sy+sh*ss)}
 		}
 	}
 	if len(a.Lines) > 0 {
@@ -160,21 +166,48 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 	form := pdf.Dict{
 		"Type":      pdf.Name("XObject"),
 		"Subtype":   pdf.Name("Form"),
-		"BBox":      pdf.Array{0.0, 0.0, w, h},
+		"BBox":      pdf.Array{bbox[0], bbox[1], bbox[2], bbox[3]},
 		"Resources": resources,
 	}
 	// A rotated page turns the appearance with it; counter-rotate so it reads upright.
+	m := uprightMatrix(rot, w, h)
 	if rot != 0 {
-		switch rot {
-		case 90:
-			form["Matrix"] = pdf.Array{0.0, 1.0, -1.0, 0.0, h, 0.0}
-		case 180:
-			form["Matrix"] = pdf.Array{-1.0, 0.0, 0.0, -1.0, w, h}
-		case 270:
-			form["Matrix"] = pdf.Array{0.0, -1.0, 1.0, 0.0, 0.0, w}
-		}
+		form["Matrix"] = pdf.Array{m[0], m[1], m[2], m[3], m[4], m[5]}
+	}
+	// The widget's rectangle is the box as the matrix places it on the page: the
+	// given rectangle when nothing reaches past it, larger when the seal does.
+	if bbox != [4]float64{0, 0, w, h} {
+		rect = growRect(rect, bbox, m)
 	}
 	return u.Add(&pdf.Stream{Dict: form, Data: content.Bytes()}), rect, nil
+}
+
+// uprightMatrix maps an appearance drawn upright in a w×h box (as the reader sees
+// the page) to the page's user space relative to the widget's lower left corner, for
+// a page turned by rot degrees.
+func uprightMatrix(rot int64, w, h float64) [6]float64 {
+	switch rot {
+	case 90:
+		return [6]float64{0, 1, -1, 0, h, 0}
+	case 180:
+		return [6]float64{-1, 0, 0, -1, w, h}
+	case 270:
+		return [6]float64{0, -1, 1, 0, 0, w}
+	}
+	return [6]float64{1, 0, 0, 1, 0, 0}
+}
+
+// growRect is the user-space rectangle that holds bbox (in the appearance's upright
+// space) once m places it relative to rect's lower left corner. The appearance is
+// then mapped onto it by a translation only, so nothing is scaled or clipped.
+func growRect(rect, bbox [4]float64, m [6]float64) [4]float64 {
+	out := [4]float64{1e18, 1e18, -1e18, -1e18}
+	for _, c := range [4][2]float64{{bbox[0], bbox[1]}, {bbox[2], bbox[1]}, {bbox[0], bbox[3]}, {bbox[2], bbox[3]}} {
+		x := m[0]*c[0] + m[2]*c[1] + m[4] + rect[0]
+		y := m[1]*c[0] + m[3]*c[1] + m[5] + rect[1]
+		out = [4]float64{minf(out[0], x), minf(out[1], y), maxf(out[2], x), maxf(out[3], y)}
+	}
+	return out
 }
 
 // topRight is the rectangle, in user space, of a w×h box margin points from the top

@@ -334,11 +334,15 @@ func signExistingField(rd *pdf.Reader, u *pdf.Update, f *field, sigRef pdf.Ref, 
 		if pageRef.Num == 0 && len(pages) > 0 {
 			pageRef = pages[0]
 		}
-		ap, _, err := o.Appearance.build(rd, u, pageRef, rect, o)
+		ap, r, err := o.Appearance.build(rd, u, pageRef, rect, o)
 		if err != nil {
 			return err
 		}
 		widget["AP"] = pdf.Dict{"N": ap}
+		if r != rect {
+			// the appearance grew (a seal reaching past the field): so does the widget
+			widget["Rect"] = pdf.Array{r[0], r[1], r[2], r[3]}
+		}
 	}
 	u.Set(f.ref, nd)
 	if widgetRef != f.ref {

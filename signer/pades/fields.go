@@ -247,11 +247,15 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 		return nil, "", err
 	}
 	if target != nil {
+		if len(o.Blanks) > 0 {
+			return nil, "", fmt.Errorf("%w: blank fields are made with a new signature field, not in the existing %q", ErrOptions, name)
+		}
 		if err := signExistingField(rd, u, target, sigRef, o, pages); err != nil {
 			return nil, "", err
 		}
 	} else {
-		fieldRef, err := addNewField(rd, u, name, sigRef, o, pages)
+		var blanks []pdf.Ref
+		fieldRef, err := addNewField(rd, u, name, sigRef, o, pages, &blanks)
 		if err != nil {
 			return nil, "", err
 		}
@@ -259,10 +263,13 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 		switch fl := acro["Fields"].(type) {
 		case pdf.Ref:
 			arr := append(pdf.Array(nil), rd.Array(fl)...)
-			u.Set(fl, append(arr, fieldRef))
+			u.Set(fl, append(append(arr, fieldRef), refsArray(blanks)...))
 		default:
 			arr := append(pdf.Array(nil), rd.Array(fl)...)
-			newAcro["Fields"] = append(arr, fieldRef)
+			newAcro["Fields"] = append(append(arr, fieldRef), refsArray(blanks)...)
+		}
+		if len(blanks) > 0 {
+			addHelv(rd, newAcro)
 		}
 		newAcro["SigFlags"] = int64(3)
 		if ar, ok := acroObj.(pdf.Ref); ok && rd.Dict(ar) != nil {
@@ -351,7 +358,7 @@ func signExistingField(rd *pdf.Reader, u *pdf.Update, f *field, sigRef pdf.Ref, 
 	return nil
 }
 
-func addNewField(rd *pdf.Reader, u *pdf.Update, name string, sigRef pdf.Ref, o *Options, pages []pdf.Ref) (pdf.Ref, error) {
+func addNewField(rd *pdf.Reader, u *pdf.Update, name string, sigRef pdf.Ref, o *Options, pages []pdf.Ref, newFields *[]pdf.Ref) (pdf.Ref, error) {
 	pageNo := 1
 	if o.Appearance != nil && o.Appearance.Page > 0 {
 		pageNo = o.Appearance.Page
@@ -380,20 +387,45 @@ func addNewField(rd *pdf.Reader, u *pdf.Update, name string, sigRef pdf.Ref, o *
 		w["Rect"] = pdf.Array{r[0], r[1], r[2], r[3]}
 	}
 	u.Set(fieldRef, w)
+	annots := map[int][]pdf.Ref{pageNo: {fieldRef}}
+	if len(o.Blanks) > 0 {
+		more, err := blankFields(rd, u, o.Blanks, pages)
+		if err != nil {
+			return pdf.Ref{}, err
+		}
+		for p, refs := range more {
+			annots[p] = append(annots[p], refs...)
+		}
+		*newFields = append(*newFields, flatten(more, len(pages))...)
+	}
+	for p, refs := range annots {
+		if err := addAnnots(rd, u, pages[p-1], p, refs); err != nil {
+			return pdf.Ref{}, err
+		}
+	}
+	return fieldRef, nil
+}
+
+// addAnnots lists new annotations on a page.
+func addAnnots(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, pageNo int, refs []pdf.Ref) error {
 	page := rd.Dict(pageRef)
 	if page == nil {
-		return pdf.Ref{}, fmt.Errorf("%w: page %d is not a dictionary", pdf.ErrDamaged, pageNo)
+		return fmt.Errorf("%w: page %d is not a dictionary", pdf.ErrDamaged, pageNo)
+	}
+	add := make(pdf.Array, 0, len(refs))
+	for _, r := range refs {
+		add = append(add, r)
 	}
 	if ar, ok := page["Annots"].(pdf.Ref); ok && rd.Array(ar) != nil {
 		arr := append(pdf.Array(nil), rd.Array(ar)...)
-		u.Set(ar, append(arr, fieldRef))
+		u.Set(ar, append(arr, add...))
 	} else {
 		np := copyDict(page)
 		arr := append(pdf.Array(nil), rd.Array(page["Annots"])...)
-		np["Annots"] = append(arr, fieldRef)
+		np["Annots"] = append(arr, add...)
 		u.Set(pageRef, np)
 	}
-	return fieldRef, nil
+	return nil
 }
 
 func number(o pdf.Object) float64 {

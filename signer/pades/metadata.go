@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/kyso-vn/kyso/signer/pdf"
@@ -61,7 +62,26 @@ func applyMetadata(rd *pdf.Reader, u *pdf.Update, m *Metadata, cat pdf.Dict, new
 		newCat["Metadata"] = u.Add(&pdf.Stream{Dict: pdf.Dict{"Type": pdf.Name("Metadata"), "Subtype": pdf.Name("XML")}, Data: packet})
 		catChanged = true
 	}
+	// The blank fields the approval made (number, day, month, year) share one font.
+	var blankFont pdf.Ref
+	var blankEnc func(string) string
+	var blankTexts []string
+	names := make([]string, 0, len(m.Fields))
 	for name, value := range m.Fields {
+		names = append(names, name)
+		if isBlankName(name) {
+			blankTexts = append(blankTexts, value)
+		}
+	}
+	sort.Strings(names)
+	if len(blankTexts) > 0 {
+		var err error
+		if blankFont, blankEnc, err = fontResource(u, blankTexts); err != nil {
+			return false, err
+		}
+	}
+	for _, name := range names {
+		value := m.Fields[name]
 		var f *field
 		for i := range fields {
 			if fields[i].name == name {
@@ -73,7 +93,11 @@ func applyMetadata(rd *pdf.Reader, u *pdf.Update, m *Metadata, cat pdf.Dict, new
 		}
 		nd := copyDict(f.dict)
 		nd["V"] = pdf.TextString(value)
-		if r := rd.Array(nd["Rect"]); len(r) == 4 {
+		if r := rd.Array(nd["Rect"]); len(r) == 4 && isBlankName(name) {
+			rect := [4]float64{number(r[0]), number(r[1]), number(r[2]), number(r[3])}
+			q, _ := rd.Int(nd["Q"])
+			nd["AP"] = pdf.Dict{"N": blankAppearance(u, rect, daSize(nd["DA"]), int(q), blankFont, blankEnc(value), textWidth(value, daSize(nd["DA"])))}
+		} else if r := rd.Array(nd["Rect"]); len(r) == 4 {
 			rect := [4]float64{number(r[0]), number(r[1]), number(r[2]), number(r[3])}
 			h := rect[3] - rect[1]
 			fs := 10.0
@@ -145,4 +169,47 @@ func isXMLName(s string) bool {
 		}
 	}
 	return true
+}
+
+func isBlankName(n string) bool {
+	switch n {
+	case BlankNumber, BlankNumberSymbol, BlankDay, BlankMonth, BlankYear:
+		return true
+	}
+	return false
+}
+
+// daSize reads the font size of a field's /DA ("/Helv 13 Tf 0 g"); 13 pt when it
+// names none.
+func daSize(o pdf.Object) float64 {
+	s, _ := o.(pdf.String)
+	f := strings.Fields(string(s))
+	for i := 1; i < len(f); i++ {
+		if f[i] == "Tf" {
+			if v, err := strconv.ParseFloat(f[i-1], 64); err == nil && v > 0 && v < 200 {
+				return v
+			}
+		}
+	}
+	return 13
+}
+
+// blankAppearance draws a blank field's value in the embedded font at size, aligned
+// as its /Q says, on the baseline the blank was found on (0.32 × size above the
+// rectangle's bottom).
+func blankAppearance(u *pdf.Update, rect [4]float64, size float64, q int, font pdf.Ref, hex string, width float64) pdf.Ref {
+	w, h := rect[2]-rect[0], rect[3]-rect[1]
+	x := 0.0
+	switch q {
+	case 1:
+		x = (w - width) / 2
+	case 2:
+		x = w - width
+	}
+	content := fmt.Sprintf("/Tx BMC q BT 0 g /F1 %s Tf 1 0 0 1 %s %s Tm <%s> Tj ET Q EMC\n", f2(size), f2(x), f2(0.32*size), hex)
+	return u.Add(&pdf.Stream{Dict: pdf.Dict{
+		"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"),
+		"BBox":      pdf.Array{0.0, 0.0, w, h},
+		"Resources": pdf.Dict{"Font": pdf.Dict{"F1": font}, "ProcSet": pdf.Array{pdf.Name("PDF"), pdf.Name("Text")}},
+	}, Data: []byte(content)})
 }

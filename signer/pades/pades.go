@@ -114,6 +114,10 @@ type Options struct {
 	Time time.Time
 	// Appearance makes the signature visible; nil is invisible.
 	Appearance *Appearance
+	// Blanks are empty, read-only text fields made in the signature's revision where
+	// the page leaves the number and date blank (the leader's approval), for the
+	// issuing revision to fill; see Blank.
+	Blanks []Blank
 	// Metadata, when set, is written in the signature's own revision (the clerk's
 	// number, date and identifier codes).
 	Metadata *Metadata

@@ -102,6 +102,18 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 	if rep.Indication != verify.TotalPassed || len(rep.Signatures) == 0 {
 		return pades.Options{}, nil, rep, notVerified(verdict(rep))
 	}
+	// The number and date go on the page: into the template's fields when named,
+	// else into the blanks the approval marked. Without either the document is not
+	// issued (and takes no number): never an issued document with a blank number.
+	var rd *pdf.Reader
+	if req.NumberField == "" || req.DateField == "" {
+		if rd, err = pdf.Open(f, size); err != nil {
+			return pades.Options{}, nil, rep, mapSignError(err)
+		}
+		if _, err := pades.BlankValues(rd, pades.NumberDate{}); err != nil {
+			return pades.Options{}, nil, rep, noPlace(doc.ID, err)
+		}
+	}
 	numbered, err := s.Store.AssignNumber(ctx, doc.ID, s.now(), req.Actor)
 	if err != nil {
 		return pades.Options{}, nil, rep, err
@@ -124,12 +136,46 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 	if req.DateField != "" {
 		meta.Fields[req.DateField] = issued.Format("02/01/2006")
 	}
+	if rd != nil {
+		values, err := pades.BlankValues(rd, pades.NumberDate{Number: numbered.Number, Symbol: numbered.NumberSymbol().Symbol, Date: issued})
+		if err != nil {
+			return pades.Options{}, nil, rep, noPlace(doc.ID, err)
+		}
+		for k, v := range values {
+			meta.Fields[k] = v
+		}
+	}
 	app, err := sealAppearance(f, size, req)
 	if err != nil {
 		return pades.Options{}, nil, rep, err
 	}
 	po, err := s.padesOptions(SignOptions{Level: req.Level, Reason: "Phát hành văn bản " + ns, Appearance: app, Metadata: meta}, cert, chain)
 	return po, numbered, rep, err
+}
+
+// CodeNoPlace: the approved document shows no place for its number and date.
+const CodeNoPlace = "issue/no-place"
+
+func noPlace(id int64, err error) error {
+	return fault.WithCode(&fault.Error{Kind: fault.Invalid, Cause: err, Detail: fmt.Sprintf("document %d shows no place for its number and date, so it is not issued: "+
+		"its first page had no blank \"Số:      /SYMBOL\" and \"ngày      tháng      năm\" when it was approved, and no template fields were named. "+
+		"Either name the template's text fields (--number-field and --date-field; number_field and date_field in the API), "+
+		"or put those blanks on the draft's first page and have it approved again", id)}, CodeNoPlace)
+}
+
+// approvalBlanks finds the blanks of the number and date on the draft's first page,
+// for the approval to mark with empty fields; none when the page has none (the
+// template may have fields of its own).
+func approvalBlanks(f *os.File, size int64) []pades.Blank {
+	rd, err := pdf.Open(f, size)
+	if err != nil {
+		return nil
+	}
+	blanks, err := pades.FindBlanks(rd)
+	if err != nil {
+		return nil
+	}
+	return blanks
 }
 
 // sealAppearance lays the seal over the left third of the leader's visible signature

@@ -1,0 +1,95 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/pkg/fault"
+	"github.com/kyso-vn/kyso/signer/pades"
+)
+
+// leaderRect is where the leader's signature image goes on testenv.CongVanPDF's
+// page: between "CHỦ TỊCH" and the name.
+var leaderRect = [4]float64{342, 492, 522, 552}
+
+// issueOn makes the service's clock read at when the test starts and run on from
+// there; pending signatures then last long enough for the store, which expires them
+// by the real clock, whatever day the test runs.
+func issueOn(f *fixture, at time.Time) {
+	d := time.Until(at)
+	f.svc.Now = func() time.Time { return time.Now().Add(d) }
+	if d < 0 {
+		f.svc.PendingTTL = -d + time.Hour
+	}
+}
+
+var blankRun = regexp.MustCompile(`[ \t\x{a0}]+`)
+
+// checkIssuedPage: pdftotext -layout of the issued page gives the number and date
+// lines (runs of blanks read as one space), and poppler says every signature is
+// valid. With KYSO_ISSUED_SCREENSHOTS=DIR it also renders the page there.
+func checkIssuedPage(t *testing.T, content []byte, want ...string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "issued.pdf")
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(testenv.Tool(t, "pdftotext", "poppler-utils"), "-layout", "-f", "1", "-l", "1", path, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v %s", err, out)
+	}
+	txt := blankRun.ReplaceAllString(string(out), " ")
+	for _, w := range want {
+		if !strings.Contains(txt, w) {
+			t.Errorf("pdftotext -layout does not give %q:\n%s", w, out)
+		}
+	}
+	sig, _ := exec.Command(testenv.Tool(t, "pdfsig", "poppler-utils"), "-nocert", path).CombinedOutput()
+	if n := strings.Count(string(sig), "Signature #"); n == 0 || strings.Count(string(sig), "Signature is Valid.") != n {
+		t.Errorf("pdfsig does not say every signature is valid:\n%s", sig)
+	}
+	if dir := os.Getenv("KYSO_ISSUED_SCREENSHOTS"); dir != "" {
+		name := strings.ToLower(strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()))
+		for _, r := range []struct{ suffix, dpi string }{{"", "60"}} {
+			if b, err := exec.Command("pdftoppm", "-r", r.dpi, "-png", "-singlefile", "-f", "1", "-l", "1", path, filepath.Join(dir, name+r.suffix)).CombinedOutput(); err != nil {
+				t.Errorf("pdftoppm: %v %s", err, b)
+			}
+		}
+		_ = os.WriteFile(filepath.Join(dir, name+".pdf"), content, 0o644)
+	}
+}
+
+// TestIssueRefusedWithoutPlace: a draft whose first page has no blank for the number
+// and the date, and no template fields named, is not issued, takes no number, and
+// the refusal says how to give a place.
+func TestIssueRefusedWithoutPlace(t *testing.T) {
+	f := newFixture(t)
+	in := testenv.CongVanPDFWith(t, "Công văn", "Ninh Thuận, tháng Chạp năm 2026")
+	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader",
+		Options: SignOptions{Appearance: &pades.Appearance{Page: 1, Rect: leaderRect, Image: testenv.SignaturePNG()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := pades.SignDigest(f.ctx, f.leader, pend.Digest, optsFor(t, pend))
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, Actor: "leader"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Seal: testenv.SealPNG(), Actor: "clerk"})
+	var fe *fault.Error
+	if !errors.As(err, &fe) || fe.Kind != fault.Invalid || fe.Code != CodeNoPlace || !strings.Contains(fe.Detail, "--number-field") || !strings.Contains(fe.Detail, "approved again") {
+		t.Fatalf("issuing a draft with no place for the number: %v", err)
+	}
+	doc, _ := f.svc.Store.GetDocument(f.ctx, pend.DocumentID)
+	if doc.Number != 0 || doc.Status != "approved" {
+		t.Errorf("a refused document: number %d, %s", doc.Number, doc.Status)
+	}
+}

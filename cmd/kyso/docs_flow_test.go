@@ -23,7 +23,6 @@ import (
 // clerk issues with the seal; the stored document carries its number and identifier,
 // and both signatures verify TOTAL_PASSED. Issuing an unapproved draft is refused.
 func TestDocsFlowCLI(t *testing.T) {
-	corpus := testenv.CorpusDir(t)
 	p := testpki.Committed(t)
 	pkitest.ServeAtCertificateURLs(t, p)
 	dir := t.TempDir()
@@ -37,8 +36,11 @@ func TestDocsFlowCLI(t *testing.T) {
 	root := filepath.Join(pkiDir, "root-ca.pem")
 	chain := filepath.Join(pkiDir, "chain.pem")
 
+	// a công văn with blanks for the number and the date, which issuing fills
+	draft := filepath.Join(dir, "draft.pdf")
+	os.WriteFile(draft, testenv.CongVanPDF(t), 0o644)
 	code, out := kysoExit(t, "docs", "import", "--data-dir", data, "--direction", "outgoing", "--agency", "000.00.00.H43",
-		"--number", "UBND-VP", "--summary", "Về việc thử nghiệm", "--actor", "chuyên viên", filepath.Join(corpus, "plain/lo-writer-trivial.pdf"))
+		"--number", "UBND-VP", "--summary", "Về việc thử nghiệm", "--actor", "chuyên viên", draft)
 	if code != 0 {
 		t.Fatalf("import: %d %s", code, out)
 	}

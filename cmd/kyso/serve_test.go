@@ -1081,7 +1081,7 @@ func TestServeIssueFlow(t *testing.T) {
 func testServeIssueFlow(t *testing.T, backend string) {
 	e := newFlowEnv(t, backend)
 	leader, clerk := e.keys["leader"], e.keys["clerk"]
-	draft := serveTestPDF("Cong van so ... ve viec thu nghiem")
+	draft := testenv.CongVanPDF(t) // blanks for number and date: issuable
 
 	resp, body := e.prepare(t, leader, e.pki.Leader, draft, 0, [2]any{"role", "approve"}, [2]any{"reason", "Phê duyệt"},
 		[2]any{"page", "1"}, [2]any{"rect", "300,100,480,160"}, [2]any{"image", testenv.SignaturePNG()})

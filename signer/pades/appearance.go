@@ -320,21 +320,27 @@ func fontResource(u *pdf.Update, lines []string) (pdf.Ref, func(string) string, 
 		}
 		widths = append(widths, int64(g), pdf.Array{int64(float64(adv) / 64 * 1000 / upem)})
 	}
-	fontFile := u.Add(&pdf.Stream{Dict: pdf.Dict{"Filter": pdf.Name("FlateDecode"), "Length1": int64(len(serifTTF))}, Data: deflate(serifTTF)})
+	// only the glyphs used, under a subset name (pdffonts: "sub yes")
+	program, err := subsetTTF(serifTTF, ids)
+	if err != nil {
+		return pdf.Ref{}, nil, fmt.Errorf("pades: font subset: %w", err)
+	}
+	name := pdf.Name(subsetTag(ids) + "+LiberationSerif")
+	fontFile := u.Add(&pdf.Stream{Dict: pdf.Dict{"Filter": pdf.Name("FlateDecode"), "Length1": int64(len(program))}, Data: deflate(program)})
 	desc := u.Add(pdf.Dict{
-		"Type": pdf.Name("FontDescriptor"), "FontName": pdf.Name("LiberationSerif"),
+		"Type": pdf.Name("FontDescriptor"), "FontName": name,
 		"Flags": int64(34), "FontBBox": pdf.Array{int64(-543), int64(-303), int64(1278), int64(981)},
 		"ItalicAngle": int64(0), "Ascent": int64(891), "Descent": int64(-216), "CapHeight": int64(662),
 		"StemV": int64(80), "FontFile2": fontFile,
 	})
 	cid := u.Add(pdf.Dict{
-		"Type": pdf.Name("Font"), "Subtype": pdf.Name("CIDFontType2"), "BaseFont": pdf.Name("LiberationSerif"),
+		"Type": pdf.Name("Font"), "Subtype": pdf.Name("CIDFontType2"), "BaseFont": name,
 		"CIDSystemInfo":  pdf.Dict{"Registry": pdf.String("Adobe"), "Ordering": pdf.String("Identity"), "Supplement": int64(0)},
 		"FontDescriptor": desc, "CIDToGIDMap": pdf.Name("Identity"), "W": widths, "DW": int64(1000),
 	})
 	toUni := u.Add(&pdf.Stream{Dict: pdf.Dict{"Filter": pdf.Name("FlateDecode")}, Data: deflate([]byte(cmap.String()))})
 	font := u.Add(pdf.Dict{
-		"Type": pdf.Name("Font"), "Subtype": pdf.Name("Type0"), "BaseFont": pdf.Name("LiberationSerif"),
+		"Type": pdf.Name("Font"), "Subtype": pdf.Name("Type0"), "BaseFont": name,
 		"Encoding": pdf.Name("Identity-H"), "DescendantFonts": pdf.Array{cid}, "ToUnicode": toUni,
 	})
 	enc := func(s string) string {

@@ -3,8 +3,8 @@ package pades
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"

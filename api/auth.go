@@ -101,7 +101,7 @@ func (s *Server) allow(roles ...Role) gin.HandlerFunc {
 			return
 		}
 		if p.Role == RolePublic {
-			if ok, wait := s.publicLimit.allow(c.ClientIP()); !ok {
+			if ok, wait := s.publicLimit.allow(limitKey(client(c))); !ok {
 				c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 				fail(c, probRateLimited, "Too many requests from your address without an API key; retry later or use an API key.")
 				return

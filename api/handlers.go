@@ -32,32 +32,6 @@ func (s *Server) healthz(c *gin.Context) {
 // hung HSM must not hang the probe.
 const readyTimeout = 5 * time.Second
 
-// readyz checks every dependency. Names of failing checks are shown; their causes
-// (driver errors, module paths) only logged.
-func (s *Server) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
-	defer cancel()
-	status := map[string]string{}
-	var failed []string
-	for _, ch := range s.checks {
-		if err := ch.Ready(ctx); err != nil {
-			status[ch.Name] = "unavailable"
-			failed = append(failed, ch.Name)
-			if ch.Key != "" {
-				s.metrics.keyErrors.WithLabelValues(ch.Key).Inc()
-			}
-			logger(c).Warn("readiness check failed", "check", ch.Name, "error", err.Error())
-			continue
-		}
-		status[ch.Name] = "ok"
-	}
-	if len(failed) > 0 {
-		fail(c, probNotReady, "Unavailable: "+strings.Join(failed, ", ")+".")
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": status})
-}
-
 // signQuery names the options POST /v1/sign takes in its query string. They come
 // before the body so that the key grant is checked before a byte is uploaded.
 var signQuery = []string{"key", "format", "level", "reason", "location", "contact", "field", "page", "store", "filename",

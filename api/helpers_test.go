@@ -245,6 +245,7 @@ func startServer(t *testing.T, edit func(*config.Config, *Options)) *testServer 
 	cfg.Server.MaxUpload = 1 * config.MiB
 	cfg.Server.ShutdownGrace = 5 * time.Second
 	cfg.RateLimit.PublicVerifyPerMinute = 1000
+	cfg.Metrics.KeyNames = true // the tests name the keys they count
 	cfg.Keys = []config.Key{{Name: "org", URI: "softkey:/dev/null"}, {Name: "personal", URI: "softkey:/dev/null"}}
 	logs := &syncBuffer{}
 	clients := newMemClients()

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -12,11 +14,37 @@ type metrics struct {
 	requests   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	inFlight   prometheus.Gauge
-	signatures *prometheus.CounterVec
-	keyErrors  *prometheus.CounterVec
+	signatures keyCounter
+	keyErrors  keyCounter
+	keyChecks  prometheus.Counter
 }
 
-func newMetrics(keys []string) *metrics {
+// keyCounter is a counter by signing key whose label is the key's name only when
+// the operator says /metrics may show names (metrics.key_names, or a token); else
+// key-1, key-2, … in the configuration's order, since /metrics is otherwise
+// anonymous and the API hides key names from clients not granted them.
+type keyCounter struct {
+	*prometheus.CounterVec
+	label map[string]string
+}
+
+// WithLabelValues is the counter of the key named name.
+func (k keyCounter) WithLabelValues(name string) prometheus.Counter {
+	l, ok := k.label[name]
+	if !ok {
+		l = "other"
+	}
+	return k.CounterVec.WithLabelValues(l)
+}
+
+func newMetrics(keys []string, keyNames bool) *metrics {
+	label := make(map[string]string, len(keys))
+	for i, k := range keys {
+		label[k] = k
+		if !keyNames {
+			label[k] = fmt.Sprintf("key-%d", i+1)
+		}
+	}
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -33,16 +61,20 @@ func newMetrics(keys []string) *metrics {
 			Name: "kyso_http_requests_in_flight",
 			Help: "HTTP requests being served.",
 		}),
-		signatures: prometheus.NewCounterVec(prometheus.CounterOpts{
+		signatures: keyCounter{prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kyso_signatures_total",
 			Help: "Signatures made, by server-side key.",
-		}, []string{"key"}),
-		keyErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, []string{"key"}), label},
+		keyErrors: keyCounter{prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kyso_key_provider_errors_total",
 			Help: "Key provider failures (signing or readiness), by server-side key.",
-		}, []string{"key"}),
+		}, []string{"key"}), label},
+		keyChecks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kyso_key_readiness_checks_total",
+			Help: "Readiness probe signatures made with the server-side keys (at most one per key per server.ready_interval).",
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.inFlight, m.signatures, m.keyErrors,
+	m.registry.MustRegister(m.requests, m.latency, m.inFlight, m.signatures, m.keyErrors, m.keyChecks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Series for every configured key exist from the start at 0, so that a rate() or an
 	// alert on them works before the first signature or failure.

@@ -80,7 +80,7 @@ func (s *Server) accessLog(c *gin.Context) {
 		slog.Int("status", status),
 		slog.Duration("duration", elapsed),
 		slog.Int("bytes_out", max(c.Writer.Size(), 0)),
-		slog.String("client", c.ClientIP()),
+		slog.String("client", clientString(c)),
 	}
 	if p, ok := principal(c); ok && p.Role != RolePublic {
 		attrs = append(attrs, slog.String("client_id", p.ID), slog.String("role", string(p.Role)))

@@ -121,7 +121,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		probInvalidJSON, probInvalidRequest, probUnauthenticated, probForbidden, probKeyNotGranted,
 		probNotFound, probMethod, probExpired, probConflict, probUploadTooLarge, probUnsupportedMedia,
 		probInvalidDocument, probRateLimited, probInternal, probNotImplemented,
-		probKeyUnavailable, probNotReady, probTimeout, probUpstream,
+		probKeyUnavailable, probNotReady, probTimeout, probUpstream, probLimitExceeded,
 	} {
 		catalogue = append(catalogue, ProblemBase+k.slug)
 	}

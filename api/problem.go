@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -54,7 +55,15 @@ var (
 	probNotReady         = problemKind{"not-ready", "The service is not ready", http.StatusServiceUnavailable}
 	probTimeout          = problemKind{"timeout", "The request took too long", http.StatusServiceUnavailable}
 	probUpstream         = problemKind{"upstream-unavailable", "A service the server depends on did not answer", http.StatusServiceUnavailable}
+	// probLimitExceeded: the document is within the upload size but exceeds a limit on
+	// the work it takes to read (revisions, objects, cross-reference entries, decoded
+	// bytes, time: the verify.* keys). The detail names the limit and its key.
+	probLimitExceeded = problemKind{"limit-exceeded", "The document exceeds a processing limit", http.StatusUnprocessableEntity}
 )
+
+// limitCodePrefix starts the Code of every fault that names a processing limit
+// ("limit/revisions"); all of them are rendered as probLimitExceeded.
+const limitCodePrefix = "limit/"
 
 // statusClientClosed is recorded when the client left before the answer was ready.
 const statusClientClosed = 499
@@ -105,7 +114,11 @@ var codeProblems = map[string]problemKind{
 // problemOfError is the problem err is rendered as, and whether its cause is the
 // server's to look into (logged as an error).
 func problemOfError(err error) (k problemKind, serverSide bool) {
-	k, ok := codeProblems[fault.CodeOf(err)]
+	code := fault.CodeOf(err)
+	k, ok := codeProblems[code]
+	if !ok && strings.HasPrefix(code, limitCodePrefix) {
+		k, ok = probLimitExceeded, true
+	}
 	if !ok {
 		k, ok = kindProblems[fault.KindOf(err)]
 	}

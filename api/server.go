@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kyso-vn/kyso/pkg/config"
 )
@@ -81,6 +80,13 @@ type Server struct {
 	engine      *gin.Engine
 	table       []route
 	mounts      []string
+
+	// issue 13's defences (clientaddr.go, limits.go, tls.go, ready.go)
+	proxies       proxies
+	gates         *gates
+	tls           *certReloader
+	ready         []*cachedCheck
+	metricsAccess metricsAccess
 }
 
 // route is one entry of the route table. roles nil means no authentication (health,
@@ -133,17 +139,22 @@ func New(o Options) (*Server, error) {
 	for i, k := range cfg.Keys {
 		keyNames[i] = k.Name
 	}
-	s.metrics = newMetrics(keyNames)
+	if err := s.harden(cfg); err != nil {
+		return nil, err
+	}
+	s.metrics = newMetrics(keyNames, s.metricsAccess.keyNames)
+	s.ready = newCachedChecks(s.checks, cfg.Server.ReadyInterval, s.clock, s.metrics.keyChecks)
 	s.publicLimit = newLimiter(cfg.RateLimit.PublicVerifyPerMinute, s.clock)
 
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false // one URL per resource; anything else is a 404 problem
-	if err := e.SetTrustedProxies(cfg.Server.TrustedProxies); err != nil {
-		return nil, fmt.Errorf("api: server.trusted_proxies: %w", err)
+	// gin's own reading of X-Forwarded-For is off: withClient reads it (clientaddr.go).
+	if err := e.SetTrustedProxies(nil); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
 	}
-	e.Use(s.withRequestID, s.accessLog, recoverPanic, s.deadline)
+	e.Use(s.withClient, s.withRequestID, s.accessLog, recoverPanic, s.deadline, s.minUploadRate)
 	e.NoRoute(func(c *gin.Context) {
 		fail(c, probNotFound, "There is no endpoint at this path; the API is described at /openapi.json.")
 	})
@@ -159,7 +170,7 @@ func New(o Options) (*Server, error) {
 		if r.roles == nil {
 			e.Handle(r.method, r.path, h)
 		} else {
-			e.Handle(r.method, r.path, s.allow(r.roles...), h)
+			e.Handle(r.method, r.path, s.allow(r.roles...), s.guard(r), h)
 		}
 	}
 	for prefix, h := range o.Mounts {
@@ -229,7 +240,7 @@ func (s *Server) routeTable() []route {
 	return []route{
 		{http.MethodGet, "/healthz", nil, s.healthz},
 		{http.MethodGet, "/readyz", nil, s.readyz},
-		{http.MethodGet, "/metrics", nil, gin.WrapH(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))},
+		{http.MethodGet, "/metrics", nil, s.metricsHandler()},
 		{http.MethodGet, "/openapi.json", nil, serveOpenAPI},
 
 		{http.MethodPost, "/v1/sign", signers, sign},
@@ -277,8 +288,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
+	ln = s.listener(ln)
 	go func() { served <- hs.Serve(ln) }()
-	s.log.Info("listening", "address", ln.Addr().String())
+	s.log.Info("listening", "address", ln.Addr().String(), "tls", s.tls != nil)
 	select {
 	case err := <-served:
 		return fmt.Errorf("api: serve: %w", err)

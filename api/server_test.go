@@ -35,7 +35,8 @@ func TestHealthz(t *testing.T) {
 
 func TestReadyz(t *testing.T) {
 	var hsmDown bool
-	ts := startServer(t, func(_ *config.Config, o *Options) {
+	ts := startServer(t, func(c *config.Config, o *Options) {
+		c.Server.ReadyInterval = time.Nanosecond // each call checks (see TestReadyzCaches)
 		o.Checks = append(o.Checks, Check{Name: "key:org", Key: "org", Readiness: checkFunc(func(context.Context) error {
 			if hsmDown {
 				return errors.New("pkcs11: C_OpenSession: CKR_TOKEN_NOT_PRESENT at /usr/lib/softhsm/libsofthsm2.so")
@@ -43,14 +44,15 @@ func TestReadyz(t *testing.T) {
 			return nil
 		})})
 	})
-	resp := ts.do("GET", "/readyz", "", "", nil)
+	admin := ts.keyFor[RoleAdmin] // names the checks (see TestReadyzNamesNoKeys)
+	resp := ts.do("GET", "/readyz", admin, "", nil)
 	body := string(readAll(t, resp))
 	if resp.StatusCode != 200 || !strings.Contains(body, `"key:org":"ok"`) || !strings.Contains(body, `"store":"ok"`) {
 		t.Fatalf("ready: %d %s", resp.StatusCode, body)
 	}
 
 	hsmDown = true
-	resp = ts.do("GET", "/readyz", "", "", nil)
+	resp = ts.do("GET", "/readyz", admin, "", nil)
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("with the HSM down: %d", resp.StatusCode)
 	}

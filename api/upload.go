@@ -208,6 +208,9 @@ func bodyError(err error) error {
 	if errors.As(err, &mbe) {
 		return errTooLarge
 	}
+	if isTooSlow(err) {
+		return errTooSlow
+	}
 	if strings.Contains(err.Error(), "multipart") {
 		return badUpload("%v", err)
 	}
@@ -221,6 +224,9 @@ func (s *Server) uploadFail(c *gin.Context, err error) {
 	case errors.Is(err, errTooLarge):
 		c.Header("Connection", "close")
 		fail(c, probUploadTooLarge, fmt.Sprintf("Documents may be at most %d bytes.", s.maxUpload))
+	case isTooSlow(err):
+		c.Header("Connection", "close")
+		fail(c, probTooSlow, fault.DetailOf(err))
 	case errors.Is(err, errMediaType):
 		fail(c, probUnsupportedMedia, "Send the document as the raw body (e.g. application/pdf) or as multipart/form-data with a part named \"file\".")
 	case errors.Is(err, errClientGone):

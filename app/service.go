@@ -116,50 +116,68 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-// SignOptions are what a caller may choose of a PAdES signature.
+// SignOptions are what a caller may choose of a signature: the one statement of
+// them, onto which both `kyso sign`'s flags and the API's JSON are mapped. The rules
+// (defaults, what a level needs, the visible signature) are padesOptions' and
+// cadesSpec's.
 type SignOptions struct {
-	Level      pades.Level
+	Level pades.Level
+	// Hash is the digest: SHA-256 (the default), SHA-384 or SHA-512 (ParseHash).
+	Hash crypto.Hash
+	// PSS signs with RSA-PSS instead of PKCS#1 v1.5 (RSA keys).
+	PSS        bool
 	Reason     string
 	Location   string
 	Contact    string
+	Name       string // the signer's name in the signature dictionary
 	Field      string
 	Certify    pades.Certify
 	Appearance *pades.Appearance
 	Metadata   *pades.Metadata
 	// VisiblePage, when Appearance is nil, draws a visible signature on that page at
 	// VisibleRect (zero: the top right corner): the handwritten signature VisibleImage
-	// (PNG) when given, else the standard text (signer and signing time in Vietnam's
+	// (PNG) and the seal VisibleSeal laid over it, with the text VisibleLines; with
+	// neither image nor lines, the standard text (signer and signing time in Vietnam's
 	// zone, Decree 30/2020).
 	VisiblePage  int
 	VisibleRect  [4]float64
 	VisibleImage []byte
+	VisibleSeal  []byte
+	VisibleLines []string
+}
+
+// CheckSignOptions tells whether o can be signed with this service's timestamp
+// authority and revocation sources, before any key or document is at hand.
+func (s *Service) CheckSignOptions(o SignOptions) error {
+	if o.Level >= pades.LevelBT && s.Timestamper == nil {
+		return fault.Errorf(fault.Invalid, "level %v needs a timestamp authority, and none is configured", o.Level)
+	}
+	if o.Level >= pades.LevelBLT && s.Validation == nil {
+		return fault.Errorf(fault.Invalid, "level %v needs revocation data, and no source of it is configured", o.Level)
+	}
+	return nil
 }
 
 func (s *Service) padesOptions(o SignOptions, cert *x509.Certificate, chain []*x509.Certificate) (pades.Options, error) {
 	po := pades.Options{
-		Level: o.Level, Certificate: cert, Chain: chain, Reason: o.Reason, Location: o.Location,
-		ContactInfo: o.Contact, Field: o.Field, Certify: o.Certify, Appearance: o.Appearance,
+		Level: o.Level, Hash: o.Hash, PSS: o.PSS, Certificate: cert, Chain: chain, Reason: o.Reason, Location: o.Location,
+		ContactInfo: o.Contact, Name: o.Name, Field: o.Field, Certify: o.Certify, Appearance: o.Appearance,
 		Metadata: o.Metadata, Time: s.now(), Timestamper: s.Timestamper, Validation: s.Validation,
 	}
 	if po.Level == 0 {
 		po.Level = pades.LevelBB
 	}
 	if po.Appearance == nil && o.VisiblePage > 0 {
-		po.Appearance = &pades.Appearance{Page: o.VisiblePage, Rect: o.VisibleRect, Image: o.VisibleImage}
-		if o.VisibleImage == nil {
+		po.Appearance = &pades.Appearance{Page: o.VisiblePage, Rect: o.VisibleRect, Image: o.VisibleImage,
+			Seal: o.VisibleSeal, Lines: o.VisibleLines}
+		if o.VisibleImage == nil && len(o.VisibleLines) == 0 {
 			po.Appearance.Lines = []string{
 				"Ký bởi: " + cert.Subject.CommonName,
 				"Thời gian ký: " + po.Time.In(vietnam).Format("2006-01-02T15:04:05-07:00"),
 			}
 		}
 	}
-	if po.Level >= pades.LevelBT && s.Timestamper == nil {
-		return po, fault.Errorf(fault.Invalid, "level %v needs a timestamp authority, and the server has none configured", po.Level)
-	}
-	if po.Level >= pades.LevelBLT && s.Validation == nil {
-		return po, fault.Errorf(fault.Invalid, "level %v needs revocation data, and the server gathers none", po.Level)
-	}
-	return po, nil
+	return po, s.CheckSignOptions(SignOptions{Level: po.Level})
 }
 
 // SignPDF signs size bytes of in with the named server key and writes the signed
@@ -210,6 +228,9 @@ func mapSignError(err error) error {
 	}
 	if errors.Is(err, pki.ErrTSAUnavailable) || errors.Is(err, pki.ErrOCSPUnavailable) || errors.Is(err, pki.ErrCRLUnavailable) {
 		return fault.Wrap(fault.Unavailable, err, "a timestamp authority or revocation server did not answer usefully; try again later")
+	}
+	if errors.Is(err, pdf.ErrEncrypted) {
+		return fault.Errorf(fault.BadDocument, "%v (decrypt it first: Kyso does not write into encrypted files)", err)
 	}
 	for _, e := range inputErrors {
 		if errors.Is(err, e) {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto"
 	"errors"
 	"io"
 	"os"
@@ -11,7 +10,7 @@ import (
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/store"
-	"github.com/kyso-vn/kyso/signer/cms"
+	"github.com/kyso-vn/kyso/signer/cades"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
@@ -80,36 +79,20 @@ func (s *Service) SignAndStore(ctx context.Context, keyName string, in io.Reader
 	return d, err
 }
 
-// SignCAdES writes to out a detached CAdES signature (.p7s, B-B, or B-T with level
-// B-T or above) of the content read from in, with the named server key. It is
-// signer/cades' SignFile over a stream: the content is hashed as it arrives and never
+// SignCAdES writes to out a detached CAdES signature (.p7s, B-B, or B-T with a
+// timestamp authority) of the content read from in, with the named server key, through
+// signer/cades as `kyso sign` does: the content is hashed as it arrives and never
 // held in memory. The caller has checked MayUse.
 func (s *Service) SignCAdES(ctx context.Context, keyName string, in io.Reader, out io.Writer, level pades.Level) error {
 	k, ok := s.Keys[keyName]
 	if !ok {
 		return fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
-	if level > pades.LevelBT {
-		return fault.Errorf(fault.Invalid, "a .p7s is signed at B-B or B-T")
-	}
-	if level == pades.LevelBT && s.Timestamper == nil {
-		return fault.Errorf(fault.Invalid, "level B-T needs a timestamp authority, and the server has none configured")
-	}
-	h := crypto.SHA256.New()
-	if _, err := io.Copy(h, in); err != nil {
+	spec, ts, err := s.cadesSpec(k.Key, SignOptions{Level: level})
+	if err != nil {
 		return err
 	}
-	spec := cms.SignerInfoSpec{Certificate: k.Key.Certificate(), Chain: k.Key.Chain(), Hash: crypto.SHA256,
-		Profile: cms.ProfileCAdES, SigningTime: s.now()}
-	var (
-		der []byte
-		err error
-	)
-	if level == pades.LevelBT {
-		der, err = cms.SignWithTimestamp(ctx, keyFailures{k.Key, keyName}, spec, h.Sum(nil), s.Timestamper)
-	} else {
-		der, err = cms.Sign(ctx, keyFailures{k.Key, keyName}, spec, h.Sum(nil))
-	}
+	der, err := cades.Sign(ctx, keyFailures{k.Key, keyName}, spec, in, ts)
 	if err != nil {
 		return mapSignError(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/kyso-vn/kyso/internal/durable"
 )
 
 // ErrConfig marks a configuration the agent cannot run with.
@@ -164,23 +166,11 @@ func (c *Config) saveLocked() error {
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
 		return fmt.Errorf("agent: saving configuration: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(c.path), ".config-*.yaml")
-	if err != nil {
+	// It holds API keys: the file is the user's alone.
+	if err := durable.WriteFile(c.path, raw, 0o600); err != nil {
 		return fmt.Errorf("agent: saving configuration: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(raw); err != nil {
-		tmp.Close()
-		return fmt.Errorf("agent: saving configuration: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), c.path)
+	return nil
 }
 
 // Path is the file the configuration is read from and saved to.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/kyso-vn/kyso/api/agent"
 	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/internal/durable"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/pades"
 )
@@ -144,20 +144,17 @@ func runSign(cmd *cobra.Command, rf *rootFlags, f signFlags, in string) error {
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	// Write next to OUT and rename, so that OUT is never a half-signed file.
-	tmp, err := os.CreateTemp(filepath.Dir(f.out), ".kyso-agent-*.pdf")
+	// OUT is never a half-signed file; it gets the input's permissions, as kyso sign
+	// gives them.
+	out, err := durable.Create(f.out, st.Mode().Perm())
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	defer os.Remove(tmp.Name())
-	if err := pades.Sign(ctx, key, src, st.Size(), tmp, opts); err != nil {
-		tmp.Close()
+	defer out.Discard()
+	if err := pades.Sign(ctx, key, src, st.Size(), out, opts); err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("signing %s: %w", in, err)}
 	}
-	if err := tmp.Close(); err != nil {
-		return &exitError{code: 1, err: err}
-	}
-	if err := os.Rename(tmp.Name(), f.out); err != nil {
+	if err := out.Commit(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "signed %s → %s with %s (token %q)\n", in, f.out, cert.Holder, tok.Label)

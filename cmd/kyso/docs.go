@@ -18,6 +18,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/kyso-vn/kyso/app"
+	"github.com/kyso-vn/kyso/internal/durable"
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/store"
 )
@@ -200,18 +202,11 @@ func runImport(cmd *cobra.Command, s *store.Store, items []importMeta, docs []st
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
+	svc := &app.Service{Store: s}
 	start := time.Now()
 	var ok, failed int
 	for i, nd := range docs {
-		f, err := os.Open(items[i].file)
-		if err != nil {
-			failed++
-			fmt.Fprintf(stderr, "%s: %v\n", items[i].file, err)
-			continue
-		}
-		nd.Content = io.TeeReader(f, bar)
-		d, err := s.CreateDocument(cmd.Context(), nd)
-		f.Close()
+		d, err := svc.ImportFile(cmd.Context(), items[i].file, nd, bar)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stderr, "%s: %v\n", items[i].file, err)
@@ -496,31 +491,19 @@ func writeContent(cmd *cobra.Command, s *store.Store, d *store.Document, version
 		return &exitError{code: 1, err: err}
 	}
 	defer rc.Close()
-	var w io.Writer = cmd.OutOrStdout()
-	var f *os.File
-	if out != "-" {
-		// Written beside the target and renamed, so a failed download leaves no partial
-		// file that looks complete.
-		f, err = os.CreateTemp(filepath.Dir(out), ".kyso-get-*")
-		if err != nil {
-			return &exitError{code: 1, err: err}
+	if out == "-" {
+		if _, err := io.Copy(cmd.OutOrStdout(), rc); err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("docs get: %w", err)}
 		}
-		defer os.Remove(f.Name())
-		w = f
+		return nil
 	}
-	if _, err := io.Copy(w, rc); err != nil {
-		if f != nil {
-			f.Close()
-		}
+	// A failed download leaves no partial file that looks complete; the content may
+	// be confidential, so the file is the user's alone.
+	if err := durable.Write(out, 0o600, func(w io.Writer) error {
+		_, err := io.Copy(w, rc)
+		return err
+	}); err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("docs get: %w", err)}
-	}
-	if f != nil {
-		if err := f.Close(); err != nil {
-			return &exitError{code: 1, err: err}
-		}
-		if err := os.Rename(f.Name(), out); err != nil {
-			return &exitError{code: 1, err: err}
-		}
 	}
 	return nil
 }
@@ -544,6 +527,13 @@ func newDocsCheckCmd(sf *storeFlags) *cobra.Command {
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "documents: %d, versions: %d, blobs verified: %d, audit events: %d (%s)\n",
 				rep.Documents, rep.Versions, rep.Blobs, rep.AuditEvents, time.Since(start).Round(time.Millisecond))
+			// Copies of documents left in DATA_DIR/tmp by a process that crashed (those of
+			// running processes are locked and stay).
+			if n, err := sweepTemp(tempRoot(sf.dataDir)); err != nil {
+				return &exitError{code: 1, err: err}
+			} else if n > 0 {
+				fmt.Fprintf(w, "temporary copies left by a crash, removed: %d\n", n)
+			}
 			if len(rep.OrphanBlobs) > 0 {
 				fmt.Fprintf(w, "unreferenced blobs or temp files (harmless): %d\n", len(rep.OrphanBlobs))
 				if removeOrphans {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,12 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kyso-vn/kyso/app"
-	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/pki"
-	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/pkg/wire"
-	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -75,7 +70,7 @@ the leader's signature, and stores the document as issued.`,
 			if kf.uri == "" {
 				return usageErr("--key is required")
 			}
-			lvl, err := pades.ParseLevel(level)
+			lvl, err := app.ParseLevel(level)
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -91,15 +86,10 @@ the leader's signature, and stores the document as issued.`,
 				return err
 			}
 			defer release()
-			sk := &app.ServerKey{Name: "cli", Key: key, URI: redactedURI(kf.uri)}
-			svc := &app.Service{Store: st, Keys: map[string]*app.ServerKey{"cli": sk}, Verify: vo}
-			if len(tsa) > 0 {
-				svc.Timestamper = &pki.TSAClient{URLs: tsa}
-			}
-			if lvl >= pades.LevelBLT {
-				svc.Validation = &pki.Collector{OCSP: &pki.OCSPClient{}, CRLs: &pki.CRLFetcher{}}
-			}
-			d, rep, err := svc.Issue(ctx, app.IssueRequest{DocumentID: id, KeyName: "cli", Seal: sealPNG, SealSize: sealSize,
+			svc := signFlags{tsa: tsa}.service()
+			svc.Store, svc.Verify = st, vo
+			svc.Keys = map[string]*app.ServerKey{cliKeyName: {Name: cliKeyName, Key: key, URI: redactedURI(kf.uri)}}
+			d, rep, err := svc.Issue(ctx, app.IssueRequest{DocumentID: id, KeyName: cliKeyName, Seal: sealPNG, SealSize: sealSize,
 				NumberField: numberField, DateField: dateField, Level: lvl, Actor: ff.actor})
 			if err != nil {
 				if rep != nil {
@@ -120,60 +110,6 @@ the leader's signature, and stores the document as issued.`,
 	cmd.Flags().StringVar(&level, "level", "B-B", "PAdES level of the organisation's signature")
 	cmd.Flags().StringArrayVar(&tsa, "tsa", nil, "RFC 3161 timestamp authority URL (repeatable)")
 	return cmd
-}
-
-// cliKey names the key a document command signs with: its URI and, when its token
-// holds none, the files of its certificate and issuer chain.
-type cliKey struct{ uri, cert, chain string }
-
-func (k *cliKey) add(cmd *cobra.Command, whose string) {
-	cmd.Flags().StringVar(&k.uri, "key", "", whose+" key URI (pkcs11: or softkey:)")
-	cmd.Flags().StringVar(&k.cert, "cert", "", "its certificate, when the token holds none")
-	cmd.Flags().StringVar(&k.chain, "chain", "", "issuer certificates (PEM), nearest first")
-}
-
-// openWithStore opens the key, with its certificates from the token or the files
-// given, and then the store: what a document's signing step needs. release closes both.
-// The key comes first so that a wrong key or certificate fails before the store is
-// touched.
-func (k *cliKey) openWithStore(ctx context.Context, sf *storeFlags) (key withCertificates, st *store.Store, release func(), err error) {
-	hk, err := hsm.Open(ctx, k.uri, hsm.Options{})
-	if err != nil {
-		return withCertificates{}, nil, nil, &exitError{code: 1, err: err}
-	}
-	var o pades.Options
-	if err := attachCertificates(hk, signFlags{cert: k.cert, chain: k.chain}, &o); err != nil {
-		closeKey(hk)
-		return withCertificates{}, nil, nil, &exitError{code: 2, err: err}
-	}
-	// sf.open's error carries its exit code: 2 for a store configuration that is not
-	// valid, 1 when the store cannot be reached.
-	if st, err = sf.open(ctx); err != nil {
-		closeKey(hk)
-		return withCertificates{}, nil, nil, err
-	}
-	return withCertificates{Key: hk, cert: o.Certificate, chain: o.Chain}, st, func() { st.Close(); closeKey(hk) }, nil
-}
-
-// withCertificates gives a key the certificates named on the command line.
-type withCertificates struct {
-	hsm.Key
-	cert  *x509.Certificate
-	chain []*x509.Certificate
-}
-
-func (k withCertificates) Certificate() *x509.Certificate { return k.cert }
-func (k withCertificates) Chain() []*x509.Certificate     { return k.chain }
-
-// redactedURI is the key URI as the audit trail records it: without a PIN.
-func redactedURI(uri string) string {
-	if u, err := hsm.ParsePKCS11URI(uri); err == nil {
-		return u.String()
-	}
-	if u, err := hsm.ParseSoftKeyURI(uri); err == nil {
-		return u.String()
-	}
-	return "(unparsable key URI)"
 }
 
 func newDocsReceiveCmd(sf *storeFlags) *cobra.Command {
@@ -265,8 +201,12 @@ the document becomes approved, ready for the clerk to issue.`,
 				return usageErr("give --key and --actor")
 			}
 			f := signFlags{level: level, rect: rect, image: image, page: page, reason: reason, tsa: tsa, hash: "SHA-256", visible: image != ""}
-			opts, err := signOptions(f)
+			opts, err := f.options()
 			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			svc := f.service()
+			if err := svc.CheckSignOptions(opts); err != nil {
 				return &exitError{code: 2, err: err}
 			}
 			ctx := cmd.Context()
@@ -275,9 +215,9 @@ the document becomes approved, ready for the clerk to issue.`,
 				return err
 			}
 			defer release()
-			svc := &app.Service{Store: st, Timestamper: opts.Timestamper, Validation: opts.Validation}
-			p, err := svc.Prepare(ctx, app.PrepareRequest{DocumentID: id, Certificate: key.cert, Chain: key.chain,
-				Role: app.RoleApprove, Actor: actor, Options: app.SignOptions{Level: opts.Level, Reason: opts.Reason, Appearance: opts.Appearance}})
+			svc.Store = st
+			p, err := svc.Prepare(ctx, app.PrepareRequest{DocumentID: id, Certificate: key.Certificate(), Chain: key.Chain(),
+				Role: app.RoleApprove, Actor: actor, Options: opts})
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
@@ -285,7 +225,7 @@ the document becomes approved, ready for the clerk to issue.`,
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			sig, err := pades.SignDigest(ctx, key, p.Digest, so)
+			sig, err := key.SignContext(ctx, p.Digest, so)
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}

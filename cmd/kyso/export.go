@@ -1,16 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kyso-vn/kyso/internal/durable"
 	"github.com/kyso-vn/kyso/pkg/edxml"
 	"github.com/kyso-vn/kyso/pkg/store"
 )
@@ -71,15 +69,7 @@ them.`,
 			for _, code := range to {
 				m.To = append(m.To, edxml.Organ{OrganID: strings.TrimSpace(code)})
 			}
-			tmp, err := os.CreateTemp(filepath.Dir(out), ".kyso-edxml-*")
-			if err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			defer os.Remove(tmp.Name())
-			if err := errors.Join(edxml.Build(tmp, m), tmp.Close()); err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			if err := os.Rename(tmp.Name(), out); err != nil {
+			if err := durable.Write(out, 0o600, func(w io.Writer) error { return edxml.Build(w, m) }); err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", out, m.Number.String())

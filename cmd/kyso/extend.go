@@ -1,14 +1,11 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/kyso-vn/kyso/pkg/pki"
-	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/app"
 )
 
 func init() { subcommands = append(subcommands, newExtendCmd) }
@@ -29,44 +26,16 @@ The original bytes stay an untouched prefix.`,
   kyso extend --level B-LTA --tsa http://tsa.example.vn --in-place archive/2025/*.pdf`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lvl, err := pades.ParseLevel(level)
+			lvl, err := app.ParseLevel(level)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
 			if (out == "") == !inPlace {
 				return usageErr("give exactly one of -o OUT or --in-place")
 			}
-			if lvl == pades.LevelBLTA && len(tsa) == 0 {
-				return usageErr("--level B-LTA needs --tsa URL")
-			}
-			o := pades.ExtendOptions{Level: lvl, Validation: &pki.Collector{OCSP: &pki.OCSPClient{}, CRLs: &pki.CRLFetcher{}}}
-			if len(tsa) > 0 {
-				o.Timestamper = &pki.TSAClient{URLs: tsa, Timeout: timeout}
-			}
-			in, err := os.Open(args[0])
-			if err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			defer in.Close()
-			st, err := in.Stat()
-			if err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			tail, err := pades.Extend(cmd.Context(), in, st.Size(), o)
-			if err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("%s: %w", args[0], explainSignError(err))}
-			}
-			target := out
-			if inPlace {
-				target = args[0]
-			}
-			out, err := stageOutput(in, st.Size(), tail, target, inPlace)
-			if err == nil {
-				err = commitOutputs([]staged{out})
-			}
-			if err != nil {
-				discardOutputs([]staged{out})
-				return &exitError{code: 1, err: fmt.Errorf("%s: %w", target, err)}
+			svc := signFlags{tsa: tsa, tsaTimeout: timeout}.service()
+			if err := svc.ExtendFile(cmd.Context(), args[0], out, lvl); err != nil {
+				return useCaseExit(err)
 			}
 			return nil
 		},

@@ -10,13 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/internal/durable"
 )
 
 func init() { subcommands = append(subcommands, newKeysCmd) }
@@ -135,7 +135,7 @@ C, SERIALNUMBER, UID, STREET, POSTALCODE; "\," for a comma inside a value), in U
 				_, err = cmd.OutOrStdout().Write(data)
 				return err
 			}
-			if err := os.WriteFile(out, data, 0o644); err != nil {
+			if err := durable.WriteFile(out, data, 0o644); err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			return nil

@@ -47,7 +47,7 @@ var kindExitCodes = map[fault.Kind]int{
 	fault.Internal:        1,
 	fault.Invalid:         2,
 	fault.BadDocument:     1,
-	fault.TooLarge:        1,
+	fault.TooLarge:        2, // the input cannot be judged within the limits, like input that is not a signed document
 	fault.Unauthenticated: 1,
 	fault.Forbidden:       1,
 	fault.NotFound:        1,

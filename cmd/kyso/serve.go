@@ -109,12 +109,13 @@ func serve(ctx context.Context, p serveParams) error {
 	if err != nil {
 		return fmt.Errorf("serve: store.data_dir: %w", err)
 	}
-	tempDir := filepath.Join(dataDir, "tmp")
-	if err := os.MkdirAll(tempDir, 0o700); err != nil {
-		return fmt.Errorf("serve: %w", err)
+	tempDir, releaseTemp, err := serveTempDir(dataDir, log)
+	if err != nil {
+		return err
 	}
+	defer releaseTemp()
 
-	st, err := openServeStore(ctx, cfg, dataDir)
+	st, err := openServeStore(ctx, cfg, dataDir, tempDir)
 	if err != nil {
 		return err
 	}

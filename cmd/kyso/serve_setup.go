@@ -32,7 +32,8 @@ import (
 func newServeService(cfg *config.Config, st *store.Store, anchors []*x509.Certificate, tempDir string, rewrite func(string) string) *app.Service {
 	svc := &app.Service{
 		Store: st, TempDir: tempDir, PendingTTL: cfg.Signatures.PendingExpiry,
-		Verify: verify.Options{Anchors: anchors, Offline: cfg.Revocation.Offline, RevocationTimeout: cfg.Revocation.OCSPTimeout},
+		Verify: verify.Options{Anchors: anchors, Offline: cfg.Revocation.Offline, RevocationTimeout: cfg.Revocation.OCSPTimeout,
+			Limits: app.VerifyLimits(cfg.Verify)},
 	}
 	if len(cfg.TSA.URLs) > 0 {
 		svc.Timestamper = &pki.TSAClient{URLs: cfg.TSA.URLs, Timeout: cfg.TSA.Timeout}
@@ -118,8 +119,8 @@ func loadAnchors(t config.Trust) ([]*x509.Certificate, error) {
 	return ts.Anchors(), nil
 }
 
-func openServeStore(ctx context.Context, cfg *config.Config, dataDir string) (*store.Store, error) {
-	sc := store.Config{Driver: cfg.Store.Driver, DSN: cfg.Store.DSN, BlobsInDB: cfg.Store.BlobsInDB}
+func openServeStore(ctx context.Context, cfg *config.Config, dataDir, tempDir string) (*store.Store, error) {
+	sc := store.Config{Driver: cfg.Store.Driver, DSN: cfg.Store.DSN, BlobsInDB: cfg.Store.BlobsInDB, TempDir: tempDir}
 	if !sc.BlobsInDB {
 		sc.BlobDir = filepath.Join(dataDir, "blobs")
 	}

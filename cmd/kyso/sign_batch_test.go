@@ -14,11 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/internal/testenv"
-	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
+
+// The batch's sizes, as app signs files.
+const commitChunk, overlapCopyAbove = app.CommitChunk, app.OverlapCopyAbove
 
 // batchInputs writes n distinct one-page PDFs and returns their paths.
 func batchInputs(t *testing.T, n int) []string {
@@ -134,9 +137,8 @@ func TestSignBatchInterrupted(t *testing.T) {
 	for i, in := range inputs {
 		jobs[i] = signJob{in: in, out: filepath.Join(out, filepath.Base(in))}
 	}
-	opts := pades.Options{Certificate: key.Certificate()}
 	ck := &cancellingKey{Key: key, after: int64(commitChunk + commitChunk/2), cancel: cancel}
-	err = runJobs(ctx, io.Discard, ck, jobs, opts, 2)
+	err = runJobs(ctx, io.Discard, &app.Service{}, ck, jobs, app.SignOptions{}, 2)
 	if exitCode(err) != 1 {
 		t.Fatalf("interrupted batch: %v (exit %d), want exit 1", err, exitCode(err))
 	}
@@ -220,9 +222,12 @@ func TestSignBatchCommitFails(t *testing.T) {
 	for i, in := range inputs {
 		jobs[i] = signJob{in: in, out: filepath.Join(out, filepath.Base(in))}
 	}
-	hk := &hookKey{Key: key, after: commitChunk / 2, hook: func() { _ = os.RemoveAll(out) }}
+	// The directory goes at once (a rename): RemoveAll would race the workers'
+	// new temporary files, fail to remove a directory they had just written into,
+	// and leave the outputs writable.
+	hk := &hookKey{Key: key, after: commitChunk / 2, hook: func() { _ = os.Rename(out, out+"-gone") }}
 	var msg bytes.Buffer
-	err = runJobs(ctx, &msg, hk, jobs, pades.Options{Certificate: key.Certificate()}, 2)
+	err = runJobs(ctx, &msg, &app.Service{}, hk, jobs, app.SignOptions{}, 2)
 	if exitCode(err) != 1 || !strings.Contains(msg.String(), "not attempted") || !strings.Contains(msg.String(), "writing the output") {
 		t.Fatalf("batch whose output directory vanished: %v (exit %d), %s", err, exitCode(err), msg.String())
 	}

@@ -106,3 +106,43 @@ func TestSignCAdES(t *testing.T) {
 		t.Fatalf("openssl accepted changed content:\n%s", res)
 	}
 }
+
+// TestSignOutputsAndOptions: an output gets its input's permissions (a signed copy
+// of a private document stays private) and appears with no temporary file beside it;
+// the options follow app's rules: a visible signature with neither image nor text
+// shows the standard text (signer and time), and a level the flags cannot reach is
+// a usage error naming the flag.
+func TestSignOutputsAndOptions(t *testing.T) {
+	pdftotext := testenv.Tool(t, "pdftotext", "poppler-utils")
+	dir := t.TempDir()
+	in := filepath.Join(dir, "private.pdf")
+	if err := os.WriteFile(in, serveTestPDF("private"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(in, 0o640); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "signed.pdf")
+	if code, msg := kysoExit(t, "sign", "--key", demoKeyURI(), "--visible", "-o", out, in); code != 0 {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o640 {
+		t.Errorf("output mode %v, want the input's 0640", st.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(outDir); len(entries) != 1 {
+		t.Errorf("output directory holds %d files, want the output alone", len(entries))
+	}
+	text, err := exec.Command(pdftotext, out, "-").Output()
+	if err != nil || !strings.Contains(string(text), "Ký bởi:") || !strings.Contains(string(text), "+07:00") {
+		t.Errorf("visible signature text %q (%v), want the signer and the time in Vietnam's zone", text, err)
+	}
+	code, msg := kysoExit(t, "sign", "--key", demoKeyURI(), "--level", "B-T", "-o", filepath.Join(outDir, "t.pdf"), in)
+	if code != 2 || !strings.Contains(msg, "--tsa") {
+		t.Errorf("B-T without a TSA: exit %d, %q; want 2 naming --tsa", code, msg)
+	}
+}

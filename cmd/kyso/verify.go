@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
@@ -26,6 +26,7 @@ type verifyFlags struct {
 	lang    string
 	content string
 	timeout time.Duration
+	limits  verify.Limits
 }
 
 func newVerifyCmd() *cobra.Command {
@@ -57,6 +58,12 @@ be read becomes {"version":1,"file":…,"error":…}.`,
 	fl.StringVar(&f.lang, "lang", "vi", "language of text and html reports: vi or en")
 	fl.StringVar(&f.content, "content", "", "the signed content of a detached CMS/CAdES signature FILE (.p7s)")
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "time limit for each FILE")
+	// the limits of the server's verify: section; exceeding one is exit status 2
+	d := verify.DefaultLimits()
+	fl.IntVar(&f.limits.MaxRevisions, "max-revisions", d.MaxRevisions, "refuse a document with more revisions (verify.max_revisions)")
+	fl.IntVar(&f.limits.MaxObjects, "max-objects", d.MaxObjects, "refuse a document that needs more objects read (verify.max_objects)")
+	fl.IntVar(&f.limits.MaxXrefEntries, "max-xref-entries", d.MaxXrefEntries, "refuse a document with more cross-reference entries (verify.max_xref_entries)")
+	fl.Int64Var(&f.limits.MaxDecodedBytes, "max-decoded-bytes", d.MaxDecodedBytes, "refuse a document whose streams decode to more bytes (verify.max_decoded_bytes)")
 	return cmd
 }
 
@@ -80,7 +87,8 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 	if f.content != "" && len(files) != 1 {
 		return verifyUsageErr("verify: --content goes with exactly one signature FILE")
 	}
-	opts := verify.Options{Offline: f.offline}
+	opts := verify.Options{Offline: f.offline, Limits: f.limits}
+	opts.Limits.Timeout = f.timeout
 	if f.at != "" {
 		if opts.At, err = time.Parse(time.RFC3339, f.at); err != nil {
 			return verifyUsageErr("verify: --at: %v", err)
@@ -102,11 +110,12 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 		}
 	}
 
+	svc := &app.Service{Verify: opts}
 	var outputs []any
 	worst := 0 // 0 < 3 < 2 < 1
 	severity := map[int]int{0: 0, 3: 1, 2: 2, 1: 3}
 	for i, file := range files {
-		rep, err := verifyOne(ctx, f, file, opts)
+		rep, err := verifyOne(ctx, svc, f, file)
 		code := verify.ExitStatus(rep, err)
 		if severity[code] > severity[worst] {
 			worst = code
@@ -157,24 +166,11 @@ func verdictLine(code int) string {
 	return "verify: the validity of a signature cannot be established"
 }
 
-func verifyOne(ctx context.Context, f verifyFlags, file string, opts verify.Options) (*verify.Report, error) {
+func verifyOne(ctx context.Context, svc *app.Service, f verifyFlags, file string) (*verify.Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	if f.content == "" {
-		return verify.VerifyFile(ctx, file, opts)
+		return svc.VerifyFile(ctx, file)
 	}
-	sig, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", verify.ErrUnreadable, err)
-	}
-	c, err := os.Open(f.content)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", verify.ErrUnreadable, err)
-	}
-	defer c.Close()
-	st, err := c.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", verify.ErrUnreadable, err)
-	}
-	return verify.VerifyDetached(ctx, sig, c, st.Size(), file, opts)
+	return svc.VerifyDetachedFile(ctx, file, f.content)
 }

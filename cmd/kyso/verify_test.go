@@ -125,3 +125,13 @@ func TestVerifyCLIDetached(t *testing.T) {
 		t.Errorf("a non-CMS signature file: exit %d, want 2", code)
 	}
 }
+
+// TestVerifyCLILimit: a document past a limit is exit status 2 with a message that
+// names the limit's configuration key.
+func TestVerifyCLILimit(t *testing.T) {
+	dir := testenv.CorpusDir(t)
+	_, stderr, err := runKyso(t, "verify", "--offline", "--max-revisions", "5", filepath.Join(dir, "signed/dss-25-signatures.pdf"))
+	if exitCode(err) != 2 || !strings.Contains(stderr, "verify.max_revisions") {
+		t.Errorf("exit %d, stderr %q; want 2 and a message naming verify.max_revisions", exitCode(err), stderr)
+	}
+}

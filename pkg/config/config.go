@@ -26,6 +26,9 @@ import (
 
 // Config is the whole configuration of `kyso serve`.
 type Config struct {
+	// Hardening (server.go) holds the metrics: section.
+	Hardening `yaml:",inline"`
+
 	Server     Server     `yaml:"server"`
 	Store      Store      `yaml:"store"`
 	PKCS11     PKCS11     `yaml:"pkcs11"`
@@ -38,6 +41,7 @@ type Config struct {
 	Signatures Signatures `yaml:"signatures"`
 	CSC        CSC        `yaml:"csc"`
 	Remote     Remote     `yaml:"remote"`
+	Verify     Verify     `yaml:"verify"`
 }
 
 // Server is the HTTP listener and its limits.
@@ -59,6 +63,8 @@ type Server struct {
 	// Empty means none: the client address is the TCP peer, so the per-address rate
 	// limit cannot be dodged with a forged header.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ServerLimits (server.go): connection and concurrency caps, upload rate, TLS.
+	ServerLimits `yaml:",inline"`
 }
 
 // Store is the embedded document store.
@@ -130,6 +136,10 @@ type RateLimit struct {
 	// PublicVerifyPerMinute is the verifications one address may ask for per minute
 	// without an API key; it is also the burst.
 	PublicVerifyPerMinute int `yaml:"public_verify_per_minute"`
+	// PublicVerifyConcurrent is the verifications one address (an IPv6 /64) may run at
+	// once without an API key; more wait up to server.heavy_queue_wait, then get 429.
+	// 0 means no cap.
+	PublicVerifyConcurrent int `yaml:"public_verify_concurrent"`
 }
 
 // Signatures is the prepare → complete pipeline.
@@ -158,6 +168,7 @@ func Default() Config {
 			WriteTimeout:      5 * time.Minute,
 			IdleTimeout:       2 * time.Minute,
 			ShutdownGrace:     30 * time.Second,
+			ServerLimits:      defaultServerLimits(),
 		},
 		Store: Store{
 			Driver:  "sqlite",
@@ -166,9 +177,10 @@ func Default() Config {
 		TSA:        TSA{Timeout: 10 * time.Second},
 		Revocation: Revocation{OCSPTimeout: 10 * time.Second, CRLTimeout: 20 * time.Second},
 		Log:        Log{Format: "auto", Level: "info"},
-		RateLimit:  RateLimit{PublicVerifyPerMinute: 30},
+		RateLimit:  RateLimit{PublicVerifyPerMinute: 30, PublicVerifyConcurrent: DefaultPublicVerifyConcurrent},
 		Signatures: Signatures{PendingExpiry: 15 * time.Minute},
 		Remote:     defaultRemote(),
+		Verify:     defaultVerify(),
 	}
 }
 

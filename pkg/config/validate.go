@@ -99,6 +99,8 @@ func (c *Config) Validate() error {
 		v.add("csc.secret_file", "is required when csc.enabled is true")
 	}
 	c.validateRemote(&v)
+	c.validateServerLimits(&v)
+	c.validateVerify(&v)
 	return errors.Join(v.errs...)
 }
 

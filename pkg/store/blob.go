@@ -14,6 +14,8 @@ import (
 
 	"github.com/kyso-vn/kyso/pkg/fault"
 	"gorm.io/gorm"
+
+	"github.com/kyso-vn/kyso/internal/durable"
 )
 
 // tmpDirName is where incoming content is written before its hash, and so its name, is
@@ -22,14 +24,15 @@ const tmpDirName = ".tmp"
 
 // staged is content written to a temp file and hashed, not yet in the blob store.
 type staged struct {
-	sha  string
-	size int64
-	path string
+	sha     string
+	size    int64
+	path    string          // the temp file, read back in database mode
+	pending durable.Pending // zero once published
 }
 
 func (st *staged) discard() {
-	if st != nil && st.path != "" {
-		os.Remove(st.path)
+	if st != nil {
+		durable.Discard(st.pending)
 	}
 }
 
@@ -38,26 +41,22 @@ func (st *staged) discard() {
 func (s *Store) stage(ctx context.Context, r io.Reader) (*staged, error) {
 	dir := filepath.Join(s.cfg.BlobDir, tmpDirName)
 	if s.cfg.BlobsInDB {
-		dir = "" // system temp dir: there is no blob dir
+		dir = s.cfg.TempDir // "": the system's temp dir, as there is no blob dir
 	}
-	f, err := os.CreateTemp(dir, "in-*")
+	f, err := durable.CreateIn(dir, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store: stage content: %w", err)
 	}
-	st := &staged{path: f.Name()}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r})
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		st.discard()
+		f.Discard()
 		return nil, fmt.Errorf("store: stage content: %w", err)
 	}
-	st.sha, st.size = hex.EncodeToString(h.Sum(nil)), n
+	st := &staged{sha: hex.EncodeToString(h.Sum(nil)), size: n, path: f.Name()}
+	if st.pending, err = f.Stage(); err != nil {
+		return nil, fmt.Errorf("store: stage content: %w", err)
+	}
 	return st, nil
 }
 
@@ -77,9 +76,10 @@ func (s *Store) blobPath(sha string) string {
 	return filepath.Join(s.cfg.BlobDir, sha[0:2], sha[2:4], sha)
 }
 
-// publishFile moves staged content to its content address: rename (atomic), then fsync
-// the directories so the name survives a power cut. It runs before the row that refers
-// to the blob is committed, so a crash leaves at worst an unreferenced blob.
+// publishFile moves staged content to its content address durably (internal/durable:
+// flushed, renamed, the directory flushed), and flushes new fan-out directories too,
+// so the name survives a power cut. It runs before the row that refers to the blob is
+// committed, so a crash leaves at worst an unreferenced blob.
 func (s *Store) publishFile(st *staged) error {
 	final := s.blobPath(st.sha)
 	if _, err := os.Stat(final); err == nil {
@@ -87,35 +87,23 @@ func (s *Store) publishFile(st *staged) error {
 		return nil
 	}
 	dir := filepath.Dir(final)
-	// New fan-out directories must reach the disk too; existing ones only need the
-	// new entry in the leaf directory synced.
-	syncs := []string{dir}
+	// New fan-out directories must reach the disk too; an existing one only needs
+	// the new entry in the leaf directory synced, which the commit does.
+	var parents []string
 	if _, err := os.Stat(dir); err != nil {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("store: blob dir: %w", err)
 		}
-		syncs = append(syncs, filepath.Dir(dir), s.cfg.BlobDir)
+		parents = []string{filepath.Dir(dir), s.cfg.BlobDir}
 	}
-	if err := os.Rename(st.path, final); err != nil {
+	if err := durable.Commit(st.pending.As(final)); err != nil {
 		return fmt.Errorf("store: publish blob: %w", err)
 	}
-	st.path = ""
-	for _, d := range syncs {
-		if err := syncDir(d); err != nil {
-			return err
+	st.pending = durable.Pending{}
+	for _, d := range parents {
+		if err := durable.SyncDir(d); err != nil {
+			return fmt.Errorf("store: sync dir: %w", err)
 		}
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("store: sync dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("store: sync dir: %w", err)
 	}
 	return nil
 }

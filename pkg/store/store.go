@@ -70,6 +70,9 @@ type Config struct {
 	BlobsInDB bool
 	// Now is the clock; nil means time.Now. Tests inject it.
 	Now func() time.Time
+	// TempDir receives content on its way into the database when BlobsInDB (""
+	// means os.TempDir()); kyso serve gives its own private directory, swept at start.
+	TempDir string
 	// MaxOpenConns bounds the pool (0: driver default for PostgreSQL, 8 for SQLite).
 	MaxOpenConns int
 }
@@ -104,7 +107,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if cfg.BlobDir == "" {
 			return nil, fault.Errorf(fault.Invalid, "the store needs a blob directory unless blobs are kept in the database")
 		}
-		if err := os.MkdirAll(filepath.Join(cfg.BlobDir, tmpDirName), 0o750); err != nil {
+		if err := os.MkdirAll(filepath.Join(cfg.BlobDir, tmpDirName), 0o700); err != nil {
+			return nil, fmt.Errorf("store: blob dir: %w", err)
+		}
+		// Content waits here in plaintext before its rename: no one else reads it.
+		if err := os.Chmod(filepath.Join(cfg.BlobDir, tmpDirName), 0o700); err != nil {
 			return nil, fmt.Errorf("store: blob dir: %w", err)
 		}
 	}
@@ -120,6 +127,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	switch cfg.Driver {
 	case DriverSQLite:
 		s.sqlite = true
+		if err := privateSQLite(cfg.DSN); err != nil {
+			return nil, err
+		}
 		dial = sqlite.Open(sqliteDSN(cfg.DSN))
 	case DriverPostgres:
 		dial = postgres.Open(cfg.DSN)

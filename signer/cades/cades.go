@@ -1,8 +1,9 @@
 // Package cades signs files that are not PDFs with detached CAdES signatures (.p7s,
 // ETSI EN 319 122-1 baseline B-B and B-T) and verifies them.
 //
-// The file is hashed as a stream, never held in memory, and the .p7s is written
-// atomically: nothing appears at the output path unless the signature is complete.
+// The content is hashed as a stream from an io.Reader (Sign), never held in memory,
+// and a .p7s file is written durably: nothing appears at the output path unless the
+// signature is complete.
 // Verification here is integrity and the baseline attributes; trust, revocation and
 // time belong to the callers in pkg/.
 //
@@ -17,22 +18,24 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/kyso-vn/kyso/internal/durable"
 	"github.com/kyso-vn/kyso/signer/cms"
 )
 
-// SignFile writes to out a detached CAdES signature of the file in, made with signer
-// (asked exactly once). spec supplies the certificate, chain and algorithms; its
-// Profile is forced to CAdES, Hash defaults to SHA-256 and SigningTime to now. With a
-// non-nil ts the signature is B-T (a signature timestamp), else B-B.
-func SignFile(ctx context.Context, signer crypto.Signer, spec cms.SignerInfoSpec, in, out string, ts cms.Timestamper) error {
+// Sign returns a detached CAdES signature (DER) of the content read from r, made
+// with signer (asked exactly once). The content is hashed as it is read, never held
+// in memory, and reading stops when ctx ends. spec supplies the certificate, chain
+// and algorithms; its Profile is forced to CAdES, Hash defaults to SHA-256 and
+// SigningTime to now. With a non-nil ts the signature is B-T (a signature
+// timestamp), else B-B.
+func Sign(ctx context.Context, signer crypto.Signer, spec cms.SignerInfoSpec, r io.Reader, ts cms.Timestamper) ([]byte, error) {
 	if spec.Profile != 0 && spec.Profile != cms.ProfileCAdES {
-		return fmt.Errorf("cades: profile %v requested; a .p7s is CAdES", spec.Profile)
+		return nil, fmt.Errorf("cades: profile %v requested; a .p7s is CAdES", spec.Profile)
 	}
 	if spec.EncapsulatedContent != nil {
-		return errors.New("cades: a .p7s here is detached; the content stays in its own file")
+		return nil, errors.New("cades: a .p7s here is detached; the content stays in its own file")
 	}
 	spec.Profile = cms.ProfileCAdES
 	if spec.Hash == 0 {
@@ -41,42 +44,52 @@ func SignFile(ctx context.Context, signer crypto.Signer, spec cms.SignerInfoSpec
 	if spec.SigningTime.IsZero() {
 		spec.SigningTime = time.Now()
 	}
+	if !spec.Hash.Available() {
+		return nil, fmt.Errorf("cades: hash %v unavailable", spec.Hash)
+	}
+	h := spec.Hash.New()
+	if _, err := io.Copy(h, ctxReader{ctx, r}); err != nil {
+		return nil, fmt.Errorf("cades: reading the content: %w", err)
+	}
+	if ts != nil {
+		return cms.SignWithTimestamp(ctx, signer, spec, h.Sum(nil), ts)
+	}
+	return cms.Sign(ctx, signer, spec, h.Sum(nil))
+}
+
+// SignFile writes to out a detached CAdES signature of the file in, as Sign. out
+// appears whole or not at all (internal/durable).
+func SignFile(ctx context.Context, signer crypto.Signer, spec cms.SignerInfoSpec, in, out string, ts cms.Timestamper) error {
 	if same, err := sameFile(in, out); err != nil {
 		return err
 	} else if same {
 		return fmt.Errorf("cades: output %s is the input file", out)
 	}
-	digest, err := hashFile(ctx, in, spec.Hash)
+	f, err := os.Open(in)
 	if err != nil {
-		return err
+		return fmt.Errorf("cades: %w", err)
 	}
-	var der []byte
-	if ts != nil {
-		der, err = cms.SignWithTimestamp(ctx, signer, spec, digest, ts)
-	} else {
-		der, err = cms.Sign(ctx, signer, spec, digest)
-	}
+	defer f.Close()
+	der, err := Sign(ctx, signer, spec, f, ts)
 	if err != nil {
 		return fmt.Errorf("cades: signing %s: %w", in, err)
 	}
-	return writeAtomic(ctx, out, der)
+	return WriteFile(ctx, out, der)
 }
 
-// hashFile hashes the file as a stream, stopping when ctx ends.
-func hashFile(ctx context.Context, path string, h crypto.Hash) ([]byte, error) {
-	if !h.Available() {
-		return nil, fmt.Errorf("cades: hash %v unavailable", h)
-	}
-	f, err := os.Open(path)
+// WriteFile writes a signature to path durably: nothing appears there unless it is
+// whole, and nothing at all once ctx has ended.
+func WriteFile(ctx context.Context, path string, der []byte) error {
+	err := durable.Write(path, 0o644, func(w io.Writer) error {
+		if _, err := w.Write(der); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
 	if err != nil {
-		return nil, fmt.Errorf("cades: %w", err)
+		return fmt.Errorf("cades: writing %s: %w", path, err)
 	}
-	defer f.Close()
-	hh := h.New()
-	if _, err := io.Copy(hh, ctxReader{ctx, f}); err != nil {
-		return nil, fmt.Errorf("cades: reading %s: %w", path, err)
-	}
-	return hh.Sum(nil), nil
+	return nil
 }
 
 // ctxReader lets a long hash stop when the caller goes away.
@@ -105,40 +118,6 @@ func sameFile(a, b string) (bool, error) {
 		return false, fmt.Errorf("cades: %w", err)
 	}
 	return os.SameFile(sa, sb), nil
-}
-
-// writeAtomic writes data to a temporary file beside path, syncs it and renames it
-// into place, so a reader sees either nothing or the whole signature.
-func writeAtomic(ctx context.Context, path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("cades: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("cades: writing %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("cades: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("cades: writing %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("cades: writing %s: %w", path, err)
-	}
-	if err = ctx.Err(); err != nil {
-		return fmt.Errorf("cades: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("cades: %w", err)
-	}
-	return nil
 }
 
 // Result is what VerifyDetached found.

@@ -149,6 +149,46 @@ func TestSignFileStreams(t *testing.T) {
 	}
 }
 
+// pattern is n bytes of a repeating pattern, made as they are read: a stream that is
+// in no file and never whole in memory.
+type pattern struct{ n int64 }
+
+func (p *pattern) Read(b []byte) (int, error) {
+	if p.n <= 0 {
+		return 0, io.EOF
+	}
+	b = b[:min(int64(len(b)), p.n)]
+	for i := range b {
+		b[i] = byte(p.n - int64(i))
+	}
+	p.n -= int64(len(b))
+	return len(b), nil
+}
+
+// TestSignStreamsFromReader: Sign takes the content from an io.Reader (the API's
+// upload, a pipe) and hashes it as it comes: 64 MiB allocate far less than 64 MiB,
+// and the signature verifies over the same stream.
+func TestSignStreamsFromReader(t *testing.T) {
+	p := testpki.Committed(t)
+	const size = 64 << 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	der, err := cades.Sign(context.Background(), p.PersonalEC.Key, specFor(p.PersonalEC, false), &pattern{n: size}, nil)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 2<<20 {
+		t.Errorf("signing a %d-byte stream allocated %d bytes; it is not streaming", size, allocated)
+	}
+	if _, err := cades.VerifyDetached(der, &pattern{n: size}); err != nil {
+		t.Fatalf("the signature does not verify over the same stream: %v", err)
+	}
+	if _, err := cades.VerifyDetached(der, &pattern{n: size - 1}); err == nil {
+		t.Fatal("the signature verifies over a shorter stream")
+	}
+}
+
 // TestSignFileNothingUnlessComplete: every failure leaves the output path as it was
 // (absent, or the previous file) and no temporary file behind.
 func TestSignFileNothingUnlessComplete(t *testing.T) {

@@ -74,8 +74,15 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 	page := rd.Dict(pageRef)
 	rot := int64(0)
 	if page != nil {
-		r, _ := rd.Int(rd.Inherited(page, "Rotate"))
-		rot = ((r % 360) + 360) % 360
+		var err error
+		if rot, err = rotation(rd, page); err != nil {
+			return pdf.Ref{}, rect, err
+		}
+	}
+	for _, v := range rect {
+		if !usableCoord(v) {
+			return pdf.Ref{}, rect, badDocument("the appearance rectangle %v is not a place on a page", rect)
+		}
 	}
 	if rect == ([4]float64{}) {
 		if page == nil {
@@ -85,7 +92,11 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 		if w == 0 {
 			w, h = 160, 60
 		}
-		rect = topRight(pageBox(rd, page), rot, w, h, 28)
+		box, err := pageBox(rd, page)
+		if err != nil {
+			return pdf.Ref{}, rect, err
+		}
+		rect = topRight(box, rot, w, h, 28)
 	}
 	if rect[2] < rect[0] {
 		rect[0], rect[2] = rect[2], rect[0]
@@ -236,17 +247,13 @@ func topRight(box [4]float64, rot int64, w, h, margin float64) [4]float64 {
 	return [4]float64{minf(ax, bx), minf(ay, by), maxf(ax, bx), maxf(ay, by)}
 }
 
-func pageBox(rd *pdf.Reader, page pdf.Dict) [4]float64 {
-	box := [4]float64{0, 0, 595, 842}
+func pageBox(rd *pdf.Reader, page pdf.Dict) ([4]float64, error) {
 	for _, k := range []pdf.Name{"CropBox", "MediaBox"} {
 		if a := rd.Array(rd.Inherited(page, k)); len(a) == 4 {
-			for i := range box {
-				box[i] = number(a[i])
-			}
-			return box
+			return coords(rd, a, "the page's /"+string(k))
 		}
 	}
-	return box
+	return [4]float64{0, 0, 595, 842}, nil
 }
 
 func (a *Appearance) textSize(fs float64) (float64, float64) {

@@ -2,7 +2,10 @@ package pades
 
 import (
 	"fmt"
+	"math"
 	"strings"
+
+	"github.com/kyso-vn/kyso/pkg/fault"
 
 	"github.com/kyso-vn/kyso/signer/pdf"
 )
@@ -332,9 +335,11 @@ func signExistingField(rd *pdf.Reader, u *pdf.Update, f *field, sigRef pdf.Ref, 
 	if o.Appearance != nil {
 		rect := o.Appearance.Rect
 		if rect == ([4]float64{}) {
-			r := rd.Array(widget["Rect"])
-			for i := 0; i < 4 && i < len(r); i++ {
-				rect[i] = number(r[i])
+			if r := rd.Array(widget["Rect"]); len(r) > 0 {
+				var err error
+				if rect, err = coords(rd, r, fmt.Sprintf("the /Rect of field %q", f.name)); err != nil {
+					return err
+				}
 			}
 		}
 		pageRef, _ := widget["P"].(pdf.Ref)
@@ -438,6 +443,82 @@ func number(o pdf.Object) float64 {
 	return 0
 }
 
+// maxCoord bounds the coordinates Kyso lays an appearance out with: a page of the
+// largest size PDF allows (14,400 units, 200 inches, times a generous user unit) is
+// well inside it; 1e309, an integer of 20 digits or NaN is not a place on a page.
+const maxCoord = 1e6
+
+func usableCoord(v float64) bool {
+	return !math.IsNaN(v) && !math.IsInf(v, 0) && math.Abs(v) <= maxCoord
+}
+
+// coords reads a rectangle (/Rect, /MediaBox) of the document: four numbers that are
+// places on a page, else a BadDocument fault naming what is wrong.
+func coords(rd *pdf.Reader, a pdf.Array, what string) ([4]float64, error) {
+	var out [4]float64
+	if len(a) != 4 {
+		return out, badDocument("%s has %d numbers, not 4", what, len(a))
+	}
+	for i, o := range a {
+		if v, err := rd.Resolve(o); err == nil {
+			o = v
+		}
+		switch o.(type) {
+		case int64, float64:
+		default:
+			return out, badDocument("%s holds %s, which is not a number", what, describe(o))
+		}
+		out[i] = number(o)
+		if !usableCoord(out[i]) {
+			return out, badDocument("%s holds %s, which is not a place on a page", what, describe(o))
+		}
+	}
+	return out, nil
+}
+
+// badDocument is a BadDocument fault caused by a damaged document (pdf.ErrDamaged, so
+// that callers that branch on it still do).
+func badDocument(format string, a ...any) error {
+	return fault.Wrap(fault.BadDocument, pdf.ErrDamaged, fmt.Sprintf(format, a...))
+}
+
+// describe shows a value of the document in an error, shortened.
+func describe(o pdf.Object) string {
+	b, err := pdf.MarshalBytes(o)
+	if err != nil {
+		b = []byte(fmt.Sprintf("%v", o))
+	}
+	if len(b) > 40 {
+		b = append(b[:40], "…"...)
+	}
+	return string(b)
+}
+
+// rotation is a page's /Rotate (inherited), normalised to 0, 90, 180 or 270; a value
+// that is not a whole multiple of 90 within ±3600 is a BadDocument fault.
+func rotation(rd *pdf.Reader, page pdf.Dict) (int64, error) {
+	o, err := rd.Resolve(rd.Inherited(page, "Rotate"))
+	if err != nil || o == nil {
+		return 0, nil
+	}
+	var r int64
+	switch v := o.(type) {
+	case int64:
+		r = v
+	case float64:
+		if v != math.Trunc(v) || math.Abs(v) > 3600 {
+			return 0, badDocument("the page's /Rotate %s is not a multiple of 90", describe(o))
+		}
+		r = int64(v)
+	default:
+		return 0, badDocument("the page's /Rotate %s is not a number", describe(o))
+	}
+	if r%90 != 0 || r > 3600 || r < -3600 {
+		return 0, badDocument("the page's /Rotate %s is not a multiple of 90", describe(o))
+	}
+	return ((r % 360) + 360) % 360, nil
+}
+
 // LastVisibleSignature finds the last signed signature field with a visible widget:
 // its page (1-based) and rectangle, where the clerk lays the seal.
 func LastVisibleSignature(rd *pdf.Reader) (page int, rect [4]float64, ok bool) {
@@ -463,8 +544,8 @@ func LastVisibleSignature(rd *pdf.Reader) (page int, rect [4]float64, ok bool) {
 		if len(r) != 4 {
 			continue
 		}
-		rc := [4]float64{number(r[0]), number(r[1]), number(r[2]), number(r[3])}
-		if rc[2] == rc[0] || rc[3] == rc[1] {
+		rc, err := coords(rd, r, "a signature's /Rect")
+		if err != nil || rc[2] == rc[0] || rc[3] == rc[1] {
 			continue
 		}
 		p := 1

@@ -93,12 +93,18 @@ func applyMetadata(rd *pdf.Reader, u *pdf.Update, m *Metadata, cat pdf.Dict, new
 		}
 		nd := copyDict(f.dict)
 		nd["V"] = pdf.TextString(value)
-		if r := rd.Array(nd["Rect"]); len(r) == 4 && isBlankName(name) {
-			rect := [4]float64{number(r[0]), number(r[1]), number(r[2]), number(r[3])}
-			q, _ := rd.Int(nd["Q"])
-			nd["AP"] = pdf.Dict{"N": blankAppearance(u, rect, daSize(nd["DA"]), int(q), blankFont, blankEnc(value), textWidth(value, daSize(nd["DA"])))}
-		} else if r := rd.Array(nd["Rect"]); len(r) == 4 {
-			rect := [4]float64{number(r[0]), number(r[1]), number(r[2]), number(r[3])}
+		if r := rd.Array(nd["Rect"]); len(r) == 4 {
+			rect, err := coords(rd, r, fmt.Sprintf("the /Rect of field %q", name))
+			if err != nil {
+				return false, err
+			}
+			if isBlankName(name) {
+				q, _ := rd.Int(nd["Q"])
+				size := daSize(nd["DA"])
+				nd["AP"] = pdf.Dict{"N": blankAppearance(u, rect, size, int(q), blankFont, blankEnc(value), textWidth(value, size))}
+				u.Set(f.ref, nd)
+				continue
+			}
 			h := rect[3] - rect[1]
 			fs := 10.0
 			if h < 12 {

@@ -20,6 +20,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -203,6 +204,16 @@ func (o *Options) normalize() error {
 	}
 	if o.Certify < CertifyNone || o.Certify > CertifyAnnotations {
 		return fmt.Errorf("%w: certification mode %d", ErrOptions, o.Certify)
+	}
+	if a := o.Appearance; a != nil {
+		for _, v := range a.Rect {
+			if !usableCoord(v) {
+				return fmt.Errorf("%w: the appearance rectangle %v is not a place on a page", ErrOptions, a.Rect)
+			}
+		}
+		if math.IsNaN(a.FontSize) || a.FontSize < 0 || a.FontSize > 1000 {
+			return fmt.Errorf("%w: font size %v", ErrOptions, a.FontSize)
+		}
 	}
 	return nil
 }

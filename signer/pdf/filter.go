@@ -33,11 +33,25 @@ func (s *Stream) RawReader() io.Reader {
 }
 
 // Decode returns the decoded data, refusing more than limit bytes (a guard against
-// decompression bombs).
-func (s *Stream) Decode(limit int64) ([]byte, error) { return s.decodeWith(s.r, limit) }
+// decompression bombs). The bytes decoded count against the file's budget.
+func (s *Stream) Decode(limit int64) ([]byte, error) {
+	var f *File
+	if s.r != nil {
+		f = s.r.file
+	}
+	return s.decode(s.r, f, limit, false)
+}
 
-func (s *Stream) decodeWith(r *Reader, limit int64) ([]byte, error) {
-	if s.Len() > limit {
+// decode decodes the stream's data, resolving its filters in r (when not nil) and
+// charging file (when not nil). With truncate, at most limit bytes are decoded and the
+// rest is ignored; else more than limit bytes is an error.
+func (s *Stream) decode(r *Reader, file *File, limit int64, truncate bool) ([]byte, error) {
+	if file != nil {
+		if err := file.checkNow(); err != nil {
+			return nil, err
+		}
+	}
+	if (truncate && s.Len() > maxObjSize<<2) || (!truncate && s.Len() > limit) {
 		return nil, fmt.Errorf("pdf: stream of %d bytes exceeds the limit of %d", s.Len(), limit)
 	}
 	data, err := io.ReadAll(s.RawReader())
@@ -77,32 +91,122 @@ func (s *Stream) decodeWith(r *Reader, limit int64) ([]byte, error) {
 			parms = append(parms, p)
 		}
 	}
+	if len(filters) > 8 {
+		return nil, fmt.Errorf("%w: more than 8 filters", ErrUnsupportedFilter)
+	}
+	if len(filters) == 0 {
+		if truncate && int64(len(data)) > limit {
+			data = data[:limit]
+		}
+		return data, nil
+	}
+	// what is decoded counts against the file's budget: no more than what remains of
+	// it is decoded
+	budgetBound := false
+	if file != nil {
+		if rem := file.remainingDecoded(); rem < limit {
+			limit, budgetBound, truncate = rem, true, false
+		}
+	}
 	for i, f := range filters {
 		var p Dict
 		if i < len(parms) {
 			p = parms[i]
 		}
-		data, err = applyFilter(f, p, data, limit)
+		data, err = applyFilter(file, f, p, data, limit, truncate)
 		if err != nil {
+			if errors.Is(err, errDecodeLimit) && budgetBound {
+				return nil, file.Fail(file.decodedLimitError())
+			}
+			if file != nil {
+				if fe := file.Err(); fe != nil {
+					return nil, fe
+				}
+			}
+			return nil, err
+		}
+		if int64(len(data)) > limit {
+			if budgetBound {
+				return nil, file.Fail(file.decodedLimitError())
+			}
+			if !truncate {
+				return nil, fmt.Errorf("%w of %d bytes", errDecodeLimit, limit)
+			}
+			data = data[:limit]
+		}
+	}
+	if file != nil {
+		if err := file.chargeDecoded(int64(len(data))); err != nil {
 			return nil, err
 		}
 	}
 	return data, nil
 }
 
-func applyFilter(f Name, p Dict, data []byte, limit int64) ([]byte, error) {
+var errDecodeLimit = errors.New("pdf: decoded stream exceeds the limit")
+
+// readAll is io.ReadAll in chunks joined once at the end: a large output costs twice
+// its size at most, not the garbage of repeated growth.
+func readAll(r io.Reader) ([]byte, error) {
+	var parts [][]byte
+	total := 0
+	var err error
+	for {
+		chunk := min(max(total, 4<<10), 1<<20)
+		b := make([]byte, chunk)
+		n := 0
+		for n < chunk && err == nil {
+			var m int
+			m, err = r.Read(b[n:])
+			n += m
+		}
+		if n > 0 {
+			parts = append(parts, b[:n])
+			total += n
+		}
+		if err != nil {
+			break
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	if len(parts) == 1 && cap(parts[0]) <= 2*len(parts[0]) {
+		return parts[0], err
+	}
+	out := make([]byte, 0, total)
+	for i, p := range parts {
+		out = append(out, p...)
+		parts[i] = nil
+	}
+	return out, err
+}
+
+func applyFilter(file *File, f Name, p Dict, data []byte, limit int64, truncate bool) ([]byte, error) {
 	switch f {
 	case "FlateDecode", "Fl":
 		zr, err := zlib.NewReader(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("pdf: flate: %w", err)
 		}
-		out, err := io.ReadAll(io.LimitReader(zr, limit+1))
+		var in io.Reader = zr
+		if file != nil {
+			in = &ctxReader{f: file, r: zr}
+		}
+		out, err := readAll(io.LimitReader(in, limit+1))
+		if file != nil {
+			if fe := file.Err(); fe != nil {
+				return nil, fe
+			}
+		}
 		if err != nil && len(out) == 0 {
 			return nil, fmt.Errorf("pdf: flate: %w", err)
 		}
 		if int64(len(out)) > limit {
-			return nil, fmt.Errorf("pdf: decoded stream exceeds the limit of %d bytes", limit)
+			if !truncate {
+				return nil, fmt.Errorf("%w of %d bytes", errDecodeLimit, limit)
+			}
+			out = out[:limit]
 		}
 		return unpredict(p, out)
 	case "ASCIIHexDecode", "AHx":

@@ -2,6 +2,7 @@ package pdf
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -31,27 +32,34 @@ func FuzzOpen(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// A watchdog turns a hang into a failure the fuzzer records.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			exercise(data)
+			exercise(ctx, data)
 		}()
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("reading %d bytes took over 10 s", len(data))
+		case <-time.After(11 * time.Second):
+			t.Fatalf("reading %d bytes took over 10 s, past its context's deadline", len(data))
 		}
 	})
 }
 
+// fuzzLimits keep one input under about 256 MiB: what may be decoded in all is a
+// quarter of that, and one stream's decoding at most 64 MiB.
+var fuzzLimits = Limits{MaxDecodedBytes: 64 << 20, MaxObjects: 200_000, MaxXrefEntries: 500_000, MaxRevisions: 200}
+
 // exercise opens data, strictly and by repair, and walks everything the signer and
-// the verifier touch.
-func exercise(data []byte) {
-	if r, err := Repair(bytes.NewReader(data), int64(len(data))); err == nil {
+// the verifier touch, through one File as the verifier does.
+func exercise(ctx context.Context, data []byte) {
+	f := NewFile(ctx, bytes.NewReader(data), int64(len(data)), fuzzLimits)
+	if r, err := f.Repair(int64(len(data))); err == nil {
 		_, _ = r.Pages()
 	}
 	{
-		r, err := Open(bytes.NewReader(data), int64(len(data)))
+		r, err := f.Open(int64(len(data)))
 		if err != nil {
 			return
 		}

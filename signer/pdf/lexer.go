@@ -7,13 +7,19 @@ import (
 	"strconv"
 )
 
-// source gives random byte access to a file through a small block cache, so that the
-// whole file is never in memory.
+// source gives random byte access to the first size bytes of a file through a block
+// cache shared by every view of the file, so that the whole file is never in memory.
+// hw is the high-water mark of the bytes examined (poisoned once a read ran into the
+// end of the view): a parse that examined only bytes before hw gives the same result
+// in every view of at least hw bytes.
 type source struct {
 	r     io.ReaderAt
 	size  int64
-	cache map[int64][]byte
-	order []int64
+	cache *blockCache
+	hw    int64
+	// the block read last, so that consecutive bytes need no cache lookup
+	cur  []byte
+	curN int64
 }
 
 const (
@@ -23,42 +29,66 @@ const (
 )
 
 func newSource(r io.ReaderAt, size int64) *source {
-	return &source{r: r, size: size, cache: make(map[int64][]byte)}
+	return &source{r: r, size: size, cache: newBlockCache(r, size)}
 }
 
-func (s *source) block(n int64) ([]byte, error) {
-	if b, ok := s.cache[n]; ok {
+// view is a source over the first size bytes of the same file, sharing its blocks.
+func (c *blockCache) view(size int64) *source {
+	return &source{r: c.r, size: min(size, c.size), cache: c}
+}
+
+func (s *source) touch(end int64) {
+	if end > s.hw {
+		s.hw = end
+	}
+}
+
+func (c *blockCache) block(n int64) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.cache[n]; ok {
 		return b, nil
 	}
 	off := n * blockSize
 	l := int64(blockSize)
-	if off+l > s.size {
-		l = s.size - off
+	if off+l > c.size {
+		l = c.size - off
 	}
 	if l <= 0 {
 		return nil, io.EOF
 	}
 	b := make([]byte, l)
-	if _, err := s.r.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := c.r.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("pdf: read at %d: %w", off, err)
 	}
-	if len(s.order) >= maxBlocks {
-		delete(s.cache, s.order[0])
-		s.order = s.order[1:]
+	if len(c.order) >= maxBlocks {
+		delete(c.cache, c.order[0])
+		c.order = c.order[1:]
 	}
-	s.cache[n] = b
-	s.order = append(s.order, n)
+	c.cache[n] = b
+	c.order = append(c.order, n)
 	return b, nil
 }
 
 // byteAt returns the byte at off; ok is false past the end.
 func (s *source) byteAt(off int64) (byte, bool) {
 	if off < 0 || off >= s.size {
+		if off >= s.size {
+			s.hw = poisoned
+		}
 		return 0, false
 	}
-	b, err := s.block(off / blockSize)
-	if err != nil {
-		return 0, false
+	if off+1 > s.hw {
+		s.hw = off + 1
+	}
+	n := off / blockSize
+	b := s.cur
+	if b == nil || n != s.curN {
+		var err error
+		if b, err = s.cache.block(n); err != nil {
+			return 0, false
+		}
+		s.cur, s.curN = b, n
 	}
 	i := off % blockSize
 	if i >= int64(len(b)) {
@@ -70,11 +100,14 @@ func (s *source) byteAt(off int64) (byte, bool) {
 // readAt reads n bytes at off (n bounded by the caller).
 func (s *source) readAt(off int64, n int) ([]byte, error) {
 	if off < 0 || off > s.size {
+		s.hw = poisoned
 		return nil, fmt.Errorf("pdf: offset %d outside the file", off)
 	}
 	if off+int64(n) > s.size {
 		n = int(s.size - off)
+		s.hw = poisoned
 	}
+	s.touch(off + int64(n))
 	b := make([]byte, n)
 	if _, err := s.r.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("pdf: read at %d: %w", off, err)

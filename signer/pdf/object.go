@@ -5,17 +5,22 @@
 // incremental-update writer.
 //
 // It must never panic on malformed input: every error is returned, every loop and every
-// recursion is bounded. It imports only the standard library, and never anything of
-// Kyso's other than itself.
+// recursion is bounded. The readers of one file (its revisions, its repair) share a
+// File: one budget (Limits: revisions, objects, cross-reference entries, decoded bytes,
+// the context's deadline), one cache of cross-reference sections, parsed objects and
+// decoded object streams. It imports the standard library and pkg/fault only.
 package pdf
 
 import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"unicode/utf16"
+
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 // Object is one of: nil (null), bool, int64, float64, Name, String, Array, Dict, Ref,
@@ -141,6 +146,9 @@ func appendObject(b *bytes.Buffer, o Object, depth int) error {
 	case int64:
 		b.WriteString(strconv.FormatInt(v, 10))
 	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > maxReal {
+			return badDocument("the number %v cannot be written in a PDF", v)
+		}
 		b.WriteString(formatReal(v))
 	case Name:
 		appendName(b, v)
@@ -178,10 +186,29 @@ func appendObject(b *bytes.Buffer, o Object, depth int) error {
 		b.WriteString("\nstream\n")
 		b.Write(v.Data)
 		b.WriteString("\nendstream")
+	case keyword:
+		// a bare word where a value belongs (1e309, a stray "obj"): the document is
+		// not PDF there, and writing it back would make it worse
+		return badDocument("the document holds %q where a value belongs", shorten(string(v)))
 	default:
 		return fmt.Errorf("pdf: cannot write a %T", o)
 	}
 	return nil
+}
+
+// badDocument is a BadDocument fault caused by ErrDamaged.
+func badDocument(format string, a ...any) error {
+	return fault.Wrap(fault.BadDocument, ErrDamaged, fmt.Sprintf(format, a...))
+}
+
+// maxReal is the largest real a PDF reader must accept (ISO 32000-1, annex C).
+const maxReal = 3.403e38
+
+func shorten(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }
 
 func appendDict(b *bytes.Buffer, d Dict, depth int) error {

@@ -2,6 +2,7 @@ package pdf
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -34,9 +35,82 @@ type Section struct {
 	Trailer Dict
 }
 
+// xrefSection is one section as parsed: its entries (the first definition of a number
+// in the section wins, a hybrid file's /XRefStm entries after the table's), and reach,
+// the bytes its parse examined.
+type xrefSection struct {
+	Section
+	entries map[int]xrefEntry
+	maxNum  int
+	reach   int64
+	// uncharged counts the entries not yet charged to the file's budget (charged
+	// 1024 at a time, and the rest when the section is read)
+	uncharged int
+}
+
+// xrefLayer is a section over the chain of its /Prev sections. Layers are shared by
+// every reader of a file whose chain passes through them, so that N revisions hold N
+// sections, not N chains. Every spanEvery-th layer also holds the merged entries of
+// the layers down to the one before, so that a lookup walks at most spanEvery layers
+// and then jumps.
+type xrefLayer struct {
+	sec    *xrefSection
+	below  *xrefLayer
+	depth  int
+	maxNum int
+	reach  int64
+	span   map[int]xrefEntry
+	skip   *xrefLayer // the layer below the span
+}
+
+const spanEvery = 32
+
+func (f *File) newLayer(sec *xrefSection, below *xrefLayer) (*xrefLayer, error) {
+	l := &xrefLayer{sec: sec, below: below, depth: 1, maxNum: sec.maxNum, reach: sec.reach}
+	if below != nil {
+		l.depth = below.depth + 1
+		l.maxNum = max(l.maxNum, below.maxNum)
+		l.reach = max(l.reach, below.reach)
+	}
+	if l.depth%spanEvery == 0 {
+		span := map[int]xrefEntry{}
+		x := l
+		for ; x != nil && (x == l || x.depth%spanEvery != 0); x = x.below {
+			for n, e := range x.sec.entries {
+				if _, done := span[n]; !done {
+					span[n] = e
+				}
+			}
+		}
+		if err := f.chargeEntries(len(span)); err != nil {
+			return nil, err
+		}
+		l.span, l.skip = span, x
+	}
+	return l, nil
+}
+
+func (l *xrefLayer) lookup(num int) (xrefEntry, bool) {
+	for l != nil {
+		if l.span != nil {
+			if e, ok := l.span[num]; ok {
+				return e, true
+			}
+			l = l.skip
+			continue
+		}
+		if e, ok := l.sec.entries[num]; ok {
+			return e, true
+		}
+		l = l.below
+	}
+	return xrefEntry{}, false
+}
+
 // Reader reads a PDF from an io.ReaderAt. It is not safe for concurrent use.
 type Reader struct {
-	src *source
+	file *File
+	src  *source
 	// Size is the number of bytes read as the document.
 	Size int64
 	// HeaderOffset is where "%PDF-" starts (junk before it is tolerated).
@@ -45,16 +119,16 @@ type Reader struct {
 	Version string
 	// Trailer is the newest trailer (merged with the xref stream dictionary).
 	Trailer Dict
-	// Sections lists the cross-reference sections, newest first.
-	Sections []Section
 	// StartXref is the value of the last startxref.
 	StartXref int64
 	// Shift is added to offsets found in the file's xref (non-zero for files whose
 	// offsets count from the header after leading junk).
 	Shift int64
 
+	top *xrefLayer
+	// xref holds every entry of a repaired reader (top is nil then).
 	xref     map[int]xrefEntry
-	objstms  map[int]*objStm
+	objstm   *objStm // the last object stream decoded that the file could not share
 	resolved map[int]Object
 	// loading holds the objects being parsed, so that a cycle (a stream whose /Length
 	// is an object that needs the stream itself) is an error, not endless recursion.
@@ -62,19 +136,37 @@ type Reader struct {
 }
 
 type objStm struct {
+	num     int
 	data    []byte
 	offsets map[int]int64 // object number → offset in data
 }
 
-// Open reads the cross-reference data of the first size bytes of r.
-func Open(r io.ReaderAt, size int64) (rd *Reader, err error) {
+// Open reads the cross-reference data of the first size bytes of r, with the default
+// limits and no deadline.
+func Open(r io.ReaderAt, size int64) (*Reader, error) {
+	return NewFile(context.Background(), r, size, Limits{}).Open(size)
+}
+
+// File is the file the reader reads, with its budget.
+func (r *Reader) File() *File { return r.file }
+
+func (f *File) newReader(size int64) *Reader {
+	return &Reader{file: f, src: f.blocks.view(size), Size: min(size, f.size),
+		resolved: map[int]Object{}, loading: map[int]bool{}}
+}
+
+// Open reads the document as it ends at byte end of the file (a revision: the bytes
+// up to an %%EOF). Readers of one File share what they read.
+func (f *File) Open(end int64) (rd *Reader, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			rd, err = nil, fmt.Errorf("%w: internal error while reading: %v", ErrDamaged, p)
 		}
 	}()
-	rd = &Reader{src: newSource(r, size), Size: size, xref: map[int]xrefEntry{},
-		objstms: map[int]*objStm{}, resolved: map[int]Object{}, loading: map[int]bool{}}
+	if err := f.checkNow(); err != nil {
+		return nil, err
+	}
+	rd = f.newReader(end)
 	if err := rd.readHeader(); err != nil {
 		return nil, err
 	}
@@ -133,28 +225,44 @@ func (r *Reader) findStartXref() (int64, error) {
 }
 
 // readXrefChain reads the section at off and its /Prev chain, newest first; entries of
-// newer sections win.
+// newer sections win. The part of the chain another reader of the file has read
+// already (within this reader's bytes) is shared, not read again.
 func (r *Reader) readXrefChain(off int64) error {
+	f := r.file
+	// Files with junk before the header find their offsets by trial (Shift); their
+	// chains are read for each reader alone.
+	shared := r.HeaderOffset == 0
 	seen := map[int64]bool{}
-	for first := true; ; first = false {
+	var pending []*xrefSection
+	var base *xrefLayer
+	for {
+		if err := f.check(); err != nil {
+			return err
+		}
+		if shared {
+			f.mu.Lock()
+			l := f.layers[off]
+			f.mu.Unlock()
+			if l != nil && l.reach <= r.Size {
+				base = l
+				break
+			}
+		}
 		if seen[off] {
 			return fmt.Errorf("%w: cross-reference /Prev loop at offset %d", ErrDamaged, off)
 		}
 		seen[off] = true
-		if len(seen) > 10000 {
-			return fmt.Errorf("%w: too many cross-reference sections", ErrDamaged)
+		if len(seen) > f.lim.MaxRevisions {
+			return f.RevisionsError()
 		}
 		sec, err := r.readSection(off)
 		if err != nil {
 			return err
 		}
-		r.Sections = append(r.Sections, sec)
-		if first {
-			r.Trailer = sec.Trailer
-		}
+		pending = append(pending, sec)
 		prev, ok := sec.Trailer["Prev"]
 		if !ok {
-			return nil
+			break
 		}
 		p, ok := toInt(prev)
 		if !ok || p < 0 || p >= r.Size {
@@ -162,6 +270,52 @@ func (r *Reader) readXrefChain(off int64) error {
 		}
 		off = p
 	}
+	if base != nil && base.depth+len(pending) > f.lim.MaxRevisions {
+		return f.RevisionsError()
+	}
+	l := base
+	for i := len(pending) - 1; i >= 0; i-- {
+		var err error
+		if l, err = f.newLayer(pending[i], l); err != nil {
+			return err
+		}
+		if shared {
+			f.mu.Lock()
+			if old := f.layers[pending[i].Offset]; old == nil || old.reach > l.reach {
+				f.layers[pending[i].Offset] = l
+			}
+			f.mu.Unlock()
+		}
+	}
+	r.top = l
+	r.Trailer = l.sec.Trailer
+	return nil
+}
+
+// Sections lists the cross-reference sections, newest first.
+func (r *Reader) Sections() []Section {
+	var out []Section
+	for l := r.top; l != nil; l = l.below {
+		out = append(out, l.sec.Section)
+	}
+	return out
+}
+
+// newestIsStream tells whether the newest section is an xref stream.
+func (r *Reader) newestIsStream() bool { return r.top != nil && r.top.sec.Stream }
+
+// ChangedSince lists the object numbers whose cross-reference entries may differ
+// between old and r, when r's chain is old's with one section on top (an incremental
+// update of it); ok is false otherwise.
+func (r *Reader) ChangedSince(old *Reader) (nums []int, ok bool) {
+	if r.top == nil || old.top == nil || r.top.below != old.top || r.Shift != old.Shift {
+		return nil, false
+	}
+	nums = make([]int, 0, len(r.top.sec.entries))
+	for n := range r.top.sec.entries {
+		nums = append(nums, n)
+	}
+	return nums, true
 }
 
 func toInt(o Object) (int64, bool) {
@@ -180,143 +334,214 @@ func toInt(o Object) (int64, bool) {
 
 // readSection reads a classic table or an xref stream at off, trying the header-relative
 // offset as well for files with junk before the header.
-func (r *Reader) readSection(off int64) (Section, error) {
+func (r *Reader) readSection(off int64) (*xrefSection, error) {
 	var firstErr error
 	shifts := []int64{r.Shift}
 	if r.HeaderOffset != 0 && r.Shift == 0 {
 		shifts = append(shifts, r.HeaderOffset)
 	}
 	for _, sh := range shifts {
-		sec, err := r.readSectionAt(off + sh)
+		saved := r.src.hw
+		r.src.hw = 0
+		sec, err := r.readSectionAt(off+sh, sh)
+		reach := r.src.hw
+		r.src.hw = max(saved, reach)
 		if err == nil {
 			r.Shift = sh
 			sec.Offset = off
+			sec.reach = reach
 			return sec, nil
 		}
 		if firstErr == nil {
 			firstErr = err
 		}
 	}
-	return Section{}, firstErr
+	return nil, firstErr
 }
 
-func (r *Reader) readSectionAt(pos int64) (Section, error) {
+func (r *Reader) readSectionAt(pos, shift int64) (*xrefSection, error) {
 	l := &lexer{src: r.src, pos: pos, noRefs: true}
 	t, err := l.next()
 	if err != nil {
-		return Section{}, fmt.Errorf("%w: %v", ErrDamaged, err)
+		return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
-	if t.kind == tKeyword && string(t.s) == "xref" {
-		return r.readTable(l)
+	sec := &xrefSection{entries: map[int]xrefEntry{}}
+	switch {
+	case t.kind == tKeyword && string(t.s) == "xref":
+		err = r.readTable(l, sec, shift)
+	case t.kind == tInt:
+		err = r.readXrefStream(pos, sec)
+	default:
+		return nil, fmt.Errorf("%w: no cross-reference section at offset %d", ErrDamaged, pos)
 	}
-	if t.kind == tInt {
-		return r.readXrefStream(pos)
+	if err == nil {
+		err = r.file.chargeEntries(sec.uncharged)
+		sec.uncharged = 0
 	}
-	return Section{}, fmt.Errorf("%w: no cross-reference section at offset %d", ErrDamaged, pos)
+	if err != nil {
+		return nil, err
+	}
+	return sec, nil
 }
 
-func (r *Reader) readTable(l *lexer) (Section, error) {
+// add records an entry of sec unless the section defined num already, charging the
+// file's budget.
+func (r *Reader) add(sec *xrefSection, num int, e xrefEntry) error {
+	if _, done := sec.entries[num]; done {
+		return nil
+	}
+	if sec.uncharged++; sec.uncharged == 1024 {
+		sec.uncharged = 0
+		if err := r.file.chargeEntries(1024); err != nil {
+			return err
+		}
+		if err := r.file.check(); err != nil {
+			return err
+		}
+	}
+	sec.entries[num] = e
+	sec.maxNum = max(sec.maxNum, num)
+	return nil
+}
+
+func (r *Reader) readTable(l *lexer, sec *xrefSection, shift int64) error {
 	for {
 		t, err := l.next()
 		if err != nil {
-			return Section{}, fmt.Errorf("%w: %v", ErrDamaged, err)
+			return fmt.Errorf("%w: %v", ErrDamaged, err)
 		}
 		if t.kind == tKeyword && string(t.s) == "trailer" {
 			break
 		}
 		if t.kind != tInt {
-			return Section{}, fmt.Errorf("%w: bad cross-reference subsection at offset %d", ErrDamaged, t.pos)
+			return fmt.Errorf("%w: bad cross-reference subsection at offset %d", ErrDamaged, t.pos)
 		}
 		t2, err := l.next()
 		if err != nil || t2.kind != tInt || t.i < 0 || t2.i < 0 || t2.i > 1<<24 {
-			return Section{}, fmt.Errorf("%w: bad cross-reference subsection at offset %d", ErrDamaged, t.pos)
+			return fmt.Errorf("%w: bad cross-reference subsection at offset %d", ErrDamaged, t.pos)
 		}
 		start, count := t.i, t2.i
 		for k := int64(0); k < count; k++ {
+			if k&1023 == 1023 {
+				if err := r.file.check(); err != nil {
+					return err
+				}
+			}
 			a, err1 := l.next()
 			b, err2 := l.next()
 			c, err3 := l.next()
 			if err1 != nil || err2 != nil || err3 != nil || a.kind != tInt || b.kind != tInt || c.kind != tKeyword {
-				return Section{}, fmt.Errorf("%w: bad cross-reference entry near offset %d", ErrDamaged, a.pos)
+				return fmt.Errorf("%w: bad cross-reference entry near offset %d", ErrDamaged, a.pos)
 			}
 			num := int(start + k)
-			if _, done := r.xref[num]; done {
-				continue
-			}
 			switch string(c.s) {
 			case "n":
-				r.xref[num] = xrefEntry{kind: 1, offset: a.i, gen: int(b.i)}
+				err = r.add(sec, num, xrefEntry{kind: 1, offset: a.i, gen: int(b.i)})
 			case "f":
-				r.xref[num] = xrefEntry{kind: 0, gen: int(b.i)}
+				err = r.add(sec, num, xrefEntry{kind: 0, gen: int(b.i)})
 			default:
-				return Section{}, fmt.Errorf("%w: bad cross-reference entry type %q", ErrDamaged, c.s)
+				return fmt.Errorf("%w: bad cross-reference entry type %q", ErrDamaged, c.s)
+			}
+			if err != nil {
+				return err
 			}
 		}
 	}
 	l.noRefs = false
 	tr, err := l.parseObject(0)
 	if err != nil {
-		return Section{}, fmt.Errorf("%w: trailer: %v", ErrDamaged, err)
+		return fmt.Errorf("%w: trailer: %v", ErrDamaged, err)
 	}
 	d, ok := tr.(Dict)
 	if !ok {
-		return Section{}, fmt.Errorf("%w: trailer is not a dictionary", ErrDamaged)
+		return fmt.Errorf("%w: trailer is not a dictionary", ErrDamaged)
 	}
+	sec.Trailer = d
 	// A hybrid file's /XRefStm holds the entries of compressed objects; entries of the
 	// table win, so they were loaded first.
-	if xs, ok := toInt(d["XRefStm"]); ok && xs > 0 && xs < r.Size {
-		if _, err := r.readXrefStream(xs + r.Shift); err != nil {
-			return Section{}, err
+	if xs, ok := toInt(d["XRefStm"]); ok && xs > 0 {
+		if xs >= r.Size {
+			r.src.hw = poisoned // a longer view of the file would read it
+		} else {
+			tmp := &xrefSection{entries: map[int]xrefEntry{}}
+			if err := r.readXrefStream(xs+shift, tmp); err != nil {
+				return err
+			}
+			if err := r.file.chargeEntries(tmp.uncharged); err != nil {
+				return err
+			}
+			for n, e := range tmp.entries {
+				if _, done := sec.entries[n]; !done {
+					sec.entries[n] = e
+					sec.maxNum = max(sec.maxNum, n)
+				}
+			}
 		}
 	}
-	return Section{Trailer: d}, nil
+	return nil
 }
 
-func (r *Reader) readXrefStream(pos int64) (Section, error) {
-	obj, _, err := r.parseIndirectAt(pos, -1)
+func (r *Reader) readXrefStream(pos int64, sec *xrefSection) error {
+	obj, _, err := r.parseIndirectAt(pos, -1, false)
 	if err != nil {
-		return Section{}, fmt.Errorf("%w: xref stream: %v", ErrDamaged, err)
+		return fmt.Errorf("%w: xref stream: %v", ErrDamaged, err)
 	}
 	s, ok := obj.(*Stream)
 	if !ok || s.Dict["Type"] != Name("XRef") {
-		return Section{}, fmt.Errorf("%w: no xref stream at offset %d", ErrDamaged, pos)
-	}
-	data, err := s.decodeWith(nil, 256<<20)
-	if err != nil {
-		return Section{}, fmt.Errorf("%w: xref stream: %v", ErrDamaged, err)
+		return fmt.Errorf("%w: no xref stream at offset %d", ErrDamaged, pos)
 	}
 	w, ok := s.Dict["W"].(Array)
 	if !ok || len(w) != 3 {
-		return Section{}, fmt.Errorf("%w: xref stream /W", ErrDamaged)
+		return fmt.Errorf("%w: xref stream /W", ErrDamaged)
 	}
 	var ws [3]int
 	total := 0
 	for i := range ws {
 		v, ok := toInt(w[i])
 		if !ok || v < 0 || v > 8 {
-			return Section{}, fmt.Errorf("%w: xref stream /W", ErrDamaged)
+			return fmt.Errorf("%w: xref stream /W", ErrDamaged)
 		}
 		ws[i] = int(v)
 		total += int(v)
 	}
 	if total == 0 {
-		return Section{}, fmt.Errorf("%w: xref stream /W", ErrDamaged)
+		return fmt.Errorf("%w: xref stream /W", ErrDamaged)
 	}
 	size, _ := toInt(s.Dict["Size"])
 	index := Array{int64(0), size}
 	if ix, ok := s.Dict["Index"].(Array); ok && len(ix)%2 == 0 {
 		index = ix
 	}
-	p := 0
+	// The entries the stream claims bound what is decoded of it (a row of each, plus
+	// a predictor byte): a small stream that inflates to gigabytes is read only as far
+	// as its entries go, and more entries than the budget allows are refused first.
+	var claimed int64
 	for i := 0; i+1 < len(index); i += 2 {
 		start, ok1 := toInt(index[i])
 		count, ok2 := toInt(index[i+1])
 		if !ok1 || !ok2 || start < 0 || count < 0 {
-			return Section{}, fmt.Errorf("%w: xref stream /Index", ErrDamaged)
+			return fmt.Errorf("%w: xref stream /Index", ErrDamaged)
 		}
+		claimed += count
+		if claimed > int64(r.file.remainingEntries()) {
+			return r.file.Fail(LimitError("xref-entries", "verify.max_xref_entries",
+				"a cross-reference stream claims more entries than the reader may read", r.file.lim.MaxXrefEntries))
+		}
+	}
+	data, err := s.decode(nil, r.file, claimed*int64(total+1)+64, true)
+	if err != nil {
+		if fe := r.file.Err(); fe != nil {
+			return fe
+		}
+		return fmt.Errorf("%w: xref stream: %v", ErrDamaged, err)
+	}
+	p := 0
+	for i := 0; i+1 < len(index); i += 2 {
+		start, _ := toInt(index[i])
+		count, _ := toInt(index[i+1])
 		for k := int64(0); k < count; k++ {
 			if p+total > len(data) {
-				return Section{}, fmt.Errorf("%w: xref stream shorter than its /Index", ErrDamaged)
+				return fmt.Errorf("%w: xref stream shorter than its /Index", ErrDamaged)
 			}
 			f := [3]int64{1, 0, 0}
 			for j := 0; j < 3; j++ {
@@ -331,25 +556,28 @@ func (r *Reader) readXrefStream(pos int64) (Section, error) {
 				f[j] = v
 			}
 			num := int(start + k)
-			if _, done := r.xref[num]; done {
-				continue
-			}
 			switch f[0] {
 			case 0:
-				r.xref[num] = xrefEntry{kind: 0}
+				err = r.add(sec, num, xrefEntry{kind: 0})
 			case 1:
-				r.xref[num] = xrefEntry{kind: 1, offset: f[1], gen: int(f[2])}
+				err = r.add(sec, num, xrefEntry{kind: 1, offset: f[1], gen: int(f[2])})
 			case 2:
-				r.xref[num] = xrefEntry{kind: 2, stream: int(f[1]), index: int(f[2])}
+				err = r.add(sec, num, xrefEntry{kind: 2, stream: int(f[1]), index: int(f[2])})
+			}
+			if err != nil {
+				return err
 			}
 		}
 	}
-	return Section{Stream: true, Trailer: s.Dict}, nil
+	sec.Stream = true
+	sec.Trailer = s.Dict
+	return nil
 }
 
 // parseIndirectAt parses "num gen obj ... endobj" at pos. want is the expected object
-// number, or -1.
-func (r *Reader) parseIndirectAt(pos int64, want int) (Object, Ref, error) {
+// number, or -1. resolveLength allows an indirect /Length to be looked up (not while
+// the cross-reference data is being read).
+func (r *Reader) parseIndirectAt(pos int64, want int, resolveLength bool) (Object, Ref, error) {
 	l := &lexer{src: r.src, pos: pos, noRefs: true}
 	a, err := l.next()
 	if err != nil {
@@ -394,37 +622,54 @@ func (r *Reader) parseIndirectAt(pos int64, want int) (Object, Ref, error) {
 		p++
 	}
 	s := &Stream{Dict: d, r: r, dataOff: p}
-	s.dataLen = r.streamLength(d, p, ref.Num)
+	n := int64(-1)
+	if resolveLength {
+		n = r.lengthHint(d, ref.Num)
+	} else if v, ok := d["Length"].(int64); ok {
+		n = v
+	}
+	s.dataLen = r.streamLength(n, p)
 	if s.dataLen < 0 {
 		return nil, ref, syntaxErr(p, "stream of object %d has no valid length", ref.Num)
 	}
 	return s, ref, nil
 }
 
-// streamLength trusts /Length when "endstream" follows it, else searches for endstream.
-func (r *Reader) streamLength(d Dict, dataOff int64, num int) int64 {
-	var n int64 = -1
+// lengthHint is a stream's /Length: direct, or the integer object it refers to; -1
+// when there is none.
+func (r *Reader) lengthHint(d Dict, num int) int64 {
 	switch v := d["Length"].(type) {
 	case int64:
-		n = v
+		return v
 	case Ref:
 		if v.Num != num { // a stream's length cannot be itself
 			if o, err := r.getObject(v.Num, 1); err == nil {
 				if i, ok := toInt(o); ok {
-					n = i
+					return i
 				}
 			}
 		}
 	}
+	return -1
+}
+
+// streamLength trusts the length n when "endstream" follows it, else searches for
+// endstream.
+func (r *Reader) streamLength(n, dataOff int64) int64 {
 	if n >= 0 && dataOff+n <= r.Size {
 		b, _ := r.src.readAt(dataOff+n, 32)
 		if bytes.Contains(b, []byte("endstream")) {
 			return n
 		}
+	} else if n >= 0 {
+		r.src.hw = poisoned // a longer view of the file would trust n
 	}
 	// scan for endstream, bounded
 	const chunk = 64 << 10
 	for off := dataOff; off < r.Size && off-dataOff < maxObjSize; off += chunk - 16 {
+		if err := r.file.check(); err != nil {
+			return -1
+		}
 		b, err := r.src.readAt(off, chunk)
 		if err != nil {
 			return -1
@@ -458,12 +703,24 @@ func (r *Reader) Get(num int) (Object, error) { return r.getObject(num, 0) }
 // Ref returns the object that ref points to; a missing object is null, as the spec says.
 func (r *Reader) Ref(ref Ref) (Object, error) { return r.getObject(ref.Num, 0) }
 
+// entry is the cross-reference entry of num.
+func (r *Reader) entry(num int) (xrefEntry, bool) {
+	if r.top == nil {
+		e, ok := r.xref[num]
+		return e, ok
+	}
+	return r.top.lookup(num)
+}
+
 func (r *Reader) getObject(num int, depth int) (obj Object, err error) {
 	if depth > 32 {
 		return nil, fmt.Errorf("%w: references nested too deep at object %d", ErrDamaged, num)
 	}
 	if o, ok := r.resolved[num]; ok {
 		return o, nil
+	}
+	if err := r.file.check(); err != nil {
+		return nil, err
 	}
 	if r.loading[num] {
 		return nil, fmt.Errorf("%w: object %d refers to itself while it is read", ErrDamaged, num)
@@ -475,19 +732,25 @@ func (r *Reader) getObject(num int, depth int) (obj Object, err error) {
 			obj, err = nil, fmt.Errorf("%w: internal error at object %d: %v", ErrDamaged, num, p)
 		}
 	}()
-	e, ok := r.xref[num]
+	e, ok := r.entry(num)
 	if !ok || e.kind == 0 {
 		return nil, nil
+	}
+	if err := r.file.chargeObjects(1); err != nil {
+		return nil, err
 	}
 	switch e.kind {
 	case 1:
 		var firstErr error
 		for _, sh := range []int64{r.Shift, 0, r.HeaderOffset} {
-			o, _, err := r.parseIndirectAt(e.offset+sh, num)
+			o, err := r.objectAt(e.offset+sh, num)
 			if err == nil {
 				obj = o
 				firstErr = nil
 				break
+			}
+			if fe := r.file.Err(); fe != nil {
+				return nil, fe
 			}
 			if firstErr == nil {
 				firstErr = err
@@ -509,43 +772,62 @@ func (r *Reader) getObject(num int, depth int) (obj Object, err error) {
 	return obj, nil
 }
 
+// objectAt parses object num at pos of the file, or takes it from the file's cache
+// when another reader parsed it there from bytes this reader reads too (and an
+// indirect /Length resolves to the same value here).
+func (r *Reader) objectAt(pos int64, num int) (Object, error) {
+	if c := r.file.cachedObject(pos); c != nil && c.ref.Num == num && c.reach <= r.Size &&
+		(c.lenRef < 0 || r.lengthOf(c.lenRef) == c.lenVal) {
+		return r.own(c.obj), nil
+	}
+	saved := r.src.hw
+	r.src.hw = 0
+	o, ref, err := r.parseIndirectAt(pos, num, true)
+	reach := r.src.hw
+	r.src.hw = max(saved, reach)
+	if err != nil {
+		return nil, err
+	}
+	c := &cachedObj{ref: ref, obj: o, reach: reach, lenRef: -1, cost: reach - pos}
+	if s, ok := o.(*Stream); ok {
+		c.cost = s.dataOff - pos + 64
+		if lr, ok := s.Dict["Length"].(Ref); ok {
+			c.lenRef, c.lenVal = lr.Num, r.lengthOf(lr.Num)
+		}
+	}
+	if reach != poisoned && c.cost >= 0 {
+		r.file.storeObject(pos, c)
+	}
+	return o, nil
+}
+
+// lengthOf is the integer value of object num, or -1.
+func (r *Reader) lengthOf(num int) int64 {
+	o, err := r.getObject(num, 1)
+	if err != nil {
+		return -1
+	}
+	if i, ok := toInt(o); ok {
+		return i
+	}
+	return -1
+}
+
+// own gives a stream parsed by another reader of the file this reader's context (its
+// filters resolve here).
+func (r *Reader) own(o Object) Object {
+	if s, ok := o.(*Stream); ok && s.r != r {
+		c := *s
+		c.r = r
+		return &c
+	}
+	return o
+}
+
 func (r *Reader) fromObjStm(stmNum, num, depth int) (Object, error) {
-	os, ok := r.objstms[stmNum]
-	if !ok {
-		o, err := r.getObject(stmNum, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		s, ok := o.(*Stream)
-		if !ok {
-			return nil, fmt.Errorf("%w: object stream %d is not a stream", ErrDamaged, stmNum)
-		}
-		data, err := s.Decode(64 << 20)
-		if err != nil {
-			return nil, fmt.Errorf("%w: object stream %d: %v", ErrDamaged, stmNum, err)
-		}
-		n, _ := toInt(s.Dict["N"])
-		first, _ := toInt(s.Dict["First"])
-		if n < 0 || n > 1<<20 || first < 0 || first > int64(len(data)) {
-			return nil, fmt.Errorf("%w: object stream %d header", ErrDamaged, stmNum)
-		}
-		os = &objStm{data: data, offsets: map[int]int64{}}
-		src := newSource(bytes.NewReader(data), int64(len(data)))
-		l := &lexer{src: src, noRefs: true}
-		for i := int64(0); i < n; i++ {
-			a, err1 := l.next()
-			b, err2 := l.next()
-			if err1 != nil || err2 != nil || a.kind != tInt || b.kind != tInt {
-				return nil, fmt.Errorf("%w: object stream %d header", ErrDamaged, stmNum)
-			}
-			if _, dup := os.offsets[int(a.i)]; !dup {
-				os.offsets[int(a.i)] = first + b.i
-			}
-		}
-		if len(r.objstms) > 64 {
-			r.objstms = map[int]*objStm{}
-		}
-		r.objstms[stmNum] = os
+	os, err := r.objStream(stmNum, depth)
+	if err != nil {
+		return nil, err
 	}
 	off, ok := os.offsets[num]
 	if !ok {
@@ -553,6 +835,87 @@ func (r *Reader) fromObjStm(stmNum, num, depth int) (Object, error) {
 	}
 	l := &lexer{src: newSource(bytes.NewReader(os.data), int64(len(os.data))), pos: off}
 	return l.parseObject(0)
+}
+
+// objStream decodes object stream stmNum, or takes it from the file's cache: an object
+// stream whose data, header and filters are the same decodes the same in every
+// revision.
+func (r *Reader) objStream(stmNum, depth int) (*objStm, error) {
+	if r.objstm != nil && r.objstm.num == stmNum {
+		return r.objstm, nil
+	}
+	o, err := r.getObject(stmNum, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := o.(*Stream)
+	if !ok {
+		return nil, fmt.Errorf("%w: object stream %d is not a stream", ErrDamaged, stmNum)
+	}
+	n, _ := toInt(s.Dict["N"])
+	first, _ := toInt(s.Dict["First"])
+	key := ""
+	if directFilters(s.Dict) {
+		f, _ := MarshalBytes(Array{s.Dict["Filter"], s.Dict["DecodeParms"]})
+		key = fmt.Sprintf("%d %d %d %d %d %s", stmNum, s.dataOff, s.dataLen, n, first, f)
+		if c := r.file.cachedStm(key); c != nil {
+			r.objstm = c
+			return c, nil
+		}
+	}
+	data, err := s.Decode(64 << 20)
+	if err != nil {
+		if fe := r.file.Err(); fe != nil {
+			return nil, fe
+		}
+		return nil, fmt.Errorf("%w: object stream %d: %v", ErrDamaged, stmNum, err)
+	}
+	if n < 0 || n > 1<<20 || first < 0 || first > int64(len(data)) {
+		return nil, fmt.Errorf("%w: object stream %d header", ErrDamaged, stmNum)
+	}
+	os := &objStm{num: stmNum, data: data, offsets: map[int]int64{}}
+	src := newSource(bytes.NewReader(data), int64(len(data)))
+	l := &lexer{src: src, noRefs: true}
+	for i := int64(0); i < n; i++ {
+		if i&1023 == 1023 {
+			if err := r.file.check(); err != nil {
+				return nil, err
+			}
+		}
+		a, err1 := l.next()
+		b, err2 := l.next()
+		if err1 != nil || err2 != nil || a.kind != tInt || b.kind != tInt {
+			return nil, fmt.Errorf("%w: object stream %d header", ErrDamaged, stmNum)
+		}
+		if _, dup := os.offsets[int(a.i)]; !dup {
+			os.offsets[int(a.i)] = first + b.i
+		}
+	}
+	if key != "" {
+		r.file.storeStm(key, os)
+	}
+	if len(data) <= 1<<20 {
+		r.objstm = os // a small one stays with the reader (its members are read in a row)
+	}
+	return os, nil
+}
+
+// directFilters tells whether a stream's filters are written in its dictionary (so
+// that its decoding is the same in every revision that has the same stream).
+func directFilters(d Dict) bool {
+	for _, k := range []Name{"Filter", "DecodeParms"} {
+		switch v := d[k].(type) {
+		case Ref:
+			return false
+		case Array:
+			for _, e := range v {
+				if _, isRef := e.(Ref); isRef {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // Resolve follows references until o is not a Ref.
@@ -610,6 +973,9 @@ func (r *Reader) Catalog() (Dict, Ref, error) {
 	ref, _ := r.Trailer["Root"].(Ref)
 	d := r.Dict(ref)
 	if d == nil {
+		if ferr := r.file.Err(); ferr != nil {
+			return nil, ref, ferr
+		}
 		return nil, ref, fmt.Errorf("%w: no document catalog", ErrDamaged)
 	}
 	return d, ref, nil
@@ -624,6 +990,9 @@ func (r *Reader) MaxObjectNumber() int {
 	if s, ok := toInt(r.Trailer["Size"]); ok && s > 0 && s < 1<<24 {
 		m = int(s) - 1
 	}
+	if r.top != nil {
+		return max(m, r.top.maxNum)
+	}
 	for n := range r.xref {
 		if n > m {
 			m = n
@@ -634,10 +1003,26 @@ func (r *Reader) MaxObjectNumber() int {
 
 // Objects lists the object numbers the cross-reference data defines (not free ones).
 func (r *Reader) Objects() []int {
-	out := make([]int, 0, len(r.xref))
-	for n, e := range r.xref {
-		if e.kind != 0 {
-			out = append(out, n)
+	if r.top == nil {
+		out := make([]int, 0, len(r.xref))
+		for n, e := range r.xref {
+			if e.kind != 0 {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	seen := map[int]bool{}
+	var out []int
+	for l := r.top; l != nil; l = l.below {
+		for n, e := range l.sec.entries {
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			if e.kind != 0 {
+				out = append(out, n)
+			}
 		}
 	}
 	return out
@@ -645,7 +1030,7 @@ func (r *Reader) Objects() []int {
 
 // ObjectOffset tells where object num lies in the file (kind 1), or its object stream.
 func (r *Reader) ObjectOffset(num int) (offset int64, inStream int, ok bool) {
-	e, ok := r.xref[num]
+	e, ok := r.entry(num)
 	if !ok || e.kind == 0 {
 		return 0, 0, false
 	}
@@ -697,6 +1082,9 @@ func (r *Reader) Pages() ([]Ref, error) {
 		return nil
 	}
 	if err := walk(root, 0); err != nil {
+		if ferr := r.file.Err(); ferr != nil {
+			return nil, ferr // a limit or the context, not the page tree, stopped the walk
+		}
 		return nil, err
 	}
 	return out, nil

@@ -78,7 +78,7 @@ func (u *Update) Bytes() ([]byte, error) {
 		trailer[k] = v
 	}
 	xrefPos := u.r.Size + int64(b.Len()) - u.r.Shift
-	if len(u.r.Sections) > 0 && u.r.Sections[0].Stream {
+	if u.r.newestIsStream() {
 		xn := u.next
 		offsets[xn] = xrefPos
 		nums = append(nums, xn)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/cms"
+	"github.com/kyso-vn/kyso/signer/pdf"
 )
 
 // maxDetachedSignature bounds a .p7s file read into memory.
@@ -33,6 +34,8 @@ func VerifyDetached(ctx context.Context, sig []byte, content io.ReaderAt, size i
 		}
 	}()
 	opts = opts.withRevocation(rep.ValidationTime)
+	ctx, cancel := withTimeout(ctx, opts.Limits)
+	defer cancel()
 	if len(sig) > maxDetachedSignature {
 		return nil, fmt.Errorf("%w: signature file larger than %d bytes", ErrUnreadable, maxDetachedSignature)
 	}
@@ -46,7 +49,7 @@ func VerifyDetached(ctx context.Context, sig []byte, content io.ReaderAt, size i
 	var data io.Reader
 	switch {
 	case content != nil:
-		data = io.NewSectionReader(content, 0, size)
+		data = &ctxReader{ctx: ctx, r: io.NewSectionReader(content, 0, size)}
 		if sd.Content != nil {
 			rep.Warnings = append(rep.Warnings, "the signature carries its own content; the given content file is verified instead")
 		}
@@ -59,7 +62,10 @@ func VerifyDetached(ctx context.Context, sig []byte, content io.ReaderAt, size i
 	// the report's sha256 is the content's; the content is read once more for it
 	h := sha256.New()
 	if content != nil {
-		if _, err := io.Copy(h, io.NewSectionReader(content, 0, size)); err != nil {
+		if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: io.NewSectionReader(content, 0, size)}); err != nil {
+			if cerr := pdf.ContextError(ctx); cerr != nil {
+				return nil, cerr
+			}
 			return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
 		}
 	} else {
@@ -118,10 +124,40 @@ func VerifyDetached(ctx context.Context, sig []byte, content io.ReaderAt, size i
 			sr.Level = "CAdES-B-T"
 		}
 	}
+	if err := pdf.ContextError(ctx); err != nil {
+		return nil, err
+	}
 	sr.Indication, sr.SubIndication = vd.ind, vd.sub
 	rep.Signatures = append(rep.Signatures, *sr)
 	rep.summarize()
 	return rep, nil
+}
+
+// ctxReaderAt stops a long read (a signature's ranges hashed the slow way) when the
+// context ends.
+type ctxReaderAt struct {
+	ctx context.Context
+	r   io.ReaderAt
+}
+
+func (c ctxReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if err := pdf.ContextError(c.ctx); err != nil {
+		return 0, err
+	}
+	return c.r.ReadAt(p, off)
+}
+
+// ctxReader stops a long read when the context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := pdf.ContextError(c.ctx); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // LoadAnchors reads trust anchors from PEM or DER certificate files, or from every

@@ -35,6 +35,14 @@
 // It never panics on bad input (a recover at the API boundary turns a bug into a
 // FORMAT_FAILURE), reads the file in bounded chunks, and bounds every walk.
 //
+// One file costs what Options.Limits allow (pdf.Limits: revisions, objects,
+// cross-reference entries, decoded bytes, time), summed over every revision it reads:
+// the revisions share one pdf.File, its cross-reference sections, parsed objects and
+// decoded object streams, and a damaged tail is repaired from one scan of the file.
+// Past a limit the error is a fault.TooLarge naming the limit's verify.* key (code
+// limit/<name>), with no report; the end of the caller's context stops the work
+// within a second (fault.Canceled or fault.Timeout).
+//
 // It imports the standard library, x/crypto, signer/pdf, signer/cms and pkg/pki; never
 // HTTP servers, gorm, PKCS#11 or anything above signer/.
 package verify

@@ -15,7 +15,9 @@ import (
 
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
+	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/pdf"
 )
 
 var fuzzTime = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -54,11 +56,20 @@ func FuzzVerify(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	// the hostile files of issue #13, small
+	f.Add(emptyUpdates(f, signed, 40))
+	f.Add(objStmFile(f, 2, 64<<10, 2))
+	f.Add(xrefBomb(f, 1<<20))
 	anchors := []*x509.Certificate{p.Root.Cert}
+	// one input stays under about 256 MiB and 10 s
+	lim := pdf.Limits{MaxDecodedBytes: 64 << 20, MaxObjects: 200_000, MaxXrefEntries: 500_000, MaxRevisions: 200, Timeout: 10 * time.Second}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rep, _ := VerifyPDF(context.Background(), bytes.NewReader(b), int64(len(b)), "fuzz.pdf",
-			Options{Anchors: anchors, Offline: true, At: fuzzTime})
+		rep, err := VerifyPDF(context.Background(), bytes.NewReader(b), int64(len(b)), "fuzz.pdf",
+			Options{Anchors: anchors, Offline: true, At: fuzzTime, Limits: lim})
 		checkNoInternalError(t, "fuzz input", rep)
+		if fault.CodeOf(err) == "limit/timeout" {
+			t.Fatalf("%d bytes took longer than 10 s", len(b))
+		}
 	})
 }
 

@@ -386,7 +386,7 @@ func isInt(b []byte) bool {
 // list (objects a repairing viewer would still pick up).
 func objectHeaders(r io.ReaderAt, from, to int64) ([]int64, error) {
 	var out []int64
-	buf := make([]byte, scanChunk+64)
+	buf := make([]byte, min(max(to-from, 0), scanChunk)+64)
 	for off := from; off < to; off += scanChunk {
 		n := int64(len(buf))
 		if off+n > to {
@@ -448,7 +448,7 @@ func objectHeaders(r io.ReaderAt, from, to int64) ([]int64, error) {
 
 // contains reports whether pattern occurs in [from, to) of r, read in bounded chunks.
 func contains(r io.ReaderAt, from, to int64, pattern []byte) (bool, error) {
-	buf := make([]byte, scanChunk+len(pattern))
+	buf := make([]byte, min(max(to-from, 0), scanChunk)+int64(len(pattern)))
 	for off := from; off < to; off += scanChunk {
 		n := int64(len(buf))
 		if off+n > to {

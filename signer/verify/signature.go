@@ -94,7 +94,7 @@ func (v *pdfVerifier) verifySignature(ctx context.Context, sc *sigCheck, checks 
 		return
 	}
 
-	out := checkCMS(v.f, sc)
+	out := checkCMS(ctxReaderAt{ctx, v.f}, sc)
 	sc.cms = out
 	rep.Signer = certInfo(out.signer)
 	if out.err != nil {
@@ -275,7 +275,7 @@ func (v *pdfVerifier) level(sc *sigCheck, poe time.Time) string {
 			continue
 		}
 		k := v.revisionAt(c.signedEnd)
-		if k >= 0 && readDSS(v.revs[k].rd).present {
+		if k >= 0 && hasDSS(v.revs[k].rd) {
 			return "B-LTA"
 		}
 	}
@@ -287,7 +287,7 @@ func (v *pdfVerifier) level(sc *sigCheck, poe time.Time) string {
 func (v *pdfVerifier) verifyDocTimestamp(ctx context.Context, sc *sigCheck, vd *verdict) {
 	rep := sc.rep
 	rep.Level = "document-timestamp"
-	ts, err := checkDocTimestamp(v.f, sc)
+	ts, err := checkDocTimestamp(ctxReaderAt{ctx, v.f}, sc)
 	if err != nil {
 		rep.Integrity = IntegrityFormat
 		rep.Errors = append(rep.Errors, err.Error())

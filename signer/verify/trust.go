@@ -33,6 +33,13 @@ const (
 	maxDSSItemSize = 4 << 20
 )
 
+// hasDSS tells whether the catalog has a /DSS dictionary (what readDSS(rd).present
+// says, without decoding the validation data, which a large CRL makes costly).
+func hasDSS(rd *pdf.Reader) bool {
+	cat, _, err := rd.Catalog()
+	return err == nil && rd.Dict(cat["DSS"]) != nil
+}
+
 // readDSS reads /DSS of the catalog: /Certs, /OCSPs and /CRLs streams.
 func readDSS(rd *pdf.Reader) *dssData {
 	out := &dssData{}

@@ -41,6 +41,10 @@ type Options struct {
 	Revocation pki.RevocationChecker
 	// RevocationTimeout bounds each online revocation question (default 10 s).
 	RevocationTimeout time.Duration
+	// Limits bound the work one file may cause: revisions, objects, cross-reference
+	// entries, decoded bytes and time (zero fields: pdf.DefaultLimits). Exceeding one
+	// is a fault.TooLarge error naming the limit and its configuration key.
+	Limits pdf.Limits
 }
 
 func (o *Options) validationTime() time.Time {
@@ -97,11 +101,37 @@ func VerifyPDF(ctx context.Context, r io.ReaderAt, size int64, name string, opts
 		}
 	}()
 	opts = opts.withRevocation(rep.ValidationTime)
-	v := &pdfVerifier{f: r, size: size, opts: opts, rep: rep, at: rep.ValidationTime}
+	ctx, cancel := withTimeout(ctx, opts.Limits)
+	defer cancel()
+	v := &pdfVerifier{f: r, size: size, opts: opts, rep: rep, at: rep.ValidationTime,
+		file: pdf.NewFile(ctx, r, size, opts.Limits)}
 	if err := v.run(ctx); err != nil {
+		if ferr := v.file.Err(); ferr != nil {
+			return nil, ferr // a limit, or the end of the context, whatever it broke
+		}
+		if cerr := pdf.ContextError(ctx); cerr != nil {
+			return nil, cerr
+		}
+		return nil, err
+	}
+	if err := v.file.Err(); err != nil {
+		return nil, err
+	}
+	if err := pdf.ContextError(ctx); err != nil {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// withTimeout bounds ctx by the limits' timeout; its expiry is a TooLarge fault that
+// names verify.timeout.
+func withTimeout(ctx context.Context, lim pdf.Limits) (context.Context, context.CancelFunc) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	d := lim.WithDefaults().Timeout
+	return context.WithTimeoutCause(ctx, d, pdf.LimitError("timeout", "verify.timeout",
+		"verifying it takes longer than the verifier may spend", d))
 }
 
 type revState struct {
@@ -112,6 +142,8 @@ type revState struct {
 type pdfVerifier struct {
 	f    io.ReaderAt
 	size int64
+	// file is the budget and the caches every reader of the file shares.
+	file *pdf.File
 	opts Options
 	rep  *Report
 	at   time.Time
@@ -149,7 +181,7 @@ func (v *pdfVerifier) run(ctx context.Context) error {
 	var early []*sigCheck
 	var earlyFinal *pdf.Reader
 	var earlyWarnings []string
-	if final, err := pdf.Open(v.f, v.size); err == nil {
+	if final, err := v.file.Open(v.size); err == nil {
 		if found, warns, err := findSignatures(final); err == nil && len(found) > 0 {
 			earlyFinal, earlyWarnings = final, warns
 			early = v.prepare(ctx, final, found, nil)
@@ -160,9 +192,11 @@ func (v *pdfVerifier) run(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ErrUnreadable, sr.err)
 	}
 	v.marks, v.rep.SHA256 = sr.marks, sr.sha
-	v.readRevisions()
+	if err := v.readRevisions(ctx); err != nil {
+		return err
+	}
 	if v.final == nil {
-		if _, err := pdf.Open(v.f, v.size); err != nil {
+		if _, err := v.file.Open(v.size); err != nil {
 			return fmt.Errorf("%w: %v", ErrUnreadable, err)
 		}
 		return fmt.Errorf("%w: no readable revision", ErrUnreadable)
@@ -198,6 +232,9 @@ func (v *pdfVerifier) run(ctx context.Context) error {
 		}
 		checks = v.prepare(ctx, v.final, found, unreadableSig)
 	}
+	if err := v.file.Err(); err != nil {
+		return err
+	}
 	for _, sc := range checks {
 		if sc.integrityErr == nil && !atRevisionEnd(v.marks, sc.signedEnd) {
 			sc.integrityErr = fmt.Errorf("verify: the signed range ends at byte %d, which is not the end of a revision (%%%%EOF)", sc.signedEnd)
@@ -217,7 +254,10 @@ func (v *pdfVerifier) run(ctx context.Context) error {
 			if isDocTimestamp(d) != docTS {
 				continue
 			}
-			if err := ctx.Err(); err != nil {
+			if err := v.file.Err(); err != nil {
+				return err
+			}
+			if err := pdf.ContextError(ctx); err != nil {
 				return err
 			}
 			sc.rep.Index = i + 1
@@ -277,15 +317,20 @@ func (v *pdfVerifier) prepare(ctx context.Context, final *pdf.Reader, found []*f
 
 // readRevisions opens the document as of each %%EOF marker. The last readable state is
 // the document; bytes after it that are more than white space are an unreadable
-// revision, which later counts as a change.
-func (v *pdfVerifier) readRevisions() {
+// revision, which later counts as a change. The readers share the file's budget and
+// what they read: a revision reads only its own cross-reference section.
+func (v *pdfVerifier) readRevisions(ctx context.Context) error {
 	var lastEnd int64
-	for i, m := range v.marks {
-		if i >= 10000 {
-			break
+	maxRevs := v.file.Limits().MaxRevisions
+	for _, m := range v.marks {
+		if err := pdf.ContextError(ctx); err != nil {
+			return err
 		}
 		end := m.eol
-		rd, err := pdf.Open(io.NewSectionReader(v.f, 0, end), end)
+		rd, err := v.file.Open(end)
+		if ferr := v.file.Err(); ferr != nil {
+			return ferr
+		}
 		if err != nil {
 			continue
 		}
@@ -294,11 +339,14 @@ func (v *pdfVerifier) readRevisions() {
 			// state as before: not a revision of its own
 			continue
 		}
+		if len(v.revs) >= maxRevs {
+			return v.file.RevisionsError()
+		}
 		v.revs = append(v.revs, revState{end: end, rd: rd})
 		lastEnd = end
 	}
 	if len(v.revs) == 0 {
-		return
+		return nil
 	}
 	v.final = v.revs[len(v.revs)-1].rd
 	if lastEnd < v.size {
@@ -306,9 +354,12 @@ func (v *pdfVerifier) readRevisions() {
 		n, _ := v.f.ReadAt(tail, lastEnd)
 		if len(bytes.TrimLeft(tail[:n], " \t\r\n\f\x00")) > 0 || v.size-lastEnd > 4096 {
 			v.tail = fmt.Sprintf("%d bytes after the last readable revision (offset %d) are not a valid revision", v.size-lastEnd, lastEnd)
-			v.readRepaired(lastEnd)
+			if err := v.readRepaired(ctx, lastEnd); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 // openRevision reads the document as it ended at end: the revision read already (a
@@ -319,45 +370,57 @@ func (v *pdfVerifier) openRevision(end int64) (*pdf.Reader, error) {
 			return rs.rd, nil
 		}
 	}
-	return pdf.Open(io.NewSectionReader(v.f, 0, end), end)
+	return v.file.Open(end)
 }
 
-// readRepaired reads the revisions after lastEnd as a lenient viewer would
-// (pdf.Repair on each prefix ending at an %%EOF) when they cannot be read strictly, and
-// when the file ends with such a revision judges them like any other: what a viewer
-// shows is what the signatures must still cover. The repair is reported as a warning.
-func (v *pdfVerifier) readRepaired(lastEnd int64) {
+// readRepaired reads the revisions after lastEnd as a lenient viewer would (a repair
+// of each prefix ending at an %%EOF, from one scan of the file) when they cannot be
+// read strictly, and when the file ends with such a revision judges them like any
+// other: what a viewer shows is what the signatures must still cover. The repair is
+// reported as a warning.
+func (v *pdfVerifier) readRepaired(ctx context.Context, lastEnd int64) error {
 	if len(v.marks) == 0 {
-		return
+		return nil
 	}
 	end := v.marks[len(v.marks)-1].eol
 	if end <= lastEnd {
-		return
+		return nil
 	}
 	if tail := make([]byte, min(v.size-end, 4096)); len(tail) > 0 {
 		n, _ := v.f.ReadAt(tail, end)
 		if len(bytes.TrimLeft(tail[:n], " \t\r\n\f\x00")) > 0 || v.size-end > 4096 {
-			return // bytes after the last %%EOF: nothing a repair can vouch for
+			return nil // bytes after the last %%EOF: nothing a repair can vouch for
 		}
 	}
+	maxRevs := v.file.Limits().MaxRevisions
 	var repaired []revState
 	for _, m := range v.marks {
 		if m.eol <= lastEnd {
 			continue
 		}
-		rd, err := pdf.Repair(io.NewSectionReader(v.f, 0, m.eol), m.eol)
+		if err := pdf.ContextError(ctx); err != nil {
+			return err
+		}
+		if len(v.revs)+len(repaired) >= maxRevs {
+			return v.file.RevisionsError()
+		}
+		rd, err := v.file.Repair(m.eol)
+		if ferr := v.file.Err(); ferr != nil {
+			return ferr
+		}
 		if err != nil {
 			continue
 		}
 		repaired = append(repaired, revState{end: m.eol, rd: rd})
 	}
 	if len(repaired) == 0 || repaired[len(repaired)-1].end != end {
-		return
+		return nil
 	}
 	v.revs = append(v.revs, repaired...)
 	v.final = repaired[len(repaired)-1].rd
 	v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("the revisions after offset %d have damaged cross-reference data; they were read by reconstruction, as viewers read them", lastEnd))
 	v.tail = ""
+	return nil
 }
 
 // revisionAt returns the index of the revision ending at end (right after the %%EOF

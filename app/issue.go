@@ -197,6 +197,9 @@ func sealAppearance(f *os.File, size int64, req IssueRequest) (*pades.Appearance
 		return nil, fault.Errorf(fault.Invalid, "the document has no visible signature to lay the seal over; give its place")
 	}
 	app.Page, app.Rect = page, rect
+	// over the left third of the leader's image itself, where the appearance shows
+	// it, not of the rectangle it was fitted in
+	app.Under, _ = pades.LastSignatureImage(rd)
 	return app, nil
 }
 

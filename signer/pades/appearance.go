@@ -56,6 +56,10 @@ type Appearance struct {
 	// SealSize is the seal's true width in points; zero takes it from the PNG's pHYs
 	// resolution, else 36 mm (the common diameter of an agency seal).
 	SealSize float64
+	// Under is, for a seal laid over a signature made earlier (Seal without Image),
+	// the box (x, y, width, height) of that signature's image within Rect, in the
+	// appearance's upright space (LastSignatureImage); zero: all of Rect.
+	Under [4]float64
 	// Lines are drawn top-down in the text font.
 	Lines []string
 	// FontSize defaults to 10 pt.
@@ -123,6 +127,9 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 		// the box of the leader's signature image: the image fitted in rect, or, for a
 		// seal laid over a signature made earlier, the whole rect
 		x, y, dw, dh := 0.0, 0.0, w, h
+		if ub := a.Under; a.Image == nil && ub[2] > 0 && ub[3] > 0 && ub[0]+ub[2] <= w+0.01 && ub[1]+ub[3] <= h+0.01 {
+			x, y, dw, dh = ub[0], ub[1], ub[2], ub[3]
+		}
 		if a.Image != nil {
 			ref, iw, ih, err := imageXObject(u, a.Image)
 			if err != nil {

@@ -522,13 +522,91 @@ func rotation(rd *pdf.Reader, page pdf.Dict) (int64, error) {
 // LastVisibleSignature finds the last signed signature field with a visible widget:
 // its page (1-based) and rectangle, where the clerk lays the seal.
 func LastVisibleSignature(rd *pdf.Reader) (page int, rect [4]float64, ok bool) {
+	page, rect, _, ok = lastVisibleSignature(rd)
+	return page, rect, ok
+}
+
+// LastSignatureImage is the box (x, y, width, height) of the image drawn in the
+// appearance of LastVisibleSignature, in that appearance's upright space (its
+// origin the lower left corner of the rectangle as the reader sees the page), as
+// Kyso draws a leader's signature image: fitted in the rectangle and centred. ok is
+// false when the appearance draws no image that Kyso can place (then the whole
+// rectangle stands for it).
+func LastSignatureImage(rd *pdf.Reader) (box [4]float64, ok bool) {
+	_, _, widget, found := lastVisibleSignature(rd)
+	if !found {
+		return box, false
+	}
+	ap, _ := mustResolve(rd, rd.Dict(widget["AP"])["N"]).(*pdf.Stream)
+	if ap == nil {
+		return box, false
+	}
+	bb, err := coords(rd, rd.Array(ap.Dict["BBox"]), "the appearance's /BBox")
+	if err != nil || bb[0] != 0 || bb[1] != 0 {
+		return box, false
+	}
+	data, err := ap.Decode(1 << 20)
+	if err != nil {
+		return box, false
+	}
+	xobjs := rd.Dict(rd.Dict(ap.Dict["Resources"])["XObject"])
+	lx := &contentLexer{b: data}
+	ctm := identity
+	var stack []matrix
+	var operands []any
+	for n := 0; n < 10_000; n++ {
+		tok, more := lx.next()
+		if !more {
+			break
+		}
+		op, isOp := tok.(opToken)
+		if !isOp {
+			if len(operands) < 16 {
+				operands = append(operands, tok)
+			}
+			continue
+		}
+		switch string(op) {
+		case "q":
+			stack = append(stack, ctm)
+		case "Q":
+			if len(stack) > 0 {
+				ctm, stack = stack[len(stack)-1], stack[:len(stack)-1]
+			}
+		case "cm":
+			if len(operands) == 6 {
+				var m matrix
+				for i := range m {
+					m[i], _ = operands[i].(float64)
+				}
+				ctm = m.mul(ctm)
+			}
+		case "Do":
+			if len(operands) == 1 {
+				name, _ := operands[0].(pdf.Name)
+				img, _ := mustResolve(rd, xobjs[name]).(*pdf.Stream)
+				if img != nil && img.Dict["Subtype"] == pdf.Name("Image") && ctm[1] == 0 && ctm[2] == 0 && ctm[0] > 0 && ctm[3] > 0 {
+					box = [4]float64{ctm[4], ctm[5], ctm[0], ctm[3]}
+					if box[0] >= -0.01 && box[1] >= -0.01 && box[0]+box[2] <= bb[2]+0.01 && box[1]+box[3] <= bb[3]+0.01 {
+						return box, true
+					}
+					return [4]float64{}, false
+				}
+			}
+		}
+		operands = operands[:0]
+	}
+	return [4]float64{}, false
+}
+
+func lastVisibleSignature(rd *pdf.Reader) (page int, rect [4]float64, widgetDict pdf.Dict, ok bool) {
 	cat, _, err := rd.Catalog()
 	if err != nil {
-		return 0, rect, false
+		return 0, rect, nil, false
 	}
 	pages, err := rd.Pages()
 	if err != nil {
-		return 0, rect, false
+		return 0, rect, nil, false
 	}
 	for _, f := range walkFields(rd, rd.Dict(cat["AcroForm"])) {
 		if f.ft != "Sig" || rd.Dict(f.dict["V"]) == nil {
@@ -556,7 +634,7 @@ func LastVisibleSignature(rd *pdf.Reader) (page int, rect [4]float64, ok bool) {
 				}
 			}
 		}
-		page, rect, ok = p, rc, true
+		page, rect, widgetDict, ok = p, rc, widget, true
 	}
-	return page, rect, ok
+	return page, rect, widgetDict, ok
 }

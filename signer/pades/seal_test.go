@@ -106,10 +106,12 @@ func TestSealWhole(t *testing.T) {
 	const dpi, sealPt = 72, 100.0
 	for _, rot := range []int{0, 90, 180, 270} {
 		t.Run(fmt.Sprint(rot), func(t *testing.T) {
-			// 180×60 pt as the reader sees the page
-			rect := [4]float64{300, 100, 480, 160}
+			// 240×60 pt as the reader sees the page: the 3:1 image is fitted in its
+			// middle, so the left third of the image is not the left third of the
+			// rectangle
+			rect := [4]float64{300, 100, 540, 160}
 			if rot == 90 || rot == 270 {
-				rect = [4]float64{300, 100, 360, 280}
+				rect = [4]float64{300, 100, 360, 340}
 			}
 			leader, err := signBytes(t, blankPDF(rot), p.Leader.Key, Options{Certificate: p.Leader.Cert, Chain: p.Leader.Chain,
 				Appearance: &Appearance{Rect: rect, Image: testenv.SignaturePNG()}})
@@ -120,8 +122,12 @@ func TestSealWhole(t *testing.T) {
 			if !ok || at != rect {
 				t.Fatalf("the leader's signature: page %d at %v (%v)", page, at, ok)
 			}
+			under, ok := LastSignatureImage(openBytes(t, leader))
+			if !ok || under != [4]float64{30, 0, 180, 60} {
+				t.Fatalf("the leader's image lies at %v (%v), want [30 0 180 60]", under, ok)
+			}
 			issued, err := signBytes(t, leader, p.Org.Key, Options{Certificate: p.Org.Cert, Chain: p.Org.Chain,
-				Appearance: &Appearance{Page: page, Rect: at, Seal: testenv.SealPNG(), SealSize: sealPt}})
+				Appearance: &Appearance{Page: page, Rect: at, Under: under, Seal: testenv.SealPNG(), SealSize: sealPt}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,9 @@ package app
 import (
 	"bytes"
 	"errors"
+	"image"
+	"image/png"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,6 +67,63 @@ func checkIssuedPage(t *testing.T, content []byte, want ...string) {
 			}
 		}
 		_ = os.WriteFile(filepath.Join(dir, name+".pdf"), content, 0o644)
+	}
+}
+
+// checkSealOnPage renders the issued page at 72 dpi (a pixel a point) and checks
+// from its pixels that the red seal shows whole, sealPt points wide, over the left
+// third of the leader's blue signature image and centred on it.
+func checkSealOnPage(t *testing.T, content []byte, sealPt float64) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "issued.pdf")
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(testenv.Tool(t, "pdftoppm", "poppler-utils"), "-r", "72", "-png", "-singlefile", "-f", "1", "-l", "1", path, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v %s", err, out)
+	}
+	pf, err := os.Open(filepath.Join(dir, "page.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	img, err := png.Decode(pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type box struct{ x0, y0, x1, y1, n int }
+	find := func(im image.Image, is func(r, g, b uint32) bool) box {
+		b := box{x0: 1 << 30, y0: 1 << 30, x1: -1, y1: -1}
+		for y := im.Bounds().Min.Y; y < im.Bounds().Max.Y; y++ {
+			for x := im.Bounds().Min.X; x < im.Bounds().Max.X; x++ {
+				r, g, bl, _ := im.At(x, y).RGBA()
+				if is(r>>8, g>>8, bl>>8) {
+					b.n++
+					b.x0, b.y0, b.x1, b.y1 = min(b.x0, x), min(b.y0, y), max(b.x1, x), max(b.y1, y)
+				}
+			}
+		}
+		return b
+	}
+	red := func(r, g, b uint32) bool { return r > 150 && g < 100 && b < 100 }
+	blue := func(r, g, b uint32) bool { return b > 120 && r < 100 && g < 100 }
+	sealPNG, _ := png.Decode(bytes.NewReader(testenv.SealPNG()))
+	want, seal, sig := find(sealPNG, red), find(img, red), find(img, blue)
+	scale := sealPt / float64(sealPNG.Bounds().Dx())
+	wantN := float64(want.n) * scale * scale
+	if r := float64(seal.n) / wantN; r < 0.85 || r > 1.15 {
+		t.Errorf("the seal's red area is %d px, %.0f%% of the PNG's at its true size: not whole", seal.n, 100*r)
+	}
+	if w := float64(want.x1-want.x0+1) * scale; math.Abs(float64(seal.x1-seal.x0+1)-w) > 3 || math.Abs(float64(seal.y1-seal.y0+1)-w) > 3 {
+		t.Errorf("the seal shows %dx%d px, want %.0f square", seal.x1-seal.x0+1, seal.y1-seal.y0+1, w)
+	}
+	third := float64(sig.x0) + float64(sig.x1-sig.x0+1)/3
+	if math.Abs(float64(seal.x1)-third) > 4 || seal.x0 >= sig.x0 {
+		t.Errorf("the seal (x %d..%d) is not over the left third of the signature (x %d..%d)", seal.x0, seal.x1, sig.x0, sig.x1)
+	}
+	if math.Abs(float64(seal.y0+seal.y1)/2-float64(sig.y0+sig.y1)/2) > 4 {
+		t.Errorf("the seal (y %d..%d) is not centred on the signature (y %d..%d)", seal.y0, seal.y1, sig.y0, sig.y1)
 	}
 }
 

@@ -150,6 +150,7 @@ func TestIssueFlow(t *testing.T) {
 		t.Errorf("number %s, /Info %v", doc.NumberSymbol(), info["KysoNumber"])
 	}
 	checkIssuedPage(t, content, "Số: 01/UBND-VP", "ngày 03 tháng 12 năm 2026")
+	checkSealOnPage(t, content, 100)
 	t.Logf("issued %s; leader signature modifications: %+v", doc.NumberSymbol(), final.Signatures[0].Modifications)
 }
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
@@ -93,6 +94,9 @@ func TestDocsFlowCLI(t *testing.T) {
 		var txt bytes.Buffer
 		rep.WriteText(&txt, verify.English)
 		t.Fatalf("verify:\n%s", txt.String())
+	} // the number and date on the page, where the draft left them blank
+	if txt := testenv.PageText(t, b.Bytes()); !strings.Contains(txt, "Số: 01/UBND-VP") || !strings.Contains(txt, testenv.IssueDayMonth(time.Now())) {
+		t.Errorf("pdftotext -layout of the issued page:\n%s", txt)
 	}
 }
 

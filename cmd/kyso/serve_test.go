@@ -1147,6 +1147,9 @@ func testServeIssueFlow(t *testing.T, backend string) {
 	}
 	content := e.download(t, issued.ID)
 	rep := e.verifyPDF(t, "issued.pdf", content)
+	if txt := testenv.PageText(t, content); !strings.Contains(txt, "Số: 01/UBND-VP") || !strings.Contains(txt, testenv.IssueDayMonth(time.Now())) {
+		t.Errorf("pdftotext -layout of the issued page:\n%s", txt)
+	}
 	if rep.Indication != verify.TotalPassed || len(rep.Signatures) != 2 || !bytes.Contains(content, []byte("KysoIdentifier")) {
 		t.Fatalf("issued: %s, %d signatures", rep.Indication, len(rep.Signatures))
 	}

@@ -1,11 +1,13 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // CongVanPDF makes a draft công văn the way an office makes one in Word: HTML laid
@@ -71,3 +73,30 @@ td { vertical-align: top; text-align: center; }
 </tr></table>
 </body></html>
 `
+
+// PageText is pdftotext -layout of the first page of a PDF, with runs of blanks read
+// as one space (a Word draft's blanks keep their width on the page).
+func PageText(t testing.TB, pdf []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "page.pdf")
+	if err := os.WriteFile(path, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(Tool(t, "pdftotext", "poppler-utils"), "-layout", "-f", "1", "-l", "1", path, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	return strings.Join(strings.FieldsFunc(string(out), func(r rune) bool { return r == ' ' || r == '\t' || r == '\u00a0' }), " ")
+}
+
+// IssueDayMonth is "ngày DD tháng M năm" as Decree 30/2020 writes the date t (in
+// Vietnam's zone): day below 10 and months 1 and 2 with a leading 0. (CongVanPDF
+// prints the year itself.)
+func IssueDayMonth(t time.Time) string {
+	t = t.In(time.FixedZone("ICT", 7*3600))
+	m := fmt.Sprint(int(t.Month()))
+	if t.Month() <= 2 {
+		m = "0" + m
+	}
+	return fmt.Sprintf("ngày %02d tháng %s năm", t.Day(), m)
+}

@@ -101,6 +101,10 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 			return pdf.Ref{}, rect, err
 		}
 		rect = topRight(box, rot, w, h, 28)
+		if len(a.Lines) > 0 {
+			// clear of the page's text (the header: national motto, agency, number)
+			rect, fs = a.clearOfText(rd, page, box, rot, fs)
+		}
 	}
 	if rect[2] < rect[0] {
 		rect[0], rect[2] = rect[2], rect[0]
@@ -472,4 +476,59 @@ func pdfDate(t time.Time) string {
 		off = -off
 	}
 	return fmt.Sprintf("D:%s%c%02d'%02d'", t.Format("20060102150405"), sign, off/3600, off%3600/60)
+}
+
+// clearOfText moves a text block placed at the top right down, and then makes it
+// smaller, until it covers none of the page's text: the block of an attachment or a
+// copy must not be laid over "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" or the number line.
+// It stays in the top third of the page as the reader sees it; when no place there is
+// free it keeps the top right corner.
+func (a *Appearance) clearOfText(rd *pdf.Reader, page pdf.Dict, box [4]float64, rot int64, fs float64) ([4]float64, float64) {
+	first := func(size float64) [4]float64 {
+		w, h := a.textSize(size)
+		return topRight(box, rot, w, h, 28)
+	}
+	gs, err := pageGlyphs(rd, page)
+	if err != nil || len(gs) == 0 {
+		return first(fs), fs
+	}
+	busy := make([][4]float64, 0, len(gs))
+	for _, g := range gs {
+		if strings.TrimSpace(g.text) != "" {
+			busy = append(busy, [4]float64{g.x, g.y - 0.25*g.size, g.x1, g.y + 0.9*g.size})
+		}
+	}
+	free := func(r [4]float64) bool {
+		for _, b := range busy {
+			if b[0] < r[2]+2 && r[0]-2 < b[2] && b[1] < r[3]+2 && r[1]-2 < b[3] {
+				return false
+			}
+		}
+		return true
+	}
+	height := box[3] - box[1]
+	if rot == 90 || rot == 270 {
+		height = box[2] - box[0]
+	}
+	for _, size := range []float64{fs, fs * 0.9, fs * 0.8} {
+		w, h := a.textSize(size)
+		for down := 0.0; down+h+28 <= height/3; down += 2 {
+			r := topRight(box, rot, w, h+down, 28)
+			// topRight grew the box downwards by down: keep its lowest h points
+			switch rot {
+			case 0:
+				r[3] = r[1] + h
+			case 180:
+				r[1] = r[3] - h
+			case 90:
+				r[0] = r[2] - h
+			case 270:
+				r[2] = r[0] + h
+			}
+			if free(r) {
+				return r, size
+			}
+		}
+	}
+	return first(fs), fs
 }

@@ -153,6 +153,20 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 	return po, numbered, rep, err
 }
 
+// TextBlock is the text an organisation's signature shows on an attachment in a
+// separate file or an electronic copy when none is given (Decree 30/2020, Appendix I
+// III.1.d and the copy form): the signing organisation, from the certificate (its O,
+// else its CN), and the signing time as ISO 8601 in Vietnam's zone, drawn at the top
+// right of page 1 in 10 pt black serif. The number/symbol or the copy form, which the
+// certificate does not know, are given with --text.
+func TextBlock(cert *x509.Certificate, at time.Time) []string {
+	org := cert.Subject.CommonName
+	if len(cert.Subject.Organization) > 0 && cert.Subject.Organization[0] != "" {
+		org = cert.Subject.Organization[0]
+	}
+	return []string{org, at.In(vietnam).Format("2006-01-02T15:04:05-07:00")}
+}
+
 // CodeNoPlace: the approved document shows no place for its number and date.
 const CodeNoPlace = "issue/no-place"
 

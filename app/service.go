@@ -171,10 +171,7 @@ func (s *Service) padesOptions(o SignOptions, cert *x509.Certificate, chain []*x
 		po.Appearance = &pades.Appearance{Page: o.VisiblePage, Rect: o.VisibleRect, Image: o.VisibleImage,
 			Seal: o.VisibleSeal, Lines: o.VisibleLines}
 		if o.VisibleImage == nil && len(o.VisibleLines) == 0 {
-			po.Appearance.Lines = []string{
-				"Ký bởi: " + cert.Subject.CommonName,
-				"Thời gian ký: " + po.Time.In(vietnam).Format("2006-01-02T15:04:05-07:00"),
-			}
+			po.Appearance.Lines = TextBlock(cert, po.Time)
 		}
 	}
 	return po, s.CheckSignOptions(SignOptions{Level: po.Level})

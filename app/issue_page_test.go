@@ -38,7 +38,8 @@ var blankRun = regexp.MustCompile(`[ \t\x{a0}]+`)
 
 // checkIssuedPage: pdftotext -layout of the issued page gives the number and date
 // lines (runs of blanks read as one space), and poppler says every signature is
-// valid. With KYSO_ISSUED_SCREENSHOTS=DIR it also renders the page there.
+// valid. With KYSO_ISSUED_SCREENSHOTS=DIR it also renders the page there (the
+// README's docs/issued/*.png: go test ./app -run TestIssueFlow$).
 func checkIssuedPage(t *testing.T, content []byte, want ...string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "issued.pdf")
@@ -60,13 +61,22 @@ func checkIssuedPage(t *testing.T, content []byte, want ...string) {
 		t.Errorf("pdfsig does not say every signature is valid:\n%s", sig)
 	}
 	if dir := os.Getenv("KYSO_ISSUED_SCREENSHOTS"); dir != "" {
-		name := strings.ToLower(strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()))
-		for _, r := range []struct{ suffix, dpi string }{{"", "60"}} {
-			if b, err := exec.Command("pdftoppm", "-r", r.dpi, "-png", "-singlefile", "-f", "1", "-l", "1", path, filepath.Join(dir, name+r.suffix)).CombinedOutput(); err != nil {
+		// the page, and at 100 dpi its number-and-date lines and its seal (crops in
+		// pixels: x, y, width, height)
+		for _, r := range []struct {
+			name, dpi string
+			crop      []string
+		}{
+			{"page", "60", nil},
+			{"number-date", "100", []string{"-x", "100", "-y", "110", "-W", "700", "-H", "80"}},
+			{"seal", "100", []string{"-x", "380", "-y", "335", "-W", "400", "-H", "215"}},
+		} {
+			args := append([]string{"-r", r.dpi, "-png", "-singlefile", "-f", "1", "-l", "1"}, r.crop...)
+			args = append(args, path, filepath.Join(dir, "issued-"+r.name))
+			if b, err := exec.Command("pdftoppm", args...).CombinedOutput(); err != nil {
 				t.Errorf("pdftoppm: %v %s", err, b)
 			}
 		}
-		_ = os.WriteFile(filepath.Join(dir, name+".pdf"), content, 0o644)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/verify"
 )
 
 // leaderRect is where the leader's signature image goes on testenv.CongVanPDF's
@@ -161,5 +162,36 @@ func TestIssueRefusedWithoutPlace(t *testing.T) {
 	doc, _ := f.svc.Store.GetDocument(f.ctx, pend.DocumentID)
 	if doc.Number != 0 || doc.Status != "approved" {
 		t.Errorf("a refused document: number %d, %s", doc.Number, doc.Status)
+	}
+}
+
+// TestIssueWithPlacesGiven: the last resort. A draft whose first page has no blanks
+// Kyso recognises is approved with the places given by hand (pades.BlanksAt); the
+// issued page then shows the whole number line and the date there, and the leader's
+// signature still verifies with the clerk's filling allowed.
+func TestIssueWithPlacesGiven(t *testing.T) {
+	f := newFixture(t)
+	issueOn(f, time.Date(2026, 2, 7, 10, 0, 0, 0, vietnam))
+	in := testenv.CongVanPDFWith(t, "Công văn", "Ninh Thuận")
+	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader",
+		Options: SignOptions{Appearance: &pades.Appearance{Page: 1, Rect: leaderRect, Image: testenv.SignaturePNG()},
+			Blanks: pades.BlanksAt(1, [2]float64{100, 805}, [2]float64{330, 805}, 13)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := pades.SignDigest(f.ctx, f.leader, pend.Digest, optsFor(t, pend))
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, Actor: "leader"}); err != nil {
+		t.Fatal(err)
+	}
+	doc, rep, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Seal: testenv.SealPNG(), SealSize: 100, Actor: "clerk"})
+	if err != nil {
+		t.Fatalf("issue: %v (%+v)", err, rep)
+	}
+	content := f.current(t, doc)
+	checkIssuedPage(t, content, "Số: 01/UBND-VP", "ngày 07 tháng 02 năm 2026")
+	final, err := verify.VerifyPDF(f.ctx, bytes.NewReader(content), int64(len(content)), "issued.pdf", f.svc.Verify)
+	if err != nil || final.Indication != verify.TotalPassed {
+		t.Fatalf("verify: %v %s", err, verdict(final))
 	}
 }

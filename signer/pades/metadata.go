@@ -179,7 +179,7 @@ func isXMLName(s string) bool {
 
 func isBlankName(n string) bool {
 	switch n {
-	case BlankNumber, BlankNumberSymbol, BlankDay, BlankMonth, BlankYear:
+	case BlankNumber, BlankNumberSymbol, BlankDay, BlankMonth, BlankYear, BlankNumberLine, BlankDate:
 		return true
 	}
 	return false

@@ -37,7 +37,28 @@ const (
 	BlankDay          = "kyso_ngay"
 	BlankMonth        = "kyso_thang"
 	BlankYear         = "kyso_nam"
+	// given by hand (BlanksAt): the whole number line and the whole date
+	BlankNumberLine = "kyso_so_dong"        // "Số: 05/UBND-VP"
+	BlankDate       = "kyso_ngay_thang_nam" // "ngày 05 tháng 01 năm 2026"
 )
+
+// BlanksAt gives the places of the number line and the date by hand, for a draft
+// whose first page has no blanks FindBlanks recognises: number and date are the
+// baseline origins (x, y in the page's default user space) where "Số: 05/UBND-VP"
+// and "ngày 05 tháng 01 năm 2026" begin, at size points (13 when zero).
+func BlanksAt(page int, number, date [2]float64, size float64) []Blank {
+	if size <= 0 {
+		size = 13
+	}
+	b := []Blank{
+		blankAt(BlankNumberLine, number[0], number[0]+textWidth("Số: 0000/UBND-VPHC", size), number[1], size, 0),
+		blankAt(BlankDate, date[0], date[0]+textWidth("ngày 00 tháng 00 năm 0000 ", size), date[1], size, 0),
+	}
+	for i := range b {
+		b[i].Page = page
+	}
+	return b
+}
 
 // Mark is text placed on a page: its baseline origin in user space, size and text.
 type Mark struct {
@@ -275,20 +296,27 @@ func BlankValues(rd *pdf.Reader, nd NumberDate) (map[string]string, error) {
 		}
 	}
 	out := map[string]string{}
+	numberSymbol := NumberText(nd.Number) + "/" + nd.Symbol
 	switch {
 	case have[BlankNumber]:
 		out[BlankNumber] = NumberText(nd.Number)
 	case have[BlankNumberSymbol]:
-		out[BlankNumberSymbol] = NumberText(nd.Number) + "/" + nd.Symbol
+		out[BlankNumberSymbol] = numberSymbol
+	case have[BlankNumberLine]:
+		out[BlankNumberLine] = "Số: " + numberSymbol
 	default:
 		return nil, fmt.Errorf("%w: no blank field for the number", ErrNoPlace)
 	}
-	if !have[BlankDay] || !have[BlankMonth] {
+	switch {
+	case have[BlankDay] && have[BlankMonth]:
+		out[BlankDay], out[BlankMonth] = DayText(nd.Date), MonthText(nd.Date)
+		if have[BlankYear] {
+			out[BlankYear] = fmt.Sprint(nd.Date.Year())
+		}
+	case have[BlankDate]:
+		out[BlankDate] = fmt.Sprintf("ngày %s tháng %s năm %d", DayText(nd.Date), MonthText(nd.Date), nd.Date.Year())
+	default:
 		return nil, fmt.Errorf("%w: no blank fields for the date", ErrNoPlace)
-	}
-	out[BlankDay], out[BlankMonth] = DayText(nd.Date), MonthText(nd.Date)
-	if have[BlankYear] {
-		out[BlankYear] = fmt.Sprint(nd.Date.Year())
 	}
 	return out, nil
 }

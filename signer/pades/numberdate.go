@@ -28,6 +28,9 @@ type Blank struct {
 	Rect  [4]float64
 	Size  float64 // font size of the text around the blank
 	Align int     // the field's /Q: 0 left, 1 centred, 2 right
+	// Italic: the text around is italic (the date line, Appendix I II.4), so the
+	// value is drawn slanted too.
+	Italic bool
 }
 
 // The names of the blank fields.
@@ -266,6 +269,7 @@ func findDate(ls []textLine) ([]Blank, bool) {
 			d0, d1 = widen(d0, d1)
 			m0, m1 = widen(m0, m1)
 			blanks := []Blank{blankAt(BlankDay, d0, d1, l.y, size, 1), blankAt(BlankMonth, m0, m1, l.y, size, 1)}
+			italic := l.glyphs[idx[d]].italic
 			// the year: a field only when its place is blank too
 			k := y + 3
 			for k < len(rs) && isBlank(rs[k]) {
@@ -274,6 +278,9 @@ func findDate(ls []textLine) ([]Blank, bool) {
 			if k >= len(rs) || !(rs[k] >= '0' && rs[k] <= '9') {
 				x := l.glyphs[idx[y+2]].x1 + textWidth(" ", size)
 				blanks = append(blanks, blankAt(BlankYear, x, x+3*size, l.y, size, 0))
+			}
+			for i := range blanks {
+				blanks[i].Italic = italic
 			}
 			return blanks, true
 		}
@@ -340,7 +347,7 @@ func blankFields(rd *pdf.Reader, u *pdf.Update, blanks []Blank, pages []pdf.Ref)
 			"FT": pdf.Name("Tx"), "T": pdf.TextString(b.Name), "Ff": int64(1), // ReadOnly
 			"Type": pdf.Name("Annot"), "Subtype": pdf.Name("Widget"), "F": int64(4), // Print
 			"P": pages[b.Page-1], "Rect": pdf.Array{b.Rect[0], b.Rect[1], b.Rect[2], b.Rect[3]},
-			"DA": pdf.String(fmt.Sprintf("/Helv %s Tf 0 g", f2(b.Size))), "Q": int64(b.Align),
+			"DA": pdf.String(fmt.Sprintf("/%s %s Tf 0 g", daFont(b.Italic), f2(b.Size))), "Q": int64(b.Align),
 			"AP": pdf.Dict{"N": empty},
 		})
 		out[b.Page] = append(out[b.Page], ref)
@@ -364,12 +371,23 @@ func refsArray(refs []pdf.Ref) pdf.Array {
 	return out
 }
 
+// daFont is the default-resources font a blank field's /DA names: Helvetica, or
+// its oblique for a blank in italic text (the filled value is then slanted too).
+func daFont(italic bool) string {
+	if italic {
+		return "HeIt"
+	}
+	return "Helv"
+}
+
 // addHelv gives the form the default resources the blank fields' /DA names.
 func addHelv(rd *pdf.Reader, acro pdf.Dict) {
 	dr := copyDict(rd.Dict(acro["DR"]))
 	fonts := copyDict(rd.Dict(dr["Font"]))
-	if _, ok := fonts["Helv"]; !ok {
-		fonts["Helv"] = pdf.Dict{"Type": pdf.Name("Font"), "Subtype": pdf.Name("Type1"), "BaseFont": pdf.Name("Helvetica"), "Encoding": pdf.Name("WinAnsiEncoding")}
+	for name, base := range map[pdf.Name]pdf.Name{"Helv": "Helvetica", "HeIt": "Helvetica-Oblique"} {
+		if _, ok := fonts[name]; !ok {
+			fonts[name] = pdf.Dict{"Type": pdf.Name("Font"), "Subtype": pdf.Name("Type1"), "BaseFont": base, "Encoding": pdf.Name("WinAnsiEncoding")}
+		}
 	}
 	dr["Font"] = fonts
 	acro["DR"] = dr

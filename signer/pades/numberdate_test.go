@@ -62,6 +62,12 @@ func TestNumberDateOnPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("blanks: %+v", blanks)
+	for _, b := range blanks {
+		// the date line is italic (Appendix I II.4), the number line is not
+		if want := b.Name != BlankNumber; b.Italic != want {
+			t.Errorf("blank %s: italic %v, want %v", b.Name, b.Italic, want)
+		}
+	}
 	leader, err := signBytes(t, draft, p.Leader.Key, Options{Certificate: p.Leader.Cert, Chain: p.Leader.Chain, Blanks: blanks,
 		Appearance: &Appearance{Rect: [4]float64{330, 420, 510, 480}, Image: testenv.SignaturePNG()}})
 	if err != nil {

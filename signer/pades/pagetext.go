@@ -37,6 +37,7 @@ type glyph struct {
 	x, x1, y  float64
 	size      float64
 	fontIndex int
+	italic    bool // an italic font, or upright glyphs slanted
 }
 
 type matrix [6]float64
@@ -60,6 +61,7 @@ type textFont struct {
 	widths  map[uint32]float64
 	dw      float64
 	id      int
+	italic  bool
 }
 
 func (f *textFont) decode(s []byte) []uint32 {
@@ -287,7 +289,8 @@ func (e *extractor) show(ts *textState, ctm matrix, o any) {
 			if !ok {
 				txt = "\ufffd"
 			}
-			e.glyphs = append(e.glyphs, glyph{text: txt, x: trm[4], x1: endM[4], y: trm[5], size: math.Abs(trm[3]), fontIndex: f.id})
+			slanted := math.Abs(trm[2]) > 0.05*math.Abs(trm[3])
+			e.glyphs = append(e.glyphs, glyph{text: txt, x: trm[4], x1: endM[4], y: trm[5], size: math.Abs(trm[3]), fontIndex: f.id, italic: f.italic || slanted})
 		}
 		ts.tm = end
 	}
@@ -329,6 +332,7 @@ func (e *extractor) font(res pdf.Dict, name pdf.Name) *textFont {
 		}
 		simpleEncoding(e.rd, d, f.uni)
 	}
+	f.italic = isItalicFont(e.rd, d)
 	if s, ok := mustResolve(e.rd, d["ToUnicode"]).(*pdf.Stream); ok {
 		if b, err := s.Decode(1 << 20); err == nil {
 			parseToUnicode(b, f.uni)
@@ -748,4 +752,26 @@ func lines(gs []glyph) []textLine {
 		out[i].glyphs = merged
 	}
 	return out
+}
+
+// isItalicFont tells an italic or oblique font by its name or its descriptor.
+func isItalicFont(rd *pdf.Reader, d pdf.Dict) bool {
+	fd := rd.Dict(d["FontDescriptor"])
+	if desc := rd.Array(d["DescendantFonts"]); fd == nil && len(desc) > 0 {
+		fd = rd.Dict(rd.Dict(desc[0])["FontDescriptor"])
+	}
+	name, _ := d["BaseFont"].(pdf.Name)
+	n := strings.ToLower(string(name))
+	if strings.Contains(n, "italic") || strings.Contains(n, "oblique") {
+		return true
+	}
+	if fd != nil {
+		if a := number(mustResolve(rd, fd["ItalicAngle"])); a != 0 {
+			return true
+		}
+		if fl, ok := rd.Int(fd["Flags"]); ok && fl&64 != 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
@@ -150,6 +151,12 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 		return pades.Options{}, nil, rep, err
 	}
 	po, err := s.padesOptions(SignOptions{Level: req.Level, Reason: "Phát hành văn bản " + ns, Appearance: app, Metadata: meta}, cert, chain)
+	// the organisation's signature locks the number and the date it wrote: a later
+	// revision that changes them is not form filling the verifier allows
+	for name := range meta.Fields {
+		po.LockFields = append(po.LockFields, name)
+	}
+	slices.Sort(po.LockFields)
 	return po, numbered, rep, err
 }
 

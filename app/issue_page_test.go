@@ -17,6 +17,7 @@ import (
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/pdf"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -193,5 +194,59 @@ func TestIssueWithPlacesGiven(t *testing.T) {
 	final, err := verify.VerifyPDF(f.ctx, bytes.NewReader(content), int64(len(content)), "issued.pdf", f.svc.Verify)
 	if err != nil || final.Indication != verify.TotalPassed {
 		t.Fatalf("verify: %v %s", err, verdict(final))
+	}
+}
+
+// refill appends a revision that gives the text field name another value (form
+// filling, as a tool that edits a signed form would).
+func refill(t *testing.T, content []byte, name, value string) []byte {
+	t.Helper()
+	rd, err := pdf.Open(bytes.NewReader(content), int64(len(content)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, _, _ := rd.Catalog()
+	for _, fo := range rd.Array(rd.Dict(cat["AcroForm"])["Fields"]) {
+		ref, ok := fo.(pdf.Ref)
+		d := rd.Dict(fo)
+		if !ok || d == nil {
+			continue
+		}
+		if s, _ := d["T"].(pdf.String); pdf.DecodeText(s) != name {
+			continue
+		}
+		nd := pdf.Dict{}
+		for k, v := range d {
+			nd[k] = v
+		}
+		nd["V"] = pdf.TextString(value)
+		u := pdf.NewUpdate(rd)
+		u.Set(ref, nd)
+		b, err := u.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(append([]byte(nil), content...), b...)
+	}
+	t.Fatalf("no field %q", name)
+	return nil
+}
+
+// checkNumberLocked: once issued, the number cannot be changed by filling its field
+// again: the organisation's signature locks it (FieldMDP), and the verifier reports
+// the change as not allowed.
+func checkNumberLocked(t *testing.T, f *fixture, content []byte, field string) {
+	t.Helper()
+	tampered := refill(t, content, field, "02")
+	rep, err := verify.VerifyPDF(f.ctx, bytes.NewReader(tampered), int64(len(tampered)), "tampered.pdf", f.svc.Verify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := false
+	for _, m := range rep.Signatures[len(rep.Signatures)-1].Modifications {
+		refused = refused || !m.Allowed
+	}
+	if rep.Indication == verify.TotalPassed || !refused {
+		t.Errorf("a number changed after issuing passes: %s %+v", rep.Indication, rep.Signatures[len(rep.Signatures)-1].Modifications)
 	}
 }

@@ -151,6 +151,7 @@ func TestIssueFlow(t *testing.T) {
 	}
 	checkIssuedPage(t, content, "Số: 01/UBND-VP", "ngày 03 tháng 12 năm 2026")
 	checkSealOnPage(t, content, 100)
+	checkNumberLocked(t, f, content, pades.BlankNumber)
 	t.Logf("issued %s; leader signature modifications: %+v", doc.NumberSymbol(), final.Signatures[0].Modifications)
 }
 

@@ -232,12 +232,19 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 	}
 	newCat := copyDict(cat)
 	catChanged := false
+	if lock := fieldLock(o); lock != nil {
+		names := lock["Fields"]
+		sig["Reference"] = append(rd.Array(sig["Reference"]), pdf.Dict{
+			"Type": pdf.Name("SigRef"), "TransformMethod": pdf.Name("FieldMDP"), "Data": catRef,
+			"TransformParams": pdf.Dict{"Type": pdf.Name("TransformParams"), "Action": pdf.Name("Include"), "Fields": names, "V": pdf.Name("1.2")},
+		})
+	}
 	if o.Certify != CertifyNone {
-		sig["Reference"] = pdf.Array{pdf.Dict{
+		sig["Reference"] = append(pdf.Array{pdf.Dict{
 			"Type":            pdf.Name("SigRef"),
 			"TransformMethod": pdf.Name("DocMDP"),
 			"TransformParams": pdf.Dict{"Type": pdf.Name("TransformParams"), "P": int64(o.Certify), "V": pdf.Name("1.2")},
-		}}
+		}}, rd.Array(sig["Reference"])...)
 		perms := copyDict(rd.Dict(cat["Perms"]))
 		perms["DocMDP"] = sigRef
 		newCat["Perms"] = perms
@@ -323,6 +330,9 @@ func fieldLockP1(rd *pdf.Reader, fields []field) string {
 func signExistingField(rd *pdf.Reader, u *pdf.Update, f *field, sigRef pdf.Ref, o *Options, pages []pdf.Ref) error {
 	nd := copyDict(f.dict)
 	nd["V"] = sigRef
+	if lock := fieldLock(o); lock != nil && nd["Lock"] == nil {
+		nd["Lock"] = lock
+	}
 	// The widget: the field itself when merged, else its first kid.
 	widgetRef, widget := f.ref, nd
 	if _, merged := nd["Subtype"]; !merged {
@@ -381,6 +391,9 @@ func addNewField(rd *pdf.Reader, u *pdf.Update, name string, sigRef pdf.Ref, o *
 		"F":       int64(132), // Print | Locked
 		"P":       pageRef,
 		"Rect":    pdf.Array{int64(0), int64(0), int64(0), int64(0)},
+	}
+	if lock := fieldLock(o); lock != nil {
+		w["Lock"] = lock
 	}
 	fieldRef := u.Alloc()
 	if o.Appearance != nil {
@@ -637,4 +650,16 @@ func lastVisibleSignature(rd *pdf.Reader) (page int, rect [4]float64, widgetDict
 		page, rect, widgetDict, ok = p, rc, widget, true
 	}
 	return page, rect, widgetDict, ok
+}
+
+// fieldLock is the /Lock of a signature field that locks o.LockFields; nil when none.
+func fieldLock(o *Options) pdf.Dict {
+	if len(o.LockFields) == 0 {
+		return nil
+	}
+	names := make(pdf.Array, len(o.LockFields))
+	for i, n := range o.LockFields {
+		names[i] = pdf.TextString(n)
+	}
+	return pdf.Dict{"Type": pdf.Name("SigFieldLock"), "Action": pdf.Name("Include"), "Fields": names}
 }

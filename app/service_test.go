@@ -124,8 +124,9 @@ func TestIssueFlow(t *testing.T) {
 	}
 	cat, _, _ := r.Catalog()
 	xmp, _ := mustStream(r, cat["Metadata"]).Decode(1 << 20)
-	if !bytes.Contains(xmp, []byte(*doc.Identifier)) {
-		t.Errorf("XMP lacks the identifier")
+	if !bytes.Contains(xmp, []byte(*doc.Identifier)) || !bytes.Contains(xmp, []byte("<kyso:NumberSymbol>01/UBND-VP</kyso:NumberSymbol>")) ||
+		!bytes.Contains(xmp, []byte("<kyso:IssuedAt>2026-12-03T")) {
+		t.Errorf("XMP lacks the identifier, the number or the date the page shows:\n%s", xmp)
 	}
 	final, err := verify.VerifyPDF(f.ctx, bytes.NewReader(content), int64(len(content)), "issued.pdf", f.svc.Verify)
 	if err != nil {

@@ -101,9 +101,10 @@ func TestTwoSignaturesOverOneVersion(t *testing.T) {
 func TestRemoteCompletionAfterCrash(t *testing.T) {
 	p := testpki.Committed(t)
 	services := pkitest.StartServices(t, p)
-	m := simMSSP(t, p, confirmAfter(200*time.Millisecond))
+	clk := remoteClock(2)
+	m := simMSSP(t, p, confirmAfter(200*time.Millisecond), clk)
 	db := filepath.Join(t.TempDir(), "kyso.db")
-	svc := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS1), services)
+	svc := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS1), services, clk)
 	views, err := askSIM(t, svc, p, pades.LevelBT)
 	if err != nil {
 		t.Fatal(err)

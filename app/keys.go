@@ -55,7 +55,7 @@ func openKey(ctx context.Context, prov hsm.Provider, st *store.Store, kc config.
 		chain = append(chain, certs...)
 	}
 	if cert == nil {
-		return nil, errors.New("the key provider holds no certificate for it; name one in certificate:")
+		return nil, errors.New(`the key provider holds no certificate for it; name one with "certificate"`)
 	}
 	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
 		return nil, fmt.Errorf("the certificate %q is not the key's", cert.Subject)

@@ -36,7 +36,8 @@ type Remote struct {
 	Providers map[string]remote.Provider
 	// Timeout is the holder's answer time (0: the provider's default).
 	Timeout time.Duration
-	// Backoff paces the polls of each ticket.
+	// Backoff paces the polls of each ticket; its Clock is the time the completer and
+	// WaitRemote wait in (nil: the system clock).
 	Backoff remote.Backoff
 	// Scan is how often the completer reads the store for waiting tickets (default 1 s).
 	Scan time.Duration
@@ -283,7 +284,7 @@ func (s *Service) submitRemote(ctx context.Context, prov remote.Provider, r remo
 		if i == attempts || !remote.SafeToResubmit(err) {
 			return remote.Ticket{}, fmt.Errorf("service: remote signature: %w", err)
 		}
-		if err := sleepCtx(ctx, time.Duration(i)*500*time.Millisecond); err != nil {
+		if err := s.remoteClock().Sleep(ctx, time.Duration(i)*500*time.Millisecond); err != nil {
 			return remote.Ticket{}, err
 		}
 	}
@@ -356,7 +357,7 @@ func (s *Service) WaitRemote(ctx context.Context, id string) (*Pending, error) {
 		if v.Status != StatusWaiting && v.Status != StatusSubmitting && v.Status != statusCompleting {
 			return v, nil
 		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+		if err := s.remoteClock().Sleep(ctx, 200*time.Millisecond); err != nil {
 			return v, err
 		}
 	}
@@ -376,7 +377,7 @@ func (s *Service) RunRemote(ctx context.Context) error {
 	c := &completer{s: s, next: map[string]pollPace{}}
 	for {
 		c.round(ctx)
-		if err := sleepCtx(ctx, scan); err != nil {
+		if err := s.remoteClock().Sleep(ctx, scan); err != nil {
 			return nil
 		}
 	}
@@ -463,7 +464,7 @@ func (c *completer) round(ctx context.Context) {
 		case errors.Is(err, remote.ErrPending), errors.Is(err, remote.ErrUnreachable):
 			// A status query changes nothing on the provider: ask again later, until
 			// the holder's time (and a grace) is over.
-			if time.Now().After(g.ticket.Deadline.Add(c.grace())) && !g.ticket.Deadline.IsZero() {
+			if c.s.remoteClock().Now().After(g.ticket.Deadline.Add(c.grace())) && !g.ticket.Deadline.IsZero() {
 				for _, id := range g.ids {
 					_ = c.s.endRemote(ctx, id, StatusWaiting, &remote.Error{Provider: g.ticket.Provider, Op: "wait",
 						Kind: remote.ErrTimeout, Message: "no answer by " + g.ticket.Deadline.Format(time.RFC3339)})
@@ -525,7 +526,7 @@ func (c *completer) due(key string, t remote.Ticket) bool {
 	if !ok {
 		p = pollPace{at: t.Submitted.Add(first), interval: interval}
 	}
-	now := time.Now()
+	now := c.s.remoteClock().Now()
 	if now.Before(p.at) {
 		c.next[key] = p
 		return false
@@ -645,13 +646,10 @@ func (c *completer) resumeCompleting(ctx context.Context) {
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+// remoteClock is the time remote signatures are waited in (Remote.Backoff.Clock).
+func (s *Service) remoteClock() remote.Clock {
+	if s.Remote == nil {
+		return remote.SystemClock
 	}
+	return remote.ClockOrSystem(s.Remote.Backoff.Clock)
 }

@@ -29,19 +29,26 @@ const (
 	simAPPW = "ap-secret"
 )
 
-// simMSSP starts the test MSSP with the test PKI's SIM key on a SoftHSM2 token.
-func simMSSP(t *testing.T, p *testpki.TestPKI, phone func(remotetest.PhoneRequest) remotetest.Answer) *remotetest.MSSP {
+// simMSSP starts the test MSSP with the test PKI's SIM key on a SoftHSM2 token; its
+// phone lives in clk's time.
+func simMSSP(t *testing.T, p *testpki.TestPKI, phone func(remotetest.PhoneRequest) remotetest.Answer, clk *remotetest.Clock) *remotetest.MSSP {
 	t.Helper()
 	k, _ := remotetest.SIMHolder(t, p)
 	return remotetest.StartMSSP(t, remotetest.MSSPOptions{Holders: map[string]hsm.Key{testpki.SIMPhone: k},
-		Phone: phone, APID: simAPID, APPassword: simAPPW})
+		Phone: phone, APID: simAPID, APPassword: simAPPW, Clock: clk})
 }
 
+// remoteClock is the time of a remote signing test: it advances by itself when the
+// completer and the test's WaitRemote both sleep on it (2), or the one goroutine
+// that waits when no completer runs (1). Nothing waits on the system clock.
+func remoteClock(sleepers int) *remotetest.Clock { return remotetest.NewClock(time.Time{}, sleepers) }
+
 // remoteService is a Service over a SQLite file at db whose remote provider "sim" is
-// the MSSP, with a short holder time and fast polls.
-func remoteService(t *testing.T, db string, p *testpki.TestPKI, prov remote.Provider, services *pkitest.Services) *Service {
+// the MSSP, with a short holder time and fast polls, all in clk's time (the store's,
+// the service's and the completer's).
+func remoteService(t *testing.T, db string, p *testpki.TestPKI, prov remote.Provider, services *pkitest.Services, clk *remotetest.Clock) *Service {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.Config{DSN: db, BlobDir: filepath.Join(filepath.Dir(db), "blobs")})
+	st, err := store.Open(context.Background(), store.Config{DSN: db, BlobDir: filepath.Join(filepath.Dir(db), "blobs"), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +59,9 @@ func remoteService(t *testing.T, db string, p *testpki.TestPKI, prov remote.Prov
 		Verify: verify.Options{Anchors: []*x509.Certificate{p.Root.Cert},
 			Revocation: &pki.Checker{RewriteURL: services.RewriteURL}},
 		TempDir: t.TempDir(),
+		Now:     clk.Now,
 		Remote: &Remote{Providers: map[string]remote.Provider{"sim": prov}, Timeout: 3 * time.Second,
-			Backoff: remote.Backoff{First: 300 * time.Millisecond, Interval: 200 * time.Millisecond, Max: 500 * time.Millisecond, Grace: time.Second},
+			Backoff: remote.Backoff{First: 300 * time.Millisecond, Interval: 200 * time.Millisecond, Max: 500 * time.Millisecond, Grace: time.Second, Clock: clk},
 			Scan:    100 * time.Millisecond},
 	}
 }
@@ -110,10 +118,11 @@ func TestRemoteOutcomes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m := simMSSP(t, p, func(remotetest.PhoneRequest) remotetest.Answer { return c.answer })
-			svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, m.NewClient(remote.MSSFormatPKCS1), services)
+			clk := remoteClock(2)
+			m := simMSSP(t, p, func(remotetest.PhoneRequest) remotetest.Answer { return c.answer }, clk)
+			svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, m.NewClient(remote.MSSFormatPKCS1), services, clk)
 			runCompleter(t, svc)
-			start := time.Now()
+			start := clk.Now()
 			views, err := askSIM(t, svc, p, pades.LevelBT)
 			if err != nil {
 				t.Fatal(err)
@@ -127,8 +136,8 @@ func TestRemoteOutcomes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			took := time.Since(start)
-			t.Logf("%s: %s after %v", c.name, v.Status, took.Round(10*time.Millisecond))
+			took := clk.Since(start) // the clock's time
+			t.Logf("%s: %s after %v", c.name, v.Status, took)
 			if v.Status != c.status {
 				t.Fatalf("status %s, want %s (error %+v)", v.Status, c.status, v.Error)
 			}
@@ -136,10 +145,13 @@ func TestRemoteOutcomes(t *testing.T) {
 				if v.Error == nil || v.Error.Type != c.errTyp || v.Error.Title == "" {
 					t.Fatalf("error %+v, want type %s", v.Error, c.errTyp)
 				}
-				if c.status == StatusTimedOut && took < 3*time.Second {
-					t.Fatalf("timed out after %v, before the 3 s holder time", took)
+				if c.status == StatusTimedOut && (took < 3*time.Second || took > 4500*time.Millisecond) {
+					t.Fatalf("timed out after %v, want after the 3 s holder time and before its grace and a poll are over", took)
 				}
 				return
+			}
+			if took < 2*time.Second || took > 3*time.Second {
+				t.Errorf("completed after %v; the phone confirmed after 2 s", took)
 			}
 			if got := m.Shown(); len(got) != 1 || got[0].DisplayText != "Ký dự thảo" {
 				t.Errorf("the phone showed %+v", got)
@@ -180,8 +192,13 @@ func TestRemoteProviderDown(t *testing.T) {
 	p := testpki.Committed(t)
 	services := pkitest.StartServices(t, p)
 	down := &remote.MSSClient{URL: "https://127.0.0.1:1/soap", APID: simAPID, APPassword: hsm.NewSecret(simAPPW)}
-	svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, down, services)
+	clk := remoteClock(1) // the submission's own retries
+	svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, down, services, clk)
+	start := clk.Now()
 	_, err := askSIM(t, svc, p, pades.LevelBB)
+	if took := clk.Since(start); took != 1500*time.Millisecond {
+		t.Errorf("3 submissions took %v, want 1.5 s (0.5 s, then 1 s apart)", took)
+	}
 	if !errors.Is(err, remote.ErrUnreachable) || !remote.SafeToResubmit(err) {
 		t.Fatalf("prepare against a closed port: %v", err)
 	}
@@ -213,21 +230,22 @@ func (c crashAfterSubmit) Submit(ctx context.Context, r remote.Request) (remote.
 func TestRemoteInterruptedSubmission(t *testing.T) {
 	p := testpki.Committed(t)
 	services := pkitest.StartServices(t, p)
-	m := simMSSP(t, p, confirmAfter(200*time.Millisecond))
+	clk := remoteClock(2)
+	m := simMSSP(t, p, confirmAfter(200*time.Millisecond), clk)
 	db := filepath.Join(t.TempDir(), "kyso.db")
-	first := remoteService(t, db, p, nil, services)
+	first := remoteService(t, db, p, nil, services, clk)
 	first.Remote.Providers["sim"] = crashAfterSubmit{m.NewClient(remote.MSSFormatPKCS1), func() { first.Store.Close() }}
 	_, err := askSIM(t, first, p, pades.LevelBB)
 	if err == nil || m.Submissions() != 1 {
 		t.Fatalf("prepare through a crash: %v, %d submissions", err, m.Submissions())
 	}
-	second := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS1), services)
+	second := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS1), services, clk)
 	second.Remote.SubmitTimeout = time.Second
 	rows, err := second.Store.ListPendingByStatus(context.Background(), StatusSubmitting)
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("after the crash: %d submitting rows (%v), want the one", len(rows), err)
 	}
-	start := time.Now()
+	start := clk.Now()
 	runCompleter(t, second)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -235,12 +253,18 @@ func TestRemoteInterruptedSubmission(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("ended %s (%s) %v after the restart", v.Status, v.Error.Type, time.Since(start).Round(10*time.Millisecond))
+	took := clk.Since(start)
+	t.Logf("ended %s (%s) %v after the restart", v.Status, v.Error.Type, took)
+	if took < 3*time.Second {
+		t.Errorf("ended %v after the restart, before the submission's time (1 s) and 2 s were over", took)
+	}
 	if v.Status != StatusFailed || v.Error == nil || v.Error.Type != "remote/interrupted" ||
 		!strings.Contains(v.Error.Detail, "not re-submitted") || !strings.Contains(v.Error.Detail, m.Shown()[0].APTransID) {
 		t.Fatalf("interrupted request: %s %+v", v.Status, v.Error)
 	}
-	time.Sleep(500 * time.Millisecond) // a few more completer rounds
+	if err := clk.Sleep(ctx, 500*time.Millisecond); err != nil { // five more completer rounds
+		t.Fatal(err)
+	}
 	if m.Submissions() != 1 {
 		t.Fatalf("the request was sent %d times", m.Submissions())
 	}
@@ -251,8 +275,9 @@ func TestRemoteInterruptedSubmission(t *testing.T) {
 func TestRemoteUntrustedHolder(t *testing.T) {
 	p := testpki.Committed(t)
 	services := pkitest.StartServices(t, p)
-	m := simMSSP(t, p, nil)
-	svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, m.NewClient(remote.MSSFormatPKCS1), services)
+	clk := remoteClock(1)
+	m := simMSSP(t, p, nil, clk)
+	svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, m.NewClient(remote.MSSFormatPKCS1), services, clk)
 	svc.Verify.Anchors = []*x509.Certificate{p.TSA.Cert} // not the SIM certificate's root
 	_, err := askSIM(t, svc, p, pades.LevelBB)
 	if !errors.Is(err, ErrUntrustedHolder) || m.Submissions() != 0 {
@@ -266,15 +291,16 @@ func TestRemoteUntrustedHolder(t *testing.T) {
 func TestRemoteResumeAfterRestart(t *testing.T) {
 	p := testpki.Committed(t)
 	services := pkitest.StartServices(t, p)
-	m := simMSSP(t, p, confirmAfter(2*time.Second))
+	clk := remoteClock(2)
+	m := simMSSP(t, p, confirmAfter(2*time.Second), clk)
 	db := filepath.Join(t.TempDir(), "kyso.db")
-	first := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS7), services)
+	first := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS7), services, clk)
 	views, err := askSIM(t, first, p, pades.LevelBT)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first.Store.Close() // the first process is gone before any poll
-	second := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS7), services)
+	second := remoteService(t, db, p, m.NewClient(remote.MSSFormatPKCS7), services, clk)
 	runCompleter(t, second)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -291,8 +317,9 @@ func TestRemoteResumeAfterRestart(t *testing.T) {
 func TestRemoteBatchOnePerDocument(t *testing.T) {
 	p := testpki.Committed(t)
 	services := pkitest.StartServices(t, p)
-	m := simMSSP(t, p, confirmAfter(300*time.Millisecond))
-	svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, m.NewClient(remote.MSSFormatPKCS1), services)
+	clk := remoteClock(2)
+	m := simMSSP(t, p, confirmAfter(300*time.Millisecond), clk)
+	svc := remoteService(t, filepath.Join(t.TempDir(), "kyso.db"), p, m.NewClient(remote.MSSFormatPKCS1), services, clk)
 	runCompleter(t, svc)
 	var docs []PrepareRequest
 	for range 3 {

@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,8 +24,8 @@ func TestVerifyLimitsDefaults(t *testing.T) {
 	}
 }
 
-// TestVerifyPDFPastALimit: a document past a verify.* limit is a bad document for the
-// surfaces (a 4xx, not a 500) that still carries the limit's fault and code.
+// TestVerifyPDFPastALimit: a document past a verify.* limit is refused with the limit's
+// fault and code (the API's 422 limit-exceeded, the CLI's exit 2), naming its key.
 func TestVerifyPDFPastALimit(t *testing.T) {
 	path := filepath.Join(testenv.CorpusDir(t), "signed/dss-25-signatures.pdf")
 	b, err := os.ReadFile(path)
@@ -35,7 +34,7 @@ func TestVerifyPDFPastALimit(t *testing.T) {
 	}
 	s := &Service{Verify: verify.Options{Offline: true, Limits: pdf.Limits{MaxRevisions: 5}}}
 	_, err = s.VerifyPDF(context.Background(), bytes.NewReader(b), int64(len(b)), "x.pdf", time.Time{})
-	if !errors.Is(err, ErrBadDocument) || fault.KindOf(err) != fault.TooLarge || fault.CodeOf(err) != "limit/revisions" ||
+	if fault.KindOf(err) != fault.TooLarge || fault.CodeOf(err) != "limit/revisions" ||
 		!strings.Contains(err.Error(), "verify.max_revisions") {
 		t.Errorf("got %v (kind %v, code %q)", err, fault.KindOf(err), fault.CodeOf(err))
 	}

@@ -26,7 +26,7 @@ func Open(ctx context.Context, uri string, opts Options) (Key, error) {
 		}
 		return OpenSoftwareDemoKey(uri)
 	}
-	return nil, fmt.Errorf("%w: scheme %q is not pkcs11: or softkey:", ErrBadURI, scheme)
+	return nil, fmt.Errorf("%w: scheme %q is neither pkcs11 nor softkey", ErrBadURI, scheme)
 }
 
 // provider opens keys of both schemes with fixed options and closes them all on Close.

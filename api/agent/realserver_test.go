@@ -47,6 +47,7 @@ var kysoBinary struct {
 
 func buildKyso(t *testing.T) string {
 	t.Helper()
+	testenv.External(t, "a kyso binary built for the test")
 	kysoBinary.once.Do(func() {
 		if kysoBinary.dir, kysoBinary.err = os.MkdirTemp("", "kyso-agent-test-"); kysoBinary.err != nil {
 			return
@@ -241,11 +242,10 @@ func TestEndToEndRealServer(t *testing.T) {
 // the seal; the organisation's key on the token signs). Both signatures verify and the
 // document is stored as issued with its number.
 func TestLeaderThenClerkRealServer(t *testing.T) {
-	p := testpki.Committed(t)
-	tok := newToken(t, p, "Kyso leader")
 	// The server checks the leader's signature, revocation included, before issuing:
-	// it asks the addresses the certificates name.
-	pkitest.ServeAtCertificateURLs(t, p)
+	// it asks the addresses the certificates name, this test's own responders.
+	p := pkitest.ServeRevocation(t)
+	tok := newToken(t, p, "Kyso leader")
 	srv := startRealKyso(t, "")
 	web := httptest.NewServer(http.HandlerFunc(serveApp))
 	defer web.Close()

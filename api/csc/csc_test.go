@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/hsm/hsmtest"
 	"github.com/kyso-vn/kyso/hsm/remote"
+	"github.com/kyso-vn/kyso/hsm/remote/remotetest"
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
 )
@@ -78,10 +80,43 @@ func (m tokenKeys) Key(_ context.Context, id string) (hsm.Key, error) {
 }
 
 // phone approves out of band: the decision and its delay come from the description.
+// Its time is clk's when set (the client's, see clockedKey), else the system's.
 type phone struct {
 	mu       sync.Mutex
 	requests map[string]phoneRequest
 	asked    atomic.Int64
+	clk      *remotetest.Clock
+}
+
+func (ph *phone) now() time.Time {
+	if ph.clk != nil {
+		return ph.clk.Now()
+	}
+	return time.Now()
+}
+
+// realBound is the test's context with a real-time bound: a wait that sleeps on the
+// system clock instead of the test's Clock fails here in seconds rather than at the
+// go test timeout.
+func realBound(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// clockedKey is credential of apiKey's client with the client, its back-off and its
+// tickets in clk's time.
+func (f *fixture) clockedKey(t *testing.T, apiKey, credential string, clk *remotetest.Clock, b remote.Backoff) *remote.Key {
+	t.Helper()
+	c := f.client(apiKey)
+	c.Now = clk.Now
+	k, err := c.Key(context.Background(), credential)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Clock = clk
+	k.Backoff = b
+	return k
 }
 
 type phoneRequest struct {
@@ -96,7 +131,7 @@ func (ph *phone) Request(_ context.Context, _ csc.Principal, _, description stri
 		ph.requests = map[string]phoneRequest{}
 	}
 	id := fmt.Sprintf("approval-%d", ph.asked.Add(1))
-	ph.requests[id] = phoneRequest{at: time.Now(), description: description}
+	ph.requests[id] = phoneRequest{at: ph.now(), description: description}
 	return id, nil
 }
 
@@ -107,7 +142,7 @@ func (ph *phone) Check(_ context.Context, id string) error {
 	if !ok {
 		return errors.New("no such approval")
 	}
-	waited := time.Since(r.at)
+	waited := ph.now().Sub(r.at)
 	switch {
 	case strings.HasPrefix(r.description, "refuse") && waited > 500*time.Millisecond:
 		return remote.ErrRefused
@@ -408,30 +443,31 @@ func TestCSCTokenRequests(t *testing.T) {
 // the holder approves after 1 s, refuses, or never answers, and a stored ticket
 // resumes in a new client.
 func TestCSCAsynchronousApproval(t *testing.T) {
-	ph := &phone{}
+	// The phone and the client live in clk's time, which advances when the wait sleeps.
+	clk := remotetest.NewClock(time.Time{}, 1)
+	ph := &phone{clk: clk}
 	f := start(t, csc.Options{Approver: ph, ApprovalLifetime: 2 * time.Second})
-	ctx := context.Background()
+	ctx := realBound(t)
 	fast := remote.Backoff{First: 300 * time.Millisecond, Interval: 200 * time.Millisecond, Max: 400 * time.Millisecond, Grace: 2 * time.Second}
+	// In clk's time, exact: polls at 0.3, 0.5, 0.9, 1.3, 1.7, 2.1 s; the phone approves
+	// after 1 s, refuses after 0.5 s, gives up after 2 s.
 	cases := []struct {
 		text     string
 		want     error
 		min, max time.Duration
 	}{
-		{"approve", nil, time.Second, 5 * time.Second},
-		{"refuse", remote.ErrRefused, 400 * time.Millisecond, 4 * time.Second},
-		{"ignore", remote.ErrTimeout, 2 * time.Second, 6 * time.Second},
+		{"approve", nil, 1300 * time.Millisecond, 1300 * time.Millisecond},
+		{"refuse", remote.ErrRefused, 900 * time.Millisecond, 900 * time.Millisecond},
+		{"ignore", remote.ErrTimeout, 2100 * time.Millisecond, 2100 * time.Millisecond},
 	}
 	for _, c := range cases {
 		t.Run(c.text, func(t *testing.T) {
-			k, err := f.client(keyAgencyA).Key(ctx, "org")
-			if err != nil {
-				t.Fatal(err)
-			}
-			k.DisplayText, k.Backoff = c.text, fast
+			k := f.clockedKey(t, keyAgencyA, "org", clk, fast)
+			k.DisplayText = c.text
 			d := sha256.Sum256([]byte(c.text))
-			start := time.Now()
-			_, err = k.SignContext(ctx, d[:], crypto.SHA256)
-			took := time.Since(start)
+			start := clk.Now()
+			_, err := k.SignContext(ctx, d[:], crypto.SHA256)
+			took := clk.Since(start)
 			if !errors.Is(err, c.want) && !(c.want == nil && err == nil) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
@@ -443,21 +479,20 @@ func TestCSCAsynchronousApproval(t *testing.T) {
 	}
 
 	t.Run("resume", func(t *testing.T) {
-		k, err := f.client(keyAgencyA).Key(ctx, "ec")
-		if err != nil {
-			t.Fatal(err)
-		}
+		k := f.clockedKey(t, keyAgencyA, "ec", clk, remote.Backoff{First: time.Minute})
+		// The first process goes away once the ticket is stored, before its first poll.
+		short, cancel := context.WithCancel(ctx)
 		var stored []byte
 		k.OnSubmit = func(_ context.Context, tk remote.Ticket) (err error) {
 			stored, err = json.Marshal(tk)
+			cancel()
 			return err
 		}
-		k.DisplayText, k.Backoff = "approve", remote.Backoff{First: time.Minute}
+		k.DisplayText = "approve"
 		d := sha256.Sum256([]byte("resume"))
-		short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		_, err = k.SignContext(short, d[:], crypto.SHA256)
-		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(string(stored), "SAD") {
+		polls := f.count("credentials/authorizeCheck")
+		_, err := k.SignContext(short, d[:], crypto.SHA256)
+		if !errors.Is(err, context.Canceled) || strings.Contains(string(stored), "SAD") || f.count("credentials/authorizeCheck") != polls {
 			t.Fatalf("first process: %v; stored %s", err, stored)
 		}
 		var tk remote.Ticket
@@ -465,7 +500,10 @@ func TestCSCAsynchronousApproval(t *testing.T) {
 			t.Fatal(err)
 		}
 		fresh := f.client(keyAgencyA)
-		res, err := remote.Wait(ctx, fresh, tk, fast)
+		fresh.Now = clk.Now
+		resumed := fast
+		resumed.Clock = clk
+		res, err := remote.Wait(ctx, fresh, tk, resumed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -478,21 +516,18 @@ func TestCSCAsynchronousApproval(t *testing.T) {
 // TestCSCBatchOneApproval: CSC signs a batch with one SAD (one approval on the phone)
 // up to multisign, and splits a larger batch with progress after each part.
 func TestCSCBatchOneApproval(t *testing.T) {
-	ph := &phone{}
+	clk := remotetest.NewClock(time.Time{}, 1)
+	ph := &phone{clk: clk}
 	f := start(t, csc.Options{Approver: ph, MultiSign: 4})
-	k, err := f.client(keyAgencyA).Key(context.Background(), "org")
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := f.clockedKey(t, keyAgencyA, "org", clk, remote.Backoff{First: 1100 * time.Millisecond, Interval: 200 * time.Millisecond})
 	k.DisplayText = "approve"
-	k.Backoff = remote.Backoff{First: 1100 * time.Millisecond, Interval: 200 * time.Millisecond}
 	var digests [][]byte
 	for i := range 10 {
 		d := sha256.Sum256([]byte{byte(i)})
 		digests = append(digests, d[:])
 	}
 	var progress []int
-	sigs, err := k.SignDigests(context.Background(), digests, &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}, func(done, _ int) { progress = append(progress, done) })
+	sigs, err := k.SignDigests(realBound(t), digests, &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}, func(done, _ int) { progress = append(progress, done) })
 	if err != nil || len(sigs) != 10 {
 		t.Fatalf("%d signatures: %v", len(sigs), err)
 	}
@@ -510,29 +545,46 @@ func TestCSCBatchOneApproval(t *testing.T) {
 // TestCSCCancelLeavesNoGoroutine: a signature waiting for an approval that never comes
 // stops when its context is cancelled, leaving no goroutine behind.
 func TestCSCCancelLeavesNoGoroutine(t *testing.T) {
-	f := start(t, csc.Options{Approver: &phone{}, ApprovalLifetime: time.Minute})
+	// The clock advances only when told: the wait sleeps until the test cancels it.
+	clk := remotetest.NewClock(time.Time{}, 0)
+	f := start(t, csc.Options{Approver: &phone{clk: clk}, ApprovalLifetime: time.Minute})
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	c := f.client(keyAgencyA)
 	defer f.srv.Client().CloseIdleConnections()
-	k, err := c.Key(context.Background(), "org")
-	if err != nil {
+	k := f.clockedKey(t, keyAgencyA, "org", clk, remote.Backoff{First: 200 * time.Millisecond, Interval: 200 * time.Millisecond})
+	k.DisplayText = "ignore"
+	ctx, cancel := context.WithCancel(realBound(t))
+	defer cancel()
+	d := sha256.Sum256([]byte("cancel"))
+	ended := make(chan error, 1)
+	go func() {
+		_, err := k.SignContext(ctx, d[:], crypto.SHA256)
+		ended <- err
+	}()
+	// The first poll (after First), then the cancel while the next one is waited for.
+	if err := clk.WaitSleepers(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	k.DisplayText = "ignore"
-	k.Backoff = remote.Backoff{First: 200 * time.Millisecond, Interval: 200 * time.Millisecond}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancelled := make(chan time.Time, 1)
-	time.AfterFunc(time.Second, func() { cancel(); cancelled <- time.Now() })
-	d := sha256.Sum256([]byte("cancel"))
-	if _, err := k.SignContext(ctx, d[:], crypto.SHA256); !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
+	clk.Advance(200 * time.Millisecond)
+	for f.count("credentials/authorizeCheck") == 0 || clk.Sleepers() == 0 {
+		if err := clk.WaitSleepers(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		runtime.Gosched()
 	}
-	// The wait must end at the cancel, not at the next poll or the phone's timeout.
-	if late := time.Since(<-cancelled); late > time.Second {
+	cancel()
+	cancelled := time.Now()
+	// The wait must end at the cancel, not at the next poll or the phone's timeout
+	// (neither comes: the clock stands still).
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("SignContext did not return at the cancel")
+	}
+	if late := time.Since(cancelled); late > time.Second {
 		t.Errorf("SignContext returned %v after the cancel", late)
-	}
-	if f.count("credentials/authorizeCheck") == 0 {
-		t.Errorf("cancelled before polling: the test proves nothing")
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
-	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/pdf"
@@ -24,16 +23,17 @@ import (
 // clerk issues with the seal; the stored document carries its number and identifier,
 // and both signatures verify TOTAL_PASSED. Issuing an unapproved draft is refused.
 func TestDocsFlowCLI(t *testing.T) {
-	p := testpki.Committed(t)
-	pkitest.ServeAtCertificateURLs(t, p)
+	// docs issue checks the approval's revocation at the URLs its certificate names.
+	p := pkitest.ServeRevocation(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	sig := filepath.Join(dir, "sig.png")
 	seal := filepath.Join(dir, "seal.png")
 	os.WriteFile(sig, testenv.SignaturePNG(), 0o644)
 	os.WriteFile(seal, testenv.SealPNG(), 0o644)
-	pkiDir := testenv.TestPKIDir()
+	pkiDir := p.Dir
 	leaderKey := "softkey:path=" + filepath.Join(pkiDir, "leader.key") + ";cert=" + filepath.Join(pkiDir, "leader.pem")
+	orgKey := "softkey:path=" + filepath.Join(pkiDir, "org.key") + ";cert=" + filepath.Join(pkiDir, "org.pem")
 	root := filepath.Join(pkiDir, "root-ca.pem")
 	chain := filepath.Join(pkiDir, "chain.pem")
 
@@ -46,7 +46,7 @@ func TestDocsFlowCLI(t *testing.T) {
 		t.Fatalf("import: %d %s", code, out)
 	}
 	// a draft is not issued
-	if code, out := kysoExit(t, "docs", "issue", "1", "--data-dir", data, "--key", demoKeyURI(), "--chain", chain,
+	if code, out := kysoExit(t, "docs", "issue", "1", "--data-dir", data, "--key", orgKey, "--chain", chain,
 		"--seal", seal, "--actor", "văn thư", "--trust", root); code != 1 || !strings.Contains(out, "approved") {
 		t.Fatalf("issuing a draft: %d %s", code, out)
 	}
@@ -54,7 +54,7 @@ func TestDocsFlowCLI(t *testing.T) {
 		"--image", sig, "--page", "1", "--rect", "300,100,480,160", "--actor", "Chủ tịch"); code != 0 {
 		t.Fatalf("approve: %d %s", code, out)
 	}
-	code, out = kysoExit(t, "docs", "issue", "1", "--data-dir", data, "--key", demoKeyURI(), "--chain", chain,
+	code, out = kysoExit(t, "docs", "issue", "1", "--data-dir", data, "--key", orgKey, "--chain", chain,
 		"--seal", seal, "--seal-size", "60", "--actor", "văn thư", "--trust", root)
 	if code != 0 {
 		t.Fatalf("issue: %d %s", code, out)

@@ -50,6 +50,7 @@ type hostileServer struct {
 // startHostile starts `kyso serve` in demo mode with env added to the defaults.
 func startHostile(t *testing.T, env ...string) *hostileServer {
 	t.Helper()
+	testenv.Heavy(t, "an attack on a kyso serve process, its memory and CPU measured")
 	sp := &serveProcess{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	sp.cmd = exec.Command(os.Args[0], "-test.run=^TestCLIHelperProcess$", "--", "serve")
 	sp.cmd.Dir = testenv.ModuleRoot() // certs-testdata/: the demo key and anchor

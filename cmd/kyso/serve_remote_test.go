@@ -67,7 +67,8 @@ type remoteEnv struct {
 
 func newRemoteEnv(t *testing.T, mssp remotetest.MSSPOptions, extraProviders string) *remoteEnv {
 	t.Helper()
-	p := testpki.Committed(t)
+	// The server checks revocation at the URLs the certificates name: this test's own.
+	p := pkitest.ServeRevocation(t)
 	tsa := pkitest.StartTSA(t, p.TSA.Cert, p.TSA.Key, p.TSA.Chain)
 	k, h := remotetest.SIMHolder(t, p)
 	mssp.Holders, mssp.APID, mssp.APPassword = map[string]hsm.Key{testpki.SIMPhone: k}, remoteAPID, remoteAPPW
@@ -285,7 +286,6 @@ func verifyWithCLI(t *testing.T, rs *runningServer, clerk string, docID int64, p
 // the same data directory, and completes when the holder confirms later.
 func TestServeRemoteSIM(t *testing.T) {
 	e := newRemoteEnv(t, remotetest.MSSPOptions{Phone: phoneByText}, "")
-	pkitest.ServeAtCertificateURLs(t, e.pki)
 	sp := startServeProcess(t, e.cfgPath)
 	rs := sp.runningServer()
 	keys := remoteClients(t, rs)
@@ -387,7 +387,6 @@ func TestServeRemoteSIM(t *testing.T) {
 // the server, which runs in this process for the check.
 func TestServeRemoteWait(t *testing.T) {
 	e := newRemoteEnv(t, remotetest.MSSPOptions{Phone: phoneByText, CloseConnections: true}, "")
-	pkitest.ServeAtCertificateURLs(t, e.pki)
 	rs := startServe(t, e.cfgPath, map[string]string{})
 	keys := remoteClients(t, rs)
 	sim := e.pki.SIM.ChainWithLeaf()
@@ -526,7 +525,6 @@ func (ph *cscPhone) seen() []string {
 // is refused before anyone is asked, as is a request naming another certificate than
 // the credential's.
 func TestServeRemoteCSC(t *testing.T) {
-	p := testpki.Committed(t)
 	other := testpki.New(t, testpki.Options{RootName: "Untrusted Root CA", SubName: "Untrusted Sub CA"})
 	stranger := other.Issue(t, testpki.Spec{Kind: testpki.Personal, NoRevocationURLs: true})
 	phone := &cscPhone{asked: map[string]time.Time{}}
@@ -550,6 +548,7 @@ func TestServeRemoteCSC(t *testing.T) {
       base_url: %q
       client_id: kyso
       client_secret_file: %q`, srv.URL+"/csc/v2", secretFile))
+	p := e.pki // minted with its revocation servers' URLs
 	keyPEM, err := os.ReadFile(p.Path("leader.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -563,7 +562,6 @@ func TestServeRemoteCSC(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = leader.Close() })
 	creds["leader"], creds["stranger"] = leader, certifiedAs{leader, stranger}
-	pkitest.ServeAtCertificateURLs(t, p)
 	sp := startServeProcess(t, e.cfgPath)
 	rs := sp.runningServer()
 	keys := remoteClients(t, rs)

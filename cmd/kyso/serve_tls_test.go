@@ -47,8 +47,13 @@ func TestServeTLS(t *testing.T) {
 	}
 	writePair(1)
 	rs := startServe(t, "", map[string]string{"KYSO_DATA_DIR": filepath.Join(dir, "data"), "KYSO_TLS_CERT_FILE": certFile, "KYSO_TLS_KEY_FILE": keyFile})
-	if !strings.Contains(rs.stderr.String(), `"tls":true`) {
-		t.Errorf("the listening line does not say TLS:\n%s", rs.stderr)
+	// The server logs its listening line as it starts serving, just after it told the
+	// test its address: wait for the line rather than read stderr at once.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(rs.stderr.String(), `"tls":true`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("the listening line does not say TLS:\n%s", rs.stderr)
+			break
+		}
 	}
 	base := strings.Replace(rs.base, "http://", "https://", 1)
 	serial := func() int64 {

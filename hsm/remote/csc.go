@@ -117,6 +117,8 @@ type CSCClient struct {
 	// Timeout is the holder's time when a Request sets none (default 300 s).
 	Timeout    time.Duration
 	HTTPClient *http.Client
+	// Now stamps the Ticket's submission and deadline (default time.Now).
+	Now func() time.Time
 
 	mu      sync.Mutex
 	token   string
@@ -457,6 +459,9 @@ func (c *CSCClient) Submit(ctx context.Context, r Request) (Ticket, error) {
 		timeout = 300 * time.Second
 	}
 	now := time.Now()
+	if c.Now != nil {
+		now = c.Now()
+	}
 	sad, handle, err := c.Authorize(ctx, r)
 	if err != nil {
 		return Ticket{}, err

@@ -27,6 +27,8 @@ type Backoff struct {
 	// Grace is how long after the Ticket's deadline polling goes on, for a provider
 	// that reports an expiry late (default 10 s). Then the wait ends with ErrTimeout.
 	Grace time.Duration
+	// Clock measures the waits and the deadline (nil: the system clock).
+	Clock Clock
 }
 
 func (b Backoff) withDefaults() Backoff {
@@ -58,15 +60,16 @@ func Wait(ctx context.Context, p Provider, t Ticket, b Backoff) (*Result, error)
 		return &Result{Signatures: t.Signatures}, nil
 	}
 	b = b.withDefaults()
+	clock := ClockOrSystem(b.Clock)
 	delay := b.First
-	if since := time.Since(t.Submitted); !t.Submitted.IsZero() && since > 0 {
+	if since := clock.Now().Sub(t.Submitted); !t.Submitted.IsZero() && since > 0 {
 		// A resumed ticket has waited already: do not hold the first poll back again.
 		delay = max(0, delay-since)
 	}
 	next := b.Interval
 	var lastErr error
 	for {
-		if err := sleep(ctx, delay); err != nil {
+		if err := clock.Sleep(ctx, delay); err != nil {
 			return nil, err
 		}
 		res, err := p.Poll(ctx, t)
@@ -82,7 +85,7 @@ func Wait(ctx context.Context, p Provider, t Ticket, b Backoff) (*Result, error)
 		default:
 			return nil, err
 		}
-		if !t.Deadline.IsZero() && time.Now().After(t.Deadline.Add(b.Grace)) {
+		if !t.Deadline.IsZero() && clock.Now().After(t.Deadline.Add(b.Grace)) {
 			e := &Error{Provider: t.Provider, Op: "wait", Kind: ErrTimeout,
 				Message: fmt.Sprintf("no answer by %s", t.Deadline.Format(time.RFC3339))}
 			if lastErr != nil {
@@ -91,21 +94,6 @@ func Wait(ctx context.Context, p Provider, t Ticket, b Backoff) (*Result, error)
 			return nil, e
 		}
 		delay, next = next, min(2*next, b.Max)
-	}
-}
-
-// sleep waits d or until ctx ends, with a timer it stops itself.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
 	}
 }
 
@@ -241,7 +229,7 @@ func (k *Key) submit(ctx context.Context, r Request) (Ticket, error) {
 		if err == nil || i == tries || !SafeToResubmit(err) {
 			return t, err
 		}
-		if err := sleep(ctx, delay); err != nil {
+		if err := ClockOrSystem(k.Backoff.Clock).Sleep(ctx, delay); err != nil {
 			return Ticket{}, err
 		}
 		delay *= 2

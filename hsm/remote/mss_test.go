@@ -1,6 +1,7 @@
 package remote_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto"
@@ -10,11 +11,14 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -49,26 +53,46 @@ func simHolder(t *testing.T) (hsm.Key, *testpki.TestPKI) {
 	return k, p
 }
 
-// startMSSP starts the MSSP with the SIM holder and the given phone.
-func startMSSP(t *testing.T, phone func(remotetest.PhoneRequest) remotetest.Answer) (*remotetest.MSSP, *testpki.TestPKI) {
+// startMSSP starts the MSSP with the SIM holder and the given phone. The phone and
+// the MSSP live in the returned clock's time, which advances as soon as one goroutine
+// (the test's wait) sleeps on it: give it to the keys (simKey) and waits (fastOn).
+func startMSSP(t *testing.T, phone func(remotetest.PhoneRequest) remotetest.Answer) (*remotetest.MSSP, *testpki.TestPKI, *remotetest.Clock) {
 	t.Helper()
 	sim, p := simHolder(t)
+	clk := remotetest.NewClock(time.Time{}, 1)
 	m := remotetest.StartMSSP(t, remotetest.MSSPOptions{
 		Holders: map[string]hsm.Key{testpki.SIMPhone: sim},
-		Phone:   phone, APID: apID, APPassword: apPWD,
+		Phone:   phone, APID: apID, APPassword: apPWD, Clock: clk,
 	})
-	return m, p
+	return m, p, clk
 }
 
 func after(a remotetest.Action, d time.Duration) func(remotetest.PhoneRequest) remotetest.Answer {
 	return func(remotetest.PhoneRequest) remotetest.Answer { return remotetest.Answer{Action: a, After: d} }
 }
 
-// fast polls often, so the tests measure the phone, not the back-off.
+// fast polls often, so the tests measure the phone, not the back-off. Its waits are on
+// the system clock; fastOn(clk) waits on clk.
 var fast = remote.Backoff{First: 500 * time.Millisecond, Interval: 200 * time.Millisecond, Max: 500 * time.Millisecond, Grace: time.Second}
 
-func simKey(c remote.Provider, p *testpki.TestPKI) *remote.Key {
-	return &remote.Key{Provider: c, Holder: testpki.SIMPhone, Cert: p.SIM.Cert, Issuer: p.SIM.Chain, DisplayText: "Ký Quyết định số 05/QĐ-UBND", Backoff: fast}
+// realBound is the test's context with a real-time bound: a wait that sleeps on the
+// system clock instead of the test's Clock never sees the phone answer (it lives in
+// the Clock's time) and fails here in seconds rather than at the go test timeout.
+func realBound(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func fastOn(clk remote.Clock) remote.Backoff {
+	b := fast
+	b.Clock = clk
+	return b
+}
+
+// simKey is the SIM holder's key through c, waiting on clk (nil: the system clock).
+func simKey(c remote.Provider, p *testpki.TestPKI, clk remote.Clock) *remote.Key {
+	return &remote.Key{Provider: c, Holder: testpki.SIMPhone, Cert: p.SIM.Cert, Issuer: p.SIM.Chain, DisplayText: "Ký Quyết định số 05/QĐ-UBND", Backoff: fastOn(clk)}
 }
 
 // TestMSSEndToEndPAdES: a PDF prepared for the SIM holder, the phone confirms after
@@ -82,21 +106,21 @@ func TestMSSEndToEndPAdES(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, p := startMSSP(t, after(remotetest.Confirm, 2*time.Second))
+	m, p, clk := startMSSP(t, after(remotetest.Confirm, 2*time.Second))
 	tsa := pkitest.StartTSA(t, p.TSA.Cert, p.TSA.Key, p.TSA.Chain)
 	opts := pades.Options{Level: pades.LevelBT, Certificate: p.SIM.Cert, Chain: p.SIM.Chain,
 		Timestamper: &pki.TSAClient{URLs: []string{tsa.URL}}, Reason: "SIM PKI"}
 	text := "Ký Quyết định số 05/QĐ-UBND"
 
 	synchronous := func(t *testing.T, prep *pades.Prepared) []byte {
-		sig, err := simKey(m.NewClient(remote.MSSFormatPKCS1), p).SignContext(context.Background(), prep.SignedAttrsDigest(), prep.SignatureOpts())
+		sig, err := simKey(m.NewClient(remote.MSSFormatPKCS1), p, clk).SignContext(realBound(t), prep.SignedAttrsDigest(), prep.SignatureOpts())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return sig
 	}
 	twoPhase := func(t *testing.T, prep *pades.Prepared) []byte {
-		ctx := context.Background()
+		ctx := realBound(t)
 		r, err := remote.NewRequest("pending-42", testpki.SIMPhone, [][]byte{prep.SignedAttrsDigest()}, prep.SignatureOpts(), text)
 		if err != nil {
 			t.Fatal(err)
@@ -121,7 +145,7 @@ func TestMSSEndToEndPAdES(t *testing.T) {
 			t.Fatal(err)
 		}
 		*prep = stored.Prepared
-		res, err := remote.Wait(ctx, m.NewClient(remote.MSSFormatPKCS7), stored.Ticket, fast)
+		res, err := remote.Wait(ctx, m.NewClient(remote.MSSFormatPKCS7), stored.Ticket, fastOn(clk))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,16 +163,18 @@ func TestMSSEndToEndPAdES(t *testing.T) {
 		sign func(*testing.T, *pades.Prepared) []byte
 	}{{"synchronous PKCS1", synchronous}, {"two-phase PKCS7", twoPhase}} {
 		t.Run(c.name, func(t *testing.T) {
-			ctx := context.Background()
+			ctx := realBound(t)
 			prep, err := pades.Prepare(ctx, bytes.NewReader(in), int64(len(in)), nil, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
+			start := clk.Now()
 			sig := c.sign(t, prep)
-			waited := time.Since(start)
-			if waited < 2*time.Second || waited > 7*time.Second {
-				t.Errorf("signature took %v; the phone confirmed after 2 s", waited)
+			// In the clock's time, exactly: the polls of fast at 0.5, 0.7, 1.1, 1.6 and
+			// 2.1 s; the phone confirmed after 2 s.
+			waited := clk.Since(start)
+			if waited != 2100*time.Millisecond {
+				t.Errorf("signature took %v, want 2.1 s (the phone confirmed after 2 s)", waited)
 			}
 			tail, err := prep.Complete(ctx, bytes.NewReader(in), sig, opts)
 			if err != nil {
@@ -186,7 +212,7 @@ func TestMSSHolderOutcomes(t *testing.T) {
 		}
 		return remotetest.Answer{Action: remotetest.Confirm}
 	}
-	m, p := startMSSP(t, phone)
+	m, p, clk := startMSSP(t, phone)
 	cases := []struct {
 		name, text, holder string
 		timeout            time.Duration
@@ -195,11 +221,13 @@ func TestMSSHolderOutcomes(t *testing.T) {
 		wantText           string
 		minTime, maxTime   time.Duration
 	}{
-		{name: "refused", text: "refuse", want: remote.ErrRefused, wantText: "401", minTime: time.Second, maxTime: 5 * time.Second},
-		{name: "never answers", text: "ignore", timeout: 3 * time.Second, want: remote.ErrTimeout, wantText: "208", minTime: 3 * time.Second, maxTime: 7 * time.Second},
-		{name: "unknown phone", text: "x", holder: "+84900000000", want: remote.ErrUnknownHolder, wantText: "105", maxTime: 3 * time.Second},
-		{name: "not a phone number", text: "x", holder: "abc", want: remote.ErrUnknownHolder, maxTime: 3 * time.Second},
-		{name: "wrong AP password", text: "x", badPassword: true, want: remote.ErrProviderRejected, wantText: "104", maxTime: 3 * time.Second},
+		// Times are the clock's, exact: the polls of fast come at 0.5, 0.7, 1.1, 1.6,
+		// 2.1, 2.6, 3.1 s…; a refusal or a rejection is never waited for again.
+		{name: "refused", text: "refuse", want: remote.ErrRefused, wantText: "401", minTime: 1100 * time.Millisecond, maxTime: 1100 * time.Millisecond},
+		{name: "never answers", text: "ignore", timeout: 3 * time.Second, want: remote.ErrTimeout, wantText: "208", minTime: 3100 * time.Millisecond, maxTime: 3100 * time.Millisecond},
+		{name: "unknown phone", text: "x", holder: "+84900000000", want: remote.ErrUnknownHolder, wantText: "105"},
+		{name: "not a phone number", text: "x", holder: "abc", want: remote.ErrUnknownHolder},
+		{name: "wrong AP password", text: "x", badPassword: true, want: remote.ErrProviderRejected, wantText: "104"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -207,15 +235,15 @@ func TestMSSHolderOutcomes(t *testing.T) {
 			if c.badPassword {
 				client.APPassword = hsm.NewSecret("wrong")
 			}
-			k := simKey(client, p)
+			k := simKey(client, p, clk)
 			k.DisplayText, k.Timeout = c.text, c.timeout
 			if c.holder != "" {
 				k.Holder = c.holder
 			}
 			d := sha256.Sum256([]byte(c.name))
-			start := time.Now()
-			_, err := k.SignContext(context.Background(), d[:], crypto.SHA256)
-			took := time.Since(start)
+			start := clk.Now()
+			_, err := k.SignContext(realBound(t), d[:], crypto.SHA256)
+			took := clk.Since(start)
 			if !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
@@ -234,7 +262,7 @@ func TestMSSHolderOutcomes(t *testing.T) {
 // again (3 times); an MSSP failing after it read the request is never asked again
 // (the phone may be ringing); failed status queries are retried until the answer.
 func TestMSSProviderDown(t *testing.T) {
-	m, p := startMSSP(t, after(remotetest.Confirm, time.Second))
+	m, p, clk := startMSSP(t, after(remotetest.Confirm, time.Second))
 
 	t.Run("connection refused", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -252,12 +280,16 @@ func TestMSSProviderDown(t *testing.T) {
 			return (&net.Dialer{}).DialContext(ctx, network, a)
 		}
 		d := sha256.Sum256([]byte("down"))
-		_, err = simKey(client, p).SignContext(context.Background(), d[:], crypto.SHA256)
+		start := clk.Now()
+		_, err = simKey(client, p, clk).SignContext(realBound(t), d[:], crypto.SHA256)
 		if !errors.Is(err, remote.ErrUnreachable) || !remote.SafeToResubmit(err) {
 			t.Fatalf("err = %v, want ErrUnreachable, safe to resubmit", err)
 		}
 		if n := dials.Load(); n != 3 {
 			t.Errorf("%d connection attempts, want 3", n)
+		}
+		if took := clk.Since(start); took != 3*time.Second {
+			t.Errorf("the attempts took %v, want 3 s (1 s, then 2 s apart)", took)
 		}
 	})
 
@@ -274,7 +306,7 @@ func TestMSSProviderDown(t *testing.T) {
 			c.breakTLS(client.HTTPClient.Transport.(*http.Transport).TLSClientConfig)
 			before := m.Submissions()
 			d := sha256.Sum256([]byte(c.name))
-			_, err := simKey(client, p).SignContext(context.Background(), d[:], crypto.SHA256)
+			_, err := simKey(client, p, clk).SignContext(realBound(t), d[:], crypto.SHA256)
 			if !errors.Is(err, remote.ErrProviderRejected) || remote.SafeToResubmit(err) {
 				t.Fatalf("err = %v, want ErrProviderRejected, not retried", err)
 			}
@@ -289,7 +321,7 @@ func TestMSSProviderDown(t *testing.T) {
 		defer m.FailSignatures(false)
 		before := m.Submissions()
 		d := sha256.Sum256([]byte("503"))
-		_, err := simKey(m.NewClient(""), p).SignContext(context.Background(), d[:], crypto.SHA256)
+		_, err := simKey(m.NewClient(""), p, clk).SignContext(realBound(t), d[:], crypto.SHA256)
 		if !errors.Is(err, remote.ErrUnreachable) || remote.SafeToResubmit(err) {
 			t.Fatalf("err = %v, want ErrUnreachable, not safe to resubmit", err)
 		}
@@ -302,7 +334,7 @@ func TestMSSProviderDown(t *testing.T) {
 		m.FailStatusQueries(3)
 		before := m.StatusQueries()
 		d := sha256.Sum256([]byte("flaky"))
-		if _, err := simKey(m.NewClient(""), p).SignContext(context.Background(), d[:], crypto.SHA256); err != nil {
+		if _, err := simKey(m.NewClient(""), p, clk).SignContext(realBound(t), d[:], crypto.SHA256); err != nil {
 			t.Fatal(err)
 		}
 		if n := m.StatusQueries() - before; n < 4 {
@@ -315,19 +347,20 @@ func TestMSSProviderDown(t *testing.T) {
 // waiting process goes away, and a new client (as after a restart) polls the stored
 // ticket and gets the signature the holder confirmed meanwhile.
 func TestMSSResumeAfterRestart(t *testing.T) {
-	m, p := startMSSP(t, after(remotetest.Confirm, 2*time.Second))
+	m, p, clk := startMSSP(t, after(remotetest.Confirm, 2*time.Second))
 	var stored []byte
-	k := simKey(m.NewClient(""), p)
+	k := simKey(m.NewClient(""), p, clk)
 	k.Backoff.First = 10 * time.Second
+	// The first process goes away once the ticket is stored, before its first poll.
+	ctx, cancel := context.WithCancel(realBound(t))
 	k.OnSubmit = func(_ context.Context, tk remote.Ticket) (err error) {
 		stored, err = json.Marshal(tk)
+		cancel()
 		return err
 	}
 	d := sha256.Sum256([]byte("resume"))
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	_, err := k.SignContext(ctx, d[:], crypto.SHA256)
-	cancel()
-	if !errors.Is(err, context.DeadlineExceeded) || stored == nil {
+	if !errors.Is(err, context.Canceled) || stored == nil || m.StatusQueries() != 0 {
 		t.Fatalf("first process: err = %v, stored %d bytes", err, len(stored))
 	}
 	submissions := m.Submissions()
@@ -337,7 +370,7 @@ func TestMSSResumeAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := m.NewClient("")
-	res, err := remote.Wait(context.Background(), fresh, tk, fast)
+	res, err := remote.Wait(realBound(t), fresh, tk, fastOn(clk))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,41 +389,62 @@ func TestMSSResumeAfterRestart(t *testing.T) {
 // TestMSSCancelLeavesNoGoroutine: cancelling a signature that waits for a phone that
 // never answers returns at once with the context's error and leaves no goroutine.
 func TestMSSCancelLeavesNoGoroutine(t *testing.T) {
-	m, p := startMSSP(t, after(remotetest.Ignore, 0))
+	m, p, clk := startMSSP(t, after(remotetest.Ignore, 0))
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	client := m.NewClient("")
 	defer client.HTTPClient.CloseIdleConnections()
-	k := simKey(client, p)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancelled := make(chan time.Time, 1)
-	time.AfterFunc(1500*time.Millisecond, func() { cancel(); cancelled <- time.Now() })
+	k := simKey(client, p, clk)
+	// The clock advances only when told: the wait sleeps until the test cancels it.
+	clk.AutoAdvance(0)
+	ctx, cancel := context.WithCancel(realBound(t))
+	defer cancel()
 	d := sha256.Sum256([]byte("cancel"))
-	_, err := k.SignContext(ctx, d[:], crypto.SHA256)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
+	ended := make(chan error, 1)
+	go func() {
+		_, err := k.SignContext(ctx, d[:], crypto.SHA256)
+		ended <- err
+	}()
+	// The first poll (after fast.First), then the cancel while the next one is waited for.
+	if err := clk.WaitSleepers(ctx, 1); err != nil {
+		t.Fatal(err)
 	}
-	// The wait must end at the cancel, not at the next poll or the phone's timeout.
-	if late := time.Since(<-cancelled); late > time.Second {
+	clk.Advance(fast.First)
+	for m.StatusQueries() == 0 || clk.Sleepers() == 0 {
+		if err := clk.WaitSleepers(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		runtime.Gosched()
+	}
+	cancel()
+	cancelled := time.Now()
+	// The wait must end at the cancel, not at the next poll or the phone's timeout
+	// (neither comes: the clock stands still).
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("SignContext did not return at the cancel")
+	}
+	if late := time.Since(cancelled); late > time.Second {
 		t.Errorf("SignContext returned %v after the cancel", late)
-	}
-	if m.StatusQueries() == 0 {
-		t.Errorf("cancelled before the wait began: the test proves nothing")
 	}
 }
 
 // TestMSSBatchOnePerDocument: a SIM signs one digest per confirmation, so a batch of
 // three is three requests, each shown with its place, with progress after each.
 func TestMSSBatchOnePerDocument(t *testing.T) {
-	m, p := startMSSP(t, after(remotetest.Confirm, 0))
-	k := simKey(m.NewClient(""), p)
-	k.Backoff = remote.Backoff{First: 100 * time.Millisecond, Interval: 100 * time.Millisecond}
+	m, p, clk := startMSSP(t, after(remotetest.Confirm, 0))
+	k := simKey(m.NewClient(""), p, clk)
+	k.Backoff = remote.Backoff{First: 100 * time.Millisecond, Interval: 100 * time.Millisecond, Clock: clk}
 	var digests [][]byte
 	for _, s := range []string{"a", "b", "c"} {
 		d := sha256.Sum256([]byte(s))
 		digests = append(digests, d[:])
 	}
 	var progress []int
-	sigs, err := k.SignDigests(context.Background(), digests, crypto.SHA256, func(done, total int) {
+	sigs, err := k.SignDigests(realBound(t), digests, crypto.SHA256, func(done, total int) {
 		if total != 3 {
 			t.Errorf("total = %d", total)
 		}
@@ -412,12 +466,15 @@ func TestMSSBatchOnePerDocument(t *testing.T) {
 // TestMSSResumeAcrossProcesses: "submit" or "resume".
 const childEnv = "KYSO_REMOTE_CHILD"
 
+// childStored is the line the submitting child prints once its ticket is stored.
+const childStored = "ticket stored"
+
 // TestMSSResumeAcrossProcesses: one process submits, stores the ticket and is killed
 // (SIGKILL) while the phone rings; a second process, started afterwards as a restarted
 // server would be, resumes the stored ticket and gets the signature the holder
 // confirmed in between. The MSSP sees one submission.
 func TestMSSResumeAcrossProcesses(t *testing.T) {
-	m, p := startMSSP(t, after(remotetest.Confirm, 2*time.Second))
+	m, p, clk := startMSSP(t, after(remotetest.Confirm, 2*time.Second))
 	dir := t.TempDir()
 	if err := m.WriteClientConfig(filepath.Join(dir, "client.json")); err != nil {
 		t.Fatal(err)
@@ -428,29 +485,44 @@ func TestMSSResumeAcrossProcesses(t *testing.T) {
 		return cmd
 	}
 	first := child("submit")
-	var firstOut bytes.Buffer
-	first.Stdout, first.Stderr = &firstOut, &firstOut
+	out, err := first.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ticket := filepath.Join(dir, "ticket.json")
-	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(ticket); err == nil {
-			break
+	// The child says when the ticket is stored; it then waits an hour for its poll.
+	stored := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if sc.Text() == childStored {
+				stored <- true
+				_, _ = io.Copy(io.Discard, out)
+				return
+			}
 		}
-		if time.Since(start) > 15*time.Second {
-			_ = first.Process.Kill()
-			_ = first.Wait()
-			t.Fatalf("first process stored no ticket:\n%s", firstOut.String())
-		}
+		stored <- false
+	}()
+	var ok bool
+	select {
+	case ok = <-stored:
+	case <-time.After(30 * time.Second):
 	}
-	if err := first.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
+	_ = first.Process.Kill()
 	_ = first.Wait()
+	if !ok {
+		t.Fatalf("first process stored no ticket:\n%s", firstErr.String())
+	}
 	if m.Submissions() != 1 {
 		t.Fatalf("%d submissions before the restart", m.Submissions())
 	}
+	// The holder confirms while no process waits.
+	clk.Advance(2 * time.Second)
+	ticket := filepath.Join(dir, "ticket.json")
 
 	if out, err := child("resume").CombinedOutput(); err != nil {
 		t.Fatalf("second process: %v\n%s", err, out)
@@ -493,7 +565,7 @@ func TestMSSChildProcess(t *testing.T) {
 	ticket := filepath.Join(dir, "ticket.json")
 	switch mode {
 	case "submit":
-		k := simKey(client, p)
+		k := simKey(client, p, nil)
 		k.Backoff.First = time.Hour // killed while waiting
 		k.OnSubmit = func(_ context.Context, tk remote.Ticket) error {
 			b, err := json.Marshal(tk)
@@ -504,7 +576,11 @@ func TestMSSChildProcess(t *testing.T) {
 			if err := os.WriteFile(ticket+".tmp", b, 0o600); err != nil {
 				return err
 			}
-			return os.Rename(ticket+".tmp", ticket)
+			if err := os.Rename(ticket+".tmp", ticket); err != nil {
+				return err
+			}
+			_, err = fmt.Println(childStored)
+			return err
 		}
 		d := sha256.Sum256([]byte("across processes"))
 		_, err := k.SignContext(context.Background(), d[:], crypto.SHA256)

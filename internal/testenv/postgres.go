@@ -62,6 +62,7 @@ func RunWithPostgres(m *testing.M) int {
 // naming the Debian package when PostgreSQL is missing.
 func StartPostgres(t testing.TB) string {
 	t.Helper()
+	External(t, "PostgreSQL")
 	base := os.Getenv(PostgresDSNEnv)
 	if base == "" {
 		srv := serverFor(t)

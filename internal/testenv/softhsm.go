@@ -32,6 +32,7 @@ type SoftHSM struct {
 // "so-"+pin). It fails the test naming the Debian package when softhsm2 is missing.
 func NewSoftHSM(t testing.TB, label, pin string) *SoftHSM {
 	t.Helper()
+	External(t, "SoftHSM2")
 	if _, err := os.Stat(SoftHSMModule); err != nil {
 		t.Fatalf("%s not found: install the Debian package \"softhsm2\" (make deps does)", SoftHSMModule)
 	}

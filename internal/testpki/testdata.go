@@ -21,16 +21,30 @@ import (
 	"github.com/kyso-vn/kyso/internal/certfile"
 )
 
-// The revocation endpoints written into the committed certificates. Nothing listens
-// there: tests start a responder on a free port and point their clients at it by
-// rewriting these URLs (pki.RevocationOptions.RewriteURL), or start it on these ports.
+// The revocation endpoints written into the committed certificates. No test listens
+// there: a test in this process starts the responders on free ports and points its
+// clients at them by rewriting these URLs (pki.Checker.RewriteURL, see
+// pkitest.Services); a test whose server runs in another process gets a copy of the
+// PKI minted with the URLs of its own responders (TestPKI.MintAt, see
+// pkitest.ServeRevocation).
 const (
+	// OCSPPort and CRLPort are the ports of these URLs, for a demo that serves them.
 	OCSPPort   = 18961
 	CRLPort    = 18962
 	OCSPURL    = "http://127.0.0.1:18961/ocsp"
 	SubCRLURL  = "http://127.0.0.1:18962/sub-ca.crl"
 	RootCRLURL = "http://127.0.0.1:18962/root-ca.crl"
 )
+
+// URLs are the revocation endpoints a minted PKI's certificates name: OCSP in the
+// leaves' Authority Information Access, SubCRL in the leaves' CRL distribution
+// points, RootCRL in the sub CA's.
+type URLs struct {
+	OCSP, SubCRL, RootCRL string
+}
+
+// CommittedURLs are the URLs of the committed certificates.
+var CommittedURLs = URLs{OCSP: OCSPURL, SubCRL: SubCRLURL, RootCRL: RootCRLURL}
 
 // OrgP12Password is the demo password of certs-testdata/org.p12. Public on purpose.
 const OrgP12Password = "kyso-demo"
@@ -165,9 +179,6 @@ var asn1OIDTelephone = []int{2, 5, 4, 20}
 // Generate mints the committed test PKI into dir: fresh keys, fixed names, dates and
 // URLs. It runs openssl for org.p12 (the standard library writes no PKCS#12).
 func Generate(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	rootKey, err := GenerateKey(RSA4096)
 	if err != nil {
 		return err
@@ -175,6 +186,29 @@ func Generate(dir string) error {
 	subKey, err := GenerateKey(RSA3072)
 	if err != nil {
 		return err
+	}
+	_, err = generate(dir, rootKey, subKey, nil, CommittedURLs)
+	return err
+}
+
+// MintAt writes into dir a copy of p — the same keys, names and dates, new
+// certificates, CRLs and OCSP index — whose certificates name the revocation
+// endpoints u, and returns it. Made from p's keys it takes a few milliseconds of
+// signing (and one openssl run for org.p12), so a test mints its own with the
+// addresses its responders got.
+func (p *TestPKI) MintAt(dir string, u URLs) (*TestPKI, error) {
+	keys := map[string]crypto.Signer{}
+	for stem, c := range p.Leaves() {
+		keys[stem] = c.Key
+	}
+	return generate(dir, p.Root.Key, p.Sub.Key, keys, u)
+}
+
+// generate writes the test PKI into dir with the given CA keys, the leaf keys by file
+// stem (a missing one is generated) and the URLs.
+func generate(dir string, rootKey, subKey crypto.Signer, leafKeys map[string]crypto.Signer, u URLs) (*TestPKI, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
 	}
 	pki, err := NewPKI(Options{
 		FreshKeys:   true,
@@ -185,12 +219,12 @@ func Generate(dir string) error {
 		SubNotAfter: SubNotAfter,
 		RootName:    "Kyso TEST Root CA — NOT FOR PRODUCTION",
 		SubName:     "Kyso TEST Government CA — NOT FOR PRODUCTION",
-		OCSPURL:     OCSPURL,
-		CRLURL:      SubCRLURL,
-		RootCRLURL:  RootCRLURL,
+		OCSPURL:     u.OCSP,
+		CRLURL:      u.SubCRL,
+		RootCRLURL:  u.RootCRL,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out := &TestPKI{Dir: dir, Root: pki.Root, Sub: pki.Sub}
 	for _, l := range leafSpecs() {
@@ -198,33 +232,35 @@ func Generate(dir string) error {
 		if s.NotBefore.IsZero() {
 			s.NotBefore, s.NotAfter = LeafNotBefore, LeafNotAfter
 		}
+		s.Key = leafKeys[l.stem]
 		c, err := pki.IssueLeaf(s)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		l.set(out, c)
 		if err := writeCertKey(dir, l.stem, c); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := writeCertKey(dir, "root-ca", pki.Root); err != nil {
-		return err
+		return nil, err
 	}
 	if err := writeCertKey(dir, "sub-ca", pki.Sub); err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, FileChain), pemCerts(pki.Sub.Cert, pki.Root.Cert), 0o644); err != nil {
-		return err
+		return nil, err
 	}
 	subCRL, err := pki.CRL(pki.Sub, 1, CRLThisUpdate, CRLNextUpdate,
 		Revoked{Serial: out.Revoked.Cert.SerialNumber, Time: RevokedAt, Reason: RevokedReason})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rootCRL, err := pki.CRL(pki.Root, 1, CRLThisUpdate, CRLNextUpdate)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	out.SubCRL, out.RootCRL = subCRL, rootCRL
 	for name, data := range map[string][]byte{
 		FileSubCRL:           subCRL,
 		FileRootCRL:          rootCRL,
@@ -234,10 +270,10 @@ func Generate(dir string) error {
 		FileRootCRL + ".pem": pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: rootCRL}),
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return writeP12(dir)
+	return out, writeP12(dir)
 }
 
 // IndexTxt renders an OpenSSL CA database of the sub CA's leaves, for `openssl ocsp

@@ -187,6 +187,9 @@ func TestOrgP12(t *testing.T) {
 // TestGenerate regenerates the PKI into a temp dir and loads it back, so the generator
 // cannot drift from what Load and the committed files expect.
 func TestGenerate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: fresh RSA-4096 and RSA-3072 keys take seconds; TestMintAt mints the same way with the committed keys")
+	}
 	testenv.Tool(t, "openssl", "openssl")
 	dir := t.TempDir()
 	if err := testpki.Generate(dir); err != nil {
@@ -204,6 +207,58 @@ func TestGenerate(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestMintAt: a copy of the committed PKI minted with other URLs keeps its keys,
+// names and dates, names the new URLs, chains to its own root and
+// revokes the revoked certificate in its CRL and its index.
+func TestMintAt(t *testing.T) {
+	p := testpki.Committed(t)
+	u := testpki.URLs{OCSP: "http://127.0.0.1:1/ocsp", SubCRL: "http://127.0.0.1:1/sub-ca.crl", RootCRL: "http://127.0.0.1:1/root-ca.crl"}
+	m, err := p.MintAt(t.TempDir(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := testpki.Load(m.Dir)
+	if err != nil {
+		t.Fatalf("the minted copy does not load: %v", err)
+	}
+	for stem, c := range p.Leaves() {
+		got := loaded.Leaves()[stem]
+		if !c.Key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(got.Cert.PublicKey) || got.Cert.Subject.String() != c.Cert.Subject.String() ||
+			!got.Cert.NotAfter.Equal(c.Cert.NotAfter) {
+			t.Errorf("%s: key, subject or dates differ from the committed one", stem)
+		}
+		if stem == "ocsp" { // a responder is not checked for revocation
+			if len(got.Cert.OCSPServer)+len(got.Cert.CRLDistributionPoints) != 0 {
+				t.Errorf("ocsp names revocation URLs")
+			}
+			continue
+		}
+		if len(got.Cert.OCSPServer) != 1 || got.Cert.OCSPServer[0] != u.OCSP ||
+			len(got.Cert.CRLDistributionPoints) != 1 || got.Cert.CRLDistributionPoints[0] != u.SubCRL {
+			t.Errorf("%s names %v and %v", stem, got.Cert.OCSPServer, got.Cert.CRLDistributionPoints)
+		}
+	}
+	if got := loaded.Sub.Cert.CRLDistributionPoints; len(got) != 1 || got[0] != u.RootCRL {
+		t.Errorf("sub CA names %v", got)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(loaded.Root.Cert)
+	inter := x509.NewCertPool()
+	inter.AddCert(loaded.Sub.Cert)
+	if _, err := loaded.Leader.Cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: testpki.LeafNotBefore.AddDate(1, 0, 0)}); err != nil {
+		t.Errorf("leader does not chain to the minted root: %v", err)
+	}
+	crl, err := x509.ParseRevocationList(m.SubCRL)
+	if err != nil || crl.CheckSignatureFrom(loaded.Sub.Cert) != nil || len(crl.RevokedCertificateEntries) != 1 ||
+		crl.RevokedCertificateEntries[0].SerialNumber.Cmp(loaded.Revoked.Cert.SerialNumber) != 0 {
+		t.Errorf("sub CA CRL does not revoke the minted revoked certificate (%v)", err)
+	}
+	index, err := os.ReadFile(filepath.Join(m.Dir, testpki.FileIndex))
+	if err != nil || !bytes.Contains(index, []byte("R\t")) || !bytes.Contains(index, []byte(testpki.SerialHex(loaded.Revoked.Cert.SerialNumber))) {
+		t.Errorf("index.txt does not revoke the minted revoked certificate:\n%s", index)
 	}
 }
 

@@ -389,3 +389,36 @@ func TestCollector(t *testing.T) {
 		t.Error("a chain without the issuer gave validation data")
 	}
 }
+
+// TestServeRevocation: the copy of the test PKI minted for this test names its own
+// responders, so a checker that rewrites nothing (as a server in another process)
+// finds the leader good by OCSP, the revoked one revoked, the sub CA good by the
+// root's CRL, each from the URL its certificate names.
+func TestServeRevocation(t *testing.T) {
+	p := pkitest.ServeRevocation(t)
+	c := &pki.Checker{}
+	tests := []struct {
+		name         string
+		cert, issuer *testpki.Cert
+		want         pki.RevocationStatus
+		source, url  string
+	}{
+		{"leader", p.Leader, p.Sub, pki.StatusGood, "ocsp", p.Leader.Cert.OCSPServer[0]},
+		{"revoked", p.Revoked, p.Sub, pki.StatusRevoked, "ocsp", p.Revoked.Cert.OCSPServer[0]},
+		{"sub CA", p.Sub, p.Root, pki.StatusGood, "crl", p.Sub.Cert.CRLDistributionPoints[0]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if strings.Contains(tt.url, "1896") {
+				t.Fatalf("%s names the committed fixed port: %s", tt.name, tt.url)
+			}
+			r, err := c.Check(context.Background(), tt.cert.Cert, tt.issuer.Cert)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != tt.want || r.Source != tt.source || r.URL != tt.url {
+				t.Errorf("%v from %s %s, want %v from %s %s", r.Status, r.Source, r.URL, tt.want, tt.source, tt.url)
+			}
+		})
+	}
+}

@@ -14,12 +14,11 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
 	dir := t.TempDir()
-	dsn := filepath.Join(dir, "kyso.db")
 	if err := os.WriteFile(filepath.Join(dir, "old.db"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"kyso.db", "old.db"} {
-		dsn = filepath.Join(dir, name)
+		dsn := filepath.Join(dir, name)
 		s, err := Open(context.Background(), Config{DSN: dsn, BlobDir: filepath.Join(dir, "blobs")})
 		if err != nil {
 			t.Fatal(err)

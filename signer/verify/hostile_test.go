@@ -34,6 +34,9 @@ const (
 // test binary at once, so that a runaway cannot take the machine down.
 func bounded(t *testing.T, fn func(ctx context.Context)) (peak uint64, took time.Duration) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: a hostile file's time and memory are measured (make test runs it)")
+	}
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -78,6 +78,10 @@ type MSSPOptions struct {
 	// CloseConnections answers every request with "Connection: close", so that no
 	// connection (and no goroutine) outlives a request: for goroutine leak checks.
 	CloseConnections bool
+	// Clock is the phone's and the MSSP's time (nil: the system clock): an answer
+	// After a while and a transaction's expiry are measured in it. NewClient gives
+	// it to the client too, for the Ticket's submission time and deadline.
+	Clock remote.Clock
 }
 
 // MSSP is a running TS 102 204 service over HTTPS with client-certificate TLS.
@@ -134,7 +138,11 @@ func StartMSSP(t testing.TB, opts MSSPOptions) *MSSP {
 // NewClient is a TS 102 204 client of this MSSP as a new process would make it: its own
 // HTTP connections, the AP's client certificate.
 func (m *MSSP) NewClient(format string) *remote.MSSClient {
-	return client(m.URL, m.opts.APID, m.opts.APPassword, format, m.apCert, m.roots)
+	c := client(m.URL, m.opts.APID, m.opts.APPassword, format, m.apCert, m.roots)
+	if m.opts.Clock != nil {
+		c.Now = m.opts.Clock.Now
+	}
+	return c
 }
 
 func client(url, apID, apPassword, format string, cert tls.Certificate, roots *x509.CertPool) *remote.MSSClient {
@@ -353,7 +361,7 @@ func (m *MSSP) signature(w http.ResponseWriter, req *signatureReq) {
 	if m.opts.Phone != nil {
 		ans = m.opts.Phone(pr)
 	}
-	now := time.Now()
+	now := remote.ClockOrSystem(m.opts.Clock).Now()
 	m.mu.Lock()
 	m.txs[id] = &transaction{req: pr, answerAt: now.Add(ans.After), expires: now.Add(time.Duration(timeout) * time.Second), action: ans.Action, format: req.Format}
 	m.mu.Unlock()
@@ -377,7 +385,7 @@ func (m *MSSP) status(ctx context.Context, w http.ResponseWriter, req *statusReq
 		fault(w, remote.MSSWrongParam, "WRONG_PARAM: unknown MSSP_TransID")
 		return
 	}
-	now := time.Now()
+	now := remote.ClockOrSystem(m.opts.Clock).Now()
 	code, msg, sig := remote.MSSOutstanding, "OUTSTANDING_TRANSACTION", ""
 	switch {
 	case now.After(tx.expires) && (tx.action == Ignore || tx.answerAt.After(tx.expires)):

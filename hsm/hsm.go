@@ -50,7 +50,7 @@
 // The package needs cgo (miekg/pkcs11 loads modules with dlopen); built without it,
 // every PKCS#11 call fails with a fault.NotImplemented error saying so.
 //
-// This package must never import signer/, api/, pkg/service or anything HTTP-facing.
+// This package must never import signer/, api/, app or anything HTTP-facing.
 package hsm
 
 import (

@@ -1,7 +1,7 @@
 // Command kyso-agent is the desktop agent leaders and clerks sign with on their USB
 // token: a page and a local API on 127.0.0.1 for Kyso's web pages, and offline
 // signing of local PDF files. This file and its siblings are wiring only; the logic
-// is in pkg/agent.
+// is in api/agent.
 package main
 
 import (

@@ -16,7 +16,7 @@
 // submission is retried only when it provably never left this process (SafeToResubmit):
 // a holder must never see the same request twice.
 //
-// This package must never import signer/, api/, pkg/service, gin or gorm.
+// This package must never import api/, app, gin or gorm (it reads CMS with signer/cms, the foundation).
 package remote
 
 import (

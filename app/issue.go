@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
@@ -131,6 +132,18 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 	if rep.Indication != verify.TotalPassed || len(rep.Signatures) == 0 {
 		return pades.Options{}, nil, rep, notVerified(verdict(rep))
 	}
+	// The number and date go on the page: into the template's fields when named,
+	// else into the blanks the approval marked. Without either the document is not
+	// issued (and takes no number): never an issued document with a blank number.
+	var rd *pdf.Reader
+	if req.NumberField == "" || req.DateField == "" {
+		if rd, err = pdf.Open(f, size); err != nil {
+			return pades.Options{}, nil, rep, mapSignError(err)
+		}
+		if _, err := pades.BlankValues(rd, pades.NumberDate{}); err != nil {
+			return pades.Options{}, nil, rep, noPlace(doc.ID, err)
+		}
+	}
 	// The number is planned here and taken only when the issued version is stored
 	// (store.IssueNumbered): a signature never completed uses up no number.
 	numbered, err := s.Store.PlanNumber(ctx, doc.ID, s.now())
@@ -155,12 +168,66 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 	if req.DateField != "" {
 		meta.Fields[req.DateField] = issued.Format("02/01/2006")
 	}
+	if rd != nil {
+		values, err := pades.BlankValues(rd, pades.NumberDate{Number: numbered.Number, Symbol: numbered.NumberSymbol().Symbol, Date: issued})
+		if err != nil {
+			return pades.Options{}, nil, rep, noPlace(doc.ID, err)
+		}
+		for k, v := range values {
+			meta.Fields[k] = v
+		}
+	}
 	app, err := sealAppearance(f, size, req)
 	if err != nil {
 		return pades.Options{}, nil, rep, err
 	}
 	po, err := s.padesOptions(SignOptions{Level: req.Level, Reason: "Phát hành văn bản " + ns, Appearance: app, Metadata: meta}, cert, chain)
+	// the organisation's signature locks the number and the date it wrote: a later
+	// revision that changes them is not form filling the verifier allows
+	for name := range meta.Fields {
+		po.LockFields = append(po.LockFields, name)
+	}
+	slices.Sort(po.LockFields)
 	return po, numbered, rep, err
+}
+
+// TextBlock is the text an organisation's signature shows on an attachment in a
+// separate file or an electronic copy when none is given (Decree 30/2020, Appendix I
+// III.1.d and the copy form): the signing organisation, from the certificate (its O,
+// else its CN), and the signing time as ISO 8601 in Vietnam's zone, drawn at the top
+// right of page 1 in 10 pt black serif. The number/symbol or the copy form, which the
+// certificate does not know, are given with --text.
+func TextBlock(cert *x509.Certificate, at time.Time) []string {
+	org := cert.Subject.CommonName
+	if len(cert.Subject.Organization) > 0 && cert.Subject.Organization[0] != "" {
+		org = cert.Subject.Organization[0]
+	}
+	return []string{org, at.In(vietnam).Format("2006-01-02T15:04:05-07:00")}
+}
+
+// CodeNoPlace: the approved document shows no place for its number and date.
+const CodeNoPlace = "issue/no-place"
+
+func noPlace(id int64, err error) error {
+	return fault.WithCode(&fault.Error{Kind: fault.Invalid, Cause: err, Detail: fmt.Sprintf("document %d shows no place for its number and date, so it is not issued: "+
+		"its first page had no blank \"Số:      /SYMBOL\" and \"ngày      tháng      năm\" when it was approved, and no template fields were named. "+
+		"Either name the template's text fields (--number-field and --date-field; number_field and date_field in the API), "+
+		"or put those blanks on the draft's first page and have it approved again", id)}, CodeNoPlace)
+}
+
+// approvalBlanks finds the blanks of the number and date on the draft's first page,
+// for the approval to mark with empty fields; none when the page has none (the
+// template may have fields of its own).
+func approvalBlanks(f *os.File, size int64) []pades.Blank {
+	rd, err := pdf.Open(f, size)
+	if err != nil {
+		return nil
+	}
+	blanks, err := pades.FindBlanks(rd)
+	if err != nil {
+		return nil
+	}
+	return blanks
 }
 
 // sealAppearance lays the seal over the left third of the leader's visible signature
@@ -182,6 +249,9 @@ func sealAppearance(f *os.File, size int64, req IssueRequest) (*pades.Appearance
 		return nil, fault.Errorf(fault.Invalid, "the document has no visible signature to lay the seal over; give its place")
 	}
 	app.Page, app.Rect = page, rect
+	// over the left third of the leader's image itself, where the appearance shows
+	// it, not of the rectangle it was fitted in
+	app.Under, _ = pades.LastSignatureImage(rd)
 	return app, nil
 }
 

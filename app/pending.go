@@ -239,6 +239,9 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 		sigs, _ = json.Marshal(summary(rep))
 		sigCount = len(rep.Signatures) + 1
 	}
+	if req.Role == RoleApprove && po.Field == "" && len(po.Blanks) == 0 {
+		po.Blanks = approvalBlanks(f, size)
+	}
 	// The revision is laid out before a new document is stored, so a file that is not
 	// a PDF it can sign leaves nothing behind.
 	p, err := pades.Prepare(ctx, f, size, nil, po)

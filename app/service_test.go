@@ -90,15 +90,13 @@ func newFixture(t *testing.T) *fixture {
 // gives TOTAL_PASSED with the clerk's changes allowed.
 func TestIssueFlow(t *testing.T) {
 	f := newFixture(t)
-	in, err := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	issueOn(f, time.Date(2026, 12, 3, 9, 30, 0, 0, vietnam))
+	in := testenv.CongVanPDF(t)
 	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
 	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{
 		Content: bytes.NewReader(in), Filename: "draft.pdf", AgencyCode: agency, Summary: "Về việc thử nghiệm", Symbol: "UBND-VP", Type: "CV",
 		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp,
-		Options: SignOptions{Reason: "Phê duyệt", Appearance: &pades.Appearance{Page: 1, Rect: [4]float64{300, 100, 480, 160}, Image: sigPNG}},
+		Options: SignOptions{Reason: "Phê duyệt", Appearance: &pades.Appearance{Page: 1, Rect: leaderRect, Image: sigPNG}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +113,7 @@ func TestIssueFlow(t *testing.T) {
 	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, By: f.lp}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("replayed completion: %v", err)
 	}
-	doc, rep, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Seal: sealPNG, SealSize: 60, By: f.cp})
+	doc, rep, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Seal: sealPNG, SealSize: 100, By: f.cp})
 	if err != nil {
 		t.Fatalf("issue: %v (report %+v)", err, rep)
 	}
@@ -133,8 +131,9 @@ func TestIssueFlow(t *testing.T) {
 	}
 	cat, _, _ := r.Catalog()
 	xmp, _ := mustStream(r, cat["Metadata"]).Decode(1 << 20)
-	if !bytes.Contains(xmp, []byte(*doc.Identifier)) {
-		t.Errorf("XMP lacks the identifier")
+	if !bytes.Contains(xmp, []byte(*doc.Identifier)) || !bytes.Contains(xmp, []byte("<kyso:NumberSymbol>01/UBND-VP</kyso:NumberSymbol>")) ||
+		!bytes.Contains(xmp, []byte("<kyso:IssuedAt>2026-12-03T")) {
+		t.Errorf("XMP lacks the identifier, the number or the date the page shows:\n%s", xmp)
 	}
 	final, err := verify.VerifyPDF(f.ctx, bytes.NewReader(content), int64(len(content)), "issued.pdf", f.svc.Verify)
 	if err != nil {
@@ -143,16 +142,24 @@ func TestIssueFlow(t *testing.T) {
 	if final.Indication != verify.TotalPassed || len(final.Signatures) != 2 {
 		t.Fatalf("verify: %s, %d signatures: %s", final.Indication, len(final.Signatures), verdict(final))
 	}
-	allowed := 0
+	allowed, filled := 0, false
 	for _, m := range final.Signatures[0].Modifications {
 		if !m.Allowed {
 			t.Errorf("the clerk's change %q is reported as not allowed: %s", m.Kind, m.Detail)
 		}
+		filled = filled || m.Kind == verify.KindFormFilling
 		allowed++
 	}
-	if allowed == 0 {
-		t.Error("the clerk's revision is not reported at all")
+	if allowed == 0 || !filled {
+		t.Errorf("the clerk's revision is not reported as form filling: %+v", final.Signatures[0].Modifications)
 	}
+	// the number and date on the page, as the store, /Info and XMP have them
+	if doc.NumberSymbol().String() != "01/UBND-VP" || pdf.DecodeText(info["KysoNumber"].(pdf.String)) != "01/UBND-VP" {
+		t.Errorf("number %s, /Info %v", doc.NumberSymbol(), info["KysoNumber"])
+	}
+	checkIssuedPage(t, content, "Số: 01/UBND-VP", "ngày 03 tháng 12 năm 2026")
+	checkSealOnPage(t, content, 100)
+	checkNumberLocked(t, f, content, pades.BlankNumber)
 	t.Logf("issued %s; leader signature modifications: %+v", doc.NumberSymbol(), final.Signatures[0].Modifications)
 }
 
@@ -315,7 +322,8 @@ func TestReceiveUnsigned(t *testing.T) {
 // identifier and verifies with both signatures; approving it again is a conflict.
 func TestIssueWithTokenOutside(t *testing.T) {
 	f := newFixture(t)
-	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
+	issueOn(f, time.Date(2026, 1, 5, 8, 0, 0, 0, vietnam))
+	in := testenv.CongVanPDF(t)
 	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
 	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
 		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp,
@@ -361,6 +369,7 @@ func TestIssueWithTokenOutside(t *testing.T) {
 	if last := vs[len(vs)-1]; last.SignatureCount != 2 {
 		t.Errorf("the issued version counts %d signatures", last.SignatureCount)
 	}
+	checkIssuedPage(t, content, "Số: 01/UBND-VP", "ngày 05 tháng 01 năm 2026")
 }
 
 func TestVerifyPDFRefusals(t *testing.T) {

@@ -34,7 +34,7 @@ func TestLeaderThenClerk(t *testing.T) {
 	tok := newToken(t, p, "Kyso leader")
 	e := startAgent(t, tok, k)
 	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
-	req := k.prepareDoc(t, corpusPDF(t), p.Leader, app.RoleApprove, "Về việc phê duyệt kế hoạch năm 2026", sigPNG)
+	req := k.prepareDoc(t, testenv.CongVanPDF(t), p.Leader, app.RoleApprove, "Về việc phê duyệt kế hoạch năm 2026", sigPNG) // blanks for number and date: issuable
 	e.signAll(t, req.ID)
 	doc, content := k.document(t, req.DocumentID)
 	if doc.Status != store.StatusApproved {

@@ -282,7 +282,7 @@ func TestLeaderThenClerkRealServer(t *testing.T) {
 	e := newAgent(t, tok, &kysoServer{srv: web})
 	e.token = e.pairWithKey(t, srv.url, srv.key)
 	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
-	req := prepareAt(t, srv.url, srv.key, corpusPDF(t), p.Leader, app.RoleApprove, "Quyết định phê duyệt kế hoạch", sigPNG)
+	req := prepareAt(t, srv.url, srv.key, testenv.CongVanPDF(t), p.Leader, app.RoleApprove, "Quyết định phê duyệt kế hoạch", sigPNG) // blanks for number and date: issuable
 	e.signAll(t, req.ID)
 	// The clerk issues through the agent too, with the organisation's certificate on
 	// the token: the server numbers the document and lays out the seal, the token signs.

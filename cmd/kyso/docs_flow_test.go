@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
@@ -22,7 +23,6 @@ import (
 // clerk issues with the seal; the stored document carries its number and identifier,
 // and both signatures verify TOTAL_PASSED. Issuing an unapproved draft is refused.
 func TestDocsFlowCLI(t *testing.T) {
-	corpus := testenv.CorpusDir(t)
 	// docs issue checks the approval's revocation at the URLs its certificate names.
 	p := pkitest.ServeRevocation(t)
 	dir := t.TempDir()
@@ -37,8 +37,11 @@ func TestDocsFlowCLI(t *testing.T) {
 	root := filepath.Join(pkiDir, "root-ca.pem")
 	chain := filepath.Join(pkiDir, "chain.pem")
 
+	// a công văn with blanks for the number and the date, which issuing fills
+	draft := filepath.Join(dir, "draft.pdf")
+	os.WriteFile(draft, testenv.CongVanPDF(t), 0o644)
 	code, out := kysoExit(t, "docs", "import", "--data-dir", data, "--direction", "outgoing", "--agency", "000.00.00.H43",
-		"--number", "UBND-VP", "--summary", "Về việc thử nghiệm", "--actor", "chuyên viên", filepath.Join(corpus, "plain/lo-writer-trivial.pdf"))
+		"--number", "UBND-VP", "--summary", "Về việc thử nghiệm", "--actor", "chuyên viên", draft)
 	if code != 0 {
 		t.Fatalf("import: %d %s", code, out)
 	}
@@ -93,6 +96,9 @@ func TestDocsFlowCLI(t *testing.T) {
 		var txt bytes.Buffer
 		rep.WriteText(&txt, verify.English)
 		t.Fatalf("verify:\n%s", txt.String())
+	} // the number and date on the page, where the draft left them blank
+	if txt := testenv.PageText(t, b.Bytes()); !strings.Contains(txt, "Số: 01/UBND-VP") || !strings.Contains(txt, testenv.IssueDayMonth(time.Now())) {
+		t.Errorf("pdftotext -layout of the issued page:\n%s", txt)
 	}
 }
 

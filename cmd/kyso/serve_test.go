@@ -1091,7 +1091,7 @@ func TestServeIssueFlow(t *testing.T) {
 func testServeIssueFlow(t *testing.T, backend string) {
 	e := newFlowEnv(t, backend)
 	leader, clerk := e.keys["leader"], e.keys["clerk"]
-	draft := serveTestPDF("Cong van so ... ve viec thu nghiem")
+	draft := testenv.CongVanPDF(t) // blanks for number and date: issuable
 
 	resp, body := e.prepare(t, leader, e.pki.Leader, draft, 0, [2]any{"role", "approve"}, [2]any{"reason", "Phê duyệt"},
 		[2]any{"page", "1"}, [2]any{"rect", "300,100,480,160"}, [2]any{"image", testenv.SignaturePNG()})
@@ -1156,6 +1156,9 @@ func testServeIssueFlow(t *testing.T, backend string) {
 	}
 	content := e.download(t, issued.ID)
 	rep := e.verifyPDF(t, "issued.pdf", content)
+	if txt := testenv.PageText(t, content); !strings.Contains(txt, "Số: 01/UBND-VP") || !strings.Contains(txt, testenv.IssueDayMonth(time.Now())) {
+		t.Errorf("pdftotext -layout of the issued page:\n%s", txt)
+	}
 	if rep.Indication != verify.TotalPassed || len(rep.Signatures) != 2 || !bytes.Contains(content, []byte("KysoIdentifier")) {
 		t.Fatalf("issued: %s, %d signatures", rep.Indication, len(rep.Signatures))
 	}

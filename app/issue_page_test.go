@@ -146,16 +146,16 @@ func TestIssueRefusedWithoutPlace(t *testing.T) {
 	f := newFixture(t)
 	in := testenv.CongVanPDFWith(t, "Công văn", "Ninh Thuận, tháng Chạp năm 2026")
 	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
-		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader",
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp,
 		Options: SignOptions{Appearance: &pades.Appearance{Page: 1, Rect: leaderRect, Image: testenv.SignaturePNG()}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sig, _ := pades.SignDigest(f.ctx, f.leader, pend.Digest, optsFor(t, pend))
-	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, Actor: "leader"}); err != nil {
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, By: f.lp}); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Seal: testenv.SealPNG(), Actor: "clerk"})
+	_, _, err = f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Seal: testenv.SealPNG(), By: f.cp})
 	var fe *fault.Error
 	if !errors.As(err, &fe) || fe.Kind != fault.Invalid || fe.Code != CodeNoPlace || !strings.Contains(fe.Detail, "--number-field") || !strings.Contains(fe.Detail, "approved again") {
 		t.Fatalf("issuing a draft with no place for the number: %v", err)
@@ -175,17 +175,17 @@ func TestIssueWithPlacesGiven(t *testing.T) {
 	issueOn(f, time.Date(2026, 2, 7, 10, 0, 0, 0, vietnam))
 	in := testenv.CongVanPDFWith(t, "Công văn", "Ninh Thuận")
 	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
-		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader",
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp,
 		Options: SignOptions{Appearance: &pades.Appearance{Page: 1, Rect: leaderRect, Image: testenv.SignaturePNG()},
 			Blanks: pades.BlanksAt(1, [2]float64{100, 805}, [2]float64{330, 805}, 13)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sig, _ := pades.SignDigest(f.ctx, f.leader, pend.Digest, optsFor(t, pend))
-	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, Actor: "leader"}); err != nil {
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, By: f.lp}); err != nil {
 		t.Fatal(err)
 	}
-	doc, rep, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Seal: testenv.SealPNG(), SealSize: 100, Actor: "clerk"})
+	doc, rep, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Seal: testenv.SealPNG(), SealSize: 100, By: f.cp})
 	if err != nil {
 		t.Fatalf("issue: %v (%+v)", err, rep)
 	}

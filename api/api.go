@@ -42,6 +42,7 @@ type (
 	AgencyRecord          = app.AgencyRecord
 	RegisterRecord        = app.RegisterRecord
 	NewRegister           = app.NewRegister
+	NewClient             = app.NewClient
 	PrepareRequest        = app.SignatureRequest
 	IssueRequest          = app.IssueOrder
 	Pending               = wire.Pending
@@ -80,9 +81,10 @@ type Clients interface {
 // ClientRegistry creates and revokes API clients (admin only). actor is the admin
 // doing it, for the audit trail.
 type ClientRegistry interface {
-	// CreateClient records a client with the hash of its key; the key itself is shown
-	// to the caller once and never stored.
-	CreateClient(ctx context.Context, actor Principal, name string, role Role, keyHash string) (Principal, error)
+	// RegisterClient records a client (its name unique, its agencies, clearance and
+	// bound certificates) with the hash of its key; the key itself is shown to the
+	// caller once and never stored.
+	RegisterClient(ctx context.Context, actor Principal, nc NewClient, keyHash string) (Principal, error)
 	// RevokeClient makes the client's key unusable; unknown ids are fault.NotFound.
 	RevokeClient(ctx context.Context, actor Principal, id string) error
 }
@@ -102,12 +104,14 @@ type KeyGrants interface {
 
 // Certificates lists the certificates in use.
 type Certificates interface {
-	Certificates(ctx context.Context) ([]CertificateInfo, error)
+	// Certificates lists those of the agencies p acts for.
+	Certificates(ctx context.Context, p Principal) ([]CertificateInfo, error)
 }
 
 // StatsSource reports a year's statistics.
 type StatsSource interface {
-	Stats(ctx context.Context, year int) (Stats, error)
+	// Stats counts what p may see (its agencies, its clearance).
+	Stats(ctx context.Context, p Principal, year int) (Stats, error)
 }
 
 // Readiness is one dependency /readyz checks: the store, a key provider.

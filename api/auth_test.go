@@ -96,7 +96,7 @@ func TestMayUseKey(t *testing.T) {
 	}{
 		{"by role", Principal{ID: "c1", Name: "van-thu", Role: RoleClerk}, org, true},
 		{"by id", Principal{ID: "c7", Name: "x", Role: RoleSystem}, org, true},
-		{"by name", Principal{ID: "c8", Name: "dms", Role: RoleSystem}, org, true},
+		{"a name is not a grant (grants are by id)", Principal{ID: "c8", Name: "dms", Role: RoleSystem}, org, false},
 		{"not granted", Principal{ID: "c9", Name: "other", Role: RoleSystem}, org, false},
 		{"admin is not implied", Principal{ID: "c2", Name: "root", Role: RoleAdmin}, org, false},
 		{"leader role not granted", Principal{ID: "c3", Name: "chu-tich", Role: RoleLeader}, org, false},
@@ -190,15 +190,15 @@ func TestKeyGrants(t *testing.T) {
 		problem      string
 		signs        int
 	}{
-		{"PUT", "/v1/keys/personal/grants/client-clerk", 204, "", 200},
-		{"PUT", "/v1/keys/personal/grants/client-clerk", 204, "", 200}, // idempotent
-		{"DELETE", "/v1/keys/personal/grants/client-clerk", 204, "", 403},
-		{"DELETE", "/v1/keys/personal/grants/client-clerk", 404, "not-found", 403},
+		{"PUT", "/v1/keys/personal/grants/c3", 204, "", 200},
+		{"PUT", "/v1/keys/personal/grants/c3", 204, "", 200}, // idempotent
+		{"DELETE", "/v1/keys/personal/grants/c3", 204, "", 403},
+		{"DELETE", "/v1/keys/personal/grants/c3", 404, "not-found", 403},
 		{"PUT", "/v1/keys/personal/grants/role:clerk", 204, "", 200},
 		{"DELETE", "/v1/keys/personal/grants/role:clerk", 204, "", 403},
 		{"PUT", "/v1/keys/personal/grants/role:public", 400, "invalid-request", 403},
 		{"PUT", "/v1/keys/personal/grants/role:root", 400, "invalid-request", 403},
-		{"PUT", "/v1/keys/ghost/grants/client-clerk", 404, "not-found", 403},
+		{"PUT", "/v1/keys/ghost/grants/c3", 404, "not-found", 403},
 	}
 	for _, s := range steps {
 		resp := ts.do(s.method, s.path, admin, "", nil)

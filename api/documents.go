@@ -20,9 +20,11 @@ import (
 // checked there; their refusals are fault.Invalid, a duplicate fault.Conflict.
 type Documents interface {
 	CreateDocument(ctx context.Context, actor Principal, nd NewDocument, content Document) (DocumentRecord, error)
-	SearchDocuments(ctx context.Context, q DocumentQuery) ([]DocumentRecord, error)
-	// GetDocument returns the document with its versions.
-	GetDocument(ctx context.Context, id int64) (DocumentRecord, error)
+	// SearchDocuments finds what p may see: its agencies' documents up to its clearance.
+	SearchDocuments(ctx context.Context, p Principal, q DocumentQuery) ([]DocumentRecord, error)
+	// GetDocument returns the document with its versions; one p may not see is
+	// fault.NotFound like one that does not exist.
+	GetDocument(ctx context.Context, p Principal, id int64) (DocumentRecord, error)
 	// OpenContent opens version seq (0: the current one) and records the download.
 	OpenContent(ctx context.Context, actor Principal, id int64, seq int) (io.ReadCloser, VersionRecord, error)
 }
@@ -169,7 +171,8 @@ func (s *Server) listDocuments(c *gin.Context) {
 			return
 		}
 	}
-	docs, err := s.documents.SearchDocuments(c.Request.Context(), q)
+	p, _ := principal(c)
+	docs, err := s.documents.SearchDocuments(c.Request.Context(), p, q)
 	if err != nil {
 		failErr(c, err)
 		return
@@ -200,7 +203,8 @@ func (s *Server) getDocument(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rec, err := s.documents.GetDocument(c.Request.Context(), id)
+	p, _ := principal(c)
+	rec, err := s.documents.GetDocument(c.Request.Context(), p, id)
 	if err != nil {
 		failErr(c, err)
 		return

@@ -303,6 +303,11 @@ func (s *Server) listKeys(c *gin.Context) {
 type createClientRequest struct {
 	Name string `json:"name"`
 	Role Role   `json:"role"`
+	// Agencies the client acts for (required but for admins), its clearance, and the
+	// PEM certificates bound to it (a leader's own, with which it approves).
+	Agencies     []string `json:"agencies"`
+	Clearance    string   `json:"clearance"`
+	Certificates []string `json:"certificates"`
 }
 
 // clientName is what a client may be called: 1-64 letters, digits, spaces, '.', '_'
@@ -338,16 +343,29 @@ func (s *Server) createClient(c *gin.Context) {
 		fail(c, probInvalidRequest, "Field \"role\" must be admin, system, clerk or leader.")
 		return
 	}
+	if len(req.Agencies) > 64 || len(req.Certificates) > 16 {
+		fail(c, probInvalidRequest, "At most 64 agencies and 16 certificates per client.")
+		return
+	}
+	nc := NewClient{Name: req.Name, Role: req.Role, Agencies: req.Agencies, Clearance: req.Clearance}
+	for i, text := range req.Certificates {
+		certs, err := parseCertificates(text)
+		if err != nil || len(certs) != 1 {
+			fail(c, probInvalidRequest, fmt.Sprintf("Field \"certificates\"[%d] must be one PEM certificate.", i))
+			return
+		}
+		nc.Certificates = append(nc.Certificates, certs[0])
+	}
 	key, hash := NewAPIKey()
 	actor, _ := principal(c)
-	p, err := s.registry.CreateClient(c.Request.Context(), actor, req.Name, req.Role, hash)
+	p, err := s.registry.RegisterClient(c.Request.Context(), actor, nc, hash)
 	if err != nil {
 		failErr(c, err)
 		return
 	}
 	logger(c).LogAttrs(c.Request.Context(), slog.LevelInfo, "client created", slog.String("new_client_id", p.ID), slog.String("new_client_role", string(p.Role)))
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, gin.H{"id": p.ID, "name": p.Name, "role": p.Role, "api_key": key})
+	c.JSON(http.StatusCreated, gin.H{"id": p.ID, "name": p.Name, "role": p.Role, "agencies": p.Agencies, "clearance": p.Clearance, "api_key": key})
 }
 
 // revokeClient is DELETE /v1/clients/{id}.
@@ -362,7 +380,8 @@ func (s *Server) revokeClient(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// grantPrincipal is what a grant may name: a client id or name, or role:<role>.
+// grantPrincipal is what a grant may name: a client id or name (kept as its id), or
+// role:<role>.
 func grantPrincipal(s string) bool { return nameLike(s, " ._:-", 128) }
 
 // keyGrantTarget reads and checks the key and principal of a grant route; on failure it
@@ -423,7 +442,8 @@ func (s *Server) revokeGrant(c *gin.Context) {
 
 // listCertificates is GET /v1/certificates.
 func (s *Server) listCertificates(c *gin.Context) {
-	certs, err := s.certs.Certificates(c.Request.Context())
+	p, _ := principal(c)
+	certs, err := s.certs.Certificates(c.Request.Context(), p)
 	if err != nil {
 		failErr(c, err)
 		return
@@ -449,7 +469,8 @@ func (s *Server) getStats(c *gin.Context) {
 		}
 		year = y
 	}
-	st, err := s.stats.Stats(c.Request.Context(), year)
+	p, _ := principal(c)
+	st, err := s.stats.Stats(c.Request.Context(), p, year)
 	if err != nil {
 		failErr(c, err)
 		return

@@ -50,11 +50,11 @@ func (m *memClients) LookupByKeyHash(_ context.Context, hash string) (Principal,
 	return p, nil
 }
 
-func (m *memClients) CreateClient(_ context.Context, _ Principal, name string, role Role, hash string) (Principal, error) {
+func (m *memClients) RegisterClient(_ context.Context, _ Principal, nc NewClient, hash string) (Principal, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.next++
-	p := Principal{ID: fmt.Sprintf("c%d", m.next), Name: name, Role: role}
+	p := Principal{ID: fmt.Sprintf("c%d", m.next), Name: nc.Name, Role: nc.Role, Agencies: nc.Agencies, Clearance: nc.Clearance}
 	m.byHash[hash] = p
 	return p, nil
 }
@@ -75,7 +75,7 @@ func (m *memClients) RevokeClient(_ context.Context, _ Principal, id string) err
 func (m *memClients) add(t *testing.T, name string, role Role) string {
 	t.Helper()
 	key, hash := NewAPIKey()
-	if _, err := m.CreateClient(context.Background(), Principal{}, name, role, hash); err != nil {
+	if _, err := m.RegisterClient(context.Background(), Principal{}, NewClient{Name: name, Role: role}, hash); err != nil {
 		t.Fatal(err)
 	}
 	return key
@@ -255,9 +255,11 @@ func startServer(t *testing.T, edit func(*config.Config, *Options)) *testServer 
 			ts.keyFor[r] = clients.add(t, "client-"+string(r), r)
 		}
 	}
+	// Grants name clients by id: c1 admin, c2 system, c3 clerk, c4 leader (made in
+	// the order of Roles above).
 	keys := &memKeys{keys: []KeyInfo{
-		{Name: "org", Owner: "UBND tỉnh", Allowed: []string{"role:clerk", "client-system"}},
-		{Name: "personal", Owner: "Nguyễn Văn A", Allowed: []string{"client-leader"}},
+		{Name: "org", Owner: "UBND tỉnh", Allowed: []string{"role:clerk", "c2"}},
+		{Name: "personal", Owner: "Nguyễn Văn A", Allowed: []string{"c4"}},
 	}}
 	opts := Options{
 		Config:         &cfg,

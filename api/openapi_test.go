@@ -189,6 +189,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"DocumentRecord", jsonFields(DocumentRecord{})},
 		{"Verification", jsonFields(Verification{})},
 		{"PrepareForm", append([]string{"file", "image"}, prepareFields...)},
+		{"CreateClientRequest", jsonFields(createClientRequest{})},
 	}
 	for _, c := range cases {
 		s, ok := doc.Components.Schemas[c.schema]

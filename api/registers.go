@@ -10,9 +10,9 @@ import (
 // Registers lists and creates registers. A bad agency code or kind is fault.Invalid,
 // a register that exists fault.Conflict.
 type Registers interface {
-	// Registers lists the registers of agency ("" for every agency) with the last
-	// number of year (0: this year).
-	Registers(ctx context.Context, agency string, year int) ([]RegisterRecord, error)
+	// Registers lists the registers of agency ("" for every agency) that p's agencies
+	// keep, with the last number of year (0: this year).
+	Registers(ctx context.Context, p Principal, agency string, year int) ([]RegisterRecord, error)
 	CreateRegister(ctx context.Context, actor Principal, nr NewRegister) (RegisterRecord, error)
 }
 
@@ -27,7 +27,8 @@ func (s *Server) listRegisters(c *gin.Context) {
 		fail(c, probInvalidRequest, err.Error())
 		return
 	}
-	regs, err := s.registers.Registers(c.Request.Context(), q["agency"], year)
+	p, _ := principal(c)
+	regs, err := s.registers.Registers(c.Request.Context(), p, q["agency"], year)
 	if err != nil {
 		failErr(c, err)
 		return

@@ -599,7 +599,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 
 type fixedStats struct{ asked []int }
 
-func (f *fixedStats) Stats(_ context.Context, year int) (Stats, error) {
+func (f *fixedStats) Stats(_ context.Context, _ Principal, year int) (Stats, error) {
 	f.asked = append(f.asked, year)
 	return Stats{Year: year, Incoming: 494558, Outgoing: 167711}, nil
 }

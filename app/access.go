@@ -39,6 +39,13 @@ type Principal struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Role Role   `json:"role"`
+	// Agencies are the agency codes the client acts for; Clearance the highest
+	// confidentiality it may read ("", confidential, secret, top_secret). See authz.go.
+	Agencies  []string `json:"agencies,omitempty"`
+	Clearance string   `json:"clearance,omitempty"`
+	// Surface is how the caller came in ("api", "csc", "cli", "agent"), for the audit
+	// trail of key use; it is not shown.
+	Surface string `json:"-"`
 }
 
 // AuditActor names p in the store's audit trail.
@@ -53,7 +60,7 @@ func AuditActor(p Principal) string {
 type KeyInfo struct {
 	Name  string
 	Owner string
-	// Allowed lists client ids or names, or "role:<role>" entries (see MayUseKey):
+	// Allowed lists client ids, or "role:<role>" entries (see MayUseKey):
 	// the configuration's, then the store's.
 	Allowed     []string
 	Demo        bool
@@ -61,14 +68,21 @@ type KeyInfo struct {
 }
 
 // MayUseKey answers "may principal p sign with key k": only when k's grant list names
-// p's id or name, or p's role as "role:<role>". The public never may, and no role
-// implies a grant, admin included: a client signs only with keys it was given.
+// p's id, or p's role as "role:<role>". Grants name clients by id only: names were not
+// unique when grants matched them, and a client named like another's grant got its
+// keys. The public never may, and no role implies a grant, admin included: a client
+// signs only with keys it was given.
 func MayUseKey(p Principal, k KeyInfo) bool {
 	if p.Role == RolePublic || !p.Role.Valid() {
 		return false
 	}
+	// An organisation's key is used only by those who act for the organisation: a
+	// grant by role does not reach across agencies.
+	if a := agencyOf(k.Certificate); a != "" && !actsFor(p, a) {
+		return false
+	}
 	for _, g := range k.Allowed {
-		if g != "" && (g == p.ID || g == p.Name || g == "role:"+string(p.Role)) {
+		if g != "" && (g == p.ID || g == "role:"+string(p.Role)) {
 			return true
 		}
 	}
@@ -117,15 +131,16 @@ func (s *Service) LookupByKeyHash(ctx context.Context, hash string) (Principal, 
 	if !role.Valid() || role == RolePublic {
 		return Principal{}, unknownKey
 	}
-	return Principal{ID: strconv.FormatInt(c.ID, 10), Name: c.Name, Role: role}, nil
+	return Principal{ID: strconv.FormatInt(c.ID, 10), Name: c.Name, Role: role, Agencies: c.AgencyList(),
+		Clearance: string(c.Clearance), Surface: SurfaceAPI}, nil
 }
 
 // CreateClient records an API client with the hex SHA-256 of its key; the key itself
 // is shown to the caller once and stored nowhere.
 func (s *Service) CreateClient(ctx context.Context, actor Principal, name string, role Role, keyHash string) (Principal, error) {
-	var h [sha256.Size]byte
-	if n, err := hex.Decode(h[:], []byte(keyHash)); err != nil || n != sha256.Size {
-		return Principal{}, fault.New(fault.Invalid, "an API key's hash is 64 hex digits")
+	h, err := keyHashBytes(keyHash)
+	if err != nil {
+		return Principal{}, err
 	}
 	if !role.Valid() || role == RolePublic {
 		return Principal{}, fault.New(fault.Invalid, "a client's role is admin, system, clerk or leader")
@@ -135,6 +150,14 @@ func (s *Service) CreateClient(ctx context.Context, actor Principal, name string
 		return Principal{}, err
 	}
 	return Principal{ID: strconv.FormatInt(c.ID, 10), Name: c.Name, Role: role}, nil
+}
+
+func keyHashBytes(keyHash string) ([sha256.Size]byte, error) {
+	var h [sha256.Size]byte
+	if n, err := hex.Decode(h[:], []byte(keyHash)); err != nil || n != sha256.Size {
+		return h, fault.New(fault.Invalid, "an API key's hash is 64 hex digits")
+	}
+	return h, nil
 }
 
 // RevokeClient makes the client's key unusable.
@@ -178,19 +201,29 @@ func (s *Service) Credentials(context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// Key is the server key named id.
-func (s *Service) Key(_ context.Context, id string) (hsm.Key, error) {
+// Key is the server key named id, for CSC signHash. Each of its signatures is
+// audited, naming the caller ctx carries (WithCaller).
+func (s *Service) Key(ctx context.Context, id string) (hsm.Key, error) {
 	k, ok := s.Keys[id]
 	if !ok {
 		return nil, fault.Errorf(fault.NotFound, "no key %q", id)
 	}
-	return k.Key, nil
+	ak, ok := s.useOf(k).(auditedKey)
+	if !ok {
+		return k.Key, nil
+	}
+	if u, ok := ctx.Value(useKey{}).(keyUse); ok {
+		ak.use = &u
+	}
+	return ak, nil
 }
 
 // Authenticate finds the client holding apiKey.
 func (s *Service) Authenticate(ctx context.Context, apiKey string) (Principal, error) {
 	sum := store.HashAPIKey(apiKey)
-	return s.LookupByKeyHash(ctx, hex.EncodeToString(sum[:]))
+	p, err := s.LookupByKeyHash(ctx, hex.EncodeToString(sum[:]))
+	p.Surface = SurfaceCSC
+	return p, err
 }
 
 // grantTimeout bounds the grant lookup of MayUseCredential, which gets no context.

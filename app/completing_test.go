@@ -34,7 +34,7 @@ func TestCompleteAfterCrash(t *testing.T) {
 	f := newFixture(t)
 	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
 	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
-		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader"})
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestCompleteAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	sig, _ := pades.SignDigest(f.ctx, f.leader, pend.Digest, optsFor(t, pend))
-	req := CompleteRequest{Signature: sig, Actor: "leader"}
+	req := CompleteRequest{Signature: sig, By: f.lp}
 	if _, err := f.svc.Complete(f.ctx, pend.ID, req); !errors.Is(err, ErrConflict) {
 		t.Fatalf("completing inside the grace: %v, want ErrConflict", err)
 	}
@@ -68,21 +68,23 @@ func TestCompleteAfterCrash(t *testing.T) {
 func TestTwoSignaturesOverOneVersion(t *testing.T) {
 	f := newFixture(t)
 	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
-	// Copies are signed as new versions with no status change, so nothing but the
-	// base check stands between the two.
+	// Copies (the clerk, with the organisation's certificate) are signed as new
+	// versions of a draft with no status change, so nothing but the base check stands
+	// between the two.
+	org := f.svc.Keys["org"].Key
 	first, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
-		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleCopy, Actor: "leader"})
+		Certificate: org.Certificate(), Chain: org.Chain(), Role: RoleCopy, By: f.cp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	second, err := f.svc.Prepare(f.ctx, PrepareRequest{DocumentID: first.DocumentID,
-		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleCopy, Actor: "leader"})
+		Certificate: org.Certificate(), Chain: org.Chain(), Role: RoleCopy, By: f.cp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, p := range []*Pending{first, second} {
-		sig, _ := pades.SignDigest(f.ctx, f.leader, p.Digest, optsFor(t, p))
-		_, err := f.svc.Complete(f.ctx, p.ID, CompleteRequest{Signature: sig, Actor: "leader"})
+		sig, _ := pades.SignDigest(f.ctx, org, p.Digest, optsFor(t, p))
+		_, err := f.svc.Complete(f.ctx, p.ID, CompleteRequest{Signature: sig, By: f.cp})
 		if i == 0 && err != nil {
 			t.Fatal(err)
 		}

@@ -49,6 +49,7 @@ func (s *Service) SignDocument(ctx context.Context, p Principal, req SignRequest
 	if err != nil {
 		return SignResult{}, err
 	}
+	ctx = WithCaller(ctx, p)
 	if req.Format == "cades" {
 		if err := s.SignCAdES(ctx, req.Key, io.NewSectionReader(doc, 0, doc.Size()), out, level); err != nil {
 			return SignResult{}, err
@@ -64,12 +65,12 @@ func (s *Service) SignDocument(ctx context.Context, p Principal, req SignRequest
 	}
 	d, err := s.SignAndStore(ctx, req.Key, doc, doc.Size(), o, StoreTarget{
 		DocumentID: req.DocumentID, AgencyCode: req.Agency, Summary: req.Summary, Symbol: req.Symbol, Type: req.Type,
-		Filename: doc.Filename(), Actor: AuditActor(p),
+		Filename: doc.Filename(), By: p,
 	})
 	if err != nil {
 		return SignResult{}, err
 	}
-	rec, err := s.GetDocument(ctx, d.ID)
+	rec, err := s.record(ctx, d.ID)
 	if err != nil {
 		return SignResult{}, err
 	}
@@ -113,7 +114,7 @@ type SignatureRequest struct {
 func (r SignatureRequest) prepareRequest(p Principal, id int64, level SignOptions) PrepareRequest {
 	pr := PrepareRequest{
 		DocumentID: id, AgencyCode: r.Agency, Summary: r.Summary, Symbol: r.Symbol, Type: r.Type,
-		Role: r.Role, Actor: AuditActor(p), Options: level,
+		Role: r.Role, By: p, Options: level,
 	}
 	// A remote provider may tell the holder's certificate itself (see PrepareRemote).
 	if len(r.Certificates) > 0 {
@@ -150,8 +151,8 @@ func (s *Service) PrepareSignature(ctx context.Context, p Principal, req Signatu
 }
 
 // Signature is a prepared signature's state.
-func (s *Service) Signature(ctx context.Context, _ Principal, id string) (wire.Pending, error) {
-	pend, err := s.GetPending(ctx, id)
+func (s *Service) Signature(ctx context.Context, p Principal, id string) (wire.Pending, error) {
+	pend, err := s.GetPending(ctx, p, id)
 	if err != nil {
 		return wire.Pending{}, err
 	}
@@ -160,7 +161,7 @@ func (s *Service) Signature(ctx context.Context, _ Principal, id string) (wire.P
 
 // CompleteSignature embeds what the key produced.
 func (s *Service) CompleteSignature(ctx context.Context, p Principal, id string, c wire.Completion) (wire.Pending, error) {
-	pend, err := s.Complete(ctx, id, CompleteRequest{Signature: c.Signature, CMS: c.CMS, Actor: AuditActor(p)})
+	pend, err := s.Complete(ctx, id, CompleteRequest{Signature: c.Signature, CMS: c.CMS, By: p})
 	if err != nil {
 		return wire.Pending{}, err
 	}
@@ -213,7 +214,10 @@ func (s *Service) remoteRefusal(provider string, err error) error {
 }
 
 // WaitSignature blocks until the remote signature ends or ctx does.
-func (s *Service) WaitSignature(ctx context.Context, _ Principal, id string) (wire.Pending, error) {
+func (s *Service) WaitSignature(ctx context.Context, p Principal, id string) (wire.Pending, error) {
+	if _, err := s.GetPending(ctx, p, id); err != nil {
+		return wire.Pending{}, err
+	}
 	v, err := s.WaitRemote(ctx, id)
 	if err != nil {
 		return wire.Pending{}, err
@@ -243,10 +247,10 @@ func (s *Service) IssueDocument(ctx context.Context, p Principal, id int64, o Is
 	}
 	d, _, err := s.Issue(ctx, IssueRequest{
 		DocumentID: id, KeyName: o.Key, Seal: o.Seal, SealSize: o.SealSize, Page: o.Page, Rect: o.Rect,
-		NumberField: o.NumberField, DateField: o.DateField, Level: level, Actor: AuditActor(p),
+		NumberField: o.NumberField, DateField: o.DateField, Level: level, By: p,
 	})
 	if err != nil {
 		return DocumentRecord{}, err
 	}
-	return s.GetDocument(ctx, d.ID)
+	return s.record(ctx, d.ID)
 }

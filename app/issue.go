@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
@@ -38,7 +39,10 @@ type IssueRequest struct {
 	// them (e.g. "so_ky_hieu", "ngay_ban_hanh").
 	NumberField, DateField string
 	Level                  pades.Level
-	Actor                  string
+	// By is the clerk issuing (authz.go); Actor names it in the audit trail (default
+	// AuditActor(By)).
+	By    Principal
+	Actor string
 }
 
 // Issue issues an approved document. It refuses when the leader's signature does not
@@ -48,40 +52,65 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 	if !ok {
 		return nil, nil, fault.Errorf(fault.NotFound, "no key %q", req.KeyName)
 	}
-	doc, err := s.Store.GetDocument(ctx, req.DocumentID)
+	if req.Actor == "" {
+		req.Actor = AuditActor(req.By)
+	}
+	doc, err := s.readDocument(ctx, req.By, req.DocumentID, "")
 	if err != nil {
 		return nil, nil, err
 	}
 	if doc.Status != store.StatusApproved {
 		return nil, nil, fault.Errorf(fault.Conflict, "document %d is %s; only an approved document is issued", doc.ID, doc.Status)
 	}
+	if err := s.mayIssueWithKey(ctx, req.By, doc.AgencyCode, k); err != nil {
+		return nil, nil, err
+	}
 	f, size, _, cleanup, err := s.openContent(ctx, doc.ContentSHA256)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer cleanup()
-	po, _, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), k.Key.Chain())
+	// Another document of the agency may take the planned number while this one is
+	// signed; the number then goes to the next attempt (a few, then the conflict).
+	var rep *verify.Report
+	for attempt := 1; ; attempt++ {
+		rep, err = s.issueOnce(ctx, doc, k, f, size, req)
+		if fault.CodeOf(err) != store.CodeNumberTaken || attempt == issueAttempts {
+			break
+		}
+	}
 	if err != nil {
-		return nil, rep, err
-	}
-	out, err := os.CreateTemp(s.TempDir, "kyso-issue-*")
-	if err != nil {
-		return nil, rep, err
-	}
-	defer func() { out.Close(); os.Remove(out.Name()) }()
-	if err := pades.Sign(ctx, keyFailures{k.Key, req.KeyName}, f, size, out, po); err != nil {
-		return nil, rep, mapSignError(err)
-	}
-	if _, err := out.Seek(0, io.SeekStart); err != nil {
-		return nil, rep, err
-	}
-	sum, _ := json.Marshal(summary(rep))
-	if _, err := s.Store.Issue(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf",
-		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}); err != nil {
 		return nil, rep, err
 	}
 	d, err := s.Store.GetDocument(ctx, doc.ID)
 	return d, rep, err
+}
+
+// issueAttempts bounds Issue's attempts when its planned number is taken meanwhile.
+const issueAttempts = 3
+
+// issueOnce plans the number, signs with the organisation's key and stores the issued
+// version, taking the number.
+func (s *Service) issueOnce(ctx context.Context, doc *store.Document, k *ServerKey, f *os.File, size int64, req IssueRequest) (*verify.Report, error) {
+	po, numbered, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), k.Key.Chain())
+	if err != nil {
+		return rep, err
+	}
+	out, err := os.CreateTemp(s.TempDir, "kyso-issue-*")
+	if err != nil {
+		return rep, err
+	}
+	defer func() { out.Close(); os.Remove(out.Name()) }()
+	if err := pades.Sign(withUse(ctx, req.By, doc.ID, doc.ContentSHA256), s.useOf(k), f, size, out, po); err != nil {
+		return rep, mapSignError(err)
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		return rep, err
+	}
+	sum, _ := json.Marshal(summary(rep))
+	_, err = s.Store.IssueNumbered(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf", Base: doc.ContentSHA256,
+		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}, numbered)
+	return rep, err
 }
 
 // notVerified refuses to issue a document whose signatures do not verify.
@@ -92,8 +121,9 @@ func notVerified(why string) error {
 // issueOptions checks that the approved document's signatures verify, numbers it, and
 // lays out the organisation's signature: number, date and identifier in /Info, XMP
 // and the template's fields, and the seal. Issue (a server key) and Prepare with
-// RoleIssue (the clerk's token, outside the server) share it. Numbering is idempotent,
-// so a second attempt after an abandoned one reuses the number: no gap.
+// RoleIssue (the clerk's token, outside the server) share it. The number is planned,
+// not taken: the returned document carries it, and store.IssueNumbered takes it when
+// the signed version is stored.
 func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.File, size int64, req IssueRequest, cert *x509.Certificate, chain []*x509.Certificate) (pades.Options, *store.Document, *verify.Report, error) {
 	rep, err := verify.VerifyPDF(ctx, f, size, fmt.Sprintf("document-%d", doc.ID), s.Verify)
 	if err != nil {
@@ -102,7 +132,21 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 	if rep.Indication != verify.TotalPassed || len(rep.Signatures) == 0 {
 		return pades.Options{}, nil, rep, notVerified(verdict(rep))
 	}
-	numbered, err := s.Store.AssignNumber(ctx, doc.ID, s.now(), req.Actor)
+	// The number and date go on the page: into the template's fields when named,
+	// else into the blanks the approval marked. Without either the document is not
+	// issued (and takes no number): never an issued document with a blank number.
+	var rd *pdf.Reader
+	if req.NumberField == "" || req.DateField == "" {
+		if rd, err = pdf.Open(f, size); err != nil {
+			return pades.Options{}, nil, rep, mapSignError(err)
+		}
+		if _, err := pades.BlankValues(rd, pades.NumberDate{}); err != nil {
+			return pades.Options{}, nil, rep, noPlace(doc.ID, err)
+		}
+	}
+	// The number is planned here and taken only when the issued version is stored
+	// (store.IssueNumbered): a signature never completed uses up no number.
+	numbered, err := s.Store.PlanNumber(ctx, doc.ID, s.now())
 	if err != nil {
 		return pades.Options{}, nil, rep, err
 	}
@@ -124,12 +168,66 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 	if req.DateField != "" {
 		meta.Fields[req.DateField] = issued.Format("02/01/2006")
 	}
+	if rd != nil {
+		values, err := pades.BlankValues(rd, pades.NumberDate{Number: numbered.Number, Symbol: numbered.NumberSymbol().Symbol, Date: issued})
+		if err != nil {
+			return pades.Options{}, nil, rep, noPlace(doc.ID, err)
+		}
+		for k, v := range values {
+			meta.Fields[k] = v
+		}
+	}
 	app, err := sealAppearance(f, size, req)
 	if err != nil {
 		return pades.Options{}, nil, rep, err
 	}
 	po, err := s.padesOptions(SignOptions{Level: req.Level, Reason: "Phát hành văn bản " + ns, Appearance: app, Metadata: meta}, cert, chain)
+	// the organisation's signature locks the number and the date it wrote: a later
+	// revision that changes them is not form filling the verifier allows
+	for name := range meta.Fields {
+		po.LockFields = append(po.LockFields, name)
+	}
+	slices.Sort(po.LockFields)
 	return po, numbered, rep, err
+}
+
+// TextBlock is the text an organisation's signature shows on an attachment in a
+// separate file or an electronic copy when none is given (Decree 30/2020, Appendix I
+// III.1.d and the copy form): the signing organisation, from the certificate (its O,
+// else its CN), and the signing time as ISO 8601 in Vietnam's zone, drawn at the top
+// right of page 1 in 10 pt black serif. The number/symbol or the copy form, which the
+// certificate does not know, are given with --text.
+func TextBlock(cert *x509.Certificate, at time.Time) []string {
+	org := cert.Subject.CommonName
+	if len(cert.Subject.Organization) > 0 && cert.Subject.Organization[0] != "" {
+		org = cert.Subject.Organization[0]
+	}
+	return []string{org, at.In(vietnam).Format("2006-01-02T15:04:05-07:00")}
+}
+
+// CodeNoPlace: the approved document shows no place for its number and date.
+const CodeNoPlace = "issue/no-place"
+
+func noPlace(id int64, err error) error {
+	return fault.WithCode(&fault.Error{Kind: fault.Invalid, Cause: err, Detail: fmt.Sprintf("document %d shows no place for its number and date, so it is not issued: "+
+		"its first page had no blank \"Số:      /SYMBOL\" and \"ngày      tháng      năm\" when it was approved, and no template fields were named. "+
+		"Either name the template's text fields (--number-field and --date-field; number_field and date_field in the API), "+
+		"or put those blanks on the draft's first page and have it approved again", id)}, CodeNoPlace)
+}
+
+// approvalBlanks finds the blanks of the number and date on the draft's first page,
+// for the approval to mark with empty fields; none when the page has none (the
+// template may have fields of its own).
+func approvalBlanks(f *os.File, size int64) []pades.Blank {
+	rd, err := pdf.Open(f, size)
+	if err != nil {
+		return nil
+	}
+	blanks, err := pades.FindBlanks(rd)
+	if err != nil {
+		return nil
+	}
+	return blanks
 }
 
 // sealAppearance lays the seal over the left third of the leader's visible signature
@@ -151,6 +249,9 @@ func sealAppearance(f *os.File, size int64, req IssueRequest) (*pades.Appearance
 		return nil, fault.Errorf(fault.Invalid, "the document has no visible signature to lay the seal over; give its place")
 	}
 	app.Page, app.Rect = page, rect
+	// over the left third of the leader's image itself, where the appearance shows
+	// it, not of the rectangle it was fitted in
+	app.Under, _ = pades.LastSignatureImage(rd)
 	return app, nil
 }
 

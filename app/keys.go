@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/config"
@@ -73,8 +75,27 @@ func openKey(ctx context.Context, prov hsm.Provider, st *store.Store, kc config.
 	}
 	return &ServerKey{
 		Name: kc.Name, Key: withCertificates{Key: key, cert: cert, chain: chain}, StoreID: rec.ID, URI: kc.URI,
-		Owner: owner, Allowed: slices.Clone(kc.Allowed), Demo: kc.Demo,
+		Owner: owner, Allowed: configGrants(ctx, st, kc.Allowed), Demo: kc.Demo,
 	}, nil
+}
+
+// configGrants are the configuration's grants as MayUseKey matches them: a client's
+// name, which grants once matched, is taken for the id of the client so named now
+// (names are unique); a name no client has matches nobody.
+func configGrants(ctx context.Context, st *store.Store, allowed []string) []string {
+	out := slices.Clone(allowed)
+	for i, g := range out {
+		if strings.HasPrefix(g, "role:") {
+			continue
+		}
+		if _, err := strconv.ParseInt(g, 10, 64); err == nil {
+			continue
+		}
+		if c, err := st.ClientByName(ctx, g); err == nil {
+			out[i] = strconv.FormatInt(c.ID, 10)
+		}
+	}
+	return out
 }
 
 // withCertificates gives a key the certificates its configuration names.
@@ -87,13 +108,18 @@ type withCertificates struct {
 func (k withCertificates) Certificate() *x509.Certificate { return k.cert }
 func (k withCertificates) Chain() []*x509.Certificate     { return k.chain }
 
-// GrantKey lets principal (a client id or name, or "role:<role>") sign with the key.
+// GrantKey lets principal (a client id, or "role:<role>") sign with the key; a
+// client's name is taken for its id, and the id is what the grant keeps.
 func (s *Service) GrantKey(ctx context.Context, actor Principal, keyName, principal string) error {
 	k, ok := s.Keys[keyName]
 	if !ok {
 		return fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
-	return s.Store.GrantKey(ctx, k.StoreID, principal, AuditActor(actor))
+	who, err := s.grantee(ctx, principal)
+	if err != nil {
+		return err
+	}
+	return s.Store.GrantKey(ctx, k.StoreID, who, AuditActor(actor))
 }
 
 // RevokeGrant withdraws a grant given through GrantKey. A grant written in the
@@ -103,9 +129,13 @@ func (s *Service) RevokeGrant(ctx context.Context, actor Principal, keyName, pri
 	if !ok {
 		return fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
-	err := s.Store.RevokeGrant(ctx, k.StoreID, principal, AuditActor(actor))
+	who := principal
+	if g, err := s.grantee(ctx, principal); err == nil {
+		who = g
+	}
+	err := s.Store.RevokeGrant(ctx, k.StoreID, who, AuditActor(actor))
 	if errors.Is(err, store.ErrNotFound) {
-		if slices.Contains(k.Allowed, principal) {
+		if slices.Contains(k.Allowed, principal) || slices.Contains(k.Allowed, who) {
 			return fault.Errorf(fault.NotFound, "this grant is written in the configuration file; change it there")
 		}
 		return fault.Errorf(fault.NotFound, "the key has no such grant")

@@ -44,7 +44,18 @@ type PrepareRequest struct {
 	Chain       []*x509.Certificate
 	Role        string
 	Options     SignOptions
-	Actor       string
+	// By is who asks; the rules of authz.go (role, agency, certificate) apply to it.
+	By Principal
+	// Actor names By in the audit trail (default AuditActor(By)).
+	Actor string
+}
+
+// actor names the request's principal in the audit trail.
+func (r PrepareRequest) actor() string {
+	if r.Actor != "" {
+		return r.Actor
+	}
+	return AuditActor(r.By)
 }
 
 // Pending is a prepared signature as callers see it: the wire contract of the
@@ -76,6 +87,12 @@ type pendingState struct {
 	SignatureCount int             `json:"signature_count,omitempty"`
 	// Remote is set when a remote holder signs (see PrepareRemote).
 	Remote *remoteState `json:"remote,omitempty"`
+	// By is the id of the client that prepared it: only it completes it or sees it.
+	// Cert is the signer's certificate, checked again at completion.
+	By   string `json:"by,omitempty"`
+	Cert []byte `json:"cert,omitempty"`
+	// Plan is the number an issue signature carries, taken when it completes.
+	Plan *numberPlan `json:"plan,omitempty"`
 
 	// Rows of version 0 only: a copy of the view, and the document id.
 	LegacyView       *Pending `json:"view,omitempty"`
@@ -145,11 +162,32 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	if req.Certificate == nil {
 		return nil, fault.Errorf(fault.Invalid, "the signer's certificate is required")
 	}
+	req.Actor = req.actor()
 	if req.Actor == "" {
 		return nil, fault.Errorf(fault.Invalid, "an actor is required")
 	}
 	if req.Role == "" {
 		req.Role = RoleApprove
+	}
+	// Who may sign what is decided before anything is read, laid out or numbered.
+	agency := req.AgencyCode
+	if req.DocumentID != 0 {
+		d, err := s.readDocument(ctx, req.By, req.DocumentID, "")
+		if err != nil {
+			return nil, err
+		}
+		if req.Role == RoleApprove && d.Status != store.StatusDraft {
+			return nil, fault.Errorf(fault.Conflict, "document %d is %s; only a draft is approved", d.ID, d.Status)
+		}
+		if req.Role == RoleIssue && d.Status != store.StatusApproved {
+			return nil, fault.Errorf(fault.Conflict, "document %d is %s; only an approved document is issued", d.ID, d.Status)
+		}
+		agency = d.AgencyCode
+	} else if err := mayCreate(req.By, agency, store.Unclassified); err != nil {
+		return nil, err
+	}
+	if err := s.mayPrepare(ctx, req.By, req.Role, agency, req.Certificate, req.Chain); err != nil {
+		return nil, err
 	}
 	po, err := s.padesOptions(req.Options, req.Certificate, req.Chain)
 	if err != nil {
@@ -201,6 +239,9 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 		sigs, _ = json.Marshal(summary(rep))
 		sigCount = len(rep.Signatures) + 1
 	}
+	if req.Role == RoleApprove && po.Field == "" && len(po.Blanks) == 0 {
+		po.Blanks = approvalBlanks(f, size)
+	}
 	// The revision is laid out before a new document is stored, so a file that is not
 	// a PDF it can sign leaves nothing behind.
 	p, err := pades.Prepare(ctx, f, size, nil, po)
@@ -225,12 +266,15 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	}
 	docID := doc.ID
 	st := pendingState{V: pendingStateVersion, Prepared: p, BaseSHA256: sha, Reserve: po.TimestampReserve,
-		Signatures: sigs, SignatureCount: sigCount, documentID: docID,
+		Signatures: sigs, SignatureCount: sigCount, documentID: docID, By: req.By.ID, Cert: req.Certificate.Raw,
 		Shown: shownState{Role: req.Role, Summary: doc.Summary, Agency: doc.AgencyCode, Signer: req.Certificate.Subject.String(),
 			CertSHA256: wire.CertificateHash(req.Certificate), Algorithm: wire.AlgorithmName(req.Certificate.PublicKey, p.SignatureOpts()),
 			Hash: wire.HashName(p.SignatureOpts().HashFunc())}}
 	if doc.Number > 0 {
 		st.Shown.Number = doc.NumberSymbol().String()
+	}
+	if req.Role == RoleIssue && doc.RegNumber != nil && doc.IssuedAt != nil {
+		st.Plan = &numberPlan{Number: *doc.RegNumber, IssuedAt: *doc.IssuedAt}
 	}
 	for _, c := range req.Chain {
 		st.Chain = append(st.Chain, c.Raw)
@@ -253,11 +297,14 @@ func (s *Service) ttl() time.Duration {
 	return 30 * time.Minute
 }
 
-// GetPending returns a prepared signature's state.
-func (s *Service) GetPending(ctx context.Context, id string) (*Pending, error) {
+// GetPending returns a prepared signature's state to the client that prepared it.
+func (s *Service) GetPending(ctx context.Context, p Principal, id string) (*Pending, error) {
 	ps, st, err := s.loadPending(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if !ownsPending(p, st) {
+		return nil, noPending(id)
 	}
 	v := st.view(ps)
 	if st.Remote != nil {
@@ -283,8 +330,11 @@ func (s *Service) loadPending(ctx context.Context, id string) (*store.PendingSig
 type CompleteRequest struct {
 	Signature []byte
 	CMS       []byte
-	Actor     string
-	KeyURI    string // for the audit trail
+	// By is who completes: the client that prepared the signature, whose right to make
+	// it is checked again now.
+	By     Principal
+	Actor  string
+	KeyURI string // for the audit trail
 }
 
 // Complete embeds the signature and stores the signed document as the document's new
@@ -296,6 +346,12 @@ func (s *Service) Complete(ctx context.Context, id string, req CompleteRequest) 
 	ps, st, err := s.loadPending(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.mayComplete(ctx, req.By, id, st); err != nil {
+		return nil, err
+	}
+	if req.Actor == "" {
+		req.Actor = AuditActor(req.By)
 	}
 	// Claim it first, so that two completions of one request cannot both write. One
 	// left "completing" past the grace was cut off by a crash (it wrote no version,
@@ -373,7 +429,22 @@ func (s *Service) complete(ctx context.Context, id string, st *pendingState, req
 	case RoleApprove:
 		add = s.Store.Approve // the leader's signature approves the draft
 	case RoleIssue:
-		add = s.Store.Issue // the organisation's signature issues the numbered document
+		// The organisation's signature issues the document, taking the number it
+		// carries now (rows prepared before numbers were planned were numbered then).
+		var planned *store.Document
+		if st.Plan != nil {
+			d, err := s.Store.GetDocument(ctx, st.documentID)
+			if err != nil {
+				return nil, err
+			}
+			year := store.NumberingYear(st.Plan.IssuedAt)
+			n, at := st.Plan.Number, st.Plan.IssuedAt
+			d.RegNumber, d.Year, d.IssuedAt = &n, &year, &at
+			planned = d
+		}
+		add = func(ctx context.Context, id int64, in store.VersionInput) (*store.Version, error) {
+			return s.Store.IssueNumbered(ctx, id, in, planned)
+		}
 	}
 	v, err := add(ctx, st.documentID, in)
 	if err != nil {
@@ -390,4 +461,45 @@ const pendingKeep = 24 * time.Hour
 func (s *Service) SweepPending(ctx context.Context) (int64, error) {
 	n, err := s.Store.ExpirePendingBefore(ctx, s.now().Add(-pendingKeep))
 	return n, err
+}
+
+// numberPlan is the number an issue signature was prepared with.
+type numberPlan struct {
+	Number   int       `json:"number"`
+	IssuedAt time.Time `json:"issued_at"`
+}
+
+// noPending is the one answer for a pending signature that does not exist and one
+// another client prepared.
+func noPending(id string) error { return fault.Errorf(fault.NotFound, "no pending signature %s", id) }
+
+// ownsPending reports whether p prepared st (or is the person at the database).
+func ownsPending(p Principal, st *pendingState) bool {
+	return local(p) || st.By == "" || st.By == p.ID
+}
+
+// mayComplete checks that p prepared the signature and may still make it: the role,
+// the agency and the certificate (valid and unrevoked now) are checked again.
+func (s *Service) mayComplete(ctx context.Context, p Principal, id string, st *pendingState) error {
+	if !ownsPending(p, st) {
+		return noPending(id)
+	}
+	if local(p) || st.Cert == nil {
+		return nil
+	}
+	cert, err := x509.ParseCertificate(st.Cert)
+	if err != nil {
+		return err
+	}
+	var chain []*x509.Certificate
+	for _, der := range st.Chain {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			chain = append(chain, c)
+		}
+	}
+	d, err := s.readDocument(ctx, p, st.documentID, "")
+	if err != nil {
+		return err
+	}
+	return s.mayPrepare(ctx, p, st.Shown.Role, d.AgencyCode, cert, chain)
 }

@@ -22,7 +22,7 @@ func TestPendingStateVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
-		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader"})
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestPendingStateVersions(t *testing.T) {
 	if err := f.svc.Store.UpdatePending(f.ctx, pend.ID, statusPending, statusPending, legacy); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.svc.GetPending(f.ctx, pend.ID)
+	got, err := f.svc.GetPending(f.ctx, f.lp, pend.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,14 +65,14 @@ func TestPendingStateVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, Actor: "leader"})
+	done, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, By: f.lp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if done.Status != statusCompleted || done.Version != 2 || done.DocumentID != pend.DocumentID {
 		t.Errorf("completed legacy row: %+v", done)
 	}
-	again, err := f.svc.GetPending(f.ctx, pend.ID)
+	again, err := f.svc.GetPending(f.ctx, f.lp, pend.ID)
 	if err != nil || again.Version != 2 || again.Status != statusCompleted {
 		t.Errorf("after completion: %+v, %v", again, err)
 	}

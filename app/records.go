@@ -196,6 +196,13 @@ func registerRecord(r store.RegisterCount) RegisterRecord {
 // CreateDocument records an outgoing draft, or receives an incoming document (see
 // Receive: its signatures are verified, a scan without one is registered NOT_SIGNED).
 func (s *Service) CreateDocument(ctx context.Context, actor Principal, nd NewDocument, content Document) (DocumentRecord, error) {
+	part, owner := "issuing", nd.AgencyCode
+	if store.Direction(nd.Direction) == store.Incoming {
+		part, owner = "holder", nd.HolderCode
+	}
+	if err := mayCreateAs(actor, part, owner, store.Confidentiality(nd.Confidentiality)); err != nil {
+		return DocumentRecord{}, err
+	}
 	if store.Direction(nd.Direction) == store.Incoming {
 		return s.receiveDocument(ctx, actor, nd, content)
 	}
@@ -219,7 +226,7 @@ func (s *Service) CreateDocument(ctx context.Context, actor Principal, nd NewDoc
 	if err != nil {
 		return DocumentRecord{}, err
 	}
-	return s.GetDocument(ctx, d.ID)
+	return s.record(ctx, d.ID)
 }
 
 func (s *Service) receiveDocument(ctx context.Context, actor Principal, nd NewDocument, content Document) (DocumentRecord, error) {
@@ -234,7 +241,7 @@ func (s *Service) receiveDocument(ctx context.Context, actor Principal, nd NewDo
 	if err != nil {
 		return DocumentRecord{}, err
 	}
-	rec, err := s.GetDocument(ctx, d.ID)
+	rec, err := s.record(ctx, d.ID)
 	if err != nil {
 		return rec, err
 	}
@@ -250,9 +257,15 @@ func (s *Service) receiveDocument(ctx context.Context, actor Principal, nd NewDo
 	return rec, nil
 }
 
-// SearchDocuments finds documents, newest first.
-func (s *Service) SearchDocuments(ctx context.Context, q DocumentQuery) ([]DocumentRecord, error) {
-	docs, err := s.Store.Search(ctx, store.Query{
+// SearchDocuments finds the documents p may see, newest first: those its agencies
+// issued or hold, up to its clearance (authz.go). An admin's search is audited.
+func (s *Service) SearchDocuments(ctx context.Context, p Principal, q DocumentQuery) ([]DocumentRecord, error) {
+	if p.Role == RoleAdmin {
+		if _, err := s.Store.Audit(ctx, store.Event{Actor: AuditActor(p), Action: ActionRead, Detail: map[string]any{"search": q}}); err != nil {
+			return nil, err
+		}
+	}
+	docs, err := s.Store.Search(ctx, store.Query{Visible: visibility(p),
 		Identifier: q.Identifier, HolderCode: docid.AgencyCode(q.HolderCode), AgencyCode: docid.AgencyCode(q.AgencyCode),
 		Direction: store.Direction(q.Direction), Status: store.Status(q.Status), Number: q.Number, Symbol: q.Symbol,
 		Year: q.Year, IssuedFrom: q.IssuedFrom, IssuedTo: q.IssuedTo, Text: q.Text, Limit: q.Limit, Offset: q.Offset,
@@ -267,8 +280,17 @@ func (s *Service) SearchDocuments(ctx context.Context, q DocumentQuery) ([]Docum
 	return out, nil
 }
 
-// GetDocument returns the document with its versions.
-func (s *Service) GetDocument(ctx context.Context, id int64) (DocumentRecord, error) {
+// GetDocument returns the document with its versions, when p may see it; otherwise
+// the same NotFound as for an id that does not exist.
+func (s *Service) GetDocument(ctx context.Context, p Principal, id int64) (DocumentRecord, error) {
+	if _, err := s.readDocument(ctx, p, id, "metadata"); err != nil {
+		return DocumentRecord{}, err
+	}
+	return s.record(ctx, id)
+}
+
+// record is the document with its versions, unchecked: for the document just written.
+func (s *Service) record(ctx context.Context, id int64) (DocumentRecord, error) {
 	d, err := s.Store.GetDocument(ctx, id)
 	if err != nil {
 		return DocumentRecord{}, err
@@ -287,6 +309,9 @@ func (s *Service) GetDocument(ctx context.Context, id int64) (DocumentRecord, er
 // OpenContent opens version seq (0: the current one) of a document and records the
 // download.
 func (s *Service) OpenContent(ctx context.Context, actor Principal, id int64, seq int) (io.ReadCloser, VersionRecord, error) {
+	if _, err := s.readDocument(ctx, actor, id, ""); err != nil { // the download itself is audited
+		return nil, VersionRecord{}, err
+	}
 	rc, v, err := s.Store.Download(ctx, id, seq, AuditActor(actor))
 	if err != nil {
 		return nil, VersionRecord{}, err
@@ -294,26 +319,30 @@ func (s *Service) OpenContent(ctx context.Context, actor Principal, id int64, se
 	return rc, versionRecord(v), nil
 }
 
-// Certificates lists the certificates in use.
-func (s *Service) Certificates(ctx context.Context) ([]CertificateInfo, error) {
+// Certificates lists the certificates in use of the agencies p acts for (all, for an
+// admin).
+func (s *Service) Certificates(ctx context.Context, p Principal) ([]CertificateInfo, error) {
 	cs, err := s.Store.Certificates(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]CertificateInfo, len(cs))
-	for i, c := range cs {
-		out[i] = CertificateInfo{
+	out := make([]CertificateInfo, 0, len(cs))
+	for _, c := range cs {
+		if !actsFor(p, c.AgencyCode) {
+			continue // another agency's, or of no agency: an admin's to see
+		}
+		out = append(out, CertificateInfo{
 			Subject: c.Subject, Issuer: c.Issuer, Serial: c.Serial, SHA256: c.Fingerprint,
 			Kind: string(c.Kind), Form: string(c.Form), AgencyCode: c.AgencyCode, Owner: c.Owner,
 			NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), RevokedAt: c.RevokedAt,
-		}
+		})
 	}
 	return out, nil
 }
 
-// Stats reports a year's activity.
-func (s *Service) Stats(ctx context.Context, year int) (Stats, error) {
-	st, err := s.Store.Stats(ctx, year)
+// Stats reports a year's activity over what p may see.
+func (s *Service) Stats(ctx context.Context, p Principal, year int) (Stats, error) {
+	st, err := s.Store.StatsVisible(ctx, year, visibility(p))
 	if err != nil {
 		return Stats{}, err
 	}
@@ -351,9 +380,10 @@ func (s *Service) ImportAgencies(ctx context.Context, actor Principal, csv io.Re
 	return s.Store.ImportAgencies(ctx, list, AuditActor(actor))
 }
 
-// Registers lists the registers ("sổ đăng ký") of agency ("" for all) with the last
-// number taken in year; year 0 is this numbering year (Vietnam time).
-func (s *Service) Registers(ctx context.Context, agency string, year int) ([]RegisterRecord, error) {
+// Registers lists the registers ("sổ đăng ký") of agency ("" for all) that p's
+// agencies keep, with the last number taken in year; year 0 is this numbering year
+// (Vietnam time).
+func (s *Service) Registers(ctx context.Context, p Principal, agency string, year int) ([]RegisterRecord, error) {
 	if year == 0 {
 		year = store.NumberingYear(s.now())
 	}
@@ -361,9 +391,11 @@ func (s *Service) Registers(ctx context.Context, agency string, year int) ([]Reg
 	if err != nil {
 		return nil, err
 	}
-	out := make([]RegisterRecord, len(regs))
-	for i, r := range regs {
-		out[i] = registerRecord(r)
+	out := make([]RegisterRecord, 0, len(regs))
+	for _, r := range regs {
+		if actsFor(p, r.AgencyCode) {
+			out = append(out, registerRecord(r))
+		}
 	}
 	return out, nil
 }

@@ -170,7 +170,7 @@ func (s *Service) PrepareRemote(ctx context.Context, req RemoteRequest) ([]*Pend
 	now := s.now()
 	for i, v := range views {
 		rs := &remoteState{Provider: req.Provider, Holder: req.Holder, Display: req.DisplayText,
-			Cert: first.Certificate.Raw, Actor: req.Documents[i].Actor}
+			Cert: first.Certificate.Raw, Actor: req.Documents[i].actor()}
 		if len(views) > 1 {
 			rs.Batch = ids
 		}
@@ -350,7 +350,7 @@ func (s *Service) remoteProgress(ctx context.Context, batch []string) *Progress 
 // watches the store, so an abandoned wait leaves nothing running.
 func (s *Service) WaitRemote(ctx context.Context, id string) (*Pending, error) {
 	for {
-		v, err := s.GetPending(ctx, id)
+		v, err := s.GetPending(ctx, Principal{}, id) // the caller was checked by WaitSignature
 		if err != nil {
 			return nil, err
 		}

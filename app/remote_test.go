@@ -73,7 +73,7 @@ func simDraft(t *testing.T, svc *Service, p *testpki.TestPKI, level pades.Level)
 		t.Fatal(err)
 	}
 	return PrepareRequest{Content: bytes.NewReader(in), Filename: "draft.pdf", AgencyCode: agency, Summary: "Ký qua SIM",
-		Certificate: p.SIM.Cert, Chain: p.SIM.Chain, Actor: "sim-holder", Options: SignOptions{Level: level, Reason: "SIM PKI"}}
+		Certificate: p.SIM.Cert, Chain: p.SIM.Chain, By: testClient(t, svc, "sim-holder", RoleLeader, p.SIM.Cert), Options: SignOptions{Level: level, Reason: "SIM PKI"}}
 }
 
 // askSIM prepares one draft at level for the test PKI's SIM holder and submits it.
@@ -341,7 +341,7 @@ func TestRemoteBatchOnePerDocument(t *testing.T) {
 		}
 		verifyStored(t, svc, got.DocumentID, "B-B")
 	}
-	last, _ := svc.GetPending(ctx, views[2].ID)
+	last, _ := svc.GetPending(ctx, Principal{}, views[2].ID)
 	if last.Progress == nil || *last.Progress != (Progress{Done: 3, Total: 3}) || m.Submissions() != 3 {
 		t.Fatalf("progress %+v, %d submissions", last.Progress, m.Submissions())
 	}

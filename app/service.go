@@ -69,7 +69,7 @@ type ServerKey struct {
 	StoreID int64
 	URI     string // without any PIN
 	// Owner is who the key belongs to; Allowed the grants written in the
-	// configuration (client ids or names, "role:<role>"), next to those in the store.
+	// configuration (client ids, "role:<role>"), next to those in the store.
 	Owner   string
 	Allowed []string
 	// Demo marks a software key from the test PKI, so every listing says so.
@@ -140,13 +140,17 @@ type SignOptions struct {
 	// VisiblePage, when Appearance is nil, draws a visible signature on that page at
 	// VisibleRect (zero: the top right corner): the handwritten signature VisibleImage
 	// (PNG) and the seal VisibleSeal laid over it, with the text VisibleLines; with
-	// neither image nor lines, the standard text (signer and signing time in Vietnam's
-	// zone, Decree 30/2020).
+	// neither image nor lines, the text block of Decree 30/2020 (TextBlock: the
+	// signing organisation and the signing time in Vietnam's zone).
 	VisiblePage  int
 	VisibleRect  [4]float64
 	VisibleImage []byte
 	VisibleSeal  []byte
 	VisibleLines []string
+	// Blanks, for an approval, are the places where issuing will write the number
+	// and the date, given when the draft's first page has no blanks Kyso finds
+	// itself (the last resort: pades.BlanksAt); none given, Kyso looks for them.
+	Blanks []pades.Blank
 }
 
 // CheckSignOptions tells whether o can be signed with this service's timestamp
@@ -165,7 +169,7 @@ func (s *Service) padesOptions(o SignOptions, cert *x509.Certificate, chain []*x
 	po := pades.Options{
 		Level: o.Level, Hash: o.Hash, PSS: o.PSS, Certificate: cert, Chain: chain, Reason: o.Reason, Location: o.Location,
 		ContactInfo: o.Contact, Name: o.Name, Field: o.Field, Certify: o.Certify, Appearance: o.Appearance,
-		Metadata: o.Metadata, Time: s.now(), Timestamper: s.Timestamper, Validation: s.Validation,
+		Metadata: o.Metadata, Time: s.now(), Timestamper: s.Timestamper, Validation: s.Validation, Blanks: o.Blanks,
 	}
 	if po.Level == 0 {
 		po.Level = pades.LevelBB
@@ -174,10 +178,7 @@ func (s *Service) padesOptions(o SignOptions, cert *x509.Certificate, chain []*x
 		po.Appearance = &pades.Appearance{Page: o.VisiblePage, Rect: o.VisibleRect, Image: o.VisibleImage,
 			Seal: o.VisibleSeal, Lines: o.VisibleLines}
 		if o.VisibleImage == nil && len(o.VisibleLines) == 0 {
-			po.Appearance.Lines = []string{
-				"Ký bởi: " + cert.Subject.CommonName,
-				"Thời gian ký: " + po.Time.In(vietnam).Format("2006-01-02T15:04:05-07:00"),
-			}
+			po.Appearance.Lines = TextBlock(cert, po.Time)
 		}
 	}
 	return po, s.CheckSignOptions(SignOptions{Level: po.Level})
@@ -198,7 +199,7 @@ func (s *Service) SignPDF(ctx context.Context, keyName string, in io.ReaderAt, s
 	if err != nil {
 		return err
 	}
-	return mapSignError(pades.Sign(ctx, keyFailures{k.Key, keyName}, in, size, out, po))
+	return mapSignError(pades.Sign(ctx, s.useOf(k), in, size, out, po))
 }
 
 // keyFailures marks every failure of the key itself as Unavailable with

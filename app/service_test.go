@@ -33,6 +33,9 @@ type fixture struct {
 	pki    *testpki.TestPKI
 	leader hsm.Key
 	ctx    context.Context
+	// The clients of agency H43: its leader (the leader's certificate bound), its
+	// clerk and a document-management system.
+	lp, cp, sp Principal
 }
 
 // newFixture: a SQLite store, the leader's key on a real SoftHSM2 token (imported
@@ -74,7 +77,11 @@ func newFixture(t *testing.T) *fixture {
 			Revocation: &pki.Checker{RewriteURL: services.RewriteURL}},
 		TempDir: t.TempDir(),
 	}
-	return &fixture{svc: svc, pki: p, leader: leader, ctx: ctx}
+	f := &fixture{svc: svc, pki: p, leader: leader, ctx: ctx}
+	f.lp = testClient(t, svc, "leader", RoleLeader, p.Leader.Cert)
+	f.cp = testClient(t, svc, "clerk", RoleClerk)
+	f.sp = testClient(t, svc, "system", RoleSystem)
+	return f
 }
 
 // TestIssueFlow: a draft is uploaded, the leader signs it on the token through
@@ -83,15 +90,13 @@ func newFixture(t *testing.T) *fixture {
 // gives TOTAL_PASSED with the clerk's changes allowed.
 func TestIssueFlow(t *testing.T) {
 	f := newFixture(t)
-	in, err := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	issueOn(f, time.Date(2026, 12, 3, 9, 30, 0, 0, vietnam))
+	in := testenv.CongVanPDF(t)
 	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
 	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{
 		Content: bytes.NewReader(in), Filename: "draft.pdf", AgencyCode: agency, Summary: "Về việc thử nghiệm", Symbol: "UBND-VP", Type: "CV",
-		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader",
-		Options: SignOptions{Reason: "Phê duyệt", Appearance: &pades.Appearance{Page: 1, Rect: [4]float64{300, 100, 480, 160}, Image: sigPNG}},
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp,
+		Options: SignOptions{Reason: "Phê duyệt", Appearance: &pades.Appearance{Page: 1, Rect: leaderRect, Image: sigPNG}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -101,14 +106,14 @@ func TestIssueFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, Actor: "leader"}); err != nil {
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, By: f.lp}); err != nil {
 		t.Fatal(err)
 	}
 	// a replay of the same completion is refused
-	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, Actor: "leader"}); !errors.Is(err, ErrConflict) {
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, By: f.lp}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("replayed completion: %v", err)
 	}
-	doc, rep, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Seal: sealPNG, SealSize: 60, Actor: "clerk"})
+	doc, rep, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Seal: sealPNG, SealSize: 100, By: f.cp})
 	if err != nil {
 		t.Fatalf("issue: %v (report %+v)", err, rep)
 	}
@@ -126,8 +131,9 @@ func TestIssueFlow(t *testing.T) {
 	}
 	cat, _, _ := r.Catalog()
 	xmp, _ := mustStream(r, cat["Metadata"]).Decode(1 << 20)
-	if !bytes.Contains(xmp, []byte(*doc.Identifier)) {
-		t.Errorf("XMP lacks the identifier")
+	if !bytes.Contains(xmp, []byte(*doc.Identifier)) || !bytes.Contains(xmp, []byte("<kyso:NumberSymbol>01/UBND-VP</kyso:NumberSymbol>")) ||
+		!bytes.Contains(xmp, []byte("<kyso:IssuedAt>2026-12-03T")) {
+		t.Errorf("XMP lacks the identifier, the number or the date the page shows:\n%s", xmp)
 	}
 	final, err := verify.VerifyPDF(f.ctx, bytes.NewReader(content), int64(len(content)), "issued.pdf", f.svc.Verify)
 	if err != nil {
@@ -136,16 +142,24 @@ func TestIssueFlow(t *testing.T) {
 	if final.Indication != verify.TotalPassed || len(final.Signatures) != 2 {
 		t.Fatalf("verify: %s, %d signatures: %s", final.Indication, len(final.Signatures), verdict(final))
 	}
-	allowed := 0
+	allowed, filled := 0, false
 	for _, m := range final.Signatures[0].Modifications {
 		if !m.Allowed {
 			t.Errorf("the clerk's change %q is reported as not allowed: %s", m.Kind, m.Detail)
 		}
+		filled = filled || m.Kind == verify.KindFormFilling
 		allowed++
 	}
-	if allowed == 0 {
-		t.Error("the clerk's revision is not reported at all")
+	if allowed == 0 || !filled {
+		t.Errorf("the clerk's revision is not reported as form filling: %+v", final.Signatures[0].Modifications)
 	}
+	// the number and date on the page, as the store, /Info and XMP have them
+	if doc.NumberSymbol().String() != "01/UBND-VP" || pdf.DecodeText(info["KysoNumber"].(pdf.String)) != "01/UBND-VP" {
+		t.Errorf("number %s, /Info %v", doc.NumberSymbol(), info["KysoNumber"])
+	}
+	checkIssuedPage(t, content, "Số: 01/UBND-VP", "ngày 03 tháng 12 năm 2026")
+	checkSealOnPage(t, content, 100)
+	checkNumberLocked(t, f, content, pades.BlankNumber)
 	t.Logf("issued %s; leader signature modifications: %+v", doc.NumberSymbol(), final.Signatures[0].Modifications)
 }
 
@@ -155,16 +169,16 @@ func TestIssueRefusedWhenLeaderSignatureFails(t *testing.T) {
 	f := newFixture(t)
 	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
 	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
-		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader"})
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// the leader signs with the wrong key: Complete refuses to embed it
 	wrong, _ := pades.SignDigest(f.ctx, f.pki.Clerk.Key, pend.Digest, optsFor(t, pend))
-	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: wrong, Actor: "leader"}); !errors.Is(err, ErrBadDocument) {
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: wrong, By: f.lp}); !errors.Is(err, ErrBadDocument) {
 		t.Fatalf("wrong signature: %v", err)
 	}
-	if _, _, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", Actor: "clerk"}); !errors.Is(err, ErrConflict) {
+	if _, _, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", By: f.cp}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("issuing a draft: %v", err)
 	}
 	doc, _ := f.svc.Store.GetDocument(f.ctx, pend.DocumentID)
@@ -219,7 +233,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(c.content), AgencyCode: agency,
-			Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Actor: "leader"})
+			Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, By: f.lp})
 		if !errors.Is(err, ErrBadDocument) {
 			t.Errorf("%s: %v", c.name, err)
 		}
@@ -256,7 +270,7 @@ func TestSignCAdESAndStore(t *testing.T) {
 
 	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
 	d, err := f.svc.SignAndStore(f.ctx, "org", bytes.NewReader(in), int64(len(in)), SignOptions{Reason: "Sao y"},
-		StoreTarget{AgencyCode: agency, Summary: "Bản sao", Filename: "a.pdf", Actor: "system"})
+		StoreTarget{AgencyCode: agency, Summary: "Bản sao", Filename: "a.pdf", By: f.sp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +279,7 @@ func TestSignCAdESAndStore(t *testing.T) {
 	}
 	first := f.current(t, d)
 	d2, err := f.svc.SignAndStore(f.ctx, "org", bytes.NewReader(first), int64(len(first)), SignOptions{},
-		StoreTarget{DocumentID: d.ID, Actor: "system"})
+		StoreTarget{DocumentID: d.ID, By: f.sp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +291,7 @@ func TestSignCAdESAndStore(t *testing.T) {
 	if err != nil || rep.Indication != verify.TotalPassed || len(rep.Signatures) != 2 {
 		t.Fatalf("verify: %v %s", err, verdict(rep))
 	}
-	if _, err := f.svc.SignAndStore(f.ctx, "org", bytes.NewReader(in), int64(len(in)), SignOptions{}, StoreTarget{Actor: "system"}); !errors.Is(err, ErrInvalid) {
+	if _, err := f.svc.SignAndStore(f.ctx, "org", bytes.NewReader(in), int64(len(in)), SignOptions{}, StoreTarget{By: f.sp}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("no target: %v", err)
 	}
 }
@@ -308,25 +322,26 @@ func TestReceiveUnsigned(t *testing.T) {
 // identifier and verifies with both signatures; approving it again is a conflict.
 func TestIssueWithTokenOutside(t *testing.T) {
 	f := newFixture(t)
-	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
+	issueOn(f, time.Date(2026, 1, 5, 8, 0, 0, 0, vietnam))
+	in := testenv.CongVanPDF(t)
 	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
 	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP",
-		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, Actor: "leader",
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp,
 		Options: SignOptions{VisiblePage: 1, VisibleRect: [4]float64{300, 100, 480, 160}, VisibleImage: sigPNG}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sig, _ := pades.SignDigest(f.ctx, f.leader, pend.Digest, optsFor(t, pend))
-	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, Actor: "leader"}); err != nil {
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, By: f.lp}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.Prepare(f.ctx, PrepareRequest{DocumentID: pend.DocumentID, Certificate: f.leader.Certificate(),
-		Role: RoleApprove, Actor: "leader"}); !errors.Is(err, ErrConflict) {
+		Role: RoleApprove, By: f.lp}); !errors.Is(err, ErrConflict) {
 		t.Errorf("approving an approved document: %v", err)
 	}
 	org := f.pki.Org
 	ip, err := f.svc.Prepare(f.ctx, PrepareRequest{DocumentID: pend.DocumentID, Certificate: org.Cert, Chain: org.Chain,
-		Role: RoleIssue, Actor: "clerk", Options: SignOptions{VisibleImage: sealPNG}})
+		Role: RoleIssue, By: f.cp, Options: SignOptions{VisibleImage: sealPNG}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +349,7 @@ func TestIssueWithTokenOutside(t *testing.T) {
 		t.Fatalf("issue request %+v", ip)
 	}
 	isig, _ := pades.SignDigest(f.ctx, org.Key, ip.Digest, optsFor(t, ip))
-	done, err := f.svc.Complete(f.ctx, ip.ID, CompleteRequest{Signature: isig, Actor: "clerk"})
+	done, err := f.svc.Complete(f.ctx, ip.ID, CompleteRequest{Signature: isig, By: f.cp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,6 +369,7 @@ func TestIssueWithTokenOutside(t *testing.T) {
 	if last := vs[len(vs)-1]; last.SignatureCount != 2 {
 		t.Errorf("the issued version counts %d signatures", last.SignatureCount)
 	}
+	checkIssuedPage(t, content, "Số: 01/UBND-VP", "ngày 05 tháng 01 năm 2026")
 }
 
 func TestVerifyPDFRefusals(t *testing.T) {

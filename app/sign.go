@@ -36,7 +36,10 @@ type StoreTarget struct {
 	Symbol     string
 	Type       string
 	Filename   string
-	Actor      string
+	// By is who stores it (authz.go); Actor names it in the audit trail (default
+	// AuditActor(By)).
+	By    Principal
+	Actor string
 }
 
 // SignAndStore signs size bytes of in with the named server key, as SignPDF, and
@@ -46,17 +49,34 @@ func (s *Service) SignAndStore(ctx context.Context, keyName string, in io.Reader
 	if t.DocumentID == 0 && t.AgencyCode == "" {
 		return nil, fault.Errorf(fault.Invalid, "name the document to add a version to, or the agency of a new draft")
 	}
+	if t.Actor == "" {
+		t.Actor = AuditActor(t.By)
+	}
+	// A new version goes only to a draft the caller sees, of an agency it acts for,
+	// and names the version it replaces: an approved or issued document never changes
+	// this way (the store refuses it too).
+	base := ""
 	if t.DocumentID != 0 {
-		if _, err := s.Store.GetDocument(ctx, t.DocumentID); err != nil {
+		d, err := s.readDocument(ctx, t.By, t.DocumentID, "")
+		if err != nil {
 			return nil, err
 		}
+		if d.Status != store.StatusDraft {
+			return nil, fault.Errorf(fault.Conflict, "document %d is %s; it cannot change (only a draft takes new versions)", d.ID, d.Status)
+		}
+		if !actsFor(t.By, d.AgencyCode) {
+			return nil, fault.Errorf(fault.Forbidden, "you do not act for agency %s", d.AgencyCode)
+		}
+		base = d.ContentSHA256
+	} else if err := mayCreate(t.By, t.AgencyCode, store.Unclassified); err != nil {
+		return nil, err
 	}
 	out, err := os.CreateTemp(s.TempDir, "kyso-signed-*")
 	if err != nil {
 		return nil, err
 	}
 	defer func() { out.Close(); os.Remove(out.Name()) }()
-	if err := s.SignPDF(ctx, keyName, in, size, out, o); err != nil {
+	if err := s.SignPDF(withUse(ctx, t.By, t.DocumentID, ""), keyName, in, size, out, o); err != nil {
 		return nil, err
 	}
 	if _, err := out.Seek(0, io.SeekStart); err != nil {
@@ -64,7 +84,7 @@ func (s *Service) SignAndStore(ctx context.Context, keyName string, in io.Reader
 	}
 	k := s.Keys[keyName]
 	if t.DocumentID != 0 {
-		if _, err := s.Store.AddVersion(ctx, t.DocumentID, store.VersionInput{Content: out, Filename: t.Filename,
+		if _, err := s.Store.AddVersion(ctx, t.DocumentID, store.VersionInput{Content: out, Filename: t.Filename, Base: base,
 			MediaType: "application/pdf", SignatureCount: 1, Actor: t.Actor, KeyURI: k.URI}); err != nil {
 			return nil, err
 		}
@@ -92,7 +112,7 @@ func (s *Service) SignCAdES(ctx context.Context, keyName string, in io.Reader, o
 	if err != nil {
 		return err
 	}
-	der, err := cades.Sign(ctx, keyFailures{k.Key, keyName}, spec, in, ts)
+	der, err := cades.Sign(ctx, s.useOf(k), spec, in, ts)
 	if err != nil {
 		return mapSignError(err)
 	}

@@ -58,6 +58,10 @@ type kysoServer struct {
 	pki     *testpki.TestPKI
 	clock   *fakeClock // the server's time: a test moves it to expire requests
 	log     syncBuffer // every request, as the server saw it
+	// leader and clerk are the agency's clients the requests are made as: the
+	// personal certificates are bound to the leader (app's approval rule), the
+	// clerk's too, so that a test may prepare with a certificate the token lacks.
+	leader, clerk app.Principal
 }
 
 func startKyso(t *testing.T, p *testpki.TestPKI) *kysoServer {
@@ -75,6 +79,22 @@ func startKyso(t *testing.T, p *testpki.TestPKI) *kysoServer {
 		Store: st, Keys: map[string]*app.ServerKey{},
 		Verify:  verify.Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: &pki.Checker{RewriteURL: services.RewriteURL}},
 		TempDir: t.TempDir(), Now: k.clock.Now,
+	}
+	for _, c := range []struct {
+		p    *app.Principal
+		name string
+		role app.Role
+		cert []*x509.Certificate
+	}{{&k.leader, "leader", app.RoleLeader, []*x509.Certificate{p.Leader.Cert, p.Clerk.Cert, p.PersonalEC.Cert}}, {&k.clerk, "clerk", app.RoleClerk, nil}} {
+		_, hash, err := store.NewAPIKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *c.p, err = k.svc.RegisterClient(ctx, app.Principal{Name: "test"}, app.NewClient{Name: c.name, Role: c.role,
+			Agencies: []string{agency}, Certificates: c.cert}, fmt.Sprintf("%x", hash)); err != nil {
+			t.Fatal(err)
+		}
+		c.p.Surface = app.SurfaceAgent
 	}
 	logger := slog.New(slog.NewTextHandler(&k.log, nil))
 	mux := http.NewServeMux()
@@ -149,8 +169,11 @@ func (k *kysoServer) prepare(w http.ResponseWriter, r *http.Request) {
 	}
 	req := app.PrepareRequest{
 		AgencyCode: r.FormValue("agency"), Summary: r.FormValue("summary"), Symbol: r.FormValue("symbol"),
-		Certificate: certs[0], Chain: certs[1:], Role: r.FormValue("role"), Actor: "web",
+		Certificate: certs[0], Chain: certs[1:], Role: r.FormValue("role"), By: k.leader,
 		Options: app.SignOptions{Reason: r.FormValue("reason"), Location: r.FormValue("location")},
+	}
+	if req.Role != "" && req.Role != app.RoleApprove {
+		req.By = k.clerk
 	}
 	if id := r.FormValue("document_id"); id != "" {
 		req.DocumentID, _ = strconv.ParseInt(id, 10, 64)
@@ -181,7 +204,7 @@ func (k *kysoServer) prepare(w http.ResponseWriter, r *http.Request) {
 }
 
 func (k *kysoServer) get(w http.ResponseWriter, r *http.Request) {
-	p, err := k.svc.GetPending(r.Context(), r.PathValue("id"))
+	p, err := k.svc.GetPending(r.Context(), app.Principal{}, r.PathValue("id"))
 	if err != nil {
 		serviceError(w, err)
 		return

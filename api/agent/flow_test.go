@@ -34,7 +34,7 @@ func TestLeaderThenClerk(t *testing.T) {
 	tok := newToken(t, p, "Kyso leader")
 	e := startAgent(t, tok, k)
 	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
-	req := k.prepareDoc(t, corpusPDF(t), p.Leader, app.RoleApprove, "Về việc phê duyệt kế hoạch năm 2026", sigPNG)
+	req := k.prepareDoc(t, testenv.CongVanPDF(t), p.Leader, app.RoleApprove, "Về việc phê duyệt kế hoạch năm 2026", sigPNG) // blanks for number and date: issuable
 	e.signAll(t, req.ID)
 	doc, content := k.document(t, req.DocumentID)
 	if doc.Status != store.StatusApproved {
@@ -61,7 +61,7 @@ func TestLeaderThenClerk(t *testing.T) {
 		t.Fatal(err)
 	}
 	k.svc.Keys["org"] = &app.ServerKey{Name: "org", Key: orgKey{org, p.Org.Chain}, StoreID: sk.ID}
-	issued, rep, err := k.svc.Issue(context.Background(), app.IssueRequest{DocumentID: req.DocumentID, KeyName: "org", Seal: sealPNG, SealSize: 60, Actor: "clerk"})
+	issued, rep, err := k.svc.Issue(context.Background(), app.IssueRequest{DocumentID: req.DocumentID, KeyName: "org", Seal: sealPNG, SealSize: 60, By: k.clerk})
 	if err != nil {
 		t.Fatalf("issue: %v (%+v)", err, rep)
 	}

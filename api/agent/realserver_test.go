@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -31,10 +32,13 @@ import (
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
-// realKyso is a real "kyso serve" process on loopback: its admin key, its logs, its
-// data directory.
+// realKyso is a real "kyso serve" process on loopback: the API key of agency H43's
+// leader (the leader certificate of the test's PKI bound to it) and of its clerk, its logs,
+// its data directory. Only a leader approves and only a clerk issues, each completing
+// what it prepared.
 type realKyso struct {
 	url, key, dataDir string
+	clerkKey          string
 	logs              syncBuffer // its standard error
 }
 
@@ -67,7 +71,7 @@ func buildKyso(t *testing.T) string {
 
 // startRealKyso builds cmd/kyso and runs "kyso serve" with a config in a temp dir,
 // extra appended to it.
-func startRealKyso(t *testing.T, extra string) *realKyso {
+func startRealKyso(t *testing.T, p *testpki.TestPKI, extra string) *realKyso {
 	t.Helper()
 	dir := t.TempDir()
 	bin := buildKyso(t)
@@ -128,7 +132,30 @@ func startRealKyso(t *testing.T, extra string) *realKyso {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	leaderPEM, _ := json.Marshal(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Leader.Cert.Raw})))
+	r.key, r.clerkKey = r.client(t, `{"name":"leader","role":"leader","agencies":["000.00.00.H43"],"certificates":[`+string(leaderPEM)+`]}`),
+		r.client(t, `{"name":"clerk","role":"clerk","agencies":["000.00.00.H43"]}`)
 	return r
+}
+
+// client makes an API client with the admin key r holds, and returns its key.
+func (r *realKyso) client(t *testing.T, body string) string {
+	t.Helper()
+	var c struct {
+		APIKey string `json:"api_key"`
+	}
+	req, _ := http.NewRequest(http.MethodPost, r.url+"/v1/clients", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("client %s: %d %v", body, resp.StatusCode, err)
+	}
+	return c.APIKey
 }
 
 func (r *realKyso) get(t *testing.T, path string) []byte {
@@ -160,8 +187,11 @@ func (r *realKyso) do(t *testing.T, method, path string, body []byte) []byte {
 // in headless Chromium, the server completes; the document it serves verifies
 // TOTAL_PASSED, and neither its log nor its data directory holds the PIN.
 func TestEndToEndRealServer(t *testing.T) {
-	p := testpki.Committed(t)
-	srv := startRealKyso(t, "")
+	// The server checks the leader's certificate, revocation included, before it
+	// prepares an approval: it asks the addresses the certificates name, this test's
+	// own responders.
+	p := pkitest.ServeRevocation(t)
+	srv := startRealKyso(t, p, "")
 	web := httptest.NewServer(http.HandlerFunc(serveApp)) // the Kyso web page's origin
 	defer web.Close()
 	k := &kysoServer{srv: web} // only its URL: the origin the agent allows
@@ -246,20 +276,21 @@ func TestLeaderThenClerkRealServer(t *testing.T) {
 	// it asks the addresses the certificates name, this test's own responders.
 	p := pkitest.ServeRevocation(t)
 	tok := newToken(t, p, "Kyso leader")
-	srv := startRealKyso(t, "")
+	srv := startRealKyso(t, p, "")
 	web := httptest.NewServer(http.HandlerFunc(serveApp))
 	defer web.Close()
 	e := newAgent(t, tok, &kysoServer{srv: web})
 	e.token = e.pairWithKey(t, srv.url, srv.key)
 	sigPNG, sealPNG := testenv.SignaturePNG(), testenv.SealPNG()
-	req := prepareAt(t, srv.url, srv.key, corpusPDF(t), p.Leader, app.RoleApprove, "Quyết định phê duyệt kế hoạch", sigPNG)
+	req := prepareAt(t, srv.url, srv.key, testenv.CongVanPDF(t), p.Leader, app.RoleApprove, "Quyết định phê duyệt kế hoạch", sigPNG) // blanks for number and date: issuable
 	e.signAll(t, req.ID)
 	// The clerk issues through the agent too, with the organisation's certificate on
 	// the token: the server numbers the document and lays out the seal, the token signs.
-	issue := prepareIssueAt(t, srv.url, srv.key, req.DocumentID, p.Org, sealPNG)
+	issue := prepareIssueAt(t, srv.url, srv.clerkKey, req.DocumentID, p.Org, sealPNG)
 	if issue.Number == "" {
 		t.Fatalf("the issuing request shows no number: %+v", issue)
 	}
+	e.token = e.pairWithKey(t, srv.url, srv.clerkKey) // the clerk's agent signs what the clerk prepared
 	e.signAll(t, issue.ID)
 	issued := issue.Number
 	var doc struct {
@@ -294,8 +325,8 @@ func TestLeaderThenClerkRealServer(t *testing.T) {
 // through the agent after one PIN, with progress over the WebSocket; the server holds
 // all fifty as approved, and the first and last verify.
 func TestBatch50RealServer(t *testing.T) {
-	p := testpki.Committed(t)
-	srv := startRealKyso(t, "")
+	p := pkitest.ServeRevocation(t) // the leader's certificate is checked at prepare
+	srv := startRealKyso(t, p, "")
 	web := httptest.NewServer(http.HandlerFunc(serveApp))
 	defer web.Close()
 	e := newAgent(t, newToken(t, p, "Kyso leader"), &kysoServer{srv: web})

@@ -216,6 +216,8 @@ func (s *service) authed(h func(http.ResponseWriter, *http.Request, Principal) e
 			s.fail(w, r, &apiError{http.StatusUnauthorized, "invalid_token", "The access token is not valid."})
 			return
 		}
+		// The CSC method and the client, in the log of every authenticated call.
+		s.o.Logger.Info("csc call", "csc_method", strings.TrimPrefix(r.URL.Path, "/"), "client_id", p.ID)
 		if err := h(w, r, p); err != nil {
 			s.fail(w, r, err)
 		}
@@ -297,7 +299,8 @@ func (s *service) key(ctx context.Context, p Principal, id string) (hsm.Key, err
 	if !s.o.Auth.MayUseCredential(p, id) {
 		return nil, invalid("Invalid parameter credentialID")
 	}
-	k, err := s.o.Keys.Key(ctx, id)
+	// The key audits each signature it makes, naming p (app.WithCaller).
+	k, err := s.o.Keys.Key(app.WithCaller(ctx, p), id)
 	if errors.Is(err, ErrUnknownCredential) {
 		return nil, invalid("Invalid parameter credentialID")
 	}

@@ -510,9 +510,17 @@ func writeContent(cmd *cobra.Command, s *store.Store, d *store.Document, version
 
 func newDocsCheckCmd(sf *storeFlags) *cobra.Command {
 	var removeOrphans bool
+	var exportHead, againstHead string
 	cmd := &cobra.Command{
 		Use:   "check",
-		Short: "Verify every stored content hash and the whole audit chain (exit 1 on a problem)",
+		Short: "Verify every stored content hash, the whole audit chain and every document row against it (exit 1 on a problem)",
+		Long: `Check re-hashes every stored blob, walks the audit chain, and compares every document
+row and its version rows with the digest the chain recorded at their last change, so
+a status, number, identifier, register place or version pointer changed in the
+database is found. --export-head writes the chain's head (last event id and hash) to
+a file ("-" for standard output) to keep outside the database; --head FILE checks
+the chain still holds that event with that hash, so a chain cut back together with
+its head row is found. kyso serve also logs the head every 15 minutes.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := sf.open(cmd.Context())
 			if err != nil {
@@ -524,9 +532,21 @@ func newDocsCheckCmd(sf *storeFlags) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
+			if againstHead != "" {
+				if err := checkAgainstHead(cmd.Context(), s, rep, againstHead); err != nil {
+					return err
+				}
+			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "documents: %d, versions: %d, blobs verified: %d, audit events: %d (%s)\n",
 				rep.Documents, rep.Versions, rep.Blobs, rep.AuditEvents, time.Since(start).Round(time.Millisecond))
+			if ok, how, err := s.Durability(cmd.Context()); err == nil {
+				if ok {
+					fmt.Fprintf(w, "durable: %s\n", how)
+				} else {
+					fmt.Fprintf(w, "WARNING not durable (%s): a power cut may lose committed work\n", how)
+				}
+			}
 			// Copies of documents left in DATA_DIR/tmp by a process that crashed (those of
 			// running processes are locked and stay).
 			if n, err := sweepTemp(tempRoot(sf.dataDir)); err != nil {
@@ -553,11 +573,18 @@ func newDocsCheckCmd(sf *storeFlags) *cobra.Command {
 				}
 				return &exitError{code: 1, err: fmt.Errorf("docs check: %d problems", len(rep.Problems))}
 			}
+			if exportHead != "" {
+				if err := writeHead(cmd, s, exportHead); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintln(w, "OK")
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&removeOrphans, "remove-orphans", false, "delete unreferenced blobs (only while nothing writes to the store)")
+	cmd.Flags().StringVar(&exportHead, "export-head", "", "after a clean check, write the audit chain's head as JSON to this file (- for stdout)")
+	cmd.Flags().StringVar(&againstHead, "head", "", "a head exported earlier: the chain must still hold its event, with its hash")
 	return cmd
 }
 

@@ -43,11 +43,12 @@ func (f *flowFlags) verifyOptions() (verify.Options, error) {
 func newDocsIssueCmd(sf *storeFlags) *cobra.Command {
 	var ff flowFlags
 	var kf cliKey
+	var as asFlag
 	var seal, numberField, dateField, level string
 	var sealSize float64
 	var tsa []string
 	cmd := &cobra.Command{
-		Use:   "issue ID --key URI --seal PNG --actor NAME --trust FILE",
+		Use:   "issue ID --key URI --seal PNG --as CLIENT --actor NAME --trust FILE",
 		Short: "Issue an approved document: number, date, identifier codes and the organisation's signature with the seal",
 		Long: `Issue an approved document as Decree 30/2020 prescribes: the leader's signature is
 verified first (no issue when it fails), the system assigns the next number of the
@@ -55,7 +56,7 @@ agency's outgoing register and the issue time, writes them and the edXML identif
 into the PDF (/Info, XMP, and the template's number/date fields when named) in the
 same revision as the organisation's signature, whose seal lies over the left third of
 the leader's signature, and stores the document as issued.`,
-		Example: `  kyso docs issue 42 --key "$ORG_KEY" --seal seal.png --actor "văn thư" \
+		Example: `  kyso docs issue 42 --key "$ORG_KEY" --seal seal.png --as 7 --actor "văn thư" \
       --trust /etc/kyso/anchors/ --number-field so_ky_hieu --date-field ngay_ban_hanh`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -89,8 +90,12 @@ the leader's signature, and stores the document as issued.`,
 			svc := signFlags{tsa: tsa}.service()
 			svc.Store, svc.Verify = st, vo
 			svc.Keys = map[string]*app.ServerKey{cliKeyName: {Name: cliKeyName, Key: key, URI: redactedURI(kf.uri)}}
+			by, actor, err := as.principal(ctx, svc, ff.actor)
+			if err != nil {
+				return err
+			}
 			d, rep, err := svc.Issue(ctx, app.IssueRequest{DocumentID: id, KeyName: cliKeyName, Seal: sealPNG, SealSize: sealSize,
-				NumberField: numberField, DateField: dateField, Level: lvl, Actor: ff.actor})
+				NumberField: numberField, DateField: dateField, Level: lvl, By: by, Actor: actor})
 			if err != nil {
 				if rep != nil {
 					_ = rep.WriteText(cmd.ErrOrStderr(), verify.Vietnamese)
@@ -102,6 +107,7 @@ the leader's signature, and stores the document as issued.`,
 		},
 	}
 	ff.add(cmd)
+	as.add(cmd, "a clerk of the document's agency")
 	kf.add(cmd, "the organisation's")
 	cmd.Flags().StringVar(&seal, "seal", "", "PNG of the seal (red, transparent, true size)")
 	cmd.Flags().Float64Var(&sealSize, "seal-size", 0, "the seal's true width in points (default: from the PNG's resolution, else 36 mm)")
@@ -179,18 +185,21 @@ func derefInt(p *int) int {
 
 func newDocsApproveCmd(sf *storeFlags) *cobra.Command {
 	var kf cliKey
+	var as asFlag
+	var trust []string
+	var offline bool
 	var image, rect, level, reason, actor string
 	var page int
 	var tsa []string
 	cmd := &cobra.Command{
-		Use:   "approve ID --key URI --actor NAME [--image PNG --page N --rect x1,y1,x2,y2]",
+		Use:   "approve ID --key URI --as CLIENT --actor NAME --trust FILE [--image PNG --page N --rect x1,y1,x2,y2]",
 		Short: "Approve a draft with the leader's signature (the handwritten image between title and name)",
 		Long: `Sign a stored draft as its approver: the leader's personal signature, visible with the
 handwritten signature image when --image is given, made through the same
 prepare/complete pipeline the desktop agent uses. The signed version is stored and
 the document becomes approved, ready for the clerk to issue.`,
 		Example: `  kyso docs approve 42 --key "$LEADER_TOKEN_URI" --image chu-ky.png --page 1 \
-      --rect 330,120,510,190 --actor "Chủ tịch"`,
+      --rect 330,120,510,190 --as 5 --actor "Chủ tịch" --trust /etc/kyso/anchors/`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseInt(args[0], 10, 64)
@@ -215,9 +224,18 @@ the document becomes approved, ready for the clerk to issue.`,
 				return err
 			}
 			defer release()
-			svc.Store = st
+			// The leader's certificate must chain to the anchors and be unrevoked now.
+			vo, err := (&flowFlags{actor: actor, trust: trust, offline: offline}).verifyOptions()
+			if err != nil {
+				return err
+			}
+			svc.Store, svc.Verify = st, vo
+			by, who, err := as.principal(ctx, svc, actor)
+			if err != nil {
+				return err
+			}
 			p, err := svc.Prepare(ctx, app.PrepareRequest{DocumentID: id, Certificate: key.Certificate(), Chain: key.Chain(),
-				Role: app.RoleApprove, Actor: actor, Options: opts})
+				Role: app.RoleApprove, By: by, Actor: who, Options: opts})
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
@@ -229,7 +247,7 @@ the document becomes approved, ready for the clerk to issue.`,
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			done, err := svc.Complete(ctx, p.ID, app.CompleteRequest{Signature: sig, Actor: actor, KeyURI: redactedURI(kf.uri)})
+			done, err := svc.Complete(ctx, p.ID, app.CompleteRequest{Signature: sig, By: by, Actor: who, KeyURI: redactedURI(kf.uri)})
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
@@ -238,6 +256,9 @@ the document becomes approved, ready for the clerk to issue.`,
 		},
 	}
 	kf.add(cmd, "the leader's")
+	as.add(cmd, "a leader of the draft's agency, to whom the key's certificate is bound")
+	cmd.Flags().StringArrayVar(&trust, "trust", nil, "trust anchor certificates the leader's certificate must chain to (repeatable; required)")
+	cmd.Flags().BoolVar(&offline, "offline", false, "do not ask OCSP or CRL servers whether the leader's certificate is revoked")
 	cmd.Flags().StringVar(&image, "image", "", "PNG of the handwritten signature (blue, transparent)")
 	cmd.Flags().IntVar(&page, "page", 1, "page of the visible signature")
 	cmd.Flags().StringVar(&rect, "rect", "", "rectangle x1,y1,x2,y2 in points")

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
@@ -22,7 +23,6 @@ import (
 // clerk issues with the seal; the stored document carries its number and identifier,
 // and both signatures verify TOTAL_PASSED. Issuing an unapproved draft is refused.
 func TestDocsFlowCLI(t *testing.T) {
-	corpus := testenv.CorpusDir(t)
 	// docs issue checks the approval's revocation at the URLs its certificate names.
 	p := pkitest.ServeRevocation(t)
 	dir := t.TempDir()
@@ -37,22 +37,27 @@ func TestDocsFlowCLI(t *testing.T) {
 	root := filepath.Join(pkiDir, "root-ca.pem")
 	chain := filepath.Join(pkiDir, "chain.pem")
 
+	// a công văn with blanks for the number and the date, which issuing fills
+	draft := filepath.Join(dir, "draft.pdf")
+	os.WriteFile(draft, testenv.CongVanPDF(t), 0o644)
 	code, out := kysoExit(t, "docs", "import", "--data-dir", data, "--direction", "outgoing", "--agency", "000.00.00.H43",
-		"--number", "UBND-VP", "--summary", "Về việc thử nghiệm", "--actor", "chuyên viên", filepath.Join(corpus, "plain/lo-writer-trivial.pdf"))
+		"--number", "UBND-VP", "--summary", "Về việc thử nghiệm", "--actor", "chuyên viên", draft)
 	if code != 0 {
 		t.Fatalf("import: %d %s", code, out)
 	}
+	leaderID := cliClient(t, data, "chu-tich", "leader", "000.00.00.H43", p.Leader.Cert)
+	clerkID := cliClient(t, data, "van-thu", "clerk", "000.00.00.H43")
 	// a draft is not issued
 	if code, out := kysoExit(t, "docs", "issue", "1", "--data-dir", data, "--key", orgKey, "--chain", chain,
-		"--seal", seal, "--actor", "văn thư", "--trust", root); code != 1 || !strings.Contains(out, "approved") {
+		"--seal", seal, "--as", clerkID, "--actor", "văn thư", "--trust", root); code != 1 || !strings.Contains(out, "approved") {
 		t.Fatalf("issuing a draft: %d %s", code, out)
 	}
 	if code, out := kysoExit(t, "docs", "approve", "1", "--data-dir", data, "--key", leaderKey, "--chain", chain,
-		"--image", sig, "--page", "1", "--rect", "300,100,480,160", "--actor", "Chủ tịch"); code != 0 {
+		"--image", sig, "--page", "1", "--rect", "300,100,480,160", "--as", leaderID, "--actor", "Chủ tịch", "--trust", root); code != 0 {
 		t.Fatalf("approve: %d %s", code, out)
 	}
 	code, out = kysoExit(t, "docs", "issue", "1", "--data-dir", data, "--key", orgKey, "--chain", chain,
-		"--seal", seal, "--seal-size", "60", "--actor", "văn thư", "--trust", root)
+		"--seal", seal, "--seal-size", "60", "--as", clerkID, "--actor", "văn thư", "--trust", root)
 	if code != 0 {
 		t.Fatalf("issue: %d %s", code, out)
 	}
@@ -91,6 +96,9 @@ func TestDocsFlowCLI(t *testing.T) {
 		var txt bytes.Buffer
 		rep.WriteText(&txt, verify.English)
 		t.Fatalf("verify:\n%s", txt.String())
+	} // the number and date on the page, where the draft left them blank
+	if txt := testenv.PageText(t, b.Bytes()); !strings.Contains(txt, "Số: 01/UBND-VP") || !strings.Contains(txt, testenv.IssueDayMonth(time.Now())) {
+		t.Errorf("pdftotext -layout of the issued page:\n%s", txt)
 	}
 }
 
@@ -113,7 +121,7 @@ func TestDocsFlowOpenErrors(t *testing.T) {
 	}
 	commands := map[string][]string{
 		"issue":   {"docs", "issue", "1", "--actor", "văn thư", "--trust", root},
-		"approve": {"docs", "approve", "1", "--actor", "Chủ tịch"},
+		"approve": {"docs", "approve", "1", "--actor", "Chủ tịch", "--trust", root},
 	}
 	for name, cmd := range commands {
 		for _, c := range cases {
@@ -125,4 +133,10 @@ func TestDocsFlowOpenErrors(t *testing.T) {
 			})
 		}
 	}
+}
+
+// cliClient makes an API client in the SQLite store of data and returns its id.
+func cliClient(t *testing.T, data, name, role, agency string, certs ...*x509.Certificate) string {
+	t.Helper()
+	return storeClient(t, store.Config{DSN: filepath.Join(data, "kyso.db"), BlobDir: filepath.Join(data, "blobs")}, name, role, agency, certs...)
 }

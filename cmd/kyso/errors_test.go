@@ -118,7 +118,7 @@ keys:
     uri: %q
     certificate: %q
     chain: [%q]
-    allowed: ["role:admin"]
+    allowed: ["role:clerk"]
 trust:
   anchors: [%q]
 revocation:
@@ -178,9 +178,18 @@ revocation:
 	}
 	var doc struct{ ID int64 }
 	_ = json.Unmarshal(body, &doc)
-	p = problem(409)(rs.call(t, "POST", fmt.Sprintf("/v1/documents/%d/issue", doc.ID), admin, "application/json", strings.NewReader(`{"key":"org"}`)))
+	// Only a clerk of the agency issues: the same client over the API and the CLI (--as).
+	resp, body = rs.call(t, "POST", "/v1/clients", admin, "application/json", strings.NewReader(`{"name":"van-thu","role":"clerk","agencies":["000.00.00.H43"]}`))
+	var clerk struct {
+		ID     string `json:"id"`
+		APIKey string `json:"api_key"`
+	}
+	if err := json.Unmarshal(body, &clerk); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("clerk: %d %s", resp.StatusCode, body)
+	}
+	p = problem(409)(rs.call(t, "POST", fmt.Sprintf("/v1/documents/%d/issue", doc.ID), clerk.APIKey, "application/json", strings.NewReader(`{"key":"org"}`)))
 	_, msg := cli(1, "docs", "issue", fmt.Sprint(doc.ID), "--key", demoKeyURI(), "--chain", filepath.Join(pkiDir, "chain.pem"),
-		"--actor", "văn thư", "--trust", filepath.Join(pkiDir, "root-ca.pem"))
+		"--as", clerk.ID, "--actor", "văn thư", "--trust", filepath.Join(pkiDir, "root-ca.pem"))
 	if want := fmt.Sprintf("document %d is draft; only an approved document is issued", doc.ID); p.Detail != want || msg != want {
 		t.Errorf("issuing a draft: API %q, CLI %q, want %q", p.Detail, msg, want)
 	}

@@ -120,7 +120,13 @@ func serve(ctx context.Context, p serveParams) error {
 		return err
 	}
 	defer st.Close()
+	if ok, how, err := st.Durability(ctx); err == nil && !ok {
+		log.Warn("the store is not durable: a power cut may lose committed work, a number already handed out among it", "settings", how)
+	}
 	svc := newServeService(cfg, st, anchors, tempDir, p.revocationURL)
+	if err := applyTrustConfig(cfg, &svc.Verify); err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	if err := bootstrapAdmin(ctx, svc, p.stdout, log); err != nil {
 		return err
 	}
@@ -188,6 +194,9 @@ func serve(ctx context.Context, p serveParams) error {
 	swept := make(chan struct{})
 	go func() { defer close(swept); sweepPending(sweepCtx, svc, log) }()
 	defer func() { stopSweep(); <-swept }()
+	headed := make(chan struct{})
+	go func() { defer close(headed); svc.LogAuditHead(sweepCtx, log, app.AuditHeadEvery) }()
+	defer func() { stopSweep(); <-headed }()
 	// The completer resumes every ticket the store holds, then finishes them as the
 	// holders answer; it stops with the server.
 	completed := make(chan struct{})

@@ -191,7 +191,7 @@ func (sp *serveProcess) runningServer() *runningServer {
 
 // remoteClients makes the leader (who signs) and the clerk (who reads documents)
 // with the admin key the first start printed.
-func remoteClients(t *testing.T, rs *runningServer) map[string]string {
+func remoteClients(t *testing.T, rs *runningServer, p *testpki.TestPKI) map[string]string {
 	t.Helper()
 	var admin string
 	for deadline := time.Now().Add(5 * time.Second); ; {
@@ -205,8 +205,15 @@ func remoteClients(t *testing.T, rs *runningServer) map[string]string {
 		time.Sleep(20 * time.Millisecond)
 	}
 	keys := map[string]string{}
+	// Agency H43's leader, to whom the SIM and token certificates of the test PKI are
+	// bound (a leader approves only with its own), and its clerk.
+	bound, _ := json.Marshal([]string{certPEM(p.SIM.Cert), certPEM(p.Leader.Cert)})
 	for name, role := range map[string]string{"chu-tich": "leader", "van-thu": "clerk"} {
-		resp, body := rs.call(t, "POST", "/v1/clients", admin, "application/json", strings.NewReader(`{"name":"`+name+`","role":"`+role+`"}`))
+		extra := `,"agencies":["000.00.00.H43"]`
+		if role == "leader" {
+			extra += `,"certificates":` + string(bound)
+		}
+		resp, body := rs.call(t, "POST", "/v1/clients", admin, "application/json", strings.NewReader(`{"name":"`+name+`","role":"`+role+`"`+extra+`}`))
 		c := decodeInto[struct {
 			APIKey string `json:"api_key"`
 		}](t, "client "+name, resp, body, 201)
@@ -288,7 +295,7 @@ func TestServeRemoteSIM(t *testing.T) {
 	e := newRemoteEnv(t, remotetest.MSSPOptions{Phone: phoneByText}, "")
 	sp := startServeProcess(t, e.cfgPath)
 	rs := sp.runningServer()
-	keys := remoteClients(t, rs)
+	keys := remoteClients(t, rs, e.pki)
 	sim := e.pki.SIM.ChainWithLeaf()
 
 	t.Run("outcomes", func(t *testing.T) {
@@ -388,7 +395,7 @@ func TestServeRemoteSIM(t *testing.T) {
 func TestServeRemoteWait(t *testing.T) {
 	e := newRemoteEnv(t, remotetest.MSSPOptions{Phone: phoneByText, CloseConnections: true}, "")
 	rs := startServe(t, e.cfgPath, map[string]string{})
-	keys := remoteClients(t, rs)
+	keys := remoteClients(t, rs, e.pki)
 	sim := e.pki.SIM.ChainWithLeaf()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
@@ -564,7 +571,7 @@ func TestServeRemoteCSC(t *testing.T) {
 	creds["leader"], creds["stranger"] = leader, certifiedAs{leader, stranger}
 	sp := startServeProcess(t, e.cfgPath)
 	rs := sp.runningServer()
-	keys := remoteClients(t, rs)
+	keys := remoteClients(t, rs, e.pki)
 
 	start := time.Now()
 	// No certificate in the request: the credential's own, from credentials/info.

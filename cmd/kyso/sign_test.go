@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -110,7 +111,7 @@ func TestSignCAdES(t *testing.T) {
 // TestSignOutputsAndOptions: an output gets its input's permissions (a signed copy
 // of a private document stays private) and appears with no temporary file beside it;
 // the options follow app's rules: a visible signature with neither image nor text
-// shows the standard text (signer and time), and a level the flags cannot reach is
+// shows the text block of Decree 30 (the signing organisation and the time), and a level the flags cannot reach is
 // a usage error naming the flag.
 func TestSignOutputsAndOptions(t *testing.T) {
 	pdftotext := testenv.Tool(t, "pdftotext", "poppler-utils")
@@ -138,8 +139,8 @@ func TestSignOutputsAndOptions(t *testing.T) {
 		t.Errorf("output directory holds %d files, want the output alone", len(entries))
 	}
 	text, err := exec.Command(pdftotext, out, "-").Output()
-	if err != nil || !strings.Contains(string(text), "Ký bởi:") || !strings.Contains(string(text), "+07:00") {
-		t.Errorf("visible signature text %q (%v), want the signer and the time in Vietnam's zone", text, err)
+	if err != nil || !strings.Contains(string(text), "Ủy ban nhân dân tỉnh Ninh Thuận") || !regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00`).Match(text) {
+		t.Errorf("visible signature text %q (%v), want the signing organisation and the time as ISO 8601 in Vietnam's zone", text, err)
 	}
 	code, msg := kysoExit(t, "sign", "--key", demoKeyURI(), "--level", "B-T", "-o", filepath.Join(outDir, "t.pdf"), in)
 	if code != 2 || !strings.Contains(msg, "--tsa") {

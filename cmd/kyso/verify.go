@@ -27,6 +27,10 @@ type verifyFlags struct {
 	content string
 	timeout time.Duration
 	limits  verify.Limits
+	// builtin and crypto: the built-in trust list and verify.crypto-like overrides
+	// (trust.go)
+	builtin bool
+	crypto  map[string]string
 }
 
 func newVerifyCmd() *cobra.Command {
@@ -57,6 +61,7 @@ be read becomes {"version":1,"file":…,"error":…}.`,
 	fl.StringVar(&f.format, "format", "text", "output format: text, json or html")
 	fl.StringVar(&f.lang, "lang", "vi", "language of text and html reports: vi or en")
 	fl.StringVar(&f.content, "content", "", "the signed content of a detached CMS/CAdES signature FILE (.p7s)")
+	addTrustFlags(cmd, &f)
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "time limit for each FILE")
 	// the limits of the server's verify: section; exceeding one is exit status 2
 	d := verify.DefaultLimits()
@@ -108,6 +113,9 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 		if opts.Anchors, err = verify.LoadAnchors(f.trust...); err != nil {
 			return verifyUsageErr("%v", err)
 		}
+	}
+	if err := f.applyTrust(&opts); err != nil {
+		return err
 	}
 
 	svc := &app.Service{Verify: opts}

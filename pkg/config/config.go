@@ -97,8 +97,10 @@ type Key struct {
 	Chain       []string `yaml:"chain"`
 	// Owner is the organisation or person the key belongs to.
 	Owner string `yaml:"owner"`
-	// Allowed lists the principals that may sign with the key: a client name or id, or
-	// "role:<role>" for every client of that role.
+	// Allowed lists the principals that may sign with the key: a client id, or
+	// "role:<role>" for every client of that role (names are not matched: grant by id).
+	// A key whose certificate names an agency (organizationIdentifier) is used only by
+	// clients acting for that agency, whatever this list says.
 	Allowed []string `yaml:"allowed"`
 	// Demo marks a software key from the test PKI, so that every listing says so.
 	Demo bool `yaml:"demo"`
@@ -108,6 +110,9 @@ type Key struct {
 type Trust struct {
 	Anchors    []string `yaml:"anchors"`
 	AnchorsDir string   `yaml:"anchors_dir"`
+	// Builtin: the built-in Vietnamese trust list (pkg/pki/vntrust) is used too; on
+	// unless set to false (trust.go).
+	Builtin *bool `yaml:"builtin"`
 }
 
 // TSA is the RFC 3161 timestamp authorities, tried in order.

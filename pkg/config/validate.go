@@ -101,6 +101,7 @@ func (c *Config) Validate() error {
 	c.validateRemote(&v)
 	c.validateServerLimits(&v)
 	c.validateVerify(&v)
+	c.validateCrypto(&v)
 	c.validatePublic(&v)
 	return errors.Join(v.errs...)
 }

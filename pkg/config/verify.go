@@ -18,6 +18,8 @@ type Verify struct {
 	MaxDecodedBytes ByteSize `yaml:"max_decoded_bytes"`
 	// Timeout bounds the time one verification may take.
 	Timeout time.Duration `yaml:"timeout"`
+	// Crypto overrides the dated cryptographic constraints (crypto.go); nil: none.
+	Crypto *CryptoTable `yaml:"crypto"`
 }
 
 func defaultVerify() Verify {

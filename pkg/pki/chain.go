@@ -37,12 +37,16 @@ type ChainOptions struct {
 	// (CheckTSACertificate: timeStamping EKU only, critical).
 	TimeStamping bool
 	// ValidityFallback: when no chain is valid at the time asked because a certificate
-	// is out of its validity then, look again at the middle of the leaf's validity. A
+	// is out of its validity then, look again at the middle of the leaf's validity and at its ends. A
 	// chain found there is returned together with the *ChainError for the time asked
 	// (ErrExpired or ErrNotYetValid), so that a verifier can report the chain and say
 	// it lacks a proof of existence (OUT_OF_BOUNDS_NO_POE, NOT_YET_VALID). Without it,
 	// chains and error never come together.
 	ValidityFallback bool
+	// LegacySHA1 also builds chains whose certificates are signed with SHA-1, which
+	// crypto/x509 refuses (legacy.go), for a verifier that judges the algorithms of the
+	// chain itself against dated constraints. Never for a decision that does not.
+	LegacySHA1 bool
 }
 
 // ChainError says why no chain was built, and about which certificate.
@@ -125,12 +129,26 @@ func (s *TrustStore) BuildChain(leaf *x509.Certificate, intermediates []*x509.Ce
 	}
 	cerr := classify(err, leaf, at)
 	if opts.ValidityFallback && (errors.Is(cerr, ErrExpired) || errors.Is(cerr, ErrNotYetValid)) {
-		vo.CurrentTime = leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
-		if chains, err := leaf.Verify(vo); err == nil {
-			return chains, cerr
+		// the middle of the leaf's validity, else its ends: an intermediate renewed
+		// during the leaf's life is valid at one of them
+		for _, t := range fallbackTimes(leaf) {
+			vo.CurrentTime = t
+			if chains, err := leaf.Verify(vo); err == nil {
+				return chains, cerr
+			}
+		}
+	}
+	if opts.LegacySHA1 {
+		if chains, lerr := s.legacyBuild(leaf, intermediates, at, opts.ValidityFallback); chains != nil {
+			return chains, lerr
 		}
 	}
 	return nil, cerr
+}
+
+// fallbackTimes are the times ValidityFallback looks again at.
+func fallbackTimes(leaf *x509.Certificate) []time.Time {
+	return []time.Time{leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2), leaf.NotBefore.Add(time.Minute), leaf.NotAfter.Add(-time.Minute)}
 }
 
 // classify turns a crypto/x509 failure into a ChainError. crypto/x509 reports a
@@ -192,8 +210,14 @@ func EndEntityPaths(pool []*x509.Certificate) [][]*x509.Certificate {
 // its key verifies cert's signature as a CA may sign (crypto/x509's
 // CheckSignatureFrom: basic constraints and key usage). A self-signed CA is its own
 // issuer; IssuerPath stops before asking.
+//
+// A SHA-1 signature, which CheckSignatureFrom refuses, links too (legacy.go): this is
+// about which certificate issued which, and trust is BuildChain's.
 func Issuer(cert, candidate *x509.Certificate) bool {
-	return bytes.Equal(candidate.RawSubject, cert.RawIssuer) && cert.CheckSignatureFrom(candidate) == nil
+	if !bytes.Equal(candidate.RawSubject, cert.RawIssuer) {
+		return false
+	}
+	return cert.CheckSignatureFrom(candidate) == nil || (SHA1Signed(cert) && legacyLink(cert, candidate))
 }
 
 // Issuers lists the certificates of pool that issued cert (Issuer), in pool's order.

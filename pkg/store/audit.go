@@ -42,6 +42,11 @@ func (s *Store) Audit(ctx context.Context, ev Event) (*AuditEvent, error) {
 // until the transaction ends, so appends from every process and replica form one
 // sequence with no gap and no fork.
 func (s *Store) appendAudit(tx *gorm.DB, ev Event) (*AuditEvent, error) {
+	return appendAuditAt(tx, s.now(), ev)
+}
+
+// appendAuditAt is appendAudit at a given time, for migrations, which have no store.
+func appendAuditAt(tx *gorm.DB, at time.Time, ev Event) (*AuditEvent, error) {
 	if ev.Actor == "" || ev.Action == "" {
 		return nil, fault.Errorf(fault.Invalid, "audit event needs an actor and an action")
 	}
@@ -61,7 +66,7 @@ func (s *Store) appendAudit(tx *gorm.DB, ev Event) (*AuditEvent, error) {
 	}
 	e := &AuditEvent{
 		ID:           head.LastID,
-		At:           s.now(),
+		At:           at,
 		Actor:        ev.Actor,
 		Action:       ev.Action,
 		DocumentHash: ev.DocumentHash,

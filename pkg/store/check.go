@@ -12,7 +12,9 @@ import (
 
 // Problem is one inconsistency Check found.
 type Problem struct {
-	Kind   string // "blob_missing", "blob_corrupt", "audit_edited", "audit_missing", "audit_truncated"
+	// "blob_missing", "blob_corrupt", "audit_edited", "audit_missing", "audit_truncated",
+	// "audit_rewritten"; "row_changed", "row_unsealed", "row_missing" (audit_rows.go)
+	Kind   string
 	Ref    string // the blob hash or audit event id
 	Detail string
 }
@@ -66,7 +68,11 @@ func (s *Store) Check(ctx context.Context) (*CheckReport, error) {
 	if r.OrphanBlobs, err = s.orphans(ctx, referenced); err != nil {
 		return nil, err
 	}
-	if err := s.checkAudit(ctx, r); err != nil {
+	sealed := map[int64]string{}
+	if err := s.checkAudit(ctx, r, sealed); err != nil {
+		return nil, err
+	}
+	if err := s.checkRows(ctx, r, sealed); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -169,7 +175,7 @@ func (s *Store) RemoveOrphans(ctx context.Context) (int, error) {
 // once. The first event whose id is not the next one (removed), whose prev_hash is not
 // the previous event's hash, or whose own hash does not match its content (edited) is
 // the first bad one.
-func (s *Store) checkAudit(ctx context.Context, r *CheckReport) error {
+func (s *Store) checkAudit(ctx context.Context, r *CheckReport, sealed map[int64]string) error {
 	const page = 1000
 	var (
 		prevHash = ""
@@ -197,6 +203,9 @@ func (s *Store) checkAudit(ctx context.Context, r *CheckReport) error {
 			}
 			if r.FirstBadAudit != 0 {
 				return nil
+			}
+			if row, ok := rowOf(e); ok {
+				sealed[*e.DocumentID] = row
 			}
 			prevHash, want = e.Hash, e.ID+1
 		}

@@ -26,26 +26,10 @@ func NewAPIKey() (key string, hash [32]byte, err error) {
 // HashAPIKey is the hash an API key is stored and looked up under.
 func HashAPIKey(key string) [32]byte { return sha256.Sum256([]byte(key)) }
 
-// CreateClient records an API client by the hash of its key.
+// CreateClient records an API client by the hash of its key, with no agency and no
+// clearance (see CreateClientWith).
 func (s *Store) CreateClient(ctx context.Context, name, principal string, keyHash [32]byte, actor string) (*Client, error) {
-	if name == "" || principal == "" {
-		return nil, fault.Errorf(fault.Invalid, "a client needs a name and a principal")
-	}
-	c := Client{Name: name, Principal: principal, KeyHash: hex.EncodeToString(keyHash[:]), CreatedAt: s.now()}
-	err := s.write(ctx, func(tx *gorm.DB) error {
-		if err := tx.Create(&c).Error; err != nil {
-			if isUniqueViolation(err) {
-				return fault.Errorf(fault.Conflict, "API key already in use")
-			}
-			return fmt.Errorf("store: create client: %w", err)
-		}
-		_, err := s.appendAudit(tx, Event{Actor: actor, Action: ActionClient, Detail: map[string]any{"created": c.ID, "principal": principal}})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return s.CreateClientWith(ctx, ClientSpec{Name: name, Principal: principal}, keyHash, actor)
 }
 
 // LookupClientByKeyHash finds the active client holding an API key; a revoked or

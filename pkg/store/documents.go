@@ -112,8 +112,12 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 		if _, err := first.insert(tx, d.ID, 1, sha, size, now); err != nil {
 			return err
 		}
+		detail, err := withRow(tx, d.ID, map[string]any{"filename": nd.Filename, "size": size, "identifier": deref(d.Identifier)})
+		if err != nil {
+			return err
+		}
 		if _, err := s.appendAudit(tx, Event{Actor: nd.Actor, Action: action, DocumentID: d.ID, DocumentHash: sha,
-			Detail: map[string]any{"filename": nd.Filename, "size": size, "identifier": deref(d.Identifier)}}); err != nil {
+			Detail: detail}); err != nil {
 			return err
 		}
 		out = d
@@ -246,9 +250,32 @@ func deref(p *string) string {
 	return *p
 }
 
-// AddVersion stores new content for a document (a signed revision) as its next version.
+// AddVersion stores new content for a draft (a signed revision) as its next version.
+// Approved, issued and received documents do not change this way: they move on only
+// through the workflow's own steps (Approve over a draft, Issue over an approved and
+// numbered document, Extend of validation data), each naming its Base; anything else is
+// a Conflict.
 func (s *Store) AddVersion(ctx context.Context, documentID int64, in VersionInput) (*Version, error) {
-	return s.addVersion(ctx, documentID, in, ActionVersion, nil)
+	return s.addVersion(ctx, documentID, in, ActionVersion, func(_ *gorm.DB, d *Document) error {
+		if d.Status != StatusDraft {
+			return fault.Errorf(fault.Conflict, "document %d is %s; it cannot change (only a draft takes new versions)", d.ID, d.Status)
+		}
+		return nil
+	})
+}
+
+// ActionExtend is the audit action of adding validation data (DSS, a document
+// timestamp) to a stored document.
+const ActionExtend = "extend"
+
+// Extend stores the same document with validation data added (B-LT, B-LTA, renewal)
+// as its next version, whatever its status; in.Base must name the version it extends.
+// The caller has checked that the new content is the old one plus validation data.
+func (s *Store) Extend(ctx context.Context, documentID int64, in VersionInput) (*Version, error) {
+	if in.Base == "" {
+		return nil, fault.Errorf(fault.Invalid, "an extension names the version it extends")
+	}
+	return s.addVersion(ctx, documentID, in, ActionExtend, nil)
 }
 
 func (s *Store) addVersion(ctx context.Context, documentID int64, in VersionInput, action string, also func(tx *gorm.DB, d *Document) error) (*Version, error) {
@@ -290,8 +317,12 @@ func (s *Store) addVersion(ctx context.Context, documentID int64, in VersionInpu
 		if err := tx.Save(&d).Error; err != nil {
 			return fmt.Errorf("store: update document: %w", err)
 		}
+		detail, err := withRow(tx, d.ID, map[string]any{"version": v.Seq, "signatures": in.SignatureCount, "base": in.Base})
+		if err != nil {
+			return err
+		}
 		if _, err := s.appendAudit(tx, Event{Actor: in.Actor, Action: action, DocumentID: d.ID, DocumentHash: sha,
-			KeyURI: in.KeyURI, Detail: map[string]any{"version": v.Seq, "signatures": in.SignatureCount}}); err != nil {
+			KeyURI: in.KeyURI, Detail: detail}); err != nil {
 			return err
 		}
 		out = v
@@ -359,8 +390,12 @@ func (s *Store) AssignNumber(ctx context.Context, documentID int64, at time.Time
 			}
 			return fmt.Errorf("store: number document: %w", err)
 		}
+		detail, err := withRow(tx, d.ID, map[string]any{"number": ns.String(), "identifier": id})
+		if err != nil {
+			return err
+		}
 		if _, err := s.appendAudit(tx, Event{Actor: actor, Action: ActionNumber, DocumentID: d.ID, DocumentHash: d.ContentSHA256,
-			Detail: map[string]any{"number": ns.String(), "identifier": id}}); err != nil {
+			Detail: detail}); err != nil {
 			return err
 		}
 		out = d
@@ -506,7 +541,7 @@ func (s *Store) DeleteDocument(ctx context.Context, documentID int64, actor stri
 			}
 		}
 		_, err := s.appendAudit(tx, Event{Actor: actor, Action: ActionDelete, DocumentID: documentID, DocumentHash: d.ContentSHA256,
-			Detail: map[string]any{"identifier": deref(d.Identifier), "reason": reason}})
+			Detail: map[string]any{"identifier": deref(d.Identifier), "reason": reason, "row": rowDigestDeleted}})
 		return err
 	})
 }
@@ -527,6 +562,8 @@ type Query struct {
 	Text       string    // in the summary, ignoring case and Vietnamese diacritics
 	Limit      int       // default 100, at most 1000
 	Offset     int
+	// Visible, when set, admits only the documents a reader may see.
+	Visible *Visibility
 }
 
 // Search finds documents, newest first.
@@ -537,6 +574,7 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Document, error) {
 			db = db.Where(col+" = ?", v)
 		}
 	}
+	db = q.Visible.apply(db)
 	eq("identifier", q.Identifier, q.Identifier != "")
 	eq("holder_code", string(q.HolderCode), q.HolderCode != "")
 	eq("agency_code", string(q.AgencyCode), q.AgencyCode != "")

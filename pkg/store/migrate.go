@@ -191,6 +191,15 @@ CREATE TABLE audit_head (
 INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, '')`, nil},
 	{2, "summary folded for search without diacritics", `
 ALTER TABLE documents ADD COLUMN summary_fold TEXT NOT NULL DEFAULT ''`, backfillSummaryFold},
+	{3, "clients belong to agencies, have a clearance, unique names and bound certificates", `
+ALTER TABLE api_clients ADD COLUMN agencies TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_clients ADD COLUMN clearance VARCHAR(16) NOT NULL DEFAULT '';
+CREATE TABLE client_certificates (
+	client_id BIGINT NOT NULL REFERENCES api_clients(id),
+	fingerprint CHAR(64) NOT NULL,
+	created_at {{ts}} NOT NULL,
+	PRIMARY KEY (client_id, fingerprint)
+)`, uniqueClientNames},
 }
 
 // backfillSummaryFold fills summary_fold for documents stored before migration 2, in

@@ -194,9 +194,13 @@ func (SigningKey) TableName() string { return "signing_keys" }
 // Client is an API client authenticated by an API key, of which only the SHA-256 is kept.
 type Client struct {
 	ID        int64
-	Name      string
+	Name      string // unique among all clients, revoked ones included
 	Principal string
 	KeyHash   string // hex sha256 of the API key
+	// Agencies are the agency codes the client acts for, comma-separated; Clearance
+	// the highest confidentiality it may see ("" for unclassified only).
+	Agencies  string
+	Clearance Confidentiality
 	CreatedAt time.Time
 	RevokedAt *time.Time
 }

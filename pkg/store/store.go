@@ -163,7 +163,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 // sqliteDSN adds the settings every connection needs: WAL so readers never block the
-// writer, a busy timeout so other processes' writes are waited for, foreign keys, and
+// writer, synchronous=FULL so that a committed transaction (a number taken, a document
+// issued) survives a power cut — NORMAL may lose the last commits, and with them a
+// number already handed out in a PDF; PostgreSQL is durable by default (fsync=on,
+// synchronous_commit=on) and needs nothing —, a busy timeout so other processes' writes are waited for, foreign keys, and
 // BEGIN IMMEDIATE so a write transaction takes the write lock before it reads (no
 // deadlock upgrading a read lock). Times are written in SQLite's own format, which sorts
 // as text.
@@ -175,7 +178,7 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "synchronous(FULL)")
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	return path + "?" + q.Encode()

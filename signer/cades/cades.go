@@ -80,7 +80,7 @@ func SignFile(ctx context.Context, signer crypto.Signer, spec cms.SignerInfoSpec
 // WriteFile writes a signature to path durably: nothing appears there unless it is
 // whole, and nothing at all once ctx has ended.
 func WriteFile(ctx context.Context, path string, der []byte) error {
-	err := durable.Write(path, 0o644, func(w io.Writer) error {
+	err := durable.Write(path, 0o666, func(w io.Writer) error { // as the umask makes it, like the signed PDFs
 		if _, err := w.Write(der); err != nil {
 			return err
 		}

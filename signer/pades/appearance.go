@@ -56,6 +56,10 @@ type Appearance struct {
 	// SealSize is the seal's true width in points; zero takes it from the PNG's pHYs
 	// resolution, else 36 mm (the common diameter of an agency seal).
 	SealSize float64
+	// Under is, for a seal laid over a signature made earlier (Seal without Image),
+	// the box (x, y, width, height) of that signature's image within Rect, in the
+	// appearance's upright space (LastSignatureImage); zero: all of Rect.
+	Under [4]float64
 	// Lines are drawn top-down in the text font.
 	Lines []string
 	// FontSize defaults to 10 pt.
@@ -97,6 +101,10 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 			return pdf.Ref{}, rect, err
 		}
 		rect = topRight(box, rot, w, h, 28)
+		if len(a.Lines) > 0 {
+			// clear of the page's text (the header: national motto, agency, number)
+			rect, fs = a.clearOfText(rd, page, box, rot, fs)
+		}
 	}
 	if rect[2] < rect[0] {
 		rect[0], rect[2] = rect[2], rect[0]
@@ -114,12 +122,18 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 		return pdf.Ref{}, rect, fmt.Errorf("%w: the appearance rectangle is empty", ErrOptions)
 	}
 	var content bytes.Buffer
+	// bbox is what the appearance draws, in its own (upright) space: the rectangle,
+	// grown to hold a seal that reaches past it.
+	bbox := [4]float64{0, 0, w, h}
 	xobjs := pdf.Dict{}
 	resources := pdf.Dict{"ProcSet": pdf.Array{pdf.Name("PDF"), pdf.Name("Text"), pdf.Name("ImageC")}}
 	if a.Image != nil || a.Seal != nil {
 		// the box of the leader's signature image: the image fitted in rect, or, for a
 		// seal laid over a signature made earlier, the whole rect
 		x, y, dw, dh := 0.0, 0.0, w, h
+		if ub := a.Under; a.Image == nil && ub[2] > 0 && ub[3] > 0 && ub[0]+ub[2] <= w+0.01 && ub[1]+ub[3] <= h+0.01 {
+			x, y, dw, dh = ub[0], ub[1], ub[2], ub[3]
+		}
 		if a.Image != nil {
 			ref, iw, ih, err := imageXObject(u, a.Image)
 			if err != nil {
@@ -146,6 +160,9 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 			sx := x + dw/3 - sw*ss
 			sy := y + dh/2 - sh*ss/2
 			fmt.Fprintf(&content, "q %s 0 0 %s %s %s cm /Im2 Do Q\n", f2(sw*ss), f2(sh*ss), f2(sx), f2(sy))
+			// The seal is shown whole, at its true size: the box grows to hold it
+			// (Decree 30/2020, Appendix I, II.8.a).
+			bbox = [4]float64{minf(0, sx), minf(0, sy), maxf(w, sx+sw*ss), maxf(h, sy+sh*ss)}
 		}
 	}
 	if len(a.Lines) > 0 {
@@ -171,21 +188,48 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 	form := pdf.Dict{
 		"Type":      pdf.Name("XObject"),
 		"Subtype":   pdf.Name("Form"),
-		"BBox":      pdf.Array{0.0, 0.0, w, h},
+		"BBox":      pdf.Array{bbox[0], bbox[1], bbox[2], bbox[3]},
 		"Resources": resources,
 	}
 	// A rotated page turns the appearance with it; counter-rotate so it reads upright.
+	m := uprightMatrix(rot, w, h)
 	if rot != 0 {
-		switch rot {
-		case 90:
-			form["Matrix"] = pdf.Array{0.0, 1.0, -1.0, 0.0, h, 0.0}
-		case 180:
-			form["Matrix"] = pdf.Array{-1.0, 0.0, 0.0, -1.0, w, h}
-		case 270:
-			form["Matrix"] = pdf.Array{0.0, -1.0, 1.0, 0.0, 0.0, w}
-		}
+		form["Matrix"] = pdf.Array{m[0], m[1], m[2], m[3], m[4], m[5]}
+	}
+	// The widget's rectangle is the box as the matrix places it on the page: the
+	// given rectangle when nothing reaches past it, larger when the seal does.
+	if bbox != [4]float64{0, 0, w, h} {
+		rect = growRect(rect, bbox, m)
 	}
 	return u.Add(&pdf.Stream{Dict: form, Data: content.Bytes()}), rect, nil
+}
+
+// uprightMatrix maps an appearance drawn upright in a w×h box (as the reader sees
+// the page) to the page's user space relative to the widget's lower left corner, for
+// a page turned by rot degrees.
+func uprightMatrix(rot int64, w, h float64) [6]float64 {
+	switch rot {
+	case 90:
+		return [6]float64{0, 1, -1, 0, h, 0}
+	case 180:
+		return [6]float64{-1, 0, 0, -1, w, h}
+	case 270:
+		return [6]float64{0, -1, 1, 0, 0, w}
+	}
+	return [6]float64{1, 0, 0, 1, 0, 0}
+}
+
+// growRect is the user-space rectangle that holds bbox (in the appearance's upright
+// space) once m places it relative to rect's lower left corner. The appearance is
+// then mapped onto it by a translation only, so nothing is scaled or clipped.
+func growRect(rect, bbox [4]float64, m [6]float64) [4]float64 {
+	out := [4]float64{1e18, 1e18, -1e18, -1e18}
+	for _, c := range [4][2]float64{{bbox[0], bbox[1]}, {bbox[2], bbox[1]}, {bbox[0], bbox[3]}, {bbox[2], bbox[3]}} {
+		x := m[0]*c[0] + m[2]*c[1] + m[4] + rect[0]
+		y := m[1]*c[0] + m[3]*c[1] + m[5] + rect[1]
+		out = [4]float64{minf(out[0], x), minf(out[1], y), maxf(out[2], x), maxf(out[3], y)}
+	}
+	return out
 }
 
 // topRight is the rectangle, in user space, of a w×h box margin points from the top
@@ -294,21 +338,27 @@ func fontResource(u *pdf.Update, lines []string) (pdf.Ref, func(string) string, 
 		}
 		widths = append(widths, int64(g), pdf.Array{int64(float64(adv) / 64 * 1000 / upem)})
 	}
-	fontFile := u.Add(&pdf.Stream{Dict: pdf.Dict{"Filter": pdf.Name("FlateDecode"), "Length1": int64(len(serifTTF))}, Data: deflate(serifTTF)})
+	// only the glyphs used, under a subset name (pdffonts: "sub yes")
+	program, err := subsetTTF(serifTTF, ids)
+	if err != nil {
+		return pdf.Ref{}, nil, fmt.Errorf("pades: font subset: %w", err)
+	}
+	name := pdf.Name(subsetTag(ids) + "+LiberationSerif")
+	fontFile := u.Add(&pdf.Stream{Dict: pdf.Dict{"Filter": pdf.Name("FlateDecode"), "Length1": int64(len(program))}, Data: deflate(program)})
 	desc := u.Add(pdf.Dict{
-		"Type": pdf.Name("FontDescriptor"), "FontName": pdf.Name("LiberationSerif"),
+		"Type": pdf.Name("FontDescriptor"), "FontName": name,
 		"Flags": int64(34), "FontBBox": pdf.Array{int64(-543), int64(-303), int64(1278), int64(981)},
 		"ItalicAngle": int64(0), "Ascent": int64(891), "Descent": int64(-216), "CapHeight": int64(662),
 		"StemV": int64(80), "FontFile2": fontFile,
 	})
 	cid := u.Add(pdf.Dict{
-		"Type": pdf.Name("Font"), "Subtype": pdf.Name("CIDFontType2"), "BaseFont": pdf.Name("LiberationSerif"),
+		"Type": pdf.Name("Font"), "Subtype": pdf.Name("CIDFontType2"), "BaseFont": name,
 		"CIDSystemInfo":  pdf.Dict{"Registry": pdf.String("Adobe"), "Ordering": pdf.String("Identity"), "Supplement": int64(0)},
 		"FontDescriptor": desc, "CIDToGIDMap": pdf.Name("Identity"), "W": widths, "DW": int64(1000),
 	})
 	toUni := u.Add(&pdf.Stream{Dict: pdf.Dict{"Filter": pdf.Name("FlateDecode")}, Data: deflate([]byte(cmap.String()))})
 	font := u.Add(pdf.Dict{
-		"Type": pdf.Name("Font"), "Subtype": pdf.Name("Type0"), "BaseFont": pdf.Name("LiberationSerif"),
+		"Type": pdf.Name("Font"), "Subtype": pdf.Name("Type0"), "BaseFont": name,
 		"Encoding": pdf.Name("Identity-H"), "DescendantFonts": pdf.Array{cid}, "ToUnicode": toUni,
 	})
 	enc := func(s string) string {
@@ -426,4 +476,59 @@ func pdfDate(t time.Time) string {
 		off = -off
 	}
 	return fmt.Sprintf("D:%s%c%02d'%02d'", t.Format("20060102150405"), sign, off/3600, off%3600/60)
+}
+
+// clearOfText moves a text block placed at the top right down, and then makes it
+// smaller, until it covers none of the page's text: the block of an attachment or a
+// copy must not be laid over "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" or the number line.
+// It stays in the top third of the page as the reader sees it; when no place there is
+// free it keeps the top right corner.
+func (a *Appearance) clearOfText(rd *pdf.Reader, page pdf.Dict, box [4]float64, rot int64, fs float64) ([4]float64, float64) {
+	first := func(size float64) [4]float64 {
+		w, h := a.textSize(size)
+		return topRight(box, rot, w, h, 28)
+	}
+	gs, err := pageGlyphs(rd, page)
+	if err != nil || len(gs) == 0 {
+		return first(fs), fs
+	}
+	busy := make([][4]float64, 0, len(gs))
+	for _, g := range gs {
+		if strings.TrimSpace(g.text) != "" {
+			busy = append(busy, [4]float64{g.x, g.y - 0.25*g.size, g.x1, g.y + 0.9*g.size})
+		}
+	}
+	free := func(r [4]float64) bool {
+		for _, b := range busy {
+			if b[0] < r[2]+2 && r[0]-2 < b[2] && b[1] < r[3]+2 && r[1]-2 < b[3] {
+				return false
+			}
+		}
+		return true
+	}
+	height := box[3] - box[1]
+	if rot == 90 || rot == 270 {
+		height = box[2] - box[0]
+	}
+	for _, size := range []float64{fs, fs * 0.9, fs * 0.8} {
+		w, h := a.textSize(size)
+		for down := 0.0; down+h+28 <= height/3; down += 2 {
+			r := topRight(box, rot, w, h+down, 28)
+			// topRight grew the box downwards by down: keep its lowest h points
+			switch rot {
+			case 0:
+				r[3] = r[1] + h
+			case 180:
+				r[1] = r[3] - h
+			case 90:
+				r[0] = r[2] - h
+			case 270:
+				r[2] = r[0] + h
+			}
+			if free(r) {
+				return r, size
+			}
+		}
+	}
+	return first(fs), fs
 }

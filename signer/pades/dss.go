@@ -231,7 +231,7 @@ func addDocTimestamp(ctx context.Context, doc *appended, ts cms.Timestamper, res
 		"Contents":  pdf.Raw("<" + strings.Repeat("0", 2*reserve) + ">"),
 	})
 	o := &Options{}
-	fieldRef, err := addNewField(rd, u, name, sigRef, o, pages)
+	fieldRef, err := addNewField(rd, u, name, sigRef, o, pages, new([]pdf.Ref))
 	if err != nil {
 		return err
 	}

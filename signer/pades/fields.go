@@ -232,12 +232,19 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 	}
 	newCat := copyDict(cat)
 	catChanged := false
+	if lock := fieldLock(o); lock != nil {
+		names := lock["Fields"]
+		sig["Reference"] = append(rd.Array(sig["Reference"]), pdf.Dict{
+			"Type": pdf.Name("SigRef"), "TransformMethod": pdf.Name("FieldMDP"), "Data": catRef,
+			"TransformParams": pdf.Dict{"Type": pdf.Name("TransformParams"), "Action": pdf.Name("Include"), "Fields": names, "V": pdf.Name("1.2")},
+		})
+	}
 	if o.Certify != CertifyNone {
-		sig["Reference"] = pdf.Array{pdf.Dict{
+		sig["Reference"] = append(pdf.Array{pdf.Dict{
 			"Type":            pdf.Name("SigRef"),
 			"TransformMethod": pdf.Name("DocMDP"),
 			"TransformParams": pdf.Dict{"Type": pdf.Name("TransformParams"), "P": int64(o.Certify), "V": pdf.Name("1.2")},
-		}}
+		}}, rd.Array(sig["Reference"])...)
 		perms := copyDict(rd.Dict(cat["Perms"]))
 		perms["DocMDP"] = sigRef
 		newCat["Perms"] = perms
@@ -250,11 +257,15 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 		return nil, "", err
 	}
 	if target != nil {
+		if len(o.Blanks) > 0 {
+			return nil, "", fmt.Errorf("%w: blank fields are made with a new signature field, not in the existing %q", ErrOptions, name)
+		}
 		if err := signExistingField(rd, u, target, sigRef, o, pages); err != nil {
 			return nil, "", err
 		}
 	} else {
-		fieldRef, err := addNewField(rd, u, name, sigRef, o, pages)
+		var blanks []pdf.Ref
+		fieldRef, err := addNewField(rd, u, name, sigRef, o, pages, &blanks)
 		if err != nil {
 			return nil, "", err
 		}
@@ -262,10 +273,13 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 		switch fl := acro["Fields"].(type) {
 		case pdf.Ref:
 			arr := append(pdf.Array(nil), rd.Array(fl)...)
-			u.Set(fl, append(arr, fieldRef))
+			u.Set(fl, append(append(arr, fieldRef), refsArray(blanks)...))
 		default:
 			arr := append(pdf.Array(nil), rd.Array(fl)...)
-			newAcro["Fields"] = append(arr, fieldRef)
+			newAcro["Fields"] = append(append(arr, fieldRef), refsArray(blanks)...)
+		}
+		if len(blanks) > 0 {
+			addHelv(rd, newAcro)
 		}
 		newAcro["SigFlags"] = int64(3)
 		if ar, ok := acroObj.(pdf.Ref); ok && rd.Dict(ar) != nil {
@@ -316,6 +330,9 @@ func fieldLockP1(rd *pdf.Reader, fields []field) string {
 func signExistingField(rd *pdf.Reader, u *pdf.Update, f *field, sigRef pdf.Ref, o *Options, pages []pdf.Ref) error {
 	nd := copyDict(f.dict)
 	nd["V"] = sigRef
+	if lock := fieldLock(o); lock != nil && nd["Lock"] == nil {
+		nd["Lock"] = lock
+	}
 	// The widget: the field itself when merged, else its first kid.
 	widgetRef, widget := f.ref, nd
 	if _, merged := nd["Subtype"]; !merged {
@@ -339,11 +356,15 @@ func signExistingField(rd *pdf.Reader, u *pdf.Update, f *field, sigRef pdf.Ref, 
 		if pageRef.Num == 0 && len(pages) > 0 {
 			pageRef = pages[0]
 		}
-		ap, _, err := o.Appearance.build(rd, u, pageRef, rect, o)
+		ap, r, err := o.Appearance.build(rd, u, pageRef, rect, o)
 		if err != nil {
 			return err
 		}
 		widget["AP"] = pdf.Dict{"N": ap}
+		if r != rect {
+			// the appearance grew (a seal reaching past the field): so does the widget
+			widget["Rect"] = pdf.Array{r[0], r[1], r[2], r[3]}
+		}
 	}
 	u.Set(f.ref, nd)
 	if widgetRef != f.ref {
@@ -352,7 +373,7 @@ func signExistingField(rd *pdf.Reader, u *pdf.Update, f *field, sigRef pdf.Ref, 
 	return nil
 }
 
-func addNewField(rd *pdf.Reader, u *pdf.Update, name string, sigRef pdf.Ref, o *Options, pages []pdf.Ref) (pdf.Ref, error) {
+func addNewField(rd *pdf.Reader, u *pdf.Update, name string, sigRef pdf.Ref, o *Options, pages []pdf.Ref, newFields *[]pdf.Ref) (pdf.Ref, error) {
 	pageNo := 1
 	if o.Appearance != nil && o.Appearance.Page > 0 {
 		pageNo = o.Appearance.Page
@@ -371,6 +392,9 @@ func addNewField(rd *pdf.Reader, u *pdf.Update, name string, sigRef pdf.Ref, o *
 		"P":       pageRef,
 		"Rect":    pdf.Array{int64(0), int64(0), int64(0), int64(0)},
 	}
+	if lock := fieldLock(o); lock != nil {
+		w["Lock"] = lock
+	}
 	fieldRef := u.Alloc()
 	if o.Appearance != nil {
 		ap, r, err := o.Appearance.build(rd, u, pageRef, o.Appearance.Rect, o)
@@ -381,20 +405,45 @@ func addNewField(rd *pdf.Reader, u *pdf.Update, name string, sigRef pdf.Ref, o *
 		w["Rect"] = pdf.Array{r[0], r[1], r[2], r[3]}
 	}
 	u.Set(fieldRef, w)
+	annots := map[int][]pdf.Ref{pageNo: {fieldRef}}
+	if len(o.Blanks) > 0 {
+		more, err := blankFields(rd, u, o.Blanks, pages)
+		if err != nil {
+			return pdf.Ref{}, err
+		}
+		for p, refs := range more {
+			annots[p] = append(annots[p], refs...)
+		}
+		*newFields = append(*newFields, flatten(more, len(pages))...)
+	}
+	for p, refs := range annots {
+		if err := addAnnots(rd, u, pages[p-1], p, refs); err != nil {
+			return pdf.Ref{}, err
+		}
+	}
+	return fieldRef, nil
+}
+
+// addAnnots lists new annotations on a page.
+func addAnnots(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, pageNo int, refs []pdf.Ref) error {
 	page := rd.Dict(pageRef)
 	if page == nil {
-		return pdf.Ref{}, fmt.Errorf("%w: page %d is not a dictionary", pdf.ErrDamaged, pageNo)
+		return fmt.Errorf("%w: page %d is not a dictionary", pdf.ErrDamaged, pageNo)
+	}
+	add := make(pdf.Array, 0, len(refs))
+	for _, r := range refs {
+		add = append(add, r)
 	}
 	if ar, ok := page["Annots"].(pdf.Ref); ok && rd.Array(ar) != nil {
 		arr := append(pdf.Array(nil), rd.Array(ar)...)
-		u.Set(ar, append(arr, fieldRef))
+		u.Set(ar, append(arr, add...))
 	} else {
 		np := copyDict(page)
 		arr := append(pdf.Array(nil), rd.Array(page["Annots"])...)
-		np["Annots"] = append(arr, fieldRef)
+		np["Annots"] = append(arr, add...)
 		u.Set(pageRef, np)
 	}
-	return fieldRef, nil
+	return nil
 }
 
 func number(o pdf.Object) float64 {
@@ -486,13 +535,91 @@ func rotation(rd *pdf.Reader, page pdf.Dict) (int64, error) {
 // LastVisibleSignature finds the last signed signature field with a visible widget:
 // its page (1-based) and rectangle, where the clerk lays the seal.
 func LastVisibleSignature(rd *pdf.Reader) (page int, rect [4]float64, ok bool) {
+	page, rect, _, ok = lastVisibleSignature(rd)
+	return page, rect, ok
+}
+
+// LastSignatureImage is the box (x, y, width, height) of the image drawn in the
+// appearance of LastVisibleSignature, in that appearance's upright space (its
+// origin the lower left corner of the rectangle as the reader sees the page), as
+// Kyso draws a leader's signature image: fitted in the rectangle and centred. ok is
+// false when the appearance draws no image that Kyso can place (then the whole
+// rectangle stands for it).
+func LastSignatureImage(rd *pdf.Reader) (box [4]float64, ok bool) {
+	_, _, widget, found := lastVisibleSignature(rd)
+	if !found {
+		return box, false
+	}
+	ap, _ := mustResolve(rd, rd.Dict(widget["AP"])["N"]).(*pdf.Stream)
+	if ap == nil {
+		return box, false
+	}
+	bb, err := coords(rd, rd.Array(ap.Dict["BBox"]), "the appearance's /BBox")
+	if err != nil || bb[0] != 0 || bb[1] != 0 {
+		return box, false
+	}
+	data, err := ap.Decode(1 << 20)
+	if err != nil {
+		return box, false
+	}
+	xobjs := rd.Dict(rd.Dict(ap.Dict["Resources"])["XObject"])
+	lx := &contentLexer{b: data}
+	ctm := identity
+	var stack []matrix
+	var operands []any
+	for n := 0; n < 10_000; n++ {
+		tok, more := lx.next()
+		if !more {
+			break
+		}
+		op, isOp := tok.(opToken)
+		if !isOp {
+			if len(operands) < 16 {
+				operands = append(operands, tok)
+			}
+			continue
+		}
+		switch string(op) {
+		case "q":
+			stack = append(stack, ctm)
+		case "Q":
+			if len(stack) > 0 {
+				ctm, stack = stack[len(stack)-1], stack[:len(stack)-1]
+			}
+		case "cm":
+			if len(operands) == 6 {
+				var m matrix
+				for i := range m {
+					m[i], _ = operands[i].(float64)
+				}
+				ctm = m.mul(ctm)
+			}
+		case "Do":
+			if len(operands) == 1 {
+				name, _ := operands[0].(pdf.Name)
+				img, _ := mustResolve(rd, xobjs[name]).(*pdf.Stream)
+				if img != nil && img.Dict["Subtype"] == pdf.Name("Image") && ctm[1] == 0 && ctm[2] == 0 && ctm[0] > 0 && ctm[3] > 0 {
+					box = [4]float64{ctm[4], ctm[5], ctm[0], ctm[3]}
+					if box[0] >= -0.01 && box[1] >= -0.01 && box[0]+box[2] <= bb[2]+0.01 && box[1]+box[3] <= bb[3]+0.01 {
+						return box, true
+					}
+					return [4]float64{}, false
+				}
+			}
+		}
+		operands = operands[:0]
+	}
+	return [4]float64{}, false
+}
+
+func lastVisibleSignature(rd *pdf.Reader) (page int, rect [4]float64, widgetDict pdf.Dict, ok bool) {
 	cat, _, err := rd.Catalog()
 	if err != nil {
-		return 0, rect, false
+		return 0, rect, nil, false
 	}
 	pages, err := rd.Pages()
 	if err != nil {
-		return 0, rect, false
+		return 0, rect, nil, false
 	}
 	for _, f := range walkFields(rd, rd.Dict(cat["AcroForm"])) {
 		if f.ft != "Sig" || rd.Dict(f.dict["V"]) == nil {
@@ -520,7 +647,19 @@ func LastVisibleSignature(rd *pdf.Reader) (page int, rect [4]float64, ok bool) {
 				}
 			}
 		}
-		page, rect, ok = p, rc, true
+		page, rect, widgetDict, ok = p, rc, widget, true
 	}
-	return page, rect, ok
+	return page, rect, widgetDict, ok
+}
+
+// fieldLock is the /Lock of a signature field that locks o.LockFields; nil when none.
+func fieldLock(o *Options) pdf.Dict {
+	if len(o.LockFields) == 0 {
+		return nil
+	}
+	names := make(pdf.Array, len(o.LockFields))
+	for i, n := range o.LockFields {
+		names[i] = pdf.TextString(n)
+	}
+	return pdf.Dict{"Type": pdf.Name("SigFieldLock"), "Action": pdf.Name("Include"), "Fields": names}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/kyso-vn/kyso/signer/pdf"
@@ -61,7 +62,26 @@ func applyMetadata(rd *pdf.Reader, u *pdf.Update, m *Metadata, cat pdf.Dict, new
 		newCat["Metadata"] = u.Add(&pdf.Stream{Dict: pdf.Dict{"Type": pdf.Name("Metadata"), "Subtype": pdf.Name("XML")}, Data: packet})
 		catChanged = true
 	}
+	// The blank fields the approval made (number, day, month, year) share one font.
+	var blankFont pdf.Ref
+	var blankEnc func(string) string
+	var blankTexts []string
+	names := make([]string, 0, len(m.Fields))
 	for name, value := range m.Fields {
+		names = append(names, name)
+		if isBlankName(name) {
+			blankTexts = append(blankTexts, value)
+		}
+	}
+	sort.Strings(names)
+	if len(blankTexts) > 0 {
+		var err error
+		if blankFont, blankEnc, err = fontResource(u, blankTexts); err != nil {
+			return false, err
+		}
+	}
+	for _, name := range names {
+		value := m.Fields[name]
 		var f *field
 		for i := range fields {
 			if fields[i].name == name {
@@ -77,6 +97,14 @@ func applyMetadata(rd *pdf.Reader, u *pdf.Update, m *Metadata, cat pdf.Dict, new
 			rect, err := coords(rd, r, fmt.Sprintf("the /Rect of field %q", name))
 			if err != nil {
 				return false, err
+			}
+			if isBlankName(name) {
+				q, _ := rd.Int(nd["Q"])
+				size := daSize(nd["DA"])
+				italic := strings.Contains(string(daString(nd["DA"])), "/HeIt ")
+				nd["AP"] = pdf.Dict{"N": blankAppearance(u, rect, size, int(q), italic, blankFont, blankEnc(value), textWidth(value, size))}
+				u.Set(f.ref, nd)
+				continue
 			}
 			h := rect[3] - rect[1]
 			fs := 10.0
@@ -148,4 +176,56 @@ func isXMLName(s string) bool {
 		}
 	}
 	return true
+}
+
+func isBlankName(n string) bool {
+	switch n {
+	case BlankNumber, BlankNumberSymbol, BlankDay, BlankMonth, BlankYear, BlankNumberLine, BlankDate:
+		return true
+	}
+	return false
+}
+
+func daString(o pdf.Object) pdf.String {
+	s, _ := o.(pdf.String)
+	return s
+}
+
+// daSize reads the font size of a field's /DA ("/Helv 13 Tf 0 g"); 13 pt when it
+// names none.
+func daSize(o pdf.Object) float64 {
+	s, _ := o.(pdf.String)
+	f := strings.Fields(string(s))
+	for i := 1; i < len(f); i++ {
+		if f[i] == "Tf" {
+			if v, err := strconv.ParseFloat(f[i-1], 64); err == nil && v > 0 && v < 200 {
+				return v
+			}
+		}
+	}
+	return 13
+}
+
+// blankAppearance draws a blank field's value in the embedded font at size, aligned
+// as its /Q says, slanted when the text around it is italic, on the baseline the blank was found on (0.32 × size above the
+// rectangle's bottom).
+func blankAppearance(u *pdf.Update, rect [4]float64, size float64, q int, italic bool, font pdf.Ref, hex string, width float64) pdf.Ref {
+	w, h := rect[2]-rect[0], rect[3]-rect[1]
+	x := 0.0
+	switch q {
+	case 1:
+		x = (w - width) / 2
+	case 2:
+		x = w - width
+	}
+	slant := "0"
+	if italic {
+		slant = "0.21" // about 12°, as a serif italic leans
+	}
+	content := fmt.Sprintf("/Tx BMC q BT 0 g /F1 %s Tf 1 0 %s 1 %s %s Tm <%s> Tj ET Q EMC\n", f2(size), slant, f2(x), f2(0.32*size), hex)
+	return u.Add(&pdf.Stream{Dict: pdf.Dict{
+		"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"),
+		"BBox":      pdf.Array{0.0, 0.0, w, h},
+		"Resources": pdf.Dict{"Font": pdf.Dict{"F1": font}, "ProcSet": pdf.Array{pdf.Name("PDF"), pdf.Name("Text")}},
+	}, Data: []byte(content)})
 }

@@ -115,6 +115,15 @@ type Options struct {
 	Time time.Time
 	// Appearance makes the signature visible; nil is invisible.
 	Appearance *Appearance
+	// LockFields locks these form fields once the signature is made (a FieldMDP
+	// /Lock on its field and the FieldMDP transform in its /Reference, ISO 32000-1
+	// 12.7.4.5, 12.8.2.4): the issuing signature locks the number and the date it
+	// filled, so a later revision that changes them is not allowed form filling.
+	LockFields []string
+	// Blanks are empty, read-only text fields made in the signature's revision where
+	// the page leaves the number and date blank (the leader's approval), for the
+	// issuing revision to fill; see Blank.
+	Blanks []Blank
 	// Metadata, when set, is written in the signature's own revision (the clerk's
 	// number, date and identifier codes).
 	Metadata *Metadata

@@ -88,6 +88,9 @@ func VerifyDetached(ctx context.Context, sig []byte, content io.ReaderAt, size i
 	}
 	vd := verdict{ind: TotalPassed}
 	res, verr := sd.VerifyContent(data)
+	if weakButIntact(res, verr) {
+		verr = nil // intact; the dated constraints judge the algorithm
+	}
 	if verr != nil {
 		integ, ind, si := integrityFromError(verr)
 		sr.Integrity = integ
@@ -111,9 +114,10 @@ func VerifyDetached(ctx context.Context, sig []byte, content io.ReaderAt, size i
 		}
 	}
 	sr.Signer = certInfo(out.signer)
+	var sc *sigCheck
 	if sr.Integrity == IntegrityIntact && out.signer != nil {
 		v := &pdfVerifier{opts: opts, at: rep.ValidationTime, rep: rep, dss: &dssData{}}
-		sc := &sigCheck{rep: sr, cms: out}
+		sc = &sigCheck{rep: sr, cms: out}
 		poe := v.validateSigner(ctx, sc, nil, &vd)
 		switch {
 		case out.signingCert == "":
@@ -128,6 +132,10 @@ func VerifyDetached(ctx context.Context, sig []byte, content io.ReaderAt, size i
 		return nil, err
 	}
 	sr.Indication, sr.SubIndication = vd.ind, vd.sub
+	sr.DigestAlgorithm, sr.SignatureAlgorithm = hashAlgName(out.hash), out.algorithm
+	if sc != nil {
+		sc.finish()
+	}
 	rep.Signatures = append(rep.Signatures, *sr)
 	rep.summarize()
 	return rep, nil

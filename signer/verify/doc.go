@@ -19,8 +19,14 @@
 //     hide content, and the office workflow (leader signs, clerk fills the number and
 //     signs) needs nothing more;
 //   - trust: a chain to the configured anchors only (never to a certificate the file
-//     carries as a root), key usage and extended key usage, validity at the time a
-//     timestamp proves, else at the validation time;
+//     carries as a root), built with the document's certificates, the configured chain
+//     material (Options.Intermediates: the built-in Vietnamese CAs) and, online, the
+//     AIA caIssuers; SHA-1 certificate signatures included; key usage and extended key
+//     usage, validity at the time a timestamp proves, else at the validation time;
+//   - algorithms: integrity is checked whatever the algorithm (SHA-1, adbe.pkcs7.sha1,
+//     RSA-1024), then the dated cryptographic constraints (crypto.go, EU DSS's default
+//     policy) judge the digest, the key and the chain's signatures at the proof of
+//     existence: past a cutoff with no proof is CRYPTO_CONSTRAINTS_FAILURE_NO_POE;
 //   - revocation: the document's DSS and the CMS's revocation archive, then OCSP and
 //     CRL on the network unless offline (pkg/pki).
 //
@@ -43,6 +49,7 @@
 // limit/<name>), with no report; the end of the caller's context stops the work
 // within a second (fault.Canceled or fault.Timeout).
 //
-// It imports the standard library, x/crypto, signer/pdf, signer/cms and pkg/pki; never
+// It imports the standard library, x/crypto, signer/pdf, signer/cms, pkg/pki and
+// pkg/pki/vntrust (to name the PKI a chain ends in); never
 // HTTP servers, gorm, PKCS#11 or anything above signer/.
 package verify

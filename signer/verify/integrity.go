@@ -1,7 +1,9 @@
 package verify
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/sha1"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -38,6 +40,8 @@ type sigCheck struct {
 	digest []byte
 	// failed is set once the signature is TOTAL_FAILED for integrity or format.
 	integrityErr error
+	// whys are the reasons found for sub-indications, in both languages.
+	whys map[SubIndication]msg
 }
 
 // cmsOutcome is what the CMS step found.
@@ -51,9 +55,11 @@ type cmsOutcome struct {
 	signingCert string // "v2", "v1", ""
 	hasSignTime bool
 	sigTS       *tsOutcome
-	ocsps       [][]byte
-	crls        [][]byte
-	err         error
+	// sha1Doc: adbe.pkcs7.sha1, the signer signed the document's SHA-1 digest.
+	sha1Doc bool
+	ocsps   [][]byte
+	crls    [][]byte
+	err     error
 }
 
 // tsOutcome is a timestamp token checked for integrity (imprint and TSA signature).
@@ -62,6 +68,8 @@ type tsOutcome struct {
 	signer  *x509.Certificate
 	certs   []*x509.Certificate
 	err     error
+	// algs are the token's algorithms, for the dated constraints.
+	algs []usedAlgorithm
 }
 
 // maxContentsHex bounds the /Contents gap: no CMS signature with its chain, timestamp
@@ -157,8 +165,10 @@ func parseSignatureValue(sc *sigCheck) bool {
 	if sc.dict["SubFilter"] == pdf.Name("adbe.pkcs7.sha1") || len(sd.SignerInfos) != 1 {
 		return false
 	}
-	h, err := sd.SignerInfos[0].Hash()
-	if err != nil {
+	// a hash refused by policy (SHA-1) is still computed here: integrity is always
+	// checked, the algorithm judged afterwards
+	h, _ := sd.SignerInfos[0].Hash()
+	if h == 0 {
 		return false
 	}
 	sc.hash = h
@@ -230,16 +240,35 @@ func checkCMS(f io.ReaderAt, sc *sigCheck) *cmsOutcome {
 	}
 	sub, _ := sc.dict["SubFilter"].(pdf.Name)
 	var res *cms.Result
-	if sub == "adbe.pkcs7.sha1" {
-		// The SignedData encapsulates the SHA-1 digest of the ranges: SHA-1, refused.
-		out.err = &cms.AlgorithmError{Algorithm: "SHA-1", Reason: "adbe.pkcs7.sha1 signs a SHA-1 digest of the document"}
-		return out
-	}
 	var err error
-	if sc.digest != nil {
+	switch {
+	case sub == "adbe.pkcs7.sha1":
+		// The SignedData encapsulates the SHA-1 digest of the ranges, and the signer
+		// signs that: both are checked; whether SHA-1 is still acceptable is the
+		// cryptographic constraints' question, asked later with the proof of time.
+		out.sha1Doc = true
+		if len(sd.Content) != sha1.Size {
+			out.err = fmt.Errorf("%w: adbe.pkcs7.sha1: the SignedData encapsulates %d bytes, not a SHA-1 digest", cms.ErrFormat, len(sd.Content))
+			return out
+		}
+		h := sha1.New()
+		if _, err := io.Copy(h, rangesReader(f, sc.br)); err != nil {
+			out.err = fmt.Errorf("verify: reading the signed ranges: %w", err)
+			return out
+		}
+		if !bytes.Equal(h.Sum(nil), sd.Content) {
+			out.err = fmt.Errorf("%w: the SHA-1 digest adbe.pkcs7.sha1 encapsulates is not the document's", cms.ErrDigestMismatch)
+			return out
+		}
+		res, err = sd.VerifyContent(bytes.NewReader(sd.Content))
+	case sc.digest != nil:
 		res, err = sd.Verify(sc.digest, sc.hash)
-	} else {
+	default:
 		res, err = sd.VerifyContent(rangesReader(f, sc.br))
+	}
+	if weakButIntact(res, err) {
+		// intact; the algorithm is judged by the dated constraints (crypto.go)
+		err = nil
 	}
 	if err != nil {
 		out.err = err
@@ -270,24 +299,53 @@ func checkCMS(f io.ReaderAt, sc *sigCheck) *cmsOutcome {
 
 // checkTimestampToken parses a token, verifies its signature and compares its imprint
 // with digestOf(the token's hash).
+//
+// A token intact under an algorithm signer/cms refuses by its fixed policy (a SHA-1
+// token) is kept, with its algorithms, for the dated constraints to judge.
 func checkTimestampToken(der []byte, digestOf func(crypto.Hash) []byte) *tsOutcome {
 	t, err := cms.ParseTimestampToken(der)
-	if err != nil {
+	if t == nil || (err != nil && !weakButIntact(t.Signer, err)) {
 		return &tsOutcome{err: err}
 	}
 	out := &tsOutcome{genTime: t.Info.GenTime, certs: t.Token.Certificates}
 	if t.Signer != nil {
 		out.signer = t.Signer.Certificate
 	}
-	h, err := t.Hash()
-	if err != nil {
-		out.err = err
+	h, herr := t.Hash()
+	if h == 0 {
+		out.err = herr
 		return out
 	}
-	if err := t.MatchesDigest(digestOf(h), h); err != nil {
+	if err := t.MatchesDigest(digestOf(h), h); err != nil && !weakImprint(err) {
 		out.err = err
 	}
+	out.algs = tokenAlgorithms(t, h)
 	return out
+}
+
+// weakImprint tells a matching imprint under a hash refused by signer/cms's policy.
+func weakImprint(err error) bool {
+	var ae *cms.AlgorithmError
+	return errors.As(err, &ae) && ae.Verified
+}
+
+// tokenAlgorithms are what a timestamp token relies on: its imprint's hash, its
+// signature's digest and the TSA's key.
+func tokenAlgorithms(t *cms.Timestamp, imprint crypto.Hash) []usedAlgorithm {
+	out := []usedAlgorithm{{hashAlgName(imprint), msg{"hàm băm của dấu thời gian", "the timestamp's imprint"}}}
+	if t.Signer != nil {
+		out = append(out, usedAlgorithm{hashAlgName(t.Signer.Hash), msg{"hàm băm của chữ ký dấu thời gian", "the timestamp's signature digest"}})
+		if t.Signer.Certificate != nil {
+			out = append(out, usedAlgorithm{keyAlgName(t.Signer.Certificate.PublicKey), msg{"khóa của máy chủ dấu thời gian", "the timestamp authority's key"}})
+		}
+	}
+	var kept []usedAlgorithm
+	for _, a := range out {
+		if a.name != "" {
+			kept = append(kept, a)
+		}
+	}
+	return kept
 }
 
 // checkDocTimestamp verifies a document timestamp: the token over the byte ranges.
@@ -299,6 +357,7 @@ func checkDocTimestamp(f io.ReaderAt, sc *sigCheck) (*tsOutcome, error) {
 			out.signer = t.Signer.Certificate
 		}
 		out.err = t.MatchesDigest(sc.digest, sc.hash)
+		out.algs = tokenAlgorithms(t, sc.hash)
 		return out, nil
 	}
 	var readErr error
@@ -310,6 +369,14 @@ func checkDocTimestamp(f io.ReaderAt, sc *sigCheck) (*tsOutcome, error) {
 		return hh.Sum(nil)
 	})
 	return ts, readErr
+}
+
+// weakButIntact tells an intact signature whose algorithm signer/cms refuses by its
+// own fixed policy (SHA-1, RSA-1024): the Result is there and the AlgorithmError says
+// Verified.
+func weakButIntact(res *cms.Result, err error) bool {
+	var ae *cms.AlgorithmError
+	return res != nil && errors.As(err, &ae) && ae.Verified
 }
 
 // integrityFromError maps a CMS error to the integrity verdict and sub-indication.

@@ -43,6 +43,7 @@ var verdicts = map[string]msg{
 	"revoked":       {"Chứng thư của người ký đã bị thu hồi trước khi ký", "The signer's certificate was revoked before the signature was made"},
 	"no-chain":      {"Không xác định được chứng thư của người ký", "The signer's certificate cannot be traced to a trusted authority"},
 	"unsupported":   {"Chữ ký dùng thuật toán không được hỗ trợ", "The signature uses an algorithm that is not supported"},
+	"weak":          {"Chữ ký nguyên vẹn nhưng dùng thuật toán không còn được chấp nhận", "The signature is intact but uses an algorithm no longer accepted"},
 	"indeterminate": {"Chưa xác định được tính hợp lệ của chữ ký", "The validity of the signature cannot be established"},
 }
 
@@ -54,13 +55,15 @@ var subExplanations = map[SubIndication]msg{
 	RevokedNoPOE:              {"Chứng thư đã bị thu hồi và không có dấu thời gian chứng minh chữ ký có trước đó", "The certificate is revoked and no timestamp proves the signature is older"},
 	NoCertificateChainFound:   {"Không xây dựng được chuỗi chứng thư tới tổ chức tin cậy", "No certificate chain to a trust anchor"},
 	NoSigningCertificateFound: {"Không tìm thấy chứng thư của người ký", "The signer's certificate is missing"},
-	OutOfBoundsNoPOE:          {"Chứng thư đã hết hạn và không có dấu thời gian chứng minh thời điểm ký", "The certificate has expired and no timestamp proves when the signature was made"},
+	OutOfBoundsNoPOE:          {"Chứng thư số đã hết hạn và không có dấu thời gian chứng minh thời điểm ký", "The certificate has expired and no timestamp proves when the signature was made"},
 	OutOfBoundsNotRevoked:     {"Chứng thư đã hết hạn (không bị thu hồi) và không có dấu thời gian", "The certificate has expired (not revoked) and no timestamp proves when the signature was made"},
 	NotYetValid:               {"Chữ ký được tạo trước khi chứng thư có hiệu lực", "The signature was made before the certificate was valid"},
 	TryLater:                  {"Chưa kiểm tra được tình trạng thu hồi của chứng thư", "The certificate's revocation status could not be checked"},
 	CryptoConstraintsFailure:  {"Thuật toán hoặc độ dài khóa không được chấp nhận", "The algorithm or key size is not accepted"},
-	SigConstraintsFailure:     {"Chứng thư không được phép dùng để ký văn bản", "The certificate may not be used to sign documents"},
-	ModifiedAfterSigning:      {"Văn bản bị sửa đổi sau khi ký theo cách không được phép", "The document was changed after signing in a way its permissions do not allow"},
+	CryptoConstraintsFailureNoPOE: {"Thuật toán không còn được chấp nhận và không có gì chứng minh chữ ký được tạo trước khi thuật toán hết hạn",
+		"The algorithm is no longer accepted and nothing proves the signature was made before its cutoff"},
+	SigConstraintsFailure: {"Chứng thư không được phép dùng để ký văn bản", "The certificate may not be used to sign documents"},
+	ModifiedAfterSigning:  {"Văn bản bị sửa đổi sau khi ký theo cách không được phép", "The document was changed after signing in a way its permissions do not allow"},
 }
 
 var labels = map[string]msg{
@@ -90,6 +93,9 @@ var labels = map[string]msg{
 	"sha256":     {"SHA-256", "SHA-256"},
 	"validated":  {"Thời điểm kiểm tra", "Validated at"},
 	"reason":     {"Lý do", "Reason"},
+	"why":        {"Giải thích", "Explanation"},
+	"pki":        {"Hệ thống chứng thực", "PKI"},
+	"algorithm":  {"Thuật toán", "Algorithm"},
 }
 
 var timeSources = map[string]msg{
@@ -129,6 +135,8 @@ func verdictKey(i Indication, s SubIndication) string {
 		return "failed"
 	case s == NoCertificateChainFound || s == NoSigningCertificateFound:
 		return "no-chain"
+	case s == CryptoConstraintsFailureNoPOE:
+		return "weak"
 	case s == CryptoConstraintsFailure:
 		return "unsupported"
 	}
@@ -175,6 +183,9 @@ func (r *Report) WriteText(w io.Writer, lang Lang) error {
 		if s.SubIndication != "" {
 			fmt.Fprintf(&b, " (%s)", explain(s.SubIndication, lang))
 		}
+		if s.Explanation != nil {
+			fmt.Fprintf(&b, "\n  %s: %s", L("why"), map[Lang]string{Vietnamese: s.Explanation.VI, English: s.Explanation.EN}[lang])
+		}
 		fmt.Fprintf(&b, "\n  %s: %s\n", L("field"), s.Field)
 		if s.Signer != nil {
 			fmt.Fprintf(&b, "  %s: %s\n  %s: %s\n  %s: %s\n", L("signer"), s.Signer.Subject, L("issuer"), s.Signer.Issuer, L("serial"), s.Signer.Serial)
@@ -198,6 +209,12 @@ func (r *Report) WriteText(w io.Writer, lang Lang) error {
 				}
 				fmt.Fprintf(&b, "    - %s %d: %s, %s — %s\n", L("revision"), m.Revision, kindNames[m.Kind].in(lang), ok, m.Detail)
 			}
+		}
+		if s.SignatureAlgorithm != "" {
+			fmt.Fprintf(&b, "  %s: %s\n", L("algorithm"), s.SignatureAlgorithm)
+		}
+		if s.PKI != "" {
+			fmt.Fprintf(&b, "  %s: %s\n", L("pki"), s.PKI)
 		}
 		if len(s.Chain) > 0 {
 			fmt.Fprintf(&b, "  %s:\n", L("chain"))
@@ -243,6 +260,15 @@ var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 	"cls":     func(i Indication) string { return map[Indication]string{TotalPassed: "ok", TotalFailed: "bad"}[i] },
 	"isDocTS": func(s string) bool { return s == "document-timestamp" },
 	"timePtr": func(t time.Time) *time.Time { return &t },
+	"why": func(lang Lang, e *Explanation) string {
+		if e == nil {
+			return ""
+		}
+		if lang == English {
+			return e.EN
+		}
+		return e.VI
+	},
 }).Parse(`<!DOCTYPE html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8"><title>{{verdict .Lang .R.Indication .R.SubIndication}}</title>
 <style>
@@ -260,7 +286,9 @@ dt{font-weight:bold;float:left;clear:left;width:13em}dd{margin-left:14em}
 {{range .R.Signatures}}<section>
 <h2>{{if isDocTS .Type}}{{L $.Lang "timestamp"}}{{else}}{{L $.Lang "signature"}}{{end}} #{{.Index}}: <span class="{{cls .Indication}}">{{verdict $.Lang .Indication .SubIndication}}</span></h2>
 <dl><dt>{{L $.Lang "result"}}</dt><dd>{{.Indication}} {{.SubIndication}}{{with .SubIndication}} — {{explain $.Lang .}}{{end}}</dd>
+{{with .Explanation}}<dt>{{L $.Lang "why"}}</dt><dd>{{why $.Lang .}}</dd>{{end}}
 <dt>{{L $.Lang "field"}}</dt><dd>{{.Field}}</dd>
+{{with .PKI}}<dt>{{L $.Lang "pki"}}</dt><dd>{{.}}</dd>{{end}}
 {{with .Signer}}<dt>{{L $.Lang "signer"}}</dt><dd>{{.Subject}}</dd><dt>{{L $.Lang "issuer"}}</dt><dd>{{.Issuer}}</dd><dt>{{L $.Lang "serial"}}</dt><dd>{{.Serial}}</dd>{{end}}
 <dt>{{L $.Lang "time"}}</dt><dd>{{time .SigningTime}} ({{source $.Lang .TimeSource}})</dd>
 {{with .Reason}}<dt>{{L $.Lang "reason"}}</dt><dd>{{.}}</dd>{{end}}

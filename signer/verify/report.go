@@ -2,7 +2,10 @@ package verify
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
+
+	"github.com/kyso-vn/kyso/pkg/pki"
 )
 
 // ReportVersion is the version of the JSON report. Fields are only ever added within a
@@ -39,9 +42,12 @@ const (
 	NotYetValid               SubIndication = "NOT_YET_VALID"
 	TryLater                  SubIndication = "TRY_LATER"
 	CryptoConstraintsFailure  SubIndication = "CRYPTO_CONSTRAINTS_FAILURE"
-	ChainConstraintsFailure   SubIndication = "CHAIN_CONSTRAINTS_FAILURE"
-	SigConstraintsFailure     SubIndication = "SIG_CONSTRAINTS_FAILURE"
-	ModifiedAfterSigning      SubIndication = "MODIFIED_AFTER_SIGNING"
+	// CryptoConstraintsFailureNoPOE: an algorithm past its cutoff date, and nothing
+	// proves the signature was made before it (crypto.go).
+	CryptoConstraintsFailureNoPOE SubIndication = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
+	ChainConstraintsFailure       SubIndication = "CHAIN_CONSTRAINTS_FAILURE"
+	SigConstraintsFailure         SubIndication = "SIG_CONSTRAINTS_FAILURE"
+	ModifiedAfterSigning          SubIndication = "MODIFIED_AFTER_SIGNING"
 )
 
 // Integrity values of SignatureReport.Integrity.
@@ -109,6 +115,25 @@ type SignatureReport struct {
 	Timestamp           *Timestamp     `json:"timestamp"`
 	Errors              []string       `json:"errors"`
 	Warnings            []string       `json:"warnings"`
+	// Explanation is the verdict's reason in both languages, for people.
+	Explanation *Explanation `json:"explanation,omitempty"`
+	// PKI names the PKI the chain ends in ("Ban Cơ yếu Chính phủ – G2"), when a chain
+	// was found.
+	PKI string `json:"pki,omitempty"`
+	// DigestAlgorithm and SignatureAlgorithm are what the signature value uses
+	// ("SHA-1", "SHA-256 with RSA").
+	DigestAlgorithm    string `json:"digest_algorithm,omitempty"`
+	SignatureAlgorithm string `json:"signature_algorithm,omitempty"`
+
+	// why is the specific reason set while verifying; Explanation is made from it, or
+	// from the sub-indication when none was set.
+	why *msg
+}
+
+// Explanation is a reason in Vietnamese and English.
+type Explanation struct {
+	VI string `json:"vi"`
+	EN string `json:"en"`
 }
 
 // Modification is what one revision after a signature changed.
@@ -127,6 +152,9 @@ type CertInfo struct {
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
 	SHA256    string    `json:"sha256"`
+	// Identifiers are the Vietnamese numbers the subject names its holder by (tax
+	// code, citizen ID, organizationIdentifier), decoded.
+	Identifiers []pki.Identifier `json:"identifiers,omitempty"`
 }
 
 // Revocation is the revocation status of the signer certificate.
@@ -183,6 +211,9 @@ func (r *Report) summarize() {
 		r.Indication, r.SubIndication = TotalFailed, FormatFailure
 		return
 	}
+	for i := range r.Signatures {
+		r.Signatures[i].explain()
+	}
 	for _, s := range r.Signatures {
 		if rank(s.Indication) > rank(r.Indication) {
 			r.Indication, r.SubIndication = s.Indication, s.SubIndication
@@ -198,3 +229,35 @@ func ExitStatus(rep *Report, err error) int {
 	}
 	return rep.ExitCode()
 }
+
+// explain fills the Explanation from the reason found while verifying, else from the
+// indication.
+func (s *SignatureReport) explain() {
+	m := msg{verdicts["passed"].vi, verdicts["passed"].en}
+	switch {
+	case s.why != nil && s.Indication != TotalPassed:
+		m = *s.why
+	case s.SubIndication != "":
+		m = subExplanations[s.SubIndication]
+		if m.vi == "" {
+			m = msg{string(s.SubIndication), string(s.SubIndication)}
+		}
+		if s.Integrity == IntegrityIntact && s.Indication == Indeterminate {
+			m = msg{"Chữ ký nguyên vẹn, nhưng " + lowerFirst(m.vi), "The signature is intact, but " + lowerFirst(m.en)}
+		}
+	case s.why != nil:
+		m = *s.why
+	}
+	s.Explanation = &Explanation{VI: m.vi, EN: m.en}
+}
+
+func lowerFirst(s string) string {
+	for i, r := range s {
+		if i == 0 {
+			return string([]rune{toLower(r)}) + s[len(string(r)):]
+		}
+	}
+	return s
+}
+
+func toLower(r rune) rune { return []rune(strings.ToLower(string(r)))[0] }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/pki/vntrust"
 	"github.com/kyso-vn/kyso/signer/pdf"
 )
 
@@ -97,6 +98,7 @@ func (v *pdfVerifier) verifySignature(ctx context.Context, sc *sigCheck, checks 
 	out := checkCMS(ctxReaderAt{ctx, v.f}, sc)
 	sc.cms = out
 	rep.Signer = certInfo(out.signer)
+	rep.DigestAlgorithm, rep.SignatureAlgorithm = hashAlgName(out.hash), out.algorithm
 	if out.err != nil {
 		integ, ind, si := integrityFromError(out.err)
 		rep.Integrity = integ
@@ -123,6 +125,7 @@ func (v *pdfVerifier) verifySignature(ctx context.Context, sc *sigCheck, checks 
 	poe := v.validateSigner(ctx, sc, checks, &vd)
 	rep.Level = v.level(sc, poe)
 	rep.Indication, rep.SubIndication = vd.ind, vd.sub
+	sc.finish()
 }
 
 // validateSigner establishes the signing time (proof of existence), the chain to the
@@ -167,9 +170,13 @@ func (v *pdfVerifier) validateSigner(ctx context.Context, sc *sigCheck, checks [
 	}
 
 	pool := append(append([]*x509.Certificate{}, out.certs...), v.dss.certs...)
-	cr := buildChain(out.signer, pool, v.opts.Anchors, checkAt)
+	cr, notes := v.chain(ctx, out.signer, pool, checkAt)
+	rep.Warnings = append(rep.Warnings, notes...)
 	for _, c := range cr.chain {
 		rep.Chain = append(rep.Chain, *certInfo(c))
+	}
+	if len(cr.chain) > 0 {
+		rep.PKI = vntrust.PKIName(cr.chain[len(cr.chain)-1])
 	}
 	if cr.err != nil {
 		rep.Errors = append(rep.Errors, cr.err.Error())
@@ -180,6 +187,22 @@ func (v *pdfVerifier) validateSigner(ctx context.Context, sc *sigCheck, checks [
 		vd.set(TotalFailed, NotYetValid)
 	default:
 		vd.set(Indeterminate, cr.sub)
+	}
+	if cr.sub == OutOfBoundsNoPOE {
+		m := expiredWhy(cr.chain, checkAt)
+		sc.because(OutOfBoundsNoPOE, m)
+		sc.because(OutOfBoundsNotRevoked, m)
+	}
+
+	// the algorithms, by the dates of the policy and the proof of existence
+	cv := v.opts.Crypto.judge(signatureAlgorithms(out.hash, out.signer, cr.chain, out.sha1Doc), poe, v.at)
+	if cv.sub != "" {
+		vd.set(Indeterminate, cv.sub)
+		sc.because(cv.sub, cv.why())
+		rep.Errors = append(rep.Errors, cv.why().en)
+	}
+	for _, a := range cv.byPOE {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s is accepted only because a timestamp proves the signature was made before its cutoff", a))
 	}
 	if err := checkSignerUsage(out.signer); err != nil {
 		rep.Errors = append(rep.Errors, err.Error())
@@ -348,12 +371,18 @@ func (v *pdfVerifier) timestampReport(ctx context.Context, ts *tsOutcome) (tsRep
 			ts.genTime.UTC().Format(time.RFC3339)))
 	}
 	pool := append(append([]*x509.Certificate{}, ts.certs...), v.dss.certs...)
-	cr := buildChain(ts.signer, pool, v.opts.Anchors, v.at)
+	cr, _ := v.chain(ctx, ts.signer, pool, v.at)
 	out.chain = cr.chain
 	if cr.sub != "" {
 		// a TSA certificate that expired since can still be checked at genTime when
 		// a later timestamp covers it; Kyso keeps to the validation time (documented)
 		return fail(Indeterminate, cr.sub, "timestamp authority: "+cr.err.Error())
+	}
+	if ts.algs != nil {
+		algs := append(append([]usedAlgorithm{}, ts.algs...), signatureAlgorithms(0, nil, cr.chain, false)...)
+		if cv := v.opts.Crypto.judge(algs, time.Time{}, v.at); cv.sub != "" {
+			return fail(Indeterminate, cv.sub, "timestamp: "+cv.why().en)
+		}
 	}
 	if len(cr.chain) >= 2 {
 		ro := v.checkRevocation(ctx, cr.chain[0], cr.chain[1], v.dss.ocsps, v.dss.crls, ts.genTime)
@@ -383,4 +412,40 @@ func parsePDFDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("verify: bad date %q", s)
+}
+
+// because records the reason for sub-indication s, in both languages, should it be
+// the one the signature ends with.
+func (sc *sigCheck) because(s SubIndication, m msg) {
+	if sc.whys == nil {
+		sc.whys = map[SubIndication]msg{}
+	}
+	if _, ok := sc.whys[s]; !ok {
+		sc.whys[s] = m
+	}
+}
+
+// finish gives the report the reason for the indication it ended with.
+func (sc *sigCheck) finish() {
+	if m, ok := sc.whys[sc.rep.SubIndication]; ok {
+		sc.rep.why = &m
+	}
+}
+
+// expiredWhy says which certificate of chain was out of its validity at t, with its
+// dates ("chứng thư số đã hết hạn").
+func expiredWhy(chain []*x509.Certificate, t time.Time) msg {
+	for _, c := range chain {
+		if !t.Before(c.NotBefore) && !t.After(c.NotAfter) {
+			continue
+		}
+		who := c.Subject.CommonName
+		return msg{
+			fmt.Sprintf("Chữ ký nguyên vẹn, nhưng chứng thư số đã hết hạn %s (chứng thư %q, có hiệu lực từ %s đến %s) và không có dấu thời gian chứng minh chữ ký được tạo khi chứng thư còn hiệu lực",
+				viDate(c.NotAfter), who, viDate(c.NotBefore), viDate(c.NotAfter)),
+			fmt.Sprintf("The signature is intact, but the certificate expired on %s (%q, valid from %s to %s) and no timestamp proves the signature was made while it was valid",
+				enDate(c.NotAfter), who, enDate(c.NotBefore), enDate(c.NotAfter)),
+		}
+	}
+	return subExplanations[OutOfBoundsNoPOE]
 }

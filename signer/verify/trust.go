@@ -126,9 +126,9 @@ func certInfo(c *x509.Certificate) *CertInfo {
 		return nil
 	}
 	sum := sha256.Sum256(c.Raw)
-	return &CertInfo{Subject: c.Subject.String(), Issuer: c.Issuer.String(),
+	return &CertInfo{Subject: pki.DisplayName(c.Subject), Issuer: pki.DisplayName(c.Issuer),
 		Serial: strings.ToUpper(c.SerialNumber.Text(16)), NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(),
-		SHA256: hex.EncodeToString(sum[:])}
+		SHA256: hex.EncodeToString(sum[:]), Identifiers: pki.Identifiers(c.Subject)}
 }
 
 // chainResult is the outcome of building the signer's chain.
@@ -146,7 +146,7 @@ func buildChain(leaf *x509.Certificate, others []*x509.Certificate, anchors []*x
 	if len(anchors) == 0 {
 		return chainResult{sub: NoCertificateChainFound, err: errors.New("verify: no trust anchors configured (--trust)")}
 	}
-	chains, err := pki.NewTrustStore(anchors...).BuildChain(leaf, others, t, pki.ChainOptions{ValidityFallback: true})
+	chains, err := pki.NewTrustStore(anchors...).BuildChain(leaf, others, t, pki.ChainOptions{ValidityFallback: true, LegacySHA1: true})
 	switch {
 	case err == nil:
 		return chainResult{chain: chains[0]}
@@ -158,6 +158,48 @@ func buildChain(leaf *x509.Certificate, others []*x509.Certificate, anchors []*x
 		return chainResult{chain: chains[0], sub: sub, err: fmt.Errorf("verify: certificate not valid at %s: %w", t.UTC().Format(time.RFC3339), pki.ChainCause(err))}
 	}
 	return chainResult{sub: NoCertificateChainFound, err: fmt.Errorf("verify: no chain to a trust anchor: %w", pki.ChainCause(err))}
+}
+
+// maxAIADepth bounds how many missing issuers, one above the other, AIA may supply.
+const maxAIADepth = 4
+
+// chain builds leaf's chain at t from the certificates at hand and the configured
+// chain material (Options.Intermediates); when there is none and the verification may
+// use the network, it fetches the missing issuers from the AIA caIssuers URLs (the
+// leaf's, then the fetched certificates', up to maxAIADepth) and tries again. Fetched
+// certificates are only ever intermediates.
+func (v *pdfVerifier) chain(ctx context.Context, leaf *x509.Certificate, pool []*x509.Certificate, t time.Time) (chainResult, []string) {
+	pool = append(append([]*x509.Certificate{}, pool...), v.opts.Intermediates...)
+	cr := buildChain(leaf, pool, v.opts.Anchors, t)
+	if cr.sub != NoCertificateChainFound || v.opts.Offline || v.opts.Issuers == nil || len(v.opts.Anchors) == 0 {
+		return cr, nil
+	}
+	var notes []string
+	cur, fetched := leaf, 0
+	for range 2 * maxAIADepth {
+		if bytes.Equal(cur.RawIssuer, cur.RawSubject) || fetched == maxAIADepth {
+			break
+		}
+		if is := pki.Issuers(cur, pool); len(is) > 0 {
+			cur = is[0] // present: look further up
+			continue
+		}
+		if len(cur.IssuingCertificateURL) == 0 {
+			break
+		}
+		fetched++
+		got, err := v.opts.Issuers.FetchIssuers(ctx, cur)
+		if err != nil || len(got) == 0 {
+			if err != nil {
+				notes = append(notes, "the missing issuer could not be fetched: "+err.Error())
+			}
+			break
+		}
+		notes = append(notes, fmt.Sprintf("the issuer %q was fetched from %s (AIA)", got[0].Subject.CommonName, strings.Join(cur.IssuingCertificateURL, ", ")))
+		pool = append(pool, got...)
+		cur = got[0]
+	}
+	return buildChain(leaf, pool, v.opts.Anchors, t), notes
 }
 
 // checkSignerUsage checks the key usage (digitalSignature or nonRepudiation) and,

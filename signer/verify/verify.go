@@ -45,6 +45,17 @@ type Options struct {
 	// entries, decoded bytes and time (zero fields: pdf.DefaultLimits). Exceeding one
 	// is a fault.TooLarge error naming the limit and its configuration key.
 	Limits pdf.Limits
+	// Intermediates are certificates for building chains only, never anchors (the
+	// built-in list's licensed CAs): a document that does not carry its signer's
+	// intermediate still finds its chain.
+	Intermediates []*x509.Certificate
+	// Issuers fetches a certificate's missing issuers from its AIA caIssuers URLs when
+	// no chain is found and not Offline. Nil makes one pki.AIAFetcher per verification
+	// with the revocation timeout; share a configured one to share its cache.
+	Issuers pki.IssuerFetcher
+	// Crypto is the cryptographic constraints with their dates (nil:
+	// DefaultCryptoPolicy, EU DSS's).
+	Crypto CryptoPolicy
 }
 
 func (o *Options) validationTime() time.Time {
@@ -62,6 +73,12 @@ func (o *Options) validationTime() time.Time {
 func (o Options) withRevocation(at time.Time) Options {
 	if o.Revocation == nil && !o.Offline {
 		o.Revocation = &pki.Checker{OCSP: &pki.OCSPClient{}, CRL: &pki.CRLFetcher{}, Now: func() time.Time { return at }}
+	}
+	if o.Issuers == nil && !o.Offline {
+		o.Issuers = &pki.AIAFetcher{Timeout: o.RevocationTimeout}
+	}
+	if o.Crypto == nil {
+		o.Crypto = DefaultCryptoPolicy()
 	}
 	return o
 }

@@ -36,6 +36,9 @@ import (
 // pages mounted behind its public limits.
 type kyso struct {
 	svc  *app.Service
+	// leader and clerk are the agency's API clients: the leader's bound to the
+	// leader's certificate, the clerk cleared for confidential documents.
+	leader, clerk app.Principal
 	pki  *testpki.TestPKI
 	url  string
 	logs bytes.Buffer
@@ -83,6 +86,18 @@ func startKyso(t *testing.T, edit func(*config.Config)) *kyso {
 	if _, err := k.svc.ImportAgencies(ctx, admin, strings.NewReader("code,name,parent_code,valid_from,valid_to\n"+
 		testpki.OrgCode+","+testpki.OrgName+",,2020-01-01,\n")); err != nil {
 		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		into *app.Principal
+		nc   app.NewClient
+	}{
+		{&k.leader, app.NewClient{Name: "leader", Role: app.RoleLeader, Agencies: []string{testpki.OrgCode}, Clearance: "confidential", Certificates: []*x509.Certificate{p.Leader.Cert}}},
+		{&k.clerk, app.NewClient{Name: "clerk", Role: app.RoleClerk, Agencies: []string{testpki.OrgCode}, Clearance: "confidential"}},
+	} {
+		_, hash := api.NewAPIKey()
+		if *c.into, err = k.svc.RegisterClient(ctx, admin, c.nc, hash); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg := config.Default()
 	cfg.Server.MaxUpload = 8 * config.MiB
@@ -172,8 +187,10 @@ func (k *kyso) issue(t *testing.T, text string) ([]byte, string) {
 func (k *kyso) issueAs(t *testing.T, text, confidentiality string) ([]byte, string) {
 	t.Helper()
 	ctx := context.Background()
-	in := pdfDoc(text)
-	clerk := app.Principal{ID: "clerk", Name: "clerk", Role: app.RoleClerk}
+	// a draft with the blanks for the number and date that issuing fills in; the
+	// approval's reason (text) makes each issued file distinct
+	in := testenv.CongVanPDF(t)
+	clerk := k.clerk
 	draft, err := k.svc.CreateDocument(ctx, clerk, app.NewDocument{Direction: "outgoing", AgencyCode: testpki.OrgCode,
 		HolderCode: testpki.OrgCode, Summary: "Về việc thử nghiệm tra cứu văn bản", Symbol: "UBND-VP", Type: "CV",
 		Confidentiality: confidentiality}, upload{bytes.NewReader(in), int64(len(in))})
@@ -181,9 +198,9 @@ func (k *kyso) issueAs(t *testing.T, text, confidentiality string) ([]byte, stri
 		t.Fatal(err)
 	}
 	pend, err := k.svc.Prepare(ctx, app.PrepareRequest{
-		DocumentID:  draft.ID,
+		DocumentID:  draft.ID, By: k.leader,
 		Certificate: k.pki.Leader.Cert, Chain: k.pki.Leader.Chain, Role: app.RoleApprove, Actor: "leader",
-		Options: app.SignOptions{Reason: "Phê duyệt", Appearance: &pades.Appearance{Page: 1, Rect: [4]float64{330, 120, 510, 190}, Image: testenv.SignaturePNG()}},
+		Options: app.SignOptions{Reason: "Phê duyệt: " + text, Appearance: &pades.Appearance{Page: 1, Rect: [4]float64{330, 120, 510, 190}, Image: testenv.SignaturePNG()}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -196,15 +213,15 @@ func (k *kyso) issueAs(t *testing.T, text, confidentiality string) ([]byte, stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.svc.Complete(ctx, pend.ID, app.CompleteRequest{Signature: sig, Actor: "leader"}); err != nil {
+	if _, err := k.svc.Complete(ctx, pend.ID, app.CompleteRequest{Signature: sig, By: k.leader}); err != nil {
 		t.Fatal(err)
 	}
-	doc, rep, err := k.svc.Issue(ctx, app.IssueRequest{DocumentID: pend.DocumentID, KeyName: "org",
+	doc, rep, err := k.svc.Issue(ctx, app.IssueRequest{DocumentID: pend.DocumentID, KeyName: "org", By: clerk,
 		Seal: testenv.SealPNG(), SealSize: 60, Actor: "clerk"})
 	if err != nil {
 		t.Fatalf("issue: %v (%+v)", err, rep)
 	}
-	rc, _, err := k.svc.OpenContent(ctx, app.Principal{ID: "test", Name: "test", Role: app.RoleClerk}, doc.ID, 0)
+	rc, _, err := k.svc.OpenContent(ctx, clerk, doc.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,14 +35,14 @@ import (
 // answered by the test PKI's own OCSP responder and CRL servers, and the API with the
 // pages mounted behind its public limits.
 type kyso struct {
-	svc  *app.Service
+	svc *app.Service
 	// leader and clerk are the agency's API clients: the leader's bound to the
 	// leader's certificate, the clerk cleared for confidential documents.
 	leader, clerk app.Principal
-	pki  *testpki.TestPKI
-	url  string
-	logs bytes.Buffer
-	dir  string
+	pki           *testpki.TestPKI
+	url           string
+	logs          bytes.Buffer
+	dir           string
 }
 
 func startKyso(t *testing.T, edit func(*config.Config)) *kyso {
@@ -198,7 +198,7 @@ func (k *kyso) issueAs(t *testing.T, text, confidentiality string) ([]byte, stri
 		t.Fatal(err)
 	}
 	pend, err := k.svc.Prepare(ctx, app.PrepareRequest{
-		DocumentID:  draft.ID, By: k.leader,
+		DocumentID: draft.ID, By: k.leader,
 		Certificate: k.pki.Leader.Cert, Chain: k.pki.Leader.Chain, Role: app.RoleApprove, Actor: "leader",
 		Options: app.SignOptions{Reason: "Phê duyệt: " + text, Appearance: &pades.Appearance{Page: 1, Rect: [4]float64{330, 120, 510, 190}, Image: testenv.SignaturePNG()}},
 	})

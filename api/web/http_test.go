@@ -141,6 +141,10 @@ func TestDetachedSignature(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `id="verdict-text">Hợp lệ<`) {
 		t.Fatalf("good .p7s: %d\n%s", resp.StatusCode, body)
 	}
+	// every text the templates ask for exists: no empty label, button or note
+	if empty := regexp.MustCompile(`<(dt|button|label|p|h[1-4]|a)[^>]*>\s*</`).FindString(body); empty != "" {
+		t.Errorf("an empty element (a missing text): %s", empty)
+	}
 	resp, body = post(t, k.url+"/", map[string][]byte{"sig": p7s.Bytes(), "content": []byte("Biên bản khác\n")})
 	if resp.StatusCode != 200 || !strings.Contains(body, `id="verdict-text">Không hợp lệ<`) {
 		t.Fatalf(".p7s over other content: %d\n%s", resp.StatusCode, body)

@@ -25,6 +25,7 @@ type sigView struct {
 	Class, Word, Sentence, Explain string
 	HasSigner                      bool
 	Party                          Party
+	Identifiers                    []idView
 	Time, TimeHow                  string
 	CA, PKI                        string
 	Integrity, Coverage            string
@@ -33,6 +34,9 @@ type sigView struct {
 	Level, Reason, Technical       string
 	Errors, Warnings               []string
 }
+
+// idView is one identifier the signer's certificate names (tax code, citizen ID…).
+type idView struct{ Label, Value string }
 
 type changeView struct {
 	Revision int
@@ -96,15 +100,23 @@ func newResult(rep *verify.Report, lang verify.Lang) (*result, error) {
 		if s.SubIndication != "" {
 			v.Explain = subIndications[s.SubIndication].in(lang)
 		}
+		if e := s.Explanation; e != nil && s.Indication != verify.TotalPassed {
+			v.Explain = text{e.VI, e.EN}.in(lang) // the verifier's own, more specific reason
+		}
 		if s.Signer != nil {
 			v.HasSigner = true
 			v.Party = parseParty(s.Signer.Subject)
 			v.CA = caName(s.Signer.Issuer)
+			for _, id := range s.Signer.Identifiers { // decoded by pkg/pki, with their labels
+				v.Identifiers = append(v.Identifiers, idView{text{id.LabelVI, id.LabelEN}.in(lang), id.Value})
+			}
 		}
 		// the chain runs leaf first, to the anchor: its last certificate is the PKI
 		switch n := len(s.Chain); {
 		case s.SubIndication == verify.NoCertificateChainFound:
 			v.PKI = T("no-pki")
+		case s.PKI != "":
+			v.PKI = s.PKI
 		case n > 0:
 			v.PKI = caName(s.Chain[n-1].Subject)
 		default: // the signature failed before its chain was looked at

@@ -49,6 +49,8 @@ var texts = map[string]text{
 	"reason":          {"Lý do", "Reason"},
 	"result":          {"Kết quả kỹ thuật", "Technical result"},
 	"download":        {"Tải báo cáo", "Download the report"},
+	"print":           {"In / lưu PDF", "Print / save as PDF"},
+	"print-note":      {"Bản PDF: dùng chức năng In của trình duyệt (Ctrl+P) rồi chọn “Lưu thành PDF”; trang in chỉ gồm kết quả.", "As PDF: use the browser's Print (Ctrl+P) and choose “Save as PDF”; the printed page holds the result only."},
 	"download-xml":    {"Báo cáo kiểm tra ETSI TS 119 102-2 (XML)", "ETSI TS 119 102-2 validation report (XML)"},
 	"download-json":   {"Báo cáo Kyso (JSON)", "Kyso report (JSON)"},
 	"details":         {"Chi tiết từng chữ ký", "Each signature"},

@@ -121,15 +121,7 @@ const OverlapCopyAbove = 8 << 20
 // committed stay, whole; the others are removed), or when a chunk of outputs could
 // not be committed.
 func (s *Service) SignFiles(ctx context.Context, keyName string, jobs []FileJob, o SignOptions, workers int, done func()) error {
-	k, ok := s.Keys[keyName]
-	if !ok {
-		return fault.Errorf(fault.NotFound, "no key %q", keyName)
-	}
-	cert := k.Key.Certificate()
-	if cert == nil {
-		return fault.Errorf(fault.Invalid, "key %q has no certificate", keyName)
-	}
-	po, err := s.padesOptions(o, cert, k.Key.Chain())
+	k, po, err := s.serverKeyOptions(keyName, o)
 	if err != nil {
 		return err
 	}

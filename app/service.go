@@ -184,18 +184,25 @@ func (s *Service) padesOptions(o SignOptions, cert *x509.Certificate, chain []*x
 	return po, s.CheckSignOptions(SignOptions{Level: po.Level})
 }
 
-// SignPDF signs size bytes of in with the named server key and writes the signed
-// document to out. The caller has checked MayUse.
-func (s *Service) SignPDF(ctx context.Context, keyName string, in io.ReaderAt, size int64, out io.Writer, o SignOptions) error {
+// serverKeyOptions is the named server key and the PAdES options o gives with its
+// certificate and chain: what every signing with a server key starts from.
+func (s *Service) serverKeyOptions(keyName string, o SignOptions) (*ServerKey, pades.Options, error) {
 	k, ok := s.Keys[keyName]
 	if !ok {
-		return fault.Errorf(fault.NotFound, "no key %q", keyName)
+		return nil, pades.Options{}, fault.Errorf(fault.NotFound, "no key %q", keyName)
 	}
 	cert := k.Key.Certificate()
 	if cert == nil {
-		return fault.Errorf(fault.Invalid, "key %q has no certificate", keyName)
+		return nil, pades.Options{}, fault.Errorf(fault.Invalid, "key %q has no certificate", keyName)
 	}
 	po, err := s.padesOptions(o, cert, k.Key.Chain())
+	return k, po, err
+}
+
+// SignPDF signs size bytes of in with the named server key and writes the signed
+// document to out. The caller has checked MayUse.
+func (s *Service) SignPDF(ctx context.Context, keyName string, in io.ReaderAt, size int64, out io.Writer, o SignOptions) error {
+	k, po, err := s.serverKeyOptions(keyName, o)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,6 @@ func TestAuthzCLI(t *testing.T) {
 }
 
 func testAuthzCLI(t *testing.T, backend string) {
-	corpus := testenv.CorpusDir(t)
 	// The approval's certificate is checked for revocation at the URLs it names.
 	p := pkitest.ServeRevocation(t)
 	dir := t.TempDir()
@@ -42,8 +41,12 @@ func testAuthzCLI(t *testing.T, backend string) {
 		return "softkey:path=" + filepath.Join(pkiDir, name+".key") + ";cert=" + filepath.Join(pkiDir, name+".pem")
 	}
 	root, chain := filepath.Join(pkiDir, "root-ca.pem"), filepath.Join(pkiDir, "chain.pem")
+	draft := filepath.Join(dir, "draft.pdf")
+	if err := os.WriteFile(draft, testenv.CongVanPDF(t), 0o644); err != nil { // blanks for the number and date
+		t.Fatal(err)
+	}
 	if code, out := run("docs", "import", "--direction", "outgoing", "--agency", agencyA, "--number", "UBND-VP",
-		"--summary", "Về việc thử nghiệm", "--actor", "chuyên viên", filepath.Join(corpus, "plain/lo-writer-trivial.pdf")); code != 0 {
+		"--summary", "Về việc thử nghiệm", "--actor", "chuyên viên", draft); code != 0 {
 		t.Fatalf("import: %d %s", code, out)
 	}
 	leader := storeClient(t, sc, "chu-tich", "leader", agencyA, p.Leader.Cert)

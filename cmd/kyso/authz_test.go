@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/app"
+	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/config"
 	"github.com/kyso-vn/kyso/pkg/store"
@@ -101,7 +102,11 @@ func newAuthzEnv(t *testing.T, backend string) *authzEnv {
 		"A": {agencyA, ""}, "Asecret": {agencyA, "secret"}, "Atop": {agencyA, "top_secret"}, "B": {agencyB, ""},
 	} {
 		q := url.Values{"agency": {d.agency}, "symbol": {"UBND-VP"}, "summary": {"Văn bản " + name + " mamat" + name}, "confidentiality": {d.conf}}
-		resp, out := e.rs.call(t, "POST", "/v1/documents?"+q.Encode(), e.admin, "application/pdf", bytes.NewReader(serveTestPDF("Van ban "+name)))
+		content := serveTestPDF("Van ban " + name)
+		if name == "A" {
+			content = testenv.CongVanPDF(t) // blanks for the number and date: issuable
+		}
+		resp, out := e.rs.call(t, "POST", "/v1/documents?"+q.Encode(), e.admin, "application/pdf", bytes.NewReader(content))
 		e.docs[name] = decodeInto[docJSON](t, "document "+name, resp, out, 201).ID
 	}
 	return e

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kyso-vn/kyso/internal/vntime"
 	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
@@ -49,7 +50,7 @@ func queryOptions(c *gin.Context, allowed ...string) (map[string]string, bool) {
 
 // vietnamTime is the zone of a date written without one: Vietnamese documents are
 // dated in Vietnam.
-var vietnamTime = time.FixedZone("+07:00", 7*60*60)
+var vietnamTime = vntime.Zone
 
 // optionTime reads RFC 3339 or a date (YYYY-MM-DD, midnight in Vietnam).
 func optionTime(name, v string) (time.Time, error) {

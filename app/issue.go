@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kyso-vn/kyso/internal/vntime"
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/store"
@@ -20,7 +21,7 @@ import (
 )
 
 // vietnam is the zone of issue times (ISO 8601 with +07:00, Decree 30/2020).
-var vietnam = time.FixedZone("ICT", 7*3600)
+var vietnam = vntime.Zone
 
 // IssueRequest is the clerk's issuing of an approved document: the system assigns the
 // number and the issue time, writes them and the identifier codes into the PDF in the

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kyso-vn/kyso/internal/vntime"
 )
 
 //go:embed templates/*.html static/*
@@ -42,7 +44,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 }).ParseFS(assets, "templates/*.html"))
 
 // vietnam is the zone the page shows times in.
-var vietnam = time.FixedZone("ICT", 7*3600)
+var vietnam = vntime.Zone
 
 // pairingRequest is a web page's request to pair, waiting for the person to read the
 // code on the agent's page and type it into the web page.

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"time"
 
+	"github.com/kyso-vn/kyso/internal/vntime"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
 
@@ -46,7 +47,7 @@ type changeView struct {
 }
 
 // vietnam is the zone documents show times in (Decree 30/2020).
-var vietnam = time.FixedZone("ICT", 7*3600)
+var vietnam = vntime.Zone
 
 func showTime(t *time.Time) string {
 	if t == nil || t.IsZero() {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kyso-vn/kyso/internal/vntime"
 )
 
 // CongVanPDF makes a draft công văn the way an office makes one in Word: HTML laid
@@ -93,7 +95,7 @@ func PageText(t testing.TB, pdf []byte) string {
 // Vietnam's zone): day below 10 and months 1 and 2 with a leading 0. (CongVanPDF
 // prints the year itself.)
 func IssueDayMonth(t time.Time) string {
-	t = t.In(time.FixedZone("ICT", 7*3600))
+	t = t.In(vntime.Zone)
 	m := fmt.Sprint(int(t.Month()))
 	if t.Month() <= 2 {
 		m = "0" + m

@@ -12,13 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
+
+	"github.com/kyso-vn/kyso/internal/vntime"
 )
 
 // Vietnam is the zone of every date the rules speak of (issue dates, the 1 January
 // numbering reset). Vietnam has kept UTC+07:00 without daylight saving since 1975, so a
 // fixed zone is exact for every document this system handles and needs no tz database.
-var Vietnam = time.FixedZone("ICT", 7*60*60)
+var Vietnam = vntime.Zone
 
 // ErrSyntax is wrapped by every parse error, so a caller can tell bad input from other
 // failures with errors.Is.

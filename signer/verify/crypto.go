@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kyso-vn/kyso/internal/vntime"
 	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
@@ -239,7 +240,7 @@ func (v cryptoVerdict) why() msg {
 	}
 }
 
-var ict = time.FixedZone("ICT", 7*3600)
+var ict = vntime.Zone
 
 // viDate writes a date as Vietnamese documents do, in Vietnam's time: ngày 05/03/2025.
 func viDate(t time.Time) string { return "ngày " + t.In(ict).Format("02/01/2006") }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/kyso-vn/kyso/internal/vntime"
 )
 
 // Lang is the language of the text and HTML reports: "vi" (default) or "en".
@@ -160,7 +162,7 @@ func fmtTime(t *time.Time) string {
 		return "—"
 	}
 	// Vietnam's zone, as documents show times (Decree 30/2020)
-	return t.In(time.FixedZone("ICT", 7*3600)).Format("2006-01-02T15:04:05-07:00")
+	return t.In(vntime.Zone).Format("2006-01-02T15:04:05-07:00")
 }
 
 // WriteText writes the report as plain text: the verdict first, then the details.

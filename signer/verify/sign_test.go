@@ -36,22 +36,8 @@ func formPDF() []byte {
 		"<< /Type /Annot /Subtype /Widget /FT /Tx /T (so) /F 4 /Rect [72 760 272 780] /P 3 0 R /DA (/Helv 10 Tf 0 g) >>",
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 	}
-	content := "BT /F1 14 Tf 72 700 Td (QUYET DINH ve viec phe duyet ke hoach nam 2025) Tj ET"
-	objs[3] = fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content)
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
+	objs[3] = testenv.StreamObject("BT /F1 14 Tf 72 700 Td (QUYET DINH ve viec phe duyet ke hoach nam 2025) Tj ET")
+	return testenv.PDFFromObjects(objs)
 }
 
 // update appends one incremental update built by change.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Agency is one version of an agency's entry in the list of identifier codes. A code is
@@ -118,6 +119,12 @@ func parseAgencyRecord(rec []string) (Agency, error) {
 	a.Name = strings.TrimSpace(rec[1])
 	if a.Name == "" {
 		return a, fmt.Errorf("name is empty")
+	}
+	// A name is one line of text: a line break or other control character would not
+	// survive the CSV round trip (the reader turns \r\n into \n) and has no place on a
+	// seal or in a register.
+	if strings.IndexFunc(a.Name, unicode.IsControl) >= 0 {
+		return a, fmt.Errorf("name must be one line without control characters")
 	}
 	if p := strings.TrimSpace(rec[2]); p != "" {
 		if a.Parent, err = ParseAgencyCode(p); err != nil {

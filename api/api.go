@@ -30,6 +30,10 @@ type (
 	KeyInfo               = app.KeyInfo
 	CertificateInfo       = app.CertificateInfo
 	Stats                 = app.Stats
+	StatsQuery            = app.StatsQuery
+	RegisterBook          = app.RegisterBook
+	RegisterBookQuery     = app.RegisterBookQuery
+	RegisterEntry         = app.RegisterEntry
 	Document              = app.Document
 	SignRequest           = app.SignRequest
 	SignResult            = app.SignResult
@@ -108,10 +112,10 @@ type Certificates interface {
 	Certificates(ctx context.Context, p Principal) ([]CertificateInfo, error)
 }
 
-// StatsSource reports a year's statistics.
+// StatsSource reports a period's statistics.
 type StatsSource interface {
 	// Stats counts what p may see (its agencies, its clearance).
-	Stats(ctx context.Context, p Principal, year int) (Stats, error)
+	Stats(ctx context.Context, p Principal, q StatsQuery) (Stats, error)
 }
 
 // Readiness is one dependency /readyz checks: the store, a key provider.
@@ -156,5 +160,6 @@ var (
 	_ RemoteSignatures = (*app.Service)(nil)
 	_ Issuer           = (*app.Service)(nil)
 	_ Registers        = (*app.Service)(nil)
+	_ RegisterBooks    = (*app.Service)(nil)
 	_ Readiness        = (*app.Service)(nil)
 )

@@ -454,23 +454,35 @@ func (s *Server) listCertificates(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"certificates": certs})
 }
 
-// getStats is GET /v1/stats?year=YYYY (default: this year).
+// getStats is GET /v1/stats?year=YYYY or ?from=YYYY-MM-DD&to=YYYY-MM-DD (both days
+// included; default: this year in Vietnam).
 func (s *Server) getStats(c *gin.Context) {
-	q, ok := queryOptions(c, "year")
+	q, ok := queryOptions(c, "year", "from", "to")
 	if !ok {
 		return
 	}
-	year := s.now().Year()
+	this := s.now().In(vietnamTime).Year()
+	period := app.YearPeriod(this)
 	if v := q["year"]; v != "" {
-		y, err := optionInt("year", v, 1945, year+1)
+		if q["from"] != "" || q["to"] != "" {
+			fail(c, probInvalidRequest, "Give either year or from and to, not both.")
+			return
+		}
+		y, err := optionInt("year", v, 1945, this+1)
 		if err != nil {
 			fail(c, probInvalidRequest, err.Error())
 			return
 		}
-		year = y
+		period = app.YearPeriod(y)
+	} else if q["from"] != "" || q["to"] != "" {
+		var err error
+		if period, err = datePeriod(q["from"], q["to"]); err != nil {
+			fail(c, probInvalidRequest, err.Error())
+			return
+		}
 	}
 	p, _ := principal(c)
-	st, err := s.stats.Stats(c.Request.Context(), p, year)
+	st, err := s.stats.Stats(c.Request.Context(), p, period)
 	if err != nil {
 		failErr(c, err)
 		return

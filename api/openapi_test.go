@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/kyso-vn/kyso/app"
 )
 
 type openAPIDoc struct {
@@ -188,6 +190,12 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"NewRegister", jsonFields(NewRegister{})},
 		{"DocumentRecord", jsonFields(DocumentRecord{})},
 		{"Verification", jsonFields(Verification{})},
+		{"Stats", jsonFields(Stats{})},
+		{"DocumentCounts", jsonFields(app.DocumentCounts{})},
+		{"SignatureCounts", jsonFields(app.SignatureCounts{})},
+		{"CertificateCounts", jsonFields(app.CertificateCounts{})},
+		{"RegisterBook", jsonFields(RegisterBook{})},
+		{"RegisterEntry", jsonFields(RegisterEntry{})},
 		{"PrepareForm", append([]string{"file", "image"}, prepareFields...)},
 		{"CreateClientRequest", jsonFields(createClientRequest{})},
 	}

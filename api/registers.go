@@ -1,10 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kyso-vn/kyso/app"
 )
 
 // Registers lists and creates registers. A bad agency code or kind is fault.Invalid,
@@ -60,4 +65,87 @@ func (s *Server) createRegister(c *gin.Context) {
 	}
 	logger(c).Info("register created", "register_id", reg.ID, "agency", reg.AgencyCode, "kind", reg.Kind)
 	c.JSON(http.StatusCreated, reg)
+}
+
+// RegisterBooks lists a register's rows for a period (the "sổ đăng ký" of Decree
+// 30/2020 Phụ lục IV). Only clients of the agency (and admins) may; another agency's is
+// fault.Forbidden.
+type RegisterBooks interface {
+	RegisterBook(ctx context.Context, p Principal, q RegisterBookQuery) (RegisterBook, error)
+}
+
+// datePeriod reads the days from..to (YYYY-MM-DD, Vietnam), both required.
+func datePeriod(from, to string) (StatsQuery, error) {
+	if from == "" || to == "" {
+		return StatsQuery{}, badOption("Options \"from\" and \"to\" go together: the first and the last day of the period (2025-01-01).")
+	}
+	var q StatsQuery
+	for _, d := range []struct {
+		name, v string
+		dst     *time.Time
+	}{{"from", from, &q.From}, {"to", to, &q.To}} {
+		t, err := time.ParseInLocation(time.DateOnly, d.v, vietnamTime)
+		if err != nil {
+			return StatsQuery{}, badOption(fmt.Sprintf("Option %q must be a day (2025-03-05).", d.name))
+		}
+		*d.dst = t
+	}
+	return q, nil
+}
+
+// registerBookQuery reads agency, kind, from, to and series; on failure it has
+// rendered the problem.
+func registerBookQuery(c *gin.Context) (RegisterBookQuery, bool) {
+	q, ok := queryOptions(c, "agency", "kind", "from", "to", "series")
+	if !ok {
+		return RegisterBookQuery{}, false
+	}
+	if q["agency"] == "" || q["kind"] == "" {
+		fail(c, probInvalidRequest, "Options \"agency\" and \"kind\" (out or in) are required.")
+		return RegisterBookQuery{}, false
+	}
+	period, err := datePeriod(q["from"], q["to"])
+	if err != nil {
+		fail(c, probInvalidRequest, err.Error())
+		return RegisterBookQuery{}, false
+	}
+	return RegisterBookQuery{Agency: q["agency"], Kind: q["kind"], Series: q["series"], From: period.From, To: period.To}, true
+}
+
+// registerBook is GET /v1/registers/entries?agency=&kind=out|in&from=&to=[&series=].
+func (s *Server) registerBook(c *gin.Context) {
+	q, ok := registerBookQuery(c)
+	if !ok {
+		return
+	}
+	p, _ := principal(c)
+	book, err := s.books.RegisterBook(c.Request.Context(), p, q)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, book)
+}
+
+// registerBookCSV is GET /v1/registers/entries.csv: the same rows as CSV with the
+// columns of Phụ lục IV, a UTF-8 byte-order mark first so that Excel shows Vietnamese.
+func (s *Server) registerBookCSV(c *gin.Context) {
+	q, ok := registerBookQuery(c)
+	if !ok {
+		return
+	}
+	p, _ := principal(c)
+	book, err := s.books.RegisterBook(c.Request.Context(), p, q)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := app.WriteRegisterCSV(&buf, book); err != nil {
+		failErr(c, err)
+		return
+	}
+	name := fmt.Sprintf("so-van-ban-%s-%s-%s-%s.csv", map[string]string{"outgoing": "di", "incoming": "den"}[book.Kind], book.Agency, book.From, book.To)
+	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
+	c.Data(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
 }

@@ -75,6 +75,7 @@ type Server struct {
 	signatures Signatures
 	issuer     Issuer
 	registers  Registers
+	books      RegisterBooks // Registers' own, when it lists register books
 	checks     []Check
 
 	publicLimit *limiter
@@ -128,6 +129,7 @@ func New(o Options) (*Server, error) {
 		registers:      o.Registers,
 		checks:         o.Checks,
 	}
+	s.books, _ = o.Registers.(RegisterBooks)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -244,6 +246,10 @@ func (s *Server) routeTable() []route {
 	if s.registers != nil {
 		listRegisters, createRegister = s.listRegisters, s.createRegister
 	}
+	var registerBook, registerBookCSV gin.HandlerFunc
+	if s.books != nil {
+		registerBook, registerBookCSV = s.registerBook, s.registerBookCSV
+	}
 	return []route{
 		{http.MethodGet, "/healthz", nil, s.healthz},
 		{http.MethodGet, "/readyz", nil, s.readyz},
@@ -265,6 +271,8 @@ func (s *Server) routeTable() []route {
 
 		{http.MethodGet, "/v1/registers", issuers, listRegisters},
 		{http.MethodPost, "/v1/registers", admin, createRegister},
+		{http.MethodGet, "/v1/registers/entries", clients, registerBook},
+		{http.MethodGet, "/v1/registers/entries.csv", clients, registerBookCSV},
 		{http.MethodGet, "/v1/agencies", clients, getAgency},
 		{http.MethodPost, "/v1/agencies", admin, importAgencies},
 		{http.MethodGet, "/v1/keys", clients, keys},

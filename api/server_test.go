@@ -597,11 +597,12 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	}
 }
 
-type fixedStats struct{ asked []int }
+type fixedStats struct{ asked []StatsQuery }
 
-func (f *fixedStats) Stats(_ context.Context, _ Principal, year int) (Stats, error) {
-	f.asked = append(f.asked, year)
-	return Stats{Year: year, Incoming: 494558, Outgoing: 167711}, nil
+func (f *fixedStats) Stats(_ context.Context, _ Principal, q StatsQuery) (Stats, error) {
+	f.asked = append(f.asked, q)
+	return Stats{From: q.From.Format(time.DateOnly), To: q.To.Format(time.DateOnly),
+		Incoming: app.DocumentCounts{Total: 494558}, Outgoing: app.DocumentCounts{Total: 167711}}, nil
 }
 
 func TestStats(t *testing.T) {
@@ -612,17 +613,21 @@ func TestStats(t *testing.T) {
 		o.Clock = func() time.Time { return now }
 	})
 	cases := []struct {
-		query  string
-		status int
-		year   int
+		query    string
+		status   int
+		from, to string
 	}{
-		{"", 200, 2026},
-		{"?year=2025", 200, 2025},
-		{"?year=1800", 400, 0},
-		{"?year=2028", 400, 0},
-		{"?year=abc", 400, 0},
-		{"?year=2025&year=2024", 400, 0},
-		{"?yr=2025", 400, 0},
+		{"", 200, "2026-01-01", "2026-12-31"},
+		{"?year=2025", 200, "2025-01-01", "2025-12-31"},
+		{"?from=2025-03-01&to=2025-03-31", 200, "2025-03-01", "2025-03-31"},
+		{"?year=1800", 400, "", ""},
+		{"?year=2028", 400, "", ""},
+		{"?year=abc", 400, "", ""},
+		{"?year=2025&year=2024", 400, "", ""},
+		{"?yr=2025", 400, "", ""},
+		{"?from=2025-03-01", 400, "", ""},
+		{"?from=2025-03-01&to=31/03/2025", 400, "", ""},
+		{"?year=2025&from=2025-03-01&to=2025-03-31", 400, "", ""},
 	}
 	for _, c := range cases {
 		resp := ts.do("GET", "/v1/stats"+c.query, ts.keyFor[RoleLeader], "", nil)
@@ -634,11 +639,11 @@ func TestStats(t *testing.T) {
 			continue
 		}
 		var got Stats
-		if err := json.Unmarshal(readAll(t, resp), &got); err != nil || got.Year != c.year || got.Incoming != 494558 {
+		if err := json.Unmarshal(readAll(t, resp), &got); err != nil || got.From != c.from || got.To != c.to || got.Incoming.Total != 494558 {
 			t.Errorf("%q: %+v %v", c.query, got, err)
 		}
 	}
-	if len(src.asked) != 2 {
+	if len(src.asked) != 3 {
 		t.Errorf("the service was asked %v; refused requests must not reach it", src.asked)
 	}
 }

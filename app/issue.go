@@ -110,7 +110,8 @@ func (s *Service) issueOnce(ctx context.Context, doc *store.Document, k *ServerK
 	}
 	sum, _ := json.Marshal(summary(rep))
 	_, err = s.Store.IssueNumbered(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf", Base: doc.ContentSHA256,
-		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}, numbered)
+		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI,
+		Uses: signatureUse(store.SigIssue, keyKindOf(k.URI), k.Key.Certificate(), doc.AgencyCode)}, numbered)
 	return rep, err
 }
 
@@ -316,7 +317,7 @@ func (s *Service) Receive(ctx context.Context, req ReceiveRequest) (*store.Docum
 		Identifier: req.Identifier, Summary: req.Summary, Type: req.Type, ReceivedAt: received, IssuedAt: req.IssuedAt,
 		Urgency: req.Urgency, Confidentiality: req.Confidentiality,
 		Content: f, Filename: req.Filename, MediaType: "application/pdf",
-		Signatures: raw, SignatureCount: len(sum.Signatures), Actor: req.Actor,
+		Signatures: raw, SignatureCount: len(sum.Signatures), Uses: receivedUses(rep), Actor: req.Actor,
 	})
 	if err != nil {
 		return nil, rep, err

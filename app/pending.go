@@ -414,7 +414,16 @@ func (s *Service) complete(ctx context.Context, id string, st *pendingState, req
 	if count == 0 {
 		count = 1
 	}
+	kk := keyKindOf(req.KeyURI)
+	if st.Remote != nil {
+		kk = remoteKeyKind(st.Remote)
+	}
+	var cert *x509.Certificate
+	if st.Cert != nil {
+		cert, _ = x509.ParseCertificate(st.Cert) // checked when prepared; unknown, it is counted without
+	}
 	in := store.VersionInput{
+		Uses:    signatureUse(signatureKindOf(st.Shown.Role), kk, cert, st.Shown.Agency),
 		Content: io.MultiReader(io.LimitReader(f, size), bytes.NewReader(tail)), MediaType: "application/pdf",
 		Actor: req.Actor, KeyURI: req.KeyURI, SignatureCount: count, Signatures: st.Signatures,
 		Base: st.BaseSHA256,

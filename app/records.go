@@ -117,20 +117,6 @@ type CertificateInfo struct {
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 }
 
-// Stats is a year's activity, with the year before for comparison.
-type Stats struct {
-	Year               int              `json:"year"`
-	Incoming           int64            `json:"incoming"`
-	Outgoing           int64            `json:"outgoing"`
-	IncomingPrevYear   int64            `json:"incoming_prev_year"`
-	OutgoingPrevYear   int64            `json:"outgoing_prev_year"`
-	Signed             int64            `json:"signed"`
-	Signatures         int64            `json:"signatures"`
-	Certificates       int64            `json:"certificates"`
-	CertificatesByKind map[string]int64 `json:"certificates_by_kind"`
-	CertificatesByForm map[string]int64 `json:"certificates_by_form"`
-}
-
 // AgencyRecord is one version of an agency's identifier code entry (Decision
 // 20/2020/QĐ-TTg): codes change with reorganisations, so each entry has a validity.
 type AgencyRecord struct {
@@ -336,27 +322,6 @@ func (s *Service) Certificates(ctx context.Context, p Principal) ([]CertificateI
 			Kind: string(c.Kind), Form: string(c.Form), AgencyCode: c.AgencyCode, Owner: c.Owner,
 			NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), RevokedAt: c.RevokedAt,
 		})
-	}
-	return out, nil
-}
-
-// Stats reports a year's activity over what p may see.
-func (s *Service) Stats(ctx context.Context, p Principal, year int) (Stats, error) {
-	st, err := s.Store.StatsVisible(ctx, year, visibility(p))
-	if err != nil {
-		return Stats{}, err
-	}
-	out := Stats{
-		Year: st.Year, Incoming: st.Incoming, Outgoing: st.Outgoing,
-		IncomingPrevYear: st.IncomingPrevYear, OutgoingPrevYear: st.OutgoingPrevYear,
-		Signed: st.Signed, Signatures: st.Signatures, Certificates: st.Certificates,
-		CertificatesByKind: map[string]int64{}, CertificatesByForm: map[string]int64{},
-	}
-	for k, n := range st.CertificatesByKind {
-		out.CertificatesByKind[string(k)] = n
-	}
-	for f, n := range st.CertificatesByForm {
-		out.CertificatesByForm[string(f)] = n
 	}
 	return out, nil
 }

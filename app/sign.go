@@ -85,7 +85,8 @@ func (s *Service) SignAndStore(ctx context.Context, keyName string, in io.Reader
 	k := s.Keys[keyName]
 	if t.DocumentID != 0 {
 		if _, err := s.Store.AddVersion(ctx, t.DocumentID, store.VersionInput{Content: out, Filename: t.Filename, Base: base,
-			MediaType: "application/pdf", SignatureCount: 1, Actor: t.Actor, KeyURI: k.URI}); err != nil {
+			MediaType: "application/pdf", SignatureCount: 1, Actor: t.Actor, KeyURI: k.URI,
+			Uses: signatureUse(store.SigSign, keyKindOf(k.URI), k.Key.Certificate(), t.AgencyCode)}); err != nil {
 			return nil, err
 		}
 		d, err := s.Store.GetDocument(ctx, t.DocumentID)
@@ -95,6 +96,7 @@ func (s *Service) SignAndStore(ctx context.Context, keyName string, in io.Reader
 		Direction: store.Outgoing, AgencyCode: docid.AgencyCode(t.AgencyCode), Summary: t.Summary, Type: t.Type,
 		Number:  docid.NumberSymbol{Symbol: t.Symbol},
 		Content: out, Filename: t.Filename, MediaType: "application/pdf", SignatureCount: 1, Actor: t.Actor,
+		Uses: signatureUse(store.SigSign, keyKindOf(k.URI), k.Key.Certificate(), t.AgencyCode),
 	})
 	return d, err
 }

@@ -29,14 +29,8 @@ func CertificateFromX509(c *x509.Certificate, kind CertKind, form CertForm) Cert
 // AddCertificate records a certificate in use; adding the same certificate again
 // returns the stored row.
 func (s *Store) AddCertificate(ctx context.Context, c Certificate) (*Certificate, error) {
-	if c.Kind != CertOrganisation && c.Kind != CertPersonal {
-		return nil, fault.Errorf(fault.Invalid, "unknown certificate kind %q", c.Kind)
-	}
-	if c.Form != FormUSBToken && c.Form != FormSIMPKI && c.Form != FormHSM {
-		return nil, fault.Errorf(fault.Invalid, "unknown certificate form %q", c.Form)
-	}
-	if !isHexSHA256(c.Fingerprint) {
-		return nil, fault.Errorf(fault.Invalid, "certificate fingerprint must be a sha256 hex")
+	if err := c.check(); err != nil {
+		return nil, err
 	}
 	c.ID = 0
 	c.NotBefore, c.NotAfter, c.CreatedAt = dbTime(c.NotBefore), dbTime(c.NotAfter), s.now()
@@ -52,6 +46,21 @@ func (s *Store) AddCertificate(ctx context.Context, c Certificate) (*Certificate
 		return nil, err
 	}
 	return &c, nil
+}
+
+func (c *Certificate) check() error {
+	if c.Kind != CertOrganisation && c.Kind != CertPersonal {
+		return fault.Errorf(fault.Invalid, "unknown certificate kind %q", c.Kind)
+	}
+	switch c.Form {
+	case FormUSBToken, FormSIMPKI, FormHSM, FormRemote:
+	default:
+		return fault.Errorf(fault.Invalid, "unknown certificate form %q", c.Form)
+	}
+	if !isHexSHA256(c.Fingerprint) {
+		return fault.Errorf(fault.Invalid, "certificate fingerprint must be a sha256 hex")
+	}
+	return nil
 }
 
 // Certificates lists certificates in use.

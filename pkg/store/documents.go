@@ -37,6 +37,7 @@ type NewDocument struct {
 	MediaType      string
 	Signatures     json.RawMessage // signatures summary of Content, from the verifier
 	SignatureCount int
+	Uses           []SignatureUse // the signatures the statistics count (see SignatureUse)
 
 	Actor string
 }
@@ -48,6 +49,7 @@ type VersionInput struct {
 	MediaType      string
 	Signatures     json.RawMessage
 	SignatureCount int
+	Uses           []SignatureUse // the signatures this version adds, for the statistics
 	Actor          string
 	KeyURI         string // the key that signed this version, for the audit trail
 	// Base (AddVersion, Approve, Issue), when set, is the content hash the new version
@@ -79,7 +81,7 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 		return nil, fault.Errorf(fault.Invalid, "document content is required")
 	}
 	first := VersionInput{Content: nd.Content, Filename: nd.Filename, MediaType: nd.MediaType,
-		Signatures: nd.Signatures, SignatureCount: nd.SignatureCount, Actor: nd.Actor}
+		Signatures: nd.Signatures, SignatureCount: nd.SignatureCount, Uses: nd.Uses, Actor: nd.Actor}
 	if err := first.checkSignatures(); err != nil {
 		return nil, err
 	}
@@ -222,6 +224,11 @@ var (
 // checkSignatures refuses a signatures summary that is not JSON, before any content is
 // written, and makes no summary the empty list a version row keeps.
 func (in *VersionInput) checkSignatures() error {
+	for _, u := range in.Uses {
+		if err := u.check(); err != nil {
+			return err
+		}
+	}
 	if len(in.Signatures) == 0 {
 		in.Signatures = json.RawMessage("[]")
 		return nil
@@ -239,6 +246,9 @@ func (in *VersionInput) insert(tx *gorm.DB, documentID int64, seq int, sha strin
 		Signatures: string(in.Signatures), SignatureCount: in.SignatureCount, CreatedBy: in.Actor, CreatedAt: at}
 	if err := tx.Create(&v).Error; err != nil {
 		return Version{}, fmt.Errorf("store: insert version: %w", err)
+	}
+	if err := recordUses(tx, documentID, at, in.Uses); err != nil {
+		return Version{}, err
 	}
 	return v, nil
 }

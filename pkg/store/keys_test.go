@@ -9,12 +9,12 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"math/big"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
+	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
 func TestClientsAndKeyGrants(t *testing.T) {
@@ -188,36 +188,8 @@ func TestStats(t *testing.T) {
 		ctx := context.Background()
 		clock := newClock(time.Date(2020, 6, 1, 8, 0, 0, 0, docid.Vietnam))
 		s := openStore(t, cfg, clock)
-		receive := func(n int, at time.Time) {
-			for i := range n {
-				if _, err := s.CreateDocument(ctx, NewDocument{Direction: Incoming, AgencyCode: "000.00.00.G22", HolderCode: "000.00.00.H43",
-					ReceivedAt: at, Content: strings.NewReader(at.String() + string(rune('a'+i))), Actor: "clerk"}); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		issue := func(at time.Time) {
-			clock.Set(at)
-			d := approvedDraft(t, s, "000.00.00.H43", "UBND-VP")
-			if _, err := s.AssignNumber(ctx, d.ID, at, "clerk"); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.Issue(ctx, d.ID, VersionInput{Content: strings.NewReader("issued " + at.String()), SignatureCount: 2, Actor: "clerk"}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		y2020 := time.Date(2020, 12, 31, 23, 0, 0, 0, docid.Vietnam)
-		y2021 := time.Date(2021, 1, 1, 0, 30, 0, 0, docid.Vietnam) // 2020 in UTC
-		receive(4, y2020)
-		receive(5, y2021)
-		issue(y2020)
-		issue(y2021)
-		issue(y2021.Add(24 * time.Hour))
-		// One draft that never got further is not counted as outgoing.
-		clock.Set(y2021)
-		approvedDraft(t, s, "000.00.00.H43", "UBND-VP")
-
 		y0 := time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC)
+		var certs []Certificate
 		for i, c := range []struct {
 			kind     CertKind
 			form     CertForm
@@ -229,27 +201,96 @@ func TestStats(t *testing.T) {
 			{CertPersonal, FormSIMPKI, y0, y0.AddDate(5, 0, 0)},
 			{CertPersonal, FormUSBToken, y0, y0.AddDate(1, 0, 0)}, // expired before 2021
 		} {
-			row := CertificateFromX509(testCert(t, int64(i+1), c.from, c.to), c.kind, c.form)
-			if _, err := s.AddCertificate(ctx, row); err != nil {
+			certs = append(certs, CertificateFromX509(testCert(t, int64(i+1), c.from, c.to), c.kind, c.form))
+		}
+		for _, c := range certs[1:] {
+			if _, err := s.AddCertificate(ctx, c); err != nil {
 				t.Fatal(err)
 			}
 		}
-		st, err := s.Stats(ctx, 2021)
+		receive := func(n int, at time.Time) {
+			clock.Set(at)
+			for i := range n {
+				if _, err := s.CreateDocument(ctx, NewDocument{Direction: Incoming, Type: "CV", AgencyCode: "000.00.00.G22", HolderCode: "000.00.00.H43",
+					ReceivedAt: at, Content: strings.NewReader(at.String() + string(rune('a'+i))), Actor: "clerk",
+					Uses: []SignatureUse{{Kind: SigReceive, KeyKind: KeyOther}, {Kind: SigReceive, KeyKind: KeyOther}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		issue := func(at time.Time) {
+			clock.Set(at)
+			d := approvedDraft(t, s, "000.00.00.H43", "UBND-VP")
+			if _, err := s.AssignNumber(ctx, d.ID, at, "clerk"); err != nil {
+				t.Fatal(err)
+			}
+			// The organisation's certificate enters the certificates in use with its first signature.
+			if _, err := s.Issue(ctx, d.ID, VersionInput{Content: strings.NewReader("issued " + at.String()), SignatureCount: 2, Actor: "clerk",
+				Uses: []SignatureUse{{Kind: SigIssue, KeyKind: KeyHSM, Certificate: &certs[0]}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		y2020 := time.Date(2020, 12, 31, 23, 0, 0, 0, docid.Vietnam)
+		y2021 := time.Date(2021, 1, 1, 0, 30, 0, 0, docid.Vietnam) // 2020 in UTC
+		receive(4, y2020)
+		receive(5, y2021)
+		issue(y2020)
+		issue(y2021)
+		issue(y2021.Add(24 * time.Hour))
+		// A draft that never got further counts as outgoing, approved; one of 2020 not.
+		clock.Set(y2021)
+		approvedDraft(t, s, "000.00.00.H43", "UBND-VP")
+
+		from := time.Date(2021, 1, 1, 0, 0, 0, 0, docid.Vietnam)
+		st, err := s.PeriodStats(ctx, from, from.AddDate(1, 0, 0), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Stats{Year: 2021, Incoming: 5, Outgoing: 2, IncomingPrevYear: 4, OutgoingPrevYear: 1, Signed: 3, Signatures: 5, Certificates: 4}
-		got := *st
-		got.CertificatesByKind, got.CertificatesByForm = nil, nil
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("stats %+v\nwant  %+v", got, want)
+		check := func(name string, got, want int64) {
+			t.Helper()
+			if got != want {
+				t.Errorf("%s = %d, want %d", name, got, want)
+			}
 		}
-		if st.CertificatesByKind[CertOrganisation] != 1 || st.CertificatesByKind[CertPersonal] != 3 ||
-			st.CertificatesByForm[FormUSBToken] != 2 || st.CertificatesByForm[FormSIMPKI] != 1 || st.CertificatesByForm[FormHSM] != 1 {
-			t.Errorf("certificates by kind %v by form %v", st.CertificatesByKind, st.CertificatesByForm)
-		}
-		if d, pct := Change(st.Incoming, st.IncomingPrevYear); d != 1 || pct != 25 {
+		check("incoming", st.Incoming.Total, 5)
+		check("incoming CV", st.Incoming.ByType["CV"], 5)
+		check("incoming received", st.Incoming.ByStatus[StatusReceived], 5)
+		check("outgoing", st.Outgoing.Total, 3)
+		check("outgoing issued", st.Outgoing.ByStatus[StatusIssued], 2)
+		check("outgoing approved", st.Outgoing.ByStatus[StatusApproved], 1)
+		check("outgoing QĐ", st.Outgoing.ByType["QĐ"], 3)
+		check("incoming 2020", st.PrevIncoming, 4)
+		check("outgoing 2020", st.PrevOutgoing, 1)
+		check("signed", st.Signed, 3)
+		check("signatures", st.Signatures, 12)
+		check("receive signatures", st.SignaturesByKind[SigReceive], 10)
+		check("issue signatures", st.SignaturesByKind[SigIssue], 2)
+		check("other agencies' keys", st.SignaturesByKey[KeyOther], 10)
+		check("HSM", st.SignaturesByKey[KeyHSM], 2)
+		check("certificates", st.Certificates.InForce, 4)
+		check("certificates used", st.Certificates.Used, 1)
+		check("organisation", st.CertificatesByCategory[CatOrganisation].InForce, 1)
+		check("organisation used", st.CertificatesByCategory[CatOrganisation].Used, 1)
+		check("personal USB", st.CertificatesByCategory[CatPersonalUSBToken].InForce, 2)
+		check("SIM PKI", st.CertificatesByCategory[CatPersonalSIMPKI].InForce, 1)
+		if d, pct := Change(st.Incoming.Total, st.PrevIncoming); d != 1 || pct != 25 {
 			t.Errorf("Change = %d %.1f%%", d, pct)
 		}
+		if _, err := s.PeriodStats(ctx, from, from, nil); fault.KindOf(err) != fault.Invalid {
+			t.Errorf("an empty period: %v", err)
+		}
 	})
+}
+
+func TestPreviousPeriod(t *testing.T) {
+	d := func(y int, m time.Month, day int) time.Time { return time.Date(y, m, day, 0, 0, 0, 0, docid.Vietnam) }
+	for _, c := range []struct{ from, to, pf, pt time.Time }{
+		{d(2025, 1, 1), d(2026, 1, 1), d(2024, 1, 1), d(2025, 1, 1)},
+		{d(2025, 3, 1), d(2025, 4, 1), d(2025, 2, 1), d(2025, 3, 1)},
+		{d(2025, 3, 5), d(2025, 3, 15), d(2025, 2, 23), d(2025, 3, 5)},
+	} {
+		if pf, pt := PreviousPeriod(c.from, c.to); !pf.Equal(c.pf) || !pt.Equal(c.pt) {
+			t.Errorf("PreviousPeriod(%s, %s) = %s, %s", c.from, c.to, pf, pt)
+		}
+	}
 }

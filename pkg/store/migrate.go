@@ -200,6 +200,21 @@ CREATE TABLE client_certificates (
 	created_at {{ts}} NOT NULL,
 	PRIMARY KEY (client_id, fingerprint)
 )`, uniqueClientNames},
+	{6, "signature uses for the statistics; page counts of stored content for the registers", `
+CREATE TABLE signature_uses (
+	id {{id}},
+	at {{ts}} NOT NULL,
+	document_id BIGINT REFERENCES documents(id) ON DELETE CASCADE,
+	kind VARCHAR(16) NOT NULL,
+	key_kind VARCHAR(16) NOT NULL,
+	cert_fingerprint VARCHAR(64) NOT NULL DEFAULT '',
+	agency_code VARCHAR(35) NOT NULL DEFAULT ''
+);
+CREATE INDEX signature_uses_at ON signature_uses (at);
+CREATE TABLE page_counts (
+	content_sha256 CHAR(64) PRIMARY KEY,
+	pages INTEGER NOT NULL
+)`, nil},
 }
 
 // backfillSummaryFold fills summary_fold for documents stored before migration 2, in

@@ -156,6 +156,7 @@ const (
 	FormUSBToken CertForm = "usb_token"
 	FormSIMPKI   CertForm = "sim_pki"
 	FormHSM      CertForm = "hsm"
+	FormRemote   CertForm = "remote" // a remote signing service (CSC API v2)
 )
 
 // Certificate is a certificate in use in the province.

@@ -321,12 +321,7 @@ func WriteRegisterCSV(w io.Writer, b RegisterBook) error {
 
 func csvRow(kind string, e RegisterEntry) []string {
 	num := docid.FormatNumber(e.Number)
-	title := e.Summary
-	if e.TypeName != "" && e.Type != "CV" {
-		title = e.TypeName + " " + e.Summary
-	} else if e.Type == "CV" {
-		title = "Công văn " + e.Summary
-	}
+	title := e.TypeAndSummary()
 	marks := joinNonEmpty(ConfidentialityName[e.Confidentiality], UrgencyName[e.Urgency])
 	note := e.Note
 	switch {
@@ -348,6 +343,15 @@ func csvRow(kind string, e RegisterEntry) []string {
 		copies = fmt.Sprintf("01 bản điện tử, %d trang", e.Pages)
 	}
 	return []string{num, DateVN(e.Date), e.Symbol, title, e.Signer, "", "", copies, marks, note}
+}
+
+// TypeAndSummary is the column "tên loại và trích yếu nội dung": the type's name, then
+// the summary (which is not prefixed again when it starts with that name).
+func (e RegisterEntry) TypeAndSummary() string {
+	if e.TypeName == "" || strings.HasPrefix(strings.ToLower(e.Summary), strings.ToLower(e.TypeName)) {
+		return e.Summary
+	}
+	return strings.TrimSpace(e.TypeName + " " + e.Summary)
 }
 
 // DateVN writes t's day in Vietnam as dd/MM/yyyy, the way Vietnamese offices write

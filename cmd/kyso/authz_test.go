@@ -27,6 +27,7 @@ import (
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/config"
+	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/store"
 )
 
@@ -190,6 +191,8 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 	}
 	text := func(s string) func(string) io.Reader { return func(string) io.Reader { return strings.NewReader(s) } }
 	none := func(string) io.Reader { return nil }
+	today := time.Now().In(docid.Vietnam).Format(time.DateOnly)
+	bookQuery := "agency=" + agencyA + "&kind=in&from=" + today + "&to=" + today
 	rows := []row{
 		{"GET", "/healthz", "", none, map[string]int{"public": 200}, 200},
 		{"GET", "/readyz", "", none, map[string]int{"public": 200}, 200},
@@ -216,6 +219,9 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 		{"POST", "/v1/registers", "application/json", func(who string) io.Reader {
 			return strings.NewReader(`{"agency":"` + agencyA + `","kind":"incoming","series":"s-` + who + `"}`)
 		}, map[string]int{"admin": 201}, 403},
+		// A register book: only the agency's own clients (and the admin).
+		{"GET", "/v1/registers/entries?" + bookQuery, "", none, map[string]int{"admin": 200, "sysA": 200, "clerkA": 200, "leaderA": 200}, 403},
+		{"GET", "/v1/registers/entries.csv?" + bookQuery, "", none, map[string]int{"admin": 200, "sysA": 200, "clerkA": 200, "leaderA": 200}, 403},
 		{"GET", "/v1/agencies?code=" + agencyA, "", none, nil, 404}, // no agency list imported: past the rules, none found
 		{"POST", "/v1/agencies", "text/csv", text("not,a,valid\n"), map[string]int{"admin": 400}, 403},
 		{"GET", "/v1/keys", "", none, nil, 200},
@@ -234,6 +240,7 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 		"POST /v1/signatures", "GET /v1/signatures/{id}", "POST /v1/signatures/{id}/complete", "POST /v1/verify",
 		"POST /v1/documents", "GET /v1/documents", "GET /v1/documents/{id}", "GET /v1/documents/{id}/content",
 		"POST /v1/documents/{id}/issue", "POST /v1/documents/receive", "GET /v1/registers", "POST /v1/registers",
+		"GET /v1/registers/entries", "GET /v1/registers/entries.csv",
 		"GET /v1/agencies", "POST /v1/agencies", "GET /v1/keys", "PUT /v1/keys/{name}/grants/{principal}",
 		"DELETE /v1/keys/{name}/grants/{principal}", "GET /v1/certificates", "GET /v1/stats", "POST /v1/clients",
 		"DELETE /v1/clients/{id}"}

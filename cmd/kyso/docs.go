@@ -220,10 +220,11 @@ func runImport(cmd *cobra.Command, s *store.Store, items []importMeta, docs []st
 	_ = bar.Finish()
 	el := time.Since(start)
 	rate := float64(ok) / max(el.Seconds(), 1e-9)
-	fmt.Fprintf(stderr, "imported %d documents (%.1f MiB) in %s: %.1f documents/s, %.1f MiB/s", ok,
-		float64(total)/(1<<20), el.Round(time.Millisecond), rate, float64(total)/(1<<20)/max(el.Seconds(), 1e-9))
+	l := langOf(cmd)
+	fmt.Fprint(stderr, tr(l, "docs.imported", ok,
+		float64(total)/(1<<20), el.Round(time.Millisecond), rate, float64(total)/(1<<20)/max(el.Seconds(), 1e-9)))
 	if failed > 0 {
-		fmt.Fprintf(stderr, "; %d failed\n", failed)
+		fmt.Fprintln(stderr, tr(l, "docs.failed", failed))
 		return &exitError{code: 1, err: fmt.Errorf("docs import: %d of %d files failed", failed, len(docs))}
 	}
 	fmt.Fprintln(stderr)
@@ -325,17 +326,16 @@ func deref(p *string) string {
 
 func newDocsListCmd(sf *storeFlags) *cobra.Command {
 	var (
-		q                        store.Query
-		agency, holder, from, to string
-		dir, status              string
-		asJSON                   bool
+		q        app.DocumentQuery
+		from, to string
+		asJSON   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "Find documents by identifier, number, agency, date range or text in the summary",
+		Long: `Find documents in the store, newest first. --json prints the API's JSON, the very
+shape GET /v1/documents answers ({"documents": [...]}, ISO 8601 times).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q.AgencyCode, q.HolderCode = docid.AgencyCode(agency), docid.AgencyCode(holder)
-			q.Direction, q.Status = store.Direction(dir), store.Status(status)
 			for _, d := range []struct {
 				s   string
 				dst *time.Time
@@ -357,15 +357,16 @@ func newDocsListCmd(sf *storeFlags) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			docs, err := s.Search(cmd.Context(), q)
+			docs, err := (&app.Service{Store: s}).SearchDocuments(cmd.Context(), app.Principal{}, q)
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			return printJSONOrTable(cmd.OutOrStdout(), asJSON, docs, func(tw io.Writer) {
-				fmt.Fprintln(tw, "ID\tDIRECTION\tSTATUS\tREG\tNUMBER\tISSUED\tIDENTIFIER\tSUMMARY")
+			l := langOf(cmd)
+			return printJSONOrTable(cmd.OutOrStdout(), asJSON, map[string]any{"documents": docs}, func(tw io.Writer) {
+				fmt.Fprintln(tw, tr(l, "docs.list.header"))
 				for _, d := range docs {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Direction, d.Status, regString(&d),
-						numberString(&d), dateString(d.IssuedAt), deref(d.Identifier), d.Summary)
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, tr(l, "direction."+d.Direction), tr(l, "status."+d.Status),
+						recordReg(d), recordNumber(d), dateIn(l, d.IssuedAt), orDash(d.Identifier), d.Summary)
 				}
 			})
 		},
@@ -375,10 +376,10 @@ func newDocsListCmd(sf *storeFlags) *cobra.Command {
 	f.IntVar(&q.Number, "number", 0, "the issuing agency's number")
 	f.StringVar(&q.Symbol, "symbol", "", "symbol, e.g. UBND-VP")
 	f.IntVar(&q.Year, "year", 0, "register year")
-	f.StringVar(&agency, "agency", "", "issuing agency code")
-	f.StringVar(&holder, "holder", "", "keeping agency code")
-	f.StringVar(&dir, "direction", "", "incoming or outgoing")
-	f.StringVar(&status, "status", "", "draft, approved, issued or received")
+	f.StringVar(&q.AgencyCode, "agency", "", "issuing agency code")
+	f.StringVar(&q.HolderCode, "holder", "", "keeping agency code")
+	f.StringVar(&q.Direction, "direction", "", "incoming or outgoing")
+	f.StringVar(&q.Status, "status", "", "draft, approved, issued or received")
 	f.StringVar(&from, "from", "", "issued on or after yyyy-MM-dd")
 	f.StringVar(&to, "to", "", "issued on or before yyyy-MM-dd")
 	f.StringVar(&q.Text, "text", "", "text in the summary")
@@ -386,6 +387,32 @@ func newDocsListCmd(sf *storeFlags) *cobra.Command {
 	f.IntVar(&q.Offset, "offset", 0, "skip this many")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// recordReg is a record's place in its register, "05/2026".
+func recordReg(d app.DocumentRecord) string {
+	if d.RegisterNumber == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%s/%d", docid.FormatNumber(d.RegisterNumber), d.RegisterYear)
+}
+
+// recordNumber is a record's number and symbol, "…/SYMBOL" before it has a number.
+func recordNumber(d app.DocumentRecord) string {
+	switch {
+	case d.Number > 0 && d.Symbol != "":
+		return docid.NumberSymbol{Number: d.Number, Year: d.LegalYear, Symbol: d.Symbol}.String()
+	case d.Symbol != "":
+		return "…/" + d.Symbol
+	}
+	return "-"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func regString(d *store.Document) string {
@@ -442,6 +469,13 @@ func newDocsGetCmd(sf *storeFlags) *cobra.Command {
 			if out != "" {
 				return writeContent(cmd, s, d, version, out, actor)
 			}
+			if asJSON {
+				rec, err := (&app.Service{Store: s}).GetDocument(ctx, app.Principal{}, d.ID)
+				if err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				return printJSON(cmd.OutOrStdout(), rec)
+			}
 			vs, err := s.Versions(ctx, d.ID)
 			if err != nil {
 				return &exitError{code: 1, err: err}
@@ -455,9 +489,6 @@ func newDocsGetCmd(sf *storeFlags) *cobra.Command {
 				return &exitError{code: 1, err: err}
 			}
 			w := cmd.OutOrStdout()
-			if asJSON {
-				return printJSON(w, map[string]any{"document": d, "versions": vs, "attachments": as, "audit": events})
-			}
 			fmt.Fprintf(w, "Document %d (%s, %s)\n", d.ID, d.Direction, d.Status)
 			fmt.Fprintf(w, "  identifier: %s\n  number:     %s\n  register:   %s\n  type:       %s\n  summary:    %s\n",
 				deref(d.Identifier), numberString(d), regString(d), d.Type, d.Summary)
@@ -480,7 +511,7 @@ func newDocsGetCmd(sf *storeFlags) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "write the content to this file (- for standard output)")
 	f.IntVar(&version, "version", 0, "version to write (default: the current one)")
-	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.BoolVar(&asJSON, "json", false, "print the API's JSON (GET /v1/documents/{id}): the record with its versions")
 	f.StringVar(&actor, "actor", cliActor(), "who is downloading, for the audit trail")
 	return cmd
 }
@@ -617,7 +648,7 @@ Every bad line is reported with its number and nothing is loaded.`,
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "loaded %d agency entries\n", n)
+			fmt.Fprintln(cmd.OutOrStdout(), tr(langOf(cmd), "docs.agencies", n))
 			return nil
 		},
 	}

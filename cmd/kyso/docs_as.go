@@ -19,6 +19,13 @@ func (a *asFlag) add(cmd *cobra.Command, who string) {
 	cmd.Flags().StringVar(&a.id, "as", "", "id of the API client this is done as: "+who+" (required)")
 }
 
+// addOptional adds --as for reading commands: without it the person at the database
+// reads as its operator (every agency); with it the client's agency and clearance
+// rules apply.
+func (a *asFlag) addOptional(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&a.id, "as", "", "read as this API client: its agencies and clearance apply (default: the database's operator)")
+}
+
 // principal is the client --as names, acting through the CLI for actor.
 func (a *asFlag) principal(ctx context.Context, svc *app.Service, actor string) (app.Principal, string, error) {
 	if a.id == "" {

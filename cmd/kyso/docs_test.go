@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/internal/testenv"
-	"github.com/kyso-vn/kyso/pkg/store"
 )
 
 // runKyso runs the CLI in-process and returns its standard output.
@@ -65,9 +65,9 @@ func TestDocsImportListGetCheck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var docs []store.Document
-			if err := json.Unmarshal([]byte(out), &docs); err != nil || len(docs) != 3 {
-				t.Fatalf("list --text: %d documents, %v\n%s", len(docs), err, out)
+			var list struct{ Documents []app.DocumentRecord }
+			if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Documents) != 3 {
+				t.Fatalf("list --text: %d documents, %v\n%s", len(list.Documents), err, out)
 			}
 			out, _, err = runKyso(t, append(args, "list")...)
 			if err != nil || !strings.Contains(out, "7816/VPCP-TTĐT") || !strings.Contains(out, "04/2021") {
@@ -84,6 +84,12 @@ func TestDocsImportListGetCheck(t *testing.T) {
 			out, _, err = runKyso(t, append(args, "get", "4")...)
 			if err != nil || !strings.Contains(out, "receive") || !strings.Contains(out, "download") {
 				t.Errorf("get shows no audit trail:\n%s %v", out, err)
+			}
+			// get --json is the API's GET /v1/documents/{id}: the record with its versions.
+			out, _, err = runKyso(t, append(args, "get", "4", "--json")...)
+			var rec app.DocumentRecord
+			if err != nil || json.Unmarshal([]byte(out), &rec) != nil || rec.ID != 4 || len(rec.Versions) != 1 || !strings.Contains(out, `"holder_code": "000.00.00.H43"`) {
+				t.Errorf("get --json:\n%s %v", out, err)
 			}
 			if _, _, err := runKyso(t, append(args, "get", "99")...); err == nil {
 				t.Error("get of a missing document succeeded")
@@ -182,11 +188,11 @@ func TestDocsImportCSVAndStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st store.Stats
+	var st app.Stats
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Incoming != 2 || st.IncomingPrevYear != 1 || st.Outgoing != 0 {
+	if st.Incoming.Total != 2 || st.Incoming.Previous != 1 || st.Outgoing.Total != 0 {
 		t.Errorf("stats %+v", st)
 	}
 	out, _, err = runKyso(t, append(append([]string{"stats"}, data...), "--year", "2021")...)

@@ -70,9 +70,11 @@ func TestErrorKindsOnEverySurface(t *testing.T) {
 			if got := errorMessage(e); got != detail {
 				t.Errorf("%s/%s: CLI says %q, want %q", c.kind, c.code, got, detail)
 			}
-			var out bytes.Buffer
-			if code := report(&out, e); code != c.exit || out.String() != "kyso: "+detail+"\n" {
-				t.Errorf("%s/%s: report %d %q", c.kind, c.code, code, out.String())
+			for _, l := range langs {
+				var out bytes.Buffer
+				if code := report(&out, l, e); code != c.exit || out.String() != "kyso: "+headline(l, c.kind)+": "+detail+"\n" {
+					t.Errorf("%s/%s: report %d %q", c.kind, c.code, code, out.String())
+				}
 			}
 		}
 	}

@@ -29,14 +29,22 @@ func (e *exitError) Unwrap() error { return e.err }
 func main() {
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
-		os.Exit(report(os.Stderr, err))
+		os.Exit(report(os.Stderr, langOf(root), err))
 	}
 }
 
-// report prints err for the person at the terminal and returns the process exit code:
-// the one rendering of errors for every command.
-func report(w io.Writer, err error) int {
-	fmt.Fprintln(w, "kyso:", errorMessage(err))
+// report prints err for the person at the terminal, in l, and returns the process exit
+// code: the one rendering of errors for every command. The catalog's headline for the
+// kind of refusal (or of a usage error) comes first, the detail after it.
+func report(w io.Writer, l lang, err error) int {
+	msg := errorMessage(err)
+	switch {
+	case isFault(err):
+		msg = headline(l, fault.KindOf(err)) + ": " + msg
+	case exitCode(err) == 2:
+		msg = tr(l, "error.usage") + ": " + msg
+	}
+	fmt.Fprintln(w, "kyso:", msg)
 	return exitCode(err)
 }
 

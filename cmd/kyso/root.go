@@ -1,17 +1,31 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
+)
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:   "kyso",
-		Short: "Kyso signs and verifies official documents (PAdES, CAdES) and keeps them",
-		Long: `Kyso ("ký số") signs PDF documents as PAdES and other files as CAdES with keys on
-USB tokens, HSMs (PKCS#11) and remote signing services, verifies signed documents,
-and keeps them in its embedded document store.`,
+		Use:           "kyso",
+		Short:         "Kyso signs and verifies official documents (PAdES, CAdES) and keeps them",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentFlags().String(langFlag, "", "language of messages and help: vi or en (default: from LC_ALL, LC_MESSAGES, LANG; Vietnamese unless en_*)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if v := cmd.Root().PersistentFlags().Lookup(langFlag).Value.String(); v != "" {
+			if _, err := parseLang(v); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+		}
+		localize(cmd.Root(), langOf(cmd))
+		return nil
+	}
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(cmd *cobra.Command, args []string) {
+		localize(cmd.Root(), langOf(cmd))
+		help(cmd, args)
+	})
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}

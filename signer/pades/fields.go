@@ -407,7 +407,15 @@ func addNewField(rd *pdf.Reader, u *pdf.Update, name string, sigRef pdf.Ref, o *
 	u.Set(fieldRef, w)
 	annots := map[int][]pdf.Ref{pageNo: {fieldRef}}
 	if len(o.Blanks) > 0 {
-		more, err := blankFields(rd, u, o.Blanks, pages)
+		var avoid [][4]float64
+		if pageNo == 1 {
+			avoid = append(avoid, rectOf(w["Rect"]))
+		}
+		blanks, err := placeLookup(rd, o.Blanks, pages, avoid)
+		if err != nil {
+			return pdf.Ref{}, err
+		}
+		more, err := blankFields(rd, u, blanks, pages)
 		if err != nil {
 			return pdf.Ref{}, err
 		}
@@ -444,6 +452,17 @@ func addAnnots(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, pageNo int, refs 
 		u.Set(pageRef, np)
 	}
 	return nil
+}
+
+// rectOf reads a rectangle this package wrote (four numbers).
+func rectOf(o pdf.Object) [4]float64 {
+	var r [4]float64
+	if a, ok := o.(pdf.Array); ok && len(a) == 4 {
+		for i := range r {
+			r[i] = number(a[i])
+		}
+	}
+	return r
 }
 
 func number(o pdf.Object) float64 {

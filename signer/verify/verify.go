@@ -572,7 +572,7 @@ func (v *pdfVerifier) modifications(sc *sigCheck, checks []*sigCheck) (mods []Mo
 		ok, why, locked := allowed(vd, p, byLock, sc.locks)
 		if locked != "" {
 			sc.because(ModifiedAfterSigning, msg{
-				fmt.Sprintf("Trường %q đã bị khóa khi ký chữ ký này (FieldMDP) nhưng bị thay đổi ở phiên bản %d của văn bản", locked, i+1),
+				fmt.Sprintf("Trường %q đã bị khóa bởi chữ ký này (FieldMDP) nhưng vẫn bị thay đổi ở phiên bản %d của văn bản", locked, i+1),
 				fmt.Sprintf("Field %q was locked by this signature (FieldMDP) but was changed in revision %d of the document", locked, i+1),
 			})
 		}

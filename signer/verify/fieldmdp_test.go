@@ -151,10 +151,19 @@ func TestFieldMDPVerified(t *testing.T) {
 			t.Errorf("want the leader's passed, the clerk's %s:\n%s", ModifiedAfterSigning, describe(rep))
 		}
 	})
-	t.Run("a lock's PDF 2.0 P", func(t *testing.T) {
-		rep := verifyBytes(t, addComment(t, leaderSigned("<< /Action /Include /Fields [(so)] /P 2 >>")), opts)
-		if rep.ExitCode() != 1 || !strings.Contains(describe(rep), "not allowed by the signature field lock (DocMDP P=2)") {
-			t.Errorf("a comment after a lock with P=2:\n%s", describe(rep))
+	t.Run("a lock's PDF 2.0 P=1", func(t *testing.T) {
+		rep := verifyBytes(t, fillField(t, leaderSigned("<< /Action /Include /Fields [(so)] /P 1 >>"), "ghichu", "x"), opts)
+		if rep.ExitCode() != 1 || !strings.Contains(describe(rep), "the signature field lock (DocMDP P=1) allows no changes") {
+			t.Errorf("an unlocked field filled after a lock with P=1:\n%s", describe(rep))
+		}
+		if rep.DocMDP != 0 {
+			t.Errorf("a lock's P reported as a certification's: docmdp %d", rep.DocMDP)
+		}
+	})
+	t.Run("a lock's P=3 lets no comment in after an approval", func(t *testing.T) {
+		rep := verifyBytes(t, addComment(t, leaderSigned("<< /Action /Include /Fields [(so)] /P 3 >>")), opts)
+		if rep.ExitCode() != 1 {
+			t.Errorf("a comment after an approval whose lock says P=3:\n%s", describe(rep))
 		}
 	})
 }

@@ -24,10 +24,9 @@ type sigCheck struct {
 	signedEnd int64
 	contents  []byte // the DER from the ByteRange gap
 	docTS     bool
-	// p is the DocMDP permission this signature sets (certification, or the PDF 2.0
-	// /P of its field's lock when pByLock), 0 if none.
-	p       int
-	pByLock bool
+	// certP is the DocMDP permission this signature sets as a certification, lockP
+	// the PDF 2.0 /P of its field's lock; 0 if none.
+	certP, lockP int
 	// locks are the FieldMDP locks of this signature: its field's /Lock and the
 	// FieldMDP references of its signature dictionary.
 	locks []fieldLock

@@ -89,10 +89,7 @@ func (v *pdfVerifier) readPermissions(checks []*sigCheck) {
 				certP = 2 // DocMDP's default
 			}
 		}
-		sc.p = certP
-		if lockP != 0 && (certP == 0 || lockP < certP) {
-			sc.p, sc.pByLock = lockP, true
-		}
+		sc.certP, sc.lockP = certP, lockP
 	}
 }
 

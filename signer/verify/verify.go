@@ -285,8 +285,8 @@ func (v *pdfVerifier) run(ctx context.Context) error {
 		v.rep.Signatures = append(v.rep.Signatures, *sc.rep)
 	}
 	for _, sc := range checks {
-		if sc.p > 0 && (v.rep.DocMDP == 0 || sc.p < v.rep.DocMDP) {
-			v.rep.DocMDP = sc.p
+		if sc.certP > 0 && (v.rep.DocMDP == 0 || sc.certP < v.rep.DocMDP) {
+			v.rep.DocMDP = sc.certP
 		}
 	}
 	v.rep.summarize()
@@ -505,18 +505,32 @@ func (v *pdfVerifier) hiddenObjects(vd *revisionVerdict, from int64, cur revStat
 }
 
 // permissionAt is what the document allows in the revision ending at end: the lowest
-// DocMDP P of the signatures made before it (0: no certification, approval
-// semantics), and whether a field's lock set it rather than a certification.
+// DocMDP P of the certifications made before it (0: none, approval semantics), or the
+// lower PDF 2.0 /P of a lock of a signature made before it (byLock). A lock's P only
+// ever tightens: approval-only documents are judged as P=2 already, so a lock's P=3
+// does not let annotations in.
 func permissionAt(checks []*sigCheck, end int64) (p int, byLock bool) {
+	lowest := func(cur, p int) int {
+		if p > 0 && (cur == 0 || p < cur) {
+			return p
+		}
+		return cur
+	}
+	cert, lock := 0, 0
 	for _, c := range checks {
 		if c.signedEnd <= 0 || c.signedEnd >= end {
 			continue
 		}
-		if c.p > 0 && (p == 0 || c.p < p) {
-			p, byLock = c.p, c.pByLock
-		}
+		cert, lock = lowest(cert, c.certP), lowest(lock, c.lockP)
 	}
-	return p, byLock
+	base := cert
+	if base == 0 {
+		base = 2
+	}
+	if lock != 0 && lock < base {
+		return lock, true
+	}
+	return cert, false
 }
 
 // allowed judges a revision verdict under DocMDP permission p (0: approval-only

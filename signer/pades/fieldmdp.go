@@ -117,7 +117,7 @@ func (l lockSpec) with(names []string) (lockSpec, error) {
 		}
 		for _, n := range names {
 			if strings.HasPrefix(n, f+".") {
-				return l, fmt.Errorf("%w: field %q cannot be locked: the field's /Lock leaves all of %q unlocked", ErrOptions, n, f)
+				return l, fmt.Errorf("%w: field %q cannot be locked: the signature field's /Lock leaves all of %q unlocked", ErrField, n, f)
 			}
 		}
 		out.fields = append(out.fields, f)

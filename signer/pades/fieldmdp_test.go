@@ -208,7 +208,7 @@ func TestFieldMDPHonoured(t *testing.T) {
 	t.Run("an excluded parent cannot be narrowed", func(t *testing.T) {
 		_, err := signField(t, testenv.LockedFormPDF("<< /Action /Exclude /Fields [(header)] >>", ""), "LanhDao",
 			func(o *Options) { o.LockFields = []string{"header.so"} })
-		if !errors.Is(err, ErrOptions) {
+		if !errors.Is(err, ErrField) {
 			t.Errorf("locking header.so under a lock excluding header: %v", err)
 		}
 	})

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"errors"
 	"crypto/x509"
 	"os"
 	"path/filepath"
@@ -224,5 +225,35 @@ func TestFieldMDPForeign(t *testing.T) {
 	rep = verifyBytes(t, fillField(t, in, "Datum QuoVadis", "01-07-2021"), opts)
 	if s := foreign(t, rep); !allowedAll(s) {
 		t.Errorf("a field the foreign lock leaves free, filled:\n%s", describe(rep))
+	}
+}
+
+// TestFieldMDPReferenceOnly: another tool's signature that records its lock only in
+// its /Reference (no /Lock on its field), signed with openssl: filling the field it
+// locked fails it, naming the field, and Kyso refuses to fill that field.
+func TestFieldMDPReferenceOnly(t *testing.T) {
+	p := testpki.Committed(t)
+	svc := startServices(t, nil)
+	opts := Options{Anchors: []*x509.Certificate{p.Root.Cert}, Revocation: svc.revocation}
+	kyso := sign(t, formPDF(), p.Clerk, pades.Options{LockFields: []string{"so"}, Level: pades.LevelBT,
+		Timestamper: svc.ts, TimestampReserve: 16 << 10})
+	if n := bytes.Count(kyso, []byte("/Lock")); n != 1 {
+		t.Fatalf("%d /Lock entries, want the new field's one", n)
+	}
+	noLock := bytes.ReplaceAll(kyso, []byte("/Lock"), []byte("/Xock"))
+	foreign := resign(t, noLock, "adbe.pkcs7.detached", func(b []byte) []byte { return opensslCMS(t, b, "-md", "sha256", "-noattr") })
+	if rep := verifyBytes(t, foreign, opts); rep.ExitCode() != 0 {
+		t.Fatalf("the foreign signature itself:\n%s", describe(rep))
+	}
+
+	rep := verifyBytes(t, fillNumber(t, foreign, "05"), opts)
+	if s := rep.Signatures[0]; s.SubIndication != ModifiedAfterSigning || !strings.Contains(s.Explanation.VI, `Trường "so" đã bị khóa`) {
+		t.Errorf("the number filled after a signature whose /Reference locks it:\n%s", describe(rep))
+	}
+	var out bytes.Buffer
+	err := pades.Sign(t.Context(), p.Org.Key, bytes.NewReader(foreign), int64(len(foreign)), &out, pades.Options{
+		Certificate: p.Org.Cert, Chain: p.Org.Chain, Metadata: &pades.Metadata{Fields: map[string]string{"so": "05/UBND-VP"}}})
+	if !errors.Is(err, pades.ErrNotAllowed) {
+		t.Errorf("Kyso filling the field another tool's signature locked: %v", err)
 	}
 }

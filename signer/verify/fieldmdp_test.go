@@ -2,8 +2,8 @@ package verify
 
 import (
 	"bytes"
-	"errors"
 	"crypto/x509"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"

@@ -35,7 +35,8 @@ func (l fieldLock) locked(name string) bool {
 }
 
 // readPermissions reads each signature's DocMDP permission (certification) and
-// FieldMDP lock from its signature dictionary as signed, and the catalog's /Perms.
+// FieldMDP locks from its signature dictionary as signed, the catalog's /Perms and
+// its field's /Lock (with the PDF 2.0 /P of either).
 func (v *pdfVerifier) readPermissions(checks []*sigCheck) {
 	var certRef int
 	if cat, _, err := v.final.Catalog(); err == nil {

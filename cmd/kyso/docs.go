@@ -432,13 +432,6 @@ func numberString(d *store.Document) string {
 	return "-"
 }
 
-func dateString(t *time.Time) string {
-	if t == nil {
-		return "-"
-	}
-	return t.In(docid.Vietnam).Format(time.DateOnly)
-}
-
 func newDocsGetCmd(sf *storeFlags) *cobra.Command {
 	var (
 		out     string
@@ -489,19 +482,18 @@ func newDocsGetCmd(sf *storeFlags) *cobra.Command {
 				return &exitError{code: 1, err: err}
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "Document %d (%s, %s)\n", d.ID, d.Direction, d.Status)
-			fmt.Fprintf(w, "  identifier: %s\n  number:     %s\n  register:   %s\n  type:       %s\n  summary:    %s\n",
-				deref(d.Identifier), numberString(d), regString(d), d.Type, d.Summary)
-			fmt.Fprintf(w, "  agency:     %s (kept by %s)\n  issued:     %s\n  received:   %s\n",
-				d.AgencyCode, d.HolderCode, dateString(d.IssuedAt), dateString(d.ReceivedAt))
-			fmt.Fprintln(w, "Versions:")
+			l := langOf(cmd)
+			fmt.Fprintln(w, tr(l, "docs.get.title", d.ID, tr(l, "direction."+string(d.Direction)), tr(l, "status."+string(d.Status))))
+			fmt.Fprint(w, tr(l, "docs.get.fields", deref(d.Identifier), numberString(d), regString(d), d.Type, d.Summary,
+				d.AgencyCode, d.HolderCode, dateIn(l, d.IssuedAt), dateIn(l, d.ReceivedAt)))
+			fmt.Fprintln(w, tr(l, "docs.get.versions"))
 			for _, v := range vs {
-				fmt.Fprintf(w, "  %d  %s  %d bytes  %d signatures  %s  by %s\n", v.Seq, v.SHA256, v.Size, v.SignatureCount, v.Filename, v.CreatedBy)
+				fmt.Fprintln(w, tr(l, "docs.get.version", v.Seq, v.SHA256, v.Size, v.SignatureCount, v.Filename, v.CreatedBy))
 			}
 			for _, a := range as {
-				fmt.Fprintf(w, "Attachment: %s  %s  %d bytes\n", a.Name, a.SHA256, a.Size)
+				fmt.Fprintln(w, tr(l, "docs.get.attachment", a.Name, a.SHA256, a.Size))
 			}
-			fmt.Fprintln(w, "Audit:")
+			fmt.Fprintln(w, tr(l, "docs.get.audit"))
 			for _, e := range events {
 				fmt.Fprintf(w, "  #%d  %s  %-8s  %s  %s\n", e.ID, e.At.In(docid.Vietnam).Format(time.RFC3339), e.Action, e.Actor, e.Detail)
 			}
@@ -569,13 +561,14 @@ its head row is found. kyso serve also logs the head every 15 minutes.`,
 				}
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "documents: %d, versions: %d, blobs verified: %d, audit events: %d (%s)\n",
-				rep.Documents, rep.Versions, rep.Blobs, rep.AuditEvents, time.Since(start).Round(time.Millisecond))
+			l := langOf(cmd)
+			fmt.Fprintln(w, tr(l, "docs.check.summary",
+				rep.Documents, rep.Versions, rep.Blobs, rep.AuditEvents, time.Since(start).Round(time.Millisecond)))
 			if ok, how, err := s.Durability(cmd.Context()); err == nil {
 				if ok {
-					fmt.Fprintf(w, "durable: %s\n", how)
+					fmt.Fprintln(w, tr(l, "docs.check.durable", how))
 				} else {
-					fmt.Fprintf(w, "WARNING not durable (%s): a power cut may lose committed work\n", how)
+					fmt.Fprintln(w, tr(l, "docs.check.not_durable", how))
 				}
 			}
 			// Copies of documents left in DATA_DIR/tmp by a process that crashed (those of
@@ -583,16 +576,16 @@ its head row is found. kyso serve also logs the head every 15 minutes.`,
 			if n, err := sweepTemp(tempRoot(sf.dataDir)); err != nil {
 				return &exitError{code: 1, err: err}
 			} else if n > 0 {
-				fmt.Fprintf(w, "temporary copies left by a crash, removed: %d\n", n)
+				fmt.Fprintln(w, tr(l, "docs.check.temp", n))
 			}
 			if len(rep.OrphanBlobs) > 0 {
-				fmt.Fprintf(w, "unreferenced blobs or temp files (harmless): %d\n", len(rep.OrphanBlobs))
+				fmt.Fprintln(w, tr(l, "docs.check.orphans", len(rep.OrphanBlobs)))
 				if removeOrphans {
 					n, err := s.RemoveOrphans(cmd.Context())
 					if err != nil {
 						return &exitError{code: 1, err: err}
 					}
-					fmt.Fprintf(w, "removed %d\n", n)
+					fmt.Fprintln(w, tr(l, "docs.check.removed", n))
 				}
 			}
 			for _, p := range rep.Problems {

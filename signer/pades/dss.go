@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,9 +136,11 @@ func addDSS(ctx context.Context, doc *appended, sigs []dssSignature, vs Validati
 	}
 	newCat := copyDict(cat)
 	newCat["DSS"] = u.Add(dss)
-	ext := copyDict(rd.Dict(cat["Extensions"]))
-	ext["ESIC"] = pdf.Dict{"BaseVersion": pdf.Name("1.7"), "ExtensionLevel": int64(5)}
-	newCat["Extensions"] = ext
+	if documentVersion(rd, cat) == "1.7" {
+		ext := copyDict(rd.Dict(cat["Extensions"]))
+		ext["ESIC"] = pdf.Dict{"BaseVersion": pdf.Name("1.7"), "ExtensionLevel": int64(5)}
+		newCat["Extensions"] = ext
+	}
 	u.Set(catRef, newCat)
 	b, err := u.Bytes()
 	if err != nil {
@@ -271,4 +274,27 @@ func addDocTimestamp(ctx context.Context, doc *appended, ts cms.Timestamper, res
 	}
 	doc.tail = append(doc.tail, upd...)
 	return nil
+}
+
+// documentVersion is the PDF version a document declares: the later of its header
+// and its catalog's /Version.
+//
+// The ESIC extension (ETSI EN 319 142-1, 5.4.1) extends PDF 1.7 and is declared only
+// in a 1.7 file: the /Extensions dictionary does not exist before 1.7, so a 1.4–1.6
+// file (PDF/A-1 is 1.4) does not get one, and its version is not raised either (a
+// PDF/A-1 file must stay within PDF 1.4); PDF 2.0 has the DSS in its own standard
+// and needs no extension. Readers find the DSS in the catalog whatever the version.
+func documentVersion(rd *pdf.Reader, cat pdf.Dict) string {
+	v := rd.Version
+	if cv, ok := cat["Version"].(pdf.Name); ok && versionAfter(string(cv), v) {
+		v = string(cv)
+	}
+	return v
+}
+
+// versionAfter reports whether PDF version a ("1.7", "2.0") is later than b.
+func versionAfter(a, b string) bool {
+	x, errA := strconv.ParseFloat(a, 64)
+	y, errB := strconv.ParseFloat(b, 64)
+	return errA == nil && (errB != nil || x > y)
 }

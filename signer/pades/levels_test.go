@@ -403,6 +403,10 @@ func TestExtend(t *testing.T) {
 		if r.Dict(cat["DSS"]) == nil {
 			t.Fatal("no DSS")
 		}
+		// PDF 2.0 has the DSS in its own standard: no ESIC extension
+		if _, ok := r.Dict(cat["Extensions"])["ESIC"]; ok {
+			t.Errorf("round %d: /Extensions /ESIC in a PDF %s file", round, r.Version)
+		}
 	}
 	j := judge(t, writeTemp(t, "extended.pdf", doc))
 	if !strings.Contains(j.pdfsig, "Signature is Valid.") {

@@ -392,7 +392,7 @@ func TestExtend(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		doc = append(append([]byte(nil), doc...), tail...)
+		doc = append(append([]byte(nil), doc...), tail.Tail...)
 		sigs := signatureValues(t, doc)
 		if len(sigs) != 1+round || sigs[len(sigs)-1].subFilter != "ETSI.RFC3161" {
 			t.Fatalf("round %d: %d signatures", round, len(sigs))

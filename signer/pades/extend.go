@@ -91,8 +91,11 @@ func Extend(ctx context.Context, r io.ReaderAt, size int64, o ExtendOptions) (*E
 	}
 	doc := &appended{base: r, baseSize: size, states: states}
 	skipped, err := addDSS(ctx, doc, sigs, o.Validation, true)
+	if err != nil && len(unreadable) > 0 {
+		return nil, fmt.Errorf("%w; %s", err, describeUnvalidated(unreadable))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w (and %s)", err, describeUnvalidated(unreadable))
+		return nil, err
 	}
 	if o.Level == LevelBLTA {
 		if err := addDocTimestamp(ctx, doc, o.Timestamper, o.TimestampReserve); err != nil {

@@ -84,7 +84,6 @@ func TestExtendCLIWarnings(t *testing.T) {
 	if code != 3 || !strings.Contains(out, "with warnings") || !strings.Contains(out, `"Signature1"`) || !strings.Contains(out, foreignCN) {
 		t.Fatalf("extend with a foreign signature: exit %d, %s", code, out)
 	}
-	t.Logf("kyso extend: exit %d: %s", code, out)
 	if strings.Contains(out, `"Signature2"`) {
 		t.Errorf("the Kyso signature is named as unvalidated: %s", out)
 	}
@@ -96,6 +95,21 @@ func TestExtendCLIWarnings(t *testing.T) {
 
 	if code, out := kysoExit(t, "extend", "--level", "B-LT", "-o", filepath.Join(dir, "kyso-lt.pdf"), kysoOnly); code != 0 || out != "" {
 		t.Errorf("extend of Kyso's signature alone: exit %d, %q", code, out)
+	}
+
+	// several files in place: each is extended on its own, the worst exit wins
+	a, b := filepath.Join(dir, "a.pdf"), filepath.Join(dir, "b.pdf")
+	os.WriteFile(a, in, 0o644)
+	k, _ := os.ReadFile(kysoOnly)
+	os.WriteFile(b, k, 0o644)
+	if code, out := kysoExit(t, "extend", "--level", "B-LT", "--in-place", a, b); code != 3 || !strings.Contains(out, "a.pdf") || strings.Contains(out, "b.pdf") || !strings.Contains(out, "1 of 2 files extended with warnings") {
+		t.Errorf("two files in place: exit %d, %s", code, out)
+	}
+	if got, _ := os.ReadFile(b); len(got) <= len(k) {
+		t.Error("the second file was not extended in place")
+	}
+	if code, _ := kysoExit(t, "extend", "--level", "B-LT", "-o", filepath.Join(dir, "x.pdf"), a, b); code != 2 {
+		t.Errorf("-o with two files: exit %d, want 2", code)
 	}
 
 	before, _ := os.ReadFile(foreign)

@@ -79,15 +79,20 @@ func documentPDFA(rd *pdf.Reader) pdfaProfile {
 	if err != nil {
 		return p
 	}
+	p.part, p.conformance = pdfaFromXMP(xmp)
+	return p
+}
+
+// pdfaFromXMP reads pdfaid:part and pdfaid:conformance, whatever prefix the packet
+// binds the namespace to; part 0 when it claims no conformance.
+func pdfaFromXMP(xmp []byte) (int, string) {
 	for _, m := range pdfaidPrefix.FindAllSubmatch(xmp, -1) {
 		prefix := string(m[1])
 		if part, err := strconv.Atoi(pdfaProperty(xmp, prefix, "part")); err == nil && part > 0 {
-			p.part = part
-			p.conformance = pdfaProperty(xmp, prefix, "conformance")
-			break
+			return part, pdfaProperty(xmp, prefix, "conformance")
 		}
 	}
-	return p
+	return 0, ""
 }
 
 // noTransparency: PDF/A-1 forbids soft masks and transparency groups.

@@ -336,3 +336,27 @@ func greyPixels(img image.Image) int {
 		return r > 100 && r < 160 && absDiff(r, g) < 8 && absDiff(g, b) < 8
 	}).n
 }
+
+// TestPDFAFromXMP: the pdfaid entries as elements or attributes, under any prefix.
+func TestPDFAFromXMP(t *testing.T) {
+	const ns = `xmlns:%s="http://www.aiim.org/pdfa/ns/id/"`
+	for _, tc := range []struct {
+		name, xmp   string
+		part        int
+		conformance string
+	}{
+		{"elements", `<rdf:Description ` + fmt.Sprintf(ns, "pdfaid") + `><pdfaid:part>1</pdfaid:part><pdfaid:conformance>B</pdfaid:conformance></rdf:Description>`, 1, "B"},
+		{"attributes", `<rdf:Description rdf:about="" ` + fmt.Sprintf(ns, "pdfaid") + ` pdfaid:part="2" pdfaid:conformance="U"/>`, 2, "U"},
+		{"another prefix", `<rdf:Description ` + fmt.Sprintf(ns, "id") + ` id:part='3' id:conformance='A'/>`, 3, "A"},
+		{"the prefix not bound", `<rdf:Description pdfaid:part="1"/>`, 0, ""},
+		{"no claim", `<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:format>application/pdf</dc:format></rdf:Description>`, 0, ""},
+		{"not a number", `<rdf:Description ` + fmt.Sprintf(ns, "pdfaid") + ` pdfaid:part="x"/>`, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			part, conf := pdfaFromXMP([]byte(tc.xmp))
+			if part != tc.part || conf != tc.conformance {
+				t.Errorf("got PDF/A-%d%s, want PDF/A-%d%s", part, conf, tc.part, tc.conformance)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/image/math/fixed"
 
 	"github.com/kyso-vn/kyso/internal/testenv"
+	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/signer/pdf"
 )
 
@@ -68,9 +69,10 @@ func pdfaInput(part int, conformance, iccSpace string, n int) []byte {
 	return b.Bytes()
 }
 
-// TestPDFAKept signs PDF/A-1b and PDF/A-2b files twice — the leader's signature
-// image (a PNG with alpha) with the seal over it, then a B-LT text block with
-// Kyso's XMP properties — and checks what ISO 19005 asks of what Kyso added: no
+// TestPDFAKept approves and issues PDF/A-1b and PDF/A-2b files as Decree 30 does —
+// the leader's signature image (a PNG with alpha) with blanks for the number and
+// the lookup QR code, then the clerk's seal (a PNG with alpha) over it, the blanks
+// filled and Kyso's XMP properties written, at B-LT — and checks what ISO 19005 asks of what Kyso added: no
 // soft mask or transparency group in PDF/A-1, images in the output intent's colour
 // space, fonts embedded with widths, ToUnicode and a CIDSet naming every glyph, no
 // /Extensions where the version does not have it, pdfaid and an extension schema
@@ -97,16 +99,23 @@ func TestPDFAKept(t *testing.T) {
 			if p := documentPDFA(openBytes(t, in)); p.part != tc.part || p.conformance != tc.conformance || p.components != tc.n {
 				t.Fatalf("input read as %+v", p)
 			}
-			opts, key := orgOptions(t)
-			opts.Appearance = &Appearance{Rect: [4]float64{300, 400, 520, 500}, Image: testenv.SignaturePNG(), Seal: testenv.SealPNG()}
-			once, err := signBytes(t, in, key, opts)
+			// the leader approves with the signature image, leaving blanks for the
+			// number and the lookup QR code; the clerk issues: the seal over the
+			// image, the blanks filled, Kyso's XMP properties, B-LT
+			p := testpki.Committed(t)
+			rect := [4]float64{300, 400, 520, 500}
+			once, err := signBytes(t, in, p.Leader.Key, Options{Certificate: p.Leader.Cert, Chain: p.Leader.Chain,
+				Appearance: &Appearance{Rect: rect, Image: testenv.SignaturePNG()},
+				Blanks:     []Blank{{Name: BlankNumber, Page: 1, Rect: [4]float64{100, 700, 160, 715}, Size: 13}, LookupBlank()}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			opts, key = orgOptions(t)
+			opts, key := orgOptions(t)
 			opts.Level, opts.Timestamper, opts.Validation = LevelBLT, ts, col
-			opts.Appearance = &Appearance{Lines: []string{"Số: 05/UBND-VP", "2025-03-05T14:30:15+07:00"}}
-			opts.Metadata = &Metadata{XMP: map[string]string{"NumberSymbol": "05/UBND-VP"}, Identifier: "000.00.00.H43,2025/03/05,05/UBND-VP"}
+			opts.Appearance = &Appearance{Rect: rect, Seal: testenv.SealPNG()}
+			opts.LockFields = []string{BlankNumber, BlankLookup}
+			opts.Metadata = &Metadata{XMP: map[string]string{"NumberSymbol": "05/UBND-VP"}, Identifier: "000.00.00.H43,2025/03/05,05/UBND-VP",
+				Fields: map[string]string{BlankNumber: "05", BlankLookup: "https://kyso.example.vn/tra-cuu/000.00.00.H43,2025%2F03%2F05,05%2FUBND-VP"}}
 			out, err := signBytes(t, once, key, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -166,7 +175,7 @@ func TestPDFAKept(t *testing.T) {
 				}
 			}
 			if images != 2 || fonts != 1 {
-				t.Errorf("%d images and %d fonts added, want 2 (signature, seal) and 1", images, fonts)
+				t.Errorf("%d images and %d fonts added, want 2 (signature, seal) and 1 (the number)", images, fonts)
 			}
 
 			cat, _, _ := r.Catalog()

@@ -411,6 +411,9 @@ func (s *Service) extend(ctx context.Context, r io.ReaderAt, size int64, level p
 	if level != pades.LevelBLT && level != pades.LevelBLTA {
 		return nil, res, fault.Errorf(fault.Invalid, "extend raises a document to B-LT or B-LTA, not %v", level)
 	}
+	if s.Validation == nil {
+		return nil, res, fault.New(fault.NotImplemented, "extending needs revocation data, and this server is configured offline (revocation.offline)")
+	}
 	if level == pades.LevelBLTA && s.Timestamper == nil {
 		return nil, res, fault.New(fault.Invalid, "level B-LTA needs a timestamp authority, and none is configured")
 	}

@@ -198,6 +198,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"RegisterEntry", jsonFields(RegisterEntry{})},
 		{"PrepareForm", append([]string{"file", "image"}, prepareFields...)},
 		{"CreateClientRequest", jsonFields(createClientRequest{})},
+		{"UnvalidatedSignature", jsonFields(UnvalidatedSignature{})},
 	}
 	for _, c := range cases {
 		s, ok := doc.Components.Schemas[c.schema]

@@ -157,6 +157,12 @@ func TestRemoteOutcomes(t *testing.T) {
 				t.Errorf("the phone showed %+v", got)
 			}
 			verifyStored(t, svc, v.DocumentID, "B-T")
+			// The statistics count a SIM PKI signature and the holder's certificate.
+			st, err := svc.Stats(ctx, Principal{}, StatsQuery{From: svc.now(), To: svc.now()})
+			if err != nil || st.Signatures.ByKeyKind["sim_pki"] != 1 || st.Signatures.Total != 1 ||
+				st.Certificates.ByKind["personal_sim_pki"].Used != 1 {
+				t.Errorf("stats after a SIM PKI signature: %+v (%v)", st, err)
+			}
 		})
 	}
 }

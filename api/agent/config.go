@@ -72,8 +72,9 @@ type Config struct {
 	MaxPINFailures int       `yaml:"max_pin_failures,omitempty"`
 	Pairings       []Pairing `yaml:"pairings,omitempty"`
 
-	path string
-	mu   sync.Mutex
+	path     string
+	repaired os.FileMode
+	mu       sync.Mutex
 }
 
 // DefaultConfigPath is os.UserConfigDir()/kyso-agent/config.yaml.
@@ -87,6 +88,16 @@ func DefaultConfigPath() (string, error) {
 
 // LoadConfig reads the configuration at path; a missing file is an empty configuration
 // that Save will create.
+//
+// The file holds the servers' API keys and names the PKCS#11 modules the agent loads
+// as code, so on Unix it must be the user's own and no one else's to change or read:
+//
+//   - owned by another user, or writable by group or others: refused — someone else
+//     may have changed it, and repairing the mode would accept their change;
+//   - readable by others and holding pairings (API keys): refused with the exact
+//     chmod command — the keys may have been read, and the person must know;
+//   - readable by others and holding no API key (a file written by hand, 0644 by the
+//     umask): repaired to 0600 in place, and Repaired says so for the log.
 func LoadConfig(path string) (*Config, error) {
 	c := &Config{path: path}
 	raw, err := os.ReadFile(path)
@@ -96,16 +107,61 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: reading configuration: %w", err)
 	}
-	// Windows has no mode bits (a file reads as 0666): the ACL of the user's profile
-	// directory protects the file there.
-	if st, err := os.Stat(path); err == nil && runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s is readable by others (mode %v); it holds API keys: chmod 600 it", ErrConfig, path, st.Mode().Perm())
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("agent: reading configuration: %w", err)
 	}
 	if err := yaml.Unmarshal(raw, c); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
 	}
+	// Windows has no mode bits (a file reads as 0666): the ACL of the user's profile
+	// directory protects the file there.
+	if runtime.GOOS != "windows" {
+		if err := c.guardMode(st); err != nil {
+			return nil, err
+		}
+	}
 	return c, c.check()
 }
+
+// guardMode applies LoadConfig's rules on the file's owner and mode.
+func (c *Config) guardMode(st os.FileInfo) error {
+	perm := st.Mode().Perm()
+	fix := "chmod 600 " + ShellQuote(c.path)
+	if uid, other := ownedByOther(st); other {
+		return fmt.Errorf("%w: %s belongs to user id %d, not to you; it holds API keys and names the modules the agent loads: "+
+			"write your own (kyso-agent install) or take it over: chown \"$(id -u)\" %s && %s", ErrConfig, c.path, uid, ShellQuote(c.path), fix)
+	}
+	switch {
+	case perm&0o022 != 0:
+		return fmt.Errorf("%w: %s can be changed by others (mode %#o), and it names the modules the agent loads as code: "+
+			"check what it says, then: %s", ErrConfig, c.path, perm, fix)
+	case perm&0o077 != 0 && len(c.Pairings) > 0:
+		return fmt.Errorf("%w: others could read %s (mode %#o) and the API keys of its %d pairing(s): run %s, "+
+			"and have the server's admin replace those keys if others use this computer", ErrConfig, c.path, perm, len(c.Pairings), fix)
+	case perm&0o077 != 0:
+		if err := os.Chmod(c.path, 0o600); err != nil {
+			return fmt.Errorf("%w: %s is readable by others (mode %#o) and could not be repaired (%v): %s", ErrConfig, c.path, perm, err, fix)
+		}
+		c.repaired = perm
+	}
+	return nil
+}
+
+// Repaired is the mode the file had when LoadConfig found it readable by others with
+// no API key in it and set it to 0600; zero when it did not.
+func (c *Config) Repaired() os.FileMode { return c.repaired }
+
+// ShellQuote quotes s for a POSIX shell, so that a command in a message can be pasted.
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Check validates the configuration and fills in its defaults, as LoadConfig does.
+func (c *Config) Check() error { return c.check() }
 
 func (c *Config) check() error {
 	if c.Listen == "" {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"math/big"
 	"net"
@@ -119,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, healthText) })
 	mux.HandleFunc("GET /jobs/{id}", s.jobPage)
 	mux.HandleFunc("POST /jobs/{id}/session", s.ownOrigin(s.claimSession))
 	mux.HandleFunc("POST /jobs/{id}/confirm", s.ownOrigin(s.withSession(s.confirm)))
@@ -134,6 +136,27 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("GET /api/ws", s.apiWebSocket)
 	mux.Handle("/api/", s.cors(api))
 	return s.loopbackHost(securityHeaders(mux))
+}
+
+// healthText is what GET /healthz answers: Running tells an agent from another
+// program on the port by it.
+const healthText = "kyso-agent ok\n"
+
+// Running reports whether a kyso-agent answers on the loopback address addr.
+func Running(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
+	return resp.StatusCode == http.StatusOK && string(b) == healthText
 }
 
 // loopbackHost refuses a Host other than the loopback address and port served: a DNS

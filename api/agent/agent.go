@@ -498,6 +498,11 @@ func (a *Agent) Confirm(ctx context.Context, j *Job, certSHA256 string, pin hsm.
 	if !ok {
 		return ErrNoCertificate
 	}
+	// Before the PIN: a signature by an expired certificate is valid for no one.
+	if err := CheckValidAt(cert, a.now()); err != nil {
+		a.log.Warn("agent: not signing with a certificate outside its validity", "job", j.ID, "certificate", cert.Holder, "warning", err)
+		return err
+	}
 	// The token's own state now, not as the last poll saw it.
 	if tok, err = a.watcher.TokenNow(tok); err != nil {
 		return fmt.Errorf("%w: %w", ErrNoCertificate, err)

@@ -3,6 +3,7 @@ package agent
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/kyso-vn/kyso/internal/durable"
+	"github.com/kyso-vn/kyso/pkg/pki"
 )
 
 // ErrConfig marks a configuration the agent cannot run with.
@@ -69,8 +71,13 @@ type Config struct {
 	// lock the prompt (default 3); it is also the most wrong PINs the agent gives one
 	// token between two good ones, however much time passes. Keep it below the tokens'
 	// own counter (usually 5 to 10) so the token never locks.
-	MaxPINFailures int       `yaml:"max_pin_failures,omitempty"`
-	Pairings       []Pairing `yaml:"pairings,omitempty"`
+	MaxPINFailures int `yaml:"max_pin_failures,omitempty"`
+	// ChainFiles are PEM files of issuer certificates (the CA's intermediates, its
+	// root) that complete the chains of the tokens' certificates when the token
+	// carries only its own: offline signatures embed them, and the token list warns
+	// of a certificate whose chain they do not complete.
+	ChainFiles []string  `yaml:"chain_files,omitempty"`
+	Pairings   []Pairing `yaml:"pairings,omitempty"`
 
 	path     string
 	repaired os.FileMode
@@ -185,7 +192,25 @@ func (c *Config) check() error {
 			return fmt.Errorf("%w: module path %q is not absolute", ErrConfig, m.Path)
 		}
 	}
+	for _, f := range c.ChainFiles {
+		if !filepath.IsAbs(f) {
+			return fmt.Errorf("%w: chain file %q is not absolute", ErrConfig, f)
+		}
+	}
 	return nil
+}
+
+// ChainCertificates reads the certificates of ChainFiles.
+func (c *Config) ChainCertificates() ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for _, f := range c.ChainFiles {
+		certs, err := pki.ReadCertificatesFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: chain file: %v", ErrConfig, err)
+		}
+		out = append(out, certs...)
+	}
+	return out, nil
 }
 
 // normalOrigin checks that o is a bare scheme://host[:port] origin, as browsers send

@@ -214,7 +214,10 @@ func pageMessage(lang string, err error) (int, string) {
 	k := fault.KindOf(err)
 	var wrong *WrongPINError
 	var locked *LockedError
+	var notValid *CertificateTimeError
 	switch {
+	case errors.As(err, &notValid):
+		return http.StatusUnprocessableEntity, notValid.Warning.In(lang)
 	case k == fault.Invalid && errors.As(err, &wrong):
 		return http.StatusUnprocessableEntity, sprintf(t["wrongPIN"], wrong.Left)
 	case k == fault.RateLimited && errors.As(err, &locked):

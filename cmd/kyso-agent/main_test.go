@@ -74,9 +74,11 @@ func TestSignOffline(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(dir, "signed"+string(rune('a'+i))+".pdf")
-			args := append([]string{"sign", in, "-o", out, "--module", tok.Module, "--token", "Nguyen Van A"}, c.args...)
+			// The token carries the sub CA; the root comes from a chain file.
+			root := p.Path("root-ca.pem")
+			args := append([]string{"sign", in, "-o", out, "--module", tok.Module, "--token", "Nguyen Van A", "--chain", root}, c.args...)
 			if c.name == "no such token" {
-				args = append([]string{"sign", in, "-o", out, "--module", tok.Module}, c.args...)
+				args = append([]string{"sign", in, "-o", out, "--module", tok.Module, "--chain", root}, c.args...)
 			}
 			stdout, stderr, err := run(t, c.stdin, args...)
 			code := 0
@@ -120,7 +122,7 @@ func TestSignOffline(t *testing.T) {
 
 // TestHelp: the help of the agent and of its commands carries examples.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"sign", "--help"}, {"serve", "--help"}, {"tokens", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"sign", "--help"}, {"serve", "--help"}, {"tokens", "--help"}, {"install", "--help"}, {"uninstall", "--help"}} {
 		out, _, err := run(t, "", args...)
 		if err != nil || !strings.Contains(out, "Examples:") || !strings.Contains(out, "kyso-agent") {
 			t.Errorf("%v: %v\n%s", args, err, out)

@@ -45,7 +45,7 @@ $XDG_CONFIG_HOME/kyso-agent/config.yaml (~/.config/kyso-agent/config.yaml) unles
   kyso-agent tokens
 
   # sign a PDF without a network, PIN asked on the terminal
-  kyso-agent sign draft.pdf -o signed.pdf --token "Nguyen Van A"
+  kyso-agent sign draft.pdf -o signed.pdf --token "Nguyen Van A" --cert-id 01
 
   # the same, choosing the certificate by its CKA_ID and reading the PIN from a file
   kyso-agent sign draft.pdf -o signed.pdf --token UBND --cert-id 01 --pin-source ~/.pin`,

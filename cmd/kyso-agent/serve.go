@@ -39,6 +39,11 @@ func newServeCmd(rf *rootFlags) *cobra.Command {
 			}
 			ctx := cmd.Context()
 			w := agent.NewWatcher(cfg.Modules, 0, log)
+			known, err := issuers(cfg)
+			if err != nil {
+				return err
+			}
+			w.UseChain(known)
 			go w.Run(ctx)
 			a := agent.New(cfg, w, agent.Options{Logger: log})
 			srv := agent.NewServer(ctx, a)

@@ -27,6 +27,11 @@ func newTokensCmd(rf *rootFlags) *cobra.Command {
 				return &exitError{code: 2, err: fmt.Errorf("no PKCS#11 module in %s (modules: [{path: ...}])", cfg.Path())}
 			}
 			w := agent.NewWatcher(cfg.Modules, 0, rf.logger(slog.LevelWarn))
+			known, err := issuers(cfg)
+			if err != nil {
+				return err
+			}
+			w.UseChain(known)
 			w.Poll()
 			defer w.Close()
 			toks, _ := w.Tokens()
@@ -42,6 +47,9 @@ func newTokensCmd(rf *rootFlags) *cobra.Command {
 				for _, c := range t.Certificates {
 					fmt.Fprintf(tw, "  id %s\t%s\t%s\tissuer %s\t%s – %s\n", c.ID, c.Kind, c.Holder, c.Issuer,
 						c.NotBefore.Format("2006-01-02"), c.NotAfter.Format("2006-01-02"))
+					for _, w := range c.Warnings {
+						fmt.Fprintf(tw, "    ⚠ %s\n    ⚠ %s\n", w.VI, w.EN)
+					}
 				}
 			}
 			if len(toks) == 0 {

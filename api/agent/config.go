@@ -37,10 +37,17 @@ type Module struct {
 	Reinitialize bool `yaml:"reinitialize,omitempty"`
 }
 
-// Pairing is a Kyso server this agent was paired with, and the web origin that asked.
+// Pairing is a Kyso server this agent was paired with, for one person, and the web
+// origin that asked. On a PC people share, each person signed in to the web
+// application pairs for themselves: a pairing is one per (server, person), and a
+// second person's pairing never replaces the first's.
 type Pairing struct {
 	Server string `yaml:"server"` // base URL of the Kyso server, e.g. https://kyso.example.vn
 	Origin string `yaml:"origin"` // the web page's origin that paired
+	// Person is the person signed in to the web application that paired, as it names
+	// them (a login or user id); empty when the page named no one, and then the API
+	// key stands for the person (PersonKey).
+	Person string `yaml:"person,omitempty"`
 	// APIKey is the key the agent calls the server with. It is kept only in this file
 	// (mode 0600) and never logged.
 	APIKey string `yaml:"api_key"`
@@ -52,7 +59,17 @@ type Pairing struct {
 
 // String leaves the API key out, so that a Pairing printed by mistake leaks nothing.
 func (p Pairing) String() string {
-	return fmt.Sprintf("pairing{server=%s origin=%s}", p.Server, p.Origin)
+	return fmt.Sprintf("pairing{server=%s origin=%s person=%s}", p.Server, p.Origin, p.Person)
+}
+
+// PersonKey is who the pairing is for: Person, or — when the page named no one — a
+// fingerprint of the API key, which on a Kyso server is one client's.
+func (p Pairing) PersonKey() string {
+	if p.Person != "" {
+		return "person:" + p.Person
+	}
+	sum := sha256.Sum256([]byte(p.APIKey))
+	return "api-key:" + hex.EncodeToString(sum[:8])
 }
 
 // Config is the agent's configuration file (YAML, os.UserConfigDir()/kyso-agent/
@@ -272,19 +289,25 @@ func (c *Config) originAllowed(origin string) bool {
 	return false
 }
 
-// addPairing records a confirmed pairing and saves, replacing an older pairing of the
-// same origin and server.
+// addPairing records a confirmed pairing and saves, replacing only an older pairing
+// of the same server for the same person (PersonKey): pairing again after a new API
+// key, or from another of the server's web pages. Other people's pairings stay.
 func (c *Config) addPairing(p Pairing) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	kept := c.Pairings[:0]
+	var kept []Pairing
 	for _, q := range c.Pairings {
-		if q.Origin != p.Origin || q.Server != p.Server {
+		if q.Server != p.Server || q.PersonKey() != p.PersonKey() {
 			kept = append(kept, q)
 		}
 	}
+	old := c.Pairings
 	c.Pairings = append(kept, p)
-	return c.saveLocked()
+	if err := c.saveLocked(); err != nil {
+		c.Pairings = old
+		return err
+	}
+	return nil
 }
 
 // pairingFor finds the pairing whose token is token, for a page of origin.

@@ -24,7 +24,7 @@ var messages = map[string]map[string]string{
 		"certificate": "Chứng thư số", "pin": "Mã PIN của thiết bị", "confirm": "Ký", "count": "Số văn bản",
 		"done": "Đã ký xong", "failed": "Lỗi", "completed": "Đã ký", "listed": "Chờ ký",
 		"signing": "Đang ký", "notDrafted": "(chưa cấp số)", "pairTitle": "Ghép nối với máy chủ Kyso",
-		"pairCode": "Nhập mã này vào trang web đang yêu cầu ghép nối:", "origin": "Trang web",
+		"pairCode": "Nhập mã này vào trang web đang yêu cầu ghép nối:", "origin": "Trang web", "person": "Người dùng",
 		"wrongPIN": "Mã PIN không đúng. Còn %d lần thử trước khi tạm khóa.",
 		"locked":   "Đã nhập sai mã PIN quá nhiều lần. Tạm khóa đến %s để bảo vệ thiết bị.",
 		"atRisk":   "Thiết bị đã bị khóa hoặc chỉ còn một lần thử mã PIN. Hãy mở khóa bằng công cụ của nhà cung cấp.",
@@ -60,7 +60,7 @@ var messages = map[string]map[string]string{
 		"certificate": "Certificate", "pin": "Token PIN", "confirm": "Sign", "count": "Documents",
 		"done": "All signed", "failed": "Failed", "completed": "Signed", "listed": "Waiting",
 		"signing": "Signing", "notDrafted": "(no number yet)", "pairTitle": "Pairing with a Kyso server",
-		"pairCode": "Type this code into the web page asking to pair:", "origin": "Web page",
+		"pairCode": "Type this code into the web page asking to pair:", "origin": "Web page", "person": "Person",
 		"wrongPIN": "Wrong PIN. %d tries left before the prompt locks.",
 		"locked":   "Too many wrong PINs. The prompt is locked until %s to protect the token.",
 		"atRisk":   "The token is locked or has one PIN try left. Unlock it with the vendor's tool.",
@@ -260,10 +260,11 @@ func constantEqual(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// Code, Server and Origin show a pairing request on the page.
+// Code, Server, Origin and Person show a pairing request on the page.
 func (p *pairingRequest) Code() string   { return p.code[:3] + " " + p.code[3:] }
 func (p *pairingRequest) Server() string { return p.server }
 func (p *pairingRequest) Origin() string { return p.origin }
+func (p *pairingRequest) Person() string { return p.person }
 
 // Role is the request's role in words of lang.
 func roleName(lang, role string) string {

@@ -105,7 +105,7 @@ func chainFrom(cert *x509.Certificate, pool []*x509.Certificate) ([]*x509.Certif
 	path := pki.IssuerPath(cert, pool)
 	top := path[len(path)-1]
 	if !bytes.Equal(top.RawIssuer, top.RawSubject) {
-		return nil, &ChainError{Missing: top.Issuer.String(), Of: top.Subject.String()}
+		return nil, &ChainError{Missing: pki.DisplayName(top.Issuer), Of: pki.DisplayName(top.Subject)}
 	}
 	chain := path[1:]
 	if len(chain) > 0 {

@@ -60,7 +60,7 @@ func TestTokenWarnings(t *testing.T) {
 				if w.VI == "" || w.EN == "" || w.VI == w.EN {
 					t.Errorf("warning %s is not in both languages: %+v", w.Code, w)
 				}
-				if w.Code == agent.WarnNoChain && !strings.Contains(w.EN, p.Sub.Cert.Subject.String()) {
+				if w.Code == agent.WarnNoChain && !strings.Contains(w.EN, pki.DisplayName(p.Sub.Cert.Subject)) {
 					t.Errorf("the warning does not name the missing issuer: %s", w.EN)
 				}
 			}
@@ -126,7 +126,7 @@ func TestOfflineChainFromAIA(t *testing.T) {
 	}
 	_, err = o.Chain(context.Background(), leaf(nil), time.Now())
 	var ce *agent.ChainError
-	if !errors.As(err, &ce) || ce.Missing != p.Sub.Cert.Subject.String() {
+	if !errors.As(err, &ce) || ce.Missing != pki.DisplayName(p.Sub.Cert.Subject) {
 		t.Fatalf("no AIA: %v", err)
 	}
 }

@@ -356,7 +356,7 @@ func signingCertificates(all []hsm.CertObject, issuers []*x509.Certificate) []Ce
 			continue // the chain the token carries, not a signing certificate
 		}
 		ci := Certificate{
-			Label: o.Label, ID: hex.EncodeToString(o.ID), Holder: o.Cert.Subject.CommonName, Subject: o.Cert.Subject.String(),
+			Label: o.Label, ID: hex.EncodeToString(o.ID), Holder: o.Cert.Subject.CommonName, Subject: pki.DisplayName(o.Cert.Subject),
 			Issuer: o.Cert.Issuer.CommonName, Serial: strings.ToUpper(o.Cert.SerialNumber.Text(16)),
 			NotBefore: o.Cert.NotBefore, NotAfter: o.Cert.NotAfter, Kind: KindOf(o.Cert), SHA256: certSHA256(o.Cert), Cert: o.Cert,
 			HasKey: o.KeyVisible,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kyso-vn/kyso/api/agent"
 	"github.com/kyso-vn/kyso/internal/testpki"
+	"github.com/kyso-vn/kyso/pkg/pki"
 )
 
 // TestWatcherSeesTokenComeAndGo: the agent lists the token's certificates with holder,
@@ -165,7 +166,7 @@ func TestKindOf(t *testing.T) {
 func TestSelectCertificate(t *testing.T) {
 	p := testpki.Committed(t)
 	c := func(id string, tc *testpki.Cert, key bool) agent.Certificate {
-		return agent.Certificate{ID: id, Holder: tc.Cert.Subject.CommonName, Subject: tc.Cert.Subject.String(), Cert: tc.Cert, HasKey: key,
+		return agent.Certificate{ID: id, Holder: tc.Cert.Subject.CommonName, Subject: pki.DisplayName(tc.Cert.Subject), Cert: tc.Cert, HasKey: key,
 			NotBefore: tc.Cert.NotBefore, NotAfter: tc.Cert.NotAfter, Kind: agent.KindOf(tc.Cert)}
 	}
 	leader, org, expired, clerk := p.Leader.Cert.Subject.CommonName, p.Org.Cert.Subject.CommonName, p.Expired.Cert.Subject.CommonName, p.Clerk.Cert.Subject.CommonName
@@ -182,7 +183,7 @@ func TestSelectCertificate(t *testing.T) {
 		ok              bool
 		lists           []string
 	}{
-		{"two", "", "", false, []string{"--cert-id 01", "--cert-id 02", p.Leader.Cert.Subject.String(), p.Org.Cert.Subject.String(), "chọn một bằng --cert-id", "name one with --cert-id"}},
+		{"two", "", "", false, []string{"--cert-id 01", "--cert-id 02", pki.DisplayName(p.Leader.Cert.Subject), pki.DisplayName(p.Org.Cert.Subject), "chọn một bằng --cert-id", "name one with --cert-id"}},
 		{"two", "02", org, true, nil},
 		{"two", "0X", "", false, []string{"không có chứng thư số mã"}},
 		{"renewed", "", leader, true, nil},

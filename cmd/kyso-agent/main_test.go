@@ -148,7 +148,8 @@ func TestSystemdUnit(t *testing.T) {
 }
 
 // TestServe: "kyso-agent serve" answers on loopback with its page and refuses an
-// origin not on the allow-list, and stops cleanly when its context ends.
+// origin not on the allow-list; a second one on the same address ends quietly; the
+// first stops cleanly when its context ends.
 func TestServe(t *testing.T) {
 	tok := testenv.NewSoftHSM(t, "Nguyen Van A", pin)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -193,6 +194,15 @@ func TestServe(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("other origin: %s %v", resp.Status, resp.Header)
+	}
+	// Started a second time (autostart entry and systemd unit): it leaves the first
+	// serving and ends without an error.
+	second := newRootCmd()
+	second.SetArgs([]string{"serve", "--config", cfg, "--listen", addr})
+	second.SetOut(io.Discard)
+	second.SetErr(io.Discard)
+	if err := second.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("a second serve: %v", err)
 	}
 	cancel()
 	select {

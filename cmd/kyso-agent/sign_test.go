@@ -90,7 +90,7 @@ func TestSignTwoCertificateToken(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("--token alone: exit %d\n%s", code, msg)
 	}
-	for _, want := range []string{"--cert-id 01", "--cert-id 02", p.Leader.Cert.Subject.String(), p.Org.Cert.Subject.String(),
+	for _, want := range []string{"--cert-id 01", "--cert-id 02", pki.DisplayName(p.Leader.Cert.Subject), pki.DisplayName(p.Org.Cert.Subject),
 		"name one with --cert-id", "chọn một bằng --cert-id"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the refusal does not say %q:\n%s", want, msg)
@@ -137,7 +137,7 @@ func TestSignEmbedsChain(t *testing.T) {
 
 	out := filepath.Join(dir, "nochain.pdf")
 	code, msg := signCase(t, "", "sign", in, "-o", out, "--module", tok.Module)
-	if code != 1 || !strings.Contains(msg, p.Sub.Cert.Subject.String()) || !strings.Contains(msg, "thiếu chứng thư của nơi cấp") {
+	if code != 1 || !strings.Contains(msg, pki.DisplayName(p.Sub.Cert.Subject)) || !strings.Contains(msg, "thiếu chứng thư của nơi cấp") {
 		t.Fatalf("no chain: exit %d\n%s", code, msg)
 	}
 

@@ -78,8 +78,8 @@ func TestTokenWarnings(t *testing.T) {
 }
 
 // TestConfirmRefusesExpiredCertificate: when the certificate a job needs has expired
-// by the time the person confirms, the page says so in their language and the token
-// is never given the PIN.
+// by the time the person confirms, the job's page warns by the certificate, the
+// confirmation is refused with the same words, and the token is never given the PIN.
 func TestConfirmRefusesExpiredCertificate(t *testing.T) {
 	p := testpki.Committed(t)
 	k := startKyso(t, p)
@@ -87,6 +87,12 @@ func TestConfirmRefusesExpiredCertificate(t *testing.T) {
 	req := k.prepareDoc(t, corpusPDF(t), p.Leader, app.RoleApprove, "Công văn thử", nil)
 	_, jobID, _ := e.createJob(t, req.ID)
 	e.now.Add(p.Leader.Cert.NotAfter.Sub(e.now.Now()) + 24*time.Hour)
+	if page := e.jobPage(t, jobID); !strings.Contains(page, `data-code="expired">⚠ Chứng thư số đã hết hạn ngày 31/12/2045`) {
+		t.Fatalf("the job page does not warn:\n%s", page)
+	}
+	if page := e.page(t, "/jobs/"+jobID+"?lang=en"); !strings.Contains(page, "The certificate expired on 2045-12-31") {
+		t.Fatalf("the English job page does not warn:\n%s", page)
+	}
 	code, page := e.confirmForm(t, jobID, pin)
 	if code != http.StatusUnprocessableEntity || !strings.Contains(page, "Chứng thư số đã hết hạn ngày 31/12/2045") {
 		t.Fatalf("%d\n%s", code, page)

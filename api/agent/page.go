@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,6 +168,8 @@ func (s *Server) showJob(w http.ResponseWriter, r *http.Request, status int, msg
 	p, _ := j.Progress()
 	var certs []Certificate
 	if _, c, ok := s.agent.watcher.FindCertificate(j.CertificateSHA256()); ok {
+		// As of now, on the agent's clock: what Confirm will check.
+		c.Warnings = warningsOf(c, append(slices.Clone(c.Chain), s.agent.watcher.Issuers()...), s.agent.now())
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 && p.State == JobReview && msg == "" {

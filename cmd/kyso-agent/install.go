@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -57,6 +58,16 @@ func (rf *rootFlags) installPaths(binDir string) (installPaths, error) {
 	return p, nil
 }
 
+// desktopOS refuses Windows and macOS, which have neither XDG autostart nor systemd:
+// their README section says how to start the agent at logon there.
+func desktopOS() error {
+	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+		return &exitError{code: 2, err: fmt.Errorf("install sets up Linux and other XDG desktops; on %s start \"kyso-agent serve\" at logon "+
+			"as cmd/kyso-agent/README.md says (Building for Windows and macOS)", runtime.GOOS)}
+	}
+	return nil
+}
+
 // userBus says whether this session has a user bus systemctl --user can talk to: the
 // address in DBUS_SESSION_BUS_ADDRESS, or the socket $XDG_RUNTIME_DIR/bus that
 // systemd's user manager opens. Without one (a desktop started without systemd's user
@@ -97,6 +108,9 @@ start it now. When both start it, the second finds the first serving and exits.
   kyso-agent install                  # again after an upgrade: the configuration is kept`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := desktopOS(); err != nil {
+				return err
+			}
 			p, err := rf.installPaths(binDir)
 			if err != nil {
 				return err
@@ -327,6 +341,9 @@ for a later install unless --purge is given.`,
   kyso-agent uninstall --purge        # the configuration and its pairings too`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := desktopOS(); err != nil {
+				return err
+			}
 			p, err := rf.installPaths(binDir)
 			if err != nil {
 				return err

@@ -1,11 +1,16 @@
 package agent_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 
 	"github.com/kyso-vn/kyso/api/agent"
 	"github.com/kyso-vn/kyso/app"
@@ -126,6 +131,22 @@ func TestPairingsPerPerson(t *testing.T) {
 	resp, raw = e.call(t, http.MethodGet, "/api/pairing", e.origin, b, nil)
 	if _ = json.Unmarshal(raw, &who); resp.StatusCode != http.StatusOK || who.Person != "tran.thi.b" || who.Server != k.srv.URL {
 		t.Fatalf("GET /api/pairing: %s %s", resp.Status, raw)
+	}
+	// The WebSocket's hello names the person the same way.
+	for person, want := range map[string]string{"tran.thi.b": "tokens", "nguyen.van.a": "error"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/api/ws",
+			&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {e.origin}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = wsjson.Write(ctx, ws, map[string]string{"type": "hello", "token": b, "person": person})
+		var m struct{ Type string }
+		if err := wsjson.Read(ctx, ws, &m); err != nil || m.Type != want {
+			t.Errorf("WebSocket hello with B's token as %s: %q %v, want %q", person, m.Type, err, want)
+		}
+		ws.CloseNow()
+		cancel()
 	}
 	if resp, _ := e.call(t, http.MethodPost, "/api/pair", e.origin, "", map[string]string{"server": k.srv.URL, "api_key": "k", "person": "a\nb"}); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("a person with a newline: %s", resp.Status)

@@ -92,6 +92,22 @@ func TestInstallWithoutUserBus(t *testing.T) {
 		t.Fatalf("the installed configuration does not load as it is: %v", err)
 	}
 
+	// A configuration with a pairing made readable by others: the agent refuses it,
+	// install (run again, as after an upgrade) sets it right and says what to do.
+	raw, _ = os.ReadFile(cfgPath)
+	_ = os.WriteFile(cfgPath, append(raw, "pairings: [{server: \"https://k\", origin: \"https://k\", api_key: secret-key, token_sha256: x}]\n"...), 0o600)
+	_ = os.Chmod(cfgPath, 0o644)
+	if _, err := agent.LoadConfig(cfgPath); err == nil || !strings.Contains(err.Error(), "chmod 600 "+cfgPath) {
+		t.Fatalf("a readable configuration with an API key: %v", err)
+	}
+	out, _, err = run(t, "", "install")
+	if err != nil || mode(t, cfgPath) != 0o600 || !strings.Contains(out, "had mode 0644; now 0600") || !strings.Contains(out, "replace them") {
+		t.Fatalf("install over a readable configuration: %v\n%s", err, out)
+	}
+	if cfg, err := agent.LoadConfig(cfgPath); err != nil || len(cfg.Pairings) != 1 {
+		t.Fatalf("the pairing after install: %v", err)
+	}
+
 	out, _, err = run(t, "", "uninstall")
 	if err != nil {
 		t.Fatalf("uninstall: %v\n%s", err, out)

@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,20 +57,9 @@ func ParseCertify(s string) (pades.Certify, error) {
 // ParseRect reads a rectangle "x1,y1,x2,y2" in points; "" is the zero rectangle
 // (the default place).
 func ParseRect(s string) ([4]float64, error) {
-	var r [4]float64
-	if s == "" {
-		return r, nil
-	}
-	parts := strings.Split(s, ",")
-	if len(parts) != 4 {
-		return r, fault.Errorf(fault.Invalid, "rectangle %q: want x1,y1,x2,y2", s)
-	}
-	for i, p := range parts {
-		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil {
-			return r, fault.Errorf(fault.Invalid, "rectangle %q: %v", s, err)
-		}
-		r[i] = v
+	r, err := pades.ParseRect(s)
+	if err != nil {
+		return r, fault.Errorf(fault.Invalid, "%v", err)
 	}
 	return r, nil
 }

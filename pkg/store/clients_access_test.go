@@ -26,6 +26,7 @@ func TestMigration3(t *testing.T) {
 		}
 		// Back to schema 2, as an older build left it.
 		for _, q := range []string{
+			"DROP TABLE signature_uses", "DROP TABLE page_counts", // schema 6
 			"DROP INDEX api_clients_name", "DROP TABLE client_certificates",
 			"ALTER TABLE api_clients DROP COLUMN agencies", "ALTER TABLE api_clients DROP COLUMN clearance",
 			"DELETE FROM audit_events", "UPDATE audit_head SET last_id = 0, last_hash = '' WHERE id = 1",

@@ -51,6 +51,7 @@ signer/verify/REPORT.md); with several FILEs, an array of them. An input that ca
 be read becomes {"version":1,"file":…,"error":…}.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.lang = string(langOf(cmd)) // the command line's --lang, KYSO_LANG or locale: Vietnamese first
 			return runVerify(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
 		},
 	}
@@ -59,7 +60,6 @@ be read becomes {"version":1,"file":…,"error":…}.`,
 	fl.StringVar(&f.at, "at", "", "validation time, RFC 3339 (default now)")
 	fl.BoolVar(&f.offline, "offline", false, "never use the network: revocation data from the document only")
 	fl.StringVar(&f.format, "format", "text", "output format: text, json or html")
-	fl.StringVar(&f.lang, "lang", "vi", "language of text and html reports: vi or en")
 	fl.StringVar(&f.content, "content", "", "the signed content of a detached CMS/CAdES signature FILE (.p7s)")
 	addTrustFlags(cmd, &f)
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "time limit for each FILE")

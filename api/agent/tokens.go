@@ -85,6 +85,9 @@ type Certificate struct {
 	// Chain holds the other certificates on the token that issued this one, nearest
 	// first.
 	Chain []*x509.Certificate `json:"-"`
+	// DER is the certificate then Chain, each base64 DER: what a web page sends the
+	// server to prepare a signature with this certificate.
+	DER []string `json:"certificate"`
 }
 
 // Token is a token present in a module's slot.
@@ -333,6 +336,9 @@ func signingCertificates(all []hsm.CertObject) []Certificate {
 		}
 		if path := pki.IssuerPath(o.Cert, cas); len(path) > 1 {
 			ci.Chain = path[1:]
+		}
+		for _, c := range append([]*x509.Certificate{o.Cert}, ci.Chain...) {
+			ci.DER = append(ci.DER, base64.StdEncoding.EncodeToString(c.Raw))
 		}
 		out = append(out, ci)
 	}

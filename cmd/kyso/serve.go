@@ -179,6 +179,7 @@ func serve(ctx context.Context, p serveParams) error {
 		Checks:         checks,
 		Mounts:         mounts,
 		Pages:          svc,
+		Office:         svc,
 	})
 	if err != nil {
 		return err

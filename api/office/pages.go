@@ -49,7 +49,12 @@ type page struct {
 
 func (v *visit) Role() string { return string(v.p.Role) }
 func (v *visit) Name() string { return v.p.Name }
-func (v *visit) CSRF() string { return v.csrf }
+
+// Person is who the agent is told is signed in (X-Kyso-Person): the client's id,
+// ASCII as a header must be, so that on a shared PC one person's pairing token is
+// never used for another.
+func (v *visit) Person() string { return "kyso-client-" + v.p.ID }
+func (v *visit) CSRF() string   { return v.csrf }
 
 var funcs = template.FuncMap{
 	"status": func(s string) string {

@@ -1,17 +1,19 @@
 // Kyso's office pages: the parts that talk to the desktop agent on this PC. The
 // pairing token the agent hands out is kept in this origin's localStorage, keyed by
-// the agent's address; the API key typed for pairing goes only to the agent, and the
+// the agent's address and the person signed in; the API key typed for pairing goes only to the agent, and the
 // PIN is typed only in the agent's own page.
 "use strict";
 (() => {
   const agent = document.body.dataset.agent;
-  const tokenKey = "kyso-agent-token:" + agent;
+  const person = document.body.dataset.person || "";
+  // one pairing per person and agent: on a shared PC each person pairs for themselves
+  const tokenKey = "kyso-agent-token:" + agent + ":" + person;
   const $ = (id) => document.getElementById(id);
   const say = (id, m) => { const e = $(id); if (e) e.textContent = m; };
 
   // callAgent calls the agent's local API; its refusals are problem+json.
   async function callAgent(method, path, body) {
-    const headers = {};
+    const headers = { "X-Kyso-Person": person };
     const tok = localStorage.getItem(tokenKey);
     if (tok) headers["Authorization"] = "Bearer " + tok;
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -37,7 +39,7 @@
       const key = $("pair-key");
       say("pair-status", "Đang gửi yêu cầu ghép nối tới agent…");
       try {
-        pairing = await callAgent("POST", "/api/pair", { server: location.origin, api_key: key.value.trim() });
+        pairing = await callAgent("POST", "/api/pair", { server: location.origin, api_key: key.value.trim(), person });
       } catch (e) { say("pair-status", e.message); return; }
       key.value = "";
       const a = $("confirm-url");

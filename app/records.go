@@ -277,7 +277,7 @@ func (s *Service) SearchDocuments(ctx context.Context, p Principal, q DocumentQu
 	for i := range docs {
 		out[i] = documentRecord(&docs[i])
 	}
-	return out, nil
+	return out, s.withVerdicts(ctx, out)
 }
 
 // GetDocument returns the document with its versions, when p may see it; otherwise
@@ -302,6 +302,9 @@ func (s *Service) record(ctx context.Context, id int64) (DocumentRecord, error) 
 	rec := documentRecord(d)
 	for i := range vs {
 		rec.Versions = append(rec.Versions, versionRecord(&vs[i]))
+	}
+	if d.Direction == store.Incoming {
+		rec.Verification = verificationOf(vs)
 	}
 	return rec, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/kyso-vn/kyso/api/agent"
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/internal/testenv"
 	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
@@ -137,6 +138,62 @@ func startAgent(t *testing.T, p *testpki.TestPKI, ln net.Listener, origin string
 	return logs
 }
 
+// stepFunc runs browser actions, failing the test with what the page says.
+type stepFunc func(name string, actions ...chromedp.Action[chromedp.Void])
+
+func stepper(t *testing.T, ctx context.Context, k *kyso, agentLogs *syncBuffer) stepFunc {
+	return func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s: %v\nat %s the page says: %s\nserver log:\n%s\nagent log:\n%s", name, err, loc, body, k.logs.String(), agentLogs.String())
+		}
+	}
+}
+
+// pairAgent pairs the agent on the pairing page, the code read on the agent's page in
+// another tab, as the person does.
+func pairAgent(t *testing.T, ctx context.Context, step stepFunc, k *kyso, agentURL, key string, shots bool) {
+	t.Helper()
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		if !shots {
+			return chromedp.Func(func(context.Context, *chromedp.Target) error { return nil })
+		}
+		return screenshot(t, name)
+	}
+	step("pairing",
+		chromedp.Navigate(k.url+"/van-phong/ghep-noi"),
+		chromedp.WaitEnabled(chromedp.ID("pair-start")),
+		shot("pair.png"),
+		chromedp.SendKeys(chromedp.ID("pair-key"), key),
+		chromedp.Click(chromedp.ID("pair-start")),
+		chromedp.WaitVisible(chromedp.ID("pair-code")))
+	confirmURL, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("confirm-url").href`))
+	if err != nil || !strings.HasPrefix(confirmURL, agentURL+"/pair/") {
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("the agent's pairing page: %q %v; the page says %s", confirmURL, err, body)
+	}
+	tab, closeTab := chromedp.NewContext(ctx)
+	var code string
+	err = chromedp.Do(tab, chromedp.Navigate(confirmURL))
+	if err == nil {
+		code, err = chromedp.Run(tab, chromedp.Text(chromedp.ID("pairing-code")))
+	}
+	closeTab()
+	if err != nil {
+		t.Fatalf("reading the pairing code: %v", err)
+	}
+	step("pairing code",
+		chromedp.SendKeys(chromedp.ID("pair-code"), strings.TrimSpace(code)),
+		chromedp.Click(chromedp.ID("pair-confirm")),
+		chromedp.WaitVisible(chromedp.ID("paired")),
+		shot("paired.png"))
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.ID("pair-key"))); v != "" {
+		t.Error("the key stays in the pairing form")
+	}
+}
+
 // TestOfficeFlow: the whole office flow in headless Chromium with a real kyso-agent
 // on SoftHSM2 holding the leader's key. The leader signs in, pairs this PC's agent
 // (the code read on the agent's page, typed in the office page), uploads a công văn
@@ -165,14 +222,7 @@ func TestOfficeFlow(t *testing.T) {
 		}
 	}
 	ctx := browser(t, 1100, 900)
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			t.Fatalf("%s: %v\nat %s the page says: %s\nserver log:\n%s\nagent log:\n%s", name, err, loc, body, k.logs.String(), agentLogs.String())
-		}
-	}
+	step := stepper(t, ctx, k, agentLogs)
 
 	// 1. The leader signs in.
 	step("sign in",
@@ -184,35 +234,7 @@ func TestOfficeFlow(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("signout")))
 
 	// 2. Pairs this PC's agent: the code is read on the agent's own page.
-	step("pairing",
-		chromedp.Navigate(k.url+"/van-phong/ghep-noi"),
-		chromedp.WaitVisible(chromedp.ID("pair-key")),
-		screenshot(t, "pair.png"),
-		chromedp.SendKeys(chromedp.ID("pair-key"), k.leaderKey),
-		chromedp.Click(chromedp.ID("pair-start")),
-		chromedp.WaitVisible(chromedp.ID("pair-code")))
-	confirmURL, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("confirm-url").href`))
-	if err != nil || !strings.HasPrefix(confirmURL, agentURL+"/pair/") {
-		t.Fatalf("the agent's pairing page: %q %v", confirmURL, err)
-	}
-	tab, closeTab := chromedp.NewContext(ctx)
-	var code string
-	err = chromedp.Do(tab, chromedp.Navigate(confirmURL))
-	if err == nil {
-		code, err = chromedp.Run(tab, chromedp.Text(chromedp.ID("pairing-code")))
-	}
-	closeTab()
-	if err != nil {
-		t.Fatalf("reading the pairing code: %v", err)
-	}
-	step("pairing code",
-		chromedp.SendKeys(chromedp.ID("pair-code"), strings.TrimSpace(code)),
-		chromedp.Click(chromedp.ID("pair-confirm")),
-		chromedp.WaitVisible(chromedp.ID("paired")),
-		screenshot(t, "paired.png"))
-	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.ID("pair-key"))); v != "" {
-		t.Error("the key stays in the pairing form")
-	}
+	pairAgent(t, ctx, step, k, agentURL, k.leaderKey, true)
 
 	// 3. Uploads the draft.
 	step("upload",
@@ -304,4 +326,55 @@ func TestOfficeFlow(t *testing.T) {
 		t.Fatal("the PIN or an API key reached the server's log")
 	}
 	t.Logf("document %d issued as 01/UBND-VP; %s with %d signatures", id, rep.Indication, len(rep.Signatures))
+}
+
+// TestBatchApproval: the leader ticks two drafts in the list and approves both in one
+// agent job, after one PIN.
+func TestBatchApproval(t *testing.T) {
+	testenv.External(t, "Chromium")
+	testenv.External(t, "SoftHSM2")
+	p := pkitest.ServeRevocation(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentURL := "http://" + ln.Addr().String()
+	k := startKyso(t, p, agentURL)
+	agentLogs := startAgent(t, p, ln, k.url)
+	var ids []int64
+	for i := range 2 {
+		doc := testenv.OnePagePDF(fmt.Sprintf("Du thao %d", i+1))
+		rec, err := k.svc.CreateDocument(t.Context(), k.leader, app.NewDocument{Direction: "outgoing", AgencyCode: testpki.OrgCode,
+			Symbol: "UBND-VP", Summary: fmt.Sprintf("Dự thảo %d", i+1)}, testDoc{bytes.NewReader(doc), int64(len(doc))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rec.ID)
+	}
+	ctx := browser(t, 1100, 900)
+	step := stepper(t, ctx, k, agentLogs)
+	step("sign in",
+		chromedp.Navigate(k.url+"/van-phong/dang-nhap"),
+		chromedp.SendKeys(chromedp.ID("key"), k.leaderKey),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("signout")))
+	pairAgent(t, ctx, step, k, agentURL, k.leaderKey, false)
+	step("batch",
+		chromedp.Navigate(k.url+"/van-phong/van-ban?loc=du-thao"),
+		chromedp.WaitVisible(chromedp.ID("batch-approve")),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`input[value="%d"]`, ids[0]))),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`input[value="%d"]`, ids[1]))),
+		chromedp.Click(chromedp.ID("batch-approve")),
+		chromedp.WaitVisible(chromedp.ID("batch-note")),
+		chromedp.WaitVisible(chromedp.ID("approve")),
+		chromedp.Click(chromedp.ID("approve-btn")),
+		chromedp.WaitVisible(chromedp.ID("pin")),
+		chromedp.SendKeys(chromedp.ID("pin"), pin),
+		chromedp.Click(chromedp.ID("sign")),
+		chromedp.WaitVisible(chromedp.ID("done")))
+	for _, id := range ids {
+		if d, err := k.svc.GetDocument(t.Context(), k.leader, id); err != nil || d.Status != "approved" {
+			t.Fatalf("document %d after the batch: %+v %v", id, d, err)
+		}
+	}
 }

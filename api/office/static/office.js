@@ -34,6 +34,7 @@
   if (pair) {
     if (localStorage.getItem(tokenKey)) $("paired").hidden = false;
     let pairing = null;
+    $("pair-start").disabled = false; // the form works only through this script
     pair.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const key = $("pair-key");

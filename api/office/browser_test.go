@@ -12,10 +12,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/kyso-vn/kyso/api/agent"
@@ -306,6 +309,27 @@ func TestOfficeFlow(t *testing.T) {
 		t.Errorf("at 360 px the list is %v px wide (%v)", w, err)
 	}
 
+	step("360 px document",
+		chromedp.Navigate(k.url+docPath),
+		chromedp.WaitVisible(chromedp.ID("trail")))
+	if w, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`)); err != nil || w[0] > w[1] {
+		t.Errorf("at 360 px the document page is %v px wide (%v)", w, err)
+	}
+	contrastAtLeast(t, ctx, ".top a", "#who", "dt", "td", "#status", "h1", "th")
+
+	// The register prints without the menus.
+	step("print",
+		chromedp.EmulateViewport(1100, 900),
+		chromedp.Navigate(k.url+"/van-phong/so-dang-ky"),
+		chromedp.WaitVisible(chromedp.ID("register")),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"})
+			return err
+		}))
+	if hidden, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[".top", ".filters"].map(s => getComputedStyle(document.querySelector(s)).display)`)); err != nil || hidden[0] != "none" || hidden[1] != "none" {
+		t.Errorf("printed, the menus show: %v %v", hidden, err)
+	}
+
 	clerk := k.person(t)
 	clerk.signIn(k.clerkKey)
 	resp, csv := clerk.get("/van-phong/so-dang-ky?loai=di&dang=csv")
@@ -375,6 +399,36 @@ func TestBatchApproval(t *testing.T) {
 	for _, id := range ids {
 		if d, err := k.svc.GetDocument(t.Context(), k.leader, id); err != nil || d.Status != "approved" {
 			t.Fatalf("document %d after the batch: %+v %v", id, d, err)
+		}
+	}
+}
+
+// contrastJS is the WCAG contrast ratio of an element's text against the first
+// opaque background behind it.
+const contrastJS = `((sel) => {
+	const el = document.querySelector(sel);
+	if (!el) return -1;
+	const rgb = (c) => c.match(/[\d.]+/g).map(Number);
+	const lum = (c) => {
+		const [r, g, b] = rgb(c).slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+		return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+	};
+	let bg = null;
+	for (let e = el; e && !bg; e = e.parentElement) {
+		const c = getComputedStyle(e).backgroundColor, v = rgb(c);
+		if (v.length < 4 || v[3] > 0) bg = c;
+	}
+	const a = lum(getComputedStyle(el).color), b = lum(bg || "rgb(255,255,255)");
+	return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+})`
+
+// contrastAtLeast fails for each selector whose text has less than 4.5:1 contrast.
+func contrastAtLeast(t *testing.T, ctx context.Context, sels ...string) {
+	t.Helper()
+	for _, sel := range sels {
+		ratio, err := chromedp.Run(ctx, chromedp.Evaluate[float64](contrastJS+"("+strconv.Quote(sel)+")"))
+		if err != nil || ratio < 4.5 {
+			t.Errorf("%s: contrast %.2f:1, below 4.5:1 (%v)", sel, ratio, err)
 		}
 	}
 }

@@ -281,7 +281,13 @@ func (of *Office) signIn(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(cookieName); err == nil {
 		of.ss.end(c.Value) // a new session id on every sign-in (no fixation)
 	}
-	id, _ := of.ss.create(hash)
+	id, ok := of.ss.create(hash)
+	if !ok {
+		of.o.Log.Error("office: too many sessions open", "max", maxSessions)
+		w.Header().Set("Retry-After", "60")
+		of.render(w, http.StatusServiceUnavailable, "signin", withError(pg, "Máy chủ đang có quá nhiều phiên làm việc; hãy thử lại sau ít phút."))
+		return
+	}
 	setCookie(w, r, id, int(absoluteTimeout.Seconds()))
 	of.o.Log.Info("office: signed in", "client_id", p.ID, "role", p.Role)
 	next := pg.Next

@@ -21,6 +21,8 @@ const (
 	// out of the sign-in form until the window has passed.
 	failedSignIns = 10
 	signInWindow  = 15 * time.Minute
+	// maxSessions bounds the memory sessions take (about 200 bytes each).
+	maxSessions = 100_000
 )
 
 // session is a signed-in person. It holds the hash of their API key, never the key:
@@ -53,15 +55,19 @@ func randomID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func (ss *sessions) create(keyHash string) (string, *session) {
+// create starts a session; none when maxSessions are open.
+func (ss *sessions) create(keyHash string) (string, bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	now := ss.now()
 	ss.gcLocked(now)
+	if len(ss.byID) >= maxSessions {
+		return "", false
+	}
 	id := randomID()
 	s := &session{keyHash: keyHash, csrf: randomID(), created: now, lastSeen: now}
 	ss.byID[id] = s
-	return id, s
+	return id, true
 }
 
 // get is the live session of id, its idle time renewed; nil when there is none or it

@@ -68,7 +68,13 @@ func (s *Server) mountOffice(e *gin.Engine, svc OfficeServices, agentURL string)
 		ctx := context.WithValue(c.Request.Context(), officeClient{}, limitKey(client(c)))
 		of.ServeHTTP(c.Writer, c.Request.WithContext(ctx))
 	}
+	asPage := func(c *gin.Context) {
+		c.Set(ctxPageProblem, func(status int, detail string) { of.Problem(c.Writer, c.Request, status, detail) })
+		c.Next()
+	}
 	e.GET("/van-phong", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/van-phong/") })
-	e.Any("/van-phong/*rest", serve)
+	e.GET("/van-phong/*rest", serve)
+	// uploads, approvals and issues sign and verify: under the heavy routes' cap
+	e.POST("/van-phong/*rest", asPage, s.bounded, serve)
 	return nil
 }

@@ -317,3 +317,13 @@ func withError(pg page, msg string) page { pg.Error = msg; return pg }
 func isMultipart(r *http.Request) bool {
 	return strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
 }
+
+// Problem renders a refusal made before the pages' handlers ran (the server's
+// concurrency limit) as a page, at status.
+func (of *Office) Problem(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	switch status {
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		detail = "Máy chủ đang bận; hãy thử lại sau ít phút. (" + detail + ")"
+	}
+	of.failStatus(w, r, nil, status, detail)
+}

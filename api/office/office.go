@@ -140,11 +140,11 @@ func New(o Options) (*Office, error) {
 	m.HandleFunc("POST /van-phong/dang-xuat", of.in(of.signOut))
 	m.HandleFunc("GET /van-phong/van-ban", of.in(of.list))
 	m.HandleFunc("GET /van-phong/van-ban/moi", of.in(of.uploadPage))
-	m.HandleFunc("POST /van-phong/van-ban/moi", of.in(of.upload))
+	m.HandleFunc("POST /van-phong/van-ban/moi", of.inForm(of.upload))
 	m.HandleFunc("GET /van-phong/van-ban/{id}", of.in(of.document))
 	m.HandleFunc("GET /van-phong/van-ban/{id}/tep/{seq}", of.in(of.download))
-	m.HandleFunc("POST /van-phong/phe-duyet", of.in(of.approve))
-	m.HandleFunc("POST /van-phong/van-ban/{id}/phat-hanh", of.in(of.issue))
+	m.HandleFunc("POST /van-phong/phe-duyet", of.inForm(of.approve))
+	m.HandleFunc("POST /van-phong/van-ban/{id}/phat-hanh", of.inForm(of.issue))
 	m.HandleFunc("GET /van-phong/ghep-noi", of.in(of.pairPage))
 	m.HandleFunc("GET /van-phong/so-dang-ky", of.in(of.registers))
 	m.HandleFunc("GET /van-phong/static/", func(w http.ResponseWriter, r *http.Request) {
@@ -184,8 +184,18 @@ type visit struct {
 
 // in admits signed-in people only. A GET without a session goes to the sign-in page;
 // a POST is refused unless it comes from this host with the session's CSRF token
-// (checked here for url-encoded forms, by readForm for multipart ones).
+// (checked here for url-encoded forms, by readForm for the multipart ones of inForm).
 func (of *Office) in(h func(http.ResponseWriter, *http.Request, *visit)) http.HandlerFunc {
+	return of.admit(h, false)
+}
+
+// inForm is in for the routes that take a multipart form: their handler reads it
+// with readForm, which checks the CSRF token before anything else.
+func (of *Office) inForm(h func(http.ResponseWriter, *http.Request, *visit)) http.HandlerFunc {
+	return of.admit(h, true)
+}
+
+func (of *Office) admit(h func(http.ResponseWriter, *http.Request, *visit), multipartForm bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var sid string
 		if c, err := r.Cookie(cookieName); err == nil {
@@ -210,7 +220,11 @@ func (of *Office) in(h func(http.ResponseWriter, *http.Request, *visit)) http.Ha
 				of.failStatus(w, r, v, http.StatusForbidden, "Yêu cầu không đến từ trang này nên bị từ chối.")
 				return
 			}
-			if !isMultipart(r) {
+			if isMultipart(r) != multipartForm {
+				of.failStatus(w, r, v, http.StatusBadRequest, "Biểu mẫu không đúng dạng.")
+				return
+			}
+			if !multipartForm {
 				r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 				if err := r.ParseForm(); err != nil || !sameToken(r.PostForm.Get("csrf"), s.csrf) {
 					of.failStatus(w, r, v, http.StatusForbidden, "Biểu mẫu đã cũ hoặc không gửi từ trang này; hãy tải lại trang và thử lại.")

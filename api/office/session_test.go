@@ -104,6 +104,12 @@ func TestPostsNeedCSRFAndOrigin(t *testing.T) {
 	if resp, _ := p.postForm("/van-phong/dang-xuat", url.Values{}); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("sign-out without the token: %s", resp.Status)
 	}
+	if resp, _ := p.postMultipart("/van-phong/dang-xuat", k.url, part{name: "x", value: "y"}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("sign-out as a multipart form without the token: %s", resp.Status)
+	}
+	if _, body := p.get("/van-phong/van-ban"); !strings.Contains(body, `id="signout"`) {
+		t.Error("a refused sign-out signed out")
+	}
 	if docs, err := k.svc.SearchDocuments(t.Context(), k.leader, appQuery()); err != nil || len(docs) != 0 {
 		t.Fatalf("refused forms stored %d documents (%v)", len(docs), err)
 	}

@@ -35,6 +35,7 @@ type (
 	SignResult            = app.SignResult
 	DocumentRecord        = app.DocumentRecord
 	Verification          = app.Verification
+	VerdictRecord         = app.VerdictRecord
 	SignatureVerification = app.SignatureVerification
 	VersionRecord         = app.VersionRecord
 	NewDocument           = app.NewDocument

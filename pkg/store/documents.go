@@ -137,7 +137,7 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 			if dup, err := registeredTx(tx, d.HolderCode, sha, deref(d.Identifier)); err != nil {
 				return err
 			} else if dup != nil {
-				return alreadyReceived(dup)
+				return AlreadyReceived(dup)
 			}
 			reg, err := s.registerTx(tx, docid.AgencyCode(d.HolderCode), Incoming, "")
 			if err != nil {
@@ -184,7 +184,7 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 	if errors.As(err, &dup) {
 		// another writer stored the same document meanwhile: name it, as above
 		if prev, ferr := registeredTx(s.db.WithContext(ctx), doc.HolderCode, dup.sha, deref(doc.Identifier)); ferr == nil && prev != nil {
-			return nil, alreadyReceived(prev)
+			return nil, AlreadyReceived(prev)
 		}
 		return nil, fault.Errorf(fault.Conflict, "a document with identifier %s is already stored", deref(doc.Identifier))
 	}
@@ -221,10 +221,17 @@ func registeredTx(tx *gorm.DB, holder, sha, identifier string) (*Document, error
 	return &ds[0], nil
 }
 
+// FindRegistered finds the document holder has registered (not returned) with this
+// content as it arrived, or with this edXML identifier ("": content only); nil if none.
+func (s *Store) FindRegistered(ctx context.Context, holder docid.AgencyCode, sha, identifier string) (*Document, error) {
+	return registeredTx(s.db.WithContext(ctx), string(holder), sha, identifier)
+}
+
 // CodeAlreadyReceived: the document was already registered by the receiving agency.
 const CodeAlreadyReceived = "receive/duplicate"
 
-func alreadyReceived(d *Document) error {
+// AlreadyReceived is the Conflict of a document that d already registers, naming d.
+func AlreadyReceived(d *Document) error {
 	place := string(d.Status)
 	if d.RegNumber != nil && d.Year != nil {
 		place = fmt.Sprintf("%s with arrival number %d/%d", d.Status, *d.RegNumber, *d.Year)

@@ -300,7 +300,7 @@ func (s *Service) readPacket(ctx context.Context, f *os.File, size int64, req Re
 		return nil, fault.Errorf(fault.BadDocument, "not a PDF, nor an edXML packet this system reads: %v", err)
 	}
 	in := &incoming{summary: m.Subject}
-	hdr := docValues{source: "the edXML header", number: m.Number, issuedAt: m.PromulgatedAt}
+	hdr := docValues{source: "the edXML header says", number: m.Number, issuedAt: m.PromulgatedAt}
 	if code, err := docid.ParseAgencyCode(m.From.OrganID); err == nil {
 		hdr.issuer = code
 		hdr.identifier = docid.NewDocumentID(code, m.PromulgatedAt, m.Number).String()
@@ -402,7 +402,7 @@ func pdfValues(r io.ReaderAt, size int64, rep *verify.Report) ([]docValues, erro
 		}
 		return ""
 	}
-	iv, err := valuesOf("the document's /Info", str(infoOrganID), str(infoNumber), str(infoIssuedAt), str(infoIdentifier))
+	iv, err := valuesOf("the document's /Info says", str(infoOrganID), str(infoNumber), str(infoIssuedAt), str(infoIdentifier))
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +412,7 @@ func pdfValues(r io.ReaderAt, size int64, rep *verify.Report) ([]docValues, erro
 			if st, ok := m.(*pdf.Stream); ok {
 				if data, err := st.Decode(8 << 20); err == nil {
 					x := readXMP(data)
-					xv, err := valuesOf("the document's XMP", x["OrganId"], x["NumberSymbol"], x["IssuedAt"], x["identifier"])
+					xv, err := valuesOf("the document's XMP says", x["OrganId"], x["NumberSymbol"], x["IssuedAt"], x["identifier"])
 					if err != nil {
 						return nil, err
 					}
@@ -429,7 +429,7 @@ func pdfValues(r io.ReaderAt, size int64, rep *verify.Report) ([]docValues, erro
 func valuesOf(source, organ, number, issued, identifier string) (docValues, error) {
 	v := docValues{source: source}
 	bad := func(what, val string, err error) (docValues, error) {
-		return v, fault.Errorf(fault.BadDocument, "%s has %s %q that cannot be read: %v", source, what, val, err)
+		return v, fault.Errorf(fault.BadDocument, "%s: %s %q, which cannot be read: %v", source, what, val, err)
 	}
 	if organ != "" {
 		c, err := docid.ParseAgencyCode(organ)
@@ -517,23 +517,23 @@ type ids struct {
 // fills in what was not typed. The identifier is compared through its parts.
 func reconcile(req ReceiveRequest, sources []docValues) (ids, error) {
 	typed := docValues{source: "you gave", issuer: req.Issuer, number: req.Number, issuedAt: req.IssuedAt, identifier: req.Identifier}
-	all := append([]docValues{typed}, sources...)
-	// an identifier stands for its three parts
-	for i := range all {
-		if all[i].identifier == "" {
+	var all []docValues
+	// an identifier stands for its three parts, right after its source
+	for _, v := range append([]docValues{typed}, sources...) {
+		all = append(all, v)
+		if v.identifier == "" {
 			continue
 		}
-		id, err := docid.ParseDocumentID(all[i].identifier)
+		id, err := docid.ParseDocumentID(v.identifier)
 		if err != nil {
 			return ids{}, fault.Errorf(fault.Invalid, "identifier: %v", err)
 		}
-		parts := docValues{source: all[i].source + " (identifier " + all[i].identifier + ")", issuer: id.Organ, number: id.Number, issuedAt: id.Date}
-		all = append(all, parts)
+		all = append(all, docValues{source: v.source + " (in the identifier " + v.identifier + ")", issuer: id.Organ, number: id.Number, issuedAt: id.Date})
 	}
 	var out ids
 	var from [3]string
 	mismatch := func(what, a, srcA, b, srcB string) error {
-		return fault.WithCode(fault.Errorf(fault.Invalid, "the %s differs: %s %s, %s %s; nothing was registered", what, srcA, a, srcB, b), CodeMismatch)
+		return fault.WithCode(fault.Errorf(fault.Invalid, "the %s does not match: %s %s, but %s %s; nothing was registered", what, srcA, a, srcB, b), CodeMismatch)
 	}
 	for _, v := range all {
 		if v.issuer != "" {

@@ -138,10 +138,6 @@ func (s *Server) receiveDocument(c *gin.Context) {
 	s.storeDocument(c, nd)
 }
 
-// probReturned: the incoming document was verified and recorded as returned (trả
-// lại), not registered; the body carries the record and the status packet.
-var probReturned = problemKind{"document-returned", "The document was returned to its sender, not registered", http.StatusUnprocessableEntity}
-
 // returnedProblem is the problem of a returned document, with the stored record and
 // the edXML status packet for the sender.
 type returnedProblem struct {

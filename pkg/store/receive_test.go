@@ -44,6 +44,27 @@ func TestReceiveOnce(t *testing.T) {
 		if err != nil || other.RegNumber == nil {
 			t.Errorf("another agency: %+v %v", other, err)
 		}
+		// the same new file at once from several replicas: one registration, the
+		// others told which
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() {
+				_, err := in(StatusReceived, "000.00.00.H43", "sent four times", "")
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range 4 {
+			switch err := <-errs; {
+			case err == nil:
+				ok++
+			case !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already registered by 000.00.00.H43: document"):
+				t.Errorf("concurrent copy: %v", err)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d registrations of one file, want 1", ok)
+		}
 		if rep, err := s.Check(ctx); err != nil || !rep.OK() {
 			t.Errorf("check: %v %v", rep.Problems, err)
 		}

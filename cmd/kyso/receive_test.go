@@ -24,6 +24,7 @@ import (
 	"github.com/kyso-vn/kyso/pkg/edxml"
 	"github.com/kyso-vn/kyso/pkg/pki/pkitest"
 	"github.com/kyso-vn/kyso/signer/pades"
+	"github.com/kyso-vn/kyso/signer/pdf"
 )
 
 // receiveFiles are the incoming documents of the receive tests, made once per test
@@ -160,7 +161,6 @@ func TestDocsReceiveCLI(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "returned to the sender") || !strings.Contains(out, "TOTAL_FAILED") {
 		t.Errorf("tampered: exit %d\n%s", code, out)
 	}
-	t.Logf("tampered:\n%s", out)
 	if st := readStatus(t, status); st.Code != edxml.StatusRefused || !strings.Contains(st.Description, "TOTAL_FAILED") || st.From.OrganID != receiverH {
 		t.Errorf("tampered: status packet %+v", st)
 	}
@@ -190,7 +190,6 @@ func TestDocsReceiveCLI(t *testing.T) {
 		{"identifier", []string{"--identifier", "000.00.00.G22,2026/11/30,18/VPCP-TTĐT"}, []string{"18/VPCP-TTĐT", "17/VPCP-TTĐT"}},
 	} {
 		code, out := recv(rf.issued17, c.args...)
-		t.Logf("mismatch of the %s: %s", c.name, out)
 		if code != 2 || !strings.Contains(out, "does not match") {
 			t.Errorf("mismatch of the %s: exit %d\n%s", c.name, code, out)
 		}
@@ -200,12 +199,24 @@ func TestDocsReceiveCLI(t *testing.T) {
 			}
 		}
 	}
+	// An unsigned later revision renames the document in /Info: what is read is what
+	// the signature covers, so 99 is a mismatch and, untyped, it is registered as 17.
+	renamed := filepath.Join(rf.dir, "renamed.pdf")
+	if err := os.WriteFile(renamed, renameInfo(t, rf.issued17, "99/VPCP-TTĐT"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := recv(renamed, "--number", "99/VPCP-TTĐT"); code != 2 || !strings.Contains(out, "17/VPCP-TTĐT") {
+		t.Errorf("renamed after signing, typed as renamed: exit %d\n%s", code, out)
+	}
+	if code, out := recv(renamed); code != 0 || !strings.Contains(out, "000.00.00.G22,2026/11/30,17/VPCP-TTĐT") {
+		t.Errorf("renamed after signing: exit %d\n%s", code, out)
+	}
 	if code, out := recv(rf.unsigned); code != 2 || !strings.Contains(out, "--issuer") {
 		t.Errorf("no issuer anywhere: exit %d\n%s", code, out)
 	}
 
 	code, out = recv(rf.packet)
-	if m := incoming.FindStringSubmatch(out); code != 0 || m == nil || m[2] != "3" || m[3] != "TOTAL_PASSED" || m[4] != packetID {
+	if m := incoming.FindStringSubmatch(out); code != 0 || m == nil || m[2] != "4" || m[3] != "TOTAL_PASSED" || m[4] != packetID {
 		t.Fatalf("edXML packet: exit %d\n%s", code, out)
 	}
 	if code, out := recv(rf.packet); code != 1 || !strings.Contains(out, "already registered") {
@@ -218,8 +229,8 @@ func TestDocsReceiveCLI(t *testing.T) {
 			t.Errorf("docs list lacks %q:\n%s", w, list)
 		}
 	}
-	if strings.Count(list, "\n") != 1+5 { // header, 2 registered PDFs, 2 returned, the packet
-		t.Errorf("docs list: want 5 documents (nothing stored for a refusal):\n%s", list)
+	if strings.Count(list, "\n") != 1+6 { // header, 3 registered PDFs, 2 returned, the packet
+		t.Errorf("docs list: want 6 documents (nothing stored for a refusal):\n%s", list)
 	}
 	_, get := kysoExit(t, "docs", "get", packetID, "--data-dir", data)
 	if !strings.Contains(get, "verdict:    TOTAL_PASSED") || !strings.Contains(get, "Attachment: ghi-chu.txt") || !strings.Contains(get, "Về việc triển khai chữ ký số") {
@@ -229,6 +240,33 @@ func TestDocsReceiveCLI(t *testing.T) {
 	if !strings.Contains(get, "returned") || !strings.Contains(get, "verdict:    TOTAL_FAILED/HASH_FAILURE — ") || !strings.Contains(get, "register:   -") {
 		t.Errorf("docs get of the returned document:\n%s", get)
 	}
+}
+
+// renameInfo appends an unsigned revision to the PDF at path that writes another
+// number and identifier into /Info.
+func renameInfo(t *testing.T, path, number string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := pdf.Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := pdf.Dict{}
+	for k, v := range rd.Dict(rd.Trailer["Info"]) {
+		info[k] = v
+	}
+	info["KysoNumber"] = pdf.TextString(number)
+	info["KysoIdentifier"] = pdf.TextString("000.00.00.G22,2026/11/30," + number)
+	u := pdf.NewUpdate(rd)
+	u.TrailerExtra = pdf.Dict{"Info": u.Add(info)}
+	tail, err := u.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, tail...)
 }
 
 func readStatus(t *testing.T, path string) *edxml.Status {

@@ -380,8 +380,21 @@ const (
 )
 
 // pdfValues reads the identifiers from /Info and XMP as the last signature signed
-// them: a later unsigned revision cannot change what the document says it is.
+// them (a later unsigned revision cannot change what the document says it is), and
+// the issuer the organisation's signature names.
 func pdfValues(r io.ReaderAt, size int64, rep *verify.Report) ([]docValues, error) {
+	out, err := metadataValues(r, size, rep)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := sealValues(rep); ok {
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// metadataValues reads /Info and XMP in the revision the last signature covers.
+func metadataValues(r io.ReaderAt, size int64, rep *verify.Report) ([]docValues, error) {
 	end := size
 	if rep != nil {
 		for _, sg := range rep.Signatures {
@@ -422,6 +435,33 @@ func pdfValues(r io.ReaderAt, size int64, rep *verify.Report) ([]docValues, erro
 		}
 	}
 	return out, nil
+}
+
+// sealValues is the issuer the organisation's signature names: the agency code in
+// the organizationIdentifier of the last signer whose certificate has one (Kyso
+// issues only with such a certificate of the issuing agency, Decree 30/2020 Art. 5).
+// A tax code or citizen number is not an agency code and names nothing here.
+func sealValues(rep *verify.Report) (docValues, bool) {
+	if rep == nil {
+		return docValues{}, false
+	}
+	var v docValues
+	found := false
+	for _, sg := range rep.Signatures {
+		if sg.Type == "document-timestamp" || sg.Signer == nil {
+			continue
+		}
+		for _, id := range sg.Signer.Identifiers {
+			if id.Kind != "organizationIdentifier" && id.Kind != "MDV" || !strings.Contains(id.Value, ".") {
+				continue
+			}
+			if code, err := docid.ParseAgencyCode(id.Value); err == nil {
+				v = docValues{source: fmt.Sprintf("the organisation's signature (%q, its certificate) says", sg.Field), issuer: code}
+				found = true
+			}
+		}
+	}
+	return v, found
 }
 
 // valuesOf parses the identifiers a document writes; one that does not parse is a

@@ -33,20 +33,22 @@ type receiveFiles struct {
 	pki  *testpki.TestPKI
 	dir  string
 	root string // the trust anchor
-	// issued: signed by G22's organisation key, with the /Info and XMP identifiers
-	// Kyso writes when issuing (15/VPCP-TTĐT of 2026-11-30); issued17 the same for 17.
-	issued, issued17 string
-	tampered         string // a signed PDF whose page was changed after signing
-	untrusted        string // signed with a certificate that chains to no anchor
-	unsigned         string // no signature, nothing written about its issuer
-	packet           string // an edXML packet from G22: 16/VPCP-TTĐT of 2026-12-01, a signed PDF and a note
+	// issued: signed by H43's organisation key, with the /Info and XMP identifiers
+	// Kyso writes when issuing (15/UBND-VP of 2026-11-30); issued17 the same for 17;
+	// foreign says G22 issued it, under H43's organisation signature.
+	issued, issued17, foreign string
+	tampered                  string // a signed PDF whose page was changed after signing
+	untrusted                 string // signed with a certificate that chains to no anchor
+	unsigned                  string // no signature, nothing written about its issuer
+	packet                    string // an edXML packet from H43: 16/UBND-VP of 2026-12-01, a signed PDF and a note
 }
 
 const (
-	issuedID   = "000.00.00.G22,2026/11/30,15/VPCP-TTĐT"
-	packetID   = "000.00.00.G22,2026/12/01,16/VPCP-TTĐT"
-	receiverH  = "000.00.00.H43"
-	senderG22  = "000.00.00.G22"
+	// the sender is the agency of the test PKI's organisation certificate
+	issuedID   = "000.00.00.H43,2026/11/30,15/UBND-VP"
+	packetID   = "000.00.00.H43,2026/12/01,16/UBND-VP"
+	receiver   = "000.00.00.G22"
+	sender     = "000.00.00.H43"
 	receiveMsg = "công văn số mười lăm"
 )
 
@@ -62,19 +64,20 @@ func newReceiveFiles(t *testing.T) *receiveFiles {
 		}
 		return path
 	}
-	kysoIssued := func(text string, n int, day time.Time) []byte {
-		ns := fmt.Sprintf("%d/VPCP-TTĐT", n)
-		id := docid.NewDocumentID(senderG22, day, docid.NumberSymbol{Number: n, Symbol: "VPCP-TTĐT"}).String()
+	kysoIssued := func(text string, organ docid.AgencyCode, n int, day time.Time) []byte {
+		ns := fmt.Sprintf("%d/UBND-VP", n)
+		id := docid.NewDocumentID(organ, day, docid.NumberSymbol{Number: n, Symbol: "UBND-VP"}).String()
 		at := day.Format(time.RFC3339)
 		return signPDF(t, testenv.OnePagePDF(text), p.Org.Key, p.Org.Cert, p.Org.Chain, &pades.Metadata{
-			Info:       map[string]string{"KysoIdentifier": id, "KysoNumber": ns, "KysoIssuedAt": at, "KysoOrganId": senderG22},
-			XMP:        map[string]string{"OrganId": senderG22, "NumberSymbol": ns, "IssuedAt": at},
+			Info:       map[string]string{"KysoIdentifier": id, "KysoNumber": ns, "KysoIssuedAt": at, "KysoOrganId": string(organ)},
+			XMP:        map[string]string{"OrganId": string(organ), "NumberSymbol": ns, "IssuedAt": at},
 			Identifier: id,
 		})
 	}
 	nov30 := time.Date(2026, 11, 30, 9, 0, 0, 0, docid.Vietnam)
-	rf.issued = write("cv-15.pdf", kysoIssued(receiveMsg, 15, nov30))
-	rf.issued17 = write("cv-17.pdf", kysoIssued("cong van so 17", 17, nov30))
+	rf.issued = write("cv-15.pdf", kysoIssued(receiveMsg, sender, 15, nov30))
+	rf.issued17 = write("cv-17.pdf", kysoIssued("cong van so 17", sender, 17, nov30))
+	rf.foreign = write("cv-20.pdf", kysoIssued("cong van so 20", "000.00.00.G22", 20, nov30))
 	good := signPDF(t, testenv.OnePagePDF("cong van so 18"), p.Org.Key, p.Org.Cert, p.Org.Chain, nil)
 	bad := bytes.Replace(good, []byte("cong van so 18"), []byte("cong van so 81"), 1)
 	if bytes.Equal(bad, good) {
@@ -86,8 +89,8 @@ func newReceiveFiles(t *testing.T) *receiveFiles {
 	rf.unsigned = write("scan.pdf", testenv.OnePagePDF("ban chup"))
 	var pk bytes.Buffer
 	if err := edxml.Build(&pk, &edxml.Message{
-		From: edxml.Organ{OrganID: senderG22, OrganName: "Văn phòng Chính phủ"}, To: []edxml.Organ{{OrganID: receiverH}},
-		Number: docid.NumberSymbol{Number: 16, Symbol: "VPCP-TTĐT"}, PromulgatedAt: time.Date(2026, 12, 1, 10, 0, 0, 0, docid.Vietnam),
+		From: edxml.Organ{OrganID: sender, OrganName: "Ủy ban nhân dân tỉnh Ninh Thuận"}, To: []edxml.Organ{{OrganID: receiver}},
+		Number: docid.NumberSymbol{Number: 16, Symbol: "UBND-VP"}, PromulgatedAt: time.Date(2026, 12, 1, 10, 0, 0, 0, docid.Vietnam),
 		Subject: "Về việc triển khai chữ ký số", Attachments: []edxml.Attachment{
 			{Name: "16-VPCP-TTDT.pdf", ContentType: "application/pdf", Data: signPDF(t, testenv.OnePagePDF("cong van so 16"), p.Org.Key, p.Org.Cert, p.Org.Chain, nil)},
 			{Name: "ghi-chu.txt", ContentType: "text/plain", Data: []byte("ghi chú")},
@@ -141,7 +144,7 @@ func TestDocsReceiveCLI(t *testing.T) {
 	data := filepath.Join(rf.dir, "data")
 	recv := func(file string, extra ...string) (int, string) {
 		t.Helper()
-		args := append([]string{"docs", "receive", file, "--data-dir", data, "--holder", receiverH, "--actor", "văn thư", "--trust", rf.root}, extra...)
+		args := append([]string{"docs", "receive", file, "--data-dir", data, "--holder", receiver, "--actor", "văn thư", "--trust", rf.root}, extra...)
 		return kysoExit(t, args...)
 	}
 	incoming := regexp.MustCompile(`(?m)^(\d+)\tincoming (\d+)/\d{4}\t(\S+)\t(.*)$`)
@@ -157,19 +160,19 @@ func TestDocsReceiveCLI(t *testing.T) {
 	}
 
 	status := filepath.Join(rf.dir, "status.edxml")
-	code, out = recv(rf.tampered, "--issuer", senderG22, "--status-out", status)
+	code, out = recv(rf.tampered, "--issuer", sender, "--status-out", status)
 	if code != 1 || !strings.Contains(out, "returned to the sender") || !strings.Contains(out, "TOTAL_FAILED") {
 		t.Errorf("tampered: exit %d\n%s", code, out)
 	}
-	if st := readStatus(t, status); st.Code != edxml.StatusRefused || !strings.Contains(st.Description, "TOTAL_FAILED") || st.From.OrganID != receiverH {
+	if st := readStatus(t, status); st.Code != edxml.StatusRefused || !strings.Contains(st.Description, "TOTAL_FAILED") || st.From.OrganID != receiver {
 		t.Errorf("tampered: status packet %+v", st)
 	}
 
-	code, out = recv(rf.untrusted, "--issuer", senderG22)
+	code, out = recv(rf.untrusted, "--issuer", sender)
 	if code != 1 || !strings.Contains(out, "INDETERMINATE") || !strings.Contains(out, "--accept-indeterminate") {
 		t.Errorf("untrusted: exit %d\n%s", code, out)
 	}
-	code, out = recv(rf.untrusted, "--issuer", senderG22, "--accept-indeterminate", "--status-out", status)
+	code, out = recv(rf.untrusted, "--issuer", sender, "--accept-indeterminate", "--status-out", status)
 	if m := incoming.FindStringSubmatch(out); code != 0 || m == nil || m[2] != "2" || m[3] != "INDETERMINATE" {
 		t.Errorf("untrusted, accepted: exit %d\n%s", code, out)
 	} else if _, get := kysoExit(t, "docs", "get", m[1], "--data-dir", data); !strings.Contains(get, "registered knowingly although INDETERMINATE") {
@@ -184,10 +187,10 @@ func TestDocsReceiveCLI(t *testing.T) {
 		args  []string
 		wants []string
 	}{
-		{"issuer", []string{"--issuer", "000.00.00.H41"}, []string{"000.00.00.H41", senderG22, "/Info"}},
-		{"number", []string{"--number", "18/VPCP-TTĐT"}, []string{"18/VPCP-TTĐT", "17/VPCP-TTĐT"}},
+		{"issuer", []string{"--issuer", "000.00.00.H41"}, []string{"000.00.00.H41", sender, "/Info"}},
+		{"number", []string{"--number", "18/UBND-VP"}, []string{"18/UBND-VP", "17/UBND-VP"}},
 		{"date", []string{"--issued", "2026-12-01"}, []string{"2026-12-01", "2026-11-30"}},
-		{"identifier", []string{"--identifier", "000.00.00.G22,2026/11/30,18/VPCP-TTĐT"}, []string{"18/VPCP-TTĐT", "17/VPCP-TTĐT"}},
+		{"identifier", []string{"--identifier", "000.00.00.H43,2026/11/30,18/UBND-VP"}, []string{"18/UBND-VP", "17/UBND-VP"}},
 	} {
 		code, out := recv(rf.issued17, c.args...)
 		if code != 2 || !strings.Contains(out, "does not match") {
@@ -202,14 +205,18 @@ func TestDocsReceiveCLI(t *testing.T) {
 	// An unsigned later revision renames the document in /Info: what is read is what
 	// the signature covers, so 99 is a mismatch and, untyped, it is registered as 17.
 	renamed := filepath.Join(rf.dir, "renamed.pdf")
-	if err := os.WriteFile(renamed, renameInfo(t, rf.issued17, "99/VPCP-TTĐT"), 0o600); err != nil {
+	if err := os.WriteFile(renamed, renameInfo(t, rf.issued17, "99/UBND-VP"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, out := recv(renamed, "--number", "99/VPCP-TTĐT"); code != 2 || !strings.Contains(out, "17/VPCP-TTĐT") {
+	if code, out := recv(renamed, "--number", "99/UBND-VP"); code != 2 || !strings.Contains(out, "17/UBND-VP") {
 		t.Errorf("renamed after signing, typed as renamed: exit %d\n%s", code, out)
 	}
-	if code, out := recv(renamed); code != 0 || !strings.Contains(out, "000.00.00.G22,2026/11/30,17/VPCP-TTĐT") {
+	if code, out := recv(renamed); code != 0 || !strings.Contains(out, "000.00.00.H43,2026/11/30,17/UBND-VP") {
 		t.Errorf("renamed after signing: exit %d\n%s", code, out)
+	}
+	// the document says G22 issued it, the organisation's certificate is H43's
+	if code, out := recv(rf.foreign); code != 2 || !strings.Contains(out, "organisation's signature") || !strings.Contains(out, "000.00.00.G22") {
+		t.Errorf("issuer other than the sealing organisation: exit %d\n%s", code, out)
 	}
 	if code, out := recv(rf.unsigned); code != 2 || !strings.Contains(out, "--issuer") {
 		t.Errorf("no issuer anywhere: exit %d\n%s", code, out)
@@ -259,7 +266,7 @@ func renameInfo(t *testing.T, path, number string) []byte {
 		info[k] = v
 	}
 	info["KysoNumber"] = pdf.TextString(number)
-	info["KysoIdentifier"] = pdf.TextString("000.00.00.G22,2026/11/30," + number)
+	info["KysoIdentifier"] = pdf.TextString(sender + ",2026/11/30," + number)
 	u := pdf.NewUpdate(rd)
 	u.TrailerExtra = pdf.Dict{"Info": u.Add(info)}
 	tail, err := u.Bytes()
@@ -293,7 +300,7 @@ func TestServeReceive(t *testing.T) {
 	}
 	rs := startServe(t, cfg, map[string]string{})
 	admin := adminKeyLine.FindStringSubmatch(rs.stdout.String())[1]
-	resp, body := rs.call(t, "POST", "/v1/clients", admin, "application/json", strings.NewReader(`{"name":"van-thu","role":"clerk","agencies":["`+receiverH+`"]}`))
+	resp, body := rs.call(t, "POST", "/v1/clients", admin, "application/json", strings.NewReader(`{"name":"van-thu","role":"clerk","agencies":["`+receiver+`"]}`))
 	var cl struct {
 		APIKey string `json:"api_key"`
 	}
@@ -320,13 +327,13 @@ func TestServeReceive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, body := rs.call(t, "POST", "/v1/documents/receive?holder="+receiverH+query, clerk, ctype, bytes.NewReader(data))
+		resp, body := rs.call(t, "POST", "/v1/documents/receive?holder="+receiver+query, clerk, ctype, bytes.NewReader(data))
 		return resp.StatusCode, body
 	}
 	var r record
 	code, body := post(rf.issued, "", "application/pdf")
 	if err := json.Unmarshal(body, &r); err != nil || code != 201 || r.Status != "received" || r.RegisterNumber != 1 || r.Identifier != issuedID ||
-		r.AgencyCode != senderG22 || r.Verdict == nil || r.Verdict.Indication != "TOTAL_PASSED" || !strings.Contains(r.StatusPacket, "<edXML:StatusCode>03</edXML:StatusCode>") {
+		r.AgencyCode != sender || r.Verdict == nil || r.Verdict.Indication != "TOTAL_PASSED" || !strings.Contains(r.StatusPacket, "<edXML:StatusCode>03</edXML:StatusCode>") {
 		t.Fatalf("a Kyso-issued PDF: %d %s", code, body)
 	}
 	first := r.ID
@@ -340,7 +347,7 @@ func TestServeReceive(t *testing.T) {
 		Document     record
 		StatusPacket string `json:"status_packet"`
 	}
-	code, body = post(rf.tampered, "&agency="+senderG22, "application/pdf")
+	code, body = post(rf.tampered, "&agency="+sender, "application/pdf")
 	if err := json.Unmarshal(body, &ret); err != nil || code != 422 || !strings.HasSuffix(ret.Type, "/document-returned") ||
 		ret.Document.Status != "returned" || ret.Document.RegisterNumber != 0 || ret.Document.Verdict == nil ||
 		ret.Document.Verdict.Indication != "TOTAL_FAILED" || ret.Document.Verdict.Reason == "" ||
@@ -349,25 +356,25 @@ func TestServeReceive(t *testing.T) {
 	}
 	returnedID := ret.Document.ID
 
-	code, body = post(rf.untrusted, "&agency="+senderG22, "application/pdf")
+	code, body = post(rf.untrusted, "&agency="+sender, "application/pdf")
 	if err := json.Unmarshal(body, &ret); err != nil || code != 422 || ret.Document.Verdict == nil || ret.Document.Verdict.Indication != "INDETERMINATE" ||
 		!strings.Contains(ret.Detail, "accept_indeterminate") {
 		t.Errorf("untrusted: %d %s", code, body)
 	}
-	code, body = post(rf.untrusted, "&agency="+senderG22+"&accept_indeterminate=true", "application/pdf")
+	code, body = post(rf.untrusted, "&agency="+sender+"&accept_indeterminate=true", "application/pdf")
 	if err := json.Unmarshal(body, &r); err != nil || code != 201 || r.RegisterNumber != 2 || r.Verdict.Indication != "INDETERMINATE" ||
 		r.Verdict.SubIndication != "NO_CERTIFICATE_CHAIN_FOUND" {
 		t.Errorf("untrusted, accepted: %d %s", code, body)
 	}
-	if code, body := post(rf.untrusted, "&agency="+senderG22+"&accept_indeterminate=maybe", "application/pdf"); code != 400 {
+	if code, body := post(rf.untrusted, "&agency="+sender+"&accept_indeterminate=maybe", "application/pdf"); code != 400 {
 		t.Errorf("accept_indeterminate=maybe: %d %s", code, body)
 	}
 
 	if code, body := post(rf.issued17, "&agency=000.00.00.H41", "application/pdf"); code != 400 || !strings.Contains(string(body), "000.00.00.H41") ||
-		!strings.Contains(string(body), senderG22) {
+		!strings.Contains(string(body), sender) {
 		t.Errorf("issuer mismatch: %d %s", code, body)
 	}
-	if code, body := post(rf.issued17, "&number=18&symbol=VPCP-TT%C4%90", "application/pdf"); code != 400 || !strings.Contains(string(body), "does not match") {
+	if code, body := post(rf.issued17, "&number=18&symbol=UBND-VP", "application/pdf"); code != 400 || !strings.Contains(string(body), "does not match") {
 		t.Errorf("number mismatch: %d %s", code, body)
 	}
 	if code, body := post(rf.unsigned, "", "application/pdf"); code != 400 || !strings.Contains(string(body), "agency") {
@@ -384,7 +391,7 @@ func TestServeReceive(t *testing.T) {
 		r.Verdict.Indication != "TOTAL_FAILED" || r.Verdict.SubIndication != "HASH_FAILURE" {
 		t.Errorf("get the returned document: %d %s", resp.StatusCode, body)
 	}
-	resp, body = rs.call(t, "GET", "/v1/documents?status=returned&holder="+url.QueryEscape(receiverH), clerk, "", nil)
+	resp, body = rs.call(t, "GET", "/v1/documents?status=returned&holder="+url.QueryEscape(receiver), clerk, "", nil)
 	var list struct{ Documents []record }
 	if err := json.Unmarshal(body, &list); err != nil || resp.StatusCode != 200 || len(list.Documents) != 2 {
 		t.Fatalf("list returned: %d %s", resp.StatusCode, body)

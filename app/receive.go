@@ -38,7 +38,8 @@ import (
 //     count: the sender may correct it, and the clerk may accept it on a second try.
 //   - The issuer, number and symbol, date and identifier are read from the document
 //     itself — the /Info keys and XMP properties Kyso writes when issuing, in the
-//     revision the last signature covers, or the edXML header of a packet — and
+//     revision the last signature covers, the edXML header of a packet, and the
+//     agency code in the organisation signature's certificate — and
 //     checked against what the clerk typed: a difference is refused (Invalid) showing
 //     both; what was not typed is taken from the document. The holder is never taken
 //     for the issuer: with neither typed nor written, the receipt is refused.

@@ -137,7 +137,8 @@ printed on standard error).
                  registers it knowingly (the audit trail records the verdict and reason)
 
 The issuer, number/symbol, date and identifier are read from the document itself (the
-/Info and XMP Kyso writes when issuing, the edXML header) and checked against
+/Info and XMP Kyso writes when issuing, the edXML header, the agency code of the
+organisation signature's certificate) and checked against
 --issuer, --number, --issued and --identifier: a difference is refused and nothing is
 stored (exit 2); what is not given is taken from the document. When neither names the
 issuer, give --issuer. The same file, or the same identifier, already registered by

@@ -121,15 +121,17 @@ the leader's signature, and stores the document as issued.`,
 }
 
 func newDocsReceiveCmd(sf *storeFlags) *cobra.Command {
-	var ff flowFlags
-	var holder, issuer, number, identifier, issued, summary, docType, statusOut string
+	vf := verifyFlags{limits: verify.DefaultLimits(), timeout: 2 * time.Minute}
+	var actor, holder, issuer, number, identifier, issued, summary, docType, statusOut string
 	var acceptIndeterminate bool
 	cmd := &cobra.Command{
-		Use:   "receive FILE --holder CODE --actor NAME --trust FILE",
+		Use:   "receive FILE --holder CODE --actor NAME [--trust FILE]",
 		Short: "Verify an incoming document (PDF or .edxml packet), then register it or return it",
 		Long: `Receive an incoming document (văn bản đến), a PDF or an edXML packet (QCVN 102:2016),
-as Decree 30/2020 Art. 21.2 asks: its signatures are verified first (the report is
-printed on standard error).
+as Decree 30/2020 Art. 21.2 asks: its signatures are verified first, with the trust of
+kyso verify (--trust, the built-in Vietnamese list unless --builtin-trust=false,
+--crypto; revocation online unless --offline), and the report is printed on standard
+error.
 
   TOTAL_PASSED   registered with the holder's next arrival number (exit 0)
   TOTAL_FAILED   returned (trả lại): kept with the verdict and the reason, no number (exit 1)
@@ -150,15 +152,15 @@ edXML status packet for the sender: 03 (received) or 02 (returned, with the reas
       --trust /etc/kyso/anchors/ --status-out trang-thai.edxml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vo, err := ff.verifyOptions()
+			if holder == "" || actor == "" {
+				return usageErr("give --holder (the receiving agency's code) and --actor")
+			}
+			vo, err := vf.options()
 			if err != nil {
 				return err
 			}
-			if holder == "" {
-				return usageErr("--holder (the receiving agency's code) is required")
-			}
 			req := app.ReceiveRequest{Filename: filepath.Base(args[0]), Holder: docid.AgencyCode(holder),
-				Issuer: docid.AgencyCode(issuer), Identifier: identifier, Summary: summary, Type: docType, Actor: ff.actor,
+				Issuer: docid.AgencyCode(issuer), Identifier: identifier, Summary: summary, Type: docType, Actor: actor,
 				AcceptIndeterminate: acceptIndeterminate}
 			if number != "" {
 				if req.Number, err = docid.ParseNumberSymbol(number); err != nil {
@@ -203,7 +205,10 @@ edXML status packet for the sender: 03 (received) or 02 (returned, with the reas
 			return nil
 		},
 	}
-	ff.add(cmd)
+	cmd.Flags().StringVar(&actor, "actor", "", "who receives it, for the audit trail (required)")
+	cmd.Flags().StringArrayVar(&vf.trust, "trust", nil, "trust anchor certificates (PEM/DER file or directory); repeatable")
+	cmd.Flags().BoolVar(&vf.offline, "offline", false, "never use the network: revocation data from the document only")
+	addTrustFlags(cmd, &vf)
 	cmd.Flags().StringVar(&holder, "holder", "", "the receiving agency's code (required)")
 	cmd.Flags().StringVar(&issuer, "issuer", "", "the issuing agency's code (default: as the document says)")
 	cmd.Flags().StringVar(&number, "number", "", "the document's number and symbol, e.g. 7816/VPCP-TTĐT (default: as the document says)")

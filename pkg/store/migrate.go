@@ -232,12 +232,17 @@ func backfillVerdicts(tx *gorm.DB) error {
 		if len(rows) == 0 {
 			return nil
 		}
+		// one statement per indication of the page, not one per document
+		byIndication := map[string][]int64{}
 		for _, r := range rows {
 			last = r.ID
 			if ind := indicationOf([]byte(r.Signatures)); ind != "" {
-				if err := tx.Exec("UPDATE documents SET verdict = ? WHERE id = ?", ind, r.ID).Error; err != nil {
-					return err
-				}
+				byIndication[ind] = append(byIndication[ind], r.ID)
+			}
+		}
+		for ind, ids := range byIndication {
+			if err := tx.Exec("UPDATE documents SET verdict = ? WHERE id IN ?", ind, ids).Error; err != nil {
+				return err
 			}
 		}
 	}

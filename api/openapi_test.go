@@ -191,6 +191,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"Verdict", jsonFields(VerdictRecord{})},
 		{"PrepareForm", append([]string{"file", "image"}, prepareFields...)},
 		{"CreateClientRequest", jsonFields(createClientRequest{})},
+		{"UnvalidatedSignature", jsonFields(UnvalidatedSignature{})},
 	}
 	for _, c := range cases {
 		s, ok := doc.Components.Schemas[c.schema]

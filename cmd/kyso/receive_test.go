@@ -41,6 +41,7 @@ type receiveFiles struct {
 	untrusted                 string // signed with a certificate that chains to no anchor
 	unsigned                  string // no signature, nothing written about its issuer
 	packet                    string // an edXML packet from H43: 16/UBND-VP of 2026-12-01, a signed PDF and a note
+	packetBad                 string // 21/UBND-VP: a signed PDF and a tampered appendix
 }
 
 const (
@@ -98,6 +99,17 @@ func newReceiveFiles(t *testing.T) *receiveFiles {
 		t.Fatal(err)
 	}
 	rf.packet = write("goi-tin.edxml", pk.Bytes())
+	pk.Reset()
+	if err := edxml.Build(&pk, &edxml.Message{
+		From: edxml.Organ{OrganID: sender}, To: []edxml.Organ{{OrganID: receiver}},
+		Number: docid.NumberSymbol{Number: 21, Symbol: "UBND-VP"}, PromulgatedAt: time.Date(2026, 12, 2, 10, 0, 0, 0, docid.Vietnam),
+		Attachments: []edxml.Attachment{
+			{Name: "21-UBND-VP.pdf", ContentType: "application/pdf", Data: signPDF(t, testenv.OnePagePDF("cong van so 21"), p.Org.Key, p.Org.Cert, p.Org.Chain, nil)},
+			{Name: "phu-luc.pdf", ContentType: "application/pdf", Data: bad},
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	rf.packetBad = write("goi-tin-hong.edxml", pk.Bytes())
 	return rf
 }
 
@@ -229,6 +241,10 @@ func TestDocsReceiveCLI(t *testing.T) {
 	if code, out := recv(rf.packet); code != 1 || !strings.Contains(out, "already registered") {
 		t.Errorf("the packet again: exit %d\n%s", code, out)
 	}
+	// a tampered appendix returns the whole packet, naming it
+	if code, out := recv(rf.packetBad); code != 1 || !strings.Contains(out, "returned to the sender") || !strings.Contains(out, "phu-luc.pdf: signature") {
+		t.Errorf("packet with a tampered appendix: exit %d\n%s", code, out)
+	}
 
 	_, list := kysoExit(t, "docs", "list", "--data-dir", data)
 	for _, w := range []string{"TOTAL_PASSED", "returned", "TOTAL_FAILED/HASH_FAILURE", "INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND", packetID} {
@@ -236,8 +252,8 @@ func TestDocsReceiveCLI(t *testing.T) {
 			t.Errorf("docs list lacks %q:\n%s", w, list)
 		}
 	}
-	if strings.Count(list, "\n") != 1+6 { // header, 3 registered PDFs, 2 returned, the packet
-		t.Errorf("docs list: want 6 documents (nothing stored for a refusal):\n%s", list)
+	if strings.Count(list, "\n") != 1+7 { // header, 3 registered PDFs, 2 returned, the packet, the returned packet
+		t.Errorf("docs list: want 7 documents (nothing stored for a refusal):\n%s", list)
 	}
 	_, get := kysoExit(t, "docs", "get", packetID, "--data-dir", data)
 	if !strings.Contains(get, "verdict:    TOTAL_PASSED") || !strings.Contains(get, "Attachment: ghi-chu.txt") || !strings.Contains(get, "Về việc triển khai chữ ký số") {

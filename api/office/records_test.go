@@ -15,8 +15,7 @@ import (
 	"github.com/kyso-vn/kyso/internal/testpki"
 )
 
-// TestReceivedVerdicts: received documents show the verdict recorded when they were
-// received — a signed one its indication, a scan "no signature" — in the list, on the
+// TestReceivedVerdicts: received documents show the verdict the store keeps of them — a signed one its indication, a scan "no signature" — in the list, on the
 // document page and in the incoming register; the register's CSV starts with a UTF-8
 // BOM.
 func TestReceivedVerdicts(t *testing.T) {
@@ -29,7 +28,7 @@ func TestReceivedVerdicts(t *testing.T) {
 	}
 	receive := func(b []byte, summary string) app.DocumentRecord {
 		rec, err := k.svc.CreateDocument(ctx, k.clerk, app.NewDocument{Direction: "incoming", AgencyCode: testpki.OrgCode, HolderCode: testpki.OrgCode,
-			Symbol: "UBND-VP", Number: 7, Summary: summary}, testDoc{bytes.NewReader(b), int64(len(b))})
+			Symbol: "UBND-VP", Number: 7, Summary: summary, AcceptIndeterminate: true}, testDoc{bytes.NewReader(b), int64(len(b))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +36,11 @@ func TestReceivedVerdicts(t *testing.T) {
 	}
 	got := receive(signed.Bytes(), "Văn bản đến có chữ ký")
 	scan := receive(testenv.OnePagePDF("Ban quet"), "Bản quét không có chữ ký")
-	want := got.Verification.Indication
+	rec, err := k.svc.GetDocument(ctx, k.clerk, got.ID)
+	if err != nil || rec.Verdict == nil {
+		t.Fatalf("the received document's verdict: %+v %v", rec.Verdict, err)
+	}
+	want := rec.Verdict.Indication
 	p := k.person(t)
 	p.signIn(k.clerkKey)
 	_, list := p.get("/van-phong/van-ban?loc=van-ban-den")

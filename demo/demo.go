@@ -34,8 +34,8 @@ const Marker = "DEMO — test PKI, not for production"
 
 // The sample files (made by TestSampleFiles; see README.md in this directory).
 const (
-	SignatureImage = "chu-ky-mau.png" // the leader's handwritten signature, blue, "MẪU / SAMPLE"
-	SealImage      = "con-dau-mau.png" // the organisation's seal, red, "MẪU / SAMPLE"
+	SignatureImage = "chu-ky-mau.png"   // the leader's handwritten signature, blue, "MẪU / SAMPLE"
+	SealImage      = "con-dau-mau.png"  // the organisation's seal, red, "MẪU / SAMPLE"
 	DraftPDF       = "cong-van-mau.pdf" // a draft công văn with the number and date left blank
 )
 

@@ -5,12 +5,14 @@ package main
 // token to try the whole workflow.
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
@@ -48,7 +50,8 @@ func newDemoFilesCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "files [DIR]",
 		Short: "Write the sample draft, signature and seal images and the test PKI's certificates into DIR (default .)",
-		Long: `Write into DIR (default the current directory), refusing to overwrite a file:
+		Long: `Write into DIR (default the current directory); a file already there with the same
+content is left as it is, one with other content is not overwritten (exit 1):
   ` + demo.DraftPDF + `   a draft công văn with the number and date left blank
   ` + demo.SignatureImage + `     the leader's signature image, marked MẪU / SAMPLE
   ` + demo.SealImage + `    the organisation's seal image, marked MẪU / SAMPLE
@@ -72,17 +75,19 @@ func writeDemoFiles(w io.Writer, dir string) error {
 		return &exitError{code: 1, err: fmt.Errorf("demo: %w", err)}
 	}
 	names := []string{demo.DraftPDF, demo.SignatureImage, demo.SealImage, "root-ca.pem", "chain.pem", "leader.pem", "clerk.pem", "org.pem"}
+	var write []string
 	for _, n := range names {
-		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
-			return &exitError{code: 1, err: fmt.Errorf("demo: %s exists; not overwritten", filepath.Join(dir, n))}
+		have, err := os.ReadFile(filepath.Join(dir, n))
+		if err == nil && bytes.Equal(have, must(demo.File(n))) {
+			continue // written before: running the demo again is no error
 		}
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return &exitError{code: 1, err: fmt.Errorf("demo: %s exists with other content; not overwritten", filepath.Join(dir, n))}
+		}
+		write = append(write, n)
 	}
-	for _, n := range names {
-		b, err := demo.File(n)
-		if err == nil {
-			err = durable.WriteFile(filepath.Join(dir, n), b, 0o644)
-		}
-		if err != nil {
+	for _, n := range write {
+		if err := durable.WriteFile(filepath.Join(dir, n), must(demo.File(n)), 0o644); err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("demo: %w", err)}
 		}
 	}
@@ -126,15 +131,21 @@ func makeDemoToken(ctx context.Context, w io.Writer, dir string) error {
 	if dir, err = filepath.Abs(dir); err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	conf := filepath.Join(dir, "softhsm2.conf")
+	pinFile := filepath.Join(dir, "pin")
 	if _, err := os.Stat(dir); err == nil {
-		return &exitError{code: 1, err: fmt.Errorf("demo token: %s exists; remove it or choose another --dir", dir)}
+		// A token made before is used again (a demo is run more than once); anything
+		// else in the way is not touched.
+		if _, err := os.Stat(filepath.Join(dir, "tokens")); err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("demo token: %s exists and is not a demo token; remove it or choose another --dir", dir)}
+		}
+		printDemoToken(w, dir, conf, pinFile)
+		return nil
 	}
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.MkdirAll(tokens, 0o700); err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("demo token: %w", err)}
 	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	pinFile := filepath.Join(dir, "pin")
 	err = errors.Join(
 		durable.WriteFile(conf, fmt.Appendf(nil, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n", tokens), 0o600),
 		durable.WriteFile(pinFile, []byte(demo.PIN+"\n"), 0o600))
@@ -157,10 +168,6 @@ func makeDemoToken(ctx context.Context, w io.Writer, dir string) error {
 	}
 	if err := run("--init-token", "--free", "--label", demoTokenLabel, "--pin", demo.PIN, "--so-pin", "so-"+demo.PIN); err != nil {
 		return &exitError{code: 1, err: err}
-	}
-	uri := func(object, id, pin string) string {
-		return "pkcs11:token=" + demoTokenLabel + ";object=" + object + ";id=%" + id +
-			"?module-path=" + softHSMModule + "&" + pin
 	}
 	withPIN := "pin-value=" + demo.PIN
 	for _, who := range demo.Identities {
@@ -192,19 +199,37 @@ func makeDemoToken(ctx context.Context, w io.Writer, dir string) error {
 		if err != nil {
 			return fmt.Errorf("demo token: %s: %w", c.file, err)
 		}
-		if err := hsm.ImportCertificate(ctx, uri(c.label, c.id, withPIN), cert, hsm.Options{}); err != nil {
+		if err := hsm.ImportCertificate(ctx, demoTokenURI(c.label, c.id, withPIN), cert, hsm.Options{}); err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("demo token: %w", err)}
 		}
 	}
+	printDemoToken(w, dir, conf, pinFile)
+	return nil
+}
+
+func demoTokenURI(object, id, pin string) string {
+	return "pkcs11:token=" + demoTokenLabel + ";object=" + object + ";id=%" + id + "?module-path=" + softHSMModule + "&" + pin
+}
+
+// printDemoToken prints the shell lines that name the demo token's keys.
+func printDemoToken(w io.Writer, dir, conf, pinFile string) {
 	esc := (&url.URL{Path: pinFile}).EscapedPath()
 	fmt.Fprintf(w, "# DEMO SoftHSM2 token %q in %s: the test PKI's keys (public; NOT FOR PRODUCTION)\n", demoTokenLabel, dir)
 	fmt.Fprintf(w, "# the PIN to type (demo PIN): %s; in %s for pin-source=\n", demo.PIN, pinFile)
 	fmt.Fprintf(w, "export SOFTHSM2_CONF=%s\n", shellQuote(conf))
 	for _, who := range demo.Identities {
 		fmt.Fprintf(w, "# %s: %s\n", who.Role, who.Agent)
-		fmt.Fprintf(w, "%s=%s\n", demoTokenVar[who.Name], shellQuote(uri(who.Name, who.ID, "pin-source="+esc)))
+		fmt.Fprintf(w, "%s=%s\n", demoTokenVar[who.Name], shellQuote(demoTokenURI(who.Name, who.ID, "pin-source="+esc)))
 	}
-	return nil
+}
+
+// must returns b, or panics on err: for the files the demo package embeds, whose
+// absence its tests catch.
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // demoTokenVar names each demo key's URI in the lines kyso demo token prints.

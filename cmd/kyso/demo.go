@@ -91,7 +91,12 @@ func writeDemoFiles(w io.Writer, dir string) error {
 			return &exitError{code: 1, err: fmt.Errorf("demo: %w", err)}
 		}
 	}
-	fmt.Fprintf(w, "# DEMO files (test PKI, NOT FOR PRODUCTION) written to %s: %s\n", dir, strings.Join(names, " "))
+	switch {
+	case len(write) == 0:
+		fmt.Fprintf(w, "# DEMO files (test PKI, NOT FOR PRODUCTION) already in %s: %s\n", dir, strings.Join(names, " "))
+	default:
+		fmt.Fprintf(w, "# DEMO files (test PKI, NOT FOR PRODUCTION) written to %s: %s\n", dir, strings.Join(write, " "))
+	}
 	return nil
 }
 

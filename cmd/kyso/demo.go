@@ -41,6 +41,9 @@ func newDemoCmd() *cobra.Command {
 		Long: `The demo uses the test PKI built into kyso (certs-testdata): its private keys are
 public, so nothing it signs may be used for real. kyso serve --demo serves it;
 kyso verify --trust with its root checks revocation against its built-in CRLs.`,
+		Example: `  kyso demo files
+  eval "$(kyso demo token)"
+  kyso serve --demo`,
 	}
 	cmd.AddCommand(newDemoFilesCmd(), newDemoTokenCmd())
 	return cmd
@@ -55,10 +58,8 @@ content is left as it is, one with other content is not overwritten (exit 1):
   ` + demo.DraftPDF + `   a draft công văn with the number and date left blank
   ` + demo.SignatureImage + `     the leader's signature image, marked MẪU / SAMPLE
   ` + demo.SealImage + `    the organisation's seal image, marked MẪU / SAMPLE
-  root-ca.pem chain.pem leader.pem clerk.pem org.pem   the test PKI's certificates
-
-Example:
-  kyso demo files && kyso sign --key "$ORG_KEY" -o signed.pdf ` + demo.DraftPDF,
+  root-ca.pem chain.pem leader.pem clerk.pem org.pem   the test PKI's certificates`,
+		Example: `  kyso demo files && kyso sign --key "$ORG_KEY" -o signed.pdf ` + demo.DraftPDF,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
@@ -112,10 +113,8 @@ keys of the test PKI with their certificates, and the sub CA and root certificat
 pin-source=); the SO PIN is so-` + demo.PIN + `.
 
 It prints shell lines to eval: SOFTHSM2_CONF, and the pkcs11: URIs of the three keys
-as LEADER_TOKEN, CLERK_TOKEN and ORG_KEY. Needs the Debian package softhsm2.
-
-Example:
-  eval "$(kyso demo token)" && kyso keys list "$ORG_KEY"`,
+as LEADER_TOKEN, CLERK_TOKEN and ORG_KEY. Needs the Debian package softhsm2.`,
+		Example: `  eval "$(kyso demo token)" && kyso keys list "$ORG_KEY"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return makeDemoToken(cmd.Context(), cmd.OutOrStdout(), dir)

@@ -45,14 +45,12 @@ signing key, trust anchors) — except in a checkout of Kyso's source, where it 
 the test certificates' revocation URLs are mapped to. Its private keys are public:
 never use --demo with real documents.
 
-Example:
-  kyso serve --demo
-  kyso serve --config /etc/kyso/kyso.yaml
-
 Environment variables override the file: ` + serveEnvList() + `.
 
 SIGINT or SIGTERM stops taking requests and lets those in flight finish within
 server.shutdown_grace.`,
+		Example: `  kyso serve --demo
+  kyso serve --config /etc/kyso/kyso.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

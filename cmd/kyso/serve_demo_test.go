@@ -181,3 +181,35 @@ func TestDemoToken(t *testing.T) {
 		t.Errorf("second run: %v\n%s\nwant\n%s", err, again.String(), first.String())
 	}
 }
+
+// TestDemoFiles: kyso demo files writes the samples and certificates, run again
+// changes nothing, and a different file of the same name is left alone (exit 1).
+func TestDemoFiles(t *testing.T) {
+	dir := t.TempDir()
+	if code, msg := kysoExit(t, "demo", "files", dir); code != 0 || !strings.Contains(msg, "written") {
+		t.Fatalf("demo files: %d %s", code, msg)
+	}
+	for _, n := range []string{demo.DraftPDF, demo.SignatureImage, demo.SealImage, "root-ca.pem", "leader.pem"} {
+		got, err := os.ReadFile(filepath.Join(dir, n))
+		want, _ := demo.File(n)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "org.key")); err == nil {
+		t.Error("demo files wrote a private key; the keys go to the demo token only")
+	}
+	if code, msg := kysoExit(t, "demo", "files", dir); code != 0 || !strings.Contains(msg, "already in") {
+		t.Errorf("second run: %d %s", code, msg)
+	}
+	mine := filepath.Join(dir, demo.SealImage)
+	if err := os.WriteFile(mine, []byte("my own seal"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := kysoExit(t, "demo", "files", dir); code != 1 || !strings.Contains(msg, "not overwritten") {
+		t.Errorf("over a different file: %d %s", code, msg)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "my own seal" {
+		t.Error("the different file was overwritten")
+	}
+}

@@ -60,7 +60,7 @@ content is left as it is, one with other content is not overwritten (exit 1):
   ` + demo.SealImage + `    the organisation's seal image, marked MẪU / SAMPLE
   root-ca.pem chain.pem leader.pem clerk.pem org.pem   the test PKI's certificates`,
 		Example: `  kyso demo files && kyso sign --key "$ORG_KEY" -o signed.pdf ` + demo.DraftPDF,
-		Args: cobra.MaximumNArgs(1),
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
 			if len(args) == 1 {
@@ -115,7 +115,7 @@ pin-source=); the SO PIN is so-` + demo.PIN + `.
 It prints shell lines to eval: SOFTHSM2_CONF, and the pkcs11: URIs of the three keys
 as LEADER_TOKEN, CLERK_TOKEN and ORG_KEY. Needs the Debian package softhsm2.`,
 		Example: `  eval "$(kyso demo token)" && kyso keys list "$ORG_KEY"`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return makeDemoToken(cmd.Context(), cmd.OutOrStdout(), dir)
 		},

@@ -97,11 +97,7 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 	if err != nil {
 		return err
 	}
-	if c, ok := opts.Revocation.(*pki.Checker); ok && demo.Trusts(opts.Anchors) {
-		// The demo PKI's certificates name CRL servers on 127.0.0.1 that nobody runs; its
-		// committed CRLs are built in. They are signed by the test CAs, so they answer
-		// for the test PKI's certificates only, and only because --trust names its root.
-		c.CRLs = append(c.CRLs, demo.CRLs()...)
+	if c, ok := opts.Revocation.(*pki.Checker); ok && len(c.CRLs) > 0 {
 		fmt.Fprintln(stderr, "kyso: DEMO: the test PKI's root is trusted; its revocation comes from the test PKI's CRLs built into kyso (NOT FOR PRODUCTION)")
 	}
 
@@ -181,6 +177,12 @@ func (f verifyFlags) options() (verify.Options, error) {
 	}
 	if err := f.applyTrust(&opts); err != nil {
 		return opts, err
+	}
+	if c, ok := opts.Revocation.(*pki.Checker); ok && demo.Trusts(opts.Anchors) {
+		// The demo PKI's certificates name CRL servers on 127.0.0.1 that nobody runs; its
+		// committed CRLs are built in. They are signed by the test CAs, so they answer
+		// for the test PKI's certificates only, and only because --trust names its root.
+		c.CRLs = append(c.CRLs, demo.CRLs()...)
 	}
 	return opts, nil
 }

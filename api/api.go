@@ -41,6 +41,7 @@ type (
 	UnvalidatedSignature  = app.UnvalidatedSignature
 	DocumentRecord        = app.DocumentRecord
 	Verification          = app.Verification
+	VerdictRecord         = app.VerdictRecord
 	SignatureVerification = app.SignatureVerification
 	VersionRecord         = app.VersionRecord
 	NewDocument           = app.NewDocument

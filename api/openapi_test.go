@@ -123,7 +123,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		probInvalidJSON, probInvalidRequest, probUnauthenticated, probForbidden, probKeyNotGranted,
 		probNotFound, probMethod, probExpired, probConflict, probUploadTooLarge, probUnsupportedMedia,
 		probInvalidDocument, probRateLimited, probInternal, probNotImplemented,
-		probKeyUnavailable, probNotReady, probTimeout, probUpstream, probLimitExceeded,
+		probKeyUnavailable, probNotReady, probTimeout, probUpstream, probLimitExceeded, probReturned,
 	} {
 		catalogue = append(catalogue, ProblemBase+k.slug)
 	}
@@ -196,6 +196,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"CertificateCounts", jsonFields(app.CertificateCounts{})},
 		{"RegisterBook", jsonFields(RegisterBook{})},
 		{"RegisterEntry", jsonFields(RegisterEntry{})},
+		{"Verdict", jsonFields(VerdictRecord{})},
 		{"PrepareForm", append([]string{"file", "image"}, prepareFields...)},
 		{"CreateClientRequest", jsonFields(createClientRequest{})},
 		{"UnvalidatedSignature", jsonFields(UnvalidatedSignature{})},

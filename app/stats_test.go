@@ -54,7 +54,7 @@ func TestStatsAddUp(t *testing.T) {
 	}
 	const receiver = "000.00.00.G22"
 	for i, content := range issued {
-		if _, _, err := f.svc.Receive(f.ctx, ReceiveRequest{Content: bytes.NewReader(content), Filename: "den.pdf", Holder: receiver, Issuer: agency,
+		if _, err := f.svc.Receive(f.ctx, ReceiveRequest{Content: bytes.NewReader(content), Filename: "den.pdf", Holder: receiver, Issuer: agency,
 			Number: docid.NumberSymbol{Number: i + 1, Symbol: "UBND-VP"}, Summary: "Văn bản đến", Type: "CV", IssuedAt: day, Actor: "văn thư",
 			Urgency: store.UrgencyUrgent}); err != nil {
 			t.Fatal(err)

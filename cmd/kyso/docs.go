@@ -365,8 +365,8 @@ shape GET /v1/documents answers ({"documents": [...]}, ISO 8601 times).`,
 			return printJSONOrTable(cmd.OutOrStdout(), asJSON, map[string]any{"documents": docs}, func(tw io.Writer) {
 				fmt.Fprintln(tw, tr(l, "docs.list.header"))
 				for _, d := range docs {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, tr(l, "direction."+d.Direction), tr(l, "status."+d.Status),
-						recordReg(d), recordNumber(d), dateIn(l, d.IssuedAt), orDash(d.Identifier), d.Summary)
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, tr(l, "direction."+d.Direction), tr(l, "status."+d.Status),
+						recordReg(d), recordNumber(d), dateIn(l, d.IssuedAt), orDash(d.Identifier), recordVerdict(d), d.Summary)
 				}
 			})
 		},
@@ -379,7 +379,7 @@ shape GET /v1/documents answers ({"documents": [...]}, ISO 8601 times).`,
 	f.StringVar(&q.AgencyCode, "agency", "", "issuing agency code")
 	f.StringVar(&q.HolderCode, "holder", "", "keeping agency code")
 	f.StringVar(&q.Direction, "direction", "", "incoming or outgoing")
-	f.StringVar(&q.Status, "status", "", "draft, approved, issued or received")
+	f.StringVar(&q.Status, "status", "", "draft, approved, issued, received or returned")
 	f.StringVar(&from, "from", "", "issued on or after yyyy-MM-dd")
 	f.StringVar(&to, "to", "", "issued on or before yyyy-MM-dd")
 	f.StringVar(&q.Text, "text", "", "text in the summary")
@@ -430,6 +430,22 @@ func numberString(d *store.Document) string {
 		return "…/" + d.Symbol
 	}
 	return "-"
+}
+
+// verdictString is a document's verdict, INDICATION/SUB_INDICATION ("-": never verified).
+func verdictString(d *store.Document) string {
+	if d.Verdict == "" {
+		return "-"
+	}
+	return strings.TrimSuffix(d.Verdict+"/"+d.VerdictSub, "/")
+}
+
+// recordVerdict is verdictString of a record.
+func recordVerdict(d app.DocumentRecord) string {
+	if d.Verdict == nil {
+		return "-"
+	}
+	return strings.TrimSuffix(d.Verdict.Indication+"/"+d.Verdict.SubIndication, "/")
 }
 
 func newDocsGetCmd(sf *storeFlags) *cobra.Command {
@@ -486,6 +502,11 @@ func newDocsGetCmd(sf *storeFlags) *cobra.Command {
 			fmt.Fprintln(w, tr(l, "docs.get.title", d.ID, tr(l, "direction."+string(d.Direction)), tr(l, "status."+string(d.Status))))
 			fmt.Fprint(w, tr(l, "docs.get.fields", deref(d.Identifier), numberString(d), regString(d), d.Type, d.Summary,
 				d.AgencyCode, d.HolderCode, dateIn(l, d.IssuedAt), dateIn(l, d.ReceivedAt)))
+			fmt.Fprint(w, tr(l, "docs.get.verdict", verdictString(d)))
+			if d.VerdictReason != "" {
+				fmt.Fprintf(w, " — %s", d.VerdictReason)
+			}
+			fmt.Fprintln(w)
 			fmt.Fprintln(w, tr(l, "docs.get.versions"))
 			for _, v := range vs {
 				fmt.Fprintln(w, tr(l, "docs.get.version", v.Seq, v.SHA256, v.Size, v.SignatureCount, v.Filename, v.CreatedBy))

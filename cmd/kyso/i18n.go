@@ -257,6 +257,7 @@ ghi ra tệp (an toàn khi mất điện, chỉ chủ tệp đọc được), kh
 		"status.approved":             "đã duyệt",
 		"status.issued":               "đã ban hành",
 		"status.received":             "đã tiếp nhận",
+		"status.returned":             "đã trả lại",
 		"sig.approve":                 "duyệt (lãnh đạo)",
 		"sig.issue":                   "ban hành (cơ quan)",
 		"sig.sign":                    "ký khác",
@@ -283,7 +284,7 @@ ghi ra tệp (an toàn khi mất điện, chỉ chủ tệp đọc được), kh
 		"registers.not_issued":        "đã cấp số, chưa ban hành",
 
 		// kyso docs
-		"docs.list.header":   "ID\tLOẠI\tTRẠNG THÁI\tSỐ ĐK\tSỐ, KÝ HIỆU\tNGÀY\tMÃ ĐỊNH DANH\tTRÍCH YẾU",
+		"docs.list.header":   "ID\tLOẠI\tTRẠNG THÁI\tSỐ ĐK\tSỐ, KÝ HIỆU\tNGÀY\tMÃ ĐỊNH DANH\tKẾT QUẢ KIỂM TRA\tTRÍCH YẾU",
 		"direction.outgoing": "đi",
 		"direction.incoming": "đến",
 		"docs.imported":      "đã nhập %d văn bản (%.1f MiB) trong %s: %.1f văn bản/giây, %.1f MiB/giây",
@@ -292,6 +293,7 @@ ghi ra tệp (an toàn khi mất điện, chỉ chủ tệp đọc được), kh
 		"docs.get.title":     "Văn bản %d (%s, %s)",
 		"docs.get.fields": "  mã định danh:  %s\n  số, ký hiệu:   %s\n  số đăng ký:    %s\n  loại:          %s\n  trích yếu:     %s\n" +
 			"  cơ quan:       %s (lưu tại %s)\n  ngày ban hành: %s\n  ngày đến:      %s\n",
+		"docs.get.verdict":       "  kiểm tra chữ ký: %s",
 		"docs.get.versions":      "Các phiên bản:",
 		"docs.get.version":       "  %d  %s  %d byte  %d chữ ký  %s  bởi %s",
 		"docs.get.attachment":    "Tệp đính kèm: %s  %s  %d byte",
@@ -383,6 +385,7 @@ in number order, dates as dd/MM/yyyy — the same bytes as GET /v1/registers/ent
 		"status.approved":             "approved",
 		"status.issued":               "issued",
 		"status.received":             "received",
+		"status.returned":             "returned",
 		"sig.approve":                 "approve (leader)",
 		"sig.issue":                   "issue (organisation)",
 		"sig.sign":                    "other signing",
@@ -408,7 +411,7 @@ in number order, dates as dd/MM/yyyy — the same bytes as GET /v1/registers/ent
 		"registers.withheld":          "classified: withheld",
 		"registers.not_issued":        "numbered, not issued",
 
-		"docs.list.header":   "ID\tDIRECTION\tSTATUS\tREG\tNUMBER\tISSUED\tIDENTIFIER\tSUMMARY",
+		"docs.list.header":   "ID\tDIRECTION\tSTATUS\tREG\tNUMBER\tISSUED\tIDENTIFIER\tVERDICT\tSUMMARY",
 		"direction.outgoing": "outgoing",
 		"direction.incoming": "incoming",
 		"docs.imported":      "imported %d documents (%.1f MiB) in %s: %.1f documents/s, %.1f MiB/s",
@@ -417,6 +420,7 @@ in number order, dates as dd/MM/yyyy — the same bytes as GET /v1/registers/ent
 		"docs.get.title":     "Document %d (%s, %s)",
 		"docs.get.fields": "  identifier: %s\n  number:     %s\n  register:   %s\n  type:       %s\n  summary:    %s\n" +
 			"  agency:     %s (kept by %s)\n  issued:     %s\n  received:   %s\n",
+		"docs.get.verdict":       "  verdict:    %s",
 		"docs.get.versions":      "Versions:",
 		"docs.get.version":       "  %d  %s  %d bytes  %d signatures  %s  by %s",
 		"docs.get.attachment":    "Attachment: %s  %s  %d bytes",

@@ -392,6 +392,9 @@ type RegisterLine struct {
 	At         *time.Time // issued or received at; reserved, voided at
 	Reason     string
 	Actor      string
+	// Confidentiality is the document's, for the caller to hide what a reader may
+	// not see.
+	Confidentiality Confidentiality
 }
 
 // RegisterNumbers lists every number from 1 to the last taken in a register's year,
@@ -427,13 +430,30 @@ func (s *Store) RegisterNumbers(ctx context.Context, registerID int64, year int)
 	if err := db.Where("register_id = ? AND year = ? AND reg_number IS NOT NULL", registerID, year).Find(&docs).Error; err != nil {
 		return nil, fmt.Errorf("store: register numbers: %w", err)
 	}
+	if len(recs) > 0 {
+		var confs []struct {
+			ID              int64
+			Confidentiality Confidentiality
+		}
+		if err := db.Raw(`SELECT d.id, d.confidentiality FROM documents d JOIN register_numbers r ON r.document_id = d.id
+			WHERE r.register_id = ? AND r.year = ?`, registerID, year).Scan(&confs).Error; err != nil {
+			return nil, fmt.Errorf("store: register numbers: %w", err)
+		}
+		conf := map[int64]Confidentiality{}
+		for _, c := range confs {
+			conf[c.ID] = c.Confidentiality
+		}
+		for i := range lines {
+			lines[i].Confidentiality = conf[lines[i].DocumentID]
+		}
+	}
 	for _, d := range docs {
 		n := *d.RegNumber
 		if n < 1 || n > last {
 			continue
 		}
 		l := &lines[n-1]
-		l.DocumentID, l.Identifier, l.Reason = d.ID, deref(d.Identifier), ""
+		l.DocumentID, l.Identifier, l.Reason, l.Confidentiality = d.ID, deref(d.Identifier), "", d.Confidentiality
 		switch d.Status {
 		case StatusReceived:
 			l.Status, l.At = "received", d.ReceivedAt

@@ -111,3 +111,12 @@ func (s *Store) CreateRegister(ctx context.Context, agency docid.AgencyCode, kin
 	}
 	return &reg, nil
 }
+
+// GetRegister reads a register by id.
+func (s *Store) GetRegister(ctx context.Context, id int64) (*Register, error) {
+	var r Register
+	if err := s.db.WithContext(ctx).Take(&r, id).Error; err != nil {
+		return nil, notFound(err, fmt.Sprintf("register %d", id))
+	}
+	return &r, nil
+}

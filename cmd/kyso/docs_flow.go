@@ -154,7 +154,7 @@ register for the year, and it is stored.`,
 				return &exitError{code: 1, err: err}
 			}
 			defer st.Close()
-			svc := &app.Service{Store: st, Verify: vo}
+			svc := &app.Service{Store: st, Verify: vo, RegisterSeries: sf.registers}
 			d, rep, err := svc.Receive(ctx, req)
 			if rep != nil {
 				_ = rep.WriteText(cmd.ErrOrStderr(), verify.Vietnamese)

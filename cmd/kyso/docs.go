@@ -182,6 +182,11 @@ documents) unless --series or the series column names another, which is checked.
 				return err
 			}
 			defer s.Close()
+			for i, nd := range docs { // a series the configuration does not have is a usage error, before anything is stored
+				if _, err := sf.registers.SeriesFor(string(nd.Direction), nd.Type, string(nd.Confidentiality), nd.Series); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("docs import: %s: %w", items[i].file, err)}
+				}
+			}
 			return runImport(cmd, s, sf.registers, items, docs, total)
 		},
 	}

@@ -319,6 +319,9 @@ func readImportCSV(path string) ([]importMeta, error) {
 			return nil, fmt.Errorf("docs import: %s: %w", path, err)
 		}
 		if line == 1 {
+			if len(rec) != len(importCSVHeader) && len(rec) != len(importCSVHeader)+1 {
+				return nil, fmt.Errorf("docs import: %s line 1: wrong number of fields (%d; want %d, or %d with series)", path, len(rec), len(importCSVHeader), len(importCSVHeader)+1)
+			}
 			head := strings.Join(rec, ",")
 			if head != strings.Join(importCSVHeader, ",") && head != strings.Join(importCSVHeader, ",")+",series" {
 				return nil, fmt.Errorf("docs import: %s line 1: header must be %s (and optionally ,series)", path, strings.Join(importCSVHeader, ","))

@@ -260,6 +260,15 @@ func TestIssueNumbersCLI(t *testing.T) {
 			t.Errorf("import %v: series %q, want %q", c.args, d.Series, c.series)
 		}
 	}
+	// the CSV's optional series column
+	csvPath := filepath.Join(t.TempDir(), "meta.csv")
+	os.WriteFile(csvPath, []byte("file,direction,agency,holder,type,summary,number,issued,received,identifier,series\n"+
+		env.draft+",outgoing,000.00.00.H43,,CV,Tờ trình,UBND-VP,,,,QĐ\n"), 0o600)
+	code, out = kysoExit(t, "docs", "import", "--config", cfg, "--data-dir", env.data, "--csv", csvPath, "--actor", "chuyên viên")
+	var id int64
+	if fmt.Sscanf(out, "%d", &id); code != 0 || env.document(t, id).Series != "QĐ" {
+		t.Errorf("import --csv with a series column: %d %s", code, out)
+	}
 }
 
 // cliFlow is a SQLite store, the test PKI with its revocation servers, a leader and a

@@ -421,10 +421,14 @@ func newDocsListCmd(sf *storeFlags) *cobra.Command {
 }
 
 func regString(d *store.Document) string {
-	if d.RegNumber == nil {
-		return "-"
+	s := "-"
+	if d.RegNumber != nil {
+		s = fmt.Sprintf("%s/%d", docid.FormatNumber(*d.RegNumber), *d.Year)
 	}
-	return fmt.Sprintf("%s/%d", docid.FormatNumber(*d.RegNumber), *d.Year)
+	if d.Series != "" { // the main series goes unnamed
+		s += " (" + d.Series + ")"
+	}
+	return s
 }
 
 func numberString(d *store.Document) string {

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kyso-vn/kyso/internal/vntime"
@@ -157,6 +159,11 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 			return pades.Options{}, nil, rep, noPlace(doc.ID, err)
 		}
 	}
+	if rd == nil && s.lookupPublic(doc.AgencyCode, doc.Confidentiality) {
+		if rd, err = pdf.Open(f, size); err != nil {
+			return pades.Options{}, nil, rep, mapSignError(err)
+		}
+	}
 	app, err := sealAppearance(f, size, req)
 	if err != nil {
 		return pades.Options{}, nil, rep, err
@@ -205,6 +212,11 @@ func (s *Service) numberedOptions(numbered *store.Document, rd *pdf.Reader, app 
 			meta.Fields[k] = v
 		}
 	}
+	// The lookup page's QR code goes into the blank the approval made for it (rd is
+	// open when the document's register is public, issueOptions).
+	if numbered.Identifier != nil && rd != nil && s.lookupPublic(numbered.AgencyCode, numbered.Confidentiality) && pades.HasLookupBlank(rd) {
+		meta.Fields[pades.BlankLookup] = LookupURL(s.PublicBaseURL, *numbered.Identifier)
+	}
 	po, err := s.padesOptions(SignOptions{Level: req.Level, Reason: "Phát hành văn bản " + ns, Appearance: app, Metadata: meta}, cert, chain)
 	// the organisation's signature locks the number and the date it wrote: a later
 	// revision that changes them is not form filling the verifier allows
@@ -213,6 +225,21 @@ func (s *Service) numberedOptions(numbered *store.Document, rd *pdf.Reader, app 
 	}
 	slices.Sort(po.LockFields)
 	return po, err
+}
+
+// lookupPublic tells whether documents of this agency and confidentiality get the QR
+// code of their public lookup page: the agency's register is public
+// (public.registers), the server knows its public address (public.base_url) and the
+// document is not confidential (never shown there). The approval then makes the
+// lookup blank (pades.LookupBlank) and the issue fills it with the code.
+func (s *Service) lookupPublic(agency string, confidentiality store.Confidentiality) bool {
+	return s.PublicBaseURL != "" && confidentiality == store.Unclassified && slices.Contains(s.PublicRegisters, agency)
+}
+
+// LookupURL is the public lookup page of the document with this edXML identifier on
+// the server whose public address is base.
+func LookupURL(base, identifier string) string {
+	return strings.TrimRight(base, "/") + "/tra-cuu/" + url.PathEscape(identifier)
 }
 
 // TextBlock is the text an organisation's signature shows on an attachment in a

@@ -103,6 +103,11 @@ type Service struct {
 	// RegisterSeries chooses the register series of each document stored (registers:;
 	// nil: config.DefaultRegisters, the secret series only).
 	RegisterSeries *config.Registers
+	// PublicBaseURL is where the public reaches this server (public.base_url, e.g.
+	// "https://vanban.ninhthuan.gov.vn"). With it, issuing a document of a public
+	// register draws a QR code on its first page that links to the document's lookup
+	// page, PublicBaseURL + "/tra-cuu/" + identifier. Empty: no QR code.
+	PublicBaseURL string
 }
 
 // seriesFor is the register series of a document of direction, type and

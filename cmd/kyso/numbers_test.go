@@ -148,7 +148,7 @@ func TestSeriesOverAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintln(f, "registers:\n  outgoing: [{name: QĐ, types: [QĐ]}, {name: NQ, types: [NQ]}]")
+	fmt.Fprintln(f, "registers:\n  secret_series: Mật\n  outgoing: [{name: QĐ, types: [QĐ]}, {name: NQ, types: [NQ]}]")
 	f.Close()
 	e.restart(t, nil)
 	doc := testenv.OnePagePDF("Quyết định")
@@ -228,7 +228,7 @@ func TestIssueNumbersCLI(t *testing.T) {
 	// series: the configuration's per-type series, Mật for classified documents, and
 	// an override that is checked
 	cfg := filepath.Join(t.TempDir(), "kyso.yaml")
-	os.WriteFile(cfg, []byte("registers:\n  outgoing: [{name: QĐ, types: [QĐ]}]\n"), 0o600)
+	os.WriteFile(cfg, []byte("registers:\n  secret_series: Mật\n  outgoing: [{name: QĐ, types: [QĐ]}]\n"), 0o600)
 	imp := func(extra ...string) (int, string) {
 		args := append([]string{"docs", "import", "--config", cfg, "--data-dir", env.data, "--direction", "outgoing", "--agency", "000.00.00.H43",
 			"--number", "QĐ-UBND", "--actor", "chuyên viên"}, extra...)

@@ -12,17 +12,22 @@ import (
 // (Decree 30/2020 Art. 15): secret documents have their own series (Art. 15.2), legal
 // normative documents one per type (Art. 15.1), the rest share the main series ("").
 //
-// A classified document (Mật, Tối mật, Tuyệt mật) goes to SecretSeries; else a
-// document whose type is listed under a series goes to that series; else to the main
-// one. The defaults keep only the series the decree requires of everyone, the secret
-// one, so an upgrade does not move an agency's documents mid-year; per-type series
-// are the agency's choice:
+// A classified document (Mật, Tối mật, Tuyệt mật) goes to SecretSeries when one is
+// set; else a document whose type is listed under a series goes to that series; else
+// to the main one.
+//
+// The default is the main series alone, as before series existed: every series counts
+// from 01, and number and symbol must be unique in a year (Art. 15.1), so a series
+// whose documents share the main series' symbol would collide at once (the store
+// refuses such a number, CodeSymbolTaken). An agency turns series on together with
+// the symbols that keep them apart:
 //
 //	registers:
+//	  secret_series: Mật
 //	  outgoing: [{name: QĐ, types: [QĐ]}, {name: NQ, types: [NQ]}]
 type Registers struct {
 	// SecretSeries is the series of classified documents, in both directions; ""
-	// keeps them in the main series (not what Decree 30 asks).
+	// (the default) keeps them in the main series.
 	SecretSeries string   `yaml:"secret_series"`
 	Outgoing     []Series `yaml:"outgoing"`
 	Incoming     []Series `yaml:"incoming"`
@@ -35,8 +40,8 @@ type Series struct {
 	Types []string `yaml:"types"`
 }
 
-// DefaultRegisters is the registers: section when none is given.
-func DefaultRegisters() Registers { return Registers{SecretSeries: "Mật"} }
+// DefaultRegisters is the registers: section when none is given: the main series only.
+func DefaultRegisters() Registers { return Registers{} }
 
 var registersEnv = []EnvVar{
 	{"KYSO_REGISTERS_SECRET_SERIES", "registers.secret_series", func(c *Config, v string) error { c.Registers.SecretSeries = v; return nil }},
@@ -91,7 +96,7 @@ func (r Registers) SeriesFor(direction, docType, confidentiality, override strin
 	classified := confidentiality != ""
 	chosen := ""
 	switch {
-	case classified:
+	case classified && r.SecretSeries != "":
 		chosen = r.SecretSeries
 	default:
 		for _, s := range list {
@@ -112,7 +117,7 @@ func (r Registers) SeriesFor(direction, docType, confidentiality, override strin
 	if strings.EqualFold(override, "main") {
 		want = ""
 	}
-	if classified {
+	if classified && r.SecretSeries != "" {
 		if want != r.SecretSeries {
 			return "", fault.Errorf(fault.Invalid, "a %s document is numbered in the secret series %q, not %q", confidentiality, r.SecretSeries, override)
 		}

@@ -9,13 +9,22 @@ import (
 )
 
 // TestRegisterSeries: the series come from the type and the confidentiality, by
-// default only the secret one; an override is checked against the configuration.
+// default the main one alone; an override is checked against the configuration.
 func TestRegisterSeries(t *testing.T) {
 	def, err := Load("", noEnv)
-	if err != nil || def.Registers.SecretSeries != "Mật" || len(def.Registers.Outgoing) != 0 {
+	if err != nil || def.Registers.SecretSeries != "" || len(def.Registers.Outgoing) != 0 {
 		t.Fatalf("default: %+v %v", def.Registers, err)
 	}
+	for _, c := range [][3]string{{"QĐ", "secret", ""}, {"CV", "", ""}, {"CV", "main", ""}} {
+		if got, err := def.Registers.SeriesFor("outgoing", c[0], c[1], ""); err != nil || got != "" {
+			t.Errorf("default, %v: %q %v", c, got, err)
+		}
+	}
+	if _, err := def.Registers.SeriesFor("outgoing", "CV", "", "Mật"); !errors.Is(err, fault.Invalid) {
+		t.Errorf("default, override Mật: %v", err)
+	}
 	cfg, err := Load(writeFile(t, `registers:
+  secret_series: Mật
   outgoing: [{name: QĐ, types: [QĐ, qd]}, {name: NQ, types: [NQ]}]
   incoming: [{name: Đơn thư, types: [Đơn]}]`), noEnv)
 	if err != nil {
@@ -55,7 +64,7 @@ func TestRegisterSeries(t *testing.T) {
 	for yaml, key := range map[string]string{
 		"registers: {outgoing: [{name: QĐ, types: [QĐ]}, {name: QĐ2, types: [qđ]}]}": "registers.outgoing[1].types",
 		"registers: {outgoing: [{name: '', types: [QĐ]}]}":                           "registers.outgoing[0].name",
-		"registers: {outgoing: [{name: Mật, types: [QĐ]}]}":                          "registers.outgoing[0].name",
+		"registers: {secret_series: Mật, outgoing: [{name: Mật, types: [QĐ]}]}":      "registers.outgoing[0].name",
 		"registers: {incoming: [{name: X}]}":                                         "registers.incoming[0].types",
 	} {
 		_, err := Load(writeFile(t, yaml), noEnv)

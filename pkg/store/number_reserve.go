@@ -154,6 +154,9 @@ func (s *Store) ReserveNumber(ctx context.Context, id int64, at, until time.Time
 		if err != nil {
 			return err
 		}
+		if err := symbolFree(tx, &d, reg, year, n); err != nil {
+			return err // rolled back: the number is not taken
+		}
 		rec := NumberRecord{RegisterID: reg.ID, Year: year, Number: n, DocumentID: d.ID, Status: NumberReserved,
 			ReservedAt: now, ExpiresAt: dbTime(until), Actor: actor}
 		if err := tx.Create(&rec).Error; err != nil {
@@ -171,6 +174,43 @@ func (s *Store) ReserveNumber(ctx context.Context, id int64, at, until time.Time
 		return nil, err
 	}
 	return &out, nil
+}
+
+// CodeSymbolTaken refines the Conflict of an issue whose number and symbol another
+// series of the agency already gave this year.
+const CodeSymbolTaken = "symbol-taken"
+
+// symbolFree refuses number n for d when another series of d's agency already holds
+// n with d's symbol this year (issued, or reserved): number and symbol are unique in a
+// year (Decree 30 Art. 15.1), and series that share a symbol would both start at 01.
+// Within one series the counter keeps them apart.
+func symbolFree(tx *gorm.DB, d *Document, reg *Register, year, n int) error {
+	var others []string
+	err := tx.Raw(`SELECT r.series FROM documents d JOIN registers r ON r.id = d.register_id
+		WHERE d.agency_code = ? AND d.direction = ? AND d.year = ? AND d.reg_number = ? AND d.symbol = ? AND d.legal_year = ? AND d.register_id <> ?
+		UNION ALL
+		SELECT r.series FROM register_numbers n JOIN documents d ON d.id = n.document_id JOIN registers r ON r.id = n.register_id
+		WHERE r.agency_code = ? AND r.kind = ? AND n.year = ? AND n.number = ? AND n.status = ? AND d.symbol = ? AND d.legal_year = ? AND n.register_id <> ?`,
+		d.AgencyCode, Outgoing, year, n, d.Symbol, d.LegalYear, reg.ID,
+		d.AgencyCode, Outgoing, year, n, NumberReserved, d.Symbol, d.LegalYear, reg.ID).Scan(&others).Error
+	if err != nil {
+		return fmt.Errorf("store: reserve number: %w", err)
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	other := struct{ Series string }{others[0]}
+	ns := docid.NumberSymbol{Number: n, Year: d.LegalYear, Symbol: d.Symbol}
+	return fault.WithCode(fault.Errorf(fault.Conflict, "%s of %d is already held in the %s series, so document %d cannot take it in the %s series: "+
+		"number and symbol are unique in a year (Decree 30 Art. 15.1), and each series counts from 01 — documents of a series need a symbol of their own",
+		ns, year, seriesName(other.Series), d.ID, seriesName(reg.Series)), CodeSymbolTaken)
+}
+
+func seriesName(s string) string {
+	if s == "" {
+		return "main"
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 // plan fills d with number n of year, issued at at.

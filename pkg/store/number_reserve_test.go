@@ -144,8 +144,12 @@ func TestSeriesRegisters(t *testing.T) {
 		ctx := context.Background()
 		s := openStore(t, cfg, newClock(t0))
 		mk := func(series string) *Document {
+			symbol := "UBND-VP" // series apart need symbols apart (TestSeriesSymbolTaken)
+			if series != "" {
+				symbol = "QĐ-UBND"
+			}
 			d, err := s.CreateDocument(ctx, NewDocument{Direction: Outgoing, Type: "QĐ", AgencyCode: "000.00.00.H43", Series: series,
-				Number: docid.NumberSymbol{Symbol: "QĐ-UBND"}, Content: strings.NewReader("draft " + series + time.Now().String()), Actor: "drafter"})
+				Number: docid.NumberSymbol{Symbol: symbol}, Content: strings.NewReader("draft " + series + time.Now().String()), Actor: "drafter"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,6 +187,37 @@ func TestSeriesRegisters(t *testing.T) {
 		if _, err := s.CreateDocument(ctx, NewDocument{Direction: Outgoing, AgencyCode: "000.00.00.H43", Series: strings.Repeat("x", 65),
 			Content: strings.NewReader("x"), Actor: "a"}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("a 65-byte series: %v", err)
+		}
+	})
+}
+
+// TestSeriesSymbolTaken: two series that share a symbol would both print 01/UBND-VP:
+// the second is refused, with nothing taken, until its document has a symbol of its own.
+func TestSeriesSymbolTaken(t *testing.T) {
+	eachBackend(t, false, func(t *testing.T, cfg Config) {
+		ctx := context.Background()
+		s := openStore(t, cfg, newClock(t0))
+		mk := func(series, symbol string) *Document {
+			d, err := s.CreateDocument(ctx, NewDocument{Direction: Outgoing, AgencyCode: "000.00.00.H43", Series: series,
+				Number: docid.NumberSymbol{Symbol: symbol}, Content: strings.NewReader(series + symbol + time.Now().String()), Actor: "drafter"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Approve(ctx, d.ID, VersionInput{Content: strings.NewReader(fmt.Sprintf("approved %d", d.ID)), Actor: "leader"}); err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		main, secret, own := mk("", "UBND-VP"), mk("Mật", "UBND-VP"), mk("Mật", "UBND-VPM")
+		if _, err := s.ReserveNumber(ctx, main.ID, t0, t0.Add(time.Hour), "clerk"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ReserveNumber(ctx, secret.ID, t0, t0.Add(time.Hour), "clerk"); fault.CodeOf(err) != CodeSymbolTaken || !strings.Contains(err.Error(), "01/UBND-VP") {
+			t.Fatalf("a second 01/UBND-VP: %v, want %s", err, CodeSymbolTaken)
+		}
+		p, err := s.ReserveNumber(ctx, own.ID, t0, t0.Add(time.Hour), "clerk")
+		if err != nil || *p.RegNumber != 1 {
+			t.Fatalf("01/UBND-VPM: %v %v (the refused attempt must not have used number 1)", p, err)
 		}
 	})
 }

@@ -101,7 +101,7 @@ type Service struct {
 	// (public.registers; see PublicDocument).
 	PublicRegisters []string
 	// RegisterSeries chooses the register series of each document stored (registers:;
-	// nil: config.DefaultRegisters, the secret series only).
+	// nil: config.DefaultRegisters, the main series only).
 	RegisterSeries *config.Registers
 	// PublicBaseURL is where the public reaches this server (public.base_url, e.g.
 	// "https://vanban.ninhthuan.gov.vn"). With it, issuing a document of a public

@@ -52,7 +52,7 @@ func addStoreFlags(cmd *cobra.Command) *storeFlags {
 	pf.StringVar(&f.dsn, "db-dsn", env("KYSO_DB_DSN", ""), "database address (default: DATA-DIR/kyso.db for sqlite)")
 	pf.StringVar(&f.dataDir, "data-dir", env("KYSO_DATA_DIR", "./kyso-data"), "directory for blobs and the SQLite file")
 	pf.BoolVar(&f.blobsInDB, "blobs-in-db", blobs, "keep document content in the database (PostgreSQL replicas without shared disk)")
-	pf.StringVar(&f.config, "config", env("KYSO_CONFIG", ""), "kyso serve's YAML configuration, whose registers: section chooses the register series (default: built-in, Mật for classified documents)")
+	pf.StringVar(&f.config, "config", env("KYSO_CONFIG", ""), "kyso serve's YAML configuration, whose registers: section chooses the register series (default: the main series only)")
 	return f
 }
 
@@ -140,8 +140,8 @@ or from a CSV file (--csv) with the columns
   file,direction,agency,holder,type,summary,number,issued,received,identifier[,series]
 where number is like 05/UBND-VP and dates are yyyy-MM-dd (Vietnam). Incoming documents
 get the next arrival number of the holder's incoming register. The register series
-comes from the type and confidentiality (registers: in --config; Mật for classified
-documents) unless --series or the series column names another, which is checked.`,
+comes from the type and confidentiality (registers: in --config; by default the main
+series) unless --series or the series column names another, which is checked.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var items []importMeta
 			if csvPath != "" {

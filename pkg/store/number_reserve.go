@@ -333,11 +333,20 @@ func endedStatuses() []string {
 // voidTx voids one reserved number and audits it, and reports whether it did; one
 // settled meanwhile (by another replica's sweep, or issued) is left as it is.
 func (s *Store) voidTx(tx *gorm.DB, now time.Time, r NumberRecord, reason, actor string) (bool, error) {
+	return s.voidWhere(tx, now, r, reason, actor, false)
+}
+
+// voidWhere is voidTx; expiredOnly leaves a reservation whose hold was extended since
+// it was read.
+func (s *Store) voidWhere(tx *gorm.DB, now time.Time, r NumberRecord, reason, actor string, expiredOnly bool) (bool, error) {
 	if len(reason) > 1000 {
 		reason = reason[:1000]
 	}
-	res := tx.Model(&NumberRecord{}).Where("register_id = ? AND year = ? AND number = ? AND status = ?", r.RegisterID, r.Year, r.Number, NumberReserved).
-		Updates(map[string]any{"status": NumberVoided, "settled_at": now, "reason": reason, "actor": actor})
+	q := tx.Model(&NumberRecord{}).Where("register_id = ? AND year = ? AND number = ? AND status = ?", r.RegisterID, r.Year, r.Number, NumberReserved)
+	if expiredOnly {
+		q = q.Where("expires_at <= ?", now)
+	}
+	res := q.Updates(map[string]any{"status": NumberVoided, "settled_at": now, "reason": reason, "actor": actor})
 	if res.Error != nil {
 		return false, fmt.Errorf("store: void number: %w", res.Error)
 	}
@@ -408,7 +417,7 @@ func (s *Store) VoidExpiredReservations(ctx context.Context, limit int) (int, er
 			}
 			reason := fmt.Sprintf("expired: the issue prepared at %s was not completed by %s",
 				r.ReservedAt.In(docid.Vietnam).Format(time.RFC3339), r.ExpiresAt.In(docid.Vietnam).Format(time.RFC3339))
-			voided, err := s.voidTx(tx, now, r, reason, "kyso")
+			voided, err := s.voidWhere(tx, now, r, reason, "kyso", true)
 			if voided {
 				n++
 			}

@@ -683,7 +683,7 @@ func testServeDocuments(t *testing.T, rs *runningServer, clerk string, signed []
 		t.Errorf("download: %d, %d bytes, ETag %q", resp.StatusCode, len(body), resp.Header.Get("ETag"))
 	}
 
-	incoming := "/v1/documents/receive?agency=000.00.00.G22&holder=" + org + "&identifier=000.00.00.G22,2025/09/30,7816/VPCP-TT%C4%90%C4%90T&type=CV"
+	incoming := "/v1/documents/receive?accept_indeterminate=true&agency=000.00.00.G22&holder=" + org + "&identifier=000.00.00.G22,2025/09/30,7816/VPCP-TT%C4%90%C4%90T&type=CV"
 	resp, body = rs.call(t, "POST", incoming, clerk, "application/pdf", bytes.NewReader(serveTestPDF("incoming")))
 	if resp.StatusCode != 201 || !strings.Contains(string(body), `"register_number":1`) || !strings.Contains(string(body), `"status":"received"`) ||
 		!strings.Contains(string(body), `"verification":{"indication":"NOT_SIGNED","signatures":[]}`) {
@@ -694,7 +694,7 @@ func testServeDocuments(t *testing.T, rs *runningServer, clerk string, signed []
 		status             int
 		problem, detail    string
 	}{
-		{"same identifier again", "POST", incoming, 409, "conflict", "already stored"},
+		{"same identifier again", "POST", incoming, 409, "conflict", "already registered by " + org + ": document"},
 		{"bad agency code", "POST", "/v1/documents?agency=ubnd%20t%E1%BB%89nh", 400, "invalid-request", "agency"},
 		{"no agency", "POST", "/v1/documents", 400, "invalid-request", "agency"},
 		{"receive without holder", "POST", "/v1/documents/receive?agency=000.00.00.G22", 400, "invalid-request", "holder"},

@@ -92,29 +92,8 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 	if f.content != "" && len(files) != 1 {
 		return verifyUsageErr("verify: --content goes with exactly one signature FILE")
 	}
-	opts := verify.Options{Offline: f.offline, Limits: f.limits}
-	opts.Limits.Timeout = f.timeout
-	if f.at != "" {
-		if opts.At, err = time.Parse(time.RFC3339, f.at); err != nil {
-			return verifyUsageErr("verify: --at: %v", err)
-		}
-	}
-	if !f.offline {
-		// one checker for every file: its OCSP and CRL caches serve them all
-		at := opts.At
-		opts.Revocation = &pki.Checker{OCSP: &pki.OCSPClient{}, CRL: &pki.CRLFetcher{}, Now: func() time.Time {
-			if at.IsZero() {
-				return time.Now()
-			}
-			return at
-		}}
-	}
-	if len(f.trust) > 0 {
-		if opts.Anchors, err = verify.LoadAnchors(f.trust...); err != nil {
-			return verifyUsageErr("%v", err)
-		}
-	}
-	if err := f.applyTrust(&opts); err != nil {
+	opts, err := f.options()
+	if err != nil {
 		return err
 	}
 
@@ -162,6 +141,40 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 		return &exitError{code: worst, err: errors.New(verdictLine(worst))}
 	}
 	return nil
+}
+
+// options are the verification options the flags make: the trust of kyso verify
+// (--trust anchors, the built-in list, --crypto), revocation checked online unless
+// --offline, at --at. kyso docs receive verifies with the same.
+func (f verifyFlags) options() (verify.Options, error) {
+	opts := verify.Options{Offline: f.offline, Limits: f.limits}
+	opts.Limits.Timeout = f.timeout
+	if f.at != "" {
+		var err error
+		if opts.At, err = time.Parse(time.RFC3339, f.at); err != nil {
+			return opts, verifyUsageErr("verify: --at: %v", err)
+		}
+	}
+	if !f.offline {
+		// one checker for every file: its OCSP and CRL caches serve them all
+		at := opts.At
+		opts.Revocation = &pki.Checker{OCSP: &pki.OCSPClient{}, CRL: &pki.CRLFetcher{}, Now: func() time.Time {
+			if at.IsZero() {
+				return time.Now()
+			}
+			return at
+		}}
+	}
+	if len(f.trust) > 0 {
+		var err error
+		if opts.Anchors, err = verify.LoadAnchors(f.trust...); err != nil {
+			return opts, verifyUsageErr("%v", err)
+		}
+	}
+	if err := f.applyTrust(&opts); err != nil {
+		return opts, err
+	}
+	return opts, nil
 }
 
 func verdictLine(code int) string {

@@ -182,6 +182,13 @@ func TestSeriesOverAPI(t *testing.T) {
 			t.Errorf("%s: series %v, want %q (%s)", c.query, d["series"], c.series, body)
 		}
 	}
+	// an incoming confidential document is registered in the secret incoming register
+	resp, body := e.rs.call(t, "POST", "/v1/documents/receive?agency=000.00.00.G22&holder=000.00.00.H43&confidentiality=confidential&accept_indeterminate=true",
+		e.admin, "application/pdf", strings.NewReader(string(testenv.OnePagePDF("Công văn mật đến"))))
+	var d map[string]any
+	if json.Unmarshal(body, &d); resp.StatusCode != 201 || d["series"] != "Mật" || d["register_number"] != 1.0 {
+		t.Errorf("receive a confidential document: %d %s", resp.StatusCode, body)
+	}
 }
 
 // TestIssueNumbersCLI: on the command line (a server key, no prepare), an issue that

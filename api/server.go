@@ -50,6 +50,11 @@ type Options struct {
 	Mounts map[string]http.Handler
 	// Pages, when set, serves the public web pages (api/web) at / and /tra-cuu/.
 	Pages PageServices
+	// Office, when set with Clients, serves the office pages for clerks and leaders
+	// at /van-phong/ (api/office). OfficeAgentURL is the desktop agent's address
+	// those pages talk to (default http://127.0.0.1:8789).
+	Office         OfficeServices
+	OfficeAgentURL string
 }
 
 // Server is the HTTP API.
@@ -187,6 +192,11 @@ func New(o Options) (*Server, error) {
 	s.mounts = slices.Sorted(maps.Keys(o.Mounts))
 	if o.Pages != nil {
 		if err := s.mountPages(e, o.Pages); err != nil {
+			return nil, err
+		}
+	}
+	if o.Office != nil && s.clients != nil {
+		if err := s.mountOffice(e, o.Office, o.OfficeAgentURL); err != nil {
 			return nil, err
 		}
 	}

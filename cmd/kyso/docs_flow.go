@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kyso-vn/kyso/app"
+	"github.com/kyso-vn/kyso/demo"
 	"github.com/kyso-vn/kyso/internal/durable"
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/pki"
@@ -39,7 +40,20 @@ func (f *flowFlags) verifyOptions() (verify.Options, error) {
 	if err != nil {
 		return verify.Options{}, &exitError{code: 2, err: err}
 	}
-	return verify.Options{Anchors: ts.Anchors(), Offline: f.offline}, nil
+	o := verify.Options{Anchors: ts.Anchors(), Offline: f.offline}
+	if !f.offline && demo.Trusts(o.Anchors) {
+		o.Revocation = demoRevocation()
+	}
+	return o, nil
+}
+
+// demoRevocation checks revocation as kyso verify does, with the test PKI's CRLs
+// built into kyso at hand: used only when the test PKI's root is an anchor given on
+// the command line (its certificates name CRL servers on 127.0.0.1 nobody runs).
+// The CRLs are signed by the test CAs, so other certificates are checked on the
+// network as always.
+func demoRevocation() *pki.Checker {
+	return &pki.Checker{OCSP: &pki.OCSPClient{}, CRL: &pki.CRLFetcher{}, CRLs: demo.CRLs()}
 }
 
 func newDocsIssueCmd(sf *storeFlags) *cobra.Command {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kyso-vn/kyso/app"
+	"github.com/kyso-vn/kyso/demo"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
@@ -96,6 +97,9 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 	if err != nil {
 		return err
 	}
+	if c, ok := opts.Revocation.(*pki.Checker); ok && len(c.CRLs) > 0 {
+		fmt.Fprintln(stderr, "kyso: DEMO: the test PKI's root is trusted; its revocation comes from the test PKI's CRLs built into kyso (NOT FOR PRODUCTION)")
+	}
 
 	svc := &app.Service{Verify: opts}
 	var outputs []any
@@ -173,6 +177,12 @@ func (f verifyFlags) options() (verify.Options, error) {
 	}
 	if err := f.applyTrust(&opts); err != nil {
 		return opts, err
+	}
+	if c, ok := opts.Revocation.(*pki.Checker); ok && demo.Trusts(opts.Anchors) {
+		// The demo PKI's certificates name CRL servers on 127.0.0.1 that nobody runs; its
+		// committed CRLs are built in. They are signed by the test CAs, so they answer
+		// for the test PKI's certificates only, and only because --trust names its root.
+		c.CRLs = append(c.CRLs, demo.CRLs()...)
 	}
 	return opts, nil
 }

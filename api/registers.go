@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -19,6 +20,9 @@ type Registers interface {
 	// keep, with the last number of year (0: this year).
 	Registers(ctx context.Context, p Principal, agency string, year int) ([]RegisterRecord, error)
 	CreateRegister(ctx context.Context, actor Principal, nr NewRegister) (RegisterRecord, error)
+	// RegisterNumbers lists every number of a register's year (0: this one) with what
+	// holds it: a document, a reservation, or a voided number and why.
+	RegisterNumbers(ctx context.Context, p Principal, registerID int64, year int) ([]RegisterNumber, error)
 }
 
 // listRegisters is GET /v1/registers[?agency=...][&year=...].
@@ -148,4 +152,33 @@ func (s *Server) registerBookCSV(c *gin.Context) {
 	name := fmt.Sprintf("so-van-ban-%s-%s-%s-%s.csv", map[string]string{"outgoing": "di", "incoming": "den"}[book.Kind], book.Agency, book.From, book.To)
 	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
 	c.Data(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}
+
+// registerNumbers is GET /v1/registers/{id}/numbers[?year=...]: every number of the
+// year from 1 to the last, issued, received, reserved or voided (with the reason).
+func (s *Server) registerNumbers(c *gin.Context) {
+	q, ok := queryOptions(c, "year")
+	if !ok {
+		return
+	}
+	year, err := optionInt("year", q["year"], 1945, 9999)
+	if err != nil {
+		fail(c, probInvalidRequest, err.Error())
+		return
+	}
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		fail(c, probNotFound, fmt.Sprintf("No register %q.", c.Param("id")))
+		return
+	}
+	p, _ := principal(c)
+	lines, err := s.registers.RegisterNumbers(c.Request.Context(), p, id, year)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	if lines == nil {
+		lines = []RegisterNumber{}
+	}
+	c.JSON(http.StatusOK, gin.H{"register_id": id, "numbers": lines})
 }

@@ -253,15 +253,15 @@ func (s *Server) routeTable() []route {
 	if s.registry != nil {
 		createClient, revokeClient = s.createClient, s.revokeClient
 	}
-	var prepare, getSignature, complete, issue, listRegisters, createRegister gin.HandlerFunc
+	var prepare, getSignature, complete, cancel, issue, listRegisters, createRegister, registerNumbers gin.HandlerFunc
 	if s.signatures != nil {
-		prepare, getSignature, complete = s.prepareSignature, s.getSignature, s.completeSignature
+		prepare, getSignature, complete, cancel = s.prepareSignature, s.getSignature, s.completeSignature, s.cancelSignature
 	}
 	if s.issuer != nil && s.keys != nil {
 		issue = s.issueDocument
 	}
 	if s.registers != nil {
-		listRegisters, createRegister = s.listRegisters, s.createRegister
+		listRegisters, createRegister, registerNumbers = s.listRegisters, s.createRegister, s.registerNumbers
 	}
 	var registerBook, registerBookCSV gin.HandlerFunc
 	if s.books != nil {
@@ -277,6 +277,7 @@ func (s *Server) routeTable() []route {
 		{http.MethodPost, "/v1/signatures", signers, prepare},
 		{http.MethodGet, "/v1/signatures/:id", signers, getSignature},
 		{http.MethodPost, "/v1/signatures/:id/complete", signers, complete},
+		{http.MethodPost, "/v1/signatures/:id/cancel", signers, cancel},
 		{http.MethodPost, "/v1/verify", anyone, verify},
 		{http.MethodPost, "/v1/extend", clients, extend},
 
@@ -291,6 +292,7 @@ func (s *Server) routeTable() []route {
 		{http.MethodPost, "/v1/registers", admin, createRegister},
 		{http.MethodGet, "/v1/registers/entries", clients, registerBook},
 		{http.MethodGet, "/v1/registers/entries.csv", clients, registerBookCSV},
+		{http.MethodGet, "/v1/registers/:id/numbers", issuers, registerNumbers},
 		{http.MethodGet, "/v1/agencies", clients, getAgency},
 		{http.MethodPost, "/v1/agencies", admin, importAgencies},
 		{http.MethodGet, "/v1/keys", clients, keys},

@@ -77,7 +77,8 @@ type RegisterEntry struct {
 	Verification    string     `json:"verification,omitempty"` // incoming: the indication on receipt
 	Note            string     `json:"note,omitempty"`         // ghi chú
 	// Voided is a number taken and then cancelled ("số bị hủy"): its own row, the
-	// reason in Note.
+	// reason in Note. A number reserved by an issue in progress has its own row too,
+	// Status "reserved".
 	Voided bool `json:"voided,omitempty"`
 	// Withheld is a document above the reader's clearance: its number and date are
 	// listed, so the book shows no gap, and nothing else.
@@ -156,6 +157,14 @@ func day(t time.Time) time.Time {
 func registerEntry(r *store.RegisterEntry, kind store.Direction, v *store.Visibility, pages map[string]int) RegisterEntry {
 	d := &r.Document
 	e := RegisterEntry{Number: deref0(d.RegNumber), Year: deref0(d.Year)}
+	if n := r.Number; n != nil {
+		at := n.ReservedAt.UTC()
+		e.Date, e.Status = &at, n.Status
+		if n.Status == store.NumberVoided {
+			e.Voided, e.Note = true, n.Reason
+		}
+		return e
+	}
 	e.Date = utc(d.IssuedAt)
 	if kind == store.Incoming {
 		e.Date, e.DocumentDate = utc(d.ReceivedAt), utc(d.IssuedAt)
@@ -327,6 +336,8 @@ func csvRow(kind string, e RegisterEntry) []string {
 	switch {
 	case e.Voided:
 		note = joinNonEmpty("Số bị hủy", e.Note)
+	case e.Status == store.NumberReserved:
+		note = "Số đã giữ cho văn bản đang ban hành"
 	case e.Withheld:
 		note = "Văn bản mật: nội dung không hiển thị với quyền của người xem"
 	case kind == string(store.Outgoing) && e.Status != string(store.StatusIssued):

@@ -280,6 +280,7 @@ ghi ra tệp (an toàn khi mất điện, chỉ chủ tệp đọc được), kh
 		"registers.col.incoming":      "SỐ ĐẾN\tNGÀY ĐẾN\tTÁC GIẢ\tSỐ, KÝ HIỆU\tNGÀY VĂN BẢN\tTÊN LOẠI VÀ TRÍCH YẾU\tĐỘ MẬT, KHẨN\tKIỂM TRA CHỮ KÝ\tGHI CHÚ",
 		"registers.written":           "đã ghi %d dòng vào %s",
 		"registers.voided":            "số bị hủy",
+		"registers.reserved":          "số đã giữ, đang ban hành",
 		"registers.withheld":          "văn bản mật: không hiển thị",
 		"registers.not_issued":        "đã cấp số, chưa ban hành",
 
@@ -408,6 +409,7 @@ in number order, dates as dd/MM/yyyy — the same bytes as GET /v1/registers/ent
 		"registers.col.incoming":      "ARRIVAL NO.\tARRIVED\tISSUER\tNUMBER\tDATED\tTYPE AND SUMMARY\tMARKS\tSIGNATURES\tNOTE",
 		"registers.written":           "wrote %d rows to %s",
 		"registers.voided":            "voided number",
+		"registers.reserved":          "reserved, being issued",
 		"registers.withheld":          "classified: withheld",
 		"registers.not_issued":        "numbered, not issued",
 

@@ -142,6 +142,8 @@ func registerTable(tw io.Writer, l lang, b app.RegisterBook) {
 		switch {
 		case e.Voided:
 			note = strings.Trim(tr(l, "registers.voided")+": "+e.Note, ": ")
+		case e.Status == "reserved":
+			note = tr(l, "registers.reserved")
 		case e.Withheld:
 			note = tr(l, "registers.withheld")
 		case b.Kind == "outgoing" && e.Status != "issued":

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/docid"
@@ -11,16 +13,20 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// RegisterEntry is a document as a register ("sổ đăng ký") lists it: the row, and the
-// signatures summary of its current version (for the signer's name).
+// RegisterEntry is a row of a register ("sổ đăng ký"): a document, with the signatures
+// summary of its current version (for the signer's name); or a number no document
+// holds (Number set, Document's Year and RegNumber only): voided ("số bị hủy", with
+// the reason) or reserved for an issue in progress.
 type RegisterEntry struct {
 	Document
 	Signatures string
+	Number     *NumberRecord `gorm:"-"`
 }
 
 // RegisterEntries lists the documents an agency's register of kind and series holds,
 // dated in [from, to) — outgoing documents by their issue time, incoming ones by their
-// arrival — in register order (year, then number). A series other than the main one
+// arrival — and the numbers taken in the period that no document holds (voided, or
+// reserved by an issue in progress), in register order (year, then number). A series other than the main one
 // ("") that the agency does not keep is NotFound; the main register before its first
 // document is simply empty.
 func (s *Store) RegisterEntries(ctx context.Context, agency docid.AgencyCode, kind Direction, series string, from, to time.Time) ([]RegisterEntry, error) {
@@ -55,6 +61,21 @@ func (s *Store) RegisterEntries(ctx context.Context, agency docid.AgencyCode, ki
 	if err != nil {
 		return nil, fmt.Errorf("store: register entries: %w", err)
 	}
+	var recs []NumberRecord
+	if err := db.Where("register_id = ? AND status IN ? AND reserved_at >= ? AND reserved_at < ?",
+		reg.ID, []string{NumberVoided, NumberReserved}, dbTime(from), dbTime(to)).Find(&recs).Error; err != nil {
+		return nil, fmt.Errorf("store: register entries: %w", err)
+	}
+	if len(recs) == 0 {
+		return out, nil
+	}
+	for i := range recs {
+		r := &recs[i]
+		out = append(out, RegisterEntry{Document: Document{Year: &r.Year, RegNumber: &r.Number}, Number: r})
+	}
+	slices.SortStableFunc(out, func(a, b RegisterEntry) int {
+		return cmp.Or(cmp.Compare(*a.Year, *b.Year), cmp.Compare(*a.RegNumber, *b.RegNumber))
+	})
 	return out, nil
 }
 

@@ -65,3 +65,48 @@ func TestRegisterEntries(t *testing.T) {
 		}
 	})
 }
+
+// TestRegisterEntriesVoided: a number voided (with its reason) and one reserved by an
+// issue in progress are rows of their own, in number order with the documents.
+func TestRegisterEntriesVoided(t *testing.T) {
+	eachBackend(t, false, func(t *testing.T, cfg Config) {
+		ctx := context.Background()
+		at := time.Date(2026, 3, 2, 9, 0, 0, 0, docid.Vietnam)
+		s := openStore(t, cfg, newClock(at))
+		a, b, c := approvedDraft(t, s, "000.00.00.H43", "UBND-VP"), approvedDraft(t, s, "000.00.00.H43", "UBND-VP"), approvedDraft(t, s, "000.00.00.H43", "UBND-VP")
+		for _, d := range []*Document{a, b, c} {
+			if _, err := s.ReserveNumber(ctx, d.ID, at, at.Add(time.Hour), "clerk"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.VoidReservation(ctx, b.ID, "the clerk cancelled the request", "clerk"); err != nil {
+			t.Fatal(err)
+		}
+		planned := *c
+		n, y, issued := 3, 2026, at
+		planned.RegNumber, planned.Year, planned.IssuedAt = &n, &y, &issued
+		if _, err := s.IssueNumbered(ctx, c.ID, VersionInput{Content: strings.NewReader("issued c"), SignatureCount: 2, Actor: "clerk"}, &planned); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.RegisterEntries(ctx, "000.00.00.H43", Outgoing, "", at.Add(-time.Hour), at.Add(24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 3 {
+			t.Fatalf("%d rows, want 3", len(rows))
+		}
+		for i, want := range []struct {
+			status, reason string
+			doc            int64
+		}{{NumberReserved, "", 0}, {NumberVoided, "the clerk cancelled the request", 0}, {"", "", c.ID}} {
+			r := rows[i]
+			status, reason := "", ""
+			if r.Number != nil {
+				status, reason = r.Number.Status, r.Number.Reason
+			}
+			if *r.RegNumber != i+1 || status != want.status || reason != want.reason || r.ID != want.doc {
+				t.Errorf("row %d: number %d, %q %q, document %d", i, *r.RegNumber, status, reason, r.ID)
+			}
+		}
+	})
+}

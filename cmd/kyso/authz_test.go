@@ -251,7 +251,6 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 		"POST /v1/documents", "GET /v1/documents", "GET /v1/documents/{id}", "GET /v1/documents/{id}/content",
 		"POST /v1/documents/{id}/issue", "POST /v1/documents/receive", "GET /v1/registers", "POST /v1/registers",
 		"GET /v1/registers/entries", "GET /v1/registers/entries.csv",
-		"GET /v1/agencies", "POST /v1/agencies", "GET /v1/keys", "PUT /v1/keys/{name}/grants/{principal}",
 		"GET /v1/registers/{id}/numbers", "GET /v1/agencies", "POST /v1/agencies", "GET /v1/keys", "PUT /v1/keys/{name}/grants/{principal}",
 		"DELETE /v1/keys/{name}/grants/{principal}", "GET /v1/certificates", "GET /v1/stats", "POST /v1/clients",
 		"DELETE /v1/clients/{id}"}

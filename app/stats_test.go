@@ -146,6 +146,39 @@ func TestStatsAddUp(t *testing.T) {
 		inBook.Entries[0].Verification != "TOTAL_PASSED" || inBook.Entries[1].Number != 2 {
 		t.Errorf("incoming register %+v (%v)", inBook, err)
 	}
+	// A number taken by an issue prepared on the clerk's token and cancelled is voided:
+	// its own row, the reason in Ghi chú, dated when it was taken (the store's clock).
+	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{Content: bytes.NewReader(in), AgencyCode: agency, Symbol: "UBND-VP", Type: "CV",
+		Certificate: f.leader.Certificate(), Chain: f.pki.Leader.Chain, Role: RoleApprove, By: f.lp,
+		Options: SignOptions{Appearance: &pades.Appearance{Page: 1, Rect: leaderRect, Image: testenv.SignaturePNG()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := pades.SignDigest(f.ctx, f.leader, pend.Digest, optsFor(t, pend))
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, By: f.lp}); err != nil {
+		t.Fatal(err)
+	}
+	ip, err := f.svc.Prepare(f.ctx, PrepareRequest{DocumentID: pend.DocumentID, Certificate: f.pki.Org.Cert, Chain: f.pki.Org.Chain,
+		Role: RoleIssue, By: f.cp, Options: SignOptions{VisibleImage: testenv.SealPNG()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CancelPending(f.ctx, f.cp, ip.ID, "sai trích yếu"); err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now()
+	voided, err := f.svc.RegisterBook(f.ctx, f.cp, RegisterBookQuery{Agency: agency, Kind: "out", From: today, To: today})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := voided.Entries[len(voided.Entries)-1]
+	if !last.Voided || last.Number != n+1 || !strings.Contains(last.Note, "sai trích yếu") || last.DocumentID != 0 {
+		t.Errorf("the voided number's row: %+v", last)
+	}
+	buf.Reset()
+	if err := WriteRegisterCSV(&buf, voided); err != nil || !strings.Contains(buf.String(), "\r\n03,") || !strings.Contains(buf.String(), ",Số bị hủy; ") {
+		t.Errorf("the voided row in CSV: %q %v", buf.String(), err)
+	}
 	// Another agency's register is refused; so is a period turned around.
 	if _, err := f.svc.RegisterBook(f.ctx, recv, q); fault.KindOf(err) != fault.Forbidden {
 		t.Errorf("the receiver's clerk read the issuer's register: %v", err)

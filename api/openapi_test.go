@@ -184,6 +184,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"PendingSignature", jsonFields(Pending{})},
 		{"CompleteRequest", jsonFields(completeBody{})},
 		{"IssueRequest", jsonFields(issueBody{})},
+		{"LifecycleRequest", jsonFields(LifecycleRequest{})},
+		{"WithdrawalRecord", jsonFields(WithdrawalRecord{})},
 		{"Register", jsonFields(RegisterRecord{})},
 		{"NewRegister", jsonFields(NewRegister{})},
 		{"DocumentRecord", jsonFields(DocumentRecord{})},

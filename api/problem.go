@@ -123,6 +123,13 @@ func problemOfError(err error) (k problemKind, serverSide bool) {
 	if !ok && strings.HasPrefix(code, limitCodePrefix) {
 		k, ok = probLimitExceeded, true
 	}
+	if !ok && strings.HasPrefix(code, app.CodeCertPrefix) {
+		// a refused signer's certificate: its own type (certificate/expired, …) with
+		// the status of its kind (403, or 503 when revocation could not be checked)
+		if base, known := kindProblems[fault.KindOf(err)]; known {
+			k, ok = problemKind{code, "The signer's certificate is refused", base.status}, true
+		}
+	}
 	if !ok {
 		k, ok = kindProblems[fault.KindOf(err)]
 	}
@@ -166,5 +173,26 @@ func failErr(c *gin.Context, err error) {
 		level = slog.LevelError
 	}
 	logger(c).LogAttrs(c.Request.Context(), level, "request failed", slog.String("problem", k.slug), slog.String("error", err.Error()))
-	fail(c, k, ProblemFor(err).Detail)
+	detail := ProblemFor(err).Detail
+	if k != probInternal && detail != loggedDetail {
+		// a refusal told in both languages: Vietnamese unless the caller asks for
+		// English (?lang=en, or Accept-Language preferring en)
+		detail = app.Localized(err, requestLang(c))
+		if detail == "" {
+			detail = ProblemFor(err).Detail
+		}
+	}
+	fail(c, k, detail)
+}
+
+// requestLang is the language a request asks refusals in: ?lang=, else the first
+// Accept-Language tag; Vietnamese when neither says.
+func requestLang(c *gin.Context) string {
+	if l := c.Query("lang"); l != "" {
+		return l
+	}
+	al := c.GetHeader("Accept-Language")
+	first, _, _ := strings.Cut(al, ",")
+	first, _, _ = strings.Cut(first, ";")
+	return strings.TrimSpace(first)
 }

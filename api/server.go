@@ -41,6 +41,7 @@ type Options struct {
 	Verifier       Verifier
 	Signatures     Signatures
 	Issuer         Issuer
+	Lifecycle      Lifecycle
 	Registers      Registers
 	Checks         []Check
 	// Mounts serves other HTTP APIs under a path prefix ("/csc/v2"), with the prefix
@@ -74,6 +75,7 @@ type Server struct {
 	verifier   Verifier
 	signatures Signatures
 	issuer     Issuer
+	lifecycle  Lifecycle
 	registers  Registers
 	checks     []Check
 
@@ -125,11 +127,15 @@ func New(o Options) (*Server, error) {
 		verifier:       o.Verifier,
 		signatures:     o.Signatures,
 		issuer:         o.Issuer,
+		lifecycle:      o.Lifecycle,
 		registers:      o.Registers,
 		checks:         o.Checks,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.lifecycle == nil {
+		s.lifecycle, _ = o.Documents.(Lifecycle)
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -203,6 +209,7 @@ func (s *Server) routeTable() []route {
 		issuers  = []Role{RoleAdmin, RoleSystem, RoleClerk}
 		admin    = []Role{RoleAdmin}
 		managers = []Role{RoleAdmin, RoleLeader}
+		deciders = []Role{RoleClerk, RoleLeader}
 	)
 	var sign, verify, keys, grant, ungrant, certs, stats, createClient, revokeClient gin.HandlerFunc
 	if s.signer != nil && s.keys != nil {
@@ -244,6 +251,12 @@ func (s *Server) routeTable() []route {
 	if s.registers != nil {
 		listRegisters, createRegister = s.listRegisters, s.createRegister
 	}
+	var toDraft, recall, replace gin.HandlerFunc
+	if s.lifecycle != nil {
+		toDraft = s.lifecycleHandler(Lifecycle.ReturnToDraft, false)
+		recall = s.lifecycleHandler(Lifecycle.Recall, false)
+		replace = s.lifecycleHandler(Lifecycle.Replace, true)
+	}
 	return []route{
 		{http.MethodGet, "/healthz", nil, s.healthz},
 		{http.MethodGet, "/readyz", nil, s.readyz},
@@ -261,6 +274,9 @@ func (s *Server) routeTable() []route {
 		{http.MethodGet, "/v1/documents/:id", clients, getDoc},
 		{http.MethodGet, "/v1/documents/:id/content", clients, downloadDoc},
 		{http.MethodPost, "/v1/documents/:id/issue", issuers, issue},
+		{http.MethodPost, "/v1/documents/:id/return-to-draft", deciders, toDraft},
+		{http.MethodPost, "/v1/documents/:id/recall", deciders, recall},
+		{http.MethodPost, "/v1/documents/:id/replace", deciders, replace},
 		{http.MethodPost, "/v1/documents/receive", issuers, receiveDoc},
 
 		{http.MethodGet, "/v1/registers", issuers, listRegisters},

@@ -63,7 +63,10 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 	if doc.Status != store.StatusApproved {
 		return nil, nil, fault.Errorf(fault.Conflict, "document %d is %s; only an approved document is issued", doc.ID, doc.Status)
 	}
-	if err := s.mayIssueWithKey(ctx, req.By, doc.AgencyCode, k); err != nil {
+	// The clerk, the organisation certificate's validity, chain and revocation are
+	// checked before the document is read or the key asked (signercheck.go).
+	chain, err := s.mayIssueWithKey(ctx, req.By, doc.AgencyCode, k)
+	if err != nil {
 		return nil, nil, err
 	}
 	f, size, _, cleanup, err := s.openContent(ctx, doc.ContentSHA256)
@@ -75,7 +78,7 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 	// signed; the number then goes to the next attempt (a few, then the conflict).
 	var rep *verify.Report
 	for attempt := 1; ; attempt++ {
-		rep, err = s.issueOnce(ctx, doc, k, f, size, req)
+		rep, err = s.issueOnce(ctx, doc, k, chain, f, size, req)
 		if fault.CodeOf(err) != store.CodeNumberTaken || attempt == issueAttempts {
 			break
 		}
@@ -92,8 +95,8 @@ const issueAttempts = 3
 
 // issueOnce plans the number, signs with the organisation's key and stores the issued
 // version, taking the number.
-func (s *Service) issueOnce(ctx context.Context, doc *store.Document, k *ServerKey, f *os.File, size int64, req IssueRequest) (*verify.Report, error) {
-	po, numbered, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), k.Key.Chain())
+func (s *Service) issueOnce(ctx context.Context, doc *store.Document, k *ServerKey, chain []*x509.Certificate, f *os.File, size int64, req IssueRequest) (*verify.Report, error) {
+	po, numbered, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), chain)
 	if err != nil {
 		return rep, err
 	}

@@ -39,6 +39,10 @@ type DocumentRecord struct {
 	Versions        []VersionRecord `json:"versions,omitempty"`
 	// Verification is the verdict on the signatures of a received document.
 	Verification *Verification `json:"verification,omitempty"`
+	// Withdrawn says that an issued document was recalled (thu hồi) or replaced (thay
+	// thế); Replaces lists the documents it replaced (shown by GetDocument).
+	Withdrawn *WithdrawalRecord `json:"withdrawn,omitempty"`
+	Replaces  []int64           `json:"replaces,omitempty"`
 }
 
 // Verification summarises the verification of a document's signatures when it was
@@ -277,6 +281,9 @@ func (s *Service) SearchDocuments(ctx context.Context, p Principal, q DocumentQu
 	for i := range docs {
 		out[i] = documentRecord(&docs[i])
 	}
+	if err := s.withLifecycle(ctx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -303,7 +310,11 @@ func (s *Service) record(ctx context.Context, id int64) (DocumentRecord, error) 
 	for i := range vs {
 		rec.Versions = append(rec.Versions, versionRecord(&vs[i]))
 	}
-	return rec, nil
+	one := []DocumentRecord{rec}
+	if err := s.withLifecycle(ctx, one); err != nil {
+		return DocumentRecord{}, err
+	}
+	return one[0], nil
 }
 
 // OpenContent opens version seq (0: the current one) of a document and records the

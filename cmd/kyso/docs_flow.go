@@ -37,7 +37,13 @@ func (f *flowFlags) verifyOptions() (verify.Options, error) {
 	if err != nil {
 		return verify.Options{}, &exitError{code: 2, err: err}
 	}
-	return verify.Options{Anchors: ts.Anchors(), Offline: f.offline}, nil
+	// The built-in list's licensed CAs complete a signer's chain (never as anchors),
+	// so a token holding only its leaf still signs with its whole chain embedded.
+	_, inter, err := builtinTrust(true)
+	if err != nil {
+		return verify.Options{}, &exitError{code: 1, err: err}
+	}
+	return verify.Options{Anchors: ts.Anchors(), Intermediates: inter, Offline: f.offline}, nil
 }
 
 func newDocsIssueCmd(sf *storeFlags) *cobra.Command {
@@ -82,7 +88,8 @@ the leader's signature, and stores the document as issued.`,
 				}
 			}
 			ctx := cmd.Context()
-			key, st, release, err := kf.openWithStore(ctx, sf)
+			// The key is opened (its PIN used) only when it signs, after every check.
+			key, st, release, err := kf.openLazyWithStore(ctx, sf)
 			if err != nil {
 				return err
 			}
@@ -219,12 +226,14 @@ the document becomes approved, ready for the clerk to issue.`,
 				return &exitError{code: 2, err: err}
 			}
 			ctx := cmd.Context()
-			key, st, release, err := kf.openWithStore(ctx, sf)
+			// The key is opened (its PIN used) only when it signs, after Prepare has
+			// checked the leader's certificate: valid now, chained to the anchors and
+			// unrevoked (app/signercheck.go).
+			key, st, release, err := kf.openLazyWithStore(ctx, sf)
 			if err != nil {
 				return err
 			}
 			defer release()
-			// The leader's certificate must chain to the anchors and be unrevoked now.
 			vo, err := (&flowFlags{actor: actor, trust: trust, offline: offline}).verifyOptions()
 			if err != nil {
 				return err

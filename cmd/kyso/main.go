@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
@@ -105,6 +106,6 @@ func errorMessage(err error) string {
 		errors.As(err, &fe)
 		return fe.Error()
 	default:
-		return d
+		return app.Localized(err, os.Getenv("KYSO_LANG"))
 	}
 }

@@ -200,6 +200,17 @@ CREATE TABLE client_certificates (
 	created_at {{ts}} NOT NULL,
 	PRIMARY KEY (client_id, fingerprint)
 )`, uniqueClientNames},
+	{7, "recalled and replaced documents", `
+CREATE TABLE document_withdrawals (
+	document_id BIGINT PRIMARY KEY REFERENCES documents(id),
+	kind VARCHAR(16) NOT NULL,
+	reason TEXT NOT NULL,
+	decision TEXT NOT NULL DEFAULT '',
+	replaced_by BIGINT REFERENCES documents(id),
+	at {{ts}} NOT NULL,
+	actor TEXT NOT NULL
+);
+CREATE INDEX document_withdrawals_replaced_by ON document_withdrawals (replaced_by)`, nil},
 }
 
 // backfillSummaryFold fills summary_fold for documents stored before migration 2, in

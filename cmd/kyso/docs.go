@@ -102,6 +102,7 @@ func newDocsCmd() *cobra.Command {
 	}
 	sf := addStoreFlags(cmd)
 	cmd.AddCommand(newDocsImportCmd(sf), newDocsListCmd(sf), newDocsGetCmd(sf), newDocsCheckCmd(sf), newDocsAgenciesCmd(sf), newDocsExportCmd(sf), newDocsApproveCmd(sf), newDocsIssueCmd(sf), newDocsReceiveCmd(sf))
+	cmd.AddCommand(newDocsLifecycleCmds(sf)...)
 	return cmd
 }
 
@@ -361,10 +362,22 @@ func newDocsListCmd(sf *storeFlags) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
+			ids := make([]int64, len(docs))
+			for i := range docs {
+				ids[i] = docs[i].ID
+			}
+			ws, err := s.Withdrawals(cmd.Context(), ids...)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
 			return printJSONOrTable(cmd.OutOrStdout(), asJSON, docs, func(tw io.Writer) {
 				fmt.Fprintln(tw, "ID\tDIRECTION\tSTATUS\tREG\tNUMBER\tISSUED\tIDENTIFIER\tSUMMARY")
 				for _, d := range docs {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Direction, d.Status, regString(&d),
+					status := string(d.Status)
+					if w, ok := ws[d.ID]; ok {
+						status += " (" + withdrawalText(w, ok) + ")"
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Direction, status, regString(&d),
 						numberString(&d), dateString(d.IssuedAt), deref(d.Identifier), d.Summary)
 				}
 			})
@@ -454,11 +467,36 @@ func newDocsGetCmd(sf *storeFlags) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
+			wd, err := s.Withdrawals(ctx, d.ID)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			replaces, err := s.Replaces(ctx, d.ID)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
 			w := cmd.OutOrStdout()
 			if asJSON {
-				return printJSON(w, map[string]any{"document": d, "versions": vs, "attachments": as, "audit": events})
+				j := map[string]any{"document": d, "versions": vs, "attachments": as, "audit": events}
+				if wr, ok := wd[d.ID]; ok {
+					j["withdrawal"] = wr
+				}
+				if len(replaces) > 0 {
+					j["replaces"] = replaces
+				}
+				return printJSON(w, j)
 			}
 			fmt.Fprintf(w, "Document %d (%s, %s)\n", d.ID, d.Direction, d.Status)
+			if wr, ok := wd[d.ID]; ok {
+				fmt.Fprintf(w, "  %s: %s", withdrawalText(wr, ok), wr.Reason)
+				if wr.Decision != "" {
+					fmt.Fprintf(w, " (%s)", wr.Decision)
+				}
+				fmt.Fprintf(w, ", %s\n", wr.At.In(docid.Vietnam).Format(time.RFC3339))
+			}
+			for _, r := range replaces {
+				fmt.Fprintf(w, "  Thay thế văn bản %d\n", r)
+			}
 			fmt.Fprintf(w, "  identifier: %s\n  number:     %s\n  register:   %s\n  type:       %s\n  summary:    %s\n",
 				deref(d.Identifier), numberString(d), regString(d), d.Type, d.Summary)
 			fmt.Fprintf(w, "  agency:     %s (kept by %s)\n  issued:     %s\n  received:   %s\n",

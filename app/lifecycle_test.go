@@ -328,3 +328,26 @@ func TestLeafOnlyChainEmbedded(t *testing.T) {
 		t.Error("the approval does not embed the sub CA")
 	}
 }
+
+// TestSignEmbedsConfiguredChain (issue #19): a server key configured with its leaf
+// only signs with the chain the configuration's chain material completes, so the
+// signature verifies with the root alone.
+func TestSignEmbedsConfiguredChain(t *testing.T) {
+	p := testpki.Committed(t)
+	leaf, err := hsm.NewSoftwareDemoKey(p.Org.Key, p.Org.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &Service{Keys: map[string]*ServerKey{"org": {Name: "org", Key: leaf}},
+		Verify: verify.Options{Anchors: []*x509.Certificate{p.Root.Cert}, Intermediates: []*x509.Certificate{p.Sub.Cert}, Offline: true}}
+	in := testenv.OnePagePDF("Kyso")
+	var out bytes.Buffer
+	if err := svc.SignPDF(context.Background(), "org", bytes.NewReader(in), int64(len(in)), &out, SignOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.VerifyPDF(context.Background(), bytes.NewReader(out.Bytes()), int64(out.Len()), "signed.pdf",
+		verify.Options{Anchors: []*x509.Certificate{p.Root.Cert}, Offline: true})
+	if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].SubIndication == verify.NoCertificateChainFound {
+		t.Fatalf("verify with the root alone: %v %s", err, verdict(rep))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,6 +124,28 @@ func (s *Service) checkSigner(ctx context.Context, cert *x509.Certificate, given
 		}
 	}
 	return chain[1:], nil
+}
+
+// completeChain is the chain a signature outside the workflow (kyso sign, POST
+// /v1/sign) embeds: the chain to an anchor when one is found among the certificates
+// given and the configuration's chain material, else the issuers found there. It
+// refuses nothing: such a signature has no trust rule of its own (signercheck's
+// checks are the workflow's), but it carries what a verifier needs.
+func (s *Service) completeChain(cert *x509.Certificate, given []*x509.Certificate) []*x509.Certificate {
+	pool := append(append([]*x509.Certificate{}, given...), s.Verify.Intermediates...)
+	if len(s.Verify.Anchors) > 0 {
+		chains, err := pki.NewTrustStore(s.Verify.Anchors...).BuildChain(cert, pool, s.now(), pki.ChainOptions{})
+		if err == nil && len(chains) > 0 {
+			return chains[0][1:]
+		}
+	}
+	out := append([]*x509.Certificate{}, given...)
+	for _, c := range pki.IssuerPath(cert, pool)[1:] {
+		if !slices.ContainsFunc(out, c.Equal) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // validNow refuses a certificate outside its validity at now.

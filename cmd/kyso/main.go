@@ -94,7 +94,8 @@ func isFault(err error) bool {
 	return errors.As(err, &fe) || fault.KindOf(err) != fault.Internal
 }
 
-// errorMessage is what the person is told: a refusal's detail, as the API shows it;
+// errorMessage is what the person is told: a refusal's detail, as the API shows it
+// (in English with KYSO_LANG=en where the refusal has both languages, app.Localized);
 // for a failure of the work itself (internal, unavailable, timeout) the whole text
 // with its cause, since on the command line the person is also the operator.
 func errorMessage(err error) string {

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kyso-vn/kyso/internal/vntime"
@@ -181,6 +183,17 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 			meta.Fields[k] = v
 		}
 	}
+	// The lookup page's QR code goes into the blank the approval made for it.
+	if numbered.Identifier != nil && s.lookupPublic(numbered.AgencyCode, numbered.Confidentiality) {
+		if rd == nil {
+			if rd, err = pdf.Open(f, size); err != nil {
+				return pades.Options{}, nil, rep, mapSignError(err)
+			}
+		}
+		if pades.HasLookupBlank(rd) {
+			meta.Fields[pades.BlankLookup] = LookupURL(s.PublicBaseURL, *numbered.Identifier)
+		}
+	}
 	app, err := sealAppearance(f, size, req)
 	if err != nil {
 		return pades.Options{}, nil, rep, err
@@ -193,6 +206,21 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 	}
 	slices.Sort(po.LockFields)
 	return po, numbered, rep, err
+}
+
+// lookupPublic tells whether documents of this agency and confidentiality get the QR
+// code of their public lookup page: the agency's register is public
+// (public.registers), the server knows its public address (public.base_url) and the
+// document is not confidential (never shown there). The approval then makes the
+// lookup blank (pades.LookupBlank) and the issue fills it with the code.
+func (s *Service) lookupPublic(agency string, confidentiality store.Confidentiality) bool {
+	return s.PublicBaseURL != "" && confidentiality == store.Unclassified && slices.Contains(s.PublicRegisters, agency)
+}
+
+// LookupURL is the public lookup page of the document with this edXML identifier on
+// the server whose public address is base.
+func LookupURL(base, identifier string) string {
+	return strings.TrimRight(base, "/") + "/tra-cuu/" + url.PathEscape(identifier)
 }
 
 // TextBlock is the text an organisation's signature shows on an attachment in a

@@ -245,6 +245,13 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	}
 	if req.Role == RoleApprove && po.Field == "" && len(po.Blanks) == 0 {
 		po.Blanks = approvalBlanks(f, size)
+		conf := store.Unclassified
+		if doc != nil {
+			conf = doc.Confidentiality
+		}
+		if s.lookupPublic(agency, conf) {
+			po.Blanks = append(po.Blanks, pades.LookupBlank())
+		}
 	}
 	// The revision is laid out before a new document is stored, so a file that is not
 	// a PDF it can sign leaves nothing behind.

@@ -99,6 +99,11 @@ type Service struct {
 	// PublicRegisters are the agencies whose issued documents anyone may look up
 	// (public.registers; see PublicDocument).
 	PublicRegisters []string
+	// PublicBaseURL is where the public reaches this server (public.base_url, e.g.
+	// "https://vanban.ninhthuan.gov.vn"). With it, issuing a document of a public
+	// register draws a QR code on its first page that links to the document's lookup
+	// page, PublicBaseURL + "/tra-cuu/" + identifier. Empty: no QR code.
+	PublicBaseURL string
 }
 
 // cutOff reports whether a pending signature still "completing" has been so for longer

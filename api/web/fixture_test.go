@@ -112,6 +112,8 @@ func startKyso(t *testing.T, edit func(*config.Config)) *kyso {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	k.url = hs.URL
+	// issued documents of the public register link to their lookup page here
+	k.svc.PublicBaseURL = hs.URL
 	return k
 }
 

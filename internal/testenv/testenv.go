@@ -60,7 +60,7 @@ func CorpusDir(t testing.TB) string {
 
 // externalTools are the tools whose tests the fast tier skips: a browser, and the
 // PKCS#11 token tools (NewSoftHSM).
-var externalTools = map[string]string{"chromium": "Chromium", "softhsm2-util": "SoftHSM2", "pkcs11-tool": "OpenSC"}
+var externalTools = map[string]string{"chromium": "Chromium", "zbarimg": "zbar-tools", "softhsm2-util": "SoftHSM2", "pkcs11-tool": "OpenSC"}
 
 // Tool returns the path of a command-line tool, failing the test with the Debian
 // package that provides it when it is missing. Under -short a test asking for

@@ -27,3 +27,23 @@ func TestPublicRegisters(t *testing.T) {
 		t.Fatalf("a bad code: %v", err)
 	}
 }
+
+// TestPublicBaseURL: public.base_url takes an http(s) address from the file or from
+// KYSO_PUBLIC_BASE_URL, defaults to none (no QR code), and refuses what is not one.
+func TestPublicBaseURL(t *testing.T) {
+	cfg, err := Load("", noEnv)
+	if err != nil || cfg.Public.BaseURL != "" {
+		t.Fatalf("default: %q %v", cfg.Public.BaseURL, err)
+	}
+	cfg, err = Load("", envMap(map[string]string{"KYSO_PUBLIC_BASE_URL": "https://vanban.ninhthuan.gov.vn"}))
+	if err != nil || cfg.Public.BaseURL != "https://vanban.ninhthuan.gov.vn" {
+		t.Fatalf("from the environment: %q %v", cfg.Public.BaseURL, err)
+	}
+	for _, bad := range []string{"vanban.ninhthuan.gov.vn", "ftp://x.vn", "https://x.vn/?a=1", "https://u:p@x.vn", "https://"} {
+		_, err = Load(writeFile(t, "public: {base_url: '"+bad+"'}"), noEnv)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != "public.base_url" {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -235,13 +235,18 @@ func growRect(rect, bbox [4]float64, m [6]float64) [4]float64 {
 // topRight is the rectangle, in user space, of a w×h box margin points from the top
 // right corner of box as a reader shows the page turned by rot degrees clockwise.
 func topRight(box [4]float64, rot int64, w, h, margin float64) [4]float64 {
-	x0, y0, x1, y1 := box[0], box[1], box[2], box[3]
-	dw, dh := x1-x0, y1-y0
+	dw, dh := box[2]-box[0], box[3]-box[1]
 	if rot == 90 || rot == 270 {
 		dw, dh = dh, dw
 	}
-	// the box in display coordinates, origin at the displayed lower left corner
-	dx0, dy0, dx1, dy1 := dw-margin-w, dh-margin-h, dw-margin, dh-margin
+	return displayRect(box, rot, [4]float64{dw - margin - w, dh - margin - h, dw - margin, dh - margin})
+}
+
+// displayRect turns d, a rectangle in display coordinates (origin at the lower left
+// corner of box as a reader shows the page turned by rot degrees clockwise), into
+// user space.
+func displayRect(box [4]float64, rot int64, d [4]float64) [4]float64 {
+	x0, y0, x1, y1 := box[0], box[1], box[2], box[3]
 	toUser := func(dx, dy float64) (float64, float64) {
 		switch rot {
 		case 90:
@@ -253,8 +258,8 @@ func topRight(box [4]float64, rot int64, w, h, margin float64) [4]float64 {
 		}
 		return x0 + dx, y0 + dy
 	}
-	ax, ay := toUser(dx0, dy0)
-	bx, by := toUser(dx1, dy1)
+	ax, ay := toUser(d[0], d[1])
+	bx, by := toUser(d[2], d[3])
 	return [4]float64{minf(ax, bx), minf(ay, by), maxf(ax, bx), maxf(ay, by)}
 }
 
@@ -488,23 +493,9 @@ func (a *Appearance) clearOfText(rd *pdf.Reader, page pdf.Dict, box [4]float64, 
 		w, h := a.textSize(size)
 		return topRight(box, rot, w, h, 28)
 	}
-	gs, err := pageGlyphs(rd, page)
-	if err != nil || len(gs) == 0 {
+	busy := textBoxes(rd, page)
+	if len(busy) == 0 {
 		return first(fs), fs
-	}
-	busy := make([][4]float64, 0, len(gs))
-	for _, g := range gs {
-		if strings.TrimSpace(g.text) != "" {
-			busy = append(busy, [4]float64{g.x, g.y - 0.25*g.size, g.x1, g.y + 0.9*g.size})
-		}
-	}
-	free := func(r [4]float64) bool {
-		for _, b := range busy {
-			if b[0] < r[2]+2 && r[0]-2 < b[2] && b[1] < r[3]+2 && r[1]-2 < b[3] {
-				return false
-			}
-		}
-		return true
 	}
 	height := box[3] - box[1]
 	if rot == 90 || rot == 270 {
@@ -525,7 +516,7 @@ func (a *Appearance) clearOfText(rd *pdf.Reader, page pdf.Dict, box [4]float64, 
 			case 270:
 				r[2] = r[0] + h
 			}
-			if free(r) {
+			if keepsClear(busy, r) {
 				return r, size
 			}
 		}

@@ -100,56 +100,6 @@ func docMDP(rd *pdf.Reader, cat pdf.Dict) int64 {
 	return 2
 }
 
-// lockedBy reports whether a FieldMDP lock of a signed field forbids changing the
-// named field, or a PDF 2.0 /Lock /P 1 forbids any change.
-func lockedBy(rd *pdf.Reader, fields []field, target string) (string, bool) {
-	for _, f := range fields {
-		if f.ft != "Sig" {
-			continue
-		}
-		sig := rd.Dict(f.dict["V"])
-		if sig == nil {
-			continue
-		}
-		var locks []pdf.Dict
-		if l := rd.Dict(f.dict["Lock"]); l != nil {
-			locks = append(locks, l)
-		}
-		for _, r := range rd.Array(sig["Reference"]) {
-			rr := rd.Dict(r)
-			if rr != nil && rr["TransformMethod"] == pdf.Name("FieldMDP") {
-				if tp := rd.Dict(rr["TransformParams"]); tp != nil {
-					locks = append(locks, tp)
-				}
-			}
-		}
-		for _, l := range locks {
-			if p, ok := rd.Int(l["P"]); ok && p == 1 {
-				return f.name, true
-			}
-			names := map[string]bool{}
-			for _, n := range rd.Array(l["Fields"]) {
-				if s, ok := n.(pdf.String); ok {
-					names[pdf.DecodeText(s)] = true
-				}
-			}
-			switch l["Action"] {
-			case pdf.Name("All"):
-				return f.name, true
-			case pdf.Name("Include"):
-				if names[target] {
-					return f.name, true
-				}
-			case pdf.Name("Exclude"):
-				if !names[target] {
-					return f.name, true
-				}
-			}
-		}
-	}
-	return "", false
-}
-
 // buildSignatureUpdate lays out the signature dictionary, its field and widget, and
 // the changed page, AcroForm and catalog. It refuses what the permissions forbid.
 func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update, string, error) {
@@ -169,8 +119,9 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 			signed++
 		}
 	}
-	if p := docMDP(rd, cat); p == 1 {
-		return nil, "", fmt.Errorf("%w: the document is certified with no changes allowed (DocMDP P=1)", ErrNotAllowed)
+	inForce, by := permissionInForce(rd, cat, fields)
+	if inForce == 1 {
+		return nil, "", fmt.Errorf("%w: %s allows no changes (DocMDP P=1)", ErrNotAllowed, by)
 	}
 	if o.Certify != CertifyNone && (signed > 0 || rd.Dict(cat["Perms"])["DocMDP"] != nil) {
 		return nil, "", fmt.Errorf("%w: a certification signature must be the document's first signature", ErrNotAllowed)
@@ -184,13 +135,10 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 				break
 			}
 		}
-		if by, locked := lockedBy(rd, fields, name); locked {
+		if by, locked := lockedBy(rd, fields, name); locked && target != nil {
 			return nil, "", fmt.Errorf("%w: field %q is locked by the signature in %q (FieldMDP)", ErrNotAllowed, name, by)
 		}
 	} else {
-		if by := fieldLockP1(rd, fields); by != "" {
-			return nil, "", fmt.Errorf("%w: the signature in %q allows no changes", ErrNotAllowed, by)
-		}
 		used := map[string]bool{}
 		for _, f := range fields {
 			used[f.name] = true
@@ -214,6 +162,18 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 		}
 	}
 
+	if o.Metadata != nil {
+		for n := range o.Metadata.Fields {
+			if by, locked := lockedBy(rd, fields, n); locked {
+				return nil, "", fmt.Errorf("%w: field %q is locked by the signature in %q (FieldMDP)", ErrNotAllowed, n, by)
+			}
+		}
+	}
+	lock, newLock, err := signingLock(rd, target, o)
+	if err != nil {
+		return nil, "", err
+	}
+
 	u := pdf.NewUpdate(rd)
 	sigRef := u.Alloc()
 	sig := pdf.Dict{
@@ -232,19 +192,26 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 	}
 	newCat := copyDict(cat)
 	catChanged := false
-	if lock := fieldLock(o); lock != nil {
-		names := lock["Fields"]
-		sig["Reference"] = append(rd.Array(sig["Reference"]), pdf.Dict{
-			"Type": pdf.Name("SigRef"), "TransformMethod": pdf.Name("FieldMDP"), "Data": catRef,
-			"TransformParams": pdf.Dict{"Type": pdf.Name("TransformParams"), "Action": pdf.Name("Include"), "Fields": names, "V": pdf.Name("1.2")},
-		})
-	}
+	var refs pdf.Array
 	if o.Certify != CertifyNone {
-		sig["Reference"] = append(pdf.Array{pdf.Dict{
+		p := int64(o.Certify)
+		if lock != nil && lock.p != 0 && lock.p < p {
+			p = lock.p // a field's lock may only tighten the certification
+		}
+		refs = append(refs, pdf.Dict{
 			"Type":            pdf.Name("SigRef"),
 			"TransformMethod": pdf.Name("DocMDP"),
-			"TransformParams": pdf.Dict{"Type": pdf.Name("TransformParams"), "P": int64(o.Certify), "V": pdf.Name("1.2")},
-		}}, rd.Array(sig["Reference"])...)
+			"DigestMethod":    digestMethod(o.Hash),
+			"TransformParams": pdf.Dict{"Type": pdf.Name("TransformParams"), "P": p, "V": pdf.Name("1.2")},
+		})
+	}
+	if lock != nil {
+		refs = append(refs, fieldMDPReference(*lock, lockPermission(lock.p, inForce), catRef, o.Hash))
+	}
+	if len(refs) > 0 {
+		sig["Reference"] = refs
+	}
+	if o.Certify != CertifyNone {
 		perms := copyDict(rd.Dict(cat["Perms"]))
 		perms["DocMDP"] = sigRef
 		newCat["Perms"] = perms
@@ -260,7 +227,7 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 		if len(o.Blanks) > 0 {
 			return nil, "", fmt.Errorf("%w: blank fields are made with a new signature field, not in the existing %q", ErrOptions, name)
 		}
-		if err := signExistingField(rd, u, target, sigRef, o, pages); err != nil {
+		if err := signExistingField(rd, u, target, sigRef, newLock, o, pages); err != nil {
 			return nil, "", err
 		}
 	} else {
@@ -315,22 +282,12 @@ func buildSignatureUpdate(rd *pdf.Reader, o *Options, reserve int) (*pdf.Update,
 	return u, name, nil
 }
 
-// fieldLockP1 returns the name of a signed field whose /Lock or FieldMDP carries P=1.
-func fieldLockP1(rd *pdf.Reader, fields []field) string {
-	for _, f := range fields {
-		if l := rd.Dict(f.dict["Lock"]); l != nil && f.ft == "Sig" && rd.Dict(f.dict["V"]) != nil {
-			if p, ok := rd.Int(l["P"]); ok && p == 1 {
-				return f.name
-			}
-		}
-	}
-	return ""
-}
-
-func signExistingField(rd *pdf.Reader, u *pdf.Update, f *field, sigRef pdf.Ref, o *Options, pages []pdf.Ref) error {
+// signExistingField fills the empty signature field f; lock, when set, replaces the
+// field's /Lock (the field's own with the fields Kyso locks added).
+func signExistingField(rd *pdf.Reader, u *pdf.Update, f *field, sigRef pdf.Ref, lock pdf.Dict, o *Options, pages []pdf.Ref) error {
 	nd := copyDict(f.dict)
 	nd["V"] = sigRef
-	if lock := fieldLock(o); lock != nil && nd["Lock"] == nil {
+	if lock != nil {
 		nd["Lock"] = lock
 	}
 	// The widget: the field itself when merged, else its first kid.
@@ -407,7 +364,15 @@ func addNewField(rd *pdf.Reader, u *pdf.Update, name string, sigRef pdf.Ref, o *
 	u.Set(fieldRef, w)
 	annots := map[int][]pdf.Ref{pageNo: {fieldRef}}
 	if len(o.Blanks) > 0 {
-		more, err := blankFields(rd, u, o.Blanks, pages)
+		var avoid [][4]float64
+		if pageNo == 1 {
+			avoid = append(avoid, rectOf(w["Rect"]))
+		}
+		blanks, err := placeLookup(rd, o.Blanks, pages, avoid)
+		if err != nil {
+			return pdf.Ref{}, err
+		}
+		more, err := blankFields(rd, u, blanks, pages)
 		if err != nil {
 			return pdf.Ref{}, err
 		}
@@ -444,6 +409,17 @@ func addAnnots(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, pageNo int, refs 
 		u.Set(pageRef, np)
 	}
 	return nil
+}
+
+// rectOf reads a rectangle this package wrote (four numbers).
+func rectOf(o pdf.Object) [4]float64 {
+	var r [4]float64
+	if a, ok := o.(pdf.Array); ok && len(a) == 4 {
+		for i := range r {
+			r[i] = number(a[i])
+		}
+	}
+	return r
 }
 
 func number(o pdf.Object) float64 {

@@ -98,6 +98,15 @@ func applyMetadata(rd *pdf.Reader, u *pdf.Update, m *Metadata, cat pdf.Dict, new
 			if err != nil {
 				return false, err
 			}
+			if name == BlankLookup {
+				ap, err := qrAppearance(u, value, rect)
+				if err != nil {
+					return false, err
+				}
+				nd["AP"] = pdf.Dict{"N": ap}
+				u.Set(f.ref, nd)
+				continue
+			}
 			if isBlankName(name) {
 				q, _ := rd.Int(nd["Q"])
 				size := daSize(nd["DA"])

@@ -292,15 +292,9 @@ func findDate(ls []textLine) ([]Blank, bool) {
 // the approval), from the number and date assigned; ErrNoPlace when it lacks the
 // number's or the date's.
 func BlankValues(rd *pdf.Reader, nd NumberDate) (map[string]string, error) {
-	cat, _, err := rd.Catalog()
+	have, err := emptyTextFields(rd)
 	if err != nil {
 		return nil, err
-	}
-	have := map[string]bool{}
-	for _, f := range walkFields(rd, rd.Dict(cat["AcroForm"])) {
-		if f.ft == "Tx" && rd.Dict(f.dict["V"]) == nil && f.dict["V"] == nil {
-			have[f.name] = true
-		}
 	}
 	out := map[string]string{}
 	numberSymbol := NumberText(nd.Number) + "/" + nd.Symbol
@@ -326,6 +320,28 @@ func BlankValues(rd *pdf.Reader, nd NumberDate) (map[string]string, error) {
 		return nil, fmt.Errorf("%w: no blank fields for the date", ErrNoPlace)
 	}
 	return out, nil
+}
+
+// emptyTextFields are the names of the document's text fields without a value.
+func emptyTextFields(rd *pdf.Reader) (map[string]bool, error) {
+	cat, _, err := rd.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, f := range walkFields(rd, rd.Dict(cat["AcroForm"])) {
+		if f.ft == "Tx" && rd.Dict(f.dict["V"]) == nil && f.dict["V"] == nil {
+			have[f.name] = true
+		}
+	}
+	return have, nil
+}
+
+// HasLookupBlank tells whether the approval made the lookup blank and it is still
+// empty.
+func HasLookupBlank(rd *pdf.Reader) bool {
+	have, err := emptyTextFields(rd)
+	return err == nil && have[BlankLookup]
 }
 
 // blankFields makes the blank fields as merged field-widgets, listed by page.

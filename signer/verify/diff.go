@@ -47,7 +47,8 @@ func rankKind(r int) string {
 type revisionVerdict struct {
 	rank    int
 	details []string
-	// formFields are the fields whose values changed (for FieldMDP locks).
+	// formFields are the fields whose values changed, signature fields signed
+	// included (for FieldMDP locks).
 	formFields []string
 	// newApproval tells whether the revision adds an approval signature (not just a
 	// document timestamp or validation data): P=1 forbids it.
@@ -328,6 +329,10 @@ func judgeField(v *revisionVerdict, c changedObject, ro, rc *roleMap) {
 					v.note(rankOther, "signed signature field %q: /%s changed", name, k)
 				} else {
 					v.note(rankSignature, "signature field %q signed", name)
+				}
+				if k == "V" && !wasSigned {
+					// signing a field is setting its value: a FieldMDP lock forbids it
+					v.formFields = append(v.formFields, name)
 				}
 			default:
 				v.note(rankOther, "signature field %q: /%s changed", name, k)

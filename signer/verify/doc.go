@@ -11,8 +11,9 @@
 //     before it and classified (signatures/DSS/timestamps, metadata, form filling,
 //     annotations, other); bytes after the last readable revision, and objects a
 //     revision writes but its cross-reference section hides, are changes;
-//   - permissions: the DocMDP permission of a certification signature and FieldMDP
-//     locks. An approval-only document is judged as DocMDP P=2 (form filling and
+//   - permissions: the DocMDP permission of a certification signature (or of a PDF
+//     2.0 field lock's /P) and FieldMDP locks, each judged on the signature that set
+//     it (permissions.go). An approval-only document is judged as DocMDP P=2 (form filling and
 //     signing allowed; annotations and anything else not). That is Kyso's choice,
 //     stricter than pyHanko's (which lets annotations pass after approval
 //     signatures), because a comment laid over signed text is how shadow attacks

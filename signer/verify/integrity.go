@@ -24,10 +24,12 @@ type sigCheck struct {
 	signedEnd int64
 	contents  []byte // the DER from the ByteRange gap
 	docTS     bool
-	// p is the DocMDP permission this signature sets (certification), 0 if none.
-	p int
-	// locks are the fields this signature's FieldMDP locks.
-	locks fieldLock
+	// certP is the DocMDP permission this signature sets as a certification, lockP
+	// the PDF 2.0 /P of its field's lock; 0 if none.
+	certP, lockP int
+	// locks are the FieldMDP locks of this signature: its field's /Lock and the
+	// FieldMDP references of its signature dictionary.
+	locks []fieldLock
 
 	cms *cmsOutcome
 	// sd or tok is the parsed signature value; hash, hasher and digest the digest of

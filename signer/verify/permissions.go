@@ -6,14 +6,13 @@ import (
 	"github.com/kyso-vn/kyso/signer/pdf"
 )
 
-// fieldLock is a FieldMDP lock: All fields, or the listed ones (Include), or all but
-// the listed ones (Exclude).
+// fieldLock is a FieldMDP lock (ISO 32000-1 12.7.4.5, 12.8.2.4): All fields, or the
+// listed ones (Include), or all but the listed ones (Exclude). A signature's locks are
+// kept apart, not merged: a field is locked when any of them covers it.
 type fieldLock struct {
 	action string
 	fields []string
 }
-
-func (l fieldLock) empty() bool { return l.action == "" }
 
 // locked tells whether the lock covers the field fully named name (a lock on a parent
 // covers its descendants).
@@ -27,18 +26,17 @@ func (l fieldLock) locked(name string) bool {
 		return false
 	}
 	switch l.action {
-	case "All":
-		return true
 	case "Include":
 		return in()
 	case "Exclude":
 		return !in()
 	}
-	return false
+	return true // All, and a lock that does not say what it locks
 }
 
 // readPermissions reads each signature's DocMDP permission (certification) and
-// FieldMDP lock from its signature dictionary as signed, and the catalog's /Perms.
+// FieldMDP locks from its signature dictionary as signed, the catalog's /Perms and
+// its field's /Lock (with the PDF 2.0 /P of either).
 func (v *pdfVerifier) readPermissions(checks []*sigCheck) {
 	var certRef int
 	if cat, _, err := v.final.Catalog(); err == nil {
@@ -55,6 +53,12 @@ func (v *pdfVerifier) readPermissions(checks []*sigCheck) {
 			d = sc.found.dict
 		}
 		isCert := certRef != 0 && sc.found.dictRef.Num == certRef
+		certP, lockP := 0, 0
+		perm := func(o pdf.Object, into *int) {
+			if p, ok := rd.Int(o); ok && p >= 1 && p <= 3 && (*into == 0 || int(p) < *into) {
+				*into = int(p)
+			}
+		}
 		for _, ro := range rd.Array(d["Reference"]) {
 			ref := rd.Dict(ro)
 			if ref == nil {
@@ -64,65 +68,44 @@ func (v *pdfVerifier) readPermissions(checks []*sigCheck) {
 			switch ref["TransformMethod"] {
 			case pdf.Name("DocMDP"):
 				isCert = true
-				if p, ok := rd.Int(params["P"]); ok && p >= 1 && p <= 3 {
-					sc.p = int(p)
-				}
+				perm(params["P"], &certP)
 			case pdf.Name("FieldMDP"):
-				sc.locks = mergeLocks(sc.locks, lockFrom(rd, params))
-				// PDF 2.0: a FieldMDP may also carry a DocMDP-like P
-				if p, ok := rd.Int(params["P"]); ok && p >= 1 && p <= 3 {
-					sc.p = int(p)
-				}
+				sc.locks = append(sc.locks, lockFrom(rd, params))
+				// the PDF 2.0 /P of the field's lock, as Acrobat and pyHanko record it
+				perm(params["P"], &lockP)
 			}
 		}
 		// A signature field's /Lock takes effect once the field is signed (ISO
-		// 32000-1 12.7.4.5); writers also record it as a FieldMDP reference.
+		// 32000-1 12.7.4.5); writers also record it as a FieldMDP reference, but
+		// not all of them do.
 		for _, fd := range sc.found.fieldDicts {
 			if lock := rd.Dict(fd["Lock"]); lock != nil {
-				if l := lockFrom(rd, lock); !l.empty() {
-					sc.locks = mergeLocks(sc.locks, l)
-				}
-				if p, ok := rd.Int(lock["P"]); ok && p >= 1 && p <= 3 && (sc.p == 0 || int(p) < sc.p) {
-					sc.p = int(p)
-				}
+				sc.locks = append(sc.locks, lockFrom(rd, lock))
+				perm(lock["P"], &lockP)
 			}
-		}
-		if isCert && sc.p == 0 {
-			sc.p = 2 // DocMDP's default
 		}
 		if isCert {
 			sc.rep.Type = "certification"
+			if certP == 0 {
+				certP = 2 // DocMDP's default
+			}
 		}
+		sc.certP, sc.lockP = certP, lockP
 	}
 }
 
+// lockFrom reads a /Lock or a FieldMDP /TransformParams; an /Action it does not know
+// reads as All, the safe reading of a lock nobody can tell the meaning of.
 func lockFrom(rd *pdf.Reader, params pdf.Dict) fieldLock {
-	if params == nil {
-		return fieldLock{}
-	}
 	act, _ := params["Action"].(pdf.Name)
 	l := fieldLock{action: string(act)}
 	for _, f := range rd.Array(params["Fields"]) {
+		if r, err := rd.Resolve(f); err == nil {
+			f = r
+		}
 		if s, ok := f.(pdf.String); ok {
 			l.fields = append(l.fields, pdf.DecodeText(s))
 		}
 	}
 	return l
-}
-
-// mergeLocks keeps the stricter of two locks: All wins; otherwise the second replaces
-// an empty first (two different Include/Exclude lists on one signature do not occur
-// in practice, and All is the safe reading of a conflict).
-func mergeLocks(a, b fieldLock) fieldLock {
-	switch {
-	case a.empty():
-		return b
-	case b.empty():
-		return a
-	case a.action == b.action && a.action == "Include":
-		return fieldLock{action: "Include", fields: append(append([]string{}, a.fields...), b.fields...)}
-	case a.action == b.action && a.action == "Exclude" && strings.Join(a.fields, "\x00") == strings.Join(b.fields, "\x00"):
-		return a
-	}
-	return fieldLock{action: "All"}
 }

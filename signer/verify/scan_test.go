@@ -118,8 +118,11 @@ func TestFieldLock(t *testing.T) {
 		{fieldLock{action: "Include", fields: []string{"header"}}, "header.so", true},
 		{fieldLock{action: "Exclude", fields: []string{"so"}}, "so", false},
 		{fieldLock{action: "Exclude", fields: []string{"so"}}, "ngay", true},
-		{fieldLock{}, "so", false},
-		{mergeLocks(fieldLock{action: "Include", fields: []string{"a"}}, fieldLock{action: "Exclude", fields: []string{"a"}}), "a", true},
+		{fieldLock{action: "Exclude"}, "so", true},
+		{fieldLock{action: "Include", fields: []string{"header.so"}}, "header", false},
+		// a lock that does not say what it locks locks everything
+		{fieldLock{}, "so", true},
+		{fieldLock{action: "Everything"}, "so", true},
 	} {
 		if got := tc.lock.locked(tc.field); got != tc.locked {
 			t.Errorf("%+v locked(%q) = %v", tc.lock, tc.field, got)

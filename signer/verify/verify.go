@@ -285,8 +285,8 @@ func (v *pdfVerifier) run(ctx context.Context) error {
 		v.rep.Signatures = append(v.rep.Signatures, *sc.rep)
 	}
 	for _, sc := range checks {
-		if sc.p > 0 && (v.rep.DocMDP == 0 || sc.p < v.rep.DocMDP) {
-			v.rep.DocMDP = sc.p
+		if sc.certP > 0 && (v.rep.DocMDP == 0 || sc.certP < v.rep.DocMDP) {
+			v.rep.DocMDP = sc.certP
 		}
 	}
 	v.rep.summarize()
@@ -504,54 +504,72 @@ func (v *pdfVerifier) hiddenObjects(vd *revisionVerdict, from int64, cur revStat
 	}
 }
 
-// permission is what the document allows after the signed revision of sc: the lowest
-// DocMDP P of the signatures made so far (0: no certification, approval semantics).
-func permissionAt(checks []*sigCheck, end int64) (p int, locks []fieldLock) {
+// permissionAt is what the document allows in the revision ending at end: the lowest
+// DocMDP P of the certifications made before it (0: none, approval semantics), or the
+// lower PDF 2.0 /P of a lock of a signature made before it (byLock). A lock's P only
+// ever tightens: approval-only documents are judged as P=2 already, so a lock's P=3
+// does not let annotations in.
+func permissionAt(checks []*sigCheck, end int64) (p int, byLock bool) {
+	lowest := func(cur, p int) int {
+		if p > 0 && (cur == 0 || p < cur) {
+			return p
+		}
+		return cur
+	}
+	cert, lock := 0, 0
 	for _, c := range checks {
 		if c.signedEnd <= 0 || c.signedEnd >= end {
 			continue
 		}
-		if c.p > 0 && (p == 0 || c.p < p) {
-			p = c.p
-		}
-		if !c.locks.empty() {
-			locks = append(locks, c.locks)
-		}
+		cert, lock = lowest(cert, c.certP), lowest(lock, c.lockP)
 	}
-	return p, locks
+	base := cert
+	if base == 0 {
+		base = 2
+	}
+	if lock != 0 && lock < base {
+		return lock, true
+	}
+	return cert, false
 }
 
 // allowed judges a revision verdict under DocMDP permission p (0: approval-only
-// document, treated as P=2) and the FieldMDP locks in force.
-func allowed(vd revisionVerdict, p int, locks []fieldLock) (bool, string) {
+// document, treated as P=2; byLock: set by a field's lock, not a certification) and
+// the FieldMDP locks of the signature judged. why is in English; locked names the
+// locked field that changed, for the explanation.
+func allowed(vd revisionVerdict, p int, byLock bool, locks []fieldLock) (ok bool, why, locked string) {
+	by := "the certification"
+	if byLock {
+		by = "the signature field lock"
+	}
 	switch {
 	case vd.rank == rankNone:
-		return true, ""
+		return true, "", ""
 	case p == 1:
 		if vd.rank <= rankSignature && !vd.newApproval {
-			return true, ""
+			return true, "", ""
 		}
-		return false, "the certification (DocMDP P=1) allows no changes"
+		return false, by + " (DocMDP P=1) allows no changes", ""
 	case p == 3:
 		if vd.rank > rankAnnotation {
-			return false, "not allowed by the certification (DocMDP P=3)"
+			return false, "not allowed by " + by + " (DocMDP P=3)", ""
 		}
 	default:
 		if vd.rank > rankForm {
 			if p == 2 {
-				return false, "not allowed by the certification (DocMDP P=2)"
+				return false, "not allowed by " + by + " (DocMDP P=2)", ""
 			}
-			return false, "not allowed after an approval signature (form filling and signing only)"
+			return false, "not allowed after an approval signature (form filling and signing only)", ""
 		}
 	}
 	for _, f := range vd.formFields {
 		for _, l := range locks {
 			if l.locked(f) {
-				return false, fmt.Sprintf("field %q is locked by a signature (FieldMDP)", f)
+				return false, fmt.Sprintf("field %q is locked by this signature (FieldMDP)", f), f
 			}
 		}
 	}
-	return true, ""
+	return true, "", ""
 }
 
 // modifications lists what happened after sc's revision and whether it was allowed.
@@ -564,8 +582,14 @@ func (v *pdfVerifier) modifications(sc *sigCheck, checks []*sigCheck) (mods []Mo
 	sc.rep.Revision = k + 1
 	for i := k + 1; i < len(v.revs); i++ {
 		vd := v.verdict(i)
-		p, locks := permissionAt(checks, v.revs[i].end)
-		ok, why := allowed(vd, p, locks)
+		p, byLock := permissionAt(checks, v.revs[i].end)
+		ok, why, locked := allowed(vd, p, byLock, sc.locks)
+		if locked != "" {
+			sc.because(ModifiedAfterSigning, msg{
+				fmt.Sprintf("Trường %q đã bị khóa bởi chữ ký này (FieldMDP) nhưng vẫn bị thay đổi ở phiên bản %d của văn bản", locked, i+1),
+				fmt.Sprintf("Field %q was locked by this signature (FieldMDP) but was changed in revision %d of the document", locked, i+1),
+			})
+		}
 		detail := strings.Join(vd.details, "; ")
 		if why != "" {
 			detail = why + ": " + detail

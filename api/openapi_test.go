@@ -125,6 +125,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	} {
 		catalogue = append(catalogue, ProblemBase+k.slug)
 	}
+	for _, code := range certificateProblems {
+		catalogue = append(catalogue, ProblemBase+code)
+	}
 	sort.Strings(catalogue)
 	spec := slices.Clone(doc.Components.Schemas.Problem.Properties.Type.Enum)
 	sort.Strings(spec)

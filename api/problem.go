@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -60,6 +61,12 @@ var (
 	// bytes, time: the verify.* keys). The detail names the limit and its key.
 	probLimitExceeded = problemKind{"limit-exceeded", "The document exceeds a processing limit", http.StatusUnprocessableEntity}
 )
+
+// certificateProblems are the refusals of a signer's certificate (app/signercheck.go),
+// each its own problem type (https://kyso.vn/problems/certificate/expired, …) with the
+// status of its fault kind.
+var certificateProblems = []string{app.CodeCertExpired, app.CodeCertNotYetValid, app.CodeCertRevoked, app.CodeCertNoChain,
+	app.CodeCertKeyUsage, app.CodeCertNoAnchors, app.CodeCertRevocationUnknown}
 
 // limitCodePrefix starts the Code of every fault that names a processing limit
 // ("limit/revisions"); all of them are rendered as probLimitExceeded.
@@ -123,7 +130,7 @@ func problemOfError(err error) (k problemKind, serverSide bool) {
 	if !ok && strings.HasPrefix(code, limitCodePrefix) {
 		k, ok = probLimitExceeded, true
 	}
-	if !ok && strings.HasPrefix(code, app.CodeCertPrefix) {
+	if !ok && slices.Contains(certificateProblems, code) {
 		// a refused signer's certificate: its own type (certificate/expired, …) with
 		// the status of its kind (403, or 503 when revocation could not be checked)
 		if base, known := kindProblems[fault.KindOf(err)]; known {

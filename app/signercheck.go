@@ -43,9 +43,6 @@ const (
 	CodeCertRevocationUnknown = "certificate/revocation-unknown"
 )
 
-// CodeCertPrefix starts every code above.
-const CodeCertPrefix = "certificate/"
-
 // Refusal is a refusal told in Vietnamese (the default, as the verifier's reports)
 // and in English. It is the Cause of the fault.Error whose Detail is the Vietnamese
 // text; Localized picks the language a surface was asked for.

@@ -16,9 +16,6 @@ type Lifecycle interface {
 	Replace(ctx context.Context, p Principal, id int64, req LifecycleRequest) (DocumentRecord, error)
 }
 
-// maxReasonBytes bounds a reason or a decision reference.
-const maxReasonBytes = 2000
-
 // lifecycleHandler is POST /v1/documents/{id}/return-to-draft, /recall and /replace:
 // body → use-case → the document's record.
 func (s *Server) lifecycleHandler(act func(Lifecycle, context.Context, Principal, int64, LifecycleRequest) (DocumentRecord, error), needsBy bool) gin.HandlerFunc {
@@ -37,9 +34,6 @@ func (s *Server) lifecycleHandler(act func(Lifecycle, context.Context, Principal
 		switch {
 		case b.Reason == "":
 			fail(c, probInvalidRequest, "Field \"reason\" is required.")
-			return
-		case len(b.Reason) > maxReasonBytes || len(b.Decision) > maxReasonBytes:
-			fail(c, probInvalidRequest, "Fields \"reason\" and \"decision\" are at most 2000 bytes.")
 			return
 		case needsBy && b.ReplacedBy <= 0:
 			fail(c, probInvalidRequest, "Field \"replaced_by\" (the id of the issued document that replaces this one) is required.")

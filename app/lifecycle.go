@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/kyso-vn/kyso/pkg/fault"
@@ -49,14 +50,24 @@ type WithdrawalRecord struct {
 	At                   time.Time `json:"at"`
 }
 
+// maxReasonBytes bounds a reason or a decision reference (they are shown on the public
+// lookup page and kept in the audit trail).
+const maxReasonBytes = 2000
+
 // mayDecide refuses p deciding the later life of document d: only a leader or a clerk
-// acting for its issuing agency.
-func mayDecide(p Principal, d *store.Document, what string) error {
+// acting for its issuing agency, with a reason.
+func mayDecide(p Principal, d *store.Document, what string, req LifecycleRequest) error {
 	if p.Role != RoleLeader && p.Role != RoleClerk {
 		return fault.Errorf(fault.Forbidden, "%s is for a leader or a clerk of the issuing agency; you are %s", what, describeRole(p.Role))
 	}
 	if !actsFor(p, d.AgencyCode) {
 		return fault.Errorf(fault.Forbidden, "you do not act for agency %s", d.AgencyCode)
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return fault.Errorf(fault.Invalid, "%s needs a reason", what)
+	}
+	if len(req.Reason) > maxReasonBytes || len(req.Decision) > maxReasonBytes {
+		return fault.Errorf(fault.Invalid, "a reason or a decision is at most %d bytes", maxReasonBytes)
 	}
 	return nil
 }
@@ -74,7 +85,7 @@ func (s *Service) ReturnToDraft(ctx context.Context, p Principal, id int64, req 
 	if err != nil {
 		return DocumentRecord{}, err
 	}
-	if err := mayDecide(p, d, "returning a document to draft"); err != nil {
+	if err := mayDecide(p, d, "returning a document to draft", req); err != nil {
 		return DocumentRecord{}, err
 	}
 	if d.Status != store.StatusApproved {
@@ -92,7 +103,7 @@ func (s *Service) Recall(ctx context.Context, p Principal, id int64, req Lifecyc
 	if err != nil {
 		return DocumentRecord{}, err
 	}
-	if err := mayDecide(p, d, "recalling a document"); err != nil {
+	if err := mayDecide(p, d, "recalling a document", req); err != nil {
 		return DocumentRecord{}, err
 	}
 	if _, err := s.Store.Recall(ctx, id, req.Reason, req.Decision, req.actor(p)); err != nil {
@@ -111,7 +122,7 @@ func (s *Service) Replace(ctx context.Context, p Principal, id int64, req Lifecy
 	if err != nil {
 		return DocumentRecord{}, err
 	}
-	if err := mayDecide(p, d, "replacing a document"); err != nil {
+	if err := mayDecide(p, d, "replacing a document", req); err != nil {
 		return DocumentRecord{}, err
 	}
 	if _, err := s.readDocument(ctx, p, req.ReplacedBy, ""); err != nil {

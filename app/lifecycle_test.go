@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
+	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +23,7 @@ import (
 	"github.com/kyso-vn/kyso/internal/testpki"
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/fault"
+	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/pades"
 	"github.com/kyso-vn/kyso/signer/verify"
@@ -350,4 +355,57 @@ func TestSignEmbedsConfiguredChain(t *testing.T) {
 	if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].SubIndication == verify.NoCertificateChainFound {
 		t.Fatalf("verify with the root alone: %v %s", err, verdict(rep))
 	}
+}
+
+// TestChainFetchedByAIA (issue #19): a leader's certificate that comes alone, whose CA
+// is neither given nor configured, finds its issuer at its AIA caIssuers URL; the
+// approval embeds it and verifies with the root alone.
+func TestChainFetchedByAIA(t *testing.T) {
+	f := newFixture(t)
+	p := f.pki
+	var fetched atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		w.Header().Set("Content-Type", "application/pkix-cert")
+		w.Write(p.Sub.Cert.Raw)
+	}))
+	defer srv.Close()
+	l := p.Leader.Cert
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: l.Subject, NotBefore: l.NotBefore, NotAfter: l.NotAfter,
+		KeyUsage: l.KeyUsage, ExtKeyUsage: l.ExtKeyUsage, OCSPServer: l.OCSPServer, CRLDistributionPoints: l.CRLDistributionPoints,
+		IssuingCertificateURL: []string{srv.URL + "/sub-ca.cer"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.Sub.Cert, p.Leader.Key.Public(), p.Sub.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	f.svc.Verify.Issuers = &pki.AIAFetcher{AllowPrivate: true}
+	lp := testClient(t, f.svc, "leader-aia", RoleLeader, cert)
+	id := f.draft(t, testenv.CongVanPDF(t))
+	pend, err := f.svc.Prepare(f.ctx, PrepareRequest{DocumentID: id, Certificate: cert, Role: RoleApprove, By: lp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := pades.SignDigest(f.ctx, p.Leader.Key, pend.Digest, optsFor(t, pend))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Complete(f.ctx, pend.ID, CompleteRequest{Signature: sig, By: lp}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := f.svc.Store.GetDocument(f.ctx, id)
+	content := f.current(t, d)
+	rep, err := verify.VerifyPDF(f.ctx, bytes.NewReader(content), int64(len(content)), "approved.pdf",
+		verify.Options{Anchors: f.svc.Verify.Anchors, Revocation: f.svc.Verify.Revocation, Issuers: failingIssuers{}})
+	if err != nil || rep.Indication != verify.TotalPassed || fetched.Load() == 0 {
+		t.Fatalf("verify the AIA-completed approval with the root alone: %v %s (AIA asked %d times)", err, verdict(rep), fetched.Load())
+	}
+}
+
+// failingIssuers is a verifier's AIA fetcher that finds nothing: the chain must come
+// from the document.
+type failingIssuers struct{}
+
+func (failingIssuers) FetchIssuers(context.Context, *x509.Certificate) ([]*x509.Certificate, error) {
+	return nil, errors.New("no AIA in this verification")
 }

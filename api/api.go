@@ -33,6 +33,8 @@ type (
 	Document              = app.Document
 	SignRequest           = app.SignRequest
 	SignResult            = app.SignResult
+	ExtendResult          = app.ExtendResult
+	UnvalidatedSignature  = app.UnvalidatedSignature
 	DocumentRecord        = app.DocumentRecord
 	Verification          = app.Verification
 	SignatureVerification = app.SignatureVerification
@@ -133,6 +135,15 @@ type Check struct {
 // that the principal may use req.Key.
 type Signer interface {
 	SignDocument(ctx context.Context, p Principal, req SignRequest, doc Document, out io.Writer) (SignResult, error)
+}
+
+// Extender raises an uploaded signed PDF to B-LT or B-LTA (level; "" is B-LTA) with
+// the server's revocation sources and timestamp authority, writing the whole
+// extended document to out. A signature whose validation data cannot be gathered
+// is named in the result, and the others are extended; when none can be, it is
+// fault.Unavailable and nothing is written.
+type Extender interface {
+	ExtendDocument(ctx context.Context, p Principal, level string, doc Document, out io.Writer) (ExtendResult, error)
 }
 
 // Verifier checks the signatures of a document at the time now. The report is the one

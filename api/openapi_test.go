@@ -195,6 +195,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"Verification", jsonFields(Verification{})},
 		{"PrepareForm", append([]string{"file", "image"}, prepareFields...)},
 		{"CreateClientRequest", jsonFields(createClientRequest{})},
+		{"UnvalidatedSignature", jsonFields(UnvalidatedSignature{})},
 	}
 	for _, c := range cases {
 		s, ok := doc.Components.Schemas[c.schema]

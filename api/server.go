@@ -38,6 +38,7 @@ type Options struct {
 	Documents      Documents
 	Agencies       Agencies
 	Signer         Signer
+	Extender       Extender
 	Verifier       Verifier
 	Signatures     Signatures
 	Issuer         Issuer
@@ -72,6 +73,7 @@ type Server struct {
 	documents  Documents
 	agencies   Agencies
 	signer     Signer
+	extender   Extender
 	verifier   Verifier
 	signatures Signatures
 	issuer     Issuer
@@ -124,6 +126,7 @@ func New(o Options) (*Server, error) {
 		documents:      o.Documents,
 		agencies:       o.Agencies,
 		signer:         o.Signer,
+		extender:       o.Extender,
 		verifier:       o.Verifier,
 		signatures:     o.Signatures,
 		issuer:         o.Issuer,
@@ -211,6 +214,10 @@ func (s *Server) routeTable() []route {
 		managers = []Role{RoleAdmin, RoleLeader}
 		deciders = []Role{RoleClerk, RoleLeader}
 	)
+	var extend gin.HandlerFunc
+	if s.extender != nil {
+		extend = s.extend
+	}
 	var sign, verify, keys, grant, ungrant, certs, stats, createClient, revokeClient gin.HandlerFunc
 	if s.signer != nil && s.keys != nil {
 		sign = s.sign
@@ -268,6 +275,7 @@ func (s *Server) routeTable() []route {
 		{http.MethodGet, "/v1/signatures/:id", signers, getSignature},
 		{http.MethodPost, "/v1/signatures/:id/complete", signers, complete},
 		{http.MethodPost, "/v1/verify", anyone, verify},
+		{http.MethodPost, "/v1/extend", clients, extend},
 
 		{http.MethodPost, "/v1/documents", clients, createDoc},
 		{http.MethodGet, "/v1/documents", clients, listDocs},

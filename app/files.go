@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,20 +57,9 @@ func ParseCertify(s string) (pades.Certify, error) {
 // ParseRect reads a rectangle "x1,y1,x2,y2" in points; "" is the zero rectangle
 // (the default place).
 func ParseRect(s string) ([4]float64, error) {
-	var r [4]float64
-	if s == "" {
-		return r, nil
-	}
-	parts := strings.Split(s, ",")
-	if len(parts) != 4 {
-		return r, fault.Errorf(fault.Invalid, "rectangle %q: want x1,y1,x2,y2", s)
-	}
-	for i, p := range parts {
-		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil {
-			return r, fault.Errorf(fault.Invalid, "rectangle %q: %v", s, err)
-		}
-		r[i] = v
+	r, err := pades.ParseRect(s)
+	if err != nil {
+		return r, fault.Errorf(fault.Invalid, "%v", err)
 	}
 	return r, nil
 }
@@ -379,21 +367,70 @@ func (s *Service) signCAdESFile(ctx context.Context, key keyFailures, j FileJob,
 	return cades.SignFile(ctx, key, spec, j.In, out, ts)
 }
 
+// UnvalidatedSignature is a signature whose validation data could not be gathered
+// when a document was extended (a foreign signature whose CA's revocation service
+// does not answer, a chain its CMS does not carry): its field's name, its signer's
+// common name, why, and whether the document already held validation data for it
+// from an earlier extension (which stays).
+type UnvalidatedSignature struct {
+	Field  string `json:"field"`
+	Signer string `json:"signer,omitempty"`
+	Reason string `json:"reason"`
+	Kept   bool   `json:"kept_earlier_data"`
+}
+
+// ExtendResult is what an extension did. Unvalidated lists the signatures left
+// without new validation data; empty, the document was extended in full, else it was
+// "extended with warnings": every other signature got its validation data.
+type ExtendResult struct {
+	Level       string                 `json:"level"`
+	Unvalidated []UnvalidatedSignature `json:"unvalidated"`
+}
+
+// Complete reports a full extension (no signature left without validation data).
+func (r ExtendResult) Complete() bool { return len(r.Unvalidated) == 0 }
+
+// extend raises the signed PDF (size bytes of r) to level with the service's
+// revocation sources and timestamp authority and returns the bytes to append. A
+// document none of whose signatures can be validated is fault.Unavailable, naming
+// them.
+func (s *Service) extend(ctx context.Context, r io.ReaderAt, size int64, level pades.Level) ([]byte, ExtendResult, error) {
+	res := ExtendResult{Level: level.String(), Unvalidated: []UnvalidatedSignature{}}
+	if level != pades.LevelBLT && level != pades.LevelBLTA {
+		return nil, res, fault.Errorf(fault.Invalid, "extend raises a document to B-LT or B-LTA, not %v", level)
+	}
+	if s.Validation == nil {
+		return nil, res, fault.New(fault.NotImplemented, "extending needs revocation data, and this server is configured offline (revocation.offline)")
+	}
+	if level == pades.LevelBLTA && s.Timestamper == nil {
+		return nil, res, fault.New(fault.Invalid, "level B-LTA needs a timestamp authority, and none is configured")
+	}
+	ext, err := pades.Extend(ctx, r, size, pades.ExtendOptions{Level: level, Timestamper: s.Timestamper, Validation: s.Validation})
+	if errors.Is(err, pades.ErrNoValidationData) {
+		return nil, res, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("no signature's validation data could be gathered, nothing was added (%v)", err))
+	}
+	if err != nil {
+		return nil, res, mapSignError(err)
+	}
+	for _, u := range ext.Unvalidated {
+		res.Unvalidated = append(res.Unvalidated, UnvalidatedSignature{Field: u.Field, Signer: u.Signer, Reason: u.Reason, Kept: u.Kept})
+	}
+	return ext.Tail, res, nil
+}
+
 // ExtendFile raises the signed PDF at path to level (B-LT or B-LTA) with the
 // service's revocation sources and timestamp authority, writing the result to out,
-// or appending it to path when out is "".
-func (s *Service) ExtendFile(ctx context.Context, path, out string, level pades.Level) error {
-	if level == pades.LevelBLTA && s.Timestamper == nil {
-		return fault.New(fault.Invalid, "level B-LTA needs a timestamp authority, and none is configured")
-	}
+// or appending it to path when out is "". A signature it cannot gather validation
+// data for does not stop the others: the result names it, and the file is written.
+func (s *Service) ExtendFile(ctx context.Context, path, out string, level pades.Level) (ExtendResult, error) {
 	in, st, err := openInput(path)
 	if err != nil {
-		return err
+		return ExtendResult{}, err
 	}
 	defer in.Close()
-	tail, err := pades.Extend(ctx, in, st.Size(), pades.ExtendOptions{Level: level, Timestamper: s.Timestamper, Validation: s.Validation})
+	tail, res, err := s.extend(ctx, in, st.Size(), level)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, mapSignError(err))
+		return res, fmt.Errorf("%s: %w", path, err)
 	}
 	target := out
 	if target == "" {
@@ -406,9 +443,34 @@ func (s *Service) ExtendFile(ctx context.Context, path, out string, level pades.
 		}
 	}
 	if err != nil {
-		return writeError{fmt.Errorf("%s: %w", target, err)}
+		return res, writeError{fmt.Errorf("%s: %w", target, err)}
 	}
-	return nil
+	return res, nil
+}
+
+// ExtendDocument raises an uploaded signed PDF to level and writes the whole
+// extended document to out (the API's POST /v1/extend). p is the caller, for the
+// log of outbound fetches.
+func (s *Service) ExtendDocument(ctx context.Context, p Principal, level string, doc Document, out io.Writer) (ExtendResult, error) {
+	if level == "" {
+		level = pades.LevelBLTA.String()
+	}
+	lvl, err := ParseLevel(level)
+	if err != nil {
+		return ExtendResult{}, err
+	}
+	ctx = WithCaller(ctx, p)
+	tail, res, err := s.extend(ctx, doc, doc.Size(), lvl)
+	if err != nil {
+		return res, err
+	}
+	if _, err := io.Copy(out, io.NewSectionReader(doc, 0, doc.Size())); err != nil {
+		return res, fmt.Errorf("app: extended output: %w", err)
+	}
+	if _, err := out.Write(tail); err != nil {
+		return res, fmt.Errorf("app: extended output: %w", err)
+	}
+	return res, nil
 }
 
 // VerifyFile verifies the signed PDF at path with the service's verification

@@ -31,6 +31,10 @@ type CertObject struct {
 	Label string
 	ID    []byte // CKA_ID
 	Cert  *x509.Certificate
+	// KeyVisible: a public or private key object with the same CKA_ID (non-empty) is
+	// visible without login. Most tokens show a certificate's public key; a
+	// certificate without one is usually an issuer's or an old one kept on the token.
+	KeyVisible bool
 }
 
 // KeyRef names a private key on a token of an open Module: the token by label and

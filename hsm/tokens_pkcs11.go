@@ -130,7 +130,16 @@ func (m *Module) Certificates(slot uint) ([]CertObject, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, CertObject{Label: string(a[1].Value), ID: a[2].Value, Cert: cert})
+		o := CertObject{Label: string(a[1].Value), ID: a[2].Value, Cert: cert}
+		if len(o.ID) > 0 {
+			for _, class := range []uint{pkcs11.CKO_PUBLIC_KEY, pkcs11.CKO_PRIVATE_KEY} {
+				if keys, err := findAll(c, s, class, "", o.ID, 1); err == nil && len(keys) > 0 {
+					o.KeyVisible = true
+					break
+				}
+			}
+		}
+		out = append(out, o)
 	}
 	return out, nil
 }

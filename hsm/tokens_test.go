@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,8 +27,11 @@ func TestModuleTokensCertificatesAndKeys(t *testing.T) {
 	h.KeyPairGen(t, "EC:prime256v1", "leader", "01")
 	k := openKey(t, h.URI("leader", "01"), Options{})
 	cert := selfSign(t, k, "Nguyễn Văn A")
+	old := selfSign(t, k, "Trần Thị B")
 	k.Close()
 	h.ImportCert(t, cert.Raw, "leader", "01")
+	// A certificate with no key on the token (an old one kept, say).
+	h.ImportCert(t, old.Raw, "old", "02")
 
 	if _, err := OpenModule(h.Module, Options{AllowedModules: []string{"/opt/vendor/lib.so"}}); !errors.Is(err, ErrModuleNotAllowed) || fault.KindOf(err) != fault.Forbidden {
 		t.Fatalf("a module off the allow-list: %v (kind %v)", err, fault.KindOf(err))
@@ -44,8 +48,12 @@ func TestModuleTokensCertificatesAndKeys(t *testing.T) {
 	}
 	tok := toks[0]
 	certs, err := m.Certificates(tok.Slot)
-	if err != nil || len(certs) != 1 || !certs[0].Cert.Equal(cert) || !bytes.Equal(certs[0].ID, []byte{1}) || certs[0].Label != "leader" {
+	slices.SortFunc(certs, func(a, b CertObject) int { return bytes.Compare(a.ID, b.ID) })
+	if err != nil || len(certs) != 2 || !certs[0].Cert.Equal(cert) || !bytes.Equal(certs[0].ID, []byte{1}) || certs[0].Label != "leader" {
 		t.Fatalf("certificates: %+v %v", certs, err)
+	}
+	if !certs[0].KeyVisible || certs[1].KeyVisible {
+		t.Fatalf("keys seen without login: leader %v, old %v; want true, false", certs[0].KeyVisible, certs[1].KeyVisible)
 	}
 	ref := KeyRef{Token: tok.Label, Serial: tok.Serial, ID: certs[0].ID}
 

@@ -301,9 +301,13 @@ const (
 
 // Job is a batch of signing requests confirmed with one PIN entry.
 type Job struct {
-	ID      string
-	Server  string
-	Origin  string
+	ID     string
+	Server string
+	Origin string
+	// Person is the pairing's person (Pairing.Person) the job was listed for; only
+	// that pairing sees the job.
+	Person  string
+	person  string // Pairing.PersonKey
 	Created time.Time
 	csrf    string
 	// session is handed to the web page that listed the job (in the fragment of the
@@ -357,6 +361,11 @@ func (j *Job) update(f func()) {
 	j.mu.Unlock()
 }
 
+// of reports whether j was listed through pairing p (same origin, server and person).
+func (j *Job) of(p Pairing) bool {
+	return j.Origin == p.Origin && j.Server == p.Server && j.person == p.PersonKey()
+}
+
 // CertificateSHA256 is the certificate all the job's requests must be signed with.
 func (j *Job) CertificateSHA256() string {
 	j.mu.Lock()
@@ -385,7 +394,7 @@ func (a *Agent) CreateJob(ctx context.Context, p Pairing, ids []string) (*Job, e
 		}
 		seen[id] = true
 	}
-	j := &Job{ID: newID(12), Server: p.Server, Origin: p.Origin, Created: a.now(), csrf: newID(16), session: newID(32),
+	j := &Job{ID: newID(12), Server: p.Server, Origin: p.Origin, Person: p.Person, person: p.PersonKey(), Created: a.now(), csrf: newID(16), session: newID(32),
 		client: NewClient(p.Server, p.APIKey, a.hc), state: JobReview, changed: make(chan struct{})}
 	j.items = make([]*Item, len(ids))
 	sem := make(chan struct{}, a.workers)
@@ -497,6 +506,11 @@ func (a *Agent) Confirm(ctx context.Context, j *Job, certSHA256 string, pin hsm.
 	tok, cert, ok := a.watcher.FindCertificate(certSHA256)
 	if !ok {
 		return ErrNoCertificate
+	}
+	// Before the PIN: a signature by an expired certificate is valid for no one.
+	if err := CheckValidAt(cert, a.now()); err != nil {
+		a.log.Warn("agent: not signing with a certificate outside its validity", "job", j.ID, "certificate", cert.Holder, "warning", err)
+		return err
 	}
 	// The token's own state now, not as the last poll saw it.
 	if tok, err = a.watcher.TokenNow(tok); err != nil {

@@ -3,6 +3,7 @@ package agent
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/kyso-vn/kyso/internal/durable"
+	"github.com/kyso-vn/kyso/pkg/pki"
 )
 
 // ErrConfig marks a configuration the agent cannot run with.
@@ -35,10 +37,17 @@ type Module struct {
 	Reinitialize bool `yaml:"reinitialize,omitempty"`
 }
 
-// Pairing is a Kyso server this agent was paired with, and the web origin that asked.
+// Pairing is a Kyso server this agent was paired with, for one person, and the web
+// origin that asked. On a PC people share, each person signed in to the web
+// application pairs for themselves: a pairing is one per (server, person), and a
+// second person's pairing never replaces the first's.
 type Pairing struct {
 	Server string `yaml:"server"` // base URL of the Kyso server, e.g. https://kyso.example.vn
 	Origin string `yaml:"origin"` // the web page's origin that paired
+	// Person is the person signed in to the web application that paired, as it names
+	// them (a login or user id); empty when the page named no one, and then the API
+	// key stands for the person (PersonKey).
+	Person string `yaml:"person,omitempty"`
 	// APIKey is the key the agent calls the server with. It is kept only in this file
 	// (mode 0600) and never logged.
 	APIKey string `yaml:"api_key"`
@@ -50,7 +59,17 @@ type Pairing struct {
 
 // String leaves the API key out, so that a Pairing printed by mistake leaks nothing.
 func (p Pairing) String() string {
-	return fmt.Sprintf("pairing{server=%s origin=%s}", p.Server, p.Origin)
+	return fmt.Sprintf("pairing{server=%s origin=%s person=%s}", p.Server, p.Origin, p.Person)
+}
+
+// PersonKey is who the pairing is for: Person, or — when the page named no one — a
+// fingerprint of the API key, which on a Kyso server is one client's.
+func (p Pairing) PersonKey() string {
+	if p.Person != "" {
+		return "person:" + p.Person
+	}
+	sum := sha256.Sum256([]byte(p.APIKey))
+	return "api-key:" + hex.EncodeToString(sum[:8])
 }
 
 // Config is the agent's configuration file (YAML, os.UserConfigDir()/kyso-agent/
@@ -69,11 +88,17 @@ type Config struct {
 	// lock the prompt (default 3); it is also the most wrong PINs the agent gives one
 	// token between two good ones, however much time passes. Keep it below the tokens'
 	// own counter (usually 5 to 10) so the token never locks.
-	MaxPINFailures int       `yaml:"max_pin_failures,omitempty"`
-	Pairings       []Pairing `yaml:"pairings,omitempty"`
+	MaxPINFailures int `yaml:"max_pin_failures,omitempty"`
+	// ChainFiles are PEM files of issuer certificates (the CA's intermediates, its
+	// root) that complete the chains of the tokens' certificates when the token
+	// carries only its own: offline signatures embed them, and the token list warns
+	// of a certificate whose chain they do not complete.
+	ChainFiles []string  `yaml:"chain_files,omitempty"`
+	Pairings   []Pairing `yaml:"pairings,omitempty"`
 
-	path string
-	mu   sync.Mutex
+	path     string
+	repaired os.FileMode
+	mu       sync.Mutex
 }
 
 // DefaultConfigPath is os.UserConfigDir()/kyso-agent/config.yaml.
@@ -87,6 +112,16 @@ func DefaultConfigPath() (string, error) {
 
 // LoadConfig reads the configuration at path; a missing file is an empty configuration
 // that Save will create.
+//
+// The file holds the servers' API keys and names the PKCS#11 modules the agent loads
+// as code, so on Unix it must be the user's own and no one else's to change or read:
+//
+//   - owned by another user, or writable by group or others: refused — someone else
+//     may have changed it, and repairing the mode would accept their change;
+//   - readable by others and holding pairings (API keys): refused with the exact
+//     chmod command — the keys may have been read, and the person must know;
+//   - readable by others and holding no API key (a file written by hand, 0644 by the
+//     umask): repaired to 0600 in place, and Repaired says so for the log.
 func LoadConfig(path string) (*Config, error) {
 	c := &Config{path: path}
 	raw, err := os.ReadFile(path)
@@ -96,16 +131,61 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: reading configuration: %w", err)
 	}
-	// Windows has no mode bits (a file reads as 0666): the ACL of the user's profile
-	// directory protects the file there.
-	if st, err := os.Stat(path); err == nil && runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s is readable by others (mode %v); it holds API keys: chmod 600 it", ErrConfig, path, st.Mode().Perm())
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("agent: reading configuration: %w", err)
 	}
 	if err := yaml.Unmarshal(raw, c); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
 	}
+	// Windows has no mode bits (a file reads as 0666): the ACL of the user's profile
+	// directory protects the file there.
+	if runtime.GOOS != "windows" {
+		if err := c.guardMode(st); err != nil {
+			return nil, err
+		}
+	}
 	return c, c.check()
 }
+
+// guardMode applies LoadConfig's rules on the file's owner and mode.
+func (c *Config) guardMode(st os.FileInfo) error {
+	perm := st.Mode().Perm()
+	fix := "chmod 600 " + ShellQuote(c.path)
+	if uid, other := ownedByOther(st); other {
+		return fmt.Errorf("%w: %s belongs to user id %d, not to you; it holds API keys and names the modules the agent loads: "+
+			"write your own (kyso-agent install) or take it over: chown \"$(id -u)\" %s && %s", ErrConfig, c.path, uid, ShellQuote(c.path), fix)
+	}
+	switch {
+	case perm&0o022 != 0:
+		return fmt.Errorf("%w: %s can be changed by others (mode %#o), and it names the modules the agent loads as code: "+
+			"check what it says, then: %s", ErrConfig, c.path, perm, fix)
+	case perm&0o077 != 0 && len(c.Pairings) > 0:
+		return fmt.Errorf("%w: others could read %s (mode %#o) and the API keys of its %d pairing(s): run %s, "+
+			"and have the server's admin replace those keys if others use this computer", ErrConfig, c.path, perm, len(c.Pairings), fix)
+	case perm&0o077 != 0:
+		if err := os.Chmod(c.path, 0o600); err != nil {
+			return fmt.Errorf("%w: %s is readable by others (mode %#o) and could not be repaired (%v): %s", ErrConfig, c.path, perm, err, fix)
+		}
+		c.repaired = perm
+	}
+	return nil
+}
+
+// Repaired is the mode the file had when LoadConfig found it readable by others with
+// no API key in it and set it to 0600; zero when it did not.
+func (c *Config) Repaired() os.FileMode { return c.repaired }
+
+// ShellQuote quotes s for a POSIX shell, so that a command in a message can be pasted.
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Check validates the configuration and fills in its defaults, as LoadConfig does.
+func (c *Config) Check() error { return c.check() }
 
 func (c *Config) check() error {
 	if c.Listen == "" {
@@ -129,7 +209,25 @@ func (c *Config) check() error {
 			return fmt.Errorf("%w: module path %q is not absolute", ErrConfig, m.Path)
 		}
 	}
+	for _, f := range c.ChainFiles {
+		if !filepath.IsAbs(f) {
+			return fmt.Errorf("%w: chain file %q is not absolute", ErrConfig, f)
+		}
+	}
 	return nil
+}
+
+// ChainCertificates reads the certificates of ChainFiles.
+func (c *Config) ChainCertificates() ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for _, f := range c.ChainFiles {
+		certs, err := pki.ReadCertificatesFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: chain file: %v", ErrConfig, err)
+		}
+		out = append(out, certs...)
+	}
+	return out, nil
 }
 
 // normalOrigin checks that o is a bare scheme://host[:port] origin, as browsers send
@@ -191,19 +289,25 @@ func (c *Config) originAllowed(origin string) bool {
 	return false
 }
 
-// addPairing records a confirmed pairing and saves, replacing an older pairing of the
-// same origin and server.
+// addPairing records a confirmed pairing and saves, replacing only an older pairing
+// of the same server for the same person (PersonKey): pairing again after a new API
+// key, or from another of the server's web pages. Other people's pairings stay.
 func (c *Config) addPairing(p Pairing) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	kept := c.Pairings[:0]
+	var kept []Pairing
 	for _, q := range c.Pairings {
-		if q.Origin != p.Origin || q.Server != p.Server {
+		if q.Server != p.Server || q.PersonKey() != p.PersonKey() {
 			kept = append(kept, q)
 		}
 	}
+	old := c.Pairings
 	c.Pairings = append(kept, p)
-	return c.saveLocked()
+	if err := c.saveLocked(); err != nil {
+		c.Pairings = old
+		return err
+	}
+	return nil
 }
 
 // pairingFor finds the pairing whose token is token, for a page of origin.

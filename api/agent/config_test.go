@@ -18,8 +18,9 @@ import (
 	"github.com/kyso-vn/kyso/pkg/wire"
 )
 
-// TestConfigFile: the configuration is written 0600 in a 0700 directory, refused when
-// others can read it, and takes exact origins only.
+// TestConfigFile: the configuration is written 0600 in a 0700 directory; one others
+// can read is repaired when it holds no API key and refused with the chmod command
+// when it does, or when others can write it; it takes exact origins only.
 func TestConfigFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kyso-agent", "config.yaml")
 	cfg, err := agent.LoadConfig(path)
@@ -44,9 +45,29 @@ func TestConfigFile(t *testing.T) {
 	if err != nil || len(again.AllowedOrigins) != 1 || again.AllowedOrigins[0] != "https://kyso.example.vn" {
 		t.Fatalf("reloaded: %+v %v", again, err)
 	}
+	// Readable by others with no API key in it (written by hand): repaired to 0600.
 	_ = os.Chmod(path, 0o644)
-	if _, err := agent.LoadConfig(path); !errors.Is(err, agent.ErrConfig) {
-		t.Fatalf("a world-readable configuration: %v", err)
+	if cfg, err := agent.LoadConfig(path); err != nil || cfg.Repaired() != 0o644 {
+		t.Fatalf("a hand-written 0644 configuration: %v", err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Fatalf("not repaired: %v", st.Mode().Perm())
+	}
+	// Writable by others: refused, whatever it holds; readable with API keys: refused.
+	// Each refusal gives the exact command.
+	_ = os.Chmod(path, 0o664)
+	if _, err := agent.LoadConfig(path); !errors.Is(err, agent.ErrConfig) || !strings.Contains(err.Error(), "chmod 600 "+path) {
+		t.Fatalf("a group-writable configuration: %v", err)
+	}
+	raw, _ := os.ReadFile(path)
+	_ = os.WriteFile(path, append(raw, "pairings: [{server: \"https://k\", origin: \"https://k\", api_key: secret-key, token_sha256: x}]\n"...), 0o600)
+	_ = os.Chmod(path, 0o640)
+	_, err = agent.LoadConfig(path)
+	if !errors.Is(err, agent.ErrConfig) || !strings.Contains(err.Error(), "chmod 600 "+path) || strings.Contains(err.Error(), "secret-key") {
+		t.Fatalf("a group-readable configuration with an API key: %v", err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
+		t.Fatalf("a configuration with keys was changed: %v", st.Mode().Perm())
 	}
 	for _, bad := range []string{"*", "https://*.example.vn", "kyso.example.vn", "https://kyso.example.vn/app", "ftp://x"} {
 		p := filepath.Join(t.TempDir(), "c.yaml")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ var messages = map[string]map[string]string{
 		"certificate": "Chứng thư số", "pin": "Mã PIN của thiết bị", "confirm": "Ký", "count": "Số văn bản",
 		"done": "Đã ký xong", "failed": "Lỗi", "completed": "Đã ký", "listed": "Chờ ký",
 		"signing": "Đang ký", "notDrafted": "(chưa cấp số)", "pairTitle": "Ghép nối với máy chủ Kyso",
-		"pairCode": "Nhập mã này vào trang web đang yêu cầu ghép nối:", "origin": "Trang web",
+		"pairCode": "Nhập mã này vào trang web đang yêu cầu ghép nối:", "origin": "Trang web", "person": "Người dùng",
 		"wrongPIN": "Mã PIN không đúng. Còn %d lần thử trước khi tạm khóa.",
 		"locked":   "Đã nhập sai mã PIN quá nhiều lần. Tạm khóa đến %s để bảo vệ thiết bị.",
 		"atRisk":   "Thiết bị đã bị khóa hoặc chỉ còn một lần thử mã PIN. Hãy mở khóa bằng công cụ của nhà cung cấp.",
@@ -60,7 +61,7 @@ var messages = map[string]map[string]string{
 		"certificate": "Certificate", "pin": "Token PIN", "confirm": "Sign", "count": "Documents",
 		"done": "All signed", "failed": "Failed", "completed": "Signed", "listed": "Waiting",
 		"signing": "Signing", "notDrafted": "(no number yet)", "pairTitle": "Pairing with a Kyso server",
-		"pairCode": "Type this code into the web page asking to pair:", "origin": "Web page",
+		"pairCode": "Type this code into the web page asking to pair:", "origin": "Web page", "person": "Person",
 		"wrongPIN": "Wrong PIN. %d tries left before the prompt locks.",
 		"locked":   "Too many wrong PINs. The prompt is locked until %s to protect the token.",
 		"atRisk":   "The token is locked or has one PIN try left. Unlock it with the vendor's tool.",
@@ -167,6 +168,8 @@ func (s *Server) showJob(w http.ResponseWriter, r *http.Request, status int, msg
 	p, _ := j.Progress()
 	var certs []Certificate
 	if _, c, ok := s.agent.watcher.FindCertificate(j.CertificateSHA256()); ok {
+		// As of now, on the agent's clock: what Confirm will check.
+		c.Warnings = warningsOf(c, append(slices.Clone(c.Chain), s.agent.watcher.Issuers()...), s.agent.now())
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 && p.State == JobReview && msg == "" {
@@ -214,7 +217,10 @@ func pageMessage(lang string, err error) (int, string) {
 	k := fault.KindOf(err)
 	var wrong *WrongPINError
 	var locked *LockedError
+	var notValid *CertificateTimeError
 	switch {
+	case errors.As(err, &notValid):
+		return http.StatusUnprocessableEntity, notValid.Warning.In(lang)
 	case k == fault.Invalid && errors.As(err, &wrong):
 		return http.StatusUnprocessableEntity, sprintf(t["wrongPIN"], wrong.Left)
 	case k == fault.RateLimited && errors.As(err, &locked):
@@ -257,10 +263,11 @@ func constantEqual(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// Code, Server and Origin show a pairing request on the page.
+// Code, Server, Origin and Person show a pairing request on the page.
 func (p *pairingRequest) Code() string   { return p.code[:3] + " " + p.code[3:] }
 func (p *pairingRequest) Server() string { return p.server }
 func (p *pairingRequest) Origin() string { return p.origin }
+func (p *pairingRequest) Person() string { return p.person }
 
 // Role is the request's role in words of lang.
 func roleName(lang, role string) string {

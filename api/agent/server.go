@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"math/big"
 	"net"
@@ -19,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kyso-vn/kyso/internal/vntime"
 )
@@ -49,10 +52,10 @@ var vietnam = vntime.Zone
 // pairingRequest is a web page's request to pair, waiting for the person to read the
 // code on the agent's page and type it into the web page.
 type pairingRequest struct {
-	id, code, server, origin, apiKey string
-	expires                          time.Time
-	tries                            int
-	done                             bool
+	id, code, server, origin, apiKey, person string
+	expires                                  time.Time
+	tries                                    int
+	done                                     bool
 }
 
 // Pairing attempts are limited for the whole agent, not per pairing: a wrong code
@@ -119,6 +122,7 @@ func (s *Server) Handler() http.Handler {
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, healthText) })
 	mux.HandleFunc("GET /jobs/{id}", s.jobPage)
 	mux.HandleFunc("POST /jobs/{id}/session", s.ownOrigin(s.claimSession))
 	mux.HandleFunc("POST /jobs/{id}/confirm", s.ownOrigin(s.withSession(s.confirm)))
@@ -128,12 +132,34 @@ func (s *Server) Handler() http.Handler {
 	api := http.NewServeMux()
 	api.HandleFunc("POST /api/pair", s.apiPair)
 	api.HandleFunc("POST /api/pair/{id}/confirm", s.apiPairConfirm)
+	api.HandleFunc("GET /api/pairing", s.paired(s.apiPairing))
 	api.HandleFunc("GET /api/tokens", s.paired(s.apiTokens))
 	api.HandleFunc("POST /api/jobs", s.paired(s.apiCreateJob))
 	api.HandleFunc("GET /api/jobs/{id}", s.paired(s.apiJob))
 	api.HandleFunc("GET /api/ws", s.apiWebSocket)
 	mux.Handle("/api/", s.cors(api))
 	return s.loopbackHost(securityHeaders(mux))
+}
+
+// healthText is what GET /healthz answers: Running tells an agent from another
+// program on the port by it.
+const healthText = "kyso-agent ok\n"
+
+// Running reports whether a kyso-agent answers on the loopback address addr.
+func Running(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
+	return resp.StatusCode == http.StatusOK && string(b) == healthText
 }
 
 // loopbackHost refuses a Host other than the loopback address and port served: a DNS
@@ -184,7 +210,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		h.Set("Access-Control-Allow-Origin", origin)
 		if r.Method == http.MethodOptions {
 			h.Set("Access-Control-Allow-Methods", "GET, POST")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, "+personHeader)
 			h.Set("Access-Control-Max-Age", "600")
 			if r.Header.Get("Access-Control-Request-Private-Network") == "true" {
 				// Chrome's Private Network Access: a public page may call loopback
@@ -223,7 +249,13 @@ func (s *Server) sameOrigin(o string) bool {
 
 type pairedHandler func(w http.ResponseWriter, r *http.Request, p Pairing)
 
-// paired lets through requests carrying the pairing token of their origin.
+// personHeader names the person signed in to the web page making a call; a pairing
+// token of another person's pairing is then refused, so that a page that kept the
+// previous person's token on a shared PC cannot sign in their name.
+const personHeader = "X-Kyso-Person"
+
+// paired lets through requests carrying the pairing token of their origin, and of the
+// person the page says is signed in, when it says so.
 func (s *Server) paired(next pairedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -232,8 +264,19 @@ func (s *Server) paired(next pairedHandler) http.HandlerFunc {
 			problem(w, http.StatusUnauthorized, "not paired", "pair this page with the agent first (POST /api/pair)")
 			return
 		}
+		if !samePerson(p, r.Header.Get(personHeader)) {
+			s.agent.log.Warn("agent: a pairing token used for another person", "origin", p.Origin, "server", p.Server)
+			problem(w, http.StatusForbidden, "paired for another person",
+				"this pairing token is another person's: pair the agent for the person signed in (POST /api/pair with person)")
+			return
+		}
 		next(w, r, p)
 	}
+}
+
+// samePerson: the person the page names (none: any) is the pairing's.
+func samePerson(p Pairing, person string) bool {
+	return person == "" || constantEqual(p.Person, person)
 }
 
 func problem(w http.ResponseWriter, status int, title, detail string) {
@@ -255,9 +298,14 @@ func (s *Server) apiPair(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Server string `json:"server"`
 		APIKey string `json:"api_key"`
+		Person string `json:"person"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil || in.APIKey == "" {
 		problem(w, http.StatusBadRequest, "bad pairing request", "give server and api_key")
+		return
+	}
+	if !validPerson(in.Person) {
+		problem(w, http.StatusBadRequest, "bad pairing request", "person: at most 200 characters of text, no control characters")
 		return
 	}
 	u, err := url.Parse(in.Server)
@@ -271,7 +319,7 @@ func (s *Server) apiPair(w http.ResponseWriter, r *http.Request) {
 	}
 	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	p := &pairingRequest{id: newID(12), code: fmt.Sprintf("%06d", n.Int64()), server: strings.TrimRight(in.Server, "/"),
-		origin: strings.ToLower(r.Header.Get("Origin")), apiKey: in.APIKey, expires: s.agent.now().Add(5 * time.Minute)}
+		origin: strings.ToLower(r.Header.Get("Origin")), apiKey: in.APIKey, person: in.Person, expires: s.agent.now().Add(5 * time.Minute)}
 	a := s.agent
 	a.mu.Lock()
 	for id, old := range a.pairings {
@@ -333,14 +381,14 @@ func (s *Server) apiPairConfirm(w http.ResponseWriter, r *http.Request) {
 	a.mu.Unlock()
 	token := newID(32)
 	sum := sha256.Sum256([]byte(token))
-	err := a.cfg.addPairing(Pairing{Server: p.server, Origin: p.origin, APIKey: p.apiKey, TokenSHA256: hex.EncodeToString(sum[:]), PairedAt: a.now()})
+	err := a.cfg.addPairing(Pairing{Server: p.server, Origin: p.origin, Person: p.person, APIKey: p.apiKey, TokenSHA256: hex.EncodeToString(sum[:]), PairedAt: a.now()})
 	if err != nil {
 		a.log.Error("agent: saving the pairing", "error", err)
 		problem(w, http.StatusInternalServerError, "pairing not saved", "the agent could not write its configuration")
 		return
 	}
-	a.log.Info("agent: paired", "origin", p.origin, "server", p.server)
-	writeJSON(w, http.StatusOK, map[string]string{"token": token, "server": p.server})
+	a.log.Info("agent: paired", "origin", p.origin, "server", p.server, "person", p.person)
+	writeJSON(w, http.StatusOK, map[string]string{"token": token, "server": p.server, "person": p.person})
 }
 
 // pairingLocked answers 429 and reports true while pairing is locked after too many
@@ -397,6 +445,25 @@ func (s *Server) pairingFailed(p *pairingRequest, tries int) {
 	}
 }
 
+// validPerson: a person's name as a web application gives it, short and printable.
+func validPerson(p string) bool {
+	if len(p) > 200 || !utf8.ValidString(p) {
+		return false
+	}
+	for _, r := range p {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// apiPairing tells the page whose pairing its token is, so that it can tell, after a
+// change of person on a shared PC, whether to pair again.
+func (s *Server) apiPairing(w http.ResponseWriter, _ *http.Request, p Pairing) {
+	writeJSON(w, http.StatusOK, map[string]any{"server": p.Server, "origin": p.Origin, "person": p.Person, "paired_at": p.PairedAt})
+}
+
 func (s *Server) apiTokens(w http.ResponseWriter, _ *http.Request, _ Pairing) {
 	toks, _ := s.agent.watcher.Tokens()
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": toks})
@@ -432,7 +499,7 @@ func (s *Server) apiCreateJob(w http.ResponseWriter, r *http.Request, p Pairing)
 
 func (s *Server) apiJob(w http.ResponseWriter, r *http.Request, p Pairing) {
 	j, ok := s.agent.Job(r.PathValue("id"))
-	if !ok || j.Origin != p.Origin {
+	if !ok || !j.of(p) {
 		problem(w, http.StatusNotFound, "no such job", "")
 		return
 	}

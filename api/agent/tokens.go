@@ -80,10 +80,16 @@ type Certificate struct {
 	Kind      Kind      `json:"kind"`
 	// SHA256 is the certificate's SHA-256, base64url without padding, as the server's
 	// certificate_sha256.
-	SHA256 string            `json:"sha256"`
-	Cert   *x509.Certificate `json:"-"`
-	// Chain holds the other certificates on the token that issued this one, nearest
-	// first.
+	SHA256 string `json:"sha256"`
+	// HasKey: a key with the certificate's CKA_ID is visible on the token without
+	// login (hsm.CertObject.KeyVisible).
+	HasKey bool `json:"has_key"`
+	// Warnings are what a person should know before signing with it (expired, not
+	// yet valid, no chain), as of the last poll.
+	Warnings []Warning         `json:"warnings,omitempty"`
+	Cert     *x509.Certificate `json:"-"`
+	// Chain holds the certificates that issued this one, nearest first, from the
+	// token's CA certificates and the configured chain files.
 	Chain []*x509.Certificate `json:"-"`
 }
 
@@ -146,6 +152,11 @@ type Watcher struct {
 
 	mods map[string]*hsm.Module // guarded by idle
 
+	// issuers are the certificates of the configured chain files (UseChain), with
+	// which the chains of the tokens' certificates are completed.
+	issuers []*x509.Certificate
+	now     func() time.Time
+
 	mu     sync.Mutex
 	tokens []Token
 	gen    uint64
@@ -175,8 +186,15 @@ func NewWatcher(modules []Module, interval time.Duration, log *slog.Logger) *Wat
 		allowed = append(allowed, m.Path)
 	}
 	return &Watcher{modules: modules, allowed: allowed, log: log, interval: interval, mods: map[string]*hsm.Module{}, certs: map[string]cachedCerts{}, lastErr: map[string]string{},
-		subs: map[chan struct{}]struct{}{}, ready: make(chan struct{}), idle: make(chan struct{}, 1)}
+		subs: map[chan struct{}]struct{}{}, ready: make(chan struct{}), idle: make(chan struct{}, 1), now: time.Now}
 }
+
+// UseChain completes the tokens' certificates' chains with issuers (the configured
+// chain files) from the next poll on. Call it before Run.
+func (w *Watcher) UseChain(issuers []*x509.Certificate) { w.issuers = issuers }
+
+// Issuers are the configured chain files' certificates.
+func (w *Watcher) Issuers() []*x509.Certificate { return w.issuers }
 
 // Run polls until ctx ends, then unloads the modules.
 func (w *Watcher) Run(ctx context.Context) {
@@ -285,6 +303,12 @@ func sameTokens(a, b []Token) bool {
 			a[i].PINLocked != b[i].PINLocked || a[i].PINFinalTry != b[i].PINFinalTry || a[i].PINCountLow != b[i].PINCountLow {
 			return false
 		}
+		for j := range a[i].Certificates {
+			// A certificate that expires while plugged in is a change the page shows.
+			if len(a[i].Certificates[j].Warnings) != len(b[i].Certificates[j].Warnings) {
+				return false
+			}
+		}
 	}
 	return true
 }
@@ -305,17 +329,22 @@ func (w *Watcher) certificates(t Token, read func() ([]hsm.CertObject, error)) [
 		if err != nil {
 			w.log.Warn("agent: reading certificates", "token", t.Label, "error", err)
 		}
-		cached = cachedCerts{certs: signingCertificates(objs)}
+		cached = cachedCerts{certs: signingCertificates(objs, w.issuers)}
 	}
 	cached.polls++
 	w.certs[t.Key()] = cached
-	return cached.certs
+	now := w.now()
+	out := slices.Clone(cached.certs)
+	for i := range out {
+		out[i].Warnings = warningsOf(out[i], append(slices.Clone(cached.certs[i].Chain), w.issuers...), now)
+	}
+	return out
 }
 
 // signingCertificates describes the end-entity certificates among objs, each with the
-// chain the other (CA) certificates on the token give it.
-func signingCertificates(all []hsm.CertObject) []Certificate {
-	var cas []*x509.Certificate
+// chain the other (CA) certificates on the token and issuers give it.
+func signingCertificates(all []hsm.CertObject, issuers []*x509.Certificate) []Certificate {
+	cas := slices.Clone(issuers)
 	for _, o := range all {
 		if o.Cert.IsCA {
 			cas = append(cas, o.Cert)
@@ -327,9 +356,10 @@ func signingCertificates(all []hsm.CertObject) []Certificate {
 			continue // the chain the token carries, not a signing certificate
 		}
 		ci := Certificate{
-			Label: o.Label, ID: hex.EncodeToString(o.ID), Holder: o.Cert.Subject.CommonName, Subject: o.Cert.Subject.String(),
+			Label: o.Label, ID: hex.EncodeToString(o.ID), Holder: o.Cert.Subject.CommonName, Subject: pki.DisplayName(o.Cert.Subject),
 			Issuer: o.Cert.Issuer.CommonName, Serial: strings.ToUpper(o.Cert.SerialNumber.Text(16)),
 			NotBefore: o.Cert.NotBefore, NotAfter: o.Cert.NotAfter, Kind: KindOf(o.Cert), SHA256: certSHA256(o.Cert), Cert: o.Cert,
+			HasKey: o.KeyVisible,
 		}
 		if path := pki.IssuerPath(o.Cert, cas); len(path) > 1 {
 			ci.Chain = path[1:]
@@ -461,39 +491,3 @@ func (w *Watcher) FindCertificate(sum string) (Token, Certificate, bool) {
 
 // ErrAmbiguous: more than one token or certificate matches; the caller names one.
 var ErrAmbiguous = errors.New("agent: more than one match")
-
-// SelectCertificate picks the certificate with CKA_ID certIDHex (any, when empty and
-// the token holds only one) on the token labelled label (any, when empty and only one
-// token is present).
-func SelectCertificate(toks []Token, label, certIDHex string) (Token, Certificate, error) {
-	var matches []Token
-	for _, t := range toks {
-		if label == "" || t.Label == label {
-			matches = append(matches, t)
-		}
-	}
-	switch {
-	case len(matches) == 0:
-		return Token{}, Certificate{}, fmt.Errorf("agent: no token labelled %q is plugged in", label)
-	case len(matches) > 1:
-		return Token{}, Certificate{}, fmt.Errorf("%w: %d tokens match %q; name one with --token", ErrAmbiguous, len(matches), label)
-	}
-	t := matches[0]
-	var certs []Certificate
-	for _, c := range t.Certificates {
-		if certIDHex == "" || strings.EqualFold(c.ID, certIDHex) {
-			certs = append(certs, c)
-		}
-	}
-	switch {
-	case len(certs) == 0:
-		return t, Certificate{}, fmt.Errorf("agent: token %q holds no signing certificate with id %q", t.Label, certIDHex)
-	case len(certs) > 1:
-		var ids []string
-		for _, c := range certs {
-			ids = append(ids, c.ID+" ("+c.Holder+")")
-		}
-		return t, Certificate{}, fmt.Errorf("%w: token %q holds %s; name one with --cert-id", ErrAmbiguous, t.Label, strings.Join(ids, ", "))
-	}
-	return t, certs[0], nil
-}

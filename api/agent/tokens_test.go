@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/kyso-vn/kyso/api/agent"
 	"github.com/kyso-vn/kyso/internal/testpki"
+	"github.com/kyso-vn/kyso/pkg/pki"
 )
 
 // TestWatcherSeesTokenComeAndGo: the agent lists the token's certificates with holder,
@@ -158,30 +160,60 @@ func TestKindOf(t *testing.T) {
 	}
 }
 
-// TestSelectCertificate: offline signing picks the token and certificate, or says
-// which to name.
+// TestSelectCertificate: offline signing picks the token and certificate — of
+// several, the one with a key, a signing key usage and valid today — or lists the
+// candidates, with subjects and ids, in Vietnamese and English.
 func TestSelectCertificate(t *testing.T) {
-	toks := []agent.Token{
-		{Label: "A", Certificates: []agent.Certificate{{ID: "01", Holder: "a1"}, {ID: "02", Holder: "a2"}}},
-		{Label: "B", Certificates: []agent.Certificate{{ID: "0a", Holder: "b"}}},
+	p := testpki.Committed(t)
+	c := func(id string, tc *testpki.Cert, key bool) agent.Certificate {
+		return agent.Certificate{ID: id, Holder: tc.Cert.Subject.CommonName, Subject: pki.DisplayName(tc.Cert.Subject), Cert: tc.Cert, HasKey: key,
+			NotBefore: tc.Cert.NotBefore, NotAfter: tc.Cert.NotAfter, Kind: agent.KindOf(tc.Cert)}
 	}
+	leader, org, expired, clerk := p.Leader.Cert.Subject.CommonName, p.Org.Cert.Subject.CommonName, p.Expired.Cert.Subject.CommonName, p.Clerk.Cert.Subject.CommonName
+	toks := []agent.Token{
+		{Label: "two", Certificates: []agent.Certificate{c("01", p.Leader, true), c("02", p.Org, true)}},
+		{Label: "renewed", Certificates: []agent.Certificate{c("01", p.Expired, true), c("02", p.Leader, true)}},
+		{Label: "keyless", Certificates: []agent.Certificate{c("01", p.Clerk, false), c("02", p.Leader, true)}},
+		{Label: "old", Certificates: []agent.Certificate{c("03", p.Expired, true)}},
+		{Label: "none shown", Certificates: []agent.Certificate{c("01", p.Clerk, false), c("02", p.Leader, false)}},
+	}
+	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
 	cases := []struct {
 		label, id, want string
 		ok              bool
+		lists           []string
 	}{
-		{"B", "", "b", true},
-		{"A", "02", "a2", true},
-		{"A", "", "", false},
-		{"", "", "", false},
-		{"B", "0A", "b", true},
-		{"C", "", "", false},
-		{"A", "03", "", false},
+		{"two", "", "", false, []string{"--cert-id 01", "--cert-id 02", pki.DisplayName(p.Leader.Cert.Subject), pki.DisplayName(p.Org.Cert.Subject), "chọn một bằng --cert-id", "name one with --cert-id"}},
+		{"two", "02", org, true, nil},
+		{"two", "0X", "", false, []string{"không có chứng thư số mã"}},
+		{"renewed", "", leader, true, nil},
+		{"renewed", "01", expired, true, nil}, // named: CheckValidAt refuses it
+		{"keyless", "", leader, true, nil},
+		{"old", "", expired, true, nil},
+		{"none shown", "", "", false, []string{"--cert-id 01", "--cert-id 02"}},
+		{"none shown", "01", clerk, true, nil},
+		{"", "", "", false, []string{"--token"}},
+		{"absent", "", "", false, []string{`"absent"`}},
 	}
-	for _, c := range cases {
-		_, cert, err := agent.SelectCertificate(toks, c.label, c.id)
-		if (err == nil) != c.ok || cert.Holder != c.want {
-			t.Errorf("token %q id %q: %q, %v", c.label, c.id, cert.Holder, err)
+	for _, tc := range cases {
+		_, cert, err := agent.SelectCertificate(toks, tc.label, tc.id, now)
+		if (err == nil) != tc.ok || cert.Holder != tc.want {
+			t.Errorf("token %q id %q: %q, %v", tc.label, tc.id, cert.Holder, err)
+			continue
 		}
+		for _, w := range tc.lists {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("token %q id %q: the error does not say %q:\n%v", tc.label, tc.id, w, err)
+			}
+		}
+	}
+	// The expired one cannot sign, and says so in both languages.
+	err := agent.CheckValidAt(toks[3].Certificates[0], now)
+	if !errors.Is(err, agent.ErrCertificateNotValid) || !strings.Contains(err.Error(), "expired on 2023-12-31") || !strings.Contains(err.Error(), "đã hết hạn ngày 31/12/2023") {
+		t.Fatalf("expired: %v", err)
+	}
+	if err := agent.CheckValidAt(c("01", p.Leader, true), time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, agent.ErrCertificateNotValid) || !strings.Contains(err.Error(), "not valid until 2024-01-01") {
+		t.Fatalf("not yet valid: %v", err)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 type wsMessage struct {
 	Type       string    `json:"type"`
 	Token      string    `json:"token,omitempty"`
+	Person     string    `json:"person,omitempty"` // hello: the person signed in (as X-Kyso-Person)
 	RequestIDs []string  `json:"request_ids,omitempty"`
 	JobID      string    `json:"job_id,omitempty"`
 	URL        string    `json:"url,omitempty"`
@@ -54,7 +55,7 @@ func (s *Server) apiWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, ok := s.agent.cfg.pairingFor(origin, hello.Token)
-	if hello.Type != "hello" || !ok {
+	if hello.Type != "hello" || !ok || !samePerson(p, hello.Person) {
 		_ = wsjson.Write(ctx, c, wsMessage{Type: "error", Error: "not paired"})
 		c.Close(websocket.StatusPolicyViolation, "not paired")
 		return
@@ -104,7 +105,7 @@ func (s *Server) wsReader(ctx context.Context, stop func(), c *websocket.Conn, p
 			send(ctx, out, wsMessage{Type: "job", JobID: j.ID, URL: s.jobURL(j)})
 		case "watch":
 			j, ok := s.agent.Job(m.JobID)
-			if !ok || j.Origin != p.Origin {
+			if !ok || !j.of(p) {
 				send(ctx, out, wsMessage{Type: "error", JobID: m.JobID, Error: "no such job"})
 				continue
 			}

@@ -74,9 +74,11 @@ func TestSignOffline(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(dir, "signed"+string(rune('a'+i))+".pdf")
-			args := append([]string{"sign", in, "-o", out, "--module", tok.Module, "--token", "Nguyen Van A"}, c.args...)
+			// The token carries the sub CA; the root comes from a chain file.
+			root := p.Path("root-ca.pem")
+			args := append([]string{"sign", in, "-o", out, "--module", tok.Module, "--token", "Nguyen Van A", "--chain", root}, c.args...)
 			if c.name == "no such token" {
-				args = append([]string{"sign", in, "-o", out, "--module", tok.Module}, c.args...)
+				args = append([]string{"sign", in, "-o", out, "--module", tok.Module, "--chain", root}, c.args...)
 			}
 			stdout, stderr, err := run(t, c.stdin, args...)
 			code := 0
@@ -120,7 +122,7 @@ func TestSignOffline(t *testing.T) {
 
 // TestHelp: the help of the agent and of its commands carries examples.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"sign", "--help"}, {"serve", "--help"}, {"tokens", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"sign", "--help"}, {"serve", "--help"}, {"tokens", "--help"}, {"install", "--help"}, {"uninstall", "--help"}} {
 		out, _, err := run(t, "", args...)
 		if err != nil || !strings.Contains(out, "Examples:") || !strings.Contains(out, "kyso-agent") {
 			t.Errorf("%v: %v\n%s", args, err, out)
@@ -146,7 +148,8 @@ func TestSystemdUnit(t *testing.T) {
 }
 
 // TestServe: "kyso-agent serve" answers on loopback with its page and refuses an
-// origin not on the allow-list, and stops cleanly when its context ends.
+// origin not on the allow-list; a second one on the same address ends quietly; the
+// first stops cleanly when its context ends.
 func TestServe(t *testing.T) {
 	tok := testenv.NewSoftHSM(t, "Nguyen Van A", pin)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -191,6 +194,15 @@ func TestServe(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("other origin: %s %v", resp.Status, resp.Header)
+	}
+	// Started a second time (autostart entry and systemd unit): it leaves the first
+	// serving and ends without an error.
+	second := newRootCmd()
+	second.SetArgs([]string{"serve", "--config", cfg, "--listen", addr})
+	second.SetOut(io.Discard)
+	second.SetErr(io.Discard)
+	if err := second.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("a second serve: %v", err)
 	}
 	cancel()
 	select {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -34,14 +35,17 @@ as the server).
 The configuration (YAML, mode 0600: it holds the servers' API keys) is
 $XDG_CONFIG_HOME/kyso-agent/config.yaml (~/.config/kyso-agent/config.yaml) unless
 --config says otherwise.`,
-		Example: `  # run the agent (a systemd user unit does this at login)
+		Example: `  # install for this user: configuration (0600), autostart at login, systemd user unit
+  kyso-agent install --origin https://kyso.ubnd.example.vn --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
+
+  # run the agent (the autostart entry or the systemd user unit does this at login)
   kyso-agent serve
 
   # which tokens and certificates are plugged in
   kyso-agent tokens
 
   # sign a PDF without a network, PIN asked on the terminal
-  kyso-agent sign draft.pdf -o signed.pdf --token "Nguyen Van A"
+  kyso-agent sign draft.pdf -o signed.pdf --token "Nguyen Van A" --cert-id 01
 
   # the same, choosing the certificate by its CKA_ID and reading the PIN from a file
   kyso-agent sign draft.pdf -o signed.pdf --token UBND --cert-id 01 --pin-source ~/.pin`,
@@ -50,7 +54,7 @@ $XDG_CONFIG_HOME/kyso-agent/config.yaml (~/.config/kyso-agent/config.yaml) unles
 	}
 	root.PersistentFlags().StringVar(&f.config, "config", "", "configuration file (default: the user's config dir/kyso-agent/config.yaml)")
 	root.PersistentFlags().BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
-	root.AddCommand(newServeCmd(&f), newTokensCmd(&f), newSignCmd(&f))
+	root.AddCommand(newServeCmd(&f), newTokensCmd(&f), newSignCmd(&f), newInstallCmd(&f), newUninstallCmd(&f))
 	return root
 }
 
@@ -66,6 +70,10 @@ func (f *rootFlags) load() (*agent.Config, error) {
 	cfg, err := agent.LoadConfig(path)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
+	}
+	if m := cfg.Repaired(); m != 0 {
+		f.logger(slog.LevelWarn).Warn("kyso-agent: the configuration was readable by others and held no API key: its mode is now 0600",
+			"config", path, "was", fmt.Sprintf("%#o", m))
 	}
 	return cfg, nil
 }

@@ -29,10 +29,21 @@ func newServeCmd(rf *rootFlags) *cobra.Command {
 			log := rf.logger(slog.LevelInfo)
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
+				// Started twice (the autostart entry and the systemd unit, or by hand):
+				// the one already serving stays, and this one is not a failure.
+				if agent.Running(cmd.Context(), cfg.Listen) {
+					log.Info("kyso-agent: already running", "url", "http://"+cfg.Listen)
+					return nil
+				}
 				return &exitError{code: 1, err: fmt.Errorf("listening on %s: %w", cfg.Listen, err)}
 			}
 			ctx := cmd.Context()
 			w := agent.NewWatcher(cfg.Modules, 0, log)
+			known, err := issuers(cfg)
+			if err != nil {
+				return err
+			}
+			w.UseChain(known)
 			go w.Run(ctx)
 			a := agent.New(cfg, w, agent.Options{Logger: log})
 			srv := agent.NewServer(ctx, a)

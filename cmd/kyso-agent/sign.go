@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -16,7 +16,6 @@ import (
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/internal/durable"
 	"github.com/kyso-vn/kyso/pkg/pki"
-	"github.com/kyso-vn/kyso/signer/pades"
 )
 
 type signFlags struct {
@@ -36,9 +35,18 @@ The PIN is asked on the terminal, or read from --pin-source; it is never echoed,
 stored or logged. The token is found in the modules of the configuration, or in
 --module.
 
-Exit codes: 0 signed, 1 not signed (wrong PIN, token or document problem), 2 usage.`,
-		Example: `  kyso-agent sign draft.pdf -o signed.pdf --token "Nguyen Van A"
-  kyso-agent sign draft.pdf -o signed.pdf --token UBND --cert-id 02 \
+With --token and no --cert-id, a token holding several certificates gives the one
+with a key on the token, a key usage that signs documents and valid today; when
+that still leaves several, the command lists them with their ids. The signature
+carries the certificate's chain, from the token, the configuration's chain_files,
+--chain and, for an issuer still missing, the certificate's AIA address; without a
+whole chain up to a root, or with a certificate expired or not yet valid, nothing
+is signed and the PIN is not asked.
+
+Exit codes: 0 signed, 1 not signed (wrong PIN, token, certificate, chain or document
+problem), 2 usage.`,
+		Example: `  kyso-agent sign draft.pdf -o signed.pdf --token "Nguyen Van A" --cert-id 01
+  kyso-agent sign draft.pdf -o signed.pdf --token UBND --cert-id 02 --chain chain.pem \
       --reason "Phê duyệt" --page 1 --rect 300,100,480,160 --image chu-ky.png
   kyso-agent sign draft.pdf -o signed.pdf --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so --pin-source pin.txt`,
 		Args: cobra.ExactArgs(1),
@@ -50,7 +58,7 @@ Exit codes: 0 signed, 1 not signed (wrong PIN, token or document problem), 2 usa
 	fl.StringVar(&f.certID, "cert-id", "", "CKA_ID of the certificate, hex (default: the only one on the token)")
 	fl.StringVar(&f.pinSource, "pin-source", "", "read the PIN from this file instead of the terminal")
 	fl.StringVar(&f.module, "module", "", "PKCS#11 module path (default: the configuration's modules)")
-	fl.StringVar(&f.chain, "chain", "", "issuer certificates (PEM), nearest first; default: those on the token")
+	fl.StringVar(&f.chain, "chain", "", "issuer certificates (PEM) completing the chain, besides the token's and the configuration's chain_files")
 	fl.StringVar(&f.reason, "reason", "", "reason for signing")
 	fl.StringVar(&f.location, "location", "", "where the document was signed")
 	fl.StringVar(&f.field, "field", "", "sign into this existing empty signature field (or create it)")
@@ -65,49 +73,63 @@ func runSign(cmd *cobra.Command, rf *rootFlags, f signFlags, in string) error {
 	if f.out == "" {
 		return &exitError{code: 2, err: fmt.Errorf("-o OUT.pdf is required")}
 	}
-	opts := pades.Options{Reason: f.reason, Location: f.location, Field: f.field, PSS: f.pss}
-	if f.rect != "" || f.image != "" {
-		app := &pades.Appearance{Page: f.page}
-		if f.rect != "" {
-			parts := strings.Split(f.rect, ",")
-			if len(parts) != 4 {
-				return &exitError{code: 2, err: fmt.Errorf("--rect %q: want x1,y1,x2,y2", f.rect)}
-			}
-			for i, p := range parts {
-				v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-				if err != nil {
-					return &exitError{code: 2, err: fmt.Errorf("--rect %q: %v", f.rect, err)}
-				}
-				app.Rect[i] = v
-			}
+	// The flags fill in agent.Offline, the one place offline signing is decided.
+	o := agent.Offline{Reason: f.reason, Location: f.location, Field: f.field, PSS: f.pss, Page: f.page, Rect: f.rect,
+		AIA: &pki.AIAFetcher{AllowPrivate: true}}
+	if err := o.Check(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if f.image != "" {
+		img, err := os.ReadFile(f.image)
+		if err != nil {
+			return &exitError{code: 2, err: err}
 		}
-		if f.image != "" {
-			img, err := os.ReadFile(f.image)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			app.Image = img
-		}
-		opts.Appearance = app
+		o.Image = img
 	}
 	var modules []agent.Module
 	if f.module != "" {
 		modules = []agent.Module{{Path: f.module}}
-	} else {
-		cfg, err := rf.load()
-		if err != nil {
+	}
+	// The configuration gives the modules (unless --module) and the chain files.
+	var cfg *agent.Config
+	if f.module == "" || rf.config != "" || configExists() {
+		var err error
+		if cfg, err = rf.load(); err != nil {
 			return err
 		}
-		modules = cfg.Modules
+		if f.module == "" {
+			modules = cfg.Modules
+		}
+	}
+	known, err := issuers(cfg)
+	if err != nil {
+		return err
+	}
+	o.Issuers = known
+	if f.chain != "" {
+		certs, err := pki.ReadCertificatesFile(f.chain)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		o.Issuers = append(certs, o.Issuers...)
 	}
 	if len(modules) == 0 {
 		return &exitError{code: 2, err: fmt.Errorf("no PKCS#11 module: give --module or list modules in the configuration")}
 	}
 	w := agent.NewWatcher(modules, 0, rf.logger(slog.LevelWarn))
+	w.UseChain(o.Issuers)
 	w.Poll()
 	defer w.Close()
 	toks, _ := w.Tokens()
-	tok, cert, err := agent.SelectCertificate(toks, f.token, f.certID)
+	now := time.Now()
+	tok, cert, err := agent.SelectCertificate(toks, f.token, f.certID, now)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	ctx := cmd.Context()
+	// Before the PIN: an expired certificate, or one whose chain cannot be built, is
+	// refused without asking the token anything.
+	chain, err := o.Chain(ctx, cert, now)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
@@ -115,7 +137,6 @@ func runSign(cmd *cobra.Command, rf *rootFlags, f signFlags, in string) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	ctx := cmd.Context()
 	// Through the watcher's module: one loader, and the token's PIN state is checked
 	// before the PIN is tried.
 	key, err := w.OpenKey(ctx, tok, cert, pin)
@@ -123,18 +144,6 @@ func runSign(cmd *cobra.Command, rf *rootFlags, f signFlags, in string) error {
 		return &exitError{code: 1, err: err}
 	}
 	defer key.Close()
-	opts.Certificate, opts.Chain = key.Certificate(), key.Chain()
-	if opts.Certificate == nil {
-		opts.Certificate = cert.Cert
-	}
-	if len(opts.Chain) == 0 {
-		opts.Chain = cert.Chain
-	}
-	if f.chain != "" {
-		if opts.Chain, err = pki.ReadCertificatesFile(f.chain); err != nil {
-			return &exitError{code: 2, err: err}
-		}
-	}
 	src, err := os.Open(in)
 	if err != nil {
 		return &exitError{code: 1, err: err}
@@ -151,14 +160,25 @@ func runSign(cmd *cobra.Command, rf *rootFlags, f signFlags, in string) error {
 		return &exitError{code: 1, err: err}
 	}
 	defer out.Discard()
-	if err := pades.Sign(ctx, key, src, st.Size(), out, opts); err != nil {
+	if err := o.Sign(ctx, key, cert, chain, src, st.Size(), out, now); err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("signing %s: %w", in, err)}
 	}
 	if err := out.Commit(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "signed %s → %s with %s (token %q)\n", in, f.out, cert.Holder, tok.Label)
+	fmt.Fprintf(cmd.OutOrStdout(), "signed %s → %s with %s (token %q, id %s)\n", in, f.out, cert.Holder, tok.Label, cert.ID)
 	return nil
+}
+
+// configExists: the default configuration file is there (its chain files count
+// even when --module names the module).
+func configExists() bool {
+	p, err := agent.DefaultConfigPath()
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(p)
+	return err == nil
 }
 
 // readPIN reads the PIN from source, or from the terminal without echo.

@@ -202,6 +202,8 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 		{"GET", "/v1/signatures/" + pending.ID, "", none, map[string]int{"leaderA": 200}, 404},
 		{"POST", "/v1/signatures/" + pending.ID + "/complete", "application/json", text(`{"signature":"AAAA"}`), map[string]int{"leaderA": 422}, 404},
 		{"POST", "/v1/verify", "application/pdf", text("not a pdf"), map[string]int{"public": 422}, 422},
+		// extend: any client, no key involved; the body is judged past the rules
+		{"POST", "/v1/extend?level=B-LT", "application/pdf", text("not a pdf"), nil, 422},
 		{"POST", "/v1/documents?agency=" + agencyA, "application/pdf", func(string) io.Reader { return bytes.NewReader(pdf) },
 			map[string]int{"admin": 201, "sysA": 201, "clerkA": 201, "leaderA": 201}, 403},
 		{"GET", "/v1/documents", "", none, nil, 200},
@@ -231,7 +233,7 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 	// The rows cover every operation the API documents, so a route added without a row
 	// here fails.
 	covered := []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "POST /v1/sign",
-		"POST /v1/signatures", "GET /v1/signatures/{id}", "POST /v1/signatures/{id}/complete", "POST /v1/verify",
+		"POST /v1/signatures", "GET /v1/signatures/{id}", "POST /v1/signatures/{id}/complete", "POST /v1/verify", "POST /v1/extend",
 		"POST /v1/documents", "GET /v1/documents", "GET /v1/documents/{id}", "GET /v1/documents/{id}/content",
 		"POST /v1/documents/{id}/issue", "POST /v1/documents/receive", "GET /v1/registers", "POST /v1/registers",
 		"GET /v1/agencies", "POST /v1/agencies", "GET /v1/keys", "PUT /v1/keys/{name}/grants/{principal}",

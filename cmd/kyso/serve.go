@@ -177,6 +177,7 @@ func serve(ctx context.Context, p serveParams) error {
 		Documents:      svc,
 		Agencies:       svc,
 		Signer:         svc,
+		Extender:       svc,
 		Verifier:       svc,
 		Signatures:     svc,
 		Issuer:         svc,

@@ -127,6 +127,10 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 	bbox := [4]float64{0, 0, w, h}
 	xobjs := pdf.Dict{}
 	resources := pdf.Dict{"ProcSet": pdf.Array{pdf.Name("PDF"), pdf.Name("Text"), pdf.Name("ImageC")}}
+	var pa pdfaProfile
+	if a.Image != nil || a.Seal != nil || len(a.Lines) > 0 {
+		pa = documentPDFA(rd)
+	}
 	if a.Image != nil || a.Seal != nil {
 		// the box of the leader's signature image: the image fitted in rect, or, for a
 		// seal laid over a signature made earlier, the whole rect
@@ -135,7 +139,7 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 			x, y, dw, dh = ub[0], ub[1], ub[2], ub[3]
 		}
 		if a.Image != nil {
-			ref, iw, ih, err := imageXObject(u, a.Image)
+			ref, iw, ih, err := imageXObject(u, a.Image, pa)
 			if err != nil {
 				return pdf.Ref{}, rect, fmt.Errorf("%w: signature image: %v", ErrOptions, err)
 			}
@@ -146,7 +150,7 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 			fmt.Fprintf(&content, "q %s 0 0 %s %s %s cm /Im1 Do Q\n", f2(dw), f2(dh), f2(x), f2(y))
 		}
 		if a.Seal != nil {
-			sref, sw, sh, err := imageXObject(u, a.Seal)
+			sref, sw, sh, err := imageXObject(u, a.Seal, pa)
 			if err != nil {
 				return pdf.Ref{}, rect, fmt.Errorf("%w: seal image: %v", ErrOptions, err)
 			}
@@ -166,7 +170,7 @@ func (a *Appearance) build(rd *pdf.Reader, u *pdf.Update, pageRef pdf.Ref, rect 
 		}
 	}
 	if len(a.Lines) > 0 {
-		fontRef, enc, err := fontResource(u, a.Lines)
+		fontRef, enc, err := fontResource(u, a.Lines, pa.wantsCIDSet())
 		if err != nil {
 			return pdf.Ref{}, rect, err
 		}
@@ -299,7 +303,7 @@ func (a *Appearance) textSize(fs float64) (float64, float64) {
 // fontResource embeds the serif font as a Type0/CIDFontType2 font with Identity-H
 // encoding (two-byte glyph ids), glyph widths and a ToUnicode map, so that pdftotext
 // gives back the exact Vietnamese text. It returns a function encoding a line.
-func fontResource(u *pdf.Update, lines []string) (pdf.Ref, func(string) string, error) {
+func fontResource(u *pdf.Update, lines []string, cidSet bool) (pdf.Ref, func(string) string, error) {
 	f, err := serifFont()
 	if err != nil {
 		return pdf.Ref{}, nil, fmt.Errorf("pades: font: %w", err)
@@ -350,12 +354,25 @@ func fontResource(u *pdf.Update, lines []string) (pdf.Ref, func(string) string, 
 	}
 	name := pdf.Name(subsetTag(ids) + "+LiberationSerif")
 	fontFile := u.Add(&pdf.Stream{Dict: pdf.Dict{"Filter": pdf.Name("FlateDecode"), "Length1": int64(len(program))}, Data: deflate(program)})
-	desc := u.Add(pdf.Dict{
+	descDict := pdf.Dict{
 		"Type": pdf.Name("FontDescriptor"), "FontName": name,
 		"Flags": int64(34), "FontBBox": pdf.Array{int64(-543), int64(-303), int64(1278), int64(981)},
 		"ItalicAngle": int64(0), "Ascent": int64(891), "Descent": int64(-216), "CapHeight": int64(662),
 		"StemV": int64(80), "FontFile2": fontFile,
-	})
+	}
+	if cidSet {
+		// one bit per CID (= glyph id, Identity) the program holds, the high bit first
+		present, err := glyphsPresent(program, ids)
+		if err != nil {
+			return pdf.Ref{}, nil, fmt.Errorf("pades: font subset: %w", err)
+		}
+		set := make([]byte, present[len(present)-1]/8+1)
+		for _, g := range present {
+			set[g/8] |= 0x80 >> uint(g%8)
+		}
+		descDict["CIDSet"] = u.Add(&pdf.Stream{Dict: pdf.Dict{"Filter": pdf.Name("FlateDecode")}, Data: deflate(set)})
+	}
+	desc := u.Add(descDict)
 	cid := u.Add(pdf.Dict{
 		"Type": pdf.Name("Font"), "Subtype": pdf.Name("CIDFontType2"), "BaseFont": name,
 		"CIDSystemInfo":  pdf.Dict{"Registry": pdf.String("Adobe"), "Ordering": pdf.String("Identity"), "Supplement": int64(0)},
@@ -385,8 +402,11 @@ func utf16Hex(r rune) string {
 	return fmt.Sprintf("%04X%04X", 0xD800+(r>>10), 0xDC00+(r&0x3FF))
 }
 
-// imageXObject writes a PNG as an RGB image with its alpha channel as a soft mask.
-func imageXObject(u *pdf.Update, pngData []byte) (pdf.Ref, float64, float64, error) {
+// imageXObject writes a PNG as an image in the colour space the document's output
+// intent allows (RGB unless a PDF/A intent says CMYK or gray), its alpha channel as a
+// soft mask, or, in a PDF/A-1 document (no transparency), as a 1-bit explicit /Mask
+// with the kept pixels flattened against white.
+func imageXObject(u *pdf.Update, pngData []byte, pa pdfaProfile) (pdf.Ref, float64, float64, error) {
 	img, err := png.Decode(bytes.NewReader(pngData))
 	if err != nil {
 		return pdf.Ref{}, 0, 0, err
@@ -396,36 +416,83 @@ func imageXObject(u *pdf.Update, pngData []byte) (pdf.Ref, float64, float64, err
 	if w*h > 25_000_000 {
 		return pdf.Ref{}, 0, 0, fmt.Errorf("image of %dx%d pixels is too large", w, h)
 	}
-	rgb := make([]byte, 0, w*h*3)
+	flatten := pa.noTransparency()
+	comps := pa.components
+	if comps != 1 && comps != 4 {
+		comps = 3
+	}
+	pix := make([]byte, 0, w*h*comps)
 	alpha := make([]byte, 0, w*h)
+	// mask is the explicit 1-bit mask of PDF/A-1: rows padded to whole bytes, a set
+	// bit masks the pixel out (ISO 32000-1, 8.9.6.2-3).
+	stride := (w + 7) / 8
+	var mask []byte
+	if flatten {
+		mask = make([]byte, stride*h)
+	}
 	hasAlpha := false
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			r, g, bl, a := img.At(x, y).RGBA()
-			// un-premultiply
-			if a > 0 && a < 0xffff {
-				r, g, bl = r*0xffff/a, g*0xffff/a, bl*0xffff/a
-			}
-			rgb = append(rgb, byte(r>>8), byte(g>>8), byte(bl>>8))
-			alpha = append(alpha, byte(a>>8))
 			if a != 0xffff {
 				hasAlpha = true
 			}
+			switch {
+			case flatten:
+				// premultiplied colour over white: c·a + white·(1−a)
+				r, g, bl = r+0xffff-a, g+0xffff-a, bl+0xffff-a
+				if a < 0x8000 {
+					i := (y-b.Min.Y)*stride + (x-b.Min.X)/8
+					mask[i] |= 0x80 >> uint((x-b.Min.X)%8)
+				}
+			case a > 0 && a < 0xffff:
+				// un-premultiply
+				r, g, bl = r*0xffff/a, g*0xffff/a, bl*0xffff/a
+			}
+			pix = appendColour(pix, comps, byte(r>>8), byte(g>>8), byte(bl>>8))
+			alpha = append(alpha, byte(a>>8))
 		}
 	}
+	cs := map[int]pdf.Name{1: "DeviceGray", 3: "DeviceRGB", 4: "DeviceCMYK"}[comps]
 	d := pdf.Dict{
 		"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Image"),
-		"Width": int64(w), "Height": int64(h), "ColorSpace": pdf.Name("DeviceRGB"),
+		"Width": int64(w), "Height": int64(h), "ColorSpace": cs,
 		"BitsPerComponent": int64(8), "Filter": pdf.Name("FlateDecode"),
 	}
-	if hasAlpha {
+	switch {
+	case hasAlpha && flatten:
+		d["Mask"] = u.Add(&pdf.Stream{Dict: pdf.Dict{
+			"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Image"),
+			"Width": int64(w), "Height": int64(h), "ImageMask": true,
+			"BitsPerComponent": int64(1), "Filter": pdf.Name("FlateDecode"),
+		}, Data: deflate(mask)})
+	case hasAlpha:
 		d["SMask"] = u.Add(&pdf.Stream{Dict: pdf.Dict{
 			"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Image"),
 			"Width": int64(w), "Height": int64(h), "ColorSpace": pdf.Name("DeviceGray"),
 			"BitsPerComponent": int64(8), "Filter": pdf.Name("FlateDecode"),
 		}, Data: deflate(alpha)})
 	}
-	return u.Add(&pdf.Stream{Dict: d, Data: deflate(rgb)}), float64(w), float64(h), nil
+	return u.Add(&pdf.Stream{Dict: d, Data: deflate(pix)}), float64(w), float64(h), nil
+}
+
+// appendColour appends an 8-bit RGB colour as comps components: RGB as is, gray as
+// its luma (ITU-R BT.601), CMYK by the naive complement with black extracted (the
+// output intent's profile then renders it; seals and signatures are flat colours).
+func appendColour(pix []byte, comps int, r, g, b byte) []byte {
+	switch comps {
+	case 1:
+		return append(pix, byte((299*int(r)+587*int(g)+114*int(b))/1000))
+	case 4:
+		c, m, y := 255-int(r), 255-int(g), 255-int(b)
+		k := min(c, m, y)
+		if k == 255 {
+			return append(pix, 0, 0, 0, 255)
+		}
+		s := 255 - k
+		return append(pix, byte((c-k)*255/s), byte((m-k)*255/s), byte((y-k)*255/s), byte(k))
+	}
+	return append(pix, r, g, b)
 }
 
 // sealTrueSize reads the PNG's pHYs resolution to give the seal's width in points.

@@ -3,10 +3,12 @@ package pades
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,13 +17,27 @@ import (
 )
 
 // dssSignature is what the DSS records for one signature: its /Contents value and
-// the chains (leaf first) whose validation data it needs.
+// the chains (leaf first) whose validation data it needs; name and signer say which
+// signature it is in a warning.
 type dssSignature struct {
-	contents []byte
-	chains   [][]*x509.Certificate
+	name, signer string
+	contents     []byte
+	chains       [][]*x509.Certificate
 }
 
-// appended is the original document followed by the revisions written so far.
+// Unvalidated is a signature whose validation data could not be gathered when the
+// document was extended (a foreign signature whose CA's revocation service does not
+// answer, a chain the signature does not carry): the DSS got nothing new for it.
+type Unvalidated struct {
+	// Field is the signature field's name; Signer the signer's common name.
+	Field, Signer string
+	// Reason is why, as the revocation source said it.
+	Reason string
+	// Kept: the DSS already held validation data for it (an earlier extension),
+	// which stays.
+	Kept bool
+}
+
 type appended struct {
 	base     io.ReaderAt
 	baseSize int64
@@ -64,66 +80,134 @@ func (a *appended) reader() (*pdf.Reader, error) { return pdf.Open(a, a.size()) 
 // addDSS appends a revision with the Document Security Store (ETSI EN 319 142-1, 5.4):
 // the certificates, OCSP responses and CRLs that validate each signature's chain and
 // its timestamp authority's chain, and a VRI entry per signature.
-func addDSS(ctx context.Context, doc *appended, sigs []dssSignature, vs ValidationSource) error {
+//
+// The DSS holds each certificate, OCSP response and CRL once, by content, across
+// revisions: what an earlier DSS already holds is referred to, not added again (a
+// renewal adds only what is new), duplicates an earlier writer left are dropped from
+// the lists, and every VRI entry, old or new, points to the one stream kept.
+//
+// When lenient, a signature whose validation data cannot be gathered is left out
+// and returned as Unvalidated (kyso extend, over signatures made elsewhere); else it
+// fails the whole revision (a signature Kyso just made must be validated). A lenient
+// call that can validate no signature at all fails too, naming them.
+func addDSS(ctx context.Context, doc *appended, sigs []dssSignature, vs ValidationSource, lenient bool) ([]Unvalidated, error) {
 	if vs == nil {
-		return fmt.Errorf("%w: B-LT needs a revocation data source", ErrOptions)
+		return nil, fmt.Errorf("%w: B-LT needs a revocation data source", ErrOptions)
 	}
 	rd, err := doc.reader()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cat, catRef, err := rd.Catalog()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	u := pdf.NewUpdate(rd)
 	old := rd.Dict(cat["DSS"])
 	dss := pdf.Dict{"Type": pdf.Name("DSS")}
-	store := map[string]pdf.Ref{}
+	// store maps the SHA-256 of a stream's content to the one stream kept for it;
+	// replaced maps a dropped duplicate to it.
+	store := map[[32]byte]pdf.Ref{}
+	replaced := map[pdf.Ref]pdf.Ref{}
 	lists := map[pdf.Name]pdf.Array{}
 	for _, k := range []pdf.Name{"Certs", "OCSPs", "CRLs"} {
-		lists[k] = append(pdf.Array(nil), rd.Array(old[k])...)
+		for _, o := range rd.Array(old[k]) {
+			ref, isRef := o.(pdf.Ref)
+			st, ok := mustResolve(rd, o).(*pdf.Stream)
+			if !isRef || !ok {
+				lists[k] = append(lists[k], o)
+				continue
+			}
+			data, err := st.Decode(maxDSSEntry)
+			if err != nil {
+				lists[k] = append(lists[k], o)
+				continue
+			}
+			sum := sha256.Sum256(data)
+			if kept, dup := store[sum]; dup {
+				replaced[ref] = kept
+				continue
+			}
+			store[sum] = ref
+			lists[k] = append(lists[k], ref)
+		}
 	}
-	vri := copyDict(rd.Dict(old["VRI"]))
+	vri := pdf.Dict{}
+	for key, e := range rd.Dict(old["VRI"]) {
+		entry := copyDict(rd.Dict(e))
+		for _, k := range []pdf.Name{"Cert", "OCSP", "CRL"} {
+			if arr := rd.Array(entry[k]); len(arr) > 0 {
+				entry[k] = dedupeRefs(arr, replaced)
+			}
+		}
+		vri[key] = entry
+	}
 	add := func(list pdf.Name, der []byte) pdf.Ref {
-		if r, ok := store[string(der)]; ok {
+		sum := sha256.Sum256(der)
+		if r, ok := store[sum]; ok {
 			return r
 		}
 		r := u.Add(&pdf.Stream{Dict: pdf.Dict{}, Data: der})
-		store[string(der)] = r
+		store[sum] = r
 		lists[list] = append(lists[list], r)
 		return r
 	}
+	var skipped []Unvalidated
+	added := 0
 	for _, sg := range sigs {
-		chains := sg.chains
-		entry := pdf.Dict{}
-		var certs, ocsps, crls pdf.Array
-		for _, chain := range chains {
-			for _, c := range chain {
-				certs = append(certs, add("Certs", c.Raw))
-			}
+		// gather everything first: a signature gets all of its entry or none
+		var certs [][]byte
+		var ocspData, crlData [][]byte
+		var failure error
+		for _, chain := range sg.chains {
 			o, c, err := vs.ValidationData(ctx, chain)
 			if err != nil {
-				return fmt.Errorf("pades: revocation data for %q: %w", chain[0].Subject.CommonName, err)
+				failure = fmt.Errorf("pades: revocation data for %q: %w", chain[0].Subject.CommonName, err)
+				break
 			}
-			for _, x := range o {
-				ocsps = append(ocsps, add("OCSPs", x))
+			for _, c := range chain {
+				certs = append(certs, c.Raw)
 			}
-			for _, x := range c {
-				crls = append(crls, add("CRLs", x))
+			ocspData = append(ocspData, o...)
+			crlData = append(crlData, c...)
+		}
+		if failure == nil && len(sg.chains) == 0 {
+			failure = errors.New("pades: the signature carries no certificate chain")
+		}
+		if failure != nil {
+			if !lenient || ctx.Err() != nil {
+				return nil, failure
 			}
+			_, kept := vri[vriKey(sg.contents)]
+			skipped = append(skipped, Unvalidated{Field: sg.name, Signer: sg.signer, Reason: failure.Error(), Kept: kept})
+			continue
 		}
-		if len(certs) > 0 {
-			entry["Cert"] = certs
+		entry := pdf.Dict{}
+		var cr, or, lr pdf.Array
+		for _, x := range certs {
+			cr = appendRef(cr, add("Certs", x))
 		}
-		if len(ocsps) > 0 {
-			entry["OCSP"] = ocsps
+		for _, x := range ocspData {
+			or = appendRef(or, add("OCSPs", x))
 		}
-		if len(crls) > 0 {
-			entry["CRL"] = crls
+		for _, x := range crlData {
+			lr = appendRef(lr, add("CRLs", x))
+		}
+		if len(cr) > 0 {
+			entry["Cert"] = cr
+		}
+		if len(or) > 0 {
+			entry["OCSP"] = or
+		}
+		if len(lr) > 0 {
+			entry["CRL"] = lr
 		}
 		entry["TU"] = pdf.String(pdfDate(time.Now()))
 		vri[vriKey(sg.contents)] = entry
+		added++
+	}
+	if added == 0 && len(skipped) > 0 {
+		return skipped, fmt.Errorf("%w: %s", ErrNoValidationData, describeUnvalidated(skipped))
 	}
 	for k, v := range lists {
 		if len(v) > 0 {
@@ -135,16 +219,59 @@ func addDSS(ctx context.Context, doc *appended, sigs []dssSignature, vs Validati
 	}
 	newCat := copyDict(cat)
 	newCat["DSS"] = u.Add(dss)
-	ext := copyDict(rd.Dict(cat["Extensions"]))
-	ext["ESIC"] = pdf.Dict{"BaseVersion": pdf.Name("1.7"), "ExtensionLevel": int64(5)}
-	newCat["Extensions"] = ext
+	if documentVersion(rd, cat) == "1.7" {
+		ext := copyDict(rd.Dict(cat["Extensions"]))
+		ext["ESIC"] = pdf.Dict{"BaseVersion": pdf.Name("1.7"), "ExtensionLevel": int64(5)}
+		newCat["Extensions"] = ext
+	}
 	u.Set(catRef, newCat)
 	b, err := u.Bytes()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	doc.tail = append(doc.tail, b...)
-	return nil
+	return skipped, nil
+}
+
+// maxDSSEntry bounds one DSS stream read back for deduplication (a large CRL).
+const maxDSSEntry = 64 << 20
+
+// ErrNoValidationData: extending found validation data for none of the signatures.
+var ErrNoValidationData = errors.New("pades: no validation data for any signature")
+
+// appendRef appends r unless the list already holds it.
+func appendRef(list pdf.Array, r pdf.Ref) pdf.Array {
+	for _, o := range list {
+		if o == r {
+			return list
+		}
+	}
+	return append(list, r)
+}
+
+// dedupeRefs maps dropped duplicates to the stream kept, each once.
+func dedupeRefs(arr pdf.Array, replaced map[pdf.Ref]pdf.Ref) pdf.Array {
+	var out pdf.Array
+	for _, o := range arr {
+		if r, ok := o.(pdf.Ref); ok {
+			if k, dup := replaced[r]; dup {
+				o = k
+			}
+			out = appendRef(out, o.(pdf.Ref))
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// describeUnvalidated names the signatures and why, for an error or a warning.
+func describeUnvalidated(us []Unvalidated) string {
+	parts := make([]string, len(us))
+	for i, x := range us {
+		parts[i] = fmt.Sprintf("signature %q (%s): %s", x.Field, x.Signer, x.Reason)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // certsFromSignedData returns the certificates a CMS SignedData carries, with those
@@ -271,4 +398,27 @@ func addDocTimestamp(ctx context.Context, doc *appended, ts cms.Timestamper, res
 	}
 	doc.tail = append(doc.tail, upd...)
 	return nil
+}
+
+// documentVersion is the PDF version a document declares: the later of its header
+// and its catalog's /Version.
+//
+// The ESIC extension (ETSI EN 319 142-1, 5.4.1) extends PDF 1.7 and is declared only
+// in a 1.7 file: the /Extensions dictionary does not exist before 1.7, so a 1.4–1.6
+// file (PDF/A-1 is 1.4) does not get one, and its version is not raised either (a
+// PDF/A-1 file must stay within PDF 1.4); PDF 2.0 has the DSS in its own standard
+// and needs no extension. Readers find the DSS in the catalog whatever the version.
+func documentVersion(rd *pdf.Reader, cat pdf.Dict) string {
+	v := rd.Version
+	if cv, ok := cat["Version"].(pdf.Name); ok && versionAfter(string(cv), v) {
+		v = string(cv)
+	}
+	return v
+}
+
+// versionAfter reports whether PDF version a ("1.7", "2.0") is later than b.
+func versionAfter(a, b string) bool {
+	x, errA := strconv.ParseFloat(a, 64)
+	y, errB := strconv.ParseFloat(b, 64)
+	return errA == nil && (errB != nil || x > y)
 }

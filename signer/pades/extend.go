@@ -20,11 +20,23 @@ type ExtendOptions struct {
 	TimestampReserve int
 }
 
+// Extended is what Extend made: the bytes to append after the document, and the
+// signatures it could not gather validation data for (the DSS got nothing new for
+// them; the others did). An empty Unvalidated is a full extension.
+type Extended struct {
+	Tail        []byte
+	Unvalidated []Unvalidated
+}
+
 // Extend adds a DSS with the validation data of every signature and document
-// timestamp in the document and, at B-LTA, a new document timestamp over all of it.
-// It reads the document once and returns the bytes to append after it. Running it
-// again later renews the archive timestamp.
-func Extend(ctx context.Context, r io.ReaderAt, size int64, o ExtendOptions) ([]byte, error) {
+// timestamp in the document it can gather and, at B-LTA, a new document timestamp
+// over all of it. A signature whose validation data cannot be gathered (a foreign
+// one whose CA does not answer) does not stop the others: it is named in
+// Unvalidated. When none can be validated, Extend fails with ErrNoValidationData. It
+// reads the document once and returns the bytes to append after it. Running it
+// again later renews the archive timestamp; the DSS then gains only what it did not
+// hold.
+func Extend(ctx context.Context, r io.ReaderAt, size int64, o ExtendOptions) (*Extended, error) {
 	if o.Level != LevelBLT && o.Level != LevelBLTA {
 		return nil, fmt.Errorf("%w: extend to B-LT or B-LTA, not %v", ErrOptions, o.Level)
 	}
@@ -43,6 +55,7 @@ func Extend(ctx context.Context, r io.ReaderAt, size int64, o ExtendOptions) ([]
 		return nil, err
 	}
 	var sigs []dssSignature
+	var unreadable []Unvalidated
 	seen := map[string]bool{}
 	for _, f := range walkFields(rd, rd.Dict(cat["AcroForm"])) {
 		v := rd.Dict(f.dict["V"])
@@ -53,19 +66,35 @@ func Extend(ctx context.Context, r io.ReaderAt, size int64, o ExtendOptions) ([]
 		seen[string(contents)] = true
 		pool, err := certsFromSignedData(contents)
 		if err != nil {
-			return nil, fmt.Errorf("pades: signature %q: %w", f.name, err)
+			// a signature Kyso cannot read is named, not a reason to leave the
+			// others without validation data
+			unreadable = append(unreadable, Unvalidated{Field: f.name, Reason: fmt.Sprintf("pades: its CMS cannot be read: %v", err)})
+			continue
 		}
-		sigs = append(sigs, dssSignature{contents: contents, chains: pki.EndEntityPaths(pool)})
+		signer := ""
+		if sd, err := cms.Parse(contents); err == nil && len(sd.SignerInfos) > 0 {
+			if c, err := sd.SignerCertificate(sd.SignerInfos[0]); err == nil {
+				signer = c.Subject.CommonName
+			}
+		}
+		sigs = append(sigs, dssSignature{name: f.name, signer: signer, contents: contents, chains: pki.EndEntityPaths(pool)})
+	}
+	if len(sigs) == 0 && len(unreadable) == 0 {
+		return nil, fmt.Errorf("%w: the document has no signature to extend", ErrField)
 	}
 	if len(sigs) == 0 {
-		return nil, fmt.Errorf("%w: the document has no signature to extend", ErrField)
+		return nil, fmt.Errorf("%w: %s", ErrNoValidationData, describeUnvalidated(unreadable))
 	}
 	states, err := hashBase(ctx, r, size, nil, []crypto.Hash{crypto.SHA256})
 	if err != nil {
 		return nil, err
 	}
 	doc := &appended{base: r, baseSize: size, states: states}
-	if err := addDSS(ctx, doc, sigs, o.Validation); err != nil {
+	skipped, err := addDSS(ctx, doc, sigs, o.Validation, true)
+	if err != nil && len(unreadable) > 0 {
+		return nil, fmt.Errorf("%w; %s", err, describeUnvalidated(unreadable))
+	}
+	if err != nil {
 		return nil, err
 	}
 	if o.Level == LevelBLTA {
@@ -73,5 +102,5 @@ func Extend(ctx context.Context, r io.ReaderAt, size int64, o ExtendOptions) ([]
 			return nil, err
 		}
 	}
-	return doc.tail, nil
+	return &Extended{Tail: doc.tail, Unvalidated: append(unreadable, skipped...)}, nil
 }

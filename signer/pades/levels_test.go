@@ -392,7 +392,7 @@ func TestExtend(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		doc = append(append([]byte(nil), doc...), tail...)
+		doc = append(append([]byte(nil), doc...), tail.Tail...)
 		sigs := signatureValues(t, doc)
 		if len(sigs) != 1+round || sigs[len(sigs)-1].subFilter != "ETSI.RFC3161" {
 			t.Fatalf("round %d: %d signatures", round, len(sigs))
@@ -402,6 +402,10 @@ func TestExtend(t *testing.T) {
 		cat, _, _ := r.Catalog()
 		if r.Dict(cat["DSS"]) == nil {
 			t.Fatal("no DSS")
+		}
+		// PDF 2.0 has the DSS in its own standard: no ESIC extension
+		if _, ok := r.Dict(cat["Extensions"])["ESIC"]; ok {
+			t.Errorf("round %d: /Extensions /ESIC in a PDF %s file", round, r.Version)
 		}
 	}
 	j := judge(t, writeTemp(t, "extended.pdf", doc))

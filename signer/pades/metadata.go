@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,7 +56,7 @@ func applyMetadata(rd *pdf.Reader, u *pdf.Update, m *Metadata, cat pdf.Dict, new
 		if s, ok := mustResolve(rd, cat["Metadata"]).(*pdf.Stream); ok {
 			old, _ = s.Decode(8 << 20)
 		}
-		packet, err := mergeXMP(old, m)
+		packet, err := mergeXMP(old, m, documentPDFA(rd).part > 0)
 		if err != nil {
 			return false, err
 		}
@@ -76,7 +77,7 @@ func applyMetadata(rd *pdf.Reader, u *pdf.Update, m *Metadata, cat pdf.Dict, new
 	sort.Strings(names)
 	if len(blankTexts) > 0 {
 		var err error
-		if blankFont, blankEnc, err = fontResource(u, blankTexts); err != nil {
+		if blankFont, blankEnc, err = fontResource(u, blankTexts, documentPDFA(rd).wantsCIDSet()); err != nil {
 			return false, err
 		}
 	}
@@ -142,8 +143,11 @@ func mustResolve(rd *pdf.Reader, o pdf.Object) pdf.Object {
 }
 
 // mergeXMP adds an rdf:Description with Kyso's properties to an existing XMP packet,
-// or makes a new packet.
-func mergeXMP(old []byte, m *Metadata) ([]byte, error) {
+// or makes a new packet. The packet's other descriptions (pdfaid among them) stay as
+// they are. In a PDF/A document (pdfa) Kyso's namespace is also described in a PDF/A
+// extension schema, which ISO 19005 requires of every property outside its
+// predefined schemas (dc:identifier is one of those).
+func mergeXMP(old []byte, m *Metadata, pdfa bool) ([]byte, error) {
 	var d strings.Builder
 	d.WriteString(`<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:kyso="` + KysoNS + `">`)
 	if m.Identifier != "" {
@@ -165,6 +169,17 @@ func mergeXMP(old []byte, m *Metadata) ([]byte, error) {
 		fmt.Fprintf(&d, "</kyso:%s>", k)
 	}
 	d.WriteString("</rdf:Description>")
+	if pdfa && len(keys) > 0 && !bytes.Contains(old, []byte(">"+KysoNS+"<")) {
+		schema := kysoExtensionSchema(keys)
+		if loc := extensionBagEnd.FindIndex(old); loc != nil {
+			// the packet already describes other extensions: one more in their bag
+			old = append(append(append([]byte(nil), old[:loc[0]]...), schema...), old[loc[0]:]...)
+		} else {
+			d.WriteString(`<rdf:Description rdf:about="" xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/" xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#" xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#"><pdfaExtension:schemas><rdf:Bag>`)
+			d.WriteString(schema)
+			d.WriteString(`</rdf:Bag></pdfaExtension:schemas></rdf:Description>`)
+		}
+	}
 	if i := bytes.LastIndex(old, []byte("</rdf:RDF>")); i >= 0 {
 		out := append([]byte(nil), old[:i]...)
 		out = append(out, d.String()...)
@@ -173,6 +188,22 @@ func mergeXMP(old []byte, m *Metadata) ([]byte, error) {
 	return []byte(`<?xpacket begin="` + "\ufeff" + `" id="W5M0MpCehiHzreSzNTczkc9d"?>` +
 		`<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">` +
 		d.String() + `</rdf:RDF></x:xmpmeta><?xpacket end="w"?>`), nil
+}
+
+// extensionBagEnd is the end of an existing PDF/A extension schema bag.
+var extensionBagEnd = regexp.MustCompile(`</rdf:Bag>\s*</pdfaExtension:schemas>`)
+
+// kysoExtensionSchema describes the kyso namespace and the properties named by keys
+// as one PDF/A extension schema (ISO 19005-1, 6.7.8; -2, 6.6.2.3.3).
+func kysoExtensionSchema(keys []string) string {
+	var b strings.Builder
+	b.WriteString(`<rdf:li rdf:parseType="Resource"><pdfaSchema:schema>Kyso document properties</pdfaSchema:schema>`)
+	b.WriteString(`<pdfaSchema:namespaceURI>` + KysoNS + `</pdfaSchema:namespaceURI><pdfaSchema:prefix>kyso</pdfaSchema:prefix><pdfaSchema:property><rdf:Seq>`)
+	for _, k := range keys {
+		fmt.Fprintf(&b, `<rdf:li rdf:parseType="Resource"><pdfaProperty:name>%s</pdfaProperty:name><pdfaProperty:valueType>Text</pdfaProperty:valueType><pdfaProperty:category>external</pdfaProperty:category><pdfaProperty:description>Kyso: %s</pdfaProperty:description></rdf:li>`, k, k)
+	}
+	b.WriteString(`</rdf:Seq></pdfaSchema:property></rdf:li>`)
+	return b.String()
 }
 
 func isXMLName(s string) bool {

@@ -225,8 +225,8 @@ func (p *Prepared) complete(ctx context.Context, base io.ReaderAt, der []byte, t
 	pool = append(pool, opts.Chain...)
 	padded := make([]byte, (p.ContentsEnd-p.ContentsStart-2)/2)
 	copy(padded, der)
-	sig := dssSignature{contents: padded, chains: pki.EndEntityPaths(pool)}
-	if err := addDSS(ctx, doc, []dssSignature{sig}, opts.Validation); err != nil {
+	sig := dssSignature{name: p.FieldName, contents: padded, chains: pki.EndEntityPaths(pool)}
+	if _, err := addDSS(ctx, doc, []dssSignature{sig}, opts.Validation, false); err != nil {
 		return nil, err
 	}
 	if p.Level >= LevelBLTA {

@@ -237,3 +237,36 @@ func subsetTag(used []int) string {
 	}
 	return string(tag)
 }
+
+// glyphsPresent lists the glyph ids a subset program holds: .notdef, the ones used
+// (an empty glyph such as the space included) and every glyph with an outline (the
+// components of composite glyphs). A CIDSet must name exactly these.
+func glyphsPresent(program []byte, used []int) ([]int, error) {
+	tables, err := ttfTables(program)
+	if err != nil {
+		return nil, err
+	}
+	maxp, loca := tables["maxp"], tables["loca"]
+	if len(maxp) < 6 {
+		return nil, errors.New("font: short maxp")
+	}
+	n := int(binary.BigEndian.Uint16(maxp[4:]))
+	if len(loca) < 4*(n+1) {
+		return nil, errors.New("font: short loca")
+	}
+	present := map[int]bool{0: true}
+	for _, g := range used {
+		present[g] = true
+	}
+	for g := 0; g < n; g++ {
+		if binary.BigEndian.Uint32(loca[4*g+4:]) > binary.BigEndian.Uint32(loca[4*g:]) {
+			present[g] = true
+		}
+	}
+	out := make([]int, 0, len(present))
+	for g := range present {
+		out = append(out, g)
+	}
+	sort.Ints(out)
+	return out, nil
+}

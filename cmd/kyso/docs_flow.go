@@ -61,7 +61,8 @@ verified first (no issue when it fails), the system assigns the next number of t
 agency's outgoing register and the issue time, writes them and the edXML identifier
 into the PDF (/Info, XMP, and the template's number/date fields when named) in the
 same revision as the organisation's signature, whose seal lies over the left third of
-the leader's signature, and stores the document as issued.`,
+the leader's signature, and stores the document as issued. The organisation's
+certificate is checked (valid, chained, unrevoked) before the key is opened.`,
 		Example: `  kyso docs issue 42 --key "$ORG_KEY" --seal seal.png --as 7 --actor "văn thư" \
       --trust /etc/kyso/anchors/ --number-field so_ky_hieu --date-field ngay_ban_hanh`,
 		Args: cobra.ExactArgs(1),
@@ -204,7 +205,13 @@ func newDocsApproveCmd(sf *storeFlags) *cobra.Command {
 		Long: `Sign a stored draft as its approver: the leader's personal signature, visible with the
 handwritten signature image when --image is given, made through the same
 prepare/complete pipeline the desktop agent uses. The signed version is stored and
-the document becomes approved, ready for the clerk to issue.`,
+the document becomes approved, ready for the clerk to issue.
+
+Before the token's PIN is used, the leader's certificate (read from the token's
+public objects, or --cert) must be valid now, chain to the --trust anchors (through
+--chain, the built-in list's CAs or its AIA URL) and be unrevoked (asked online
+unless --offline); otherwise nothing is signed and the reason is printed, in
+Vietnamese (KYSO_LANG=en for English). The signature embeds the chain found.`,
 		Example: `  kyso docs approve 42 --key "$LEADER_TOKEN_URI" --image chu-ky.png --page 1 \
       --rect 330,120,510,190 --as 5 --actor "Chủ tịch" --trust /etc/kyso/anchors/`,
 		Args: cobra.ExactArgs(1),

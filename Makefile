@@ -10,7 +10,7 @@ STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 .PHONY: run test fast deps tools vet unit fuzz-smoke bench build
 
 run:
-	$(GO) run ./cmd/kyso serve
+	$(GO) run ./cmd/kyso serve --demo
 
 build:
 	CGO_ENABLED=1 $(GO) build -o bin/ ./cmd/...

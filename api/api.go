@@ -37,6 +37,7 @@ type (
 	UnvalidatedSignature  = app.UnvalidatedSignature
 	DocumentRecord        = app.DocumentRecord
 	Verification          = app.Verification
+	VerdictRecord         = app.VerdictRecord
 	SignatureVerification = app.SignatureVerification
 	VersionRecord         = app.VersionRecord
 	NewDocument           = app.NewDocument

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/internal/vntime"
 	"github.com/kyso-vn/kyso/pkg/fault"
 )
@@ -96,10 +99,13 @@ func (s *Server) createDocument(c *gin.Context) {
 	})
 }
 
-// receiveDocument is POST /v1/documents/receive: an incoming document gets the next
-// arrival number of the holder's incoming register.
+// receiveDocument is POST /v1/documents/receive: an incoming PDF or edXML packet is
+// verified, then registered with the next arrival number of the holder's incoming
+// register (201), or recorded as returned (422 document-returned, with the record and
+// the status packet for the sender). agency, number, symbol, issued and identifier
+// are checked against what the document says and may be left out.
 func (s *Server) receiveDocument(c *gin.Context) {
-	opts, ok := queryOptions(c, append(slices.Clone(documentOptions), "identifier", "number", "issued", "received")...)
+	opts, ok := queryOptions(c, append(slices.Clone(documentOptions), "identifier", "number", "issued", "received", "accept_indeterminate")...)
 	if !ok {
 		return
 	}
@@ -114,6 +120,13 @@ func (s *Server) receiveDocument(c *gin.Context) {
 			nd.ReceivedAt, err = optionTime("received", opts["received"])
 		}
 	}
+	switch opts["accept_indeterminate"] {
+	case "", "false":
+	case "true":
+		nd.AcceptIndeterminate = true
+	default:
+		err = badOption("Option \"accept_indeterminate\" must be true or false.")
+	}
 	if err != nil {
 		fail(c, probInvalidRequest, err.Error())
 		return
@@ -125,8 +138,16 @@ func (s *Server) receiveDocument(c *gin.Context) {
 	s.storeDocument(c, nd)
 }
 
+// returnedProblem is the problem of a returned document, with the stored record and
+// the edXML status packet for the sender.
+type returnedProblem struct {
+	Problem
+	Document     *DocumentRecord `json:"document"`
+	StatusPacket string          `json:"status_packet"`
+}
+
 func (s *Server) storeDocument(c *gin.Context, nd NewDocument) {
-	if nd.AgencyCode == "" {
+	if nd.AgencyCode == "" && nd.Direction != "incoming" {
 		fail(c, probInvalidRequest, "Option \"agency\" (the issuing agency's code) is required.")
 		return
 	}
@@ -138,6 +159,18 @@ func (s *Server) storeDocument(c *gin.Context, nd NewDocument) {
 	defer up.Close()
 	p, _ := principal(c)
 	rec, err := s.documents.CreateDocument(c.Request.Context(), p, nd, up)
+	var re *app.ReturnedError
+	if errors.As(err, &re) && re.Record != nil {
+		logger(c).Info("document returned", "document_id", re.Record.ID, "verdict", re.Record.Verdict, "content_sha256", re.Record.ContentSHA256)
+		doc := *re.Record
+		doc.StatusPacket = "" // given once, beside it
+		pb := returnedProblem{Problem: Problem{Type: ProblemBase + probReturned.slug, Title: probReturned.title, Status: probReturned.status,
+			Detail: fault.DetailOf(err), Instance: requestID(c)}, Document: &doc, StatusPacket: re.Record.StatusPacket}
+		body, _ := json.Marshal(pb)
+		c.Header("Location", fmt.Sprintf("/v1/documents/%d", re.Record.ID))
+		c.Data(probReturned.status, "application/problem+json", body)
+		return
+	}
 	if err != nil {
 		failErr(c, err)
 		return

@@ -121,7 +121,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		probInvalidJSON, probInvalidRequest, probUnauthenticated, probForbidden, probKeyNotGranted,
 		probNotFound, probMethod, probExpired, probConflict, probUploadTooLarge, probUnsupportedMedia,
 		probInvalidDocument, probRateLimited, probInternal, probNotImplemented,
-		probKeyUnavailable, probNotReady, probTimeout, probUpstream, probLimitExceeded,
+		probKeyUnavailable, probNotReady, probTimeout, probUpstream, probLimitExceeded, probReturned,
 	} {
 		catalogue = append(catalogue, ProblemBase+k.slug)
 	}
@@ -193,6 +193,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"NewRegister", jsonFields(NewRegister{})},
 		{"DocumentRecord", jsonFields(DocumentRecord{})},
 		{"Verification", jsonFields(Verification{})},
+		{"Verdict", jsonFields(VerdictRecord{})},
 		{"PrepareForm", append([]string{"file", "image"}, prepareFields...)},
 		{"CreateClientRequest", jsonFields(createClientRequest{})},
 		{"UnvalidatedSignature", jsonFields(UnvalidatedSignature{})},

@@ -60,6 +60,10 @@ var (
 	// the work it takes to read (revisions, objects, cross-reference entries, decoded
 	// bytes, time: the verify.* keys). The detail names the limit and its key.
 	probLimitExceeded = problemKind{"limit-exceeded", "The document exceeds a processing limit", http.StatusUnprocessableEntity}
+	// probReturned: an incoming document was verified and recorded as returned (trả
+	// lại), not registered; the body adds the record and the status packet
+	// (returnedProblem, documents.go).
+	probReturned = problemKind{"document-returned", "The document was returned to its sender, not registered", http.StatusUnprocessableEntity}
 )
 
 // certificateProblems are the refusals of a signer's certificate (app/signercheck.go),
@@ -120,6 +124,7 @@ var kindProblems = map[fault.Kind]problemKind{
 var codeProblems = map[string]problemKind{
 	app.CodeKeyUnavailable: probKeyUnavailable,
 	app.CodeKeyNotGranted:  probKeyNotGranted,
+	app.CodeReturned:       probReturned,
 }
 
 // problemOfError is the problem err is rendered as, and whether its cause is the

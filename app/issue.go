@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/internal/vntime"
-	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/signer/pades"
@@ -285,74 +283,6 @@ func sealAppearance(f *os.File, size int64, req IssueRequest) (*pades.Appearance
 	// it, not of the rectangle it was fitted in
 	app.Under, _ = pades.LastSignatureImage(rd)
 	return app, nil
-}
-
-// ReceiveRequest registers an incoming document.
-type ReceiveRequest struct {
-	Content    io.Reader
-	Filename   string
-	Holder     docid.AgencyCode // the receiving agency
-	Issuer     docid.AgencyCode // the issuing agency, when known
-	Number     docid.NumberSymbol
-	Identifier string
-	Summary    string
-	Type       string
-	Actor      string
-	// IssuedAt is the issuing agency's date; ReceivedAt defaults to now.
-	IssuedAt, ReceivedAt time.Time
-	Urgency              store.Urgency
-	Confidentiality      store.Confidentiality
-	// AllowUnsigned registers a PDF that holds no signature (a scanned paper
-	// document), with the verdict NotSigned, instead of refusing it.
-	AllowUnsigned bool
-}
-
-// NotSigned is the verdict recorded for an incoming document that holds no signature.
-const NotSigned = "NOT_SIGNED"
-
-// Receive verifies an incoming document, registers it with the next incoming number
-// of the holder and stores it, with the verification summary.
-func (s *Service) Receive(ctx context.Context, req ReceiveRequest) (*store.Document, *verify.Report, error) {
-	f, size, _, cleanup, err := s.spool(req.Content)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer cleanup()
-	rep, err := verify.VerifyPDF(ctx, f, size, req.Filename, s.Verify)
-	var sum sigSummary
-	switch {
-	case err == nil:
-		sum = summary(rep)
-	case req.AllowUnsigned && errors.Is(err, verify.ErrNotSigned):
-		sum.Indication = NotSigned
-	case errors.Is(err, verify.ErrNotSigned), errors.Is(err, verify.ErrUnreadable):
-		return nil, nil, fault.Errorf(fault.BadDocument, "%v", err)
-	default:
-		return nil, nil, fault.Errorf(fault.Invalid, "%v", err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, rep, err
-	}
-	issuer := req.Issuer
-	if issuer == "" {
-		issuer = req.Holder
-	}
-	received := req.ReceivedAt
-	if received.IsZero() {
-		received = s.now()
-	}
-	raw, _ := json.Marshal(sum)
-	d, err := s.Store.CreateDocument(ctx, store.NewDocument{
-		Direction: store.Incoming, AgencyCode: issuer, HolderCode: req.Holder, Number: req.Number,
-		Identifier: req.Identifier, Summary: req.Summary, Type: req.Type, ReceivedAt: received, IssuedAt: req.IssuedAt,
-		Urgency: req.Urgency, Confidentiality: req.Confidentiality,
-		Content: f, Filename: req.Filename, MediaType: "application/pdf",
-		Signatures: raw, SignatureCount: len(sum.Signatures), Actor: req.Actor,
-	})
-	if err != nil {
-		return nil, rep, err
-	}
-	return d, rep, nil
 }
 
 // Summary is the verification summary stored with a version (and shown by the API).

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 type DocumentRecord struct {
 	ID              int64           `json:"id"`
 	Direction       string          `json:"direction"` // outgoing (văn bản đi), incoming (văn bản đến)
-	Status          string          `json:"status"`    // draft, approved, issued, received
+	Status          string          `json:"status"`    // draft, approved, issued, received, returned
 	Type            string          `json:"type,omitempty"`
 	Summary         string          `json:"summary,omitempty"` // trích yếu
 	AgencyCode      string          `json:"agency_code"`       // the issuing agency
@@ -37,12 +38,26 @@ type DocumentRecord struct {
 	CreatedAt       time.Time       `json:"created_at"`
 	UpdatedAt       time.Time       `json:"updated_at"`
 	Versions        []VersionRecord `json:"versions,omitempty"`
-	// Verification is the verdict on the signatures of a received document.
+	// Verdict is the verification of the current version's signatures, as last
+	// verified (absent: never verified, such as an unsigned draft).
+	Verdict *VerdictRecord `json:"verdict,omitempty"`
+	// Verification is the verdict on each signature of a document just received.
 	Verification *Verification `json:"verification,omitempty"`
 	// Withdrawn says that an issued document was recalled (thu hồi) or replaced (thay
 	// thế); Replaces lists the documents it replaced (shown by GetDocument).
 	Withdrawn *WithdrawalRecord `json:"withdrawn,omitempty"`
 	Replaces  []int64           `json:"replaces,omitempty"`
+	// StatusPacket is, in the answer to a receipt, the edXML status packet (QCVN
+	// 102:2016) to send back to the sender: 03 received, or 02 returned with the reason.
+	StatusPacket string `json:"status_packet,omitempty"`
+}
+
+// VerdictRecord is what the verifier said of a document: the ETSI EN 319 102-1
+// indication (or NOT_SIGNED), its sub-indication and a short reason.
+type VerdictRecord struct {
+	Indication    string `json:"indication"`
+	SubIndication string `json:"sub_indication,omitempty"`
+	Reason        string `json:"reason,omitempty"`
 }
 
 // Verification summarises the verification of a document's signatures when it was
@@ -87,6 +102,9 @@ type NewDocument struct {
 	ReceivedAt      time.Time
 	Urgency         string
 	Confidentiality string
+	// AcceptIndeterminate registers an incoming document whose verdict is
+	// INDETERMINATE, or which holds no signature, instead of returning it.
+	AcceptIndeterminate bool
 }
 
 // DocumentQuery is a search of the documents; zero fields do not filter.
@@ -182,6 +200,9 @@ func documentRecord(d *store.Document) DocumentRecord {
 	if d.RegNumber != nil {
 		r.RegisterNumber = *d.RegNumber
 	}
+	if d.Verdict != "" {
+		r.Verdict = &VerdictRecord{Indication: d.Verdict, SubIndication: d.VerdictSub, Reason: d.VerdictReason}
+	}
 	return r
 }
 
@@ -234,31 +255,39 @@ func (s *Service) CreateDocument(ctx context.Context, actor Principal, nd NewDoc
 }
 
 func (s *Service) receiveDocument(ctx context.Context, actor Principal, nd NewDocument, content Document) (DocumentRecord, error) {
-	d, rep, err := s.Receive(ctx, ReceiveRequest{
+	rc, err := s.Receive(ctx, ReceiveRequest{
 		Content: io.NewSectionReader(content, 0, content.Size()), Filename: content.Filename(),
 		Holder: docid.AgencyCode(nd.HolderCode), Issuer: docid.AgencyCode(nd.AgencyCode),
 		Number: docid.NumberSymbol{Number: nd.Number, Symbol: nd.Symbol}, Identifier: nd.Identifier,
 		Summary: nd.Summary, Type: nd.Type, IssuedAt: nd.IssuedAt, ReceivedAt: nd.ReceivedAt,
 		Urgency: store.Urgency(nd.Urgency), Confidentiality: store.Confidentiality(nd.Confidentiality),
-		AllowUnsigned: true, Actor: AuditActor(actor),
+		AcceptIndeterminate: nd.AcceptIndeterminate, Actor: AuditActor(actor),
 	})
-	if err != nil {
+	if rc == nil {
 		return DocumentRecord{}, err
 	}
-	rec, err := s.record(ctx, d.ID)
-	if err != nil {
-		return rec, err
+	rec, rerr := s.record(ctx, rc.Document.ID)
+	if rerr != nil {
+		return rec, rerr
 	}
-	v := &Verification{Indication: NotSigned, Signatures: []SignatureVerification{}}
-	if rep != nil {
-		sum := VerificationSummary(rep)
-		v.Indication = sum.Indication
-		for _, sg := range sum.Signatures {
+	rec.Verification = receiptVerification(rc)
+	rec.StatusPacket = string(rc.StatusPacket)
+	var re *ReturnedError
+	if errors.As(err, &re) {
+		return rec, &ReturnedError{Receipt: re.Receipt, Record: &rec, err: re.err}
+	}
+	return rec, err
+}
+
+// receiptVerification is each signature's verdict of the received document.
+func receiptVerification(rc *Receipt) *Verification {
+	v := &Verification{Indication: rc.Verdict.Indication, Signatures: []SignatureVerification{}}
+	if rc.Report != nil {
+		for _, sg := range VerificationSummary(rc.Report).Signatures {
 			v.Signatures = append(v.Signatures, SignatureVerification{Field: sg.Field, Signer: sg.Signer, Indication: sg.Indication, Level: sg.Level})
 		}
 	}
-	rec.Verification = v
-	return rec, nil
+	return v
 }
 
 // SearchDocuments finds the documents p may see, newest first: those its agencies

@@ -296,23 +296,26 @@ func TestSignCAdESAndStore(t *testing.T) {
 	}
 }
 
-// TestReceiveUnsigned: an unsigned incoming PDF is refused unless the caller allows
-// it, and then registered with the verdict NOT_SIGNED.
+// TestReceiveUnsigned: an unsigned incoming PDF is returned (kept, not numbered,
+// BadDocument) unless the clerk accepts it knowingly; then it is registered with the
+// verdict NOT_SIGNED and the audit event says so.
 func TestReceiveUnsigned(t *testing.T) {
 	f := newFixture(t)
-	in, _ := os.ReadFile(filepath.Join(testenv.CorpusDir(t), "plain/lo-writer-trivial.pdf"))
+	in := testenv.OnePagePDF("bản chụp công văn")
 	req := ReceiveRequest{Content: bytes.NewReader(in), Holder: agency, Issuer: "000.00.00.G22", Actor: "clerk"}
-	if _, _, err := f.svc.Receive(f.ctx, req); !errors.Is(err, ErrBadDocument) {
-		t.Fatalf("unsigned: %v", err)
+	rc, err := f.svc.Receive(f.ctx, req)
+	var re *ReturnedError
+	if !errors.Is(err, ErrBadDocument) || !errors.As(err, &re) || rc == nil || rc.Document.Status != store.StatusReturned || rc.Document.RegNumber != nil {
+		t.Fatalf("unsigned: %v %+v", err, rc)
 	}
-	req.Content, req.AllowUnsigned = bytes.NewReader(in), true
-	d, rep, err := f.svc.Receive(f.ctx, req)
-	if err != nil || rep != nil || d.RegNumber == nil || *d.RegNumber != 1 {
-		t.Fatalf("allowed: %v %+v", err, d)
+	req.Content, req.AcceptIndeterminate = bytes.NewReader(in), true
+	rc, err = f.svc.Receive(f.ctx, req)
+	if err != nil || rc.Report != nil || rc.Document.RegNumber == nil || *rc.Document.RegNumber != 1 || rc.Document.Verdict != NotSigned {
+		t.Fatalf("accepted: %v %+v", err, rc)
 	}
-	vs, _ := f.svc.Store.Versions(f.ctx, d.ID)
-	if len(vs) != 1 || !strings.Contains(vs[0].Signatures, NotSigned) {
-		t.Errorf("versions %+v", vs)
+	evs, _ := f.svc.Store.AuditEvents(f.ctx, rc.Document.ID, 0)
+	if len(evs) == 0 || !strings.Contains(evs[0].Detail, "registered knowingly although NOT_SIGNED") {
+		t.Errorf("audit %+v", evs)
 	}
 }
 

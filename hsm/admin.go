@@ -9,6 +9,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
 	"math/big"
@@ -267,3 +268,66 @@ func describePublicKey(pub any) string {
 }
 
 func bigFrom(b []byte) *big.Int { return new(big.Int).SetBytes(b) }
+
+// ImportCertificate writes cert to the token uri names as a public X.509 certificate
+// object labelled with the URI's object and given its id, so that the key with the
+// same id finds it (and keys of the certificates it issues find it as their chain).
+// A certificate with the same label or id is refused, as it would make the URI
+// ambiguous.
+func ImportCertificate(ctx context.Context, uri string, cert *x509.Certificate, opts Options) error {
+	u, err := ParsePKCS11URI(uri)
+	if err != nil {
+		return err
+	}
+	if u.Object == "" || u.ID == nil {
+		return fmt.Errorf("%w: importing a certificate needs object=LABEL and id=ID", ErrBadURI)
+	}
+	serial, err := asn1.Marshal(cert.SerialNumber)
+	if err != nil {
+		return fmt.Errorf("hsm: pkcs11: certificate serial: %w", err)
+	}
+	tok, err := openToken(ctx, u, opts)
+	if err != nil {
+		return err
+	}
+	defer tok.close()
+	m := tok.mod
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	tok.mu.Lock()
+	slot := tok.slot
+	tok.mu.Unlock()
+	s, err := m.ctx.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		return fmt.Errorf("hsm: pkcs11: opening a read-write session on token %q: %w", tok.label, err)
+	}
+	defer func() { _ = m.ctx.CloseSession(s) }()
+	for _, dup := range [][2]any{{u.Object, []byte(nil)}, {"", u.ID}} {
+		hs, err := findAll(m.ctx, s, pkcs11.CKO_CERTIFICATE, dup[0].(string), dup[1].([]byte), 1)
+		if err != nil {
+			return fmt.Errorf("hsm: pkcs11: searching token %q: %w", tok.label, err)
+		}
+		if len(hs) > 0 {
+			return fmt.Errorf("hsm: pkcs11: token %q already has a certificate with %s", tok.label, describe(dup[0].(string), dup[1].([]byte)))
+		}
+	}
+	tmpl := []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
+		pkcs11.NewAttribute(pkcs11.CKA_CERTIFICATE_TYPE, pkcs11.CKC_X_509),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, u.Object),
+		pkcs11.NewAttribute(pkcs11.CKA_ID, u.ID),
+		pkcs11.NewAttribute(pkcs11.CKA_SUBJECT, cert.RawSubject),
+		pkcs11.NewAttribute(pkcs11.CKA_ISSUER, cert.RawIssuer),
+		pkcs11.NewAttribute(pkcs11.CKA_SERIAL_NUMBER, serial),
+		pkcs11.NewAttribute(pkcs11.CKA_VALUE, cert.Raw),
+	}
+	if _, err := m.ctx.CreateObject(s, tmpl); err != nil {
+		return fmt.Errorf("hsm: pkcs11: writing certificate %s to token %q: %w", describe(u.Object, u.ID), tok.label, err)
+	}
+	return nil
+}

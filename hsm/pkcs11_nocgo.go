@@ -4,6 +4,7 @@ package hsm
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 
 	"github.com/kyso-vn/kyso/pkg/fault"
@@ -22,6 +23,9 @@ func OpenPKCS11(context.Context, string, Options) (*PKCS11Key, error) { return n
 func GenerateKey(context.Context, string, KeySpec, Options) (*PKCS11Key, error) {
 	return nil, errNoCgo
 }
+
+// ImportCertificate fails: this binary was built without cgo.
+func ImportCertificate(context.Context, string, *x509.Certificate, Options) error { return errNoCgo }
 
 // ListObjects fails: this binary was built without cgo.
 func ListObjects(context.Context, string, Options) ([]ObjectInfo, error) { return nil, errNoCgo }

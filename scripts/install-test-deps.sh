@@ -2,7 +2,8 @@
 # Installs, with apt-get, the real parts the test suite drives: SoftHSM2 and OpenSC
 # (PKCS#11), poppler-utils and qpdf (outside judges of the PDFs we write), openssl
 # (OCSP responder, CMS checks), PostgreSQL 15 (the many-replica store), Chromium (web
-# pages), zbar-tools (reads back the QR codes we draw) and wrk (load). Does nothing when all are present.
+# pages), zbar-tools (reads back the QR codes we draw), wrk (load), and curl and jq (the
+# README's shell blocks, TestREADME). Does nothing when all are present.
 set -euo pipefail
 need=()
 check() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
@@ -14,6 +15,7 @@ check openssl openssl
 check chromium chromium
 check wrk wrk
 check curl curl
+check jq jq
 check zbarimg zbar-tools
 check systemd-analyze systemd
 check /usr/bin/time time

@@ -212,7 +212,8 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 		// issue: the key grant first (clerks only, of org's agency), then the workflow
 		// (A is a draft); leaders are refused by role.
 		{"POST", issue, "application/json", text(`{"key":"org"}`), map[string]int{"clerkA": 409}, 403},
-		{"POST", "/v1/documents/receive?agency=" + agencyB + "&holder=" + agencyA, "application/pdf", func(string) io.Reader { return bytes.NewReader(pdf) },
+		// an unsigned scan, accepted knowingly; one per caller (the same file twice is a conflict)
+		{"POST", "/v1/documents/receive?accept_indeterminate=true&agency=" + agencyB + "&holder=" + agencyA, "application/pdf", func(who string) io.Reader { return bytes.NewReader(serveTestPDF("Cong van den " + who)) },
 			map[string]int{"admin": 201, "sysA": 201, "clerkA": 201}, 403},
 		{"GET", "/v1/registers", "", none, map[string]int{"leaderA": 403, "leaderB": 403}, 200},
 		{"POST", "/v1/registers", "application/json", func(who string) io.Reader {

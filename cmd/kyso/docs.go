@@ -371,14 +371,14 @@ func newDocsListCmd(sf *storeFlags) *cobra.Command {
 				return &exitError{code: 1, err: err}
 			}
 			return printJSONOrTable(cmd.OutOrStdout(), asJSON, docs, func(tw io.Writer) {
-				fmt.Fprintln(tw, "ID\tDIRECTION\tSTATUS\tREG\tNUMBER\tISSUED\tIDENTIFIER\tSUMMARY")
+				fmt.Fprintln(tw, "ID\tDIRECTION\tSTATUS\tREG\tNUMBER\tISSUED\tIDENTIFIER\tVERDICT\tSUMMARY")
 				for _, d := range docs {
 					status := string(d.Status)
 					if w, ok := ws[d.ID]; ok {
 						status += " (" + withdrawalText(w, ok) + ")"
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Direction, status, regString(&d),
-						numberString(&d), dateString(d.IssuedAt), deref(d.Identifier), d.Summary)
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Direction, status, regString(&d),
+						numberString(&d), dateString(d.IssuedAt), deref(d.Identifier), verdictString(&d), d.Summary)
 				}
 			})
 		},
@@ -391,7 +391,7 @@ func newDocsListCmd(sf *storeFlags) *cobra.Command {
 	f.StringVar(&agency, "agency", "", "issuing agency code")
 	f.StringVar(&holder, "holder", "", "keeping agency code")
 	f.StringVar(&dir, "direction", "", "incoming or outgoing")
-	f.StringVar(&status, "status", "", "draft, approved, issued or received")
+	f.StringVar(&status, "status", "", "draft, approved, issued, received or returned")
 	f.StringVar(&from, "from", "", "issued on or after yyyy-MM-dd")
 	f.StringVar(&to, "to", "", "issued on or before yyyy-MM-dd")
 	f.StringVar(&q.Text, "text", "", "text in the summary")
@@ -416,6 +416,14 @@ func numberString(d *store.Document) string {
 		return "…/" + d.Symbol
 	}
 	return "-"
+}
+
+// verdictString is a document's verdict, INDICATION/SUB_INDICATION ("-": never verified).
+func verdictString(d *store.Document) string {
+	if d.Verdict == "" {
+		return "-"
+	}
+	return strings.TrimSuffix(d.Verdict+"/"+d.VerdictSub, "/")
 }
 
 func dateString(t *time.Time) string {
@@ -501,6 +509,11 @@ func newDocsGetCmd(sf *storeFlags) *cobra.Command {
 				deref(d.Identifier), numberString(d), regString(d), d.Type, d.Summary)
 			fmt.Fprintf(w, "  agency:     %s (kept by %s)\n  issued:     %s\n  received:   %s\n",
 				d.AgencyCode, d.HolderCode, dateString(d.IssuedAt), dateString(d.ReceivedAt))
+			fmt.Fprintf(w, "  verdict:    %s", verdictString(d))
+			if d.VerdictReason != "" {
+				fmt.Fprintf(w, " — %s", d.VerdictReason)
+			}
+			fmt.Fprintln(w)
 			fmt.Fprintln(w, "Versions:")
 			for _, v := range vs {
 				fmt.Fprintf(w, "  %d  %s  %d bytes  %d signatures  %s  by %s\n", v.Seq, v.SHA256, v.Size, v.SignatureCount, v.Filename, v.CreatedBy)

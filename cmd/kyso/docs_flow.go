@@ -5,10 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kyso-vn/kyso/app"
+	"github.com/kyso-vn/kyso/demo"
+	"github.com/kyso-vn/kyso/internal/durable"
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/wire"
@@ -43,7 +46,20 @@ func (f *flowFlags) verifyOptions() (verify.Options, error) {
 	if err != nil {
 		return verify.Options{}, &exitError{code: 1, err: err}
 	}
-	return verify.Options{Anchors: ts.Anchors(), Intermediates: inter, Offline: f.offline}, nil
+	o := verify.Options{Anchors: ts.Anchors(), Intermediates: inter, Offline: f.offline}
+	if !f.offline && demo.Trusts(o.Anchors) {
+		o.Revocation = demoRevocation()
+	}
+	return o, nil
+}
+
+// demoRevocation checks revocation as kyso verify does, with the test PKI's CRLs
+// built into kyso at hand: used only when the test PKI's root is an anchor given on
+// the command line (its certificates name CRL servers on 127.0.0.1 nobody runs).
+// The CRLs are signed by the test CAs, so other certificates are checked on the
+// network as always.
+func demoRevocation() *pki.Checker {
+	return &pki.Checker{OCSP: &pki.OCSPClient{}, CRL: &pki.CRLFetcher{}, CRLs: demo.CRLs()}
 }
 
 func newDocsIssueCmd(sf *storeFlags) *cobra.Command {
@@ -127,27 +143,55 @@ certificate is checked (valid, chained, unrevoked) before the key is opened.`,
 }
 
 func newDocsReceiveCmd(sf *storeFlags) *cobra.Command {
-	var ff flowFlags
-	var holder, issuer, number, identifier, summary, docType string
+	vf := verifyFlags{limits: verify.DefaultLimits(), timeout: 2 * time.Minute}
+	var actor, holder, issuer, number, identifier, issued, summary, docType, statusOut string
+	var acceptIndeterminate bool
 	cmd := &cobra.Command{
-		Use:   "receive FILE --holder CODE --actor NAME --trust FILE",
-		Short: "Verify an incoming document, register it with the next incoming number and store it",
-		Long: `Receive an incoming document (văn bản đến): its signatures are verified (the verdict
-is printed and stored with it), it takes the next number of the holder's incoming
-register for the year, and it is stored.`,
+		Use:   "receive FILE --holder CODE --actor NAME [--trust FILE]",
+		Short: "Verify an incoming document (PDF or .edxml packet), then register it or return it",
+		Long: `Receive an incoming document (văn bản đến), a PDF or an edXML packet (QCVN 102:2016),
+as Decree 30/2020 Art. 21.2 asks: its signatures are verified first, with the trust of
+kyso verify (--trust, the built-in Vietnamese list unless --builtin-trust=false,
+--crypto; revocation online unless --offline), and the report is printed on standard
+error.
+
+  TOTAL_PASSED   registered with the holder's next arrival number (exit 0)
+  TOTAL_FAILED   returned (trả lại): kept with the verdict and the reason, no number (exit 1)
+  INDETERMINATE  or no signature at all: returned as above, unless --accept-indeterminate
+                 registers it knowingly (the audit trail records the verdict and reason)
+
+The issuer, number/symbol, date and identifier are read from the document itself (the
+/Info and XMP Kyso writes when issuing, the edXML header, the agency code of the
+organisation signature's certificate) and checked against
+--issuer, --number, --issued and --identifier: a difference is refused and nothing is
+stored (exit 2); what is not given is taken from the document. When neither names the
+issuer, give --issuer. The same file, or the same identifier, already registered by
+the holder is refused naming the first registration (exit 1). --status-out writes the
+edXML status packet for the sender: 03 (received) or 02 (returned, with the reason).`,
 		Example: `  kyso docs receive cv-7816.pdf --holder 000.00.00.H43 --issuer 000.00.00.G22 \
-      --number 7816/VPCP-TTĐT --actor "văn thư" --trust /etc/kyso/anchors/`,
+      --number 7816/VPCP-TTĐT --actor "văn thư" --trust /etc/kyso/anchors/
+  kyso docs receive goi-tin.edxml --holder 000.00.00.H43 --actor "văn thư" \
+      --trust /etc/kyso/anchors/ --status-out trang-thai.edxml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vo, err := ff.verifyOptions()
+			if holder == "" || actor == "" {
+				return usageErr("give --holder (the receiving agency's code) and --actor")
+			}
+			vo, err := vf.options()
 			if err != nil {
 				return err
 			}
 			req := app.ReceiveRequest{Filename: filepath.Base(args[0]), Holder: docid.AgencyCode(holder),
-				Issuer: docid.AgencyCode(issuer), Identifier: identifier, Summary: summary, Type: docType, Actor: ff.actor}
+				Issuer: docid.AgencyCode(issuer), Identifier: identifier, Summary: summary, Type: docType, Actor: actor,
+				AcceptIndeterminate: acceptIndeterminate}
 			if number != "" {
 				if req.Number, err = docid.ParseNumberSymbol(number); err != nil {
 					return usageErr("--number: %v", err)
+				}
+			}
+			if issued != "" {
+				if req.IssuedAt, err = time.ParseInLocation(time.DateOnly, issued, docid.Vietnam); err != nil {
+					return usageErr("--issued: want yyyy-MM-dd, not %q", issued)
 				}
 			}
 			f, err := os.Open(args[0])
@@ -163,24 +207,39 @@ register for the year, and it is stored.`,
 			}
 			defer st.Close()
 			svc := &app.Service{Store: st, Verify: vo}
-			d, rep, err := svc.Receive(ctx, req)
-			if rep != nil {
-				_ = rep.WriteText(cmd.ErrOrStderr(), verify.Vietnamese)
+			rc, err := svc.Receive(ctx, req)
+			if rc == nil {
+				return err // a refusal: its kind's exit code (kindExitCodes)
+			}
+			if rc.Report != nil {
+				_ = rc.Report.WriteText(cmd.ErrOrStderr(), verify.Vietnamese)
+			}
+			if statusOut != "" && len(rc.StatusPacket) > 0 {
+				if werr := durable.WriteFile(statusOut, rc.StatusPacket, 0o600); werr != nil {
+					return &exitError{code: 1, err: werr}
+				}
 			}
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return err // returned: BadDocument, exit 1
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d\tincoming %d/%d\t%s\n", d.ID, derefInt(d.RegNumber), derefInt(d.Year), rep.Indication)
+			d := rc.Document
+			fmt.Fprintf(cmd.OutOrStdout(), "%d\tincoming %d/%d\t%s\t%s\n", d.ID, derefInt(d.RegNumber), derefInt(d.Year), d.Verdict, deref(d.Identifier))
 			return nil
 		},
 	}
-	ff.add(cmd)
+	cmd.Flags().StringVar(&actor, "actor", "", "who receives it, for the audit trail (required)")
+	cmd.Flags().StringArrayVar(&vf.trust, "trust", nil, "trust anchor certificates (PEM/DER file or directory); repeatable")
+	cmd.Flags().BoolVar(&vf.offline, "offline", false, "never use the network: revocation data from the document only")
+	addTrustFlags(cmd, &vf)
 	cmd.Flags().StringVar(&holder, "holder", "", "the receiving agency's code (required)")
-	cmd.Flags().StringVar(&issuer, "issuer", "", "the issuing agency's code")
-	cmd.Flags().StringVar(&number, "number", "", "the document's number and symbol, e.g. 7816/VPCP-TTĐT")
-	cmd.Flags().StringVar(&identifier, "identifier", "", "the edXML document identifier, when it came with one")
-	cmd.Flags().StringVar(&summary, "summary", "", "trích yếu")
+	cmd.Flags().StringVar(&issuer, "issuer", "", "the issuing agency's code (default: as the document says)")
+	cmd.Flags().StringVar(&number, "number", "", "the document's number and symbol, e.g. 7816/VPCP-TTĐT (default: as the document says)")
+	cmd.Flags().StringVar(&issued, "issued", "", "the issue date yyyy-MM-dd (default: as the document says)")
+	cmd.Flags().StringVar(&identifier, "identifier", "", "the edXML document identifier (default: as the document says)")
+	cmd.Flags().StringVar(&summary, "summary", "", "trích yếu (default: the edXML packet's subject)")
 	cmd.Flags().StringVar(&docType, "type", "", "QĐ, CV, TTr, …")
+	cmd.Flags().BoolVar(&acceptIndeterminate, "accept-indeterminate", false, "register a document whose signatures are INDETERMINATE, or unsigned, instead of returning it (audited)")
+	cmd.Flags().StringVar(&statusOut, "status-out", "", "write the edXML status packet for the sender to this file")
 	return cmd
 }
 

@@ -55,8 +55,16 @@ func TestDocsImportListGetCheck(t *testing.T) {
 			if !strings.Contains(stderr, "imported 3 documents") || !strings.Contains(stderr, "documents/s") {
 				t.Errorf("no rate summary: %q", stderr)
 			}
+			// the same file again for the same holder is refused (one registration per content)
 			_, _, err = runKyso(t, append(args, "import", "--identifier", "000.00.00.G22,2015/09/30,7816/VPCP-TTĐT",
 				"--holder", "000.00.00.H43", "--received", "2021-03-06", filepath.Join(dir, "cv-7816.pdf"))...)
+			if err == nil {
+				t.Fatal("the same file was registered twice")
+			}
+			files["cv-7816-edxml.pdf"] = "%PDF-1.7 văn bản 7816, bản nhận qua trục"
+			os.WriteFile(filepath.Join(dir, "cv-7816-edxml.pdf"), []byte(files["cv-7816-edxml.pdf"]), 0o600)
+			_, _, err = runKyso(t, append(args, "import", "--identifier", "000.00.00.G22,2015/09/30,7816/VPCP-TTĐT",
+				"--holder", "000.00.00.H43", "--received", "2021-03-06", filepath.Join(dir, "cv-7816-edxml.pdf"))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +86,7 @@ func TestDocsImportListGetCheck(t *testing.T) {
 			if _, _, err := runKyso(t, append(args, "get", "000.00.00.G22,2015/09/30,7816/VPCP-TTĐT", "--out", target)...); err != nil {
 				t.Fatal(err)
 			}
-			if got, _ := os.ReadFile(target); string(got) != files["cv-7816.pdf"] {
+			if got, _ := os.ReadFile(target); string(got) != files["cv-7816-edxml.pdf"] {
 				t.Errorf("get --out wrote %q", got)
 			}
 			out, _, err = runKyso(t, append(args, "get", "4")...)

@@ -47,7 +47,7 @@ func report(w io.Writer, err error) int {
 var kindExitCodes = map[fault.Kind]int{
 	fault.Internal:        1,
 	fault.Invalid:         2,
-	fault.BadDocument:     1,
+	fault.BadDocument:     1, // also an incoming document returned to its sender (docs receive)
 	fault.TooLarge:        2, // the input cannot be judged within the limits, like input that is not a signed document
 	fault.Unauthenticated: 1,
 	fault.Forbidden:       1,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kyso-vn/kyso/api"
 	"github.com/kyso-vn/kyso/app"
+	"github.com/kyso-vn/kyso/demo"
 	"github.com/kyso-vn/kyso/hsm"
 	"github.com/kyso-vn/kyso/pkg/config"
 )
@@ -26,19 +27,30 @@ func init() { subcommands = append(subcommands, newServeCmd) }
 
 func newServeCmd() *cobra.Command {
 	var configPath string
+	var demoMode bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP API (signing, verification, documents)",
 		Long: `Serve the Kyso HTTP API described at /openapi.json.
 
-With no --config it listens on 127.0.0.1:8080 and keeps SQLite and blobs under
-./kyso-data. On the first start it creates an admin API client and prints its key on
-standard output, once; only its hash is stored. Logs go to standard error.
+It listens on 127.0.0.1:8080 and keeps SQLite and blobs under ./kyso-data unless the
+configuration says otherwise. On the first start it creates an admin API client and
+prints its key on standard output, once; only its hash is stored. Logs go to
+standard error.
+
+With neither --config nor --demo it refuses to start and says what it lacks (a
+signing key, trust anchors) — except in a checkout of Kyso's source, where it runs as
+--demo. --demo serves the test PKI built into kyso: its organisation key signs
+(demo-org), its root is the trust anchor, and its CRLs are served on a loopback port
+the test certificates' revocation URLs are mapped to. Its private keys are public:
+never use --demo with real documents.
 
 Environment variables override the file: ` + serveEnvList() + `.
 
 SIGINT or SIGTERM stops taking requests and lets those in flight finish within
 server.shutdown_grace.`,
+		Example: `  kyso serve --demo
+  kyso serve --config /etc/kyso/kyso.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -48,6 +60,7 @@ server.shutdown_grace.`,
 			go func() { <-ctx.Done(); stop() }()
 			return serve(ctx, serveParams{
 				configPath: configPath,
+				demo:       demoMode,
 				env:        os.LookupEnv,
 				stdout:     cmd.OutOrStdout(),
 				stderr:     cmd.ErrOrStderr(),
@@ -55,6 +68,7 @@ server.shutdown_grace.`,
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "YAML configuration file (default: the built-in defaults)")
+	cmd.Flags().BoolVar(&demoMode, "demo", false, "serve the test PKI built into kyso: a demo signing key, trust anchor and CRLs (NOT FOR PRODUCTION)")
 	return cmd
 }
 
@@ -72,6 +86,7 @@ func serveEnvList() string {
 // serveParams are the process's edges, replaced in tests.
 type serveParams struct {
 	configPath string
+	demo       bool // --demo: the embedded test PKI's key, anchor and CRLs
 	env        config.LookupEnv
 	stdout     io.Writer // the first admin key, once
 	stderr     io.Writer // logs
@@ -88,21 +103,16 @@ func serve(ctx context.Context, p serveParams) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	demo := false
-	if p.configPath == "" && len(cfg.Keys) == 0 && len(cfg.Trust.Anchors) == 0 && cfg.Trust.AnchorsDir == "" {
-		if k, anchor, ok := serveDemoKey(); ok {
-			cfg.Keys = append(cfg.Keys, k)
-			cfg.Trust.Anchors = append(cfg.Trust.Anchors, anchor)
-			demo = true
+	demoMode, why := p.demo, "--demo"
+	if !demoMode && p.configPath == "" && len(cfg.Keys) == 0 && len(cfg.Trust.Anchors) == 0 && cfg.Trust.AnchorsDir == "" {
+		if !inCheckout() {
+			return &exitError{code: 2, err: errNothingToServe}
 		}
+		demoMode, why = true, "no configuration, in a checkout of Kyso's source (as --demo)"
 	}
 	log := newServeLogger(p.stderr, cfg.Log)
-	if demo {
-		log.Warn("DEMO mode: no configuration, so the committed test PKI's root is a trust anchor and its organisation key signs; never run this way with real documents")
-	}
-	anchors, err := loadAnchors(cfg.Trust)
-	if err != nil {
-		return &exitError{code: 2, err: err}
+	if demoMode {
+		log.Warn("DEMO mode ("+why+"): the test PKI built into kyso is a trust anchor and its organisation key signs as demo-org; its private keys are public: never run this way with real documents", "marker", demo.Marker)
 	}
 
 	dataDir, err := filepath.Abs(cfg.Store.DataDir)
@@ -114,6 +124,27 @@ func serve(ctx context.Context, p serveParams) error {
 		return err
 	}
 	defer releaseTemp()
+	revocationURL := p.revocationURL
+	if demoMode {
+		k, anchor, err := serveDemoKey(filepath.Join(tempDir, "demo-pki"))
+		if err != nil {
+			return err
+		}
+		cfg.Keys = append(cfg.Keys, k)
+		cfg.Trust.Anchors = append(cfg.Trust.Anchors, anchor)
+		if revocationURL == nil {
+			stopCRLs, url, err := serveDemoCRLs(log)
+			if err != nil {
+				return err
+			}
+			defer stopCRLs()
+			revocationURL = demo.RewriteURL(url)
+		}
+	}
+	anchors, err := loadAnchors(cfg.Trust)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
 
 	st, err := openServeStore(ctx, cfg, dataDir, tempDir)
 	if err != nil {
@@ -123,7 +154,7 @@ func serve(ctx context.Context, p serveParams) error {
 	if ok, how, err := st.Durability(ctx); err == nil && !ok {
 		log.Warn("the store is not durable: a power cut may lose committed work, a number already handed out among it", "settings", how)
 	}
-	svc := newServeService(cfg, st, anchors, tempDir, p.revocationURL)
+	svc := newServeService(cfg, st, anchors, tempDir, revocationURL)
 	if err := applyTrustConfig(cfg, &svc.Verify); err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -4,21 +4,27 @@ package main
 // demo key of a bare checkout, the trust anchors, the store and the first admin.
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"golang.org/x/term"
 
 	"github.com/kyso-vn/kyso/api"
 	"github.com/kyso-vn/kyso/app"
+	"github.com/kyso-vn/kyso/demo"
+	"github.com/kyso-vn/kyso/internal/durable"
 	"github.com/kyso-vn/kyso/pkg/config"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/store"
@@ -69,17 +75,41 @@ func newServeLogger(w io.Writer, c config.Log) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// serveDemoKey is the organisation key of the committed test PKI and the PKI's root,
-// used when kyso serve runs from a checkout with no configuration, so that the
-// README's curl session can sign and verify. Every listing marks the key as a demo.
-func serveDemoKey() (key config.Key, anchor string, ok bool) {
-	dir, err := filepath.Abs("certs-testdata")
-	if err != nil {
-		return config.Key{}, "", false
+// errNothingToServe is kyso serve's answer when started with no configuration outside
+// a checkout: an installed binary with no key and no anchor would serve nothing
+// useful, and saying so beats an empty server that verifies nothing.
+var errNothingToServe = errors.New(`serve: no configuration (--config FILE), so there is nothing to serve with:
+  - no signing key: keys are configured in the file (keys:, see README "Configuration")
+  - no trust anchors: trust.anchors or trust.anchors_dir (KYSO_TRUST_ANCHORS_DIR); only the built-in Vietnamese roots would be trusted
+Write a configuration and run: kyso serve --config kyso.yaml
+or try the demo, the test PKI built into kyso (NOT FOR PRODUCTION): kyso serve --demo`)
+
+// inCheckout reports whether the working directory is a checkout of Kyso's source
+// (its go.mod and test PKI), where make run starts kyso serve with no configuration.
+func inCheckout() bool {
+	b, err := os.ReadFile("go.mod")
+	if err != nil || !bytes.HasPrefix(b, []byte("module github.com/kyso-vn/kyso\n")) {
+		return false
+	}
+	_, err = os.Stat(filepath.Join("certs-testdata", "org.key"))
+	return err == nil
+}
+
+// serveDemoKey writes the embedded test PKI's organisation key, its certificate and
+// chain and the root into dir (private, removed with the server's temporary
+// directory) and returns the key as demo-org and the root as an anchor. Every listing
+// marks the key as a demo.
+func serveDemoKey(dir string) (key config.Key, anchor string, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return config.Key{}, "", fmt.Errorf("serve: demo: %w", err)
 	}
 	for _, f := range []string{"org.key", "org.pem", "chain.pem", "root-ca.pem"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			return config.Key{}, "", false
+		b, err := demo.File(f)
+		if err == nil {
+			err = durable.WriteFile(filepath.Join(dir, f), b, 0o600)
+		}
+		if err != nil {
+			return config.Key{}, "", fmt.Errorf("serve: demo: %w", err)
 		}
 	}
 	esc := func(p string) string { return (&url.URL{Path: p}).EscapedPath() }
@@ -88,10 +118,25 @@ func serveDemoKey() (key config.Key, anchor string, ok bool) {
 		URI:         "softkey:path=" + esc(filepath.Join(dir, "org.key")),
 		Certificate: filepath.Join(dir, "org.pem"),
 		Chain:       []string{filepath.Join(dir, "chain.pem")},
-		Owner:       "DEMO — test PKI, not for production",
+		Owner:       demo.Marker,
 		Allowed:     []string{"role:admin", "role:system", "role:clerk"},
 		Demo:        true,
-	}, filepath.Join(dir, "root-ca.pem"), true
+	}, filepath.Join(dir, "root-ca.pem"), nil
+}
+
+// serveDemoCRLs answers the test PKI's CRL URLs on a free loopback port (its
+// certificates name 127.0.0.1:18962, which may be taken, and two demos must not
+// collide) and returns that base URL, for demo.RewriteURL.
+func serveDemoCRLs(log *slog.Logger) (stop func(), base string, err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", fmt.Errorf("serve: demo CRLs: %w", err)
+	}
+	srv := &http.Server{Handler: demo.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	base = "http://" + ln.Addr().String()
+	log.Warn("DEMO: the test PKI's CRLs are served here; its certificates' revocation URLs are mapped to it", "url", base, "marker", demo.Marker)
+	return func() { _ = srv.Close() }, base, nil
 }
 
 // loadAnchors reads trust.anchors (files) and trust.anchors_dir by pki.LoadTrustStore's

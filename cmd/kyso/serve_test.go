@@ -65,8 +65,11 @@ type runningServer struct {
 	stop           func() error
 }
 
-// startServe runs serve with the file at configPath ("" for none) and env, and waits
-// until it listens.
+// noConfig, as startServe's configPath, starts kyso serve with no --config at all.
+const noConfig = "(no --config)"
+
+// startServe runs serve with the file at configPath ("" for an empty file: the
+// defaults) and env, and waits until it listens.
 func startServe(t *testing.T, configPath string, env map[string]string) *runningServer {
 	t.Helper()
 	return startServeWith(t, configPath, env, nil)
@@ -76,6 +79,17 @@ func startServe(t *testing.T, configPath string, env map[string]string) *running
 func startServeWith(t *testing.T, configPath string, env map[string]string, rewrite func(string) string) *runningServer {
 	t.Helper()
 	env["KYSO_LISTEN"] = "127.0.0.1:0"
+	switch configPath {
+	case "":
+		// With no configuration at all kyso serve refuses (TestServeNoConfiguration);
+		// an empty file is a configuration of defaults.
+		configPath = filepath.Join(t.TempDir(), "empty.yaml")
+		if err := os.WriteFile(configPath, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	case noConfig:
+		configPath = ""
+	}
 	rs := &runningServer{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
 	addr := make(chan net.Addr, 1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -143,11 +157,11 @@ func (rs *runningServer) call(t *testing.T, method, path, key, ctype string, bod
 
 var adminKeyLine = regexp.MustCompile(`(?m)^Admin API key \(shown once, store it now\): (kyso_[A-Za-z0-9_-]{43})$`)
 
-// TestServeDefaults: with no configuration the server starts on defaults, keeps its
+// TestServeDefaults: with an empty configuration the server starts on defaults, keeps its
 // data under ./kyso-data, prints an admin key once, stores only its hash, and the key
 // still works after a restart.
 func TestServeDefaults(t *testing.T) {
-	t.Chdir(t.TempDir()) // ./kyso-data lands here; no certs-testdata, so no demo key
+	t.Chdir(t.TempDir()) // ./kyso-data lands here
 	rs := startServe(t, "", map[string]string{})
 	m := adminKeyLine.FindStringSubmatch(rs.stdout.String())
 	if m == nil {
@@ -519,7 +533,7 @@ csc:
 // in flight is proven in package api (TestGracefulShutdownFinishesInFlight).
 func TestServeSIGTERM(t *testing.T) {
 	if os.Getenv("KYSO_SERVE_CHILD") == "1" {
-		os.Args = []string{"kyso", "serve"}
+		os.Args = []string{"kyso", "serve", "--demo"} // with no configuration at all it would refuse
 		main()
 		os.Exit(0)
 	}
@@ -577,7 +591,7 @@ func TestServeSIGTERM(t *testing.T) {
 func TestServeDemoKeyFromCheckout(t *testing.T) {
 	pdfsig := testenv.Tool(t, "pdfsig", "poppler-utils")
 	t.Chdir(testenv.ModuleRoot())
-	rs := startServe(t, "", map[string]string{"KYSO_DATA_DIR": t.TempDir()})
+	rs := startServe(t, noConfig, map[string]string{"KYSO_DATA_DIR": t.TempDir()})
 	admin := adminKeyLine.FindStringSubmatch(rs.stdout.String())[1]
 	resp, body := rs.call(t, "GET", "/v1/keys", admin, "", nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"name":"demo-org","owner":"DEMO`) || !strings.Contains(string(body), `"demo":true`) {
@@ -683,7 +697,7 @@ func testServeDocuments(t *testing.T, rs *runningServer, clerk string, signed []
 		t.Errorf("download: %d, %d bytes, ETag %q", resp.StatusCode, len(body), resp.Header.Get("ETag"))
 	}
 
-	incoming := "/v1/documents/receive?agency=000.00.00.G22&holder=" + org + "&identifier=000.00.00.G22,2025/09/30,7816/VPCP-TT%C4%90%C4%90T&type=CV"
+	incoming := "/v1/documents/receive?accept_indeterminate=true&agency=000.00.00.G22&holder=" + org + "&identifier=000.00.00.G22,2025/09/30,7816/VPCP-TT%C4%90%C4%90T&type=CV"
 	resp, body = rs.call(t, "POST", incoming, clerk, "application/pdf", bytes.NewReader(serveTestPDF("incoming")))
 	if resp.StatusCode != 201 || !strings.Contains(string(body), `"register_number":1`) || !strings.Contains(string(body), `"status":"received"`) ||
 		!strings.Contains(string(body), `"verification":{"indication":"NOT_SIGNED","signatures":[]}`) {
@@ -694,7 +708,7 @@ func testServeDocuments(t *testing.T, rs *runningServer, clerk string, signed []
 		status             int
 		problem, detail    string
 	}{
-		{"same identifier again", "POST", incoming, 409, "conflict", "already stored"},
+		{"same identifier again", "POST", incoming, 409, "conflict", "already registered by " + org + ": document"},
 		{"bad agency code", "POST", "/v1/documents?agency=ubnd%20t%E1%BB%89nh", 400, "invalid-request", "agency"},
 		{"no agency", "POST", "/v1/documents", 400, "invalid-request", "agency"},
 		{"receive without holder", "POST", "/v1/documents/receive?agency=000.00.00.G22", 400, "invalid-request", "holder"},

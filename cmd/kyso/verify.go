@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kyso-vn/kyso/app"
+	"github.com/kyso-vn/kyso/demo"
 	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/signer/verify"
 )
@@ -92,30 +93,12 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 	if f.content != "" && len(files) != 1 {
 		return verifyUsageErr("verify: --content goes with exactly one signature FILE")
 	}
-	opts := verify.Options{Offline: f.offline, Limits: f.limits}
-	opts.Limits.Timeout = f.timeout
-	if f.at != "" {
-		if opts.At, err = time.Parse(time.RFC3339, f.at); err != nil {
-			return verifyUsageErr("verify: --at: %v", err)
-		}
-	}
-	if !f.offline {
-		// one checker for every file: its OCSP and CRL caches serve them all
-		at := opts.At
-		opts.Revocation = &pki.Checker{OCSP: &pki.OCSPClient{}, CRL: &pki.CRLFetcher{}, Now: func() time.Time {
-			if at.IsZero() {
-				return time.Now()
-			}
-			return at
-		}}
-	}
-	if len(f.trust) > 0 {
-		if opts.Anchors, err = verify.LoadAnchors(f.trust...); err != nil {
-			return verifyUsageErr("%v", err)
-		}
-	}
-	if err := f.applyTrust(&opts); err != nil {
+	opts, err := f.options()
+	if err != nil {
 		return err
+	}
+	if c, ok := opts.Revocation.(*pki.Checker); ok && len(c.CRLs) > 0 {
+		fmt.Fprintln(stderr, "kyso: DEMO: the test PKI's root is trusted; its revocation comes from the test PKI's CRLs built into kyso (NOT FOR PRODUCTION)")
 	}
 
 	svc := &app.Service{Verify: opts}
@@ -162,6 +145,46 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, f verifyFlags, fil
 		return &exitError{code: worst, err: errors.New(verdictLine(worst))}
 	}
 	return nil
+}
+
+// options are the verification options the flags make: the trust of kyso verify
+// (--trust anchors, the built-in list, --crypto), revocation checked online unless
+// --offline, at --at. kyso docs receive verifies with the same.
+func (f verifyFlags) options() (verify.Options, error) {
+	opts := verify.Options{Offline: f.offline, Limits: f.limits}
+	opts.Limits.Timeout = f.timeout
+	if f.at != "" {
+		var err error
+		if opts.At, err = time.Parse(time.RFC3339, f.at); err != nil {
+			return opts, verifyUsageErr("verify: --at: %v", err)
+		}
+	}
+	if !f.offline {
+		// one checker for every file: its OCSP and CRL caches serve them all
+		at := opts.At
+		opts.Revocation = &pki.Checker{OCSP: &pki.OCSPClient{}, CRL: &pki.CRLFetcher{}, Now: func() time.Time {
+			if at.IsZero() {
+				return time.Now()
+			}
+			return at
+		}}
+	}
+	if len(f.trust) > 0 {
+		var err error
+		if opts.Anchors, err = verify.LoadAnchors(f.trust...); err != nil {
+			return opts, verifyUsageErr("%v", err)
+		}
+	}
+	if err := f.applyTrust(&opts); err != nil {
+		return opts, err
+	}
+	if c, ok := opts.Revocation.(*pki.Checker); ok && demo.Trusts(opts.Anchors) {
+		// The demo PKI's certificates name CRL servers on 127.0.0.1 that nobody runs; its
+		// committed CRLs are built in. They are signed by the test CAs, so they answer
+		// for the test PKI's certificates only, and only because --trust names its root.
+		c.CRLs = append(c.CRLs, demo.CRLs()...)
+	}
+	return opts, nil
 }
 
 func verdictLine(code int) string {

@@ -86,10 +86,18 @@ func FuzzParse(f *testing.F) {
 	_ = Build(&b, sample())
 	f.Add(b.Bytes())
 	f.Add([]byte(`<edXML:edXML xmlns:edXML="http://www.mic.gov.vn/TBT/QCVN_102_2016"/>`))
+	b.Reset()
+	_ = BuildStatus(&b, &Status{From: Organ{OrganID: "000.00.00.H43"}, Code: StatusRefused, Description: "Trả lại", Timestamp: time.Now()})
+	f.Add(b.Bytes())
+	// one target for both readers of packets: the document and the status
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Parse(bytes.NewReader(data))
 		if err == nil && m == nil {
 			t.Fatal("nil message without an error")
+		}
+		st, err := ParseStatus(bytes.NewReader(data))
+		if err == nil && st == nil {
+			t.Fatal("nil status without an error")
 		}
 	})
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -37,8 +38,39 @@ type NewDocument struct {
 	MediaType      string
 	Signatures     json.RawMessage // signatures summary of Content, from the verifier
 	SignatureCount int
+	// Verdict is the verification of Content; a zero Verdict takes the indication of
+	// Signatures.
+	Verdict Verdict
 
 	Actor string
+	// Note is added to the audit event as "note" (e.g. why a clerk registered a
+	// document whose signatures could not be fully verified).
+	Note string
+}
+
+// Verdict is what the verifier said of a document's signatures: the ETSI EN 319
+// 102-1 indication (or NOT_SIGNED), the sub-indication and a short reason.
+type Verdict struct {
+	Indication, SubIndication, Reason string
+}
+
+// indicationOf reads the "indication" of a signatures summary ("" when it has none).
+func indicationOf(summary []byte) string {
+	var v struct {
+		Indication string `json:"indication"`
+	}
+	if json.Unmarshal(summary, &v) != nil {
+		return ""
+	}
+	return v.Indication
+}
+
+// verdictOf is v, or the indication of summary when v is empty.
+func verdictOf(v *Verdict, summary []byte) Verdict {
+	if v != nil && v.Indication != "" {
+		return *v
+	}
+	return Verdict{Indication: indicationOf(summary)}
 }
 
 // VersionInput is new content for an existing document.
@@ -48,8 +80,10 @@ type VersionInput struct {
 	MediaType      string
 	Signatures     json.RawMessage
 	SignatureCount int
-	Actor          string
-	KeyURI         string // the key that signed this version, for the audit trail
+	// Verdict is the verification of Content (nil: the indication of Signatures).
+	Verdict *Verdict
+	Actor   string
+	KeyURI  string // the key that signed this version, for the audit trail
 	// Base (AddVersion, Approve, Issue), when set, is the content hash the new version
 	// was made from: it is refused (ErrConflict) when the document has moved on since,
 	// so that two signatures prepared over one version cannot drop each other.
@@ -84,14 +118,27 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 		return nil, err
 	}
 	var out Document
+	vd := verdictOf(&nd.Verdict, first.Signatures)
 	err = s.withContent(ctx, nd.Content, func(tx *gorm.DB, sha string, size int64) error {
 		d := *doc
 		now := s.now()
 		d.CreatedAt, d.UpdatedAt = now, now
 		d.CurrentVersion, d.ContentSHA256 = 1, sha
+		d.Verdict, d.VerdictSub, d.VerdictReason = vd.Indication, vd.SubIndication, vd.Reason
 		action := ActionCreate
+		if d.Direction == Incoming {
+			d.ReceiptSHA256 = &sha
+		}
+		if d.Status == StatusReturned {
+			action = ActionReturn
+		}
 		if d.Status == StatusReceived {
 			action = ActionReceive
+			if dup, err := registeredTx(tx, d.HolderCode, sha, deref(d.Identifier)); err != nil {
+				return err
+			} else if dup != nil {
+				return AlreadyReceived(dup)
+			}
 			reg, err := s.registerTx(tx, docid.AgencyCode(d.HolderCode), Incoming, "")
 			if err != nil {
 				return err
@@ -105,14 +152,24 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 		}
 		if err := tx.Create(&d).Error; err != nil {
 			if isUniqueViolation(err) {
-				return fault.Errorf(fault.Conflict, "a document with identifier %s is already stored", deref(d.Identifier))
+				return errDuplicate{sha: sha}
 			}
 			return fmt.Errorf("store: insert document: %w", err)
 		}
 		if _, err := first.insert(tx, d.ID, 1, sha, size, now); err != nil {
 			return err
 		}
-		detail, err := withRow(tx, d.ID, map[string]any{"filename": nd.Filename, "size": size, "identifier": deref(d.Identifier)})
+		fields := map[string]any{"filename": nd.Filename, "size": size, "identifier": deref(d.Identifier)}
+		if vd.Indication != "" {
+			fields["verdict"] = strings.TrimSuffix(vd.Indication+"/"+vd.SubIndication, "/")
+		}
+		if vd.Reason != "" {
+			fields["reason"] = vd.Reason
+		}
+		if nd.Note != "" {
+			fields["note"] = nd.Note
+		}
+		detail, err := withRow(tx, d.ID, fields)
 		if err != nil {
 			return err
 		}
@@ -123,10 +180,72 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 		out = d
 		return nil
 	})
+	var dup errDuplicate
+	if errors.As(err, &dup) {
+		// another writer stored the same document meanwhile: name it, as above
+		if prev, ferr := registeredTx(s.db.WithContext(ctx), doc.HolderCode, dup.sha, deref(doc.Identifier)); ferr == nil && prev != nil {
+			return nil, AlreadyReceived(prev)
+		}
+		return nil, fault.Errorf(fault.Conflict, "a document with identifier %s is already stored", deref(doc.Identifier))
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// errDuplicate is an insert refused by a unique index; it ends the transaction, and
+// the document it collided with is looked up after it.
+type errDuplicate struct{ sha string }
+
+func (errDuplicate) Error() string { return "store: duplicate document" }
+
+// registeredTx finds the document holder already registered with this content (as it
+// arrived) or, for a non-empty identifier, this edXML identifier; nil if none.
+// Returned documents do not count: the sender may send a corrected copy under the
+// same identifier, and the clerk may register knowingly what was returned.
+func registeredTx(tx *gorm.DB, holder, sha, identifier string) (*Document, error) {
+	q := tx.Where("holder_code = ? AND status <> ?", holder, StatusReturned)
+	if identifier != "" {
+		q = q.Where("(receipt_sha256 = ? OR identifier = ?)", sha, identifier)
+	} else {
+		q = q.Where("receipt_sha256 = ?", sha)
+	}
+	var ds []Document
+	if err := q.Order("id").Limit(1).Find(&ds).Error; err != nil {
+		return nil, fmt.Errorf("store: find registered document: %w", err)
+	}
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	return &ds[0], nil
+}
+
+// FindRegistered finds the document holder has registered (not returned) with this
+// content as it arrived, or with this edXML identifier ("": content only); nil if none.
+func (s *Store) FindRegistered(ctx context.Context, holder docid.AgencyCode, sha, identifier string) (*Document, error) {
+	return registeredTx(s.db.WithContext(ctx), string(holder), sha, identifier)
+}
+
+// CodeAlreadyReceived: the document was already registered by the receiving agency.
+const CodeAlreadyReceived = "receive/duplicate"
+
+// AlreadyReceived is the Conflict of a document that d already registers, naming d.
+func AlreadyReceived(d *Document) error {
+	place := string(d.Status)
+	if d.RegNumber != nil && d.Year != nil {
+		place = fmt.Sprintf("%s with arrival number %d/%d", d.Status, *d.RegNumber, *d.Year)
+	}
+	what := "this document"
+	if d.Identifier != nil {
+		what = "document " + *d.Identifier
+	}
+	at := ""
+	if d.ReceivedAt != nil {
+		at = " on " + d.ReceivedAt.In(docid.Vietnam).Format(time.DateOnly)
+	}
+	return fault.WithCode(fault.Errorf(fault.Conflict, "%s is already registered by %s: document %d, %s%s",
+		what, d.HolderCode, d.ID, place, at), CodeAlreadyReceived)
 }
 
 func (s *Store) prepareDocument(nd *NewDocument) (*Document, error) {
@@ -148,8 +267,8 @@ func (s *Store) prepareDocument(nd *NewDocument) (*Document, error) {
 		if nd.Status == "" {
 			nd.Status = StatusReceived
 		}
-		if nd.Status != StatusReceived {
-			return bad("an incoming document is stored as received")
+		if nd.Status != StatusReceived && nd.Status != StatusReturned {
+			return bad("an incoming document is stored as received or returned")
 		}
 	default:
 		return bad("direction must be outgoing or incoming, not %q", nd.Direction)
@@ -309,6 +428,11 @@ func (s *Store) addVersion(ctx context.Context, documentID int64, in VersionInpu
 			}
 		}
 		d.CurrentVersion, d.ContentSHA256, d.UpdatedAt = v.Seq, sha, now
+		// a version that says nothing of its signatures (validation data added)
+		// keeps the verdict of the one it extends
+		if vd := verdictOf(in.Verdict, in.Signatures); vd.Indication != "" {
+			d.Verdict, d.VerdictSub, d.VerdictReason = vd.Indication, vd.SubIndication, vd.Reason
+		}
 		if also != nil {
 			if err := also(tx, &d); err != nil {
 				return err

@@ -278,8 +278,8 @@ func TestBlobsAreContentAddressedAndVerified(t *testing.T) {
 		if d.ContentSHA256 != hex.EncodeToString(sum[:]) {
 			t.Fatal("content hash")
 		}
-		// The same content again is stored once.
-		if _, err := s.CreateDocument(ctx, NewDocument{Direction: Incoming, AgencyCode: "000.00.00.G22", HolderCode: "000.00.00.H43",
+		// The same content again (received by another agency) is stored once.
+		if _, err := s.CreateDocument(ctx, NewDocument{Direction: Incoming, AgencyCode: "000.00.00.G22", HolderCode: "000.00.00.H41",
 			Content: bytes.NewReader(big), Actor: "clerk"}); err != nil {
 			t.Fatal(err)
 		}

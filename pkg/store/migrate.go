@@ -200,6 +200,18 @@ CREATE TABLE client_certificates (
 	created_at {{ts}} NOT NULL,
 	PRIMARY KEY (client_id, fingerprint)
 )`, uniqueClientNames},
+	{4, "receiving verifies: verdicts on documents, returned documents, one registration per content and identifier", `
+ALTER TABLE documents ADD COLUMN verdict VARCHAR(32) NOT NULL DEFAULT '';
+ALTER TABLE documents ADD COLUMN verdict_sub VARCHAR(64) NOT NULL DEFAULT '';
+ALTER TABLE documents ADD COLUMN verdict_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE documents ADD COLUMN receipt_sha256 CHAR(64);
+UPDATE documents SET receipt_sha256 = (SELECT v.content_sha256 FROM document_versions v WHERE v.document_id = documents.id AND v.seq = 1) WHERE direction = 'incoming';
+CREATE INDEX documents_receipt_upgrade ON documents (holder_code, receipt_sha256);
+UPDATE documents SET receipt_sha256 = NULL WHERE receipt_sha256 IS NOT NULL AND EXISTS (SELECT 1 FROM documents d2 WHERE d2.holder_code = documents.holder_code AND d2.receipt_sha256 = documents.receipt_sha256 AND d2.id < documents.id);
+DROP INDEX documents_receipt_upgrade;
+CREATE UNIQUE INDEX documents_receipt ON documents (holder_code, receipt_sha256) WHERE status <> 'returned';
+DROP INDEX documents_identifier;
+CREATE UNIQUE INDEX documents_identifier ON documents (identifier, holder_code) WHERE status <> 'returned'`, backfillVerdicts},
 	{7, "recalled and replaced documents", `
 CREATE TABLE document_withdrawals (
 	document_id BIGINT PRIMARY KEY REFERENCES documents(id),
@@ -211,6 +223,40 @@ CREATE TABLE document_withdrawals (
 	actor TEXT NOT NULL
 );
 CREATE INDEX document_withdrawals_replaced_by ON document_withdrawals (replaced_by)`, nil},
+}
+
+// backfillVerdicts fills the verdict of documents stored before migration 4 from the
+// signatures summary of their current version, in pages by id. A copy of a file
+// received twice before then keeps no receipt hash (the SQL above): the first
+// registration is the one a new arrival is compared with.
+func backfillVerdicts(tx *gorm.DB) error {
+	var last int64
+	for {
+		var rows []struct {
+			ID         int64
+			Signatures string
+		}
+		if err := tx.Raw(`SELECT d.id, v.signatures FROM documents d JOIN document_versions v ON v.document_id = d.id AND v.seq = d.current_version
+			WHERE d.id > ? ORDER BY d.id LIMIT 1000`, last).Scan(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		// one statement per indication of the page, not one per document
+		byIndication := map[string][]int64{}
+		for _, r := range rows {
+			last = r.ID
+			if ind := indicationOf([]byte(r.Signatures)); ind != "" {
+				byIndication[ind] = append(byIndication[ind], r.ID)
+			}
+		}
+		for ind, ids := range byIndication {
+			if err := tx.Exec("UPDATE documents SET verdict = ? WHERE id IN ?", ind, ids).Error; err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // backfillSummaryFold fills summary_fold for documents stored before migration 2, in

@@ -16,7 +16,9 @@ const (
 )
 
 // Status is a document's place in the workflow: draft → approved (leader signed) →
-// issued (numbered, organisation signature); incoming documents are received.
+// issued (numbered, organisation signature); incoming documents are received
+// (registered with an arrival number) or returned (trả lại: kept with the verdict
+// that refused them, never numbered, Decree 30/2020 Art. 21.2).
 type Status string
 
 const (
@@ -24,6 +26,7 @@ const (
 	StatusApproved Status = "approved"
 	StatusIssued   Status = "issued"
 	StatusReceived Status = "received"
+	StatusReturned Status = "returned"
 )
 
 // Urgency ("độ khẩn") of a document.
@@ -99,8 +102,17 @@ type Document struct {
 	Confidentiality Confidentiality
 	CurrentVersion  int
 	ContentSHA256   string `gorm:"column:content_sha256"`
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Verdict is the indication of the current version's signatures as last verified
+	// (TOTAL_PASSED, TOTAL_FAILED, INDETERMINATE, NOT_SIGNED; "" never verified), with
+	// its sub-indication and a short reason for people.
+	Verdict       string
+	VerdictSub    string `gorm:"column:verdict_sub"`
+	VerdictReason string `gorm:"column:verdict_reason"`
+	// ReceiptSHA256 is the content of an incoming document as it arrived: one
+	// agency registers the same bytes once.
+	ReceiptSHA256 *string `gorm:"column:receipt_sha256"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 func (Document) TableName() string { return "documents" }
@@ -247,6 +259,7 @@ const (
 	ActionSign     = "sign"
 	ActionIssue    = "issue"
 	ActionReceive  = "receive"
+	ActionReturn   = "return"
 	ActionDownload = "download"
 	ActionDelete   = "delete"
 	ActionKey      = "key"

@@ -44,6 +44,7 @@ type (
 	DocumentQuery         = app.DocumentQuery
 	AgencyRecord          = app.AgencyRecord
 	RegisterRecord        = app.RegisterRecord
+	RegisterNumber        = app.RegisterNumber
 	NewRegister           = app.NewRegister
 	NewClient             = app.NewClient
 	PrepareRequest        = app.SignatureRequest

@@ -84,7 +84,7 @@ func optionInt(name, v string, lo, hi int) (int, error) {
 	return n, nil
 }
 
-var documentOptions = []string{"agency", "holder", "type", "summary", "symbol", "urgency", "confidentiality", "filename"}
+var documentOptions = []string{"agency", "holder", "type", "summary", "symbol", "urgency", "confidentiality", "filename", "series"}
 
 // createDocument is POST /v1/documents: an outgoing draft.
 func (s *Server) createDocument(c *gin.Context) {
@@ -95,7 +95,7 @@ func (s *Server) createDocument(c *gin.Context) {
 	s.storeDocument(c, NewDocument{
 		Direction: "outgoing", AgencyCode: opts["agency"], HolderCode: opts["holder"],
 		Type: opts["type"], Summary: opts["summary"], Symbol: opts["symbol"],
-		Urgency: opts["urgency"], Confidentiality: opts["confidentiality"],
+		Urgency: opts["urgency"], Confidentiality: opts["confidentiality"], Series: opts["series"],
 	})
 }
 
@@ -112,7 +112,7 @@ func (s *Server) receiveDocument(c *gin.Context) {
 	nd := NewDocument{
 		Direction: "incoming", AgencyCode: opts["agency"], HolderCode: opts["holder"],
 		Type: opts["type"], Summary: opts["summary"], Symbol: opts["symbol"], Identifier: opts["identifier"],
-		Urgency: opts["urgency"], Confidentiality: opts["confidentiality"],
+		Urgency: opts["urgency"], Confidentiality: opts["confidentiality"], Series: opts["series"],
 	}
 	var err error
 	if nd.Number, err = optionInt("number", opts["number"], 0, 1<<30); err == nil {

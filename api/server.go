@@ -51,6 +51,11 @@ type Options struct {
 	Mounts map[string]http.Handler
 	// Pages, when set, serves the public web pages (api/web) at / and /tra-cuu/.
 	Pages PageServices
+	// Office, when set with Clients, serves the office pages for clerks and leaders
+	// at /van-phong/ (api/office). OfficeAgentURL is the desktop agent's address
+	// those pages talk to (default http://127.0.0.1:8789).
+	Office         OfficeServices
+	OfficeAgentURL string
 }
 
 // Server is the HTTP API.
@@ -196,6 +201,11 @@ func New(o Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if o.Office != nil && s.clients != nil {
+		if err := s.mountOffice(e, o.Office, o.OfficeAgentURL); err != nil {
+			return nil, err
+		}
+	}
 	s.engine = e
 	return s, nil
 }
@@ -248,15 +258,15 @@ func (s *Server) routeTable() []route {
 	if s.registry != nil {
 		createClient, revokeClient = s.createClient, s.revokeClient
 	}
-	var prepare, getSignature, complete, issue, listRegisters, createRegister gin.HandlerFunc
+	var prepare, getSignature, complete, cancel, issue, listRegisters, createRegister, registerNumbers gin.HandlerFunc
 	if s.signatures != nil {
-		prepare, getSignature, complete = s.prepareSignature, s.getSignature, s.completeSignature
+		prepare, getSignature, complete, cancel = s.prepareSignature, s.getSignature, s.completeSignature, s.cancelSignature
 	}
 	if s.issuer != nil && s.keys != nil {
 		issue = s.issueDocument
 	}
 	if s.registers != nil {
-		listRegisters, createRegister = s.listRegisters, s.createRegister
+		listRegisters, createRegister, registerNumbers = s.listRegisters, s.createRegister, s.registerNumbers
 	}
 	var toDraft, recall, replace gin.HandlerFunc
 	if s.lifecycle != nil {
@@ -274,6 +284,7 @@ func (s *Server) routeTable() []route {
 		{http.MethodPost, "/v1/signatures", signers, prepare},
 		{http.MethodGet, "/v1/signatures/:id", signers, getSignature},
 		{http.MethodPost, "/v1/signatures/:id/complete", signers, complete},
+		{http.MethodPost, "/v1/signatures/:id/cancel", signers, cancel},
 		{http.MethodPost, "/v1/verify", anyone, verify},
 		{http.MethodPost, "/v1/extend", clients, extend},
 
@@ -289,6 +300,7 @@ func (s *Server) routeTable() []route {
 
 		{http.MethodGet, "/v1/registers", issuers, listRegisters},
 		{http.MethodPost, "/v1/registers", admin, createRegister},
+		{http.MethodGet, "/v1/registers/:id/numbers", issuers, registerNumbers},
 		{http.MethodGet, "/v1/agencies", clients, getAgency},
 		{http.MethodPost, "/v1/agencies", admin, importAgencies},
 		{http.MethodGet, "/v1/keys", clients, keys},

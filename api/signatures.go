@@ -36,13 +36,16 @@ type Signatures interface {
 	PrepareSignature(ctx context.Context, p Principal, req PrepareRequest, doc Document) (Pending, error)
 	Signature(ctx context.Context, p Principal, id string) (Pending, error)
 	CompleteSignature(ctx context.Context, p Principal, id string, c Completion) (Pending, error)
+	// CancelSignature ends a prepared signature that will not be completed; a number
+	// an issue reserved is voided with the reason.
+	CancelSignature(ctx context.Context, p Principal, id, reason string) (Pending, error)
 }
 
 var (
 	signatureRoles = []string{"", "approve", "issue", "appendix", "copy", "incoming"}
 	// prepareFields are the multipart fields of POST /v1/signatures besides "file" and
 	// "image".
-	prepareFields = []string{"document_id", "certificate", "role", "level", "reason", "location", "page", "rect", "agency", "symbol", "summary", "type",
+	prepareFields = []string{"document_id", "certificate", "role", "level", "reason", "location", "page", "rect", "agency", "symbol", "summary", "type", "series",
 		"provider", "holder", "display_text", "wait"}
 )
 
@@ -208,7 +211,7 @@ func fillPrepare(req *PrepareRequest, f map[string]string, haveFile bool) error 
 		return badOption("Field \"level\" must be B-B, B-T, B-LT or B-LTA.")
 	}
 	req.Role, req.Level, req.Reason, req.Location = f["role"], f["level"], f["reason"], f["location"]
-	req.Agency, req.Symbol, req.Summary, req.Type = f["agency"], f["symbol"], f["summary"], f["type"]
+	req.Agency, req.Symbol, req.Summary, req.Type, req.Series = f["agency"], f["symbol"], f["summary"], f["type"], f["series"]
 	req.Provider, req.Holder, req.DisplayText, req.Wait = f["provider"], f["holder"], f["display_text"], f["wait"] == "true"
 	if (req.Provider == "") != (req.Holder == "") {
 		return badOption("Fields \"provider\" and \"holder\" go together.")
@@ -355,5 +358,35 @@ func (s *Server) completeSignature(c *gin.Context) {
 		return
 	}
 	logger(c).Info("signature completed", "pending_id", pend.ID, "document_id", pend.DocumentID, "version", pend.Version)
+	c.JSON(http.StatusOK, pend)
+}
+
+// cancelBody is the body of POST /v1/signatures/{id}/cancel (optional).
+type cancelBody struct {
+	Reason string `json:"reason"`
+}
+
+// cancelSignature is POST /v1/signatures/{id}/cancel: the signature will not be
+// completed. An issue's reserved number is voided with the reason and shown so in the
+// register (GET /v1/registers/{id}/numbers).
+func (s *Server) cancelSignature(c *gin.Context) {
+	if _, ok := queryOptions(c); !ok {
+		return
+	}
+	id, ok := pendingHandle(c)
+	if !ok {
+		return
+	}
+	var body cancelBody
+	if c.Request.ContentLength != 0 && !decodeJSON(c, &body) {
+		return
+	}
+	p, _ := principal(c)
+	pend, err := s.signatures.CancelSignature(c.Request.Context(), p, id, body.Reason)
+	if err != nil {
+		failErr(c, err)
+		return
+	}
+	logger(c).Info("signature cancelled", "pending_id", pend.ID, "document_id", pend.DocumentID)
 	c.JSON(http.StatusOK, pend)
 }

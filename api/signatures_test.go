@@ -48,6 +48,10 @@ func (r *recordingSignatures) Signature(context.Context, Principal, string) (Pen
 	return Pending{}, fault.New(fault.Expired, "The signature request expired.")
 }
 
+func (r *recordingSignatures) CancelSignature(_ context.Context, _ Principal, id, _ string) (Pending, error) {
+	return Pending{ID: id, Status: "cancelled"}, nil
+}
+
 func (r *recordingSignatures) CompleteSignature(_ context.Context, _ Principal, id string, c Completion) (Pending, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -53,6 +53,7 @@ const (
 	SurfaceCSC   = "csc"
 	SurfaceCLI   = "cli"
 	SurfaceAgent = "agent"
+	SurfaceWeb   = "web" // the office pages (api/office)
 )
 
 // ActionRead is the audit action of an admin reading a document.

@@ -504,6 +504,10 @@ func (s *Service) ImportFile(ctx context.Context, path string, nd store.NewDocum
 		return nil, err
 	}
 	defer f.Close()
+	// nd.Series is the caller's override of the series the configuration chooses
+	if nd.Series, err = s.seriesFor(nd.Direction, nd.Type, nd.Confidentiality, nd.Series); err != nil {
+		return nil, err
+	}
 	nd.Content = f
 	if progress != nil {
 		nd.Content = io.TeeReader(f, progress)

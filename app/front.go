@@ -102,6 +102,7 @@ type SignatureRequest struct {
 	Symbol       string
 	Summary      string
 	Type         string
+	Series       string // a new draft's register series, instead of the one its type gives (checked)
 	// Remote holder (optional): a configured provider, the holder's MSISDN or CSC
 	// credential id, the text shown on the phone, further documents for the same
 	// confirmation, and whether the request waits for the answer.
@@ -113,7 +114,7 @@ type SignatureRequest struct {
 // prepareRequest is the use-case request for document id of r.
 func (r SignatureRequest) prepareRequest(p Principal, id int64, level SignOptions) PrepareRequest {
 	pr := PrepareRequest{
-		DocumentID: id, AgencyCode: r.Agency, Summary: r.Summary, Symbol: r.Symbol, Type: r.Type,
+		DocumentID: id, AgencyCode: r.Agency, Summary: r.Summary, Symbol: r.Symbol, Type: r.Type, Series: r.Series,
 		Role: r.Role, By: p, Options: level,
 	}
 	// A remote provider may tell the holder's certificate itself (see PrepareRemote).
@@ -153,6 +154,15 @@ func (s *Service) PrepareSignature(ctx context.Context, p Principal, req Signatu
 // Signature is a prepared signature's state.
 func (s *Service) Signature(ctx context.Context, p Principal, id string) (wire.Pending, error) {
 	pend, err := s.GetPending(ctx, p, id)
+	if err != nil {
+		return wire.Pending{}, err
+	}
+	return *pend, nil
+}
+
+// CancelSignature ends a prepared signature that will not be completed (CancelPending).
+func (s *Service) CancelSignature(ctx context.Context, p Principal, id, reason string) (wire.Pending, error) {
+	pend, err := s.CancelPending(ctx, p, id, reason)
 	if err != nil {
 		return wire.Pending{}, err
 	}

@@ -74,15 +74,7 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 		return nil, nil, err
 	}
 	defer cleanup()
-	// Another document of the agency may take the planned number while this one is
-	// signed; the number then goes to the next attempt (a few, then the conflict).
-	var rep *verify.Report
-	for attempt := 1; ; attempt++ {
-		rep, err = s.issueOnce(ctx, doc, k, chain, f, size, req)
-		if fault.CodeOf(err) != store.CodeNumberTaken || attempt == issueAttempts {
-			break
-		}
-	}
+	rep, err := s.issueOnce(ctx, doc, k, chain, f, size, req)
 	if err != nil {
 		return nil, rep, err
 	}
@@ -90,31 +82,51 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 	return d, rep, err
 }
 
-// issueAttempts bounds Issue's attempts when its planned number is taken meanwhile.
-const issueAttempts = 3
+// issueHold is how long a server-key issue holds its reserved number: a process that
+// dies while signing leaves it reserved, and the sweep voids it after this.
+const issueHold = 10 * time.Minute
 
-// issueOnce plans the number, signs with the organisation's key and stores the issued
-// version, taking the number.
+// issueOnce reserves the number, signs with the organisation's key and stores the
+// issued version; a failure once the number is reserved voids it, with the reason.
+// chain is the one the certificate check found (signercheck.go), embedded whole.
 func (s *Service) issueOnce(ctx context.Context, doc *store.Document, k *ServerKey, chain []*x509.Certificate, f *os.File, size int64, req IssueRequest) (*verify.Report, error) {
-	po, numbered, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), chain)
+	po, numbered, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), chain, s.now().Add(issueHold))
 	if err != nil {
 		return rep, err
 	}
-	out, err := os.CreateTemp(s.TempDir, "kyso-issue-*")
+	err = func() error {
+		out, err := os.CreateTemp(s.TempDir, "kyso-issue-*")
+		if err != nil {
+			return err
+		}
+		defer func() { out.Close(); os.Remove(out.Name()) }()
+		if err := pades.Sign(withUse(ctx, req.By, doc.ID, doc.ContentSHA256), s.useOf(k), f, size, out, po); err != nil {
+			return mapSignError(err)
+		}
+		if _, err := out.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		sum, _ := json.Marshal(summary(rep))
+		_, err = s.Store.IssueNumbered(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf", Base: doc.ContentSHA256,
+			Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}, numbered)
+		return err
+	}()
 	if err != nil {
-		return rep, err
+		s.voidFailed(ctx, doc.ID, err, req.Actor)
 	}
-	defer func() { out.Close(); os.Remove(out.Name()) }()
-	if err := pades.Sign(withUse(ctx, req.By, doc.ID, doc.ContentSHA256), s.useOf(k), f, size, out, po); err != nil {
-		return rep, mapSignError(err)
-	}
-	if _, err := out.Seek(0, io.SeekStart); err != nil {
-		return rep, err
-	}
-	sum, _ := json.Marshal(summary(rep))
-	_, err = s.Store.IssueNumbered(ctx, doc.ID, store.VersionInput{Content: out, MediaType: "application/pdf", Base: doc.ContentSHA256,
-		Signatures: sum, SignatureCount: len(rep.Signatures) + 1, Actor: req.Actor, KeyURI: k.URI}, numbered)
 	return rep, err
+}
+
+// voidFailed voids the number reserved for document id by an issue that failed with
+// err, so that it is recorded with the reason rather than left reserved (a request of
+// the document still live keeps it). The reason is what the clerk was told; an
+// internal error's text stays in the log.
+func (s *Service) voidFailed(ctx context.Context, id int64, err error, actor string) {
+	why := fault.DetailOf(err)
+	if why == "" {
+		why = fault.KindOf(err).String() + " error"
+	}
+	_ = s.Store.VoidReservation(context.WithoutCancel(ctx), id, "the issue failed: "+why, actor)
 }
 
 // notVerified refuses to issue a document whose signatures do not verify.
@@ -125,10 +137,11 @@ func notVerified(why string) error {
 // issueOptions checks that the approved document's signatures verify, numbers it, and
 // lays out the organisation's signature: number, date and identifier in /Info, XMP
 // and the template's fields, and the seal. Issue (a server key) and Prepare with
-// RoleIssue (the clerk's token, outside the server) share it. The number is planned,
-// not taken: the returned document carries it, and store.IssueNumbered takes it when
-// the signed version is stored.
-func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.File, size int64, req IssueRequest, cert *x509.Certificate, chain []*x509.Certificate) (pades.Options, *store.Document, *verify.Report, error) {
+// RoleIssue (the clerk's token, outside the server) share it. Everything a request can
+// get wrong is checked before the number is reserved (store.ReserveNumber, held until
+// until); the returned document carries it, and store.IssueNumbered settles it when
+// the signed version is stored. A failure after the reservation voids it.
+func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.File, size int64, req IssueRequest, cert *x509.Certificate, chain []*x509.Certificate, until time.Time) (pades.Options, *store.Document, *verify.Report, error) {
 	rep, err := verify.VerifyPDF(ctx, f, size, fmt.Sprintf("document-%d", doc.ID), s.Verify)
 	if err != nil {
 		return pades.Options{}, nil, nil, notVerified(err.Error())
@@ -148,12 +161,32 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 			return pades.Options{}, nil, rep, noPlace(doc.ID, err)
 		}
 	}
-	// The number is planned here and taken only when the issued version is stored
-	// (store.IssueNumbered): a signature never completed uses up no number.
-	numbered, err := s.Store.PlanNumber(ctx, doc.ID, s.now())
+	if rd == nil && s.lookupPublic(doc.AgencyCode, doc.Confidentiality) {
+		if rd, err = pdf.Open(f, size); err != nil {
+			return pades.Options{}, nil, rep, mapSignError(err)
+		}
+	}
+	app, err := sealAppearance(f, size, req)
 	if err != nil {
 		return pades.Options{}, nil, rep, err
 	}
+	if _, err := s.padesOptions(SignOptions{Level: req.Level, Appearance: app}, cert, chain); err != nil {
+		return pades.Options{}, nil, rep, err
+	}
+	numbered, err := s.Store.ReserveNumber(ctx, doc.ID, s.now(), until, req.Actor)
+	if err != nil {
+		return pades.Options{}, nil, rep, err
+	}
+	po, err := s.numberedOptions(numbered, rd, app, req, cert, chain)
+	if err != nil {
+		s.voidFailed(ctx, doc.ID, err, req.Actor)
+		return pades.Options{}, nil, rep, err
+	}
+	return po, numbered, rep, nil
+}
+
+// numberedOptions lays out the organisation's signature of a numbered document.
+func (s *Service) numberedOptions(numbered *store.Document, rd *pdf.Reader, app *pades.Appearance, req IssueRequest, cert *x509.Certificate, chain []*x509.Certificate) (pades.Options, error) {
 	ns := numbered.NumberSymbol().String()
 	issued := numbered.IssuedAt.In(vietnam)
 	ident := ""
@@ -175,26 +208,16 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 	if rd != nil {
 		values, err := pades.BlankValues(rd, pades.NumberDate{Number: numbered.Number, Symbol: numbered.NumberSymbol().Symbol, Date: issued})
 		if err != nil {
-			return pades.Options{}, nil, rep, noPlace(doc.ID, err)
+			return pades.Options{}, noPlace(numbered.ID, err)
 		}
 		for k, v := range values {
 			meta.Fields[k] = v
 		}
 	}
-	// The lookup page's QR code goes into the blank the approval made for it.
-	if numbered.Identifier != nil && s.lookupPublic(numbered.AgencyCode, numbered.Confidentiality) {
-		if rd == nil {
-			if rd, err = pdf.Open(f, size); err != nil {
-				return pades.Options{}, nil, rep, mapSignError(err)
-			}
-		}
-		if pades.HasLookupBlank(rd) {
-			meta.Fields[pades.BlankLookup] = LookupURL(s.PublicBaseURL, *numbered.Identifier)
-		}
-	}
-	app, err := sealAppearance(f, size, req)
-	if err != nil {
-		return pades.Options{}, nil, rep, err
+	// The lookup page's QR code goes into the blank the approval made for it (rd is
+	// open when the document's register is public, issueOptions).
+	if numbered.Identifier != nil && rd != nil && s.lookupPublic(numbered.AgencyCode, numbered.Confidentiality) && pades.HasLookupBlank(rd) {
+		meta.Fields[pades.BlankLookup] = LookupURL(s.PublicBaseURL, *numbered.Identifier)
 	}
 	po, err := s.padesOptions(SignOptions{Level: req.Level, Reason: "Phát hành văn bản " + ns, Appearance: app, Metadata: meta}, cert, chain)
 	// the organisation's signature locks the number and the date it wrote: a later
@@ -203,7 +226,7 @@ func (s *Service) issueOptions(ctx context.Context, doc *store.Document, f *os.F
 		po.LockFields = append(po.LockFields, name)
 	}
 	slices.Sort(po.LockFields)
-	return po, numbered, rep, err
+	return po, err
 }
 
 // lookupPublic tells whether documents of this agency and confidentiality get the QR

@@ -201,9 +201,25 @@ func TestReturnToDraftThenApproveAgain(t *testing.T) {
 	if _, err := f.svc.ReturnToDraft(f.ctx, f.cp, id, LifecycleRequest{}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("no reason: %v", err)
 	}
+	// the clerk has prepared the issue on the organisation's token: number 01 is reserved
+	ip, err := f.svc.Prepare(f.ctx, PrepareRequest{DocumentID: id, Certificate: f.pki.Org.Cert, Chain: f.pki.Org.Chain,
+		Role: RoleIssue, By: f.cp, Options: SignOptions{VisibleImage: testenv.SealPNG()}})
+	if err != nil || ip.Number != "01/UBND-VP" {
+		t.Fatalf("prepare the issue: %v %+v", err, ip)
+	}
 	rec, err := f.svc.ReturnToDraft(f.ctx, f.cp, id, LifecycleRequest{Reason: "Sửa lại trích yếu"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var number struct {
+		Number int
+		Status string
+		Reason string
+	}
+	f.svc.Store.DB().Table("register_numbers").Where("document_id = ?", id).Take(&number)
+	if ps, _ := f.svc.Store.GetPending(f.ctx, ip.ID); ps.Status != store.PendingCancelled || number.Number != 1 ||
+		number.Status != store.NumberVoided || !strings.Contains(number.Reason, "returned to draft: Sửa lại trích yếu") {
+		t.Errorf("the prepared issue after return to draft: %s; number %+v", ps.Status, number)
 	}
 	if rec.Status != string(store.StatusDraft) || rec.CurrentVersion != 3 || len(rec.Versions) != 3 ||
 		rec.ContentSHA256 != rec.Versions[0].SHA256 || rec.Versions[1].SHA256 != approved.ContentSHA256 {
@@ -221,6 +237,9 @@ func TestReturnToDraftThenApproveAgain(t *testing.T) {
 	doc, _, err := f.svc.Issue(f.ctx, IssueRequest{DocumentID: id, KeyName: "org", Seal: testenv.SealPNG(), By: f.cp})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if doc.Number != 2 {
+		t.Errorf("issued as number %d, want 02 after the voided 01", doc.Number)
 	}
 	issued := f.current(t, doc)
 	rep, err := verify.VerifyPDF(f.ctx, bytes.NewReader(issued), int64(len(issued)), "issued.pdf", f.svc.Verify)

@@ -39,6 +39,7 @@ type PrepareRequest struct {
 	Summary    string
 	Symbol     string // e.g. "UBND-VP": the number comes when the document is issued
 	Type       string // QĐ, CV, TTr, …
+	Series     string // overrides the register series chosen from Type (checked)
 
 	Certificate *x509.Certificate
 	Chain       []*x509.Certificate
@@ -158,7 +159,7 @@ const (
 )
 
 // Prepare lays out the signature revision and returns the digest the key must sign.
-func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, error) {
+func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (_ *Pending, err error) {
 	if req.Certificate == nil {
 		return nil, fault.Errorf(fault.Invalid, "the signer's certificate is required")
 	}
@@ -224,6 +225,8 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	var (
 		sigs     json.RawMessage
 		sigCount = 1
+		issuing  int64
+		expires  = s.now().Add(s.ttl()).UTC().Truncate(time.Microsecond) // as the store keeps it
 	)
 	if req.Role == RoleIssue {
 		// The clerk issues with the organisation's token: the same numbering, metadata
@@ -236,10 +239,18 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 		}
 		var rep *verify.Report
 		po, doc, rep, err = s.issueOptions(ctx, doc, f, size, IssueRequest{Seal: req.Options.VisibleImage, Page: req.Options.VisiblePage,
-			Rect: req.Options.VisibleRect, Level: req.Options.Level, Actor: req.Actor}, req.Certificate, req.Chain)
+			Rect: req.Options.VisibleRect, Level: req.Options.Level, Actor: req.Actor}, req.Certificate, req.Chain, expires)
 		if err != nil {
 			return nil, err
 		}
+		// from here a failure voids the number reserved; the request, once stored,
+		// holds it until it completes, ends or expires
+		issuing = doc.ID
+		defer func() {
+			if err != nil && issuing != 0 {
+				s.voidFailed(ctx, issuing, err, req.Actor)
+			}
+		}()
 		sigs, _ = json.Marshal(summary(rep))
 		sigCount = len(rep.Signatures) + 1
 	}
@@ -263,8 +274,12 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return nil, err
 		}
+		series, err := s.seriesFor(store.Outgoing, req.Type, store.Unclassified, req.Series)
+		if err != nil {
+			return nil, err
+		}
 		doc, err = s.Store.CreateDocument(ctx, store.NewDocument{
-			Direction: store.Outgoing, AgencyCode: docidCode(req.AgencyCode), Summary: req.Summary, Type: req.Type,
+			Direction: store.Outgoing, AgencyCode: docidCode(req.AgencyCode), Summary: req.Summary, Type: req.Type, Series: series,
 			Number:  docid.NumberSymbol{Symbol: req.Symbol},
 			Content: io.LimitReader(f, size), Filename: req.Filename, MediaType: "application/pdf", Actor: req.Actor,
 		})
@@ -294,8 +309,8 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (*Pending, er
 	if err != nil {
 		return nil, err
 	}
-	row := store.PendingSignature{ID: newID(), Status: statusPending, State: raw, DocumentID: &docID, ExpiresAt: s.now().Add(s.ttl()).UTC().Truncate(time.Microsecond)} // as the store keeps it
-	if err := s.Store.PutPending(ctx, row); err != nil {
+	row := store.PendingSignature{ID: newID(), Status: statusPending, State: raw, DocumentID: &docID, ExpiresAt: expires}
+	if err = s.Store.PutPending(ctx, row); err != nil {
 		return nil, err
 	}
 	return st.view(&row), nil
@@ -377,6 +392,13 @@ func (s *Service) Complete(ctx context.Context, id string, req CompleteRequest) 
 		return nil, err
 	}
 	if _, err := s.complete(ctx, id, st, req); err != nil {
+		if st.Shown.Role == RoleIssue && fault.KindOf(err) == fault.Conflict {
+			// The document moved on, or the number this revision prints was voided:
+			// this request can never complete. It ends, voiding the number unless
+			// another request of the document holds it.
+			_ = s.Store.EndPending(context.WithoutCancel(ctx), id, statusCompleting, store.PendingFailed, nil, fault.DetailOf(err), req.Actor)
+			return nil, err
+		}
 		// Give the request back: a wrong signature may be followed by the right one.
 		_ = s.Store.UpdatePending(context.WithoutCancel(ctx), id, statusCompleting, statusPending, nil)
 		return nil, err
@@ -472,6 +494,59 @@ const pendingKeep = 24 * time.Hour
 func (s *Service) SweepPending(ctx context.Context) (int64, error) {
 	n, err := s.Store.ExpirePendingBefore(ctx, s.now().Add(-pendingKeep))
 	return n, err
+}
+
+// VoidExpiredNumbers voids the numbers reserved for issues whose requests expired
+// without completing (or whose server-key issue died with its process), recording
+// why; it returns how many. `kyso serve` runs it often (SweepEvery): until then such
+// a number shows as reserved.
+func (s *Service) VoidExpiredNumbers(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := s.Store.VoidExpiredReservations(ctx, 1000)
+		total += n
+		if err != nil || n < 1000 {
+			return total, err
+		}
+	}
+}
+
+// SweepEvery is how often `kyso serve` voids expired reservations: a tenth of the
+// time a prepared signature waits, between 1 s and 1 min, so a number abandoned by
+// expiry is voided soon after.
+func (s *Service) SweepEvery() time.Duration {
+	return min(max(s.ttl()/10, time.Second), time.Minute)
+}
+
+// CancelPending ends a prepared signature that will not be completed — the signer
+// closed the agent, the clerk chose another document, the other system gave up —
+// with an optional reason. The number an issue reserved is voided with it, recorded
+// in the register with the reason, unless another request of the document holds it.
+// Only the client that prepared it cancels it; one completing or ended is a Conflict.
+// A remote request still waiting is ended here too, but the phone cannot be told: a
+// confirmation that comes later is not stored.
+func (s *Service) CancelPending(ctx context.Context, p Principal, id, reason string) (*Pending, error) {
+	if len(reason) > 500 {
+		return nil, fault.Errorf(fault.Invalid, "the reason is longer than 500 bytes")
+	}
+	ps, st, err := s.loadPending(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ownsPending(p, st) {
+		return nil, noPending(id)
+	}
+	if ps.Status != statusPending && ps.Status != StatusWaiting {
+		return nil, fault.Errorf(fault.Conflict, "the signature %s is %s", id, ps.Status)
+	}
+	if reason == "" {
+		reason = "cancelled by " + AuditActor(p)
+	}
+	if err := s.Store.EndPending(ctx, id, ps.Status, store.PendingCancelled, nil, reason, AuditActor(p)); err != nil {
+		return nil, err
+	}
+	ps.Status = store.PendingCancelled
+	return st.view(ps), nil
 }
 
 // numberPlan is the number an issue signature was prepared with.

@@ -69,6 +69,9 @@ type ReceiveRequest struct {
 	// which holds no signature (a scanned paper document), instead of returning it.
 	// A TOTAL_FAILED document is never registered.
 	AcceptIndeterminate bool
+	// Series overrides the incoming register series chosen from Type and
+	// Confidentiality (checked; config.Registers).
+	Series string
 }
 
 // NotSigned is the verdict recorded for an incoming document that holds no signature.
@@ -126,6 +129,10 @@ func (s *Service) Receive(ctx context.Context, req ReceiveRequest) (*Receipt, er
 	if _, err := docid.ParseAgencyCode(string(req.Holder)); err != nil {
 		return nil, fault.Errorf(fault.Invalid, "holder agency: %v", err)
 	}
+	series, err := s.seriesFor(store.Incoming, req.Type, req.Confidentiality, req.Series)
+	if err != nil {
+		return nil, err
+	}
 	f, size, sha, cleanup, err := s.spool(req.Content)
 	if err != nil {
 		return nil, err
@@ -177,7 +184,7 @@ func (s *Service) Receive(ctx context.Context, req ReceiveRequest) (*Receipt, er
 	d, err := s.Store.CreateDocument(ctx, store.NewDocument{
 		Direction: store.Incoming, Status: status, AgencyCode: ids.issuer, HolderCode: req.Holder, Number: ids.number,
 		Identifier: ids.identifier, Summary: summary, Type: req.Type, ReceivedAt: received, IssuedAt: ids.issuedAt,
-		Urgency: req.Urgency, Confidentiality: req.Confidentiality,
+		Urgency: req.Urgency, Confidentiality: req.Confidentiality, Series: series,
 		Content: in.content, Filename: in.filename, MediaType: "application/pdf",
 		Signatures: raw, SignatureCount: in.signatureCount(), Verdict: in.verdict, Actor: req.Actor, Note: note,
 	})

@@ -16,28 +16,31 @@ import (
 
 // DocumentRecord is a stored document.
 type DocumentRecord struct {
-	ID              int64           `json:"id"`
-	Direction       string          `json:"direction"` // outgoing (văn bản đi), incoming (văn bản đến)
-	Status          string          `json:"status"`    // draft, approved, issued, received, returned
-	Type            string          `json:"type,omitempty"`
-	Summary         string          `json:"summary,omitempty"` // trích yếu
-	AgencyCode      string          `json:"agency_code"`       // the issuing agency
-	HolderCode      string          `json:"holder_code"`       // the agency keeping it
-	Number          int             `json:"number,omitempty"`
-	Symbol          string          `json:"symbol,omitempty"`
-	LegalYear       int             `json:"legal_year,omitempty"`
-	Identifier      string          `json:"identifier,omitempty"` // edXML document identifier
-	RegisterYear    int             `json:"register_year,omitempty"`
-	RegisterNumber  int             `json:"register_number,omitempty"` // outgoing number or arrival number (số đến)
-	IssuedAt        *time.Time      `json:"issued_at,omitempty"`
-	ReceivedAt      *time.Time      `json:"received_at,omitempty"`
-	Urgency         string          `json:"urgency,omitempty"`
-	Confidentiality string          `json:"confidentiality,omitempty"`
-	CurrentVersion  int             `json:"current_version"`
-	ContentSHA256   string          `json:"content_sha256"`
-	CreatedAt       time.Time       `json:"created_at"`
-	UpdatedAt       time.Time       `json:"updated_at"`
-	Versions        []VersionRecord `json:"versions,omitempty"`
+	ID              int64      `json:"id"`
+	Direction       string     `json:"direction"` // outgoing (văn bản đi), incoming (văn bản đến)
+	Status          string     `json:"status"`    // draft, approved, issued, received, returned
+	Type            string     `json:"type,omitempty"`
+	Summary         string     `json:"summary,omitempty"` // trích yếu
+	AgencyCode      string     `json:"agency_code"`       // the issuing agency
+	HolderCode      string     `json:"holder_code"`       // the agency keeping it
+	Number          int        `json:"number,omitempty"`
+	Symbol          string     `json:"symbol,omitempty"`
+	LegalYear       int        `json:"legal_year,omitempty"`
+	Identifier      string     `json:"identifier,omitempty"` // edXML document identifier
+	RegisterYear    int        `json:"register_year,omitempty"`
+	RegisterNumber  int        `json:"register_number,omitempty"` // outgoing number or arrival number (số đến)
+	IssuedAt        *time.Time `json:"issued_at,omitempty"`
+	ReceivedAt      *time.Time `json:"received_at,omitempty"`
+	Urgency         string     `json:"urgency,omitempty"`
+	Confidentiality string     `json:"confidentiality,omitempty"`
+	// Series is the register series the document is numbered or registered in: ""
+	// is the agency's main series (registers: in the configuration).
+	Series         string          `json:"series"`
+	CurrentVersion int             `json:"current_version"`
+	ContentSHA256  string          `json:"content_sha256"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+	Versions       []VersionRecord `json:"versions,omitempty"`
 	// Verdict is the verification of the current version's signatures, as last
 	// verified (absent: never verified, such as an unsigned draft).
 	Verdict *VerdictRecord `json:"verdict,omitempty"`
@@ -102,6 +105,9 @@ type NewDocument struct {
 	ReceivedAt      time.Time
 	Urgency         string
 	Confidentiality string
+	// Series overrides the register series the configuration chooses from the type
+	// and the confidentiality; checked ("main" names the main series).
+	Series string
 	// AcceptIndeterminate registers an incoming document whose verdict is
 	// INDETERMINATE, or which holds no signature, instead of returning it.
 	AcceptIndeterminate bool
@@ -166,14 +172,33 @@ type AgencyRecord struct {
 // RegisterRecord is a numbering register ("sổ đăng ký") with the last number taken in
 // Year.
 type RegisterRecord struct {
-	ID         int64     `json:"id"`
-	AgencyCode string    `json:"agency_code"`
-	Kind       string    `json:"kind"` // outgoing or incoming
-	Series     string    `json:"series,omitempty"`
-	Name       string    `json:"name,omitempty"`
-	Year       int       `json:"year"`
-	LastNumber int       `json:"last_number"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         int64  `json:"id"`
+	AgencyCode string `json:"agency_code"`
+	Kind       string `json:"kind"` // outgoing or incoming
+	Series     string `json:"series,omitempty"`
+	Name       string `json:"name,omitempty"`
+	Year       int    `json:"year"`
+	LastNumber int    `json:"last_number"`
+	// Of the numbers 1…LastNumber: held by a document (issued, or received), voided
+	// (số bị hủy) and reserved for an issue being signed (see RegisterNumbers).
+	Documents int       `json:"documents"`
+	Voided    int       `json:"voided"`
+	Reserved  int       `json:"reserved"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// RegisterNumber is one number of a register's year and what holds it.
+type RegisterNumber struct {
+	Number int `json:"number"`
+	// Status is issued or received (a document holds it), reserved (an issue being
+	// signed), voided (số bị hủy: its issue was abandoned; Reason says why) or missing
+	// (a gap left before numbers were recorded, schema 5).
+	Status     string     `json:"status"`
+	DocumentID int64      `json:"document_id,omitempty"`
+	Identifier string     `json:"identifier,omitempty"`
+	At         *time.Time `json:"at,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	Actor      string     `json:"actor,omitempty"`
 }
 
 // NewRegister is a register to create.
@@ -189,7 +214,7 @@ func documentRecord(d *store.Document) DocumentRecord {
 		ID: d.ID, Direction: string(d.Direction), Status: string(d.Status), Type: d.Type, Summary: d.Summary,
 		AgencyCode: d.AgencyCode, HolderCode: d.HolderCode, Number: d.Number, Symbol: d.Symbol, LegalYear: d.LegalYear,
 		IssuedAt: d.IssuedAt, ReceivedAt: d.ReceivedAt, Urgency: string(d.Urgency), Confidentiality: string(d.Confidentiality),
-		CurrentVersion: d.CurrentVersion, ContentSHA256: d.ContentSHA256, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+		Series: d.Series, CurrentVersion: d.CurrentVersion, ContentSHA256: d.ContentSHA256, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 	}
 	if d.Identifier != nil {
 		r.Identifier = *d.Identifier
@@ -215,7 +240,7 @@ func versionRecord(v *store.Version) VersionRecord {
 
 func registerRecord(r store.RegisterCount) RegisterRecord {
 	return RegisterRecord{ID: r.ID, AgencyCode: r.AgencyCode, Kind: string(r.Kind), Series: r.Series, Name: r.Name,
-		Year: r.Year, LastNumber: r.LastNumber, CreatedAt: r.CreatedAt.UTC()}
+		Year: r.Year, LastNumber: r.LastNumber, Documents: r.Documents, Voided: r.Voided, Reserved: r.Reserved, CreatedAt: r.CreatedAt.UTC()}
 }
 
 // CreateDocument records an outgoing draft, or receives an incoming document (see
@@ -231,7 +256,12 @@ func (s *Service) CreateDocument(ctx context.Context, actor Principal, nd NewDoc
 	if store.Direction(nd.Direction) == store.Incoming {
 		return s.receiveDocument(ctx, actor, nd, content)
 	}
+	series, err := s.seriesFor(store.Direction(nd.Direction), nd.Type, store.Confidentiality(nd.Confidentiality), nd.Series)
+	if err != nil {
+		return DocumentRecord{}, err
+	}
 	d, err := s.Store.CreateDocument(ctx, store.NewDocument{
+		Series:          series,
 		Direction:       store.Direction(nd.Direction),
 		Type:            nd.Type,
 		Summary:         nd.Summary,
@@ -261,7 +291,7 @@ func (s *Service) receiveDocument(ctx context.Context, actor Principal, nd NewDo
 		Number: docid.NumberSymbol{Number: nd.Number, Symbol: nd.Symbol}, Identifier: nd.Identifier,
 		Summary: nd.Summary, Type: nd.Type, IssuedAt: nd.IssuedAt, ReceivedAt: nd.ReceivedAt,
 		Urgency: store.Urgency(nd.Urgency), Confidentiality: store.Confidentiality(nd.Confidentiality),
-		AcceptIndeterminate: nd.AcceptIndeterminate, Actor: AuditActor(actor),
+		Series: nd.Series, AcceptIndeterminate: nd.AcceptIndeterminate, Actor: AuditActor(actor),
 	})
 	if rc == nil {
 		return DocumentRecord{}, err
@@ -435,6 +465,44 @@ func (s *Service) Registers(ctx context.Context, p Principal, agency string, yea
 	for _, r := range regs {
 		if actsFor(p, r.AgencyCode) {
 			out = append(out, registerRecord(r))
+		}
+	}
+	return out, nil
+}
+
+// RegisterNumbers lists every number of a register's year (0: this numbering year),
+// from 1 to the last taken, with what holds it: the issued or received document, a
+// reservation, or a voided number with its reason. Only clients of the register's
+// agency see it (others: NotFound); a document above the reader's clearance shows as
+// a number taken, without its id or identifier.
+func (s *Service) RegisterNumbers(ctx context.Context, p Principal, registerID int64, year int) ([]RegisterNumber, error) {
+	if year == 0 {
+		year = store.NumberingYear(s.now())
+	}
+	if year < 1 || year > 9999 {
+		return nil, fault.Errorf(fault.Invalid, "year %d is out of range", year)
+	}
+	reg, err := s.Store.GetRegister(ctx, registerID)
+	if err != nil {
+		return nil, err
+	}
+	if !actsFor(p, reg.AgencyCode) {
+		return nil, fault.Errorf(fault.NotFound, "no register %d", registerID)
+	}
+	lines, err := s.Store.RegisterNumbers(ctx, registerID, year)
+	if err != nil {
+		return nil, err
+	}
+	v := visibility(p)
+	out := make([]RegisterNumber, len(lines))
+	for i, l := range lines {
+		out[i] = RegisterNumber{Number: l.Number, Status: l.Status, DocumentID: l.DocumentID, Identifier: l.Identifier, Reason: l.Reason, Actor: l.Actor}
+		if l.At != nil {
+			at := l.At.UTC()
+			out[i].At = &at
+		}
+		if v != nil && store.ConfidentialityRank(l.Confidentiality) > store.ConfidentialityRank(v.Clearance) {
+			out[i].DocumentID, out[i].Identifier = 0, ""
 		}
 	}
 	return out, nil

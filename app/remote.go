@@ -13,6 +13,7 @@ import (
 	"github.com/kyso-vn/kyso/hsm/remote"
 	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/pki"
+	"github.com/kyso-vn/kyso/pkg/store"
 	"github.com/kyso-vn/kyso/pkg/wire"
 )
 
@@ -22,9 +23,9 @@ import (
 const (
 	StatusSubmitting = "submitting"
 	StatusWaiting    = "waiting"
-	StatusRefused    = "refused"
-	StatusTimedOut   = "timed_out"
-	StatusFailed     = "failed"
+	StatusRefused    = store.PendingRefused
+	StatusTimedOut   = store.PendingTimedOut
+	StatusFailed     = store.PendingFailed
 )
 
 // Remote is remote signing: the holder's key is on a SIM card (ETSI TS 102 204) or with
@@ -331,7 +332,8 @@ func (s *Service) endRemote(ctx context.Context, id, from string, cause error) e
 	}
 	st.Remote.Error = prob
 	raw, _ := json.Marshal(st)
-	return s.Store.UpdatePending(ctx, id, from, status, raw)
+	// the end and the voiding of a number reserved for an issue are one transaction
+	return s.Store.EndPending(ctx, id, from, status, raw, prob.Title, "kyso")
 }
 
 // remoteProgress counts the signed documents of a batch.

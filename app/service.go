@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/kyso-vn/kyso/hsm"
+	"github.com/kyso-vn/kyso/pkg/config"
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/fault"
 	"github.com/kyso-vn/kyso/pkg/pki"
@@ -99,11 +100,24 @@ type Service struct {
 	// PublicRegisters are the agencies whose issued documents anyone may look up
 	// (public.registers; see PublicDocument).
 	PublicRegisters []string
+	// RegisterSeries chooses the register series of each document stored (registers:;
+	// nil: config.DefaultRegisters, the main series only).
+	RegisterSeries *config.Registers
 	// PublicBaseURL is where the public reaches this server (public.base_url, e.g.
 	// "https://vanban.ninhthuan.gov.vn"). With it, issuing a document of a public
 	// register draws a QR code on its first page that links to the document's lookup
 	// page, PublicBaseURL + "/tra-cuu/" + identifier. Empty: no QR code.
 	PublicBaseURL string
+}
+
+// seriesFor is the register series of a document of direction, type and
+// confidentiality, or the override, checked (config.Registers.SeriesFor).
+func (s *Service) seriesFor(dir store.Direction, docType string, conf store.Confidentiality, override string) (string, error) {
+	r := config.DefaultRegisters()
+	if s.RegisterSeries != nil {
+		r = *s.RegisterSeries
+	}
+	return r.SeriesFor(string(dir), docType, string(conf), override)
 }
 
 // cutOff reports whether a pending signature still "completing" has been so for longer

@@ -91,6 +91,9 @@ type Certificate struct {
 	// Chain holds the certificates that issued this one, nearest first, from the
 	// token's CA certificates and the configured chain files.
 	Chain []*x509.Certificate `json:"-"`
+	// DER is the certificate then Chain, each base64 DER: what a web page sends the
+	// server to prepare a signature with this certificate.
+	DER []string `json:"certificate"`
 }
 
 // Token is a token present in a module's slot.
@@ -363,6 +366,9 @@ func signingCertificates(all []hsm.CertObject, issuers []*x509.Certificate) []Ce
 		}
 		if path := pki.IssuerPath(o.Cert, cas); len(path) > 1 {
 			ci.Chain = path[1:]
+		}
+		for _, c := range append([]*x509.Certificate{o.Cert}, ci.Chain...) {
+			ci.DER = append(ci.DER, base64.StdEncoding.EncodeToString(c.Raw))
 		}
 		out = append(out, ci)
 	}

@@ -181,6 +181,8 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 	resp, body := e.prepare(t, e.key["leaderA"], e.pki.Leader, nil, e.docs["A"])
 	pending := decodeInto[pendingJSON](t, "leaderA prepares", resp, body, 201)
 	pdf := serveTestPDF("Cong van den")
+	resp, body = e.rs.call(t, "POST", "/v1/registers", e.admin, "application/json", strings.NewReader(`{"agency":"`+agencyA+`","kind":"outgoing","series":"matrix"}`))
+	numbersA := fmt.Sprintf("/v1/registers/%d/numbers", decodeInto[struct{ ID int64 }](t, "register", resp, body, 201).ID)
 	docA, issue := fmt.Sprintf("/v1/documents/%d", e.docs["A"]), fmt.Sprintf("/v1/documents/%d/issue", e.docs["A"])
 	type row struct {
 		method, path, ctype string
@@ -201,6 +203,8 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 		{"POST", "/v1/signatures", "", nil, map[string]int{"leaderA": 201, "sysB": 404, "clerkB": 404, "leaderB": 404}, 403},
 		{"GET", "/v1/signatures/" + pending.ID, "", none, map[string]int{"leaderA": 200}, 404},
 		{"POST", "/v1/signatures/" + pending.ID + "/complete", "application/json", text(`{"signature":"AAAA"}`), map[string]int{"leaderA": 422}, 404},
+		// only the client that prepared it cancels it; to the others it does not exist
+		{"POST", "/v1/signatures/" + pending.ID + "/cancel", "", none, map[string]int{"leaderA": 200}, 404},
 		{"POST", "/v1/verify", "application/pdf", text("not a pdf"), map[string]int{"public": 422}, 422},
 		// extend: any client, no key involved; the body is judged past the rules
 		{"POST", "/v1/extend?level=B-LT", "application/pdf", text("not a pdf"), nil, 422},
@@ -219,6 +223,8 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 		{"POST", "/v1/registers", "application/json", func(who string) io.Reader {
 			return strings.NewReader(`{"agency":"` + agencyA + `","kind":"incoming","series":"s-` + who + `"}`)
 		}, map[string]int{"admin": 201}, 403},
+		// A's register: its issuers; B's see no such register; leaders may not read registers
+		{"GET", numbersA, "", none, map[string]int{"admin": 200, "sysA": 200, "clerkA": 200, "leaderA": 403, "leaderB": 403}, 404},
 		{"GET", "/v1/agencies?code=" + agencyA, "", none, nil, 404}, // no agency list imported: past the rules, none found
 		{"POST", "/v1/agencies", "text/csv", text("not,a,valid\n"), map[string]int{"admin": 400}, 403},
 		{"GET", "/v1/keys", "", none, nil, 200},
@@ -234,10 +240,11 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 	// The rows cover every operation the API documents, so a route added without a row
 	// here fails.
 	covered := []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "POST /v1/sign",
-		"POST /v1/signatures", "GET /v1/signatures/{id}", "POST /v1/signatures/{id}/complete", "POST /v1/verify", "POST /v1/extend",
+		"POST /v1/signatures", "GET /v1/signatures/{id}", "POST /v1/signatures/{id}/complete", "POST /v1/signatures/{id}/cancel",
+		"POST /v1/verify", "POST /v1/extend",
 		"POST /v1/documents", "GET /v1/documents", "GET /v1/documents/{id}", "GET /v1/documents/{id}/content",
 		"POST /v1/documents/{id}/issue", "POST /v1/documents/receive", "GET /v1/registers", "POST /v1/registers",
-		"GET /v1/agencies", "POST /v1/agencies", "GET /v1/keys", "PUT /v1/keys/{name}/grants/{principal}",
+		"GET /v1/registers/{id}/numbers", "GET /v1/agencies", "POST /v1/agencies", "GET /v1/keys", "PUT /v1/keys/{name}/grants/{principal}",
 		"DELETE /v1/keys/{name}/grants/{principal}", "GET /v1/certificates", "GET /v1/stats", "POST /v1/clients",
 		"DELETE /v1/clients/{id}"}
 	_, spec := e.rs.call(t, "GET", "/openapi.json", "", "", nil)

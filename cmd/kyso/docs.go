@@ -20,6 +20,7 @@ import (
 
 	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/internal/durable"
+	"github.com/kyso-vn/kyso/pkg/config"
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/store"
 )
@@ -31,6 +32,10 @@ func init() { subcommands = append(subcommands, newDocsCmd) }
 type storeFlags struct {
 	driver, dsn, dataDir string
 	blobsInDB            bool
+	// config is the YAML file whose registers: section chooses documents' register
+	// series (the file kyso serve reads); registers is that section, set by open.
+	config    string
+	registers *config.Registers
 }
 
 func addStoreFlags(cmd *cobra.Command) *storeFlags {
@@ -47,11 +52,17 @@ func addStoreFlags(cmd *cobra.Command) *storeFlags {
 	pf.StringVar(&f.dsn, "db-dsn", env("KYSO_DB_DSN", ""), "database address (default: DATA-DIR/kyso.db for sqlite)")
 	pf.StringVar(&f.dataDir, "data-dir", env("KYSO_DATA_DIR", "./kyso-data"), "directory for blobs and the SQLite file")
 	pf.BoolVar(&f.blobsInDB, "blobs-in-db", blobs, "keep document content in the database (PostgreSQL replicas without shared disk)")
+	pf.StringVar(&f.config, "config", env("KYSO_CONFIG", ""), "kyso serve's YAML configuration, whose registers: section chooses the register series (default: the main series only)")
 	return f
 }
 
 // open opens the store the flags name.
 func (f *storeFlags) open(ctx context.Context) (*store.Store, error) {
+	c, err := config.Load(f.config, os.LookupEnv)
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	f.registers = &c.Registers
 	cfg := store.Config{Driver: f.driver, DSN: f.dsn, BlobsInDB: f.blobsInDB}
 	if !f.blobsInDB {
 		cfg.BlobDir = filepath.Join(f.dataDir, "blobs")
@@ -102,6 +113,7 @@ func newDocsCmd() *cobra.Command {
 	}
 	sf := addStoreFlags(cmd)
 	cmd.AddCommand(newDocsImportCmd(sf), newDocsListCmd(sf), newDocsGetCmd(sf), newDocsCheckCmd(sf), newDocsAgenciesCmd(sf), newDocsExportCmd(sf), newDocsApproveCmd(sf), newDocsIssueCmd(sf), newDocsReceiveCmd(sf))
+	cmd.AddCommand(newDocsNumbersCmd(sf))
 	cmd.AddCommand(newDocsLifecycleCmds(sf)...)
 	return cmd
 }
@@ -109,7 +121,7 @@ func newDocsCmd() *cobra.Command {
 // importMeta is the metadata of imported files, from flags or one CSV row per file.
 type importMeta struct {
 	file, direction, agency, holder, docType, summary, number, issued, received, identifier string
-	urgency, confidentiality                                                                string
+	urgency, confidentiality, series                                                        string
 }
 
 // importCSVHeader names the columns of `docs import --csv`.
@@ -126,9 +138,11 @@ func newDocsImportCmd(sf *storeFlags) *cobra.Command {
 		Short: "Store files (PDFs or any) as received (incoming) or draft (outgoing) documents",
 		Long: `Store files as documents. Metadata comes from the flags (the same for every file)
 or from a CSV file (--csv) with the columns
-  file,direction,agency,holder,type,summary,number,issued,received,identifier
+  file,direction,agency,holder,type,summary,number,issued,received,identifier[,series]
 where number is like 05/UBND-VP and dates are yyyy-MM-dd (Vietnam). Incoming documents
-get the next arrival number of the holder's incoming register.`,
+get the next arrival number of the holder's incoming register. The register series
+comes from the type and confidentiality (registers: in --config; by default the main
+series) unless --series or the series column names another, which is checked.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var items []importMeta
 			if csvPath != "" {
@@ -169,7 +183,12 @@ get the next arrival number of the holder's incoming register.`,
 				return err
 			}
 			defer s.Close()
-			return runImport(cmd, s, items, docs, total)
+			for i, nd := range docs { // a series the configuration does not have is a usage error, before anything is stored
+				if _, err := sf.registers.SeriesFor(string(nd.Direction), nd.Type, string(nd.Confidentiality), nd.Series); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("docs import: %s: %w", items[i].file, err)}
+				}
+			}
+			return runImport(cmd, s, sf.registers, items, docs, total)
 		},
 	}
 	f := cmd.Flags()
@@ -185,11 +204,12 @@ get the next arrival number of the holder's incoming register.`,
 	f.StringVar(&m.identifier, "identifier", "", "edXML document identifier OrganId,yyyy/MM/dd,Number/Symbol")
 	f.StringVar(&m.urgency, "urgency", "", "urgent, very_urgent or flash")
 	f.StringVar(&m.confidentiality, "confidentiality", "", "confidential, secret or top_secret")
+	f.StringVar(&m.series, "series", "", "register series instead of the one --type and --confidentiality give (checked; main: the main series)")
 	f.StringVar(&actor, "actor", cliActor(), "who is importing, for the audit trail")
 	return cmd
 }
 
-func runImport(cmd *cobra.Command, s *store.Store, items []importMeta, docs []store.NewDocument, total int64) error {
+func runImport(cmd *cobra.Command, s *store.Store, series *config.Registers, items []importMeta, docs []store.NewDocument, total int64) error {
 	stderr := cmd.ErrOrStderr()
 	tty := false
 	if f, ok := stderr.(*os.File); ok {
@@ -203,7 +223,7 @@ func runImport(cmd *cobra.Command, s *store.Store, items []importMeta, docs []st
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
-	svc := &app.Service{Store: s}
+	svc := &app.Service{Store: s, RegisterSeries: series}
 	start := time.Now()
 	var ok, failed int
 	for i, nd := range docs {
@@ -236,7 +256,7 @@ func (m importMeta) document() (store.NewDocument, error) {
 		Direction: store.Direction(m.direction), Type: m.docType, Summary: m.summary,
 		AgencyCode: docid.AgencyCode(m.agency), HolderCode: docid.AgencyCode(m.holder), Identifier: m.identifier,
 		Urgency: store.Urgency(m.urgency), Confidentiality: store.Confidentiality(m.confidentiality),
-		Filename: filepath.Base(m.file),
+		Series: m.series, Filename: filepath.Base(m.file),
 	}
 	if strings.EqualFold(filepath.Ext(m.file), ".pdf") {
 		nd.MediaType = "application/pdf"
@@ -288,8 +308,9 @@ func readImportCSV(path string) ([]importMeta, error) {
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
-	r.FieldsPerRecord = len(importCSVHeader)
+	r.FieldsPerRecord = -1 // the header says whether the optional series column is there
 	var out []importMeta
+	columns := 0
 	for line := 1; ; line++ {
 		rec, err := r.Read()
 		if err == io.EOF {
@@ -299,13 +320,24 @@ func readImportCSV(path string) ([]importMeta, error) {
 			return nil, fmt.Errorf("docs import: %s: %w", path, err)
 		}
 		if line == 1 {
-			if strings.Join(rec, ",") != strings.Join(importCSVHeader, ",") {
-				return nil, fmt.Errorf("docs import: %s line 1: header must be %s", path, strings.Join(importCSVHeader, ","))
+			if len(rec) != len(importCSVHeader) && len(rec) != len(importCSVHeader)+1 {
+				return nil, fmt.Errorf("docs import: %s line 1: wrong number of fields (%d; want %d, or %d with series)", path, len(rec), len(importCSVHeader), len(importCSVHeader)+1)
 			}
+			head := strings.Join(rec, ",")
+			if head != strings.Join(importCSVHeader, ",") && head != strings.Join(importCSVHeader, ",")+",series" {
+				return nil, fmt.Errorf("docs import: %s line 1: header must be %s (and optionally ,series)", path, strings.Join(importCSVHeader, ","))
+			}
+			columns = len(rec)
 			continue
+		}
+		if len(rec) != columns {
+			return nil, fmt.Errorf("docs import: %s line %d: %d fields, want %d", path, line, len(rec), columns)
 		}
 		m := importMeta{file: rec[0], direction: rec[1], agency: rec[2], holder: rec[3], docType: rec[4], summary: rec[5],
 			number: rec[6], issued: rec[7], received: rec[8], identifier: rec[9]}
+		if columns > len(importCSVHeader) {
+			m.series = rec[len(importCSVHeader)]
+		}
 		if m.direction == "" {
 			m.direction = string(store.Incoming)
 		}
@@ -402,10 +434,14 @@ func newDocsListCmd(sf *storeFlags) *cobra.Command {
 }
 
 func regString(d *store.Document) string {
-	if d.RegNumber == nil {
-		return "-"
+	s := "-"
+	if d.RegNumber != nil {
+		s = fmt.Sprintf("%s/%d", docid.FormatNumber(*d.RegNumber), *d.Year)
 	}
-	return fmt.Sprintf("%s/%d", docid.FormatNumber(*d.RegNumber), *d.Year)
+	if d.Series != "" { // the main series goes unnamed
+		s += " (" + d.Series + ")"
+	}
+	return s
 }
 
 func numberString(d *store.Document) string {

@@ -206,7 +206,7 @@ edXML status packet for the sender: 03 (received) or 02 (returned, with the reas
 				return &exitError{code: 1, err: err}
 			}
 			defer st.Close()
-			svc := &app.Service{Store: st, Verify: vo}
+			svc := &app.Service{Store: st, Verify: vo, RegisterSeries: sf.registers}
 			rc, err := svc.Receive(ctx, req)
 			if rc == nil {
 				return err // a refusal: its kind's exit code (kindExitCodes)

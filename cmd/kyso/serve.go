@@ -216,6 +216,7 @@ func serve(ctx context.Context, p serveParams) error {
 		Checks:         checks,
 		Mounts:         mounts,
 		Pages:          svc,
+		Office:         svc,
 	})
 	if err != nil {
 		return err
@@ -245,16 +246,27 @@ func serve(ctx context.Context, p serveParams) error {
 // sweepInterval is how often long-expired pending signatures are deleted.
 const sweepInterval = time.Hour
 
-// sweepPending deletes long-expired pending signatures until ctx ends. Replicas may
-// sweep at once: the deletes are idempotent.
+// sweepPending deletes long-expired pending signatures every sweepInterval, and voids
+// the numbers of issues whose requests expired every svc.SweepEvery(), until ctx
+// ends. Replicas may sweep at once: the deletes are idempotent and each number is
+// voided once.
 func sweepPending(ctx context.Context, svc *app.Service, log *slog.Logger) {
-	t := time.NewTicker(sweepInterval)
+	t := time.NewTicker(svc.SweepEvery())
 	defer t.Stop()
+	var last time.Time
 	for {
-		if n, err := svc.SweepPending(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("sweeping expired signature requests failed", "error", err.Error())
+		if time.Since(last) >= sweepInterval {
+			last = time.Now()
+			if n, err := svc.SweepPending(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("sweeping expired signature requests failed", "error", err.Error())
+			} else if n > 0 {
+				log.Info("expired signature requests deleted", "count", n)
+			}
+		}
+		if n, err := svc.VoidExpiredNumbers(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("voiding the numbers of expired issues failed", "error", err.Error())
 		} else if n > 0 {
-			log.Info("expired signature requests deleted", "count", n)
+			log.Info("numbers of expired issues voided", "count", n)
 		}
 		select {
 		case <-ctx.Done():

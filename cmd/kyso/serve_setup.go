@@ -41,6 +41,7 @@ func newServeService(cfg *config.Config, st *store.Store, anchors []*x509.Certif
 		Verify: verify.Options{Anchors: anchors, Offline: cfg.Revocation.Offline, RevocationTimeout: cfg.Revocation.OCSPTimeout,
 			Limits: app.VerifyLimits(cfg.Verify)},
 		PublicRegisters: cfg.Public.Registers, PublicBaseURL: cfg.Public.BaseURL,
+		RegisterSeries: &cfg.Registers,
 	}
 	if len(cfg.TSA.URLs) > 0 {
 		svc.Timestamper = &pki.TSAClient{URLs: cfg.TSA.URLs, Timeout: cfg.TSA.Timeout}

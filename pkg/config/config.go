@@ -43,6 +43,7 @@ type Config struct {
 	Remote     Remote     `yaml:"remote"`
 	Verify     Verify     `yaml:"verify"`
 	Public     Public     `yaml:"public"`
+	Registers  Registers  `yaml:"registers"`
 }
 
 // Server is the HTTP listener and its limits.
@@ -187,6 +188,7 @@ func Default() Config {
 		Signatures: Signatures{PendingExpiry: 15 * time.Minute},
 		Remote:     defaultRemote(),
 		Verify:     defaultVerify(),
+		Registers:  DefaultRegisters(),
 	}
 }
 

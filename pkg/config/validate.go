@@ -103,6 +103,7 @@ func (c *Config) Validate() error {
 	c.validateVerify(&v)
 	c.validateCrypto(&v)
 	c.validatePublic(&v)
+	c.validateRegisters(&v)
 	return errors.Join(v.errs...)
 }
 

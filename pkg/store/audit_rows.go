@@ -89,6 +89,12 @@ func rowDigestOf(d *Document, vs []Version) string {
 		i64(v.Size)
 		i64(int64(v.SignatureCount))
 	}
+	// The series (schema 5) is digested only when set, so rows of the main series
+	// digest as they did before it existed.
+	if d.Series != "" {
+		put("series")
+		put(d.Series)
+	}
 	sum := sha256.Sum256(buf)
 	return hex.EncodeToString(sum[:])
 }

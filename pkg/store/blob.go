@@ -123,7 +123,9 @@ func (s *Store) putBlobRow(tx *gorm.DB, st *staged) error {
 	if err != nil {
 		return fmt.Errorf("store: read staged content: %w", err)
 	}
-	if err := tx.Exec("INSERT INTO blobs (sha256, size, data) VALUES (?, ?, ?)", st.sha, st.size, data).Error; err != nil {
+	// Two transactions storing the same content at once both see no row: the second
+	// insert waits for the first and then does nothing (one content, one row).
+	if err := tx.Exec("INSERT INTO blobs (sha256, size, data) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING", st.sha, st.size, data).Error; err != nil {
 		return fmt.Errorf("store: insert blob: %w", err)
 	}
 	return nil

@@ -32,6 +32,9 @@ type NewDocument struct {
 	ReceivedAt      time.Time
 	Urgency         Urgency
 	Confidentiality Confidentiality
+	// Series is the register series (app chooses it; "" the main one): an outgoing
+	// document is numbered in it, an incoming one registered in it.
+	Series string
 
 	Content        io.Reader
 	Filename       string
@@ -139,7 +142,7 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (*Document, 
 			} else if dup != nil {
 				return AlreadyReceived(dup)
 			}
-			reg, err := s.registerTx(tx, docid.AgencyCode(d.HolderCode), Incoming, "")
+			reg, err := s.registerTx(tx, docid.AgencyCode(d.HolderCode), Incoming, d.Series)
 			if err != nil {
 				return err
 			}
@@ -293,11 +296,14 @@ func (s *Store) prepareDocument(nd *NewDocument) (*Document, error) {
 	if !validUrgency[nd.Urgency] || !validConfidentiality[nd.Confidentiality] {
 		return bad("unknown urgency %q or confidentiality %q", nd.Urgency, nd.Confidentiality)
 	}
+	if err := checkSeries(nd.Series); err != nil {
+		return nil, err
+	}
 	d := &Document{
 		Direction: nd.Direction, Status: nd.Status, Type: nd.Type, Summary: nd.Summary, SummaryFold: foldText(nd.Summary),
 		AgencyCode: string(nd.AgencyCode), HolderCode: string(nd.HolderCode),
 		Number: nd.Number.Number, LegalYear: nd.Number.Year, Symbol: nd.Number.Symbol,
-		Urgency: nd.Urgency, Confidentiality: nd.Confidentiality,
+		Urgency: nd.Urgency, Confidentiality: nd.Confidentiality, Series: nd.Series,
 	}
 	if !nd.IssuedAt.IsZero() {
 		t := dbTime(nd.IssuedAt)
@@ -494,7 +500,7 @@ func (s *Store) AssignNumber(ctx context.Context, documentID int64, at time.Time
 		if d.Symbol == "" {
 			return fault.Errorf(fault.Invalid, "document %d has no symbol", d.ID)
 		}
-		reg, err := s.registerTx(tx, docid.AgencyCode(d.AgencyCode), Outgoing, "")
+		reg, err := s.registerTx(tx, docid.AgencyCode(d.AgencyCode), Outgoing, d.Series)
 		if err != nil {
 			return err
 		}

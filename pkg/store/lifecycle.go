@@ -52,7 +52,9 @@ func (Withdrawal) TableName() string { return "document_withdrawals" }
 // counts. The content the leader approved stays as a version of the history, and the
 // draft's current version becomes, as a new version, the content the approval was made
 // over, so that a new approval starts from the draft and issuing needs it. Only an
-// approved document returns (an issued one is recalled or replaced instead).
+// approved document returns (an issued one is recalled or replaced instead); a
+// signature request still open over it is cancelled and the number an issue reserved
+// is voided ("số bị hủy"), with the reason.
 func (s *Store) ReturnToDraft(ctx context.Context, id int64, reason, actor string) (*Document, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || actor == "" {
@@ -84,6 +86,20 @@ func (s *Store) ReturnToDraft(ctx context.Context, id int64, reason, actor strin
 		d.Status, d.CurrentVersion, d.ContentSHA256, d.UpdatedAt = StatusDraft, v.Seq, v.SHA256, now
 		if err := tx.Save(&d).Error; err != nil {
 			return fmt.Errorf("store: update document: %w", err)
+		}
+		// An issue still waiting over the approved version (prepared for the clerk's
+		// token) ends with it, and the number it reserved is voided, with the reason.
+		var live []PendingSignature
+		if err := tx.Select("id", "status").Where("document_id = ? AND status NOT IN ?", d.ID, append(endedStatuses(), "completing")).Find(&live).Error; err != nil {
+			return fmt.Errorf("store: pending signatures: %w", err)
+		}
+		for _, p := range live {
+			if err := updatePending(tx, now, p.ID, p.Status, PendingCancelled, nil); err != nil {
+				return err
+			}
+		}
+		if err := s.releaseTx(tx, now, d.ID, "", "the document was returned to draft: "+reason, actor); err != nil {
+			return err
 		}
 		detail, err := withRow(tx, d.ID, map[string]any{"reason": reason, "version": v.Seq, "approved_version": approved, "from_version": before.Seq})
 		if err != nil {

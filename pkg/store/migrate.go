@@ -212,6 +212,23 @@ DROP INDEX documents_receipt_upgrade;
 CREATE UNIQUE INDEX documents_receipt ON documents (holder_code, receipt_sha256) WHERE status <> 'returned';
 DROP INDEX documents_identifier;
 CREATE UNIQUE INDEX documents_identifier ON documents (identifier, holder_code) WHERE status <> 'returned'`, backfillVerdicts},
+	{5, "register series of documents; every number taken is recorded as reserved, issued or voided", `
+ALTER TABLE documents ADD COLUMN series VARCHAR(64) NOT NULL DEFAULT '';
+CREATE TABLE register_numbers (
+	register_id BIGINT NOT NULL REFERENCES registers(id),
+	year INTEGER NOT NULL,
+	number INTEGER NOT NULL,
+	document_id BIGINT NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	reserved_at {{ts}} NOT NULL,
+	expires_at {{ts}} NOT NULL,
+	settled_at {{ts}},
+	reason TEXT NOT NULL DEFAULT '',
+	actor TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (register_id, year, number)
+);
+CREATE UNIQUE INDEX register_numbers_one_reserved ON register_numbers (document_id) WHERE status = 'reserved';
+CREATE INDEX register_numbers_open ON register_numbers (status, expires_at)`, nil},
 	{7, "recalled and replaced documents", `
 CREATE TABLE document_withdrawals (
 	document_id BIGINT PRIMARY KEY REFERENCES documents(id),

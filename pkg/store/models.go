@@ -87,9 +87,13 @@ type Document struct {
 	HolderCode  string // the agency whose store and registers keep it
 	// Number, LegalYear and Symbol are the issuing agency's number and symbol; Number
 	// is 0 until assigned.
-	Number     int
-	LegalYear  int
-	Symbol     string
+	Number    int
+	LegalYear int
+	Symbol    string
+	// Series is the register series the document is numbered in ("" the main one):
+	// chosen when it is stored, from its type and confidentiality (app, from the
+	// registers: configuration) or given, and never changed after.
+	Series     string
 	Identifier *string // edXML document identifier, once numbered
 	// RegisterID, Year and RegNumber place the document in the holder's register: the
 	// outgoing number for outgoing documents, the arrival number (số đến) for incoming.
@@ -264,4 +268,6 @@ const (
 	ActionDelete   = "delete"
 	ActionKey      = "key"
 	ActionClient   = "client"
+	ActionReserve  = "reserve"
+	ActionVoid     = "void"
 )

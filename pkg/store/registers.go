@@ -12,11 +12,14 @@ import (
 // ActionRegister is the audit action of creating a register.
 const ActionRegister = "register"
 
-// RegisterCount is a register with the last number taken in one numbering year.
+// RegisterCount is a register with the last number taken in one numbering year and
+// what became of its numbers: held by a document (issued or received), voided, or
+// still reserved for an issue being signed.
 type RegisterCount struct {
 	Register
-	Year       int
-	LastNumber int
+	Year                        int
+	LastNumber                  int
+	Documents, Voided, Reserved int
 }
 
 // Registers lists the registers of agency ("" for every agency) by agency, kind and
@@ -35,6 +38,42 @@ func (s *Store) Registers(ctx context.Context, agency docid.AgencyCode, year int
 	}
 	for i := range out {
 		out[i].Year = year
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	at := map[int64]*RegisterCount{}
+	ids := make([]int64, len(out))
+	for i := range out {
+		at[out[i].ID], ids[i] = &out[i], out[i].ID
+	}
+	var docs []struct {
+		RegisterID int64
+		N          int
+	}
+	if err := s.db.WithContext(ctx).Table("documents").Select("register_id, COUNT(*) AS n").
+		Where("register_id IN ? AND year = ? AND reg_number IS NOT NULL", ids, year).Group("register_id").Scan(&docs).Error; err != nil {
+		return nil, fmt.Errorf("store: list registers: %w", err)
+	}
+	for _, d := range docs {
+		at[d.RegisterID].Documents = d.N
+	}
+	var recs []struct {
+		RegisterID int64
+		Status     string
+		N          int
+	}
+	if err := s.db.WithContext(ctx).Table("register_numbers").Select("register_id, status, COUNT(*) AS n").
+		Where("register_id IN ? AND year = ? AND status <> ?", ids, year, NumberIssued).Group("register_id, status").Scan(&recs).Error; err != nil {
+		return nil, fmt.Errorf("store: list registers: %w", err)
+	}
+	for _, r := range recs {
+		switch r.Status {
+		case NumberVoided:
+			at[r.RegisterID].Voided = r.N
+		case NumberReserved:
+			at[r.RegisterID].Reserved = r.N
+		}
 	}
 	return out, nil
 }
@@ -71,4 +110,13 @@ func (s *Store) CreateRegister(ctx context.Context, agency docid.AgencyCode, kin
 		return nil, err
 	}
 	return &reg, nil
+}
+
+// GetRegister reads a register by id.
+func (s *Store) GetRegister(ctx context.Context, id int64) (*Register, error) {
+	var r Register
+	if err := s.db.WithContext(ctx).Take(&r, id).Error; err != nil {
+		return nil, notFound(err, fmt.Sprintf("register %d", id))
+	}
+	return &r, nil
 }

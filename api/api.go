@@ -53,6 +53,8 @@ type (
 	NewClient             = app.NewClient
 	PrepareRequest        = app.SignatureRequest
 	IssueRequest          = app.IssueOrder
+	LifecycleRequest      = app.LifecycleRequest
+	WithdrawalRecord      = app.WithdrawalRecord
 	Pending               = wire.Pending
 	Completion            = wire.Completion
 	RemoteError           = wire.RemoteError

@@ -127,6 +127,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	} {
 		catalogue = append(catalogue, ProblemBase+k.slug)
 	}
+	for _, code := range certificateProblems {
+		catalogue = append(catalogue, ProblemBase+code)
+	}
 	sort.Strings(catalogue)
 	spec := slices.Clone(doc.Components.Schemas.Problem.Properties.Type.Enum)
 	sort.Strings(spec)
@@ -186,6 +189,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"PendingSignature", jsonFields(Pending{})},
 		{"CompleteRequest", jsonFields(completeBody{})},
 		{"IssueRequest", jsonFields(issueBody{})},
+		{"LifecycleRequest", jsonFields(LifecycleRequest{})},
+		{"WithdrawalRecord", jsonFields(WithdrawalRecord{})},
 		{"Register", jsonFields(RegisterRecord{})},
 		{"NewRegister", jsonFields(NewRegister{})},
 		{"DocumentRecord", jsonFields(DocumentRecord{})},

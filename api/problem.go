@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -64,6 +65,12 @@ var (
 	// (returnedProblem, documents.go).
 	probReturned = problemKind{"document-returned", "The document was returned to its sender, not registered", http.StatusUnprocessableEntity}
 )
+
+// certificateProblems are the refusals of a signer's certificate (app/signercheck.go),
+// each its own problem type (https://kyso.vn/problems/certificate/expired, …) with the
+// status of its fault kind.
+var certificateProblems = []string{app.CodeCertExpired, app.CodeCertNotYetValid, app.CodeCertRevoked, app.CodeCertNoChain,
+	app.CodeCertKeyUsage, app.CodeCertNoAnchors, app.CodeCertRevocationUnknown}
 
 // limitCodePrefix starts the Code of every fault that names a processing limit
 // ("limit/revisions"); all of them are rendered as probLimitExceeded.
@@ -128,6 +135,13 @@ func problemOfError(err error) (k problemKind, serverSide bool) {
 	if !ok && strings.HasPrefix(code, limitCodePrefix) {
 		k, ok = probLimitExceeded, true
 	}
+	if !ok && slices.Contains(certificateProblems, code) {
+		// a refused signer's certificate: its own type (certificate/expired, …) with
+		// the status of its kind (403, or 503 when revocation could not be checked)
+		if base, known := kindProblems[fault.KindOf(err)]; known {
+			k, ok = problemKind{code, "The signer's certificate is refused", base.status}, true
+		}
+	}
 	if !ok {
 		k, ok = kindProblems[fault.KindOf(err)]
 	}
@@ -171,5 +185,26 @@ func failErr(c *gin.Context, err error) {
 		level = slog.LevelError
 	}
 	logger(c).LogAttrs(c.Request.Context(), level, "request failed", slog.String("problem", k.slug), slog.String("error", err.Error()))
-	fail(c, k, ProblemFor(err).Detail)
+	detail := ProblemFor(err).Detail
+	if k != probInternal && detail != loggedDetail {
+		// a refusal told in both languages: Vietnamese unless the caller asks for
+		// English (?lang=en, or Accept-Language preferring en)
+		detail = app.Localized(err, requestLang(c))
+		if detail == "" {
+			detail = ProblemFor(err).Detail
+		}
+	}
+	fail(c, k, detail)
+}
+
+// requestLang is the language a request asks refusals in: ?lang=, else the first
+// Accept-Language tag; Vietnamese when neither says.
+func requestLang(c *gin.Context) string {
+	if l := c.Query("lang"); l != "" {
+		return l
+	}
+	al := c.GetHeader("Accept-Language")
+	first, _, _ := strings.Cut(al, ",")
+	first, _, _ = strings.Cut(first, ";")
+	return strings.TrimSpace(first)
 }

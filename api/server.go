@@ -42,6 +42,7 @@ type Options struct {
 	Verifier       Verifier
 	Signatures     Signatures
 	Issuer         Issuer
+	Lifecycle      Lifecycle
 	Registers      Registers
 	Checks         []Check
 	// Mounts serves other HTTP APIs under a path prefix ("/csc/v2"), with the prefix
@@ -81,6 +82,7 @@ type Server struct {
 	verifier   Verifier
 	signatures Signatures
 	issuer     Issuer
+	lifecycle  Lifecycle
 	registers  Registers
 	books      RegisterBooks // Registers' own, when it lists register books
 	checks     []Check
@@ -134,12 +136,16 @@ func New(o Options) (*Server, error) {
 		verifier:       o.Verifier,
 		signatures:     o.Signatures,
 		issuer:         o.Issuer,
+		lifecycle:      o.Lifecycle,
 		registers:      o.Registers,
 		checks:         o.Checks,
 	}
 	s.books, _ = o.Registers.(RegisterBooks)
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.lifecycle == nil {
+		s.lifecycle, _ = o.Documents.(Lifecycle)
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -218,6 +224,7 @@ func (s *Server) routeTable() []route {
 		issuers  = []Role{RoleAdmin, RoleSystem, RoleClerk}
 		admin    = []Role{RoleAdmin}
 		managers = []Role{RoleAdmin, RoleLeader}
+		deciders = []Role{RoleClerk, RoleLeader}
 	)
 	var extend gin.HandlerFunc
 	if s.extender != nil {
@@ -267,6 +274,12 @@ func (s *Server) routeTable() []route {
 	if s.books != nil {
 		registerBook, registerBookCSV = s.registerBook, s.registerBookCSV
 	}
+	var toDraft, recall, replace gin.HandlerFunc
+	if s.lifecycle != nil {
+		toDraft = s.lifecycleHandler(Lifecycle.ReturnToDraft, false)
+		recall = s.lifecycleHandler(Lifecycle.Recall, false)
+		replace = s.lifecycleHandler(Lifecycle.Replace, true)
+	}
 	return []route{
 		{http.MethodGet, "/healthz", nil, s.healthz},
 		{http.MethodGet, "/readyz", nil, s.readyz},
@@ -286,6 +299,9 @@ func (s *Server) routeTable() []route {
 		{http.MethodGet, "/v1/documents/:id", clients, getDoc},
 		{http.MethodGet, "/v1/documents/:id/content", clients, downloadDoc},
 		{http.MethodPost, "/v1/documents/:id/issue", issuers, issue},
+		{http.MethodPost, "/v1/documents/:id/return-to-draft", deciders, toDraft},
+		{http.MethodPost, "/v1/documents/:id/recall", deciders, recall},
+		{http.MethodPost, "/v1/documents/:id/replace", deciders, replace},
 		{http.MethodPost, "/v1/documents/receive", issuers, receiveDoc},
 
 		{http.MethodGet, "/v1/registers", issuers, listRegisters},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/asn1"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/kyso-vn/kyso/pkg/docid"
 	"github.com/kyso-vn/kyso/pkg/fault"
-	"github.com/kyso-vn/kyso/pkg/pki"
 	"github.com/kyso-vn/kyso/pkg/store"
 )
 
@@ -148,35 +146,38 @@ func signingRole(role string) (Role, error) {
 
 // mayPrepare checks that p may make a signature of role over a document of agency with
 // cert (and its chain): the workflow role, the agency, and the certificate's trust and
-// binding. It is called at prepare and again at complete.
-func (s *Service) mayPrepare(ctx context.Context, p Principal, role, agency string, cert *x509.Certificate, chain []*x509.Certificate) error {
+// binding. It is called at prepare and again at complete, and returns the chain the
+// signature embeds (checkSigner). The binding and the organisation are checked before
+// the certificate's trust, which may ask the network.
+func (s *Service) mayPrepare(ctx context.Context, p Principal, role, agency string, cert *x509.Certificate, chain []*x509.Certificate) ([]*x509.Certificate, error) {
 	need, err := signingRole(role)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if p.Role != need {
-		return fault.Errorf(fault.Forbidden, "signing as %s is for a %s; you are %s", role, need, describeRole(p.Role))
+		return nil, fault.Errorf(fault.Forbidden, "signing as %s is for a %s; you are %s", role, need, describeRole(p.Role))
 	}
 	if !actsFor(p, agency) {
-		return fault.Errorf(fault.Forbidden, "you do not act for agency %s", agency)
+		return nil, fault.Errorf(fault.Forbidden, "you do not act for agency %s", agency)
 	}
-	if err := s.trusted(ctx, cert, chain); err != nil {
-		return err
+	if cert == nil {
+		return nil, fault.New(fault.Invalid, "the signer's certificate is required")
 	}
 	if need == RoleLeader {
 		id, err := strconv.ParseInt(p.ID, 10, 64)
 		bound := false
 		if err == nil {
 			if bound, err = s.Store.ClientHasCertificate(ctx, id, store.CertificateFingerprint(cert.Raw)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if !bound {
-			return fault.Errorf(fault.Forbidden, "the certificate %q is not registered to you; an approval is made with the leader's own certificate", cert.Subject.CommonName)
+			return nil, fault.Errorf(fault.Forbidden, "the certificate %q is not registered to you; an approval is made with the leader's own certificate", cert.Subject.CommonName)
 		}
-		return nil
+	} else if err := organisationOf(cert, agency); err != nil {
+		return nil, err
 	}
-	return organisationOf(cert, agency)
+	return s.trusted(ctx, cert, chain)
 }
 
 func describeRole(r Role) string {
@@ -219,60 +220,28 @@ func organisationOf(cert *x509.Certificate, agency string) error {
 }
 
 // trusted refuses a certificate that does not chain to the configured anchors, is not
-// valid now, or is revoked now. With no anchors configured nothing is trusted.
-func (s *Service) trusted(ctx context.Context, cert *x509.Certificate, chain []*x509.Certificate) error {
-	if cert == nil {
-		return fault.New(fault.Invalid, "the signer's certificate is required")
-	}
-	if len(s.Verify.Anchors) == 0 {
-		return fault.New(fault.Forbidden, "no trust anchors are configured, so no signer's certificate is trusted")
-	}
-	now := s.now()
-	chains, err := pki.NewTrustStore(s.Verify.Anchors...).BuildChain(cert, chain, now, pki.ChainOptions{KeyUsageAnyOf: pki.SignatureKeyUsage})
-	if err != nil || len(chains) == 0 {
-		return fault.Errorf(fault.Forbidden, "the certificate %q is not trusted now: %v", cert.Subject.CommonName, pki.ChainCause(err))
-	}
-	if s.Verify.Offline {
-		return nil
-	}
-	rc := s.Verify.Revocation
-	if rc == nil {
-		rc = &pki.Checker{OCSP: &pki.OCSPClient{}, CRL: &pki.CRLFetcher{}, Now: s.now}
-	}
-	c := chains[0]
-	for i := 0; i+1 < len(c); i++ {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		res, err := rc.Check(cctx, c[i], c[i+1])
-		cancel()
-		if err != nil {
-			return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("the revocation status of %q is unknown; try again later", c[i].Subject.CommonName))
-		}
-		if res.Status == pki.StatusRevoked {
-			return fault.Errorf(fault.Forbidden, "the certificate %q is revoked", c[i].Subject.CommonName)
-		}
-	}
-	return nil
+// valid now, or is revoked now (checkSigner), and returns the chain its signature
+// embeds. With no anchors configured nothing is trusted.
+func (s *Service) trusted(ctx context.Context, cert *x509.Certificate, chain []*x509.Certificate) ([]*x509.Certificate, error) {
+	return s.checkSigner(ctx, cert, chain)
 }
 
 // mayIssueWithKey checks a server key's use to issue a document of agency: a clerk of
-// the agency, and the agency's organisation certificate.
-func (s *Service) mayIssueWithKey(ctx context.Context, p Principal, agency string, k *ServerKey) error {
+// the agency, and the agency's organisation certificate, trusted now. It returns the
+// chain the organisation's signature embeds.
+func (s *Service) mayIssueWithKey(ctx context.Context, p Principal, agency string, k *ServerKey) ([]*x509.Certificate, error) {
 	if p.Role != RoleClerk {
-		return fault.Errorf(fault.Forbidden, "issuing is a clerk's; you are %s", describeRole(p.Role))
+		return nil, fault.Errorf(fault.Forbidden, "issuing is a clerk's; you are %s", describeRole(p.Role))
 	}
 	if !actsFor(p, agency) {
-		return fault.Errorf(fault.Forbidden, "you do not act for agency %s", agency)
+		return nil, fault.Errorf(fault.Forbidden, "you do not act for agency %s", agency)
 	}
-	return s.trustedOrganisation(ctx, k, agency)
-}
-
-func (s *Service) trustedOrganisation(ctx context.Context, k *ServerKey, agency string) error {
 	cert := k.Key.Certificate()
 	if cert == nil {
-		return fault.Errorf(fault.Invalid, "key %q has no certificate", k.Name)
+		return nil, fault.Errorf(fault.Invalid, "key %q has no certificate", k.Name)
 	}
 	if err := organisationOf(cert, agency); err != nil {
-		return err
+		return nil, err
 	}
 	return s.trusted(ctx, cert, k.Key.Chain())
 }

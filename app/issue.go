@@ -63,7 +63,10 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 	if doc.Status != store.StatusApproved {
 		return nil, nil, fault.Errorf(fault.Conflict, "document %d is %s; only an approved document is issued", doc.ID, doc.Status)
 	}
-	if err := s.mayIssueWithKey(ctx, req.By, doc.AgencyCode, k); err != nil {
+	// The clerk, the organisation certificate's validity, chain and revocation are
+	// checked before the document is read or the key asked (signercheck.go).
+	chain, err := s.mayIssueWithKey(ctx, req.By, doc.AgencyCode, k)
+	if err != nil {
 		return nil, nil, err
 	}
 	f, size, _, cleanup, err := s.openContent(ctx, doc.ContentSHA256)
@@ -71,7 +74,7 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (*store.Document,
 		return nil, nil, err
 	}
 	defer cleanup()
-	rep, err := s.issueOnce(ctx, doc, k, f, size, req)
+	rep, err := s.issueOnce(ctx, doc, k, chain, f, size, req)
 	if err != nil {
 		return nil, rep, err
 	}
@@ -85,8 +88,9 @@ const issueHold = 10 * time.Minute
 
 // issueOnce reserves the number, signs with the organisation's key and stores the
 // issued version; a failure once the number is reserved voids it, with the reason.
-func (s *Service) issueOnce(ctx context.Context, doc *store.Document, k *ServerKey, f *os.File, size int64, req IssueRequest) (*verify.Report, error) {
-	po, numbered, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), k.Key.Chain(), s.now().Add(issueHold))
+// chain is the one the certificate check found (signercheck.go), embedded whole.
+func (s *Service) issueOnce(ctx context.Context, doc *store.Document, k *ServerKey, chain []*x509.Certificate, f *os.File, size int64, req IssueRequest) (*verify.Report, error) {
+	po, numbered, rep, err := s.issueOptions(ctx, doc, f, size, req, k.Key.Certificate(), chain, s.now().Add(issueHold))
 	if err != nil {
 		return rep, err
 	}

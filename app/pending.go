@@ -187,9 +187,13 @@ func (s *Service) Prepare(ctx context.Context, req PrepareRequest) (_ *Pending, 
 	} else if err := mayCreate(req.By, agency, store.Unclassified); err != nil {
 		return nil, err
 	}
-	if err := s.mayPrepare(ctx, req.By, req.Role, agency, req.Certificate, req.Chain); err != nil {
+	// The certificate is checked (valid now, chained to the anchors, unrevoked) before
+	// anything is laid out, and the signature embeds the whole chain found.
+	chain, err := s.mayPrepare(ctx, req.By, req.Role, agency, req.Certificate, req.Chain)
+	if err != nil {
 		return nil, err
 	}
+	req.Chain = chain
 	po, err := s.padesOptions(req.Options, req.Certificate, req.Chain)
 	if err != nil {
 		return nil, err
@@ -592,5 +596,6 @@ func (s *Service) mayComplete(ctx context.Context, p Principal, id string, st *p
 	if err != nil {
 		return err
 	}
-	return s.mayPrepare(ctx, p, st.Shown.Role, d.AgencyCode, cert, chain)
+	_, err = s.mayPrepare(ctx, p, st.Shown.Role, d.AgencyCode, cert, chain)
+	return err
 }

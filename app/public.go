@@ -30,6 +30,21 @@ type PublicDocument struct {
 	Size   int64  `json:"size"`
 	// Report is the verification of the issued version at the time of the lookup.
 	Report *verify.Report `json:"report"`
+	// Withdrawn says the document was recalled ("Đã bị thu hồi") or replaced ("Đã
+	// được thay thế bởi …"): a visitor must not rely on it any longer. The replacing
+	// document is named only when it is public itself.
+	Withdrawn *PublicWithdrawal `json:"withdrawn,omitempty"`
+}
+
+// PublicWithdrawal is the recall or replacement of a public document.
+type PublicWithdrawal struct {
+	Kind     string    `json:"kind"` // recalled, replaced
+	Reason   string    `json:"reason"`
+	Decision string    `json:"decision,omitempty"`
+	At       time.Time `json:"at"`
+	// ReplacedBy and ReplacedByNumber name the replacing document.
+	ReplacedBy       string `json:"replaced_by,omitempty"`
+	ReplacedByNumber string `json:"replaced_by_number,omitempty"`
 }
 
 // errNotPublic is the one answer for an identifier that is unknown, malformed, not
@@ -79,6 +94,20 @@ func (s *Service) PublicDocument(ctx context.Context, identifier string, now tim
 	}
 	if a, err := s.AgencyAt(ctx, d.AgencyCode, at); err == nil {
 		pd.AgencyName = a.Name
+	}
+	ws, err := s.Store.Withdrawals(ctx, d.ID)
+	if err != nil {
+		return PublicDocument{}, err
+	}
+	if w, ok := ws[d.ID]; ok {
+		pw := &PublicWithdrawal{Kind: w.Kind, Reason: w.Reason, Decision: w.Decision, At: w.At.UTC()}
+		if w.ReplacedBy != nil {
+			if nd, err := s.Store.GetDocument(ctx, *w.ReplacedBy); err == nil && nd.Identifier != nil &&
+				nd.Status == store.StatusIssued && nd.Confidentiality == store.Unclassified {
+				pw.ReplacedBy, pw.ReplacedByNumber = *nd.Identifier, nd.NumberSymbol().String()
+			}
+		}
+		pd.Withdrawn = pw
 	}
 	return pd, nil
 }

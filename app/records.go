@@ -46,6 +46,10 @@ type DocumentRecord struct {
 	Verdict *VerdictRecord `json:"verdict,omitempty"`
 	// Verification is the verdict on each signature of a document just received.
 	Verification *Verification `json:"verification,omitempty"`
+	// Withdrawn says that an issued document was recalled (thu hồi) or replaced (thay
+	// thế); Replaces lists the documents it replaced (shown by GetDocument).
+	Withdrawn *WithdrawalRecord `json:"withdrawn,omitempty"`
+	Replaces  []int64           `json:"replaces,omitempty"`
 	// StatusPacket is, in the answer to a receipt, the edXML status packet (QCVN
 	// 102:2016) to send back to the sender: 03 received, or 02 returned with the reason.
 	StatusPacket string `json:"status_packet,omitempty"`
@@ -322,6 +326,9 @@ func (s *Service) SearchDocuments(ctx context.Context, p Principal, q DocumentQu
 	for i := range docs {
 		out[i] = documentRecord(&docs[i])
 	}
+	if err := s.withLifecycle(ctx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -348,7 +355,11 @@ func (s *Service) record(ctx context.Context, id int64) (DocumentRecord, error) 
 	for i := range vs {
 		rec.Versions = append(rec.Versions, versionRecord(&vs[i]))
 	}
-	return rec, nil
+	one := []DocumentRecord{rec}
+	if err := s.withLifecycle(ctx, one); err != nil {
+		return DocumentRecord{}, err
+	}
+	return one[0], nil
 }
 
 // OpenContent opens version seq (0: the current one) of a document and records the

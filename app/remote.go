@@ -232,7 +232,10 @@ func (s *Service) holderCertificate(ctx context.Context, prov remote.Provider, r
 		return fault.Wrap(fault.Invalid, ErrUntrustedHolder, "the holder's certificate cannot be checked: no trust anchors are configured")
 	}
 	trust := pki.NewTrustStore(s.Verify.Anchors...)
-	if _, err := trust.BuildChain(cert, req.Documents[0].Chain, s.now(), pki.ChainOptions{}); err != nil {
+	// the configuration's chain material too: Prepare's full check (signercheck.go)
+	// follows, and embeds the chain it finds
+	pool := append(append([]*x509.Certificate{}, req.Documents[0].Chain...), s.Verify.Intermediates...)
+	if _, err := trust.BuildChain(cert, pool, s.now(), pki.ChainOptions{}); err != nil {
 		return fault.Wrap(fault.Invalid, ErrUntrustedHolder, fmt.Sprintf("the holder's certificate %q is not valid under the configured trust anchors: %v", cert.Subject.CommonName, pki.ChainCause(err)))
 	}
 	return nil

@@ -214,7 +214,7 @@ func (s *Service) serverKeyOptions(keyName string, o SignOptions) (*ServerKey, p
 	if cert == nil {
 		return nil, pades.Options{}, fault.Errorf(fault.Invalid, "key %q has no certificate", keyName)
 	}
-	po, err := s.padesOptions(o, cert, k.Key.Chain())
+	po, err := s.padesOptions(o, cert, s.completeChain(cert, k.Key.Chain()))
 	return k, po, err
 }
 

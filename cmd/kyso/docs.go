@@ -114,6 +114,7 @@ func newDocsCmd() *cobra.Command {
 	sf := addStoreFlags(cmd)
 	cmd.AddCommand(newDocsImportCmd(sf), newDocsListCmd(sf), newDocsGetCmd(sf), newDocsCheckCmd(sf), newDocsAgenciesCmd(sf), newDocsExportCmd(sf), newDocsApproveCmd(sf), newDocsIssueCmd(sf), newDocsReceiveCmd(sf))
 	cmd.AddCommand(newDocsNumbersCmd(sf))
+	cmd.AddCommand(newDocsLifecycleCmds(sf)...)
 	return cmd
 }
 
@@ -397,7 +398,11 @@ shape GET /v1/documents answers ({"documents": [...]}, ISO 8601 times).`,
 			return printJSONOrTable(cmd.OutOrStdout(), asJSON, map[string]any{"documents": docs}, func(tw io.Writer) {
 				fmt.Fprintln(tw, tr(l, "docs.list.header"))
 				for _, d := range docs {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, tr(l, "direction."+d.Direction), tr(l, "status."+d.Status),
+					status := tr(l, "status."+d.Status)
+					if d.Withdrawn != nil {
+						status += " (" + withdrawnText(d.Withdrawn) + ")"
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, tr(l, "direction."+d.Direction), status,
 						recordReg(d), recordNumber(d), dateIn(l, d.IssuedAt), orDash(d.Identifier), recordVerdict(d), d.Summary)
 				}
 			})
@@ -533,9 +538,27 @@ func newDocsGetCmd(sf *storeFlags) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
+			wd, err := s.Withdrawals(ctx, d.ID)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			replaces, err := s.Replaces(ctx, d.ID)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
 			w := cmd.OutOrStdout()
 			l := langOf(cmd)
 			fmt.Fprintln(w, tr(l, "docs.get.title", d.ID, tr(l, "direction."+string(d.Direction)), tr(l, "status."+string(d.Status))))
+			if wr, ok := wd[d.ID]; ok {
+				fmt.Fprintf(w, "  %s: %s", withdrawalText(wr, ok), wr.Reason)
+				if wr.Decision != "" {
+					fmt.Fprintf(w, " (%s)", wr.Decision)
+				}
+				fmt.Fprintf(w, ", %s\n", dateIn(l, &wr.At))
+			}
+			for _, r := range replaces {
+				fmt.Fprintf(w, "  Thay thế văn bản %d\n", r)
+			}
 			fmt.Fprint(w, tr(l, "docs.get.fields", deref(d.Identifier), numberString(d), regString(d), d.Type, d.Summary,
 				d.AgencyCode, d.HolderCode, dateIn(l, d.IssuedAt), dateIn(l, d.ReceivedAt)))
 			fmt.Fprint(w, tr(l, "docs.get.verdict", verdictString(d)))
@@ -563,6 +586,14 @@ func newDocsGetCmd(sf *storeFlags) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print the API's JSON (GET /v1/documents/{id}): the record with its versions")
 	f.StringVar(&actor, "actor", cliActor(), "who is downloading, for the audit trail")
 	return cmd
+}
+
+// withdrawnText is withdrawalText for the record the list prints.
+func withdrawnText(w *app.WithdrawalRecord) string {
+	if w.Kind == "replaced" {
+		return fmt.Sprintf("Đã được thay thế bởi văn bản %d", w.ReplacedBy)
+	}
+	return "Đã bị thu hồi"
 }
 
 func writeContent(cmd *cobra.Command, s *store.Store, d *store.Document, version int, out, actor string) error {

@@ -40,7 +40,13 @@ func (f *flowFlags) verifyOptions() (verify.Options, error) {
 	if err != nil {
 		return verify.Options{}, &exitError{code: 2, err: err}
 	}
-	o := verify.Options{Anchors: ts.Anchors(), Offline: f.offline}
+	// The built-in list's licensed CAs complete a signer's chain (never as anchors),
+	// so a token holding only its leaf still signs with its whole chain embedded.
+	_, inter, err := builtinTrust(true)
+	if err != nil {
+		return verify.Options{}, &exitError{code: 1, err: err}
+	}
+	o := verify.Options{Anchors: ts.Anchors(), Intermediates: inter, Offline: f.offline}
 	if !f.offline && demo.Trusts(o.Anchors) {
 		o.Revocation = demoRevocation()
 	}
@@ -71,7 +77,8 @@ verified first (no issue when it fails), the system assigns the next number of t
 agency's outgoing register and the issue time, writes them and the edXML identifier
 into the PDF (/Info, XMP, and the template's number/date fields when named) in the
 same revision as the organisation's signature, whose seal lies over the left third of
-the leader's signature, and stores the document as issued.`,
+the leader's signature, and stores the document as issued. The organisation's
+certificate is checked (valid, chained, unrevoked) before the key is opened.`,
 		Example: `  kyso docs issue 42 --key "$ORG_KEY" --seal seal.png --as 7 --actor "văn thư" \
       --trust /etc/kyso/anchors/ --number-field so_ky_hieu --date-field ngay_ban_hanh`,
 		Args: cobra.ExactArgs(1),
@@ -98,7 +105,8 @@ the leader's signature, and stores the document as issued.`,
 				}
 			}
 			ctx := cmd.Context()
-			key, st, release, err := kf.openWithStore(ctx, sf)
+			// The key is opened (its PIN used) only when it signs, after every check.
+			key, st, release, err := kf.openLazyWithStore(ctx, sf)
 			if err != nil {
 				return err
 			}
@@ -256,7 +264,13 @@ func newDocsApproveCmd(sf *storeFlags) *cobra.Command {
 		Long: `Sign a stored draft as its approver: the leader's personal signature, visible with the
 handwritten signature image when --image is given, made through the same
 prepare/complete pipeline the desktop agent uses. The signed version is stored and
-the document becomes approved, ready for the clerk to issue.`,
+the document becomes approved, ready for the clerk to issue.
+
+Before the token's PIN is used, the leader's certificate (read from the token's
+public objects, or --cert) must be valid now, chain to the --trust anchors (through
+--chain, the built-in list's CAs or its AIA URL) and be unrevoked (asked online
+unless --offline); otherwise nothing is signed and the reason is printed, in
+Vietnamese (KYSO_LANG=en for English). The signature embeds the chain found.`,
 		Example: `  kyso docs approve 42 --key "$LEADER_TOKEN_URI" --image chu-ky.png --page 1 \
       --rect 330,120,510,190 --as 5 --actor "Chủ tịch" --trust /etc/kyso/anchors/`,
 		Args: cobra.ExactArgs(1),
@@ -278,12 +292,14 @@ the document becomes approved, ready for the clerk to issue.`,
 				return &exitError{code: 2, err: err}
 			}
 			ctx := cmd.Context()
-			key, st, release, err := kf.openWithStore(ctx, sf)
+			// The key is opened (its PIN used) only when it signs, after Prepare has
+			// checked the leader's certificate: valid now, chained to the anchors and
+			// unrevoked (app/signercheck.go).
+			key, st, release, err := kf.openLazyWithStore(ctx, sf)
 			if err != nil {
 				return err
 			}
 			defer release()
-			// The leader's certificate must chain to the anchors and be unrevoked now.
 			vo, err := (&flowFlags{actor: actor, trust: trust, offline: offline}).verifyOptions()
 			if err != nil {
 				return err

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/kyso-vn/kyso/app"
 	"github.com/kyso-vn/kyso/pkg/fault"
 )
 
@@ -101,7 +102,8 @@ func isFault(err error) bool {
 	return errors.As(err, &fe) || fault.KindOf(err) != fault.Internal
 }
 
-// errorMessage is what the person is told: a refusal's detail, as the API shows it;
+// errorMessage is what the person is told: a refusal's detail, as the API shows it
+// (in English with KYSO_LANG=en where the refusal has both languages, app.Localized);
 // for a failure of the work itself (internal, unavailable, timeout) the whole text
 // with its cause, since on the command line the person is also the operator.
 func errorMessage(err error) string {
@@ -113,6 +115,6 @@ func errorMessage(err error) string {
 		errors.As(err, &fe)
 		return fe.Error()
 	default:
-		return d
+		return app.Localized(err, os.Getenv("KYSO_LANG"))
 	}
 }

@@ -167,6 +167,11 @@ func serve(ctx context.Context, p serveParams) error {
 	if svc.Keys, err = app.OpenKeys(ctx, prov, st, cfg.Keys); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	// The keys' chain files are chain material for every signer's certificate too
+	// (never anchors): a leader's token often holds only its leaf, from the same CA.
+	for _, k := range svc.Keys {
+		svc.Verify.Intermediates = append(svc.Verify.Intermediates, k.Key.Chain()...)
+	}
 	if svc.Remote, err = newRemote(cfg.Remote, log.With("component", "remote")); err != nil {
 		return err
 	}

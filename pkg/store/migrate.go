@@ -244,6 +244,17 @@ CREATE TABLE page_counts (
 	content_sha256 CHAR(64) PRIMARY KEY,
 	pages INTEGER NOT NULL
 )`, nil},
+	{7, "recalled and replaced documents", `
+CREATE TABLE document_withdrawals (
+	document_id BIGINT PRIMARY KEY REFERENCES documents(id),
+	kind VARCHAR(16) NOT NULL,
+	reason TEXT NOT NULL,
+	decision TEXT NOT NULL DEFAULT '',
+	replaced_by BIGINT REFERENCES documents(id),
+	at {{ts}} NOT NULL,
+	actor TEXT NOT NULL
+);
+CREATE INDEX document_withdrawals_replaced_by ON document_withdrawals (replaced_by)`, nil},
 }
 
 // backfillVerdicts fills the verdict of documents stored before migration 4 from the

@@ -505,7 +505,7 @@ csc:
 			t.Fatalf("after %s %s the leader signs: %d %s", g.method, g.path, resp.StatusCode, body)
 		}
 	}
-	if resp, body := rs.call(t, "GET", "/v1/stats", leader, "", nil); resp.StatusCode != 200 || !strings.Contains(string(body), `"year":`) {
+	if resp, body := rs.call(t, "GET", "/v1/stats", leader, "", nil); resp.StatusCode != 200 || !strings.Contains(string(body), `"from":"`) || !strings.Contains(string(body), `"signatures":{`) {
 		t.Errorf("stats: %d %s", resp.StatusCode, body)
 	}
 	if resp, body := rs.call(t, "GET", "/v1/certificates", clerk, "", nil); resp.StatusCode != 200 || !strings.HasPrefix(string(body), `{"certificates":[`) {

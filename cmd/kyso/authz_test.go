@@ -219,6 +219,12 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 		// issue: the key grant first (clerks only, of org's agency), then the workflow
 		// (A is a draft); leaders are refused by role.
 		{"POST", issue, "application/json", text(`{"key":"org"}`), map[string]int{"clerkA": 409}, 403},
+		// the lifecycle steps: the agency's clerks and leaders (A is a draft: nothing to
+		// recall or send back, and A cannot replace itself: 409, 400 past the rules); B's
+		// do not see A; other roles are refused.
+		{"POST", docA + "/return-to-draft", "application/json", text(`{"reason":"x"}`), map[string]int{"clerkA": 409, "leaderA": 409, "clerkB": 404, "leaderB": 404}, 403},
+		{"POST", docA + "/recall", "application/json", text(`{"reason":"x"}`), map[string]int{"clerkA": 409, "leaderA": 409, "clerkB": 404, "leaderB": 404}, 403},
+		{"POST", docA + "/replace", "application/json", text(fmt.Sprintf(`{"reason":"x","replaced_by":%d}`, e.docs["A"])), map[string]int{"clerkA": 400, "leaderA": 400, "clerkB": 404, "leaderB": 404}, 403},
 		// an unsigned scan, accepted knowingly; one per caller (the same file twice is a conflict)
 		{"POST", "/v1/documents/receive?accept_indeterminate=true&agency=" + agencyB + "&holder=" + agencyA, "application/pdf", func(who string) io.Reader { return bytes.NewReader(serveTestPDF("Cong van den " + who)) },
 			map[string]int{"admin": 201, "sysA": 201, "clerkA": 201}, 403},
@@ -249,7 +255,8 @@ func testAuthzMatrix(t *testing.T, e *authzEnv) {
 		"POST /v1/signatures", "GET /v1/signatures/{id}", "POST /v1/signatures/{id}/complete", "POST /v1/signatures/{id}/cancel",
 		"POST /v1/verify", "POST /v1/extend",
 		"POST /v1/documents", "GET /v1/documents", "GET /v1/documents/{id}", "GET /v1/documents/{id}/content",
-		"POST /v1/documents/{id}/issue", "POST /v1/documents/receive", "GET /v1/registers", "POST /v1/registers",
+		"POST /v1/documents/{id}/issue", "POST /v1/documents/{id}/return-to-draft", "POST /v1/documents/{id}/recall",
+		"POST /v1/documents/{id}/replace", "POST /v1/documents/receive", "GET /v1/registers", "POST /v1/registers",
 		"GET /v1/registers/entries", "GET /v1/registers/entries.csv",
 		"GET /v1/registers/{id}/numbers", "GET /v1/agencies", "POST /v1/agencies", "GET /v1/keys", "PUT /v1/keys/{name}/grants/{principal}",
 		"DELETE /v1/keys/{name}/grants/{principal}", "GET /v1/certificates", "GET /v1/stats", "POST /v1/clients",

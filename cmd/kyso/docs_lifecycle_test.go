@@ -83,7 +83,7 @@ func TestDocsApproveRefusesCertificateBeforePIN(t *testing.T) {
 			t.Errorf("%s in English: %q, want %q", c.name, msg, c.en)
 		}
 		t.Setenv("KYSO_LANG", "")
-		code, out = kysoExit(t, "docs", "get", strings.TrimSpace(string(rune('1'+i))), "--data-dir", data)
+		code, out = kysoExit(t, "docs", "get", strings.TrimSpace(string(rune('1'+i))), "--data-dir", data, "--lang", "en")
 		if code != 0 || !strings.Contains(out, "(outgoing, draft)") || strings.Contains(out, "approve") {
 			t.Errorf("%s: the draft after the refusal:\n%s", c.name, out)
 		}

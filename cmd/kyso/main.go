@@ -38,7 +38,7 @@ func main() {
 // code: the one rendering of errors for every command. The catalog's headline for the
 // kind of refusal (or of a usage error) comes first, the detail after it.
 func report(w io.Writer, l lang, err error) int {
-	msg := errorMessage(err)
+	msg := errorMessageIn(err, l)
 	switch {
 	case isFault(err):
 		msg = headline(l, fault.KindOf(err)) + ": " + msg
@@ -103,10 +103,15 @@ func isFault(err error) bool {
 }
 
 // errorMessage is what the person is told: a refusal's detail, as the API shows it
-// (in English with KYSO_LANG=en where the refusal has both languages, app.Localized);
+// (in the environment's language, KYSO_LANG or the locale, where the refusal has both
+// languages: app.Localized);
 // for a failure of the work itself (internal, unavailable, timeout) the whole text
 // with its cause, since on the command line the person is also the operator.
-func errorMessage(err error) string {
+func errorMessage(err error) string { return errorMessageIn(err, envLang(os.Getenv)) }
+
+// errorMessageIn is errorMessage with a refusal told in both languages (a signer's
+// certificate, app.Localized) given in l.
+func errorMessageIn(err error, l lang) string {
 	switch d := fault.DetailOf(err); {
 	case d == "":
 		return err.Error()
@@ -115,6 +120,6 @@ func errorMessage(err error) string {
 		errors.As(err, &fe)
 		return fe.Error()
 	default:
-		return app.Localized(err, os.Getenv("KYSO_LANG"))
+		return app.Localized(err, string(l))
 	}
 }

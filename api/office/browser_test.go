@@ -333,7 +333,7 @@ func TestOfficeFlow(t *testing.T) {
 	clerk := k.person(t)
 	clerk.signIn(k.clerkKey)
 	resp, csv := clerk.get("/van-phong/so-dang-ky?loai=di&dang=csv")
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(csv, "\ufeff") || !strings.Contains(csv, "01/UBND-VP") {
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(csv, "\ufeffSố,") || !strings.Contains(csv, "\n01,") || !strings.Contains(csv, ",UBND-VP,") {
 		t.Fatalf("the register's CSV: %s %q", resp.Status, csv)
 	}
 	rc, _, err := k.svc.OpenContent(t.Context(), k.clerk, id, 0)

@@ -57,6 +57,7 @@ type Services interface {
 	PrepareSignature(ctx context.Context, p app.Principal, req app.SignatureRequest, doc app.Document) (wire.Pending, error)
 	IssueDocument(ctx context.Context, p app.Principal, id int64, o app.IssueOrder) (app.DocumentRecord, error)
 	ListKeys(ctx context.Context) ([]app.KeyInfo, error)
+	RegisterBook(ctx context.Context, p app.Principal, q app.RegisterBookQuery) (app.RegisterBook, error)
 }
 
 var _ Services = (*app.Service)(nil)

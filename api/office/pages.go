@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +44,9 @@ type page struct {
 	Years                []int
 	// Batch lists the drafts approved together from the list (this one first).
 	Batch string
+	// Book is the register shown, Series its series ("" the main one).
+	Book   *app.RegisterBook
+	Series string
 }
 
 func (v *visit) Role() string { return string(v.p.Role) }
@@ -85,6 +87,7 @@ var funcs = template.FuncMap{
 	},
 	"when":   func(t time.Time) string { return t.In(vntime.Zone).Format("02/01/2006 15:04") },
 	"numsym": numberSymbol,
+	"two":    func(n int) string { return fmt.Sprintf("%02d", n) },
 	"size": func(n int64) string {
 		switch {
 		case n >= 1<<20:
@@ -572,13 +575,19 @@ func (of *Office) pairPage(w http.ResponseWriter, r *http.Request, v *visit) {
 	of.render(w, http.StatusOK, "pair", page{Title: "Ghép nối agent", V: v, Nav: "pair", AgentURL: of.o.AgentURL})
 }
 
-// registers is GET /van-phong/so-dang-ky?nam=2026&loai=di|den[&dang=csv]: the
-// outgoing register (issued documents by number) or the incoming one (by arrival
-// number) of a year, printable, or as CSV with a UTF-8 BOM for spreadsheet programs.
+// registers is GET /van-phong/so-dang-ky?nam=2026&loai=di|den[&co-quan=CODE][&so=SERIES][&dang=csv]:
+// the register book of Decree 30/2020, Phụ lục IV — outgoing (issued documents by
+// number) or incoming (by arrival number) — of one of the person's agencies for a
+// year and a series (the main one by default), printable, or as CSV with a UTF-8
+// BOM for spreadsheet programs. It is app.RegisterBook, the very rows GET
+// /v1/registers/entries answers: voided numbers ("số bị hủy") and numbers still
+// reserved are rows of their own, a document above the person's clearance shows its
+// number and date only.
 func (of *Office) registers(w http.ResponseWriter, r *http.Request, v *visit) {
 	now := of.o.Now().In(vntime.Zone)
+	qs := r.URL.Query()
 	year := now.Year()
-	if s := r.URL.Query().Get("nam"); s != "" {
+	if s := qs.Get("nam"); s != "" {
 		y, err := strconv.Atoi(s)
 		if err != nil || y < 1900 || y > 9999 {
 			of.failStatus(w, r, v, http.StatusBadRequest, "Năm không hợp lệ.")
@@ -586,41 +595,41 @@ func (of *Office) registers(w http.ResponseWriter, r *http.Request, v *visit) {
 		}
 		year = y
 	}
-	kind := r.URL.Query().Get("loai")
-	q := app.DocumentQuery{Direction: "outgoing", Status: "issued", Year: year, Limit: 1000}
+	kind := qs.Get("loai")
+	q := app.RegisterBookQuery{Kind: "outgoing", Series: qs.Get("so"),
+		From: time.Date(year, 1, 1, 0, 0, 0, 0, vntime.Zone), To: time.Date(year, 12, 31, 0, 0, 0, 0, vntime.Zone)}
 	switch kind {
 	case "", "di":
 		kind = "di"
 	case "den":
-		q.Direction, q.Status = "incoming", "received"
+		q.Kind = "incoming"
 	default:
 		of.failStatus(w, r, v, http.StatusBadRequest, "Loại sổ là \"di\" hoặc \"den\".")
 		return
 	}
-	var docs []app.DocumentRecord
-	for {
-		batch, err := of.o.Services.SearchDocuments(r.Context(), v.p, q)
-		if err != nil {
-			of.fail(w, r, v, err)
-			return
-		}
-		docs = append(docs, batch...)
-		if len(batch) < q.Limit || len(docs) >= 100000 {
-			break
-		}
-		q.Offset += len(batch)
+	agencies := v.p.Agencies
+	q.Agency = qs.Get("co-quan")
+	if q.Agency == "" && len(agencies) > 0 {
+		q.Agency = agencies[0]
 	}
-	slices.SortStableFunc(docs, func(a, b app.DocumentRecord) int { return a.RegisterNumber - b.RegisterNumber })
-	if r.URL.Query().Get("dang") == "csv" {
-		writeRegisterCSV(w, kind, year, docs)
+	book, err := of.o.Services.RegisterBook(r.Context(), v.p, q)
+	if err != nil {
+		of.fail(w, r, v, err)
+		return
+	}
+	if qs.Get("dang") == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="so-van-ban-%s-%s-%d.csv"`, kind, book.Agency, year))
+		w.Header().Set("Cache-Control", "no-store")
+		_ = app.WriteRegisterCSV(w, book)
 		return
 	}
 	var years []int
 	for y := now.Year(); y >= now.Year()-5; y-- {
 		years = append(years, y)
 	}
-	of.render(w, http.StatusOK, "registers", page{Title: registerTitle(kind, year), V: v, Nav: "registers", Docs: docs,
-		Year: year, Kind: kind, Years: years})
+	of.render(w, http.StatusOK, "registers", page{Title: registerTitle(kind, year), V: v, Nav: "registers", Book: &book,
+		Year: year, Kind: kind, Years: years, Agencies: agencies, Series: q.Series})
 }
 
 func registerTitle(kind string, year int) string {
@@ -628,32 +637,4 @@ func registerTitle(kind string, year int) string {
 		return fmt.Sprintf("Sổ đăng ký văn bản đến năm %d", year)
 	}
 	return fmt.Sprintf("Sổ đăng ký văn bản đi năm %d", year)
-}
-
-func writeRegisterCSV(w http.ResponseWriter, kind string, year int, docs []app.DocumentRecord) {
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="so-van-ban-%s-%d.csv"`, kind, year))
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = io.WriteString(w, "\ufeff")
-	cw := csv.NewWriter(w)
-	date := func(t *time.Time) string {
-		if t == nil {
-			return ""
-		}
-		return t.In(vntime.Zone).Format("02/01/2006")
-	}
-	if kind == "den" {
-		_ = cw.Write([]string{"Ngày đến", "Số đến", "Tác giả", "Số, ký hiệu", "Ngày tháng", "Tên loại và trích yếu nội dung", "Độ mật", "Độ khẩn", "Mã định danh"})
-		for _, d := range docs {
-			_ = cw.Write([]string{date(d.ReceivedAt), strconv.Itoa(d.RegisterNumber), d.AgencyCode, numberSymbol(d), date(d.IssuedAt),
-				strings.TrimSpace(d.Type + " " + d.Summary), secrecyLabels[d.Confidentiality], urgencyLabels[d.Urgency], d.Identifier})
-		}
-	} else {
-		_ = cw.Write([]string{"Số, ký hiệu văn bản", "Ngày tháng văn bản", "Tên loại và trích yếu nội dung", "Cơ quan ban hành", "Độ mật", "Độ khẩn", "Mã định danh"})
-		for _, d := range docs {
-			_ = cw.Write([]string{numberSymbol(d), date(d.IssuedAt), strings.TrimSpace(d.Type + " " + d.Summary), d.AgencyCode,
-				secrecyLabels[d.Confidentiality], urgencyLabels[d.Urgency], d.Identifier})
-		}
-	}
-	cw.Flush()
 }

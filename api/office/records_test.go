@@ -60,7 +60,7 @@ func TestReceivedVerdicts(t *testing.T) {
 		t.Error("the scan's verdict is not shown")
 	}
 	resp, csv := p.get("/van-phong/so-dang-ky?loai=den&dang=csv")
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(csv, "\ufeffNgày đến,Số đến") || !strings.Contains(csv, "07/UBND-VP") {
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(csv, "\ufeffSố đến,Ngày đến") || !strings.Contains(csv, "07/UBND-VP") {
 		t.Fatalf("incoming CSV: %s %q", resp.Status, csv)
 	}
 }

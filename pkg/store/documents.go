@@ -485,6 +485,27 @@ func (s *Store) Approve(ctx context.Context, documentID int64, in VersionInput) 
 	})
 }
 
+// numberable locks document id for taking a number of its agency's outgoing register
+// (of its series): it must be an approved outgoing document with a symbol. A document
+// that holds a number already comes back with a nil register: it takes no other.
+func (s *Store) numberable(tx *gorm.DB, id int64) (Document, *Register, error) {
+	var d Document
+	if err := lockDocument(tx, &d, id); err != nil {
+		return d, nil, err
+	}
+	if d.Direction != Outgoing || d.Status != StatusApproved {
+		return d, nil, fault.Errorf(fault.Conflict, "document %d is %s %s; only an approved outgoing document is numbered", d.ID, d.Direction, d.Status)
+	}
+	if d.RegNumber != nil {
+		return d, nil, nil
+	}
+	if d.Symbol == "" {
+		return d, nil, fault.Errorf(fault.Invalid, "document %d has no symbol", d.ID)
+	}
+	reg, err := s.registerTx(tx, docid.AgencyCode(d.AgencyCode), Outgoing, d.Series)
+	return d, reg, err
+}
+
 // AssignNumber gives an approved document the next number of its agency's outgoing
 // register for the numbering year of at, sets its issue time to at and derives its edXML
 // identifier — all in one transaction, so a number is never taken without a document
@@ -496,22 +517,9 @@ func (s *Store) AssignNumber(ctx context.Context, documentID int64, at time.Time
 	}
 	var out Document
 	err := s.write(ctx, func(tx *gorm.DB) error {
-		var d Document
-		if err := lockDocument(tx, &d, documentID); err != nil {
-			return err
-		}
-		if d.Direction != Outgoing || d.Status != StatusApproved {
-			return fault.Errorf(fault.Conflict, "document %d is %s %s; only an approved outgoing document is numbered", d.ID, d.Direction, d.Status)
-		}
-		if d.RegNumber != nil {
+		d, reg, err := s.numberable(tx, documentID)
+		if err != nil || reg == nil {
 			out = d
-			return nil
-		}
-		if d.Symbol == "" {
-			return fault.Errorf(fault.Invalid, "document %d has no symbol", d.ID)
-		}
-		reg, err := s.registerTx(tx, docid.AgencyCode(d.AgencyCode), Outgoing, d.Series)
-		if err != nil {
 			return err
 		}
 		year := NumberingYear(at)

@@ -109,22 +109,9 @@ func (s *Store) ReserveNumber(ctx context.Context, id int64, at, until time.Time
 	}
 	var out Document
 	err := s.write(ctx, func(tx *gorm.DB) error {
-		var d Document
-		if err := lockDocument(tx, &d, id); err != nil {
-			return err
-		}
-		if d.Direction != Outgoing || d.Status != StatusApproved {
-			return fault.Errorf(fault.Conflict, "document %d is %s %s; only an approved outgoing document is numbered", d.ID, d.Direction, d.Status)
-		}
-		if d.RegNumber != nil {
+		d, reg, err := s.numberable(tx, id)
+		if err != nil || reg == nil {
 			out = d
-			return nil
-		}
-		if d.Symbol == "" {
-			return fault.Errorf(fault.Invalid, "document %d has no symbol", d.ID)
-		}
-		reg, err := s.registerTx(tx, docid.AgencyCode(d.AgencyCode), Outgoing, d.Series)
-		if err != nil {
 			return err
 		}
 		year := NumberingYear(at)

@@ -308,7 +308,7 @@ func (s *Server) routeTable() []route {
 		{http.MethodPost, "/v1/registers", admin, createRegister},
 		{http.MethodGet, "/v1/registers/entries", clients, registerBook},
 		{http.MethodGet, "/v1/registers/entries.csv", clients, registerBookCSV},
-		{http.MethodGet, "/v1/registers/:id/numbers", issuers, registerNumbers},
+		{http.MethodGet, "/v1/registers/:id/numbers", clients, registerNumbers},
 		{http.MethodGet, "/v1/agencies", clients, getAgency},
 		{http.MethodPost, "/v1/agencies", admin, importAgencies},
 		{http.MethodGet, "/v1/keys", clients, keys},

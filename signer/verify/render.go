@@ -107,6 +107,15 @@ var timeSources = map[string]msg{
 	"validation-time":    {"không rõ", "unknown"},
 }
 
+// levelName is the PAdES level as the report tells it: "none" (a CAdES .p7s, a legacy
+// adbe.pkcs7 signature) in the reader's language, the B-x levels as they are.
+func levelName(level string, lang Lang) string {
+	if level == "none" || level == "" {
+		return msg{"không có (không phải chữ ký PAdES)", "none (not a PAdES signature)"}.in(lang)
+	}
+	return level
+}
+
 var integrityNames = map[string]msg{
 	IntegrityIntact:      {"nguyên vẹn", "intact"},
 	IntegrityHashFailure: {"nội dung đã ký bị thay đổi", "the signed content was changed"},
@@ -192,7 +201,12 @@ func (r *Report) WriteText(w io.Writer, lang Lang) error {
 		if s.Signer != nil {
 			fmt.Fprintf(&b, "  %s: %s\n  %s: %s\n  %s: %s\n", L("signer"), s.Signer.Subject, L("issuer"), s.Signer.Issuer, L("serial"), s.Signer.Serial)
 		}
-		fmt.Fprintf(&b, "  %s: %s (%s)\n", L("time"), fmtTime(s.SigningTime), timeSources[s.TimeSource].in(lang))
+		// a signature that names no time at all (a bare CMS) has no source to tell
+		if src := timeSources[s.TimeSource].in(lang); src != "" {
+			fmt.Fprintf(&b, "  %s: %s (%s)\n", L("time"), fmtTime(s.SigningTime), src)
+		} else {
+			fmt.Fprintf(&b, "  %s: %s\n", L("time"), fmtTime(s.SigningTime))
+		}
 		if s.Reason != "" {
 			fmt.Fprintf(&b, "  %s: %s\n", L("reason"), s.Reason)
 		}
@@ -201,7 +215,7 @@ func (r *Report) WriteText(w io.Writer, lang Lang) error {
 		if s.CoversWholeDocument {
 			cov = L("whole")
 		}
-		fmt.Fprintf(&b, "  %s: %s (%s %d/%d)\n  %s: %s\n", L("coverage"), cov, L("revision"), s.Revision, r.Revisions, L("level"), s.Level)
+		fmt.Fprintf(&b, "  %s: %s (%s %d/%d)\n  %s: %s\n", L("coverage"), cov, L("revision"), s.Revision, r.Revisions, L("level"), levelName(s.Level, lang))
 		if len(s.Modifications) > 0 {
 			fmt.Fprintf(&b, "  %s:\n", L("changes"))
 			for _, m := range s.Modifications {
@@ -257,6 +271,7 @@ var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 	"explain": func(lang Lang, s SubIndication) string { return explain(s, lang) },
 	"time":    fmtTime,
 	"source":  func(lang Lang, s string) string { return timeSources[s].in(lang) },
+	"level":   func(lang Lang, s string) string { return levelName(s, lang) },
 	"integ":   func(lang Lang, s string) string { return integrityNames[s].in(lang) },
 	"kind":    func(lang Lang, s string) string { return kindNames[s].in(lang) },
 	"cls":     func(i Indication) string { return map[Indication]string{TotalPassed: "ok", TotalFailed: "bad"}[i] },
@@ -292,11 +307,11 @@ dt{font-weight:bold;float:left;clear:left;width:13em}dd{margin-left:14em}
 <dt>{{L $.Lang "field"}}</dt><dd>{{.Field}}</dd>
 {{with .PKI}}<dt>{{L $.Lang "pki"}}</dt><dd>{{.}}</dd>{{end}}
 {{with .Signer}}<dt>{{L $.Lang "signer"}}</dt><dd>{{.Subject}}</dd><dt>{{L $.Lang "issuer"}}</dt><dd>{{.Issuer}}</dd><dt>{{L $.Lang "serial"}}</dt><dd>{{.Serial}}</dd>{{end}}
-<dt>{{L $.Lang "time"}}</dt><dd>{{time .SigningTime}} ({{source $.Lang .TimeSource}})</dd>
+<dt>{{L $.Lang "time"}}</dt><dd>{{time .SigningTime}}{{with source $.Lang .TimeSource}} ({{.}}){{end}}</dd>
 {{with .Reason}}<dt>{{L $.Lang "reason"}}</dt><dd>{{.}}</dd>{{end}}
 <dt>{{L $.Lang "integrity"}}</dt><dd>{{integ $.Lang .Integrity}}</dd>
 <dt>{{L $.Lang "coverage"}}</dt><dd>{{if .CoversWholeDocument}}{{L $.Lang "whole"}}{{else}}{{L $.Lang "partial"}}{{end}} ({{L $.Lang "revision"}} {{.Revision}}/{{$.R.Revisions}})</dd>
-<dt>{{L $.Lang "level"}}</dt><dd>{{.Level}}</dd>
+<dt>{{L $.Lang "level"}}</dt><dd>{{level $.Lang .Level}}</dd>
 {{with .Revocation}}<dt>{{L $.Lang "revocation"}}</dt><dd>{{.Status}} ({{.Source}}){{with .RevokedAt}} {{time .}}{{end}}</dd>{{end}}
 {{with .Timestamp}}<dt>{{L $.Lang "tsa"}}</dt><dd>{{time (timePtr .GenTime)}} {{.Indication}} {{.SubIndication}}</dd>{{end}}
 </dl>

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,21 +29,11 @@ func browser(t *testing.T) context.Context {
 
 // screenshot captures the page; with -agent.screenshots it goes to docs/agent/.
 func screenshot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		b, err := chromedp.CaptureScreenshot()(ctx, tg)
-		if err != nil {
-			return err
-		}
-		img, err := png.Decode(bytes.NewReader(b))
-		if err != nil || img.Bounds().Dx() < 600 {
-			t.Errorf("screenshot %s is not a page-sized PNG: %v", name, err)
-		}
-		dir := t.TempDir()
-		if *updateScreenshots {
-			dir = filepath.Join(testenv.ModuleRoot(), "docs", "agent")
-		}
-		return os.WriteFile(filepath.Join(dir, name), b, 0o644)
-	})
+	dir := ""
+	if *updateScreenshots {
+		dir = filepath.Join(testenv.ModuleRoot(), "docs", "agent")
+	}
+	return testenv.Screenshot(t, name, false, 600, dir)
 }
 
 // TestEndToEndBrowser: the server prepares the leader's signature; the Kyso web page,

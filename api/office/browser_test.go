@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"image/png"
 	"io"
 	"log/slog"
 	"net"
@@ -40,34 +39,21 @@ func browser(t *testing.T, width, height int) context.Context {
 }
 
 // screenshot captures the whole page; with -office.screenshots it goes to docs/office/.
+// docsDir is docs/NAME with -office.screenshots, else "" (a temporary directory).
+func docsDir(name string) string {
+	if !*updateScreenshots {
+		return ""
+	}
+	return filepath.Join(testenv.ModuleRoot(), "docs", name)
+}
+
 func screenshot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		b, err := chromedp.FullScreenshot(100)(ctx, tg)
-		if err != nil {
-			return err
-		}
-		img, err := png.Decode(bytes.NewReader(b))
-		if err != nil || img.Bounds().Dx() < 300 {
-			t.Errorf("screenshot %s is not a page-sized PNG: %v", name, err)
-		}
-		dir := t.TempDir()
-		if *updateScreenshots {
-			dir = filepath.Join(testenv.ModuleRoot(), "docs", "office")
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-		}
-		return os.WriteFile(filepath.Join(dir, name), b, 0o644)
-	})
+	return testenv.Screenshot(t, name, true, 300, docsDir("office"))
 }
 
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("reading %s: %v", sel, err)
-	}
-	return strings.TrimSpace(s)
+	return testenv.ElementText(t, ctx, sel)
 }
 
 // startAgent runs a real kyso-agent (its configuration, token watcher and local

@@ -1,13 +1,10 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"flag"
-	"image/png"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -36,37 +33,17 @@ func browser(t *testing.T, width, height int) context.Context {
 // -360.png, which show what a phone shows first); with -web.screenshots it goes to
 // docs/web/.
 func screenshot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		capture := chromedp.FullScreenshot(100)
-		if strings.HasSuffix(name, "-top.png") || strings.HasSuffix(name, "-360.png") {
-			capture = chromedp.CaptureScreenshot()
-		}
-		b, err := capture(ctx, tg)
-		if err != nil {
-			return err
-		}
-		img, err := png.Decode(bytes.NewReader(b))
-		if err != nil || img.Bounds().Dx() < 300 {
-			t.Errorf("screenshot %s is not a page-sized PNG: %v", name, err)
-		}
-		dir := t.TempDir()
-		if *updateScreenshots {
-			dir = filepath.Join(testenv.ModuleRoot(), "docs", "web")
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-		}
-		return os.WriteFile(filepath.Join(dir, name), b, 0o644)
-	})
+	dir := ""
+	if *updateScreenshots {
+		dir = filepath.Join(testenv.ModuleRoot(), "docs", "web")
+	}
+	whole := !strings.HasSuffix(name, "-top.png") && !strings.HasSuffix(name, "-360.png")
+	return testenv.Screenshot(t, name, whole, 300, dir)
 }
 
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("reading %s: %v", sel, err)
-	}
-	return strings.TrimSpace(s)
+	return testenv.ElementText(t, ctx, sel)
 }
 
 // noHorizontalScroll fails when the page is wider than the window.

@@ -1,7 +1,12 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,4 +43,42 @@ func Browser(t *testing.T, width, height int, timeout time.Duration) context.Con
 		t.Fatalf("starting chromium: %v", err)
 	}
 	return ctx
+}
+
+// Screenshot captures the page as name, the whole page or just the window, and fails
+// the test when the capture is not a page-sized PNG (at least minWidth pixels wide).
+// It goes to saveTo when that is set (a docs/ folder, for the README's pictures), else
+// to a temporary directory.
+func Screenshot(t *testing.T, name string, whole bool, minWidth int, saveTo string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		capture := chromedp.CaptureScreenshot()
+		if whole {
+			capture = chromedp.FullScreenshot(100)
+		}
+		b, err := capture(ctx, tg)
+		if err != nil {
+			return err
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil || img.Bounds().Dx() < minWidth {
+			t.Errorf("screenshot %s is not a page-sized PNG: %v", name, err)
+		}
+		dir := saveTo
+		if dir == "" {
+			dir = t.TempDir()
+		} else if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	})
+}
+
+// ElementText is the trimmed text of the first element sel selects in the browser.
+func ElementText(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("reading %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
 }

@@ -118,30 +118,32 @@ func registerBookQuery(c *gin.Context) (RegisterBookQuery, bool) {
 
 // registerBook is GET /v1/registers/entries?agency=&kind=out|in&from=&to=[&series=].
 func (s *Server) registerBook(c *gin.Context) {
+	if book, ok := s.readBook(c); ok {
+		c.JSON(http.StatusOK, book)
+	}
+}
+
+// readBook is the register book the request asks for, as the caller may see it; on
+// failure it has rendered the problem.
+func (s *Server) readBook(c *gin.Context) (RegisterBook, bool) {
 	q, ok := registerBookQuery(c)
 	if !ok {
-		return
+		return RegisterBook{}, false
 	}
 	p, _ := principal(c)
 	book, err := s.books.RegisterBook(c.Request.Context(), p, q)
 	if err != nil {
 		failErr(c, err)
-		return
+		return RegisterBook{}, false
 	}
-	c.JSON(http.StatusOK, book)
+	return book, true
 }
 
 // registerBookCSV is GET /v1/registers/entries.csv: the same rows as CSV with the
 // columns of Phụ lục IV, a UTF-8 byte-order mark first so that Excel shows Vietnamese.
 func (s *Server) registerBookCSV(c *gin.Context) {
-	q, ok := registerBookQuery(c)
+	book, ok := s.readBook(c)
 	if !ok {
-		return
-	}
-	p, _ := principal(c)
-	book, err := s.books.RegisterBook(c.Request.Context(), p, q)
-	if err != nil {
-		failErr(c, err)
 		return
 	}
 	var buf bytes.Buffer

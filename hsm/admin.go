@@ -49,25 +49,11 @@ func GenerateKey(ctx context.Context, uri string, spec KeySpec, opts Options) (*
 	}
 	m.mu.RLock()
 	err = func() error {
-		tok.mu.Lock()
-		slot := tok.slot
-		tok.mu.Unlock()
-		// Key generation writes to the token: it needs a read-write session, which the
-		// signing pool does not open (write-protected tokens refuse those).
-		s, err := m.ctx.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+		s, err := writeSession(tok, u, pkcs11.CKO_PRIVATE_KEY, "a private key")
 		if err != nil {
-			return fmt.Errorf("hsm: pkcs11: opening a read-write session on token %q: %w", tok.label, err)
+			return err
 		}
 		defer func() { _ = m.ctx.CloseSession(s) }()
-		for _, dup := range [][2]any{{u.Object, []byte(nil)}, {"", u.ID}} {
-			hs, err := findAll(m.ctx, s, pkcs11.CKO_PRIVATE_KEY, dup[0].(string), dup[1].([]byte), 1)
-			if err != nil {
-				return fmt.Errorf("hsm: pkcs11: searching token %q: %w", tok.label, err)
-			}
-			if len(hs) > 0 {
-				return fmt.Errorf("hsm: pkcs11: token %q already has a private key with %s", tok.label, describe(dup[0].(string), dup[1].([]byte)))
-			}
-		}
 		if _, _, err := m.ctx.GenerateKeyPair(s, []*pkcs11.Mechanism{mech}, pubT, privT); err != nil {
 			return fmt.Errorf("hsm: pkcs11: generating a %s key on token %q: %w", spec.Type, tok.label, err)
 		}
@@ -79,6 +65,38 @@ func GenerateKey(ctx context.Context, uri string, spec KeySpec, opts Options) (*
 	}
 	u.Type = ""
 	return openPKCS11(ctx, u, opts)
+}
+
+// writeSession opens a read-write session on tok for writing an object of class with
+// u's label and id — the signing pool opens none: write-protected tokens refuse them —
+// after checking that no object of that class (what names it in the refusal) carries
+// the label or the id already, which would make the URI ambiguous. The caller holds
+// the module's lock for reading and closes the session.
+func writeSession(tok *p11Token, u *PKCS11URI, class uint, what string) (pkcs11.SessionHandle, error) {
+	m := tok.mod
+	tok.mu.Lock()
+	slot := tok.slot
+	tok.mu.Unlock()
+	s, err := m.ctx.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		return 0, fmt.Errorf("hsm: pkcs11: opening a read-write session on token %q: %w", tok.label, err)
+	}
+	for _, dup := range []struct {
+		label string
+		id    []byte
+	}{{u.Object, nil}, {"", u.ID}} {
+		hs, err := findAll(m.ctx, s, class, dup.label, dup.id, 1)
+		if err != nil {
+			err = fmt.Errorf("hsm: pkcs11: searching token %q: %w", tok.label, err)
+		} else if len(hs) > 0 {
+			err = fmt.Errorf("hsm: pkcs11: token %q already has %s with %s", tok.label, what, describe(dup.label, dup.id))
+		}
+		if err != nil {
+			_ = m.ctx.CloseSession(s)
+			return 0, err
+		}
+	}
+	return s, nil
 }
 
 func keyTemplates(spec KeySpec, label string, id []byte) (pub, priv []*pkcs11.Attribute, mech *pkcs11.Mechanism, err error) {
@@ -297,23 +315,11 @@ func ImportCertificate(ctx context.Context, uri string, cert *x509.Certificate, 
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	tok.mu.Lock()
-	slot := tok.slot
-	tok.mu.Unlock()
-	s, err := m.ctx.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	s, err := writeSession(tok, u, pkcs11.CKO_CERTIFICATE, "a certificate")
 	if err != nil {
-		return fmt.Errorf("hsm: pkcs11: opening a read-write session on token %q: %w", tok.label, err)
+		return err
 	}
 	defer func() { _ = m.ctx.CloseSession(s) }()
-	for _, dup := range [][2]any{{u.Object, []byte(nil)}, {"", u.ID}} {
-		hs, err := findAll(m.ctx, s, pkcs11.CKO_CERTIFICATE, dup[0].(string), dup[1].([]byte), 1)
-		if err != nil {
-			return fmt.Errorf("hsm: pkcs11: searching token %q: %w", tok.label, err)
-		}
-		if len(hs) > 0 {
-			return fmt.Errorf("hsm: pkcs11: token %q already has a certificate with %s", tok.label, describe(dup[0].(string), dup[1].([]byte)))
-		}
-	}
 	tmpl := []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
 		pkcs11.NewAttribute(pkcs11.CKA_CERTIFICATE_TYPE, pkcs11.CKC_X_509),

@@ -99,3 +99,85 @@ func (s *Store) LastNumber(ctx context.Context, registerID int64, year int) (int
 	}
 	return n, nil
 }
+
+// numberable locks document id for taking a number of its agency's outgoing register
+// (of its series): it must be an approved outgoing document with a symbol. A document
+// that holds a number already comes back with a nil register: it takes no other.
+func (s *Store) numberable(tx *gorm.DB, id int64) (Document, *Register, error) {
+	var d Document
+	if err := lockDocument(tx, &d, id); err != nil {
+		return d, nil, err
+	}
+	if d.Direction != Outgoing || d.Status != StatusApproved {
+		return d, nil, fault.Errorf(fault.Conflict, "document %d is %s %s; only an approved outgoing document is numbered", d.ID, d.Direction, d.Status)
+	}
+	if d.RegNumber != nil {
+		return d, nil, nil
+	}
+	if d.Symbol == "" {
+		return d, nil, fault.Errorf(fault.Invalid, "document %d has no symbol", d.ID)
+	}
+	reg, err := s.registerTx(tx, docid.AgencyCode(d.AgencyCode), Outgoing, d.Series)
+	return d, reg, err
+}
+
+// AssignNumber gives an approved document the next number of its agency's outgoing
+// register for the numbering year of at, sets its issue time to at and derives its edXML
+// identifier — all in one transaction, so a number is never taken without a document
+// holding it (no gaps). The signing code then writes number and date into the PDF and
+// calls Issue. Calling it again on a numbered document returns the document unchanged.
+func (s *Store) AssignNumber(ctx context.Context, documentID int64, at time.Time, actor string) (*Document, error) {
+	if actor == "" {
+		return nil, fault.Errorf(fault.Invalid, "an actor is required")
+	}
+	var out Document
+	err := s.write(ctx, func(tx *gorm.DB) error {
+		d, reg, err := s.numberable(tx, documentID)
+		if err != nil || reg == nil {
+			out = d
+			return err
+		}
+		year := NumberingYear(at)
+		n, err := nextNumberTx(tx, reg.ID, year)
+		if err != nil {
+			return err
+		}
+		issued := dbTime(at)
+		ns := docid.NumberSymbol{Number: n, Year: d.LegalYear, Symbol: d.Symbol}
+		id := docid.NewDocumentID(docid.AgencyCode(d.AgencyCode), at, ns).String()
+		d.RegisterID, d.Year, d.RegNumber, d.Number = &reg.ID, &year, &n, n
+		d.IssuedAt, d.Identifier, d.UpdatedAt = &issued, &id, s.now()
+		if err := tx.Save(&d).Error; err != nil {
+			if isUniqueViolation(err) {
+				return fault.Errorf(fault.Conflict, "identifier %s already stored", id)
+			}
+			return fmt.Errorf("store: number document: %w", err)
+		}
+		detail, err := withRow(tx, d.ID, map[string]any{"number": ns.String(), "identifier": id})
+		if err != nil {
+			return err
+		}
+		if _, err := s.appendAudit(tx, Event{Actor: actor, Action: ActionNumber, DocumentID: d.ID, DocumentHash: d.ContentSHA256,
+			Detail: detail}); err != nil {
+			return err
+		}
+		out = d
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Issue stores the organisation-signed revision of a numbered document and marks it
+// issued.
+func (s *Store) Issue(ctx context.Context, documentID int64, in VersionInput) (*Version, error) {
+	return s.addVersion(ctx, documentID, in, ActionIssue, func(tx *gorm.DB, d *Document) error {
+		if d.Status != StatusApproved || d.RegNumber == nil {
+			return fault.Errorf(fault.Conflict, "document %d must be approved and numbered before it is issued", d.ID)
+		}
+		d.Status = StatusIssued
+		return nil
+	})
+}
